@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 483
+#define STATE_COUNT 485
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 285
-#define ALIAS_COUNT 3
-#define TOKEN_COUNT 188
+#define SYMBOL_COUNT 286
+#define ALIAS_COUNT 4
+#define TOKEN_COUNT 189
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 69
+#define PRODUCTION_ID_COUNT 70
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -123,198 +123,200 @@ enum ts_symbol_identifiers {
   anon_sym_slot = 93,
   anon_sym_packets = 94,
   anon_sym_bytes = 95,
-  anon_sym_bpf = 96,
-  anon_sym_egress = 97,
-  anon_sym_xdp = 98,
-  anon_sym_generic = 99,
-  anon_sym_native = 100,
-  anon_sym_section = 101,
-  sym_section_name = 102,
-  anon_sym_route = 103,
-  anon_sym_blackhole = 104,
-  anon_sym_unreachable = 105,
-  anon_sym_prohibit = 106,
-  anon_sym_via = 107,
-  anon_sym_metric = 108,
-  anon_sym_onlink = 109,
-  anon_sym_advmss = 110,
-  anon_sym_scope = 111,
-  anon_sym_global = 112,
-  anon_sym_nexthop = 113,
-  anon_sym_weight = 114,
-  anon_sym_dev = 115,
-  anon_sym_lookup = 116,
-  anon_sym_rule = 117,
-  anon_sym_from = 118,
-  anon_sym_to = 119,
-  anon_sym_iif = 120,
-  anon_sym_oif = 121,
-  anon_sym_fwmark = 122,
-  anon_sym_SLASH = 123,
-  anon_sym_uidrange = 124,
-  anon_sym_DASH = 125,
-  anon_sym_priority = 126,
-  anon_sym_pref = 127,
-  anon_sym_ipproto = 128,
-  anon_sym_icmpv6 = 129,
-  anon_sym_tos = 130,
-  anon_sym_dsfield = 131,
-  anon_sym_dscp = 132,
-  anon_sym_flowlabel = 133,
-  anon_sym_forward = 134,
-  anon_sym_off = 135,
-  anon_sym_sysctl = 136,
-  aux_sym_sysctl_key_token1 = 137,
-  aux_sym_sysctl_key_token2 = 138,
-  sym_sysctl_value = 139,
-  anon_sym_port = 140,
-  anon_sym_firewall = 141,
-  anon_sym_input = 142,
-  anon_sym_output = 143,
-  anon_sym_prerouting = 144,
-  anon_sym_postrouting = 145,
-  anon_sym_policy = 146,
-  anon_sym_accept = 147,
-  anon_sym_drop = 148,
-  anon_sym_mark = 149,
-  anon_sym_ct = 150,
-  anon_sym_COMMA = 151,
-  anon_sym_counter = 152,
-  anon_sym_new = 153,
-  anon_sym_established = 154,
-  anon_sym_related = 155,
-  anon_sym_invalid = 156,
-  anon_sym_reject = 157,
-  anon_sym_pass = 158,
-  anon_sym_masquerade = 159,
-  anon_sym_classify = 160,
-  anon_sym_snat = 161,
-  anon_sym_dnat = 162,
-  sym_nat_target = 163,
-  anon_sym_DOT = 164,
-  aux_sym__name_start_token1 = 165,
-  aux_sym__imm_name_part_token1 = 166,
-  anon_sym_LBRACE = 167,
-  anon_sym_RBRACE = 168,
-  anon_sym_LBRACE2 = 169,
-  anon_sym_LPAREN = 170,
-  anon_sym_RPAREN = 171,
-  anon_sym_PLUS = 172,
-  anon_sym_STAR = 173,
-  anon_sym_PERCENT = 174,
-  sym_integer = 175,
-  anon_sym_DQUOTE = 176,
-  aux_sym_string_token1 = 177,
-  sym_comment = 178,
-  sym_line_continuation = 179,
-  sym_rate = 180,
-  sym_size = 181,
-  sym_duration = 182,
-  sym_percentage = 183,
-  sym_mac_address = 184,
-  anon_sym_SLASH2 = 185,
-  aux_sym_ipv4_address_token1 = 186,
-  aux_sym_ipv6_address_token1 = 187,
-  sym_source_file = 188,
-  sym__statements = 189,
-  sym__sep = 190,
-  sym_block = 191,
-  sym__statement = 192,
-  sym_netns_statement = 193,
-  sym_host_statement = 194,
-  sym_table_statement = 195,
-  sym_let_statement = 196,
-  sym_for_statement = 197,
-  sym_range = 198,
-  sym_include_statement = 199,
-  sym_expect_statement = 200,
-  sym__let_value = 201,
-  sym_veth_statement = 202,
-  sym_bridge_statement = 203,
-  sym_dummy_statement = 204,
-  sym_vrf_statement = 205,
-  sym_macvlan_statement = 206,
-  sym_vlan_statement = 207,
-  sym_vxlan_statement = 208,
-  sym_link_statement = 209,
-  sym_addr_statement = 210,
-  sym_state_statement = 211,
-  sym_mtu_statement = 212,
-  sym_mac_statement = 213,
-  sym_master_statement = 214,
-  sym_shape_statement = 215,
-  sym__tc_framing = 216,
-  sym_htb_statement = 217,
-  sym_class_statement = 218,
-  sym_filter_statement = 219,
-  sym_class_id = 220,
-  sym_qdisc_statement = 221,
-  sym_netem_statement = 222,
-  sym_bpf_statement = 223,
-  sym_xdp_statement = 224,
-  sym__section_opt = 225,
-  sym_route_statement = 226,
-  sym__dev_opt = 227,
-  sym__table_opt = 228,
-  sym_rule_statement = 229,
-  sym_forward_statement = 230,
-  sym_sysctl_statement = 231,
-  sym_sysctl_key = 232,
-  sym__port_opt = 233,
-  sym_firewall_statement = 234,
-  sym_rule_block = 235,
-  sym_firewall_rule = 236,
-  sym__ct_state = 237,
-  sym_firewall_action = 238,
-  sym_namespace_name = 239,
-  sym_interface_name = 240,
-  sym_peer_name = 241,
-  sym__ns_name = 242,
-  sym__if_name = 243,
-  sym__name_start = 244,
-  sym__imm_name_part = 245,
-  sym_table_name = 246,
-  sym_variable = 247,
-  sym_interpolation = 248,
-  sym__imm_interp = 249,
-  sym__expression = 250,
-  sym_parenthesized_expression = 251,
-  sym_unary_expression = 252,
-  sym_binary_expression = 253,
-  sym_string = 254,
-  sym_ipv4_address = 255,
-  sym__imm_octet = 256,
-  sym_ipv6_address = 257,
-  sym__ip_value = 258,
-  sym__int_value = 259,
-  sym__rate_value = 260,
-  sym__size_value = 261,
-  sym__duration_value = 262,
-  sym__percent_value = 263,
-  aux_sym__statements_repeat1 = 264,
-  aux_sym__statements_repeat2 = 265,
-  aux_sym_expect_statement_repeat1 = 266,
-  aux_sym_vxlan_statement_repeat1 = 267,
-  aux_sym_addr_statement_repeat1 = 268,
-  aux_sym_shape_statement_repeat1 = 269,
-  aux_sym_htb_statement_repeat1 = 270,
-  aux_sym_class_statement_repeat1 = 271,
-  aux_sym_filter_statement_repeat1 = 272,
-  aux_sym_netem_statement_repeat1 = 273,
-  aux_sym_netem_statement_repeat2 = 274,
-  aux_sym_bpf_statement_repeat1 = 275,
-  aux_sym_xdp_statement_repeat1 = 276,
-  aux_sym_route_statement_repeat1 = 277,
-  aux_sym_rule_statement_repeat1 = 278,
-  aux_sym_sysctl_key_repeat1 = 279,
-  aux_sym_rule_block_repeat1 = 280,
-  aux_sym_firewall_rule_repeat1 = 281,
-  aux_sym_firewall_rule_repeat2 = 282,
-  aux_sym__ns_name_repeat1 = 283,
-  aux_sym__if_name_repeat1 = 284,
-  alias_sym_default = 285,
-  alias_sym_octet = 286,
-  alias_sym_verdict = 287,
+  anon_sym_distribution = 96,
+  anon_sym_bpf = 97,
+  anon_sym_egress = 98,
+  anon_sym_xdp = 99,
+  anon_sym_generic = 100,
+  anon_sym_native = 101,
+  anon_sym_section = 102,
+  sym_section_name = 103,
+  anon_sym_route = 104,
+  anon_sym_blackhole = 105,
+  anon_sym_unreachable = 106,
+  anon_sym_prohibit = 107,
+  anon_sym_via = 108,
+  anon_sym_metric = 109,
+  anon_sym_onlink = 110,
+  anon_sym_advmss = 111,
+  anon_sym_scope = 112,
+  anon_sym_global = 113,
+  anon_sym_nexthop = 114,
+  anon_sym_weight = 115,
+  anon_sym_dev = 116,
+  anon_sym_lookup = 117,
+  anon_sym_rule = 118,
+  anon_sym_from = 119,
+  anon_sym_to = 120,
+  anon_sym_iif = 121,
+  anon_sym_oif = 122,
+  anon_sym_fwmark = 123,
+  anon_sym_SLASH = 124,
+  anon_sym_uidrange = 125,
+  anon_sym_DASH = 126,
+  anon_sym_priority = 127,
+  anon_sym_pref = 128,
+  anon_sym_ipproto = 129,
+  anon_sym_icmpv6 = 130,
+  anon_sym_tos = 131,
+  anon_sym_dsfield = 132,
+  anon_sym_dscp = 133,
+  anon_sym_flowlabel = 134,
+  anon_sym_forward = 135,
+  anon_sym_off = 136,
+  anon_sym_sysctl = 137,
+  aux_sym_sysctl_key_token1 = 138,
+  aux_sym_sysctl_key_token2 = 139,
+  sym_sysctl_value = 140,
+  anon_sym_port = 141,
+  anon_sym_firewall = 142,
+  anon_sym_input = 143,
+  anon_sym_output = 144,
+  anon_sym_prerouting = 145,
+  anon_sym_postrouting = 146,
+  anon_sym_policy = 147,
+  anon_sym_accept = 148,
+  anon_sym_drop = 149,
+  anon_sym_mark = 150,
+  anon_sym_ct = 151,
+  anon_sym_COMMA = 152,
+  anon_sym_counter = 153,
+  anon_sym_new = 154,
+  anon_sym_established = 155,
+  anon_sym_related = 156,
+  anon_sym_invalid = 157,
+  anon_sym_reject = 158,
+  anon_sym_pass = 159,
+  anon_sym_masquerade = 160,
+  anon_sym_classify = 161,
+  anon_sym_snat = 162,
+  anon_sym_dnat = 163,
+  sym_nat_target = 164,
+  anon_sym_DOT = 165,
+  aux_sym__name_start_token1 = 166,
+  aux_sym__imm_name_part_token1 = 167,
+  anon_sym_LBRACE = 168,
+  anon_sym_RBRACE = 169,
+  anon_sym_LBRACE2 = 170,
+  anon_sym_LPAREN = 171,
+  anon_sym_RPAREN = 172,
+  anon_sym_PLUS = 173,
+  anon_sym_STAR = 174,
+  anon_sym_PERCENT = 175,
+  sym_integer = 176,
+  anon_sym_DQUOTE = 177,
+  aux_sym_string_token1 = 178,
+  sym_comment = 179,
+  sym_line_continuation = 180,
+  sym_rate = 181,
+  sym_size = 182,
+  sym_duration = 183,
+  sym_percentage = 184,
+  sym_mac_address = 185,
+  anon_sym_SLASH2 = 186,
+  aux_sym_ipv4_address_token1 = 187,
+  aux_sym_ipv6_address_token1 = 188,
+  sym_source_file = 189,
+  sym__statements = 190,
+  sym__sep = 191,
+  sym_block = 192,
+  sym__statement = 193,
+  sym_netns_statement = 194,
+  sym_host_statement = 195,
+  sym_table_statement = 196,
+  sym_let_statement = 197,
+  sym_for_statement = 198,
+  sym_range = 199,
+  sym_include_statement = 200,
+  sym_expect_statement = 201,
+  sym__let_value = 202,
+  sym_veth_statement = 203,
+  sym_bridge_statement = 204,
+  sym_dummy_statement = 205,
+  sym_vrf_statement = 206,
+  sym_macvlan_statement = 207,
+  sym_vlan_statement = 208,
+  sym_vxlan_statement = 209,
+  sym_link_statement = 210,
+  sym_addr_statement = 211,
+  sym_state_statement = 212,
+  sym_mtu_statement = 213,
+  sym_mac_statement = 214,
+  sym_master_statement = 215,
+  sym_shape_statement = 216,
+  sym__tc_framing = 217,
+  sym_htb_statement = 218,
+  sym_class_statement = 219,
+  sym_filter_statement = 220,
+  sym_class_id = 221,
+  sym_qdisc_statement = 222,
+  sym_netem_statement = 223,
+  sym_bpf_statement = 224,
+  sym_xdp_statement = 225,
+  sym__section_opt = 226,
+  sym_route_statement = 227,
+  sym__dev_opt = 228,
+  sym__table_opt = 229,
+  sym_rule_statement = 230,
+  sym_forward_statement = 231,
+  sym_sysctl_statement = 232,
+  sym_sysctl_key = 233,
+  sym__port_opt = 234,
+  sym_firewall_statement = 235,
+  sym_rule_block = 236,
+  sym_firewall_rule = 237,
+  sym__ct_state = 238,
+  sym_firewall_action = 239,
+  sym_namespace_name = 240,
+  sym_interface_name = 241,
+  sym_peer_name = 242,
+  sym__ns_name = 243,
+  sym__if_name = 244,
+  sym__name_start = 245,
+  sym__imm_name_part = 246,
+  sym_table_name = 247,
+  sym_variable = 248,
+  sym_interpolation = 249,
+  sym__imm_interp = 250,
+  sym__expression = 251,
+  sym_parenthesized_expression = 252,
+  sym_unary_expression = 253,
+  sym_binary_expression = 254,
+  sym_string = 255,
+  sym_ipv4_address = 256,
+  sym__imm_octet = 257,
+  sym_ipv6_address = 258,
+  sym__ip_value = 259,
+  sym__int_value = 260,
+  sym__rate_value = 261,
+  sym__size_value = 262,
+  sym__duration_value = 263,
+  sym__percent_value = 264,
+  aux_sym__statements_repeat1 = 265,
+  aux_sym__statements_repeat2 = 266,
+  aux_sym_expect_statement_repeat1 = 267,
+  aux_sym_vxlan_statement_repeat1 = 268,
+  aux_sym_addr_statement_repeat1 = 269,
+  aux_sym_shape_statement_repeat1 = 270,
+  aux_sym_htb_statement_repeat1 = 271,
+  aux_sym_class_statement_repeat1 = 272,
+  aux_sym_filter_statement_repeat1 = 273,
+  aux_sym_netem_statement_repeat1 = 274,
+  aux_sym_netem_statement_repeat2 = 275,
+  aux_sym_bpf_statement_repeat1 = 276,
+  aux_sym_xdp_statement_repeat1 = 277,
+  aux_sym_route_statement_repeat1 = 278,
+  aux_sym_rule_statement_repeat1 = 279,
+  aux_sym_sysctl_key_repeat1 = 280,
+  aux_sym_rule_block_repeat1 = 281,
+  aux_sym_firewall_rule_repeat1 = 282,
+  aux_sym_firewall_rule_repeat2 = 283,
+  aux_sym__ns_name_repeat1 = 284,
+  aux_sym__if_name_repeat1 = 285,
+  alias_sym_default = 286,
+  alias_sym_distribution = 287,
+  alias_sym_octet = 288,
+  alias_sym_verdict = 289,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -414,6 +416,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_slot] = "slot",
   [anon_sym_packets] = "packets",
   [anon_sym_bytes] = "bytes",
+  [anon_sym_distribution] = "distribution",
   [anon_sym_bpf] = "bpf",
   [anon_sym_egress] = "direction",
   [anon_sym_xdp] = "xdp",
@@ -604,6 +607,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym__ns_name_repeat1] = "_ns_name_repeat1",
   [aux_sym__if_name_repeat1] = "_if_name_repeat1",
   [alias_sym_default] = "default",
+  [alias_sym_distribution] = "distribution",
   [alias_sym_octet] = "octet",
   [alias_sym_verdict] = "verdict",
 };
@@ -705,6 +709,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_slot] = anon_sym_slot,
   [anon_sym_packets] = anon_sym_packets,
   [anon_sym_bytes] = anon_sym_bytes,
+  [anon_sym_distribution] = anon_sym_distribution,
   [anon_sym_bpf] = anon_sym_bpf,
   [anon_sym_egress] = anon_sym_ingress,
   [anon_sym_xdp] = anon_sym_xdp,
@@ -895,6 +900,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym__ns_name_repeat1] = aux_sym__ns_name_repeat1,
   [aux_sym__if_name_repeat1] = aux_sym__if_name_repeat1,
   [alias_sym_default] = alias_sym_default,
+  [alias_sym_distribution] = alias_sym_distribution,
   [alias_sym_octet] = alias_sym_octet,
   [alias_sym_verdict] = alias_sym_verdict,
 };
@@ -1281,6 +1287,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_bytes] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_distribution] = {
     .visible = true,
     .named = false,
   },
@@ -2044,6 +2054,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [alias_sym_distribution] = {
+    .visible = true,
+    .named = true,
+  },
   [alias_sym_octet] = {
     .visible = true,
     .named = true,
@@ -2142,51 +2156,51 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [19] = {.index = 20, .length = 2},
   [20] = {.index = 22, .length = 2},
   [21] = {.index = 24, .length = 1},
-  [22] = {.index = 25, .length = 1},
-  [23] = {.index = 26, .length = 1},
-  [24] = {.index = 27, .length = 1},
-  [25] = {.index = 28, .length = 1},
-  [26] = {.index = 29, .length = 2},
-  [27] = {.index = 31, .length = 3},
-  [28] = {.index = 34, .length = 1},
+  [23] = {.index = 25, .length = 1},
+  [24] = {.index = 26, .length = 1},
+  [25] = {.index = 27, .length = 1},
+  [26] = {.index = 28, .length = 1},
+  [27] = {.index = 29, .length = 2},
+  [28] = {.index = 31, .length = 3},
   [29] = {.index = 34, .length = 1},
-  [30] = {.index = 31, .length = 3},
-  [31] = {.index = 35, .length = 1},
-  [32] = {.index = 36, .length = 1},
-  [33] = {.index = 37, .length = 4},
-  [34] = {.index = 41, .length = 2},
-  [35] = {.index = 43, .length = 2},
-  [36] = {.index = 45, .length = 2},
-  [37] = {.index = 47, .length = 2},
-  [38] = {.index = 49, .length = 1},
-  [39] = {.index = 50, .length = 2},
-  [40] = {.index = 52, .length = 2},
-  [41] = {.index = 54, .length = 3},
-  [42] = {.index = 57, .length = 2},
-  [44] = {.index = 59, .length = 2},
-  [45] = {.index = 61, .length = 1},
-  [46] = {.index = 62, .length = 2},
-  [47] = {.index = 64, .length = 1},
-  [48] = {.index = 65, .length = 2},
-  [49] = {.index = 67, .length = 1},
-  [50] = {.index = 68, .length = 1},
-  [51] = {.index = 69, .length = 2},
-  [53] = {.index = 71, .length = 3},
+  [30] = {.index = 34, .length = 1},
+  [31] = {.index = 31, .length = 3},
+  [32] = {.index = 35, .length = 1},
+  [33] = {.index = 36, .length = 1},
+  [34] = {.index = 37, .length = 4},
+  [35] = {.index = 41, .length = 2},
+  [36] = {.index = 43, .length = 2},
+  [37] = {.index = 45, .length = 2},
+  [38] = {.index = 47, .length = 2},
+  [39] = {.index = 49, .length = 1},
+  [40] = {.index = 50, .length = 2},
+  [41] = {.index = 52, .length = 2},
+  [42] = {.index = 54, .length = 3},
+  [43] = {.index = 57, .length = 2},
+  [45] = {.index = 59, .length = 2},
+  [46] = {.index = 61, .length = 1},
+  [47] = {.index = 62, .length = 2},
+  [48] = {.index = 64, .length = 1},
+  [49] = {.index = 65, .length = 2},
+  [50] = {.index = 67, .length = 1},
+  [51] = {.index = 68, .length = 1},
+  [52] = {.index = 69, .length = 2},
   [54] = {.index = 71, .length = 3},
-  [55] = {.index = 74, .length = 2},
-  [56] = {.index = 76, .length = 3},
-  [57] = {.index = 79, .length = 3},
-  [58] = {.index = 82, .length = 3},
-  [59] = {.index = 85, .length = 3},
-  [60] = {.index = 88, .length = 3},
-  [61] = {.index = 91, .length = 2},
-  [62] = {.index = 93, .length = 2},
-  [63] = {.index = 95, .length = 3},
-  [64] = {.index = 98, .length = 3},
-  [65] = {.index = 101, .length = 4},
-  [66] = {.index = 105, .length = 4},
-  [67] = {.index = 109, .length = 4},
-  [68] = {.index = 113, .length = 5},
+  [55] = {.index = 71, .length = 3},
+  [56] = {.index = 74, .length = 2},
+  [57] = {.index = 76, .length = 3},
+  [58] = {.index = 79, .length = 3},
+  [59] = {.index = 82, .length = 3},
+  [60] = {.index = 85, .length = 3},
+  [61] = {.index = 88, .length = 3},
+  [62] = {.index = 91, .length = 2},
+  [63] = {.index = 93, .length = 2},
+  [64] = {.index = 95, .length = 3},
+  [65] = {.index = 98, .length = 3},
+  [66] = {.index = 101, .length = 4},
+  [67] = {.index = 105, .length = 4},
+  [68] = {.index = 109, .length = 4},
+  [69] = {.index = 113, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2379,39 +2393,42 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [13] = {
     [1] = anon_sym_off,
   },
-  [27] = {
-    [1] = alias_sym_default,
+  [22] = {
+    [1] = alias_sym_distribution,
   },
   [28] = {
+    [1] = alias_sym_default,
+  },
+  [29] = {
     [2] = alias_sym_default,
   },
-  [34] = {
+  [35] = {
     [1] = anon_sym_input,
   },
-  [38] = {
+  [39] = {
     [0] = sym_interface_name,
   },
-  [43] = {
+  [44] = {
     [0] = alias_sym_octet,
   },
-  [52] = {
+  [53] = {
     [1] = anon_sym_tcp,
   },
-  [53] = {
+  [54] = {
     [2] = alias_sym_default,
   },
-  [60] = {
+  [61] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [62] = {
+  [63] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [63] = {
+  [64] = {
     [5] = anon_sym_private,
   },
-  [65] = {
+  [66] = {
     [5] = anon_sym_private,
   },
 };
@@ -2454,26 +2471,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 2,
-  [28] = 9,
-  [29] = 26,
+  [27] = 9,
+  [28] = 2,
+  [29] = 29,
   [30] = 30,
   [31] = 31,
-  [32] = 32,
-  [33] = 33,
-  [34] = 25,
-  [35] = 35,
-  [36] = 24,
+  [32] = 26,
+  [33] = 25,
+  [34] = 34,
+  [35] = 24,
+  [36] = 36,
   [37] = 37,
   [38] = 38,
   [39] = 39,
-  [40] = 40,
+  [40] = 2,
   [41] = 41,
   [42] = 42,
   [43] = 43,
   [44] = 44,
   [45] = 45,
-  [46] = 2,
+  [46] = 46,
   [47] = 47,
   [48] = 48,
   [49] = 49,
@@ -2482,26 +2499,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 55,
+  [55] = 2,
   [56] = 56,
-  [57] = 9,
-  [58] = 2,
-  [59] = 25,
+  [57] = 57,
+  [58] = 9,
+  [59] = 26,
   [60] = 60,
   [61] = 24,
-  [62] = 26,
+  [62] = 25,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 24,
-  [69] = 26,
-  [70] = 19,
-  [71] = 25,
+  [68] = 68,
+  [69] = 24,
+  [70] = 70,
+  [71] = 26,
   [72] = 72,
-  [73] = 73,
-  [74] = 74,
+  [73] = 25,
+  [74] = 19,
   [75] = 75,
   [76] = 76,
   [77] = 77,
@@ -2510,11 +2527,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [80] = 80,
   [81] = 81,
   [82] = 82,
-  [83] = 83,
+  [83] = 2,
   [84] = 84,
-  [85] = 9,
-  [86] = 2,
-  [87] = 87,
+  [85] = 85,
+  [86] = 86,
+  [87] = 9,
   [88] = 88,
   [89] = 89,
   [90] = 90,
@@ -2522,7 +2539,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
+  [95] = 95,
   [96] = 96,
   [97] = 97,
   [98] = 98,
@@ -2541,7 +2558,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [111] = 2,
   [112] = 112,
   [113] = 113,
-  [114] = 114,
+  [114] = 9,
   [115] = 115,
   [116] = 116,
   [117] = 117,
@@ -2549,69 +2566,69 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [119] = 119,
   [120] = 120,
   [121] = 121,
-  [122] = 122,
-  [123] = 26,
+  [122] = 25,
+  [123] = 123,
   [124] = 124,
-  [125] = 24,
-  [126] = 126,
-  [127] = 25,
-  [128] = 25,
-  [129] = 24,
+  [125] = 125,
+  [126] = 24,
+  [127] = 127,
+  [128] = 24,
+  [129] = 25,
   [130] = 26,
   [131] = 131,
-  [132] = 132,
+  [132] = 26,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 9,
+  [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 142,
+  [142] = 9,
   [143] = 143,
   [144] = 144,
   [145] = 145,
   [146] = 146,
-  [147] = 147,
+  [147] = 145,
   [148] = 148,
   [149] = 149,
-  [150] = 150,
+  [150] = 144,
   [151] = 151,
   [152] = 152,
-  [153] = 9,
-  [154] = 2,
+  [153] = 153,
+  [154] = 154,
   [155] = 155,
   [156] = 156,
   [157] = 2,
   [158] = 158,
   [159] = 159,
-  [160] = 149,
-  [161] = 144,
-  [162] = 149,
-  [163] = 163,
-  [164] = 149,
-  [165] = 144,
-  [166] = 149,
-  [167] = 144,
-  [168] = 149,
-  [169] = 144,
-  [170] = 149,
-  [171] = 144,
-  [172] = 149,
-  [173] = 144,
-  [174] = 149,
+  [160] = 160,
+  [161] = 2,
+  [162] = 162,
+  [163] = 145,
+  [164] = 144,
+  [165] = 145,
+  [166] = 144,
+  [167] = 145,
+  [168] = 144,
+  [169] = 145,
+  [170] = 144,
+  [171] = 145,
+  [172] = 144,
+  [173] = 145,
+  [174] = 145,
   [175] = 144,
-  [176] = 149,
+  [176] = 145,
   [177] = 144,
-  [178] = 149,
+  [178] = 145,
   [179] = 144,
-  [180] = 149,
+  [180] = 145,
   [181] = 144,
-  [182] = 149,
+  [182] = 145,
   [183] = 144,
-  [184] = 184,
+  [184] = 9,
   [185] = 185,
   [186] = 186,
   [187] = 187,
@@ -2628,17 +2645,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [198] = 198,
   [199] = 199,
   [200] = 200,
-  [201] = 25,
+  [201] = 201,
   [202] = 202,
   [203] = 203,
   [204] = 204,
   [205] = 205,
-  [206] = 25,
+  [206] = 206,
   [207] = 207,
-  [208] = 24,
+  [208] = 208,
   [209] = 209,
   [210] = 210,
-  [211] = 26,
+  [211] = 211,
   [212] = 212,
   [213] = 213,
   [214] = 214,
@@ -2646,21 +2663,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [216] = 216,
   [217] = 217,
   [218] = 218,
-  [219] = 142,
+  [219] = 219,
   [220] = 220,
-  [221] = 25,
-  [222] = 136,
-  [223] = 24,
-  [224] = 133,
-  [225] = 26,
-  [226] = 226,
-  [227] = 24,
-  [228] = 26,
-  [229] = 229,
-  [230] = 230,
-  [231] = 231,
-  [232] = 232,
-  [233] = 233,
+  [221] = 221,
+  [222] = 139,
+  [223] = 25,
+  [224] = 137,
+  [225] = 24,
+  [226] = 136,
+  [227] = 26,
+  [228] = 25,
+  [229] = 24,
+  [230] = 26,
+  [231] = 25,
+  [232] = 24,
+  [233] = 26,
   [234] = 234,
   [235] = 235,
   [236] = 236,
@@ -2682,7 +2699,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [252] = 252,
   [253] = 253,
   [254] = 254,
-  [255] = 235,
+  [255] = 255,
   [256] = 256,
   [257] = 257,
   [258] = 258,
@@ -2698,39 +2715,39 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [268] = 268,
   [269] = 269,
   [270] = 270,
-  [271] = 271,
-  [272] = 246,
-  [273] = 273,
-  [274] = 246,
-  [275] = 273,
-  [276] = 246,
-  [277] = 273,
-  [278] = 246,
-  [279] = 273,
-  [280] = 246,
-  [281] = 273,
-  [282] = 246,
-  [283] = 273,
-  [284] = 246,
-  [285] = 273,
-  [286] = 246,
-  [287] = 273,
-  [288] = 246,
-  [289] = 273,
-  [290] = 246,
-  [291] = 273,
-  [292] = 246,
-  [293] = 273,
-  [294] = 246,
+  [271] = 239,
+  [272] = 256,
+  [273] = 262,
+  [274] = 239,
+  [275] = 262,
+  [276] = 239,
+  [277] = 262,
+  [278] = 239,
+  [279] = 262,
+  [280] = 239,
+  [281] = 262,
+  [282] = 239,
+  [283] = 262,
+  [284] = 239,
+  [285] = 262,
+  [286] = 239,
+  [287] = 262,
+  [288] = 239,
+  [289] = 262,
+  [290] = 239,
+  [291] = 262,
+  [292] = 239,
+  [293] = 262,
+  [294] = 239,
   [295] = 295,
   [296] = 296,
-  [297] = 273,
+  [297] = 297,
   [298] = 298,
   [299] = 299,
   [300] = 300,
   [301] = 301,
   [302] = 302,
-  [303] = 303,
+  [303] = 13,
   [304] = 304,
   [305] = 305,
   [306] = 306,
@@ -2745,13 +2762,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [315] = 315,
   [316] = 316,
   [317] = 317,
-  [318] = 12,
-  [319] = 13,
-  [320] = 14,
-  [321] = 321,
+  [318] = 318,
+  [319] = 319,
+  [320] = 11,
+  [321] = 14,
   [322] = 322,
   [323] = 323,
-  [324] = 322,
+  [324] = 324,
   [325] = 325,
   [326] = 326,
   [327] = 327,
@@ -2764,19 +2781,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [334] = 334,
   [335] = 335,
   [336] = 336,
-  [337] = 337,
+  [337] = 2,
   [338] = 338,
   [339] = 339,
-  [340] = 340,
+  [340] = 9,
   [341] = 341,
   [342] = 342,
-  [343] = 343,
+  [343] = 2,
   [344] = 344,
-  [345] = 345,
+  [345] = 9,
   [346] = 346,
   [347] = 347,
-  [348] = 348,
-  [349] = 349,
+  [348] = 2,
+  [349] = 9,
   [350] = 350,
   [351] = 351,
   [352] = 352,
@@ -2784,26 +2801,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [354] = 354,
   [355] = 355,
   [356] = 356,
-  [357] = 2,
+  [357] = 357,
   [358] = 358,
-  [359] = 9,
+  [359] = 359,
   [360] = 360,
   [361] = 361,
-  [362] = 2,
+  [362] = 362,
   [363] = 363,
-  [364] = 9,
+  [364] = 364,
   [365] = 365,
   [366] = 366,
-  [367] = 2,
+  [367] = 367,
   [368] = 368,
   [369] = 9,
-  [370] = 370,
+  [370] = 2,
   [371] = 371,
   [372] = 372,
   [373] = 373,
   [374] = 374,
-  [375] = 9,
-  [376] = 2,
+  [375] = 375,
+  [376] = 376,
   [377] = 377,
   [378] = 378,
   [379] = 379,
@@ -2827,8 +2844,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [397] = 397,
   [398] = 398,
   [399] = 399,
-  [400] = 341,
-  [401] = 342,
+  [400] = 400,
+  [401] = 401,
   [402] = 402,
   [403] = 403,
   [404] = 404,
@@ -2844,24 +2861,24 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [414] = 414,
   [415] = 415,
   [416] = 416,
-  [417] = 417,
-  [418] = 418,
-  [419] = 399,
-  [420] = 405,
-  [421] = 323,
-  [422] = 422,
-  [423] = 423,
+  [417] = 398,
+  [418] = 399,
+  [419] = 373,
+  [420] = 420,
+  [421] = 332,
+  [422] = 346,
+  [423] = 420,
   [424] = 424,
   [425] = 425,
   [426] = 426,
   [427] = 427,
-  [428] = 2,
+  [428] = 428,
   [429] = 429,
-  [430] = 424,
-  [431] = 9,
+  [430] = 425,
+  [431] = 2,
   [432] = 432,
   [433] = 433,
-  [434] = 434,
+  [434] = 9,
   [435] = 432,
   [436] = 433,
   [437] = 437,
@@ -2879,8 +2896,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [449] = 449,
   [450] = 450,
   [451] = 451,
-  [452] = 452,
-  [453] = 437,
+  [452] = 438,
+  [453] = 453,
   [454] = 454,
   [455] = 455,
   [456] = 456,
@@ -2900,16 +2917,18 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [470] = 470,
   [471] = 471,
   [472] = 472,
-  [473] = 465,
+  [473] = 473,
   [474] = 474,
-  [475] = 475,
-  [476] = 476,
-  [477] = 474,
+  [475] = 457,
+  [476] = 474,
+  [477] = 477,
   [478] = 478,
-  [479] = 461,
-  [480] = 467,
-  [481] = 481,
-  [482] = 482,
+  [479] = 479,
+  [480] = 480,
+  [481] = 470,
+  [482] = 472,
+  [483] = 483,
+  [484] = 484,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2917,70 +2936,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '.', 423,
-        '/', 764,
-        '0', 765,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        ',', 414,
+        '-', 379,
+        '.', 419,
+        '/', 760,
+        '0', 761,
+        ';', 271,
+        '<', 274,
+        '=', 279,
+        '>', 275,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 731,
-        '}', 730,
+        'a', 598,
+        'c', 660,
+        'd', 612,
+        'f', 647,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 578,
+        'n', 604,
+        'o', 633,
+        'p', 669,
+        'r', 606,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 727,
+        '}', 726,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(762);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'c', 511,
-        'd', 529,
-        'i', 475,
-        'm', 434,
-        'o', 478,
-        'p', 547,
-        's', 532,
-        '{', 731,
+        'c', 507,
+        'd', 525,
+        'i', 471,
+        'm', 430,
+        'o', 474,
+        'p', 543,
+        's', 528,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -2989,66 +3008,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'c', 146,
-        'd', 175,
-        'i', 114,
-        'm', 55,
-        'o', 116,
-        'p', 191,
-        's', 177,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(585);
+      if (lookahead == 'm') ADVANCE(581);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\r') ADVANCE(747);
-      if (lookahead != 0) ADVANCE(750);
+      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\r') ADVANCE(743);
+      if (lookahead != 0) ADVANCE(746);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3056,12 +3075,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(407);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '\\') ADVANCE(403);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3069,54 +3088,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '"') ADVANCE(742);
+      if (lookahead == '#') ADVANCE(744);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(745);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(750);
+          lookahead != '\n') ADVANCE(746);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '(') ADVANCE(732);
-      if (lookahead == '-') ADVANCE(382);
-      if (lookahead == '0') ADVANCE(743);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '(') ADVANCE(728);
+      if (lookahead == '-') ADVANCE(378);
+      if (lookahead == '0') ADVANCE(739);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '-') ADVANCE(49);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '-') ADVANCE(48);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(687);
-      if (lookahead == 'p') ADVANCE(703);
-      if (lookahead == 's') ADVANCE(690);
+      if (lookahead == 'd') ADVANCE(683);
+      if (lookahead == 'p') ADVANCE(699);
+      if (lookahead == 's') ADVANCE(686);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(446);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'i') ADVANCE(442);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -3124,14 +3143,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(500);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3139,14 +3158,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '.') ADVANCE(419);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(426);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
@@ -3154,68 +3173,68 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '0') ADVANCE(741);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '0') ADVANCE(737);
+      if (lookahead == ':') ADVANCE(763);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '=') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == '=') ADVANCE(279);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(76);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(156);
-      if (lookahead == 'r') ADVANCE(103);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(521);
-      if (lookahead == 'r') ADVANCE(462);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'n') ADVANCE(517);
+      if (lookahead == 'r') ADVANCE(458);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -3223,892 +3242,860 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(140);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(52);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
       END_STATE();
     case 26:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(26);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
       END_STATE();
     case 27:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(747);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(725);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(27);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 40,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        '.', 39,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
+        '%', 758,
+        '.', 223,
         '0', 30,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
+        '%', 758,
+        '.', 223,
         '2', 28,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 226,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        '.', 223,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 762,
-        'Q', 302,
-        'a', 78,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        'Q', 298,
+        'a', 77,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 758,
+        'B', 751,
+        'b', 751,
+        'G', 753,
+        'g', 753,
+        'K', 753,
+        'k', 753,
+        'M', 753,
+        'm', 753,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 760,
-        'b', 760,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
+        '%', 758,
+        'B', 756,
+        'b', 756,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(50);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(284);
+      if (lookahead == '.') ADVANCE(280);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(225);
+      if (lookahead == '.') ADVANCE(222);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      ADVANCE_MAP(
-        '.', 227,
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
+      if (lookahead == '.') ADVANCE(225);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 40:
       if (lookahead == '1') ADVANCE(32);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(767);
+    case 40:
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(224);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == ':') ADVANCE(241);
-      END_STATE();
-    case 45:
-      if (lookahead == ':') ADVANCE(233);
-      END_STATE();
-    case 46:
-      if (lookahead == ':') ADVANCE(235);
-      END_STATE();
-    case 47:
       if (lookahead == ':') ADVANCE(237);
       END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(229);
+      END_STATE();
+    case 45:
+      if (lookahead == ':') ADVANCE(231);
+      END_STATE();
+    case 46:
+      if (lookahead == ':') ADVANCE(233);
+      END_STATE();
+    case 47:
+      if (lookahead == ':') ADVANCE(235);
+      END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(327);
       END_STATE();
     case 49:
-      if (lookahead == '>') ADVANCE(331);
+      if (lookahead == '>') ADVANCE(288);
       END_STATE();
     case 50:
-      if (lookahead == '>') ADVANCE(292);
-      END_STATE();
-    case 51:
-      if (lookahead == ']') ADVANCE(42);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
       END_STATE();
     case 52:
-      if (lookahead == 'a') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(363);
       END_STATE();
     case 53:
-      if (lookahead == 'a') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(367);
+      if (lookahead == 'a') ADVANCE(332);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'a') ADVANCE(180);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(181);
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(181);
-      if (lookahead == 'o') ADVANCE(80);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(67);
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(65);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(142);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(73);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(130);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'b') ADVANCE(134);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'b') ADVANCE(100);
+      if (lookahead == 'c') ADVANCE(315);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(110);
+      if (lookahead == 'c') ADVANCE(335);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(339);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(168);
-      if (lookahead == 'f') ADVANCE(122);
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(62);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(62);
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(111);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(66);
+      if (lookahead == 'd') ADVANCE(295);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'd') ADVANCE(295);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
       if (lookahead == 'd') ADVANCE(299);
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'd') ADVANCE(392);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(396);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(211);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(185);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(210);
-      END_STATE();
-    case 84:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(70);
-      END_STATE();
-    case 85:
-      if (lookahead == 'e') ADVANCE(210);
-      if (lookahead == 'p') ADVANCE(159);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
       if (lookahead == 's') ADVANCE(69);
       END_STATE();
-    case 86:
-      if (lookahead == 'e') ADVANCE(58);
+    case 84:
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(296);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(280);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(304);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(379);
-      END_STATE();
-    case 91:
-      if (lookahead == 'e') ADVANCE(213);
-      END_STATE();
-    case 92:
-      if (lookahead == 'e') ADVANCE(213);
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 93:
-      if (lookahead == 'e') ADVANCE(348);
-      END_STATE();
-    case 94:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
-      END_STATE();
-    case 95:
-      if (lookahead == 'e') ADVANCE(107);
-      if (lookahead == 'i') ADVANCE(164);
-      if (lookahead == 'o') ADVANCE(203);
-      END_STATE();
-    case 96:
-      if (lookahead == 'e') ADVANCE(61);
-      END_STATE();
-    case 97:
-      if (lookahead == 'e') ADVANCE(140);
-      END_STATE();
-    case 98:
-      if (lookahead == 'e') ADVANCE(133);
-      END_STATE();
-    case 99:
-      if (lookahead == 'e') ADVANCE(120);
-      END_STATE();
-    case 100:
-      if (lookahead == 'e') ADVANCE(131);
-      END_STATE();
-    case 101:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 'o') ADVANCE(80);
-      if (lookahead == 't') ADVANCE(207);
-      END_STATE();
-    case 102:
-      if (lookahead == 'e') ADVANCE(205);
-      if (lookahead == 't') ADVANCE(207);
-      END_STATE();
-    case 103:
+    case 85:
       if (lookahead == 'e') ADVANCE(57);
       END_STATE();
+    case 86:
+      if (lookahead == 'e') ADVANCE(292);
+      END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(276);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(300);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(375);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(212);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(344);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(60);
+      END_STATE();
+    case 96:
+      if (lookahead == 'e') ADVANCE(139);
+      END_STATE();
+    case 97:
+      if (lookahead == 'e') ADVANCE(132);
+      END_STATE();
+    case 98:
+      if (lookahead == 'e') ADVANCE(119);
+      END_STATE();
+    case 99:
+      if (lookahead == 'e') ADVANCE(130);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
+      END_STATE();
+    case 101:
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
+      END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(56);
+      END_STATE();
+    case 103:
+      if (lookahead == 'e') ADVANCE(178);
+      END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(179);
+      if (lookahead == 'f') ADVANCE(365);
       END_STATE();
     case 105:
-      if (lookahead == 'f') ADVANCE(369);
+      if (lookahead == 'f') ADVANCE(368);
       END_STATE();
     case 106:
-      if (lookahead == 'f') ADVANCE(372);
+      if (lookahead == 'f') ADVANCE(383);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(387);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'g') ADVANCE(112);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'h') ADVANCE(282);
       END_STATE();
     case 110:
-      if (lookahead == 'h') ADVANCE(286);
+      if (lookahead == 'h') ADVANCE(285);
       END_STATE();
     case 111:
-      if (lookahead == 'h') ADVANCE(289);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(199);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
       if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'p') ADVANCE(173);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(289);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(106);
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(82);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(144);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(98);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(68);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(54);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(198);
+      if (lookahead == 'k') ADVANCE(408);
       END_STATE();
     case 126:
-      if (lookahead == 'k') ADVANCE(412);
+      if (lookahead == 'k') ADVANCE(371);
       END_STATE();
     case 127:
-      if (lookahead == 'k') ADVANCE(375);
+      if (lookahead == 'k') ADVANCE(338);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(342);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(209);
+      if (lookahead == 'l') ADVANCE(306);
       END_STATE();
     case 130:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'l') ADVANCE(398);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(149);
-      if (lookahead == 'r') ADVANCE(154);
-      if (lookahead == 'w') ADVANCE(137);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(79);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(59);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(121);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'm') ADVANCE(63);
+      if (lookahead == 'm') ADVANCE(359);
       END_STATE();
     case 138:
-      if (lookahead == 'm') ADVANCE(363);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'm') ADVANCE(193);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'm') ADVANCE(167);
+      if (lookahead == 'n') ADVANCE(289);
       END_STATE();
     case 141:
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'n') ADVANCE(109);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'n') ADVANCE(201);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(411);
       END_STATE();
     case 146:
-      if (lookahead == 'o') ADVANCE(206);
-      if (lookahead == 't') ADVANCE(415);
-      END_STATE();
-    case 147:
-      if (lookahead == 'o') ADVANCE(72);
-      END_STATE();
-    case 148:
-      if (lookahead == 'o') ADVANCE(80);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(212);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(129);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(316);
-      END_STATE();
-    case 152:
-      if (lookahead == 'o') ADVANCE(390);
-      END_STATE();
-    case 153:
-      if (lookahead == 'o') ADVANCE(208);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(138);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(203);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(178);
-      if (lookahead == 'r') ADVANCE(95);
-      END_STATE();
-    case 159:
-      if (lookahead == 'o') ADVANCE(186);
-      END_STATE();
-    case 160:
-      if (lookahead == 'o') ADVANCE(172);
-      END_STATE();
-    case 161:
       if (lookahead == 'o') ADVANCE(71);
       END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(188);
+    case 147:
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(171);
+    case 148:
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(183);
+    case 149:
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(150);
+    case 150:
+      if (lookahead == 'o') ADVANCE(312);
       END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(204);
+    case 151:
+      if (lookahead == 'o') ADVANCE(386);
       END_STATE();
-    case 167:
+    case 152:
+      if (lookahead == 'o') ADVANCE(207);
+      END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(137);
+      END_STATE();
+    case 154:
       if (lookahead == 'o') ADVANCE(202);
       END_STATE();
-    case 168:
-      if (lookahead == 'p') ADVANCE(399);
+    case 155:
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
-    case 169:
-      if (lookahead == 'p') ADVANCE(307);
+    case 156:
+      if (lookahead == 'o') ADVANCE(177);
       END_STATE();
-    case 170:
-      if (lookahead == 'p') ADVANCE(360);
-      END_STATE();
-    case 171:
-      if (lookahead == 'p') ADVANCE(351);
-      END_STATE();
-    case 172:
-      if (lookahead == 'p') ADVANCE(93);
-      END_STATE();
-    case 173:
-      if (lookahead == 'p') ADVANCE(189);
-      END_STATE();
-    case 174:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(69);
-      END_STATE();
-    case 175:
-      if (lookahead == 'p') ADVANCE(159);
-      if (lookahead == 's') ADVANCE(194);
-      END_STATE();
-    case 176:
-      if (lookahead == 'p') ADVANCE(162);
-      END_STATE();
-    case 177:
-      if (lookahead == 'p') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(66);
-      END_STATE();
-    case 178:
-      if (lookahead == 'r') ADVANCE(195);
-      END_STATE();
-    case 179:
-      if (lookahead == 'r') ADVANCE(419);
-      END_STATE();
-    case 180:
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
       if (lookahead == 'r') ADVANCE(94);
       END_STATE();
-    case 181:
-      if (lookahead == 'r') ADVANCE(126);
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
       END_STATE();
-    case 182:
-      if (lookahead == 'r') ADVANCE(96);
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
-    case 183:
+    case 160:
+      if (lookahead == 'o') ADVANCE(70);
+      END_STATE();
+    case 161:
+      if (lookahead == 'o') ADVANCE(187);
+      END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(395);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(303);
+      END_STATE();
+    case 169:
+      if (lookahead == 'p') ADVANCE(356);
+      END_STATE();
+    case 170:
+      if (lookahead == 'p') ADVANCE(347);
+      END_STATE();
+    case 171:
+      if (lookahead == 'p') ADVANCE(92);
+      END_STATE();
+    case 172:
+      if (lookahead == 'p') ADVANCE(188);
+      END_STATE();
+    case 173:
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
+      END_STATE();
+    case 174:
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
+      END_STATE();
+    case 175:
+      if (lookahead == 'p') ADVANCE(161);
+      END_STATE();
+    case 176:
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
+      END_STATE();
+    case 177:
+      if (lookahead == 'r') ADVANCE(194);
+      END_STATE();
+    case 178:
+      if (lookahead == 'r') ADVANCE(415);
+      END_STATE();
+    case 179:
+      if (lookahead == 'r') ADVANCE(93);
+      END_STATE();
+    case 180:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(95);
+      END_STATE();
+    case 182:
+      if (lookahead == 'r') ADVANCE(124);
+      END_STATE();
+    case 183:
+      if (lookahead == 'r') ADVANCE(126);
+      END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(60);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(152);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(197);
+      if (lookahead == 'r') ADVANCE(165);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(122);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(123);
+      if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(155);
+      if (lookahead == 's') ADVANCE(341);
       END_STATE();
     case 192:
-      if (lookahead == 's') ADVANCE(345);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 193:
-      if (lookahead == 's') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(318);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 't') ADVANCE(405);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 't') ADVANCE(324);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 't') ADVANCE(321);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(214);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(113);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(104);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
       if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(190);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 'u') ADVANCE(309);
       END_STATE();
     case 207:
-      if (lookahead == 'u') ADVANCE(313);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
       if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 'u') ADVANCE(170);
+      if (lookahead == 'v') ADVANCE(353);
       END_STATE();
     case 210:
-      if (lookahead == 'v') ADVANCE(357);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 'v') ADVANCE(139);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'w') ADVANCE(135);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'x') ADVANCE(200);
+      if (lookahead == 'y') ADVANCE(380);
       END_STATE();
     case 214:
-      if (lookahead == 'y') ADVANCE(384);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(215);
       END_STATE();
     case 215:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(218);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 216:
-      ADVANCE_MAP(
-        'B', 218,
-        'b', 218,
-        'G', 215,
-        'g', 215,
-        'K', 215,
-        'k', 215,
-        'M', 217,
-        'm', 217,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(757);
       END_STATE();
     case 217:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(218);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+          lookahead == 's') ADVANCE(750);
       END_STATE();
     case 218:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(750);
       END_STATE();
     case 219:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
-      END_STATE();
-    case 220:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(754);
-      END_STATE();
-    case 221:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(754);
-      END_STATE();
-    case 222:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
+      END_STATE();
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      END_STATE();
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
+      END_STATE();
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 223:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 224:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
-      END_STATE();
-    case 225:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 226:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(216);
-      END_STATE();
-    case 228:
+    case 224:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
-    case 229:
+    case 225:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
+      END_STATE();
+    case 227:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(759);
+      END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
       END_STATE();
     case 230:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 231:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 232:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
       END_STATE();
     case 233:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
       END_STATE();
     case 234:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 235:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -4118,7 +4105,7 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
     case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
@@ -4126,547 +4113,595 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
       END_STATE();
     case 238:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
-      END_STATE();
-    case 239:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
-      END_STATE();
-    case 240:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
-      END_STATE();
-    case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
-      END_STATE();
-    case 242:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 243:
+    case 239:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(750);
+          lookahead != '\n') ADVANCE(746);
       END_STATE();
-    case 244:
-      if (eof) ADVANCE(274);
+    case 240:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '/', 378,
-        '0', 743,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        ',', 414,
+        '-', 379,
+        '/', 374,
+        '0', 739,
+        ';', 271,
+        '<', 274,
+        '=', 279,
+        '>', 275,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-        '}', 730,
+        'a', 598,
+        'c', 660,
+        'd', 612,
+        'f', 647,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 578,
+        'n', 604,
+        'o', 633,
+        'p', 669,
+        'r', 606,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
+        '}', 726,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 245:
-      if (eof) ADVANCE(274);
+    case 241:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '%', 732,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        '-', 378,
         '.', 36,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '/', 374,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'm', 713,
-        't', 580,
-        '{', 729,
-        '}', 730,
+        'm', 709,
+        't', 576,
+        '{', 725,
+        '}', 726,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '"', 742,
+        '#', 747,
+        '0', 739,
+        ';', 271,
+        '<', 273,
+        '=', 279,
+        '>', 275,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 725,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(242);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '(', 728,
+        ')', 729,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '.', 36,
+        '/', 374,
+        '0', 733,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '=', 279,
+        '>', 275,
+        '\\', 5,
+        '{', 725,
+        '}', 726,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '.', 419,
+        '/', 374,
+        '0', 735,
+        ':', 763,
+        ';', 271,
+        '<', 35,
+        '>', 275,
+        '[', 238,
+        '\\', 5,
+        'm', 580,
+        't', 576,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(245);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '%', 732,
+        '*', 731,
+        '+', 730,
+        '-', 378,
+        '/', 374,
+        '0', 735,
+        ':', 763,
+        ';', 271,
+        '<', 35,
+        '>', 275,
+        '[', 238,
+        '\\', 5,
+        'm', 580,
+        't', 576,
+        '{', 725,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ',', 414,
+        '-', 378,
+        '/', 374,
+        '8', 29,
+        ';', 271,
+        '<', 274,
+        '>', 275,
         '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
-        '{', 731,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(246);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 81,
-        'd', 85,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 101,
-        'n', 92,
-        'o', 118,
-        'p', 158,
-        'r', 86,
-        's', 74,
-        't', 53,
-        'u', 119,
-        'v', 124,
-        'w', 99,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      END_STATE();
-    case 248:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 36,
-        '/', 378,
+        '\n', 272,
+        '#', 747,
+        '-', 379,
+        '.', 419,
+        '/', 374,
         '0', 737,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 729,
-        '}', 730,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '-', 379,
+        '/', 374,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(248);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 423,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        '.', 419,
+        '/', 760,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 35,
-        '>', 279,
-        '[', 242,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        '0', 737,
+        ':', 763,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 568,
+        'c', 571,
+        'd', 569,
+        'f', 570,
+        'g', 692,
+        'i', 599,
+        'l', 661,
+        'm', 579,
+        'n', 605,
+        'o', 634,
+        'p', 669,
+        'r', 616,
+        's', 597,
+        't', 575,
+        'u', 636,
+        'v', 631,
+        'w', 614,
+        '{', 725,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(250);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(574);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ',', 418,
-        '-', 382,
-        '/', 378,
-        '8', 29,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'c', 146,
-        'd', 84,
-        'f', 132,
-        'g', 187,
-        'i', 77,
-        'l', 147,
-        'm', 56,
-        'n', 156,
-        'o', 117,
-        'p', 158,
-        'r', 86,
-        's', 177,
-        't', 53,
-        'u', 119,
-        '{', 729,
+        'c', 660,
+        'd', 683,
+        'i', 630,
+        'm', 580,
+        'o', 635,
+        'p', 699,
+        's', 686,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '.', 423,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 253:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(253);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '.', 423,
-        '/', 764,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 49,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'c', 664,
-        'd', 687,
-        'i', 634,
-        'm', 584,
-        'o', 639,
-        'p', 703,
-        's', 690,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+          lookahead == ' ') SKIP(252);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 257:
-      if (eof) ADVANCE(274);
+    case 252:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        '/', 764,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '-', 48,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 731,
+        'c', 660,
+        'd', 683,
+        'i', 630,
+        'm', 580,
+        'o', 635,
+        'p', 699,
+        's', 686,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        '/', 760,
+        ';', 271,
+        '<', 274,
+        '>', 275,
+        '\\', 5,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (('-' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 254:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'd', 451,
+        'g', 541,
+        'i', 442,
+        'l', 508,
+        'p', 515,
+        'r', 454,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 255:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        'm', 512,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 256:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '<', 273,
+        '>', 275,
+        '\\', 5,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(264);
-      if (('-' <= lookahead && lookahead <= '9') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 258:
-      if (eof) ADVANCE(274);
+    case 257:
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 455,
-        'g', 545,
-        'i', 446,
-        'l', 512,
-        'p', 519,
-        'r', 458,
-        '{', 731,
+        'a', 441,
+        'd', 451,
+        'l', 510,
+        'm', 456,
+        'n', 447,
+        'o', 498,
+        'p', 543,
+        's', 439,
+        't', 422,
+        'v', 479,
+        'w', 457,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4675,4063 +4710,3984 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 258:
+      if (eof) ADVANCE(270);
+      ADVANCE_MAP(
+        '\n', 272,
+        '#', 747,
+        '.', 419,
+        ';', 271,
+        '>', 275,
+        '\\', 5,
+        'd', 524,
+        'f', 488,
+        'i', 470,
+        'l', 510,
+        'o', 474,
+        'p', 530,
+        's', 529,
+        't', 421,
+        'u', 472,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 516,
-        '{', 731,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(274);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          lookahead == ' ') SKIP(259);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        '{', 731,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          lookahead == ' ') SKIP(260);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '<', 273,
+        '>', 275,
         '\\', 5,
-        'a', 445,
-        'd', 455,
-        'l', 514,
-        'm', 460,
-        'n', 451,
-        'o', 502,
-        'p', 547,
-        's', 443,
-        't', 426,
-        'v', 483,
-        'w', 461,
-        '{', 731,
+        'd', 613,
+        'g', 692,
+        'i', 600,
+        'l', 672,
+        'p', 670,
+        'r', 616,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(269);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(261);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 262:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'd', 528,
-        'f', 492,
-        'i', 474,
-        'l', 514,
-        'o', 478,
-        'p', 534,
-        's', 533,
-        't', 425,
-        'u', 476,
-        '{', 731,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(709);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 263:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '0', 743,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        '{', 729,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(263);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(278);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '<') ADVANCE(273);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(264);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 83,
-        'g', 187,
-        'i', 76,
-        'l', 161,
-        'p', 157,
-        'r', 97,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(265);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(270);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 272,
+        '#', 747,
+        ';', 271,
+        '>', 275,
         '\\', 5,
-        'd', 617,
-        'g', 696,
-        'i', 604,
-        'l', 676,
-        'p', 674,
-        'r', 620,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(266);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(148);
+      if (lookahead == 'm') ADVANCE(665);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(656);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'a', 81,
-        'd', 83,
-        'l', 165,
-        'm', 102,
-        'n', 91,
-        'o', 145,
-        'p', 191,
-        's', 75,
-        't', 52,
-        'v', 124,
-        'w', 99,
-      );
+      if (eof) ADVANCE(270);
+      if (lookahead == '\n') ADVANCE(272);
+      if (lookahead == '#') ADVANCE(747);
+      if (lookahead == ';') ADVANCE(271);
+      if (lookahead == '>') ADVANCE(275);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(670);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        'd', 174,
-        'f', 132,
-        'i', 115,
-        'l', 165,
-        'o', 116,
-        'p', 180,
-        's', 176,
-        't', 53,
-        'u', 119,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
-      END_STATE();
-    case 271:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(669);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(271);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 272:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(660);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 273:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(674);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 274:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 275:
+    case 271:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 276:
+    case 272:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 277:
+    case 273:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 278:
+    case 274:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(50);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 279:
+    case 275:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 280:
+    case 276:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 281:
+    case 277:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 282:
+    case 278:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 283:
+    case 279:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 284:
+    case 280:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(285);
+      if (lookahead == '=') ADVANCE(281);
       END_STATE();
-    case 285:
+    case 281:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 286:
+    case 282:
       ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 287:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 292:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 293:
+    case 289:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 295:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_id);
       END_STATE();
     case 296:
-      ACCEPT_TOKEN(anon_sym_mode);
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 297:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 302:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 303:
+    case 299:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 304:
+    case 300:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 306:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_local);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 309:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_sport);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 328:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 331:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 332:
+    case 328:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(334);
+      if (lookahead == ':') ADVANCE(330);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(328);
       END_STATE();
-    case 333:
+    case 329:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
       END_STATE();
-    case 334:
+    case 330:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
       END_STATE();
-    case 335:
+    case 331:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(331);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 333:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_metric);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 337:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 338:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(389);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_iif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(393);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_oif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 378:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 379:
+    case 375:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 376:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(327);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_priority);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 382:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_dscp);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 405:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(401);
       END_STATE();
-    case 406:
+    case 402:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(402);
       END_STATE();
-    case 407:
+    case 403:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(749);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
       END_STATE();
-    case 408:
+    case 404:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(222);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(404);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_mark);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 410:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_mark);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 418:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 419:
+    case 415:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 420:
+    case 416:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 421:
+    case 417:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 422:
+    case 418:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(418);
       END_STATE();
-    case 423:
+    case 419:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 424:
+    case 420:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(420);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(431);
+      if (lookahead == 'o') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(431);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(495);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(334);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 425:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == 'o') ADVANCE(368);
+      if (lookahead == 'a') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(338);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 429:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(534);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(485);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(441);
+      if (lookahead == 'b') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(538);
+      if (lookahead == 'b') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(489);
+      if (lookahead == 'c') ADVANCE(317);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(541);
+      if (lookahead == 'c') ADVANCE(337);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(491);
+      if (lookahead == 'c') ADVANCE(520);
+      if (lookahead == 'f') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(459);
+      if (lookahead == 'c') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'c') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(341);
+      if (lookahead == 'c') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(524);
-      if (lookahead == 'f') ADVANCE(477);
+      if (lookahead == 'c') ADVANCE(511);
+      if (lookahead == 'r') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(470);
+      if (lookahead == 'd') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(471);
+      if (lookahead == 'd') ADVANCE(563);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(433);
+      if (lookahead == 'd') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(515);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'd') ADVANCE(533);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(398);
+      if (lookahead == 'd') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(567);
+      if (lookahead == 'e') ADVANCE(278);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(377);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(537);
+      if (lookahead == 'e') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 'e') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(381);
+      if (lookahead == 'e') ADVANCE(294);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(569);
+      if (lookahead == 'e') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(350);
+      if (lookahead == 'e') ADVANCE(463);
+      if (lookahead == 'i') ADVANCE(514);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
-      if (lookahead == 'i') ADVANCE(518);
+      if (lookahead == 'e') ADVANCE(554);
+      if (lookahead == 't') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == 'e') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'e') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'e') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(558);
-      if (lookahead == 't') ADVANCE(562);
+      if (lookahead == 'e') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'f') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(430);
+      if (lookahead == 'f') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(431);
+      if (lookahead == 'f') ADVANCE(385);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(536);
+      if (lookahead == 'g') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(371);
+      if (lookahead == 'g') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'h') ADVANCE(284);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(389);
+      if (lookahead == 'h') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(472);
+      if (lookahead == 'h') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'h') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(461);
+      if (lookahead == 'p') ADVANCE(526);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(554);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(517);
+      if (lookahead == 'i') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
-      if (lookahead == 'p') ADVANCE(530);
+      if (lookahead == 'i') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'i') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(447);
+      if (lookahead == 'i') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == 'i') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(466);
+      if (lookahead == 'i') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == 'i') ADVANCE(424);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'k') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'k') ADVANCE(373);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(552);
+      if (lookahead == 'k') ADVANCE(340);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(428);
+      if (lookahead == 'k') ADVANCE(410);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(563);
+      if (lookahead == 'l') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(377);
+      if (lookahead == 'l') ADVANCE(308);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'l') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(414);
+      if (lookahead == 'l') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(404);
+      if (lookahead == 'l') ADVANCE(500);
+      if (lookahead == 'r') ADVANCE(505);
+      if (lookahead == 'w') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'l') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(444);
+      if (lookahead == 'l') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(449);
+      if (lookahead == 'm') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(504);
-      if (lookahead == 'r') ADVANCE(509);
-      if (lookahead == 'w') ADVANCE(495);
+      if (lookahead == 'm') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(429);
+      if (lookahead == 'm') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(481);
+      if (lookahead == 'm') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
+      if (lookahead == 'n') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(365);
+      if (lookahead == 'n') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(549);
+      if (lookahead == 'n') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(520);
+      if (lookahead == 'n') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'n') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(295);
+      if (lookahead == 'o') ADVANCE(564);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(486);
+      if (lookahead == 'o') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(494);
+      if (lookahead == 'o') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(559);
+      if (lookahead == 'o') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(568);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(484);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(392);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(318);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(496);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(557);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(564);
-      if (lookahead == 't') ADVANCE(417);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(442);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(531);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 516:
+    case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
+      if (lookahead == 'o') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 517:
+    case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(526);
+      if (lookahead == 'o') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 518:
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(413);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(527);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(522);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(536);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 519:
+    case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == 'o') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
-    case 520:
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(556);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == 'p') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 522:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(565);
+      if (lookahead == 'p') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(560);
+      if (lookahead == 'p') ADVANCE(305);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 524:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(401);
+      if (lookahead == 'p') ADVANCE(504);
+      if (lookahead == 's') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(362);
+      if (lookahead == 'p') ADVANCE(504);
+      if (lookahead == 's') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(353);
+      if (lookahead == 'p') ADVANCE(538);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(309);
+      if (lookahead == 'p') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(439);
+      if (lookahead == 'p') ADVANCE(509);
+      if (lookahead == 'r') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(542);
+      if (lookahead == 'r') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(452);
+      if (lookahead == 'r') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(417);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'r') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'r') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(421);
+      if (lookahead == 'r') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'r') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 'r') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'r') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(482);
+      if (lookahead == 'r') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'r') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(556);
+      if (lookahead == 's') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(522);
+      if (lookahead == 's') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 't') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == 't') ADVANCE(323);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(347);
+      if (lookahead == 't') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(548);
+      if (lookahead == 't') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 't') ADVANCE(320);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(570);
+      if (lookahead == 't') ADVANCE(407);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(502);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == 't') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(411);
+      if (lookahead == 't') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(506);
+      if (lookahead == 't') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 'u') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == 'u') ADVANCE(521);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == 'u') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 'u') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == 'v') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(525);
+      if (lookahead == 'v') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == 'w') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(527);
+      if (lookahead == 'x') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(359);
+      if (lookahead == 'y') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(567);
       END_STATE();
     case 568:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(493);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'd') ADVANCE(573);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 569:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(553);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'e') ADVANCE(572);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 570:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(386);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'l') ADVANCE(662);
+      if (lookahead == 'r') ADVANCE(667);
+      if (lookahead == 'w') ADVANCE(654);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 571:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'o') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(412);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'd') ADVANCE(577);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'v') ADVANCE(354);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'e') ADVANCE(576);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'v') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(574);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 'a') ADVANCE(588);
+      if (lookahead == 'o') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 576:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 'a') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == 'a') ADVANCE(333);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 'e') ADVANCE(710);
+      if (lookahead == 'o') ADVANCE(602);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
-      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 'e') ADVANCE(710);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == 'a') ADVANCE(688);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(337);
+      if (lookahead == 'a') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 'o') ADVANCE(606);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'm') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'a') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'a') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'a') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(661);
+      if (lookahead == 'b') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(649);
+      if (lookahead == 'b') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'c') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(600);
+      if (lookahead == 'c') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(654);
+      if (lookahead == 'c') ADVANCE(679);
+      if (lookahead == 'f') ADVANCE(639);
+      if (lookahead == 't') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(623);
+      if (lookahead == 'c') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'c') ADVANCE(585);
+      if (lookahead == 'o') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(340);
+      if (lookahead == 'c') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(683);
-      if (lookahead == 'f') ADVANCE(643);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'c') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(630);
+      if (lookahead == 'c') ADVANCE(668);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(648);
+      if (lookahead == 'd') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'd') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(621);
+      if (lookahead == 'p') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(631);
+      if (lookahead == 'd') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(672);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'd') ADVANCE(393);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(724);
+      if (lookahead == 'd') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
-      if (lookahead == 'i') ADVANCE(625);
-      if (lookahead == 'p') ADVANCE(689);
+      if (lookahead == 'd') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'e') ADVANCE(722);
+      if (lookahead == 'o') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(397);
+      if (lookahead == 'e') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(611);
+      if (lookahead == 'e') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(698);
+      if (lookahead == 'e') ADVANCE(293);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
-      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'e') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'e') ADVANCE(277);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(586);
+      if (lookahead == 'e') ADVANCE(301);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'e') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(349);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(719);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(380);
+      if (lookahead == 'e') ADVANCE(623);
+      if (lookahead == 'i') ADVANCE(675);
+      if (lookahead == 'o') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
+      if (lookahead == 'e') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
+      if (lookahead == 'e') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(636);
+      if (lookahead == 'e') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(627);
-      if (lookahead == 'i') ADVANCE(679);
-      if (lookahead == 'o') ADVANCE(716);
+      if (lookahead == 'e') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 620:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(659);
+      if (lookahead == 'e') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 621:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(591);
+      if (lookahead == 'f') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(652);
+      if (lookahead == 'f') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(650);
+      if (lookahead == 'f') ADVANCE(384);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'g') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(370);
+      if (lookahead == 'g') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == 'h') ADVANCE(283);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(388);
+      if (lookahead == 'h') ADVANCE(286);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(632);
+      if (lookahead == 'h') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(615);
+      if (lookahead == 'h') ADVANCE(674);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(287);
+      if (lookahead == 'i') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(290);
+      if (lookahead == 'i') ADVANCE(577);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(711);
+      if (lookahead == 'i') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(678);
+      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'n') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'n') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 635:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(581);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 636:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(628);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 637:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(294);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 638:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(655);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 639:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 640:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(607);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 641:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 642:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 643:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'i') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 636:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 637:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(591);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 638:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 639:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(618);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 640:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'i') ADVANCE(708);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 641:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(409);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 642:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(372);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 643:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'k') ADVANCE(339);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(712);
+      if (lookahead == 'k') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(413);
+      if (lookahead == 'l') ADVANCE(307);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(376);
+      if (lookahead == 'l') ADVANCE(399);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(343);
+      if (lookahead == 'l') ADVANCE(662);
+      if (lookahead == 'r') ADVANCE(667);
+      if (lookahead == 'w') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(722);
+      if (lookahead == 'l') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(311);
+      if (lookahead == 'l') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'l') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == 'l') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(605);
+      if (lookahead == 'm') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(587);
+      if (lookahead == 'm') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(613);
+      if (lookahead == 'm') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(642);
+      if (lookahead == 'm') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(705);
+      if (lookahead == 'n') ADVANCE(290);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'n') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'n') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'n') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'o') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(412);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(629);
+      if (lookahead == 'o') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 662:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(647);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 663:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(715);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(317);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(391);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(606);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 670:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 671:
+    case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(657);
+      if (lookahead == 'o') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 672:
+    case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(688);
+      if (lookahead == 'o') ADVANCE(387);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 673:
+    case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (lookahead == 'r') ADVANCE(619);
+      if (lookahead == 'o') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(699);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(718);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(701);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 682:
+    case 666:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(653);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(689);
+      if (lookahead == 'r') ADVANCE(615);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(689);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(712);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(595);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(696);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(682);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(714);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(713);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(396);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(304);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(357);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(348);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(400);
+      if (lookahead == 'p') ADVANCE(673);
+      if (lookahead == 's') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(308);
+      if (lookahead == 'p') ADVANCE(608);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'p') ADVANCE(698);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(352);
+      if (lookahead == 'p') ADVANCE(677);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(706);
+      if (lookahead == 'r') ADVANCE(416);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(612);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(702);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(420);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 692:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(645);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 693:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 694:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 695:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 696:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(670);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 697:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(642);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 693:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(637);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 694:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(584);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 695:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(640);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 696:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(705);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
+      END_STATE();
+    case 697:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(706);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(588);
+      if (lookahead == 'r') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(644);
+      if (lookahead == 'r') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(709);
+      if (lookahead == 's') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(710);
+      if (lookahead == 's') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 't') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(346);
+      if (lookahead == 't') ADVANCE(406);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(704);
+      if (lookahead == 't') ADVANCE(325);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 't') ADVANCE(322);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
+      if (lookahead == 't') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(410);
+      if (lookahead == 't') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 't') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 't') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(727);
+      if (lookahead == 't') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 'u') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(667);
+      if (lookahead == 'u') ADVANCE(310);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(614);
+      if (lookahead == 'u') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(668);
+      if (lookahead == 'u') ADVANCE(681);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(663);
+      if (lookahead == 'v') ADVANCE(354);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(314);
+      if (lookahead == 'v') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(684);
+      if (lookahead == 'w') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(685);
+      if (lookahead == 'x') ADVANCE(703);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 'y') ADVANCE(381);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(724);
       END_STATE();
     case 725:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(653);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 726:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(707);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 727:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 728:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 729:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 730:
+    case 726:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 731:
+    case 727:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 732:
+    case 728:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 733:
+    case 729:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 734:
+    case 730:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 735:
+    case 731:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 736:
+    case 732:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 733:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 758,
+        '.', 224,
+        ':', 763,
+        'x', 226,
+        'B', 752,
+        'b', 752,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      END_STATE();
+    case 734:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 758,
+        '.', 224,
+        ':', 763,
+        'B', 752,
+        'b', 752,
+        'G', 754,
+        'g', 754,
+        'K', 754,
+        'k', 754,
+        'M', 755,
+        'm', 755,
+        'N', 216,
+        'n', 216,
+        'S', 757,
+        's', 757,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(734);
+      END_STATE();
+    case 735:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 736:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(763);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 737:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'x', 230,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'x') ADVANCE(226);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 738:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 228,
-        ':', 767,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 219,
-        'n', 219,
-        'S', 761,
-        's', 761,
-        'T', 215,
-        't', 215,
-        'U', 219,
-        'u', 219,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (lookahead == ':') ADVANCE(763);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
     case 739:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
+      if (lookahead == 'x') ADVANCE(226);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 740:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(223);
-      if (lookahead == ':') ADVANCE(767);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 741:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 742:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 743:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      END_STATE();
-    case 744:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      END_STATE();
-    case 745:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(741);
       END_STATE();
-    case 746:
+    case 742:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 747:
+    case 743:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\\') ADVANCE(243);
+      if (lookahead == '\n') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(750);
+          lookahead != '"') ADVANCE(746);
       END_STATE();
-    case 748:
+    case 744:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(752);
+      if (lookahead == '"') ADVANCE(747);
+      if (lookahead == '\\') ADVANCE(748);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+          lookahead != '\n') ADVANCE(744);
       END_STATE();
-    case 749:
+    case 745:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(744);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(745);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(750);
+          lookahead != '#') ADVANCE(746);
       END_STATE();
-    case 750:
+    case 746:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(243);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(750);
+          lookahead != '"') ADVANCE(746);
       END_STATE();
-    case 751:
+    case 747:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(751);
+          lookahead != '\n') ADVANCE(747);
       END_STATE();
-    case 752:
+    case 748:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+          lookahead != '\n') ADVANCE(744);
       END_STATE();
-    case 753:
+    case 749:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 754:
+    case 750:
       ACCEPT_TOKEN(sym_rate);
+      END_STATE();
+    case 751:
+      ACCEPT_TOKEN(sym_size);
+      END_STATE();
+    case 752:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(763);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(218);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(217);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 753:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(751);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(756);
       END_STATE();
     case 755:
       ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(756);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(757);
       END_STATE();
     case 756:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(767);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
+          lookahead == 'i') ADVANCE(218);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 757:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(755);
-      END_STATE();
-    case 758:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      END_STATE();
-    case 759:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
-      END_STATE();
-    case 760:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(221);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(220);
-      END_STATE();
-    case 761:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 762:
+    case 758:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 763:
+    case 759:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 764:
+    case 760:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 765:
+    case 761:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       END_STATE();
-    case 766:
+    case 762:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(762);
       END_STATE();
-    case 767:
+    case 763:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
       END_STATE();
     default:
       return false;
@@ -8932,1257 +8888,1288 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 37:
       if (lookahead == 'r') ADVANCE(110);
+      if (lookahead == 's') ADVANCE(111);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(111);
+      if (lookahead == 'a') ADVANCE(112);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(112);
+      if (lookahead == 'w') ADVANCE(113);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(114);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(114);
-      if (lookahead == 'p') ADVANCE(115);
+      if (lookahead == 'm') ADVANCE(115);
+      if (lookahead == 'p') ADVANCE(116);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(116);
+      if (lookahead == 'r') ADVANCE(117);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 't') ADVANCE(118);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(118);
+      if (lookahead == 'h') ADVANCE(119);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(120);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(120);
-      if (lookahead == 'r') ADVANCE(121);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(121);
       if (lookahead == 'r') ADVANCE(122);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(123);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(124);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(124);
-      if (lookahead == 'n') ADVANCE(125);
+      if (lookahead == 'm') ADVANCE(125);
+      if (lookahead == 'n') ADVANCE(126);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(126);
+      if (lookahead == 'o') ADVANCE(127);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(127);
+      if (lookahead == 'n') ADVANCE(128);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(128);
+      if (lookahead == 's') ADVANCE(129);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(129);
+      if (lookahead == 'b') ADVANCE(130);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(131);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(131);
-      if (lookahead == 'g') ADVANCE(132);
-      if (lookahead == 'p') ADVANCE(133);
-      if (lookahead == 'v') ADVANCE(134);
+      if (lookahead == 'c') ADVANCE(132);
+      if (lookahead == 'g') ADVANCE(133);
+      if (lookahead == 'p') ADVANCE(134);
+      if (lookahead == 'v') ADVANCE(135);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(135);
-      END_STATE();
-    case 57:
       if (lookahead == 't') ADVANCE(136);
       END_STATE();
-    case 58:
+    case 57:
       if (lookahead == 't') ADVANCE(137);
       END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(138);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(138);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'm') ADVANCE(139);
+      if (lookahead == 'n') ADVANCE(140);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(140);
+      if (lookahead == 's') ADVANCE(141);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(141);
-      if (lookahead == 's') ADVANCE(142);
+      if (lookahead == 'c') ADVANCE(142);
+      if (lookahead == 's') ADVANCE(143);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(143);
+      if (lookahead == 'u') ADVANCE(144);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(145);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(145);
-      if (lookahead == 'w') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(146);
+      if (lookahead == 'w') ADVANCE(147);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(147);
+      if (lookahead == 'f') ADVANCE(148);
       END_STATE();
     case 66:
-      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 't') ADVANCE(149);
       END_STATE();
     case 67:
-      if (lookahead == 'e') ADVANCE(149);
+      if (lookahead == 'e') ADVANCE(150);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(150);
-      if (lookahead == 's') ADVANCE(151);
+      if (lookahead == 'c') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(152);
       END_STATE();
     case 69:
-      if (lookahead == 'a') ADVANCE(152);
+      if (lookahead == 'a') ADVANCE(153);
       END_STATE();
     case 70:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 's') ADVANCE(154);
+      if (lookahead == 'l') ADVANCE(154);
+      if (lookahead == 's') ADVANCE(155);
       END_STATE();
     case 71:
-      if (lookahead == 'e') ADVANCE(155);
-      if (lookahead == 'i') ADVANCE(156);
-      if (lookahead == 'o') ADVANCE(157);
+      if (lookahead == 'e') ADVANCE(156);
+      if (lookahead == 'i') ADVANCE(157);
+      if (lookahead == 'o') ADVANCE(158);
       END_STATE();
     case 72:
-      if (lookahead == 'i') ADVANCE(158);
+      if (lookahead == 'i') ADVANCE(159);
       END_STATE();
     case 73:
-      if (lookahead == 'a') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(160);
       END_STATE();
     case 74:
-      if (lookahead == 'q') ADVANCE(160);
+      if (lookahead == 'q') ADVANCE(161);
       END_STATE();
     case 75:
-      if (lookahead == 't') ADVANCE(161);
+      if (lookahead == 't') ADVANCE(162);
       END_STATE();
     case 76:
-      if (lookahead == 'j') ADVANCE(162);
-      if (lookahead == 'l') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'j') ADVANCE(163);
+      if (lookahead == 'l') ADVANCE(164);
+      if (lookahead == 'o') ADVANCE(165);
       END_STATE();
     case 77:
-      if (lookahead == 'u') ADVANCE(165);
+      if (lookahead == 'u') ADVANCE(166);
       END_STATE();
     case 78:
-      if (lookahead == 'l') ADVANCE(166);
+      if (lookahead == 'l') ADVANCE(167);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'c') ADVANCE(168);
       END_STATE();
     case 80:
-      if (lookahead == 'a') ADVANCE(168);
+      if (lookahead == 'a') ADVANCE(169);
       END_STATE();
     case 81:
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 82:
-      if (lookahead == 'a') ADVANCE(170);
-      END_STATE();
-    case 83:
       if (lookahead == 'a') ADVANCE(171);
       END_STATE();
+    case 83:
+      if (lookahead == 'a') ADVANCE(172);
+      END_STATE();
     case 84:
-      if (lookahead == 's') ADVANCE(172);
+      if (lookahead == 's') ADVANCE(173);
       END_STATE();
     case 85:
-      if (lookahead == 'p') ADVANCE(173);
-      END_STATE();
-    case 86:
       if (lookahead == 'p') ADVANCE(174);
       END_STATE();
+    case 86:
+      if (lookahead == 'p') ADVANCE(175);
+      END_STATE();
     case 87:
-      if (lookahead == 'r') ADVANCE(175);
+      if (lookahead == 'r') ADVANCE(176);
       END_STATE();
     case 88:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 89:
-      if (lookahead == 'p') ADVANCE(176);
-      if (lookahead == 't') ADVANCE(177);
+      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 't') ADVANCE(178);
       END_STATE();
     case 90:
-      if (lookahead == 'a') ADVANCE(178);
+      if (lookahead == 'a') ADVANCE(179);
       END_STATE();
     case 91:
-      if (lookahead == 'f') ADVANCE(179);
+      if (lookahead == 'f') ADVANCE(180);
       END_STATE();
     case 92:
-      if (lookahead == 'l') ADVANCE(180);
+      if (lookahead == 'l') ADVANCE(181);
       END_STATE();
     case 93:
-      if (lookahead == 't') ADVANCE(181);
+      if (lookahead == 't') ADVANCE(182);
       END_STATE();
     case 94:
-      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(183);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'e') ADVANCE(184);
       END_STATE();
     case 96:
-      if (lookahead == 'r') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(185);
       END_STATE();
     case 97:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 98:
-      if (lookahead == 'c') ADVANCE(185);
+      if (lookahead == 'c') ADVANCE(186);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 100:
-      if (lookahead == 'd') ADVANCE(186);
+      if (lookahead == 'd') ADVANCE(187);
       END_STATE();
     case 101:
-      if (lookahead == 's') ADVANCE(187);
+      if (lookahead == 's') ADVANCE(188);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(189);
       END_STATE();
     case 103:
-      if (lookahead == 'r') ADVANCE(189);
+      if (lookahead == 'r') ADVANCE(190);
       END_STATE();
     case 104:
-      if (lookahead == 'l') ADVANCE(190);
+      if (lookahead == 'l') ADVANCE(191);
       END_STATE();
     case 105:
-      if (lookahead == 's') ADVANCE(191);
+      if (lookahead == 's') ADVANCE(192);
       END_STATE();
     case 106:
-      if (lookahead == 'a') ADVANCE(192);
+      if (lookahead == 'a') ADVANCE(193);
       END_STATE();
     case 107:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(194);
-      END_STATE();
-    case 109:
       if (lookahead == 'a') ADVANCE(195);
       END_STATE();
+    case 109:
+      if (lookahead == 'a') ADVANCE(196);
+      END_STATE();
     case 110:
-      if (lookahead == 'e') ADVANCE(196);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 111:
-      if (lookahead == 't') ADVANCE(197);
+      if (lookahead == 't') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'n') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(199);
       END_STATE();
     case 113:
-      if (lookahead == 'p') ADVANCE(199);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 114:
-      if (lookahead == 'm') ADVANCE(200);
+      if (lookahead == 'p') ADVANCE(201);
       END_STATE();
     case 115:
-      if (lookahead == 'l') ADVANCE(201);
+      if (lookahead == 'm') ADVANCE(202);
       END_STATE();
     case 116:
-      if (lookahead == 'e') ADVANCE(202);
+      if (lookahead == 'l') ADVANCE(203);
       END_STATE();
     case 117:
-      if (lookahead == 'a') ADVANCE(203);
-      END_STATE();
-    case 118:
       if (lookahead == 'e') ADVANCE(204);
       END_STATE();
+    case 118:
+      if (lookahead == 'a') ADVANCE(205);
+      END_STATE();
     case 119:
-      if (lookahead == 'e') ADVANCE(205);
+      if (lookahead == 'e') ADVANCE(206);
       END_STATE();
     case 120:
-      if (lookahead == 't') ADVANCE(206);
-      END_STATE();
-    case 121:
       if (lookahead == 'e') ADVANCE(207);
       END_STATE();
+    case 121:
+      if (lookahead == 't') ADVANCE(208);
+      END_STATE();
     case 122:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(208);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 123:
-      ACCEPT_TOKEN(anon_sym_gap);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(210);
       END_STATE();
     case 124:
-      if (lookahead == 'o') ADVANCE(209);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 125:
-      if (lookahead == 'e') ADVANCE(210);
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
     case 126:
-      if (lookahead == 'b') ADVANCE(211);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 127:
-      if (lookahead == 'd') ADVANCE(212);
+      if (lookahead == 'b') ADVANCE(213);
       END_STATE();
     case 128:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'd') ADVANCE(214);
       END_STATE();
     case 129:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(215);
       END_STATE();
     case 130:
-      if (lookahead == 'p') ADVANCE(214);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 131:
-      if (lookahead == 'l') ADVANCE(215);
+      if (lookahead == 'p') ADVANCE(216);
       END_STATE();
     case 132:
-      if (lookahead == 'r') ADVANCE(216);
+      if (lookahead == 'l') ADVANCE(217);
       END_STATE();
     case 133:
-      if (lookahead == 'u') ADVANCE(217);
+      if (lookahead == 'r') ADVANCE(218);
       END_STATE();
     case 134:
-      if (lookahead == 'a') ADVANCE(218);
+      if (lookahead == 'u') ADVANCE(219);
       END_STATE();
     case 135:
-      if (lookahead == 't') ADVANCE(219);
+      if (lookahead == 'a') ADVANCE(220);
       END_STATE();
     case 136:
-      if (lookahead == 'e') ADVANCE(220);
+      if (lookahead == 't') ADVANCE(221);
       END_STATE();
     case 137:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(222);
       END_STATE();
     case 138:
-      if (lookahead == 'i') ADVANCE(221);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 139:
-      if (lookahead == 'k') ADVANCE(222);
+      if (lookahead == 'i') ADVANCE(223);
       END_STATE();
     case 140:
-      if (lookahead == 's') ADVANCE(223);
+      if (lookahead == 'k') ADVANCE(224);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(224);
+      if (lookahead == 's') ADVANCE(225);
       END_STATE();
     case 142:
-      if (lookahead == 'q') ADVANCE(225);
-      if (lookahead == 't') ADVANCE(226);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(226);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'q') ADVANCE(227);
+      if (lookahead == 't') ADVANCE(228);
       END_STATE();
     case 144:
-      if (lookahead == 'i') ADVANCE(227);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 145:
-      if (lookahead == 'e') ADVANCE(228);
-      if (lookahead == 'n') ADVANCE(229);
+      if (lookahead == 'i') ADVANCE(229);
       END_STATE();
     case 146:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'e') ADVANCE(230);
+      if (lookahead == 'n') ADVANCE(231);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_off);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 148:
-      if (lookahead == 'p') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 149:
-      if (lookahead == 'r') ADVANCE(231);
+      if (lookahead == 'p') ADVANCE(232);
       END_STATE();
     case 150:
-      if (lookahead == 'k') ADVANCE(232);
+      if (lookahead == 'r') ADVANCE(233);
       END_STATE();
     case 151:
-      if (lookahead == 's') ADVANCE(233);
-      END_STATE();
-    case 152:
       if (lookahead == 'k') ADVANCE(234);
       END_STATE();
+    case 152:
+      if (lookahead == 's') ADVANCE(235);
+      END_STATE();
     case 153:
-      if (lookahead == 'i') ADVANCE(235);
+      if (lookahead == 'k') ADVANCE(236);
       END_STATE();
     case 154:
-      if (lookahead == 't') ADVANCE(236);
+      if (lookahead == 'i') ADVANCE(237);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(237);
+      if (lookahead == 't') ADVANCE(238);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(238);
-      if (lookahead == 'v') ADVANCE(239);
+      if (lookahead == 'r') ADVANCE(239);
       END_STATE();
     case 157:
-      if (lookahead == 'h') ADVANCE(240);
-      if (lookahead == 't') ADVANCE(241);
+      if (lookahead == 'o') ADVANCE(240);
+      if (lookahead == 'v') ADVANCE(241);
       END_STATE();
     case 158:
-      if (lookahead == 's') ADVANCE(242);
+      if (lookahead == 'h') ADVANCE(242);
+      if (lookahead == 't') ADVANCE(243);
       END_STATE();
     case 159:
-      if (lookahead == 'n') ADVANCE(243);
+      if (lookahead == 's') ADVANCE(244);
       END_STATE();
     case 160:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(245);
       END_STATE();
     case 161:
-      if (lookahead == 'e') ADVANCE(244);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 162:
-      if (lookahead == 'e') ADVANCE(245);
+      if (lookahead == 'e') ADVANCE(246);
       END_STATE();
     case 163:
-      if (lookahead == 'a') ADVANCE(246);
+      if (lookahead == 'e') ADVANCE(247);
       END_STATE();
     case 164:
-      if (lookahead == 'r') ADVANCE(247);
+      if (lookahead == 'a') ADVANCE(248);
       END_STATE();
     case 165:
-      if (lookahead == 't') ADVANCE(248);
+      if (lookahead == 'r') ADVANCE(249);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(249);
-      END_STATE();
-    case 167:
       if (lookahead == 't') ADVANCE(250);
       END_STATE();
-    case 168:
-      if (lookahead == 'p') ADVANCE(251);
+    case 167:
+      if (lookahead == 'e') ADVANCE(251);
       END_STATE();
-    case 169:
+    case 168:
       if (lookahead == 't') ADVANCE(252);
       END_STATE();
-    case 170:
-      if (lookahead == 't') ADVANCE(253);
+    case 169:
+      if (lookahead == 'p') ADVANCE(253);
       END_STATE();
-    case 171:
+    case 170:
       if (lookahead == 't') ADVANCE(254);
       END_STATE();
+    case 171:
+      if (lookahead == 't') ADVANCE(255);
+      END_STATE();
     case 172:
-      if (lookahead == 'c') ADVANCE(255);
+      if (lookahead == 't') ADVANCE(256);
       END_STATE();
     case 173:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(257);
       END_STATE();
     case 174:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 175:
-      if (lookahead == 'e') ADVANCE(256);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 176:
-      if (lookahead == 'a') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(258);
       END_STATE();
     case 177:
-      if (lookahead == 'h') ADVANCE(258);
+      if (lookahead == 'a') ADVANCE(259);
       END_STATE();
     case 178:
-      if (lookahead == 'n') ADVANCE(259);
+      if (lookahead == 'h') ADVANCE(260);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'n') ADVANCE(261);
       END_STATE();
     case 180:
-      if (lookahead == 'a') ADVANCE(260);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 181:
-      if (lookahead == 'h') ADVANCE(261);
+      if (lookahead == 'a') ADVANCE(262);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(263);
       END_STATE();
     case 183:
-      if (lookahead == 'p') ADVANCE(262);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'p') ADVANCE(264);
       END_STATE();
     case 185:
-      if (lookahead == 'k') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 186:
-      if (lookahead == 'g') ADVANCE(264);
+      if (lookahead == 'k') ADVANCE(265);
       END_STATE();
     case 187:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 'g') ADVANCE(266);
       END_STATE();
     case 188:
-      if (lookahead == 's') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 189:
-      if (lookahead == 's') ADVANCE(267);
-      END_STATE();
-    case 190:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 191:
       if (lookahead == 's') ADVANCE(268);
       END_STATE();
+    case 190:
+      if (lookahead == 's') ADVANCE(269);
+      END_STATE();
+    case 191:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
     case 192:
-      if (lookahead == 'c') ADVANCE(269);
+      if (lookahead == 's') ADVANCE(270);
       END_STATE();
     case 193:
-      if (lookahead == 'u') ADVANCE(270);
+      if (lookahead == 'c') ADVANCE(271);
       END_STATE();
     case 194:
-      if (lookahead == 'u') ADVANCE(271);
+      if (lookahead == 'u') ADVANCE(272);
       END_STATE();
     case 195:
-      if (lookahead == 'y') ADVANCE(272);
+      if (lookahead == 'u') ADVANCE(273);
       END_STATE();
     case 196:
-      if (lookahead == 'c') ADVANCE(273);
-      END_STATE();
-    case 197:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 198:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 199:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 200:
       if (lookahead == 'y') ADVANCE(274);
       END_STATE();
+    case 197:
+      if (lookahead == 'c') ADVANCE(275);
+      END_STATE();
+    case 198:
+      if (lookahead == 'r') ADVANCE(276);
+      END_STATE();
+    case 199:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 200:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
     case 201:
-      if (lookahead == 'i') ADVANCE(275);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 202:
-      if (lookahead == 's') ADVANCE(276);
+      if (lookahead == 'y') ADVANCE(277);
       END_STATE();
     case 203:
-      if (lookahead == 'b') ADVANCE(277);
+      if (lookahead == 'i') ADVANCE(278);
       END_STATE();
     case 204:
-      if (lookahead == 'r') ADVANCE(278);
+      if (lookahead == 's') ADVANCE(279);
       END_STATE();
     case 205:
-      if (lookahead == 'c') ADVANCE(279);
+      if (lookahead == 'b') ADVANCE(280);
       END_STATE();
     case 206:
-      if (lookahead == 'e') ADVANCE(280);
+      if (lookahead == 'r') ADVANCE(281);
       END_STATE();
     case 207:
-      if (lookahead == 'w') ADVANCE(281);
+      if (lookahead == 'c') ADVANCE(282);
       END_STATE();
     case 208:
-      if (lookahead == 'a') ADVANCE(282);
+      if (lookahead == 'e') ADVANCE(283);
       END_STATE();
     case 209:
-      if (lookahead == 'd') ADVANCE(283);
+      if (lookahead == 'w') ADVANCE(284);
       END_STATE();
     case 210:
-      if (lookahead == 'r') ADVANCE(284);
-      END_STATE();
-    case 211:
       if (lookahead == 'a') ADVANCE(285);
       END_STATE();
+    case 211:
+      if (lookahead == 'd') ADVANCE(286);
+      END_STATE();
     case 212:
-      if (lookahead == 'l') ADVANCE(286);
+      if (lookahead == 'r') ADVANCE(287);
       END_STATE();
     case 213:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(288);
       END_STATE();
     case 214:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(287);
+      if (lookahead == 'l') ADVANCE(289);
       END_STATE();
     case 215:
-      if (lookahead == 'u') ADVANCE(288);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 216:
-      if (lookahead == 'e') ADVANCE(289);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(290);
       END_STATE();
     case 217:
-      if (lookahead == 't') ADVANCE(290);
+      if (lookahead == 'u') ADVANCE(291);
       END_STATE();
     case 218:
-      if (lookahead == 'l') ADVANCE(291);
-      END_STATE();
-    case 219:
       if (lookahead == 'e') ADVANCE(292);
       END_STATE();
+    case 219:
+      if (lookahead == 't') ADVANCE(293);
+      END_STATE();
     case 220:
-      if (lookahead == 'n') ADVANCE(293);
+      if (lookahead == 'l') ADVANCE(294);
       END_STATE();
     case 221:
-      if (lookahead == 't') ADVANCE(294);
+      if (lookahead == 'e') ADVANCE(295);
       END_STATE();
     case 222:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(295);
+      if (lookahead == 'n') ADVANCE(296);
       END_STATE();
     case 223:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 't') ADVANCE(297);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(296);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(298);
       END_STATE();
     case 225:
-      if (lookahead == 'u') ADVANCE(297);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 226:
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'l') ADVANCE(299);
       END_STATE();
     case 227:
-      if (lookahead == 'v') ADVANCE(299);
+      if (lookahead == 'u') ADVANCE(300);
       END_STATE();
     case 228:
-      if (lookahead == 'm') ADVANCE(300);
+      if (lookahead == 'e') ADVANCE(301);
       END_STATE();
     case 229:
-      if (lookahead == 's') ADVANCE(301);
+      if (lookahead == 'v') ADVANCE(302);
       END_STATE();
     case 230:
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'm') ADVANCE(303);
       END_STATE();
     case 231:
-      if (lookahead == 'h') ADVANCE(303);
+      if (lookahead == 's') ADVANCE(304);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(304);
+      if (lookahead == 'u') ADVANCE(305);
       END_STATE();
     case 233:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'h') ADVANCE(306);
       END_STATE();
     case 234:
-      if (lookahead == 'r') ADVANCE(306);
+      if (lookahead == 'e') ADVANCE(307);
       END_STATE();
     case 235:
-      if (lookahead == 'c') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(308);
       END_STATE();
     case 236:
-      if (lookahead == 'r') ADVANCE(308);
+      if (lookahead == 'r') ADVANCE(309);
       END_STATE();
     case 237:
-      if (lookahead == 'o') ADVANCE(309);
+      if (lookahead == 'c') ADVANCE(310);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(311);
       END_STATE();
     case 239:
-      if (lookahead == 'a') ADVANCE(310);
-      END_STATE();
-    case 240:
-      if (lookahead == 'i') ADVANCE(311);
-      END_STATE();
-    case 241:
       if (lookahead == 'o') ADVANCE(312);
       END_STATE();
+    case 240:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
+    case 241:
+      if (lookahead == 'a') ADVANCE(313);
+      END_STATE();
     case 242:
-      if (lookahead == 'c') ADVANCE(313);
+      if (lookahead == 'i') ADVANCE(314);
       END_STATE();
     case 243:
-      if (lookahead == 't') ADVANCE(314);
+      if (lookahead == 'o') ADVANCE(315);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'c') ADVANCE(316);
       END_STATE();
     case 245:
-      if (lookahead == 'c') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(317);
       END_STATE();
     case 246:
-      if (lookahead == 't') ADVANCE(316);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 247:
-      if (lookahead == 'd') ADVANCE(317);
+      if (lookahead == 'c') ADVANCE(318);
       END_STATE();
     case 248:
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(319);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'd') ADVANCE(320);
       END_STATE();
     case 250:
-      if (lookahead == 'i') ADVANCE(319);
-      END_STATE();
-    case 251:
-      if (lookahead == 'e') ADVANCE(320);
-      END_STATE();
-    case 252:
-      ACCEPT_TOKEN(anon_sym_slot);
-      END_STATE();
-    case 253:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 254:
       if (lookahead == 'e') ADVANCE(321);
       END_STATE();
+    case 251:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 252:
+      if (lookahead == 'i') ADVANCE(322);
+      END_STATE();
+    case 253:
+      if (lookahead == 'e') ADVANCE(323);
+      END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
     case 255:
-      if (lookahead == 't') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 256:
-      if (lookahead == 'a') ADVANCE(323);
+      if (lookahead == 'e') ADVANCE(324);
       END_STATE();
     case 257:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'a') ADVANCE(326);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 260:
-      if (lookahead == 'n') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 262:
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'n') ADVANCE(327);
       END_STATE();
     case 263:
-      if (lookahead == 'h') ADVANCE(327);
+      if (lookahead == 'i') ADVANCE(328);
       END_STATE();
     case 264:
-      if (lookahead == 'e') ADVANCE(328);
-      END_STATE();
-    case 265:
-      ACCEPT_TOKEN(anon_sym_burst);
-      END_STATE();
-    case 266:
-      ACCEPT_TOKEN(anon_sym_bytes);
-      END_STATE();
-    case 267:
       if (lookahead == 't') ADVANCE(329);
       END_STATE();
+    case 265:
+      if (lookahead == 'h') ADVANCE(330);
+      END_STATE();
+    case 266:
+      if (lookahead == 'e') ADVANCE(331);
+      END_STATE();
+    case 267:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(330);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 269:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(332);
       END_STATE();
     case 270:
-      if (lookahead == 'p') ADVANCE(332);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(333);
       END_STATE();
     case 271:
-      if (lookahead == 'l') ADVANCE(333);
-      END_STATE();
-    case 272:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 273:
       if (lookahead == 't') ADVANCE(334);
       END_STATE();
+    case 272:
+      if (lookahead == 'p') ADVANCE(335);
+      END_STATE();
+    case 273:
+      if (lookahead == 'l') ADVANCE(336);
+      END_STATE();
     case 274:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 275:
-      if (lookahead == 'c') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 276:
-      if (lookahead == 's') ADVANCE(336);
+      if (lookahead == 'i') ADVANCE(338);
       END_STATE();
     case 277:
-      if (lookahead == 'l') ADVANCE(337);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 278:
-      if (lookahead == 'n') ADVANCE(338);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 's') ADVANCE(340);
       END_STATE();
     case 280:
-      if (lookahead == 'r') ADVANCE(340);
+      if (lookahead == 'l') ADVANCE(341);
       END_STATE();
     case 281:
-      if (lookahead == 'a') ADVANCE(341);
+      if (lookahead == 'n') ADVANCE(342);
       END_STATE();
     case 282:
-      if (lookahead == 'r') ADVANCE(342);
+      if (lookahead == 't') ADVANCE(343);
       END_STATE();
     case 283:
-      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == 'r') ADVANCE(344);
       END_STATE();
     case 284:
-      if (lookahead == 'i') ADVANCE(344);
+      if (lookahead == 'a') ADVANCE(345);
       END_STATE();
     case 285:
-      if (lookahead == 'l') ADVANCE(345);
+      if (lookahead == 'r') ADVANCE(346);
       END_STATE();
     case 286:
-      if (lookahead == 'e') ADVANCE(346);
+      if (lookahead == 'e') ADVANCE(347);
       END_STATE();
     case 287:
-      if (lookahead == '6') ADVANCE(347);
+      if (lookahead == 'i') ADVANCE(348);
       END_STATE();
     case 288:
-      if (lookahead == 'd') ADVANCE(348);
+      if (lookahead == 'l') ADVANCE(349);
       END_STATE();
     case 289:
-      if (lookahead == 's') ADVANCE(349);
+      if (lookahead == 'e') ADVANCE(350);
       END_STATE();
     case 290:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == '6') ADVANCE(351);
       END_STATE();
     case 291:
-      if (lookahead == 'i') ADVANCE(350);
+      if (lookahead == 'd') ADVANCE(352);
       END_STATE();
     case 292:
-      if (lookahead == 'r') ADVANCE(351);
+      if (lookahead == 's') ADVANCE(353);
       END_STATE();
     case 293:
-      if (lookahead == 'c') ADVANCE(352);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'i') ADVANCE(354);
       END_STATE();
     case 295:
-      if (lookahead == 'a') ADVANCE(353);
+      if (lookahead == 'r') ADVANCE(355);
       END_STATE();
     case 296:
-      if (lookahead == 'a') ADVANCE(354);
+      if (lookahead == 'c') ADVANCE(356);
       END_STATE();
     case 297:
-      if (lookahead == 'e') ADVANCE(355);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 298:
-      if (lookahead == 'r') ADVANCE(356);
+      if (lookahead == 'a') ADVANCE(357);
       END_STATE();
     case 299:
-      if (lookahead == 'e') ADVANCE(357);
+      if (lookahead == 'a') ADVANCE(358);
       END_STATE();
     case 300:
-      ACCEPT_TOKEN(anon_sym_netem);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_netns);
-      END_STATE();
-    case 302:
-      if (lookahead == 't') ADVANCE(358);
-      END_STATE();
-    case 303:
       if (lookahead == 'e') ADVANCE(359);
       END_STATE();
+    case 301:
+      if (lookahead == 'r') ADVANCE(360);
+      END_STATE();
+    case 302:
+      if (lookahead == 'e') ADVANCE(361);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
     case 304:
-      if (lookahead == 't') ADVANCE(360);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 305:
-      if (lookahead == 'h') ADVANCE(361);
+      if (lookahead == 't') ADVANCE(362);
       END_STATE();
     case 306:
-      if (lookahead == 'a') ADVANCE(362);
+      if (lookahead == 'e') ADVANCE(363);
       END_STATE();
     case 307:
-      if (lookahead == 'y') ADVANCE(363);
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
     case 308:
-      if (lookahead == 'o') ADVANCE(364);
+      if (lookahead == 'h') ADVANCE(365);
       END_STATE();
     case 309:
-      if (lookahead == 'u') ADVANCE(365);
+      if (lookahead == 'a') ADVANCE(366);
       END_STATE();
     case 310:
-      if (lookahead == 't') ADVANCE(366);
+      if (lookahead == 'y') ADVANCE(367);
       END_STATE();
     case 311:
-      if (lookahead == 'b') ADVANCE(367);
+      if (lookahead == 'o') ADVANCE(368);
       END_STATE();
     case 312:
-      if (lookahead == 'c') ADVANCE(368);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 314:
       if (lookahead == 'u') ADVANCE(369);
       END_STATE();
-    case 315:
+    case 313:
       if (lookahead == 't') ADVANCE(370);
       END_STATE();
+    case 314:
+      if (lookahead == 'b') ADVANCE(371);
+      END_STATE();
+    case 315:
+      if (lookahead == 'c') ADVANCE(372);
+      END_STATE();
     case 316:
-      if (lookahead == 'e') ADVANCE(371);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 317:
-      if (lookahead == 'e') ADVANCE(372);
+      if (lookahead == 'u') ADVANCE(373);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(374);
       END_STATE();
     case 319:
-      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(375);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'e') ADVANCE(376);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_state);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 322:
-      if (lookahead == 'l') ADVANCE(374);
-      END_STATE();
-    case 323:
-      if (lookahead == 'c') ADVANCE(375);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 325:
-      if (lookahead == 'n') ADVANCE(376);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 327:
       if (lookahead == 'o') ADVANCE(377);
       END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_shape);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_state);
+      END_STATE();
+    case 325:
+      if (lookahead == 'l') ADVANCE(378);
+      END_STATE();
+    case 326:
+      if (lookahead == 'c') ADVANCE(379);
+      END_STATE();
+    case 327:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'n') ADVANCE(380);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 330:
-      if (lookahead == 'f') ADVANCE(378);
+      if (lookahead == 'o') ADVANCE(381);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 332:
-      if (lookahead == 't') ADVANCE(379);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 333:
-      if (lookahead == 't') ADVANCE(380);
+      if (lookahead == 'f') ADVANCE(382);
       END_STATE();
     case 334:
-      if (lookahead == '_') ADVANCE(381);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 335:
-      if (lookahead == 'a') ADVANCE(382);
+      if (lookahead == 't') ADVANCE(383);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 't') ADVANCE(384);
       END_STATE();
     case 337:
-      if (lookahead == 'i') ADVANCE(383);
+      if (lookahead == '_') ADVANCE(385);
       END_STATE();
     case 338:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 'b') ADVANCE(386);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'a') ADVANCE(387);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 341:
-      if (lookahead == 'l') ADVANCE(385);
+      if (lookahead == 'i') ADVANCE(388);
       END_STATE();
     case 342:
-      if (lookahead == 'd') ADVANCE(386);
-      END_STATE();
-    case 343:
-      if (lookahead == 'l') ADVANCE(387);
-      END_STATE();
-    case 344:
-      if (lookahead == 'c') ADVANCE(388);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_global);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_handle);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 348:
       if (lookahead == 'e') ADVANCE(389);
       END_STATE();
-    case 349:
-      if (lookahead == 's') ADVANCE(390);
+    case 343:
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
-    case 350:
+    case 344:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 345:
+      if (lookahead == 'l') ADVANCE(390);
+      END_STATE();
+    case 346:
       if (lookahead == 'd') ADVANCE(391);
       END_STATE();
+    case 347:
+      if (lookahead == 'l') ADVANCE(392);
+      END_STATE();
+    case 348:
+      if (lookahead == 'c') ADVANCE(393);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 352:
-      if (lookahead == 'y') ADVANCE(392);
+      if (lookahead == 'e') ADVANCE(394);
       END_STATE();
     case 353:
-      if (lookahead == 'y') ADVANCE(393);
+      if (lookahead == 's') ADVANCE(395);
       END_STATE();
     case 354:
-      if (lookahead == 'n') ADVANCE(394);
+      if (lookahead == 'd') ADVANCE(396);
       END_STATE();
     case 355:
-      if (lookahead == 'r') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'y') ADVANCE(397);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'y') ADVANCE(398);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'n') ADVANCE(399);
       END_STATE();
     case 359:
-      if (lookahead == 'a') ADVANCE(396);
+      if (lookahead == 'r') ADVANCE(400);
       END_STATE();
     case 360:
-      if (lookahead == 's') ADVANCE(397);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 361:
-      if (lookahead == 'r') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 362:
-      if (lookahead == 't') ADVANCE(399);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'a') ADVANCE(401);
       END_STATE();
     case 364:
-      if (lookahead == 'u') ADVANCE(400);
+      if (lookahead == 's') ADVANCE(402);
       END_STATE();
     case 365:
-      if (lookahead == 't') ADVANCE(401);
+      if (lookahead == 'r') ADVANCE(403);
       END_STATE();
     case 366:
-      if (lookahead == 'e') ADVANCE(402);
+      if (lookahead == 't') ADVANCE(404);
       END_STATE();
     case 367:
-      if (lookahead == 'i') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 368:
-      if (lookahead == 'o') ADVANCE(404);
+      if (lookahead == 'u') ADVANCE(405);
       END_STATE();
     case 369:
-      if (lookahead == 'm') ADVANCE(405);
+      if (lookahead == 't') ADVANCE(406);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'e') ADVANCE(407);
       END_STATE();
     case 371:
-      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == 'i') ADVANCE(408);
       END_STATE();
     case 372:
-      if (lookahead == 'r') ADVANCE(407);
+      if (lookahead == 'o') ADVANCE(409);
       END_STATE();
     case 373:
-      if (lookahead == 'n') ADVANCE(408);
+      if (lookahead == 'm') ADVANCE(410);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 375:
-      if (lookahead == 'h') ADVANCE(409);
+      if (lookahead == 'd') ADVANCE(411);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'r') ADVANCE(412);
       END_STATE();
     case 377:
-      if (lookahead == 'l') ADVANCE(410);
+      if (lookahead == 'n') ADVANCE(413);
       END_STATE();
     case 378:
-      if (lookahead == 'y') ADVANCE(411);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'h') ADVANCE(414);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_default);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 381:
-      if (lookahead == 'q') ADVANCE(412);
+      if (lookahead == 'l') ADVANCE(415);
       END_STATE();
     case 382:
-      if (lookahead == 't') ADVANCE(413);
+      if (lookahead == 'y') ADVANCE(416);
       END_STATE();
     case 383:
-      if (lookahead == 's') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 384:
-      if (lookahead == 't') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 385:
-      if (lookahead == 'l') ADVANCE(416);
+      if (lookahead == 'q') ADVANCE(417);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'u') ADVANCE(418);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 't') ADVANCE(419);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 's') ADVANCE(420);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 't') ADVANCE(421);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'l') ADVANCE(422);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 393:
-      if (lookahead == 'e') ADVANCE(417);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 395:
-      if (lookahead == 'a') ADVANCE(418);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 396:
-      if (lookahead == 'd') ADVANCE(419);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_packets);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 398:
-      if (lookahead == 'u') ADVANCE(420);
+      if (lookahead == 'e') ADVANCE(423);
       END_STATE();
     case 399:
-      if (lookahead == 'e') ADVANCE(421);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 400:
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 'a') ADVANCE(424);
       END_STATE();
     case 401:
-      if (lookahead == 'i') ADVANCE(423);
+      if (lookahead == 'd') ADVANCE(425);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 403:
-      if (lookahead == 't') ADVANCE(424);
+      if (lookahead == 'u') ADVANCE(426);
       END_STATE();
     case 404:
-      if (lookahead == 'l') ADVANCE(425);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 409:
-      if (lookahead == 'a') ADVANCE(426);
-      END_STATE();
-    case 410:
       if (lookahead == 'e') ADVANCE(427);
       END_STATE();
+    case 405:
+      if (lookahead == 't') ADVANCE(428);
+      END_STATE();
+    case 406:
+      if (lookahead == 'i') ADVANCE(429);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_private);
+      END_STATE();
+    case 408:
+      if (lookahead == 't') ADVANCE(430);
+      END_STATE();
+    case 409:
+      if (lookahead == 'l') ADVANCE(431);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(anon_sym_quantum);
+      END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 412:
-      if (lookahead == 'l') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 413:
-      if (lookahead == 'e') ADVANCE(429);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 414:
-      if (lookahead == 'h') ADVANCE(430);
+      if (lookahead == 'a') ADVANCE(432);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      if (lookahead == 'e') ADVANCE(433);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 417:
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'l') ADVANCE(434);
       END_STATE();
     case 418:
-      if (lookahead == 'd') ADVANCE(432);
+      if (lookahead == 't') ADVANCE(435);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_overhead);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 422:
-      if (lookahead == 'i') ADVANCE(433);
-      END_STATE();
-    case 423:
-      if (lookahead == 'n') ADVANCE(434);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 426:
-      if (lookahead == 'b') ADVANCE(435);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 428:
       if (lookahead == 'e') ADVANCE(436);
       END_STATE();
+    case 420:
+      if (lookahead == 'h') ADVANCE(437);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 423:
+      if (lookahead == 'r') ADVANCE(438);
+      END_STATE();
+    case 424:
+      if (lookahead == 'd') ADVANCE(439);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 428:
+      if (lookahead == 'i') ADVANCE(440);
+      END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      if (lookahead == 'n') ADVANCE(441);
       END_STATE();
     case 430:
-      if (lookahead == 'e') ADVANCE(437);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 431:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 432:
-      if (lookahead == 'e') ADVANCE(438);
+      if (lookahead == 'b') ADVANCE(442);
       END_STATE();
     case 433:
-      if (lookahead == 'n') ADVANCE(439);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 434:
-      if (lookahead == 'g') ADVANCE(440);
+      if (lookahead == 'e') ADVANCE(443);
       END_STATE();
     case 435:
-      if (lookahead == 'l') ADVANCE(441);
+      if (lookahead == 'i') ADVANCE(444);
       END_STATE();
     case 436:
-      if (lookahead == 'n') ADVANCE(442);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 437:
-      if (lookahead == 'd') ADVANCE(443);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(anon_sym_masquerade);
-      END_STATE();
-    case 439:
-      if (lookahead == 'g') ADVANCE(444);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 441:
       if (lookahead == 'e') ADVANCE(445);
       END_STATE();
+    case 438:
+      ACCEPT_TOKEN(anon_sym_linklayer);
+      END_STATE();
+    case 439:
+      if (lookahead == 'e') ADVANCE(446);
+      END_STATE();
+    case 440:
+      if (lookahead == 'n') ADVANCE(447);
+      END_STATE();
+    case 441:
+      if (lookahead == 'g') ADVANCE(448);
+      END_STATE();
     case 442:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'l') ADVANCE(449);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'n') ADVANCE(450);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'o') ADVANCE(451);
       END_STATE();
     case 445:
+      if (lookahead == 'd') ADVANCE(452);
+      END_STATE();
+    case 446:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 447:
+      if (lookahead == 'g') ADVANCE(453);
+      END_STATE();
+    case 448:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 449:
+      if (lookahead == 'e') ADVANCE(454);
+      END_STATE();
+    case 450:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 451:
+      if (lookahead == 'n') ADVANCE(455);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 454:
       ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
       return false;
@@ -10191,169 +10178,169 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 245},
-  [2] = {.lex_state = 252},
-  [3] = {.lex_state = 245},
-  [4] = {.lex_state = 245},
-  [5] = {.lex_state = 245},
-  [6] = {.lex_state = 245},
-  [7] = {.lex_state = 245},
-  [8] = {.lex_state = 245},
-  [9] = {.lex_state = 254},
-  [10] = {.lex_state = 254},
-  [11] = {.lex_state = 254},
-  [12] = {.lex_state = 254},
-  [13] = {.lex_state = 254},
-  [14] = {.lex_state = 254},
-  [15] = {.lex_state = 249},
-  [16] = {.lex_state = 254},
-  [17] = {.lex_state = 254},
-  [18] = {.lex_state = 254},
-  [19] = {.lex_state = 251},
-  [20] = {.lex_state = 246},
-  [21] = {.lex_state = 246},
-  [22] = {.lex_state = 256},
-  [23] = {.lex_state = 256},
-  [24] = {.lex_state = 262},
-  [25] = {.lex_state = 262},
-  [26] = {.lex_state = 262},
-  [27] = {.lex_state = 262},
-  [28] = {.lex_state = 262},
-  [29] = {.lex_state = 261},
+  [1] = {.lex_state = 241},
+  [2] = {.lex_state = 247},
+  [3] = {.lex_state = 241},
+  [4] = {.lex_state = 241},
+  [5] = {.lex_state = 241},
+  [6] = {.lex_state = 241},
+  [7] = {.lex_state = 241},
+  [8] = {.lex_state = 241},
+  [9] = {.lex_state = 249},
+  [10] = {.lex_state = 249},
+  [11] = {.lex_state = 249},
+  [12] = {.lex_state = 249},
+  [13] = {.lex_state = 249},
+  [14] = {.lex_state = 249},
+  [15] = {.lex_state = 244},
+  [16] = {.lex_state = 249},
+  [17] = {.lex_state = 249},
+  [18] = {.lex_state = 249},
+  [19] = {.lex_state = 246},
+  [20] = {.lex_state = 242},
+  [21] = {.lex_state = 242},
+  [22] = {.lex_state = 251},
+  [23] = {.lex_state = 251},
+  [24] = {.lex_state = 258},
+  [25] = {.lex_state = 258},
+  [26] = {.lex_state = 258},
+  [27] = {.lex_state = 258},
+  [28] = {.lex_state = 258},
+  [29] = {.lex_state = 246},
   [30] = {.lex_state = 246},
-  [31] = {.lex_state = 251},
-  [32] = {.lex_state = 251},
-  [33] = {.lex_state = 251},
-  [34] = {.lex_state = 261},
-  [35] = {.lex_state = 251},
-  [36] = {.lex_state = 261},
-  [37] = {.lex_state = 251},
-  [38] = {.lex_state = 251},
-  [39] = {.lex_state = 251},
-  [40] = {.lex_state = 251},
-  [41] = {.lex_state = 248},
-  [42] = {.lex_state = 248},
-  [43] = {.lex_state = 251},
-  [44] = {.lex_state = 251},
-  [45] = {.lex_state = 251},
-  [46] = {.lex_state = 248},
+  [31] = {.lex_state = 242},
+  [32] = {.lex_state = 257},
+  [33] = {.lex_state = 257},
+  [34] = {.lex_state = 246},
+  [35] = {.lex_state = 257},
+  [36] = {.lex_state = 246},
+  [37] = {.lex_state = 243},
+  [38] = {.lex_state = 243},
+  [39] = {.lex_state = 246},
+  [40] = {.lex_state = 243},
+  [41] = {.lex_state = 246},
+  [42] = {.lex_state = 243},
+  [43] = {.lex_state = 246},
+  [44] = {.lex_state = 246},
+  [45] = {.lex_state = 246},
+  [46] = {.lex_state = 246},
   [47] = {.lex_state = 246},
-  [48] = {.lex_state = 246},
-  [49] = {.lex_state = 246},
-  [50] = {.lex_state = 246},
-  [51] = {.lex_state = 246},
-  [52] = {.lex_state = 246},
-  [53] = {.lex_state = 246},
-  [54] = {.lex_state = 248},
-  [55] = {.lex_state = 246},
-  [56] = {.lex_state = 246},
-  [57] = {.lex_state = 261},
-  [58] = {.lex_state = 261},
+  [48] = {.lex_state = 242},
+  [49] = {.lex_state = 242},
+  [50] = {.lex_state = 242},
+  [51] = {.lex_state = 242},
+  [52] = {.lex_state = 242},
+  [53] = {.lex_state = 242},
+  [54] = {.lex_state = 242},
+  [55] = {.lex_state = 257},
+  [56] = {.lex_state = 242},
+  [57] = {.lex_state = 242},
+  [58] = {.lex_state = 257},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 248},
+  [60] = {.lex_state = 243},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 263},
-  [64] = {.lex_state = 263},
-  [65] = {.lex_state = 263},
-  [66] = {.lex_state = 246},
-  [67] = {.lex_state = 246},
-  [68] = {.lex_state = 258},
-  [69] = {.lex_state = 258},
-  [70] = {.lex_state = 246},
-  [71] = {.lex_state = 258},
-  [72] = {.lex_state = 248},
-  [73] = {.lex_state = 263},
-  [74] = {.lex_state = 246},
-  [75] = {.lex_state = 248},
-  [76] = {.lex_state = 246},
-  [77] = {.lex_state = 3},
-  [78] = {.lex_state = 3},
-  [79] = {.lex_state = 248},
-  [80] = {.lex_state = 248},
+  [63] = {.lex_state = 243},
+  [64] = {.lex_state = 262},
+  [65] = {.lex_state = 262},
+  [66] = {.lex_state = 262},
+  [67] = {.lex_state = 243},
+  [68] = {.lex_state = 243},
+  [69] = {.lex_state = 254},
+  [70] = {.lex_state = 243},
+  [71] = {.lex_state = 254},
+  [72] = {.lex_state = 242},
+  [73] = {.lex_state = 254},
+  [74] = {.lex_state = 242},
+  [75] = {.lex_state = 242},
+  [76] = {.lex_state = 242},
+  [77] = {.lex_state = 243},
+  [78] = {.lex_state = 242},
+  [79] = {.lex_state = 262},
+  [80] = {.lex_state = 243},
   [81] = {.lex_state = 3},
   [82] = {.lex_state = 3},
-  [83] = {.lex_state = 248},
+  [83] = {.lex_state = 1},
   [84] = {.lex_state = 3},
-  [85] = {.lex_state = 1},
-  [86] = {.lex_state = 1},
-  [87] = {.lex_state = 246},
-  [88] = {.lex_state = 251},
-  [89] = {.lex_state = 246},
-  [90] = {.lex_state = 251},
-  [91] = {.lex_state = 3},
-  [92] = {.lex_state = 251},
-  [93] = {.lex_state = 263},
-  [94] = {.lex_state = 245},
-  [95] = {.lex_state = 258},
-  [96] = {.lex_state = 246},
-  [97] = {.lex_state = 263},
-  [98] = {.lex_state = 263},
-  [99] = {.lex_state = 263},
-  [100] = {.lex_state = 251},
-  [101] = {.lex_state = 263},
-  [102] = {.lex_state = 263},
-  [103] = {.lex_state = 245},
-  [104] = {.lex_state = 245},
-  [105] = {.lex_state = 251},
-  [106] = {.lex_state = 251},
-  [107] = {.lex_state = 251},
-  [108] = {.lex_state = 251},
-  [109] = {.lex_state = 251},
-  [110] = {.lex_state = 251},
-  [111] = {.lex_state = 258},
-  [112] = {.lex_state = 245},
-  [113] = {.lex_state = 251},
-  [114] = {.lex_state = 251},
-  [115] = {.lex_state = 251},
-  [116] = {.lex_state = 248},
-  [117] = {.lex_state = 251},
-  [118] = {.lex_state = 251},
-  [119] = {.lex_state = 251},
-  [120] = {.lex_state = 251},
-  [121] = {.lex_state = 263},
-  [122] = {.lex_state = 260},
-  [123] = {.lex_state = 257},
-  [124] = {.lex_state = 245},
-  [125] = {.lex_state = 257},
-  [126] = {.lex_state = 266},
-  [127] = {.lex_state = 257},
-  [128] = {.lex_state = 259},
-  [129] = {.lex_state = 259},
-  [130] = {.lex_state = 259},
-  [131] = {.lex_state = 245},
-  [132] = {.lex_state = 246},
-  [133] = {.lex_state = 260},
-  [134] = {.lex_state = 246},
-  [135] = {.lex_state = 16},
-  [136] = {.lex_state = 260},
-  [137] = {.lex_state = 257},
-  [138] = {.lex_state = 248},
-  [139] = {.lex_state = 248},
+  [85] = {.lex_state = 3},
+  [86] = {.lex_state = 3},
+  [87] = {.lex_state = 1},
+  [88] = {.lex_state = 262},
+  [89] = {.lex_state = 242},
+  [90] = {.lex_state = 242},
+  [91] = {.lex_state = 246},
+  [92] = {.lex_state = 3},
+  [93] = {.lex_state = 246},
+  [94] = {.lex_state = 246},
+  [95] = {.lex_state = 246},
+  [96] = {.lex_state = 242},
+  [97] = {.lex_state = 241},
+  [98] = {.lex_state = 246},
+  [99] = {.lex_state = 243},
+  [100] = {.lex_state = 241},
+  [101] = {.lex_state = 241},
+  [102] = {.lex_state = 246},
+  [103] = {.lex_state = 241},
+  [104] = {.lex_state = 246},
+  [105] = {.lex_state = 262},
+  [106] = {.lex_state = 246},
+  [107] = {.lex_state = 262},
+  [108] = {.lex_state = 262},
+  [109] = {.lex_state = 262},
+  [110] = {.lex_state = 246},
+  [111] = {.lex_state = 254},
+  [112] = {.lex_state = 246},
+  [113] = {.lex_state = 262},
+  [114] = {.lex_state = 254},
+  [115] = {.lex_state = 246},
+  [116] = {.lex_state = 246},
+  [117] = {.lex_state = 246},
+  [118] = {.lex_state = 246},
+  [119] = {.lex_state = 246},
+  [120] = {.lex_state = 246},
+  [121] = {.lex_state = 246},
+  [122] = {.lex_state = 253},
+  [123] = {.lex_state = 241},
+  [124] = {.lex_state = 262},
+  [125] = {.lex_state = 241},
+  [126] = {.lex_state = 253},
+  [127] = {.lex_state = 261},
+  [128] = {.lex_state = 255},
+  [129] = {.lex_state = 255},
+  [130] = {.lex_state = 255},
+  [131] = {.lex_state = 256},
+  [132] = {.lex_state = 253},
+  [133] = {.lex_state = 16},
+  [134] = {.lex_state = 242},
+  [135] = {.lex_state = 242},
+  [136] = {.lex_state = 256},
+  [137] = {.lex_state = 256},
+  [138] = {.lex_state = 243},
+  [139] = {.lex_state = 256},
   [140] = {.lex_state = 11},
-  [141] = {.lex_state = 249},
-  [142] = {.lex_state = 260},
-  [143] = {.lex_state = 11},
+  [141] = {.lex_state = 243},
+  [142] = {.lex_state = 253},
+  [143] = {.lex_state = 244},
   [144] = {.lex_state = 11},
-  [145] = {.lex_state = 248},
-  [146] = {.lex_state = 11},
-  [147] = {.lex_state = 12},
-  [148] = {.lex_state = 12},
+  [145] = {.lex_state = 11},
+  [146] = {.lex_state = 12},
+  [147] = {.lex_state = 11},
+  [148] = {.lex_state = 11},
   [149] = {.lex_state = 11},
   [150] = {.lex_state = 11},
-  [151] = {.lex_state = 11},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 259},
-  [154] = {.lex_state = 259},
+  [151] = {.lex_state = 243},
+  [152] = {.lex_state = 243},
+  [153] = {.lex_state = 11},
+  [154] = {.lex_state = 11},
   [155] = {.lex_state = 11},
-  [156] = {.lex_state = 245},
-  [157] = {.lex_state = 257},
-  [158] = {.lex_state = 248},
-  [159] = {.lex_state = 245},
-  [160] = {.lex_state = 11},
-  [161] = {.lex_state = 11},
-  [162] = {.lex_state = 11},
-  [163] = {.lex_state = 12},
+  [156] = {.lex_state = 11},
+  [157] = {.lex_state = 253},
+  [158] = {.lex_state = 241},
+  [159] = {.lex_state = 12},
+  [160] = {.lex_state = 241},
+  [161] = {.lex_state = 255},
+  [162] = {.lex_state = 12},
+  [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
   [165] = {.lex_state = 11},
   [166] = {.lex_state = 11},
@@ -10374,305 +10361,307 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 245},
-  [185] = {.lex_state = 16},
-  [186] = {.lex_state = 271},
-  [187] = {.lex_state = 271},
-  [188] = {.lex_state = 11},
-  [189] = {.lex_state = 271},
-  [190] = {.lex_state = 271},
-  [191] = {.lex_state = 12},
-  [192] = {.lex_state = 273},
-  [193] = {.lex_state = 273},
-  [194] = {.lex_state = 248},
-  [195] = {.lex_state = 249},
-  [196] = {.lex_state = 273},
-  [197] = {.lex_state = 260},
-  [198] = {.lex_state = 248},
-  [199] = {.lex_state = 271},
-  [200] = {.lex_state = 271},
-  [201] = {.lex_state = 14},
-  [202] = {.lex_state = 0},
-  [203] = {.lex_state = 248},
-  [204] = {.lex_state = 248},
-  [205] = {.lex_state = 246},
-  [206] = {.lex_state = 13},
-  [207] = {.lex_state = 248},
-  [208] = {.lex_state = 13},
-  [209] = {.lex_state = 245},
-  [210] = {.lex_state = 245},
-  [211] = {.lex_state = 13},
-  [212] = {.lex_state = 245},
-  [213] = {.lex_state = 245},
-  [214] = {.lex_state = 24},
-  [215] = {.lex_state = 246},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 245},
-  [218] = {.lex_state = 245},
-  [219] = {.lex_state = 21},
-  [220] = {.lex_state = 245},
-  [221] = {.lex_state = 15},
+  [184] = {.lex_state = 255},
+  [185] = {.lex_state = 267},
+  [186] = {.lex_state = 243},
+  [187] = {.lex_state = 269},
+  [188] = {.lex_state = 269},
+  [189] = {.lex_state = 267},
+  [190] = {.lex_state = 241},
+  [191] = {.lex_state = 267},
+  [192] = {.lex_state = 269},
+  [193] = {.lex_state = 11},
+  [194] = {.lex_state = 256},
+  [195] = {.lex_state = 267},
+  [196] = {.lex_state = 16},
+  [197] = {.lex_state = 267},
+  [198] = {.lex_state = 244},
+  [199] = {.lex_state = 267},
+  [200] = {.lex_state = 12},
+  [201] = {.lex_state = 243},
+  [202] = {.lex_state = 243},
+  [203] = {.lex_state = 0},
+  [204] = {.lex_state = 0},
+  [205] = {.lex_state = 241},
+  [206] = {.lex_state = 241},
+  [207] = {.lex_state = 242},
+  [208] = {.lex_state = 243},
+  [209] = {.lex_state = 241},
+  [210] = {.lex_state = 241},
+  [211] = {.lex_state = 241},
+  [212] = {.lex_state = 0},
+  [213] = {.lex_state = 0},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 243},
+  [216] = {.lex_state = 243},
+  [217] = {.lex_state = 242},
+  [218] = {.lex_state = 11},
+  [219] = {.lex_state = 24},
+  [220] = {.lex_state = 243},
+  [221] = {.lex_state = 241},
   [222] = {.lex_state = 21},
   [223] = {.lex_state = 15},
   [224] = {.lex_state = 21},
   [225] = {.lex_state = 15},
-  [226] = {.lex_state = 248},
-  [227] = {.lex_state = 14},
+  [226] = {.lex_state = 21},
+  [227] = {.lex_state = 15},
   [228] = {.lex_state = 14},
-  [229] = {.lex_state = 11},
-  [230] = {.lex_state = 245},
-  [231] = {.lex_state = 0},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 248},
-  [234] = {.lex_state = 0},
-  [235] = {.lex_state = 24},
-  [236] = {.lex_state = 11},
-  [237] = {.lex_state = 245},
+  [229] = {.lex_state = 14},
+  [230] = {.lex_state = 14},
+  [231] = {.lex_state = 13},
+  [232] = {.lex_state = 13},
+  [233] = {.lex_state = 13},
+  [234] = {.lex_state = 241},
+  [235] = {.lex_state = 241},
+  [236] = {.lex_state = 24},
+  [237] = {.lex_state = 267},
   [238] = {.lex_state = 24},
-  [239] = {.lex_state = 24},
+  [239] = {.lex_state = 241},
   [240] = {.lex_state = 24},
   [241] = {.lex_state = 24},
-  [242] = {.lex_state = 245},
-  [243] = {.lex_state = 24},
-  [244] = {.lex_state = 24},
-  [245] = {.lex_state = 24},
-  [246] = {.lex_state = 245},
+  [242] = {.lex_state = 243},
+  [243] = {.lex_state = 241},
+  [244] = {.lex_state = 241},
+  [245] = {.lex_state = 0},
+  [246] = {.lex_state = 243},
   [247] = {.lex_state = 24},
-  [248] = {.lex_state = 0},
-  [249] = {.lex_state = 24},
+  [248] = {.lex_state = 24},
+  [249] = {.lex_state = 241},
   [250] = {.lex_state = 0},
-  [251] = {.lex_state = 271},
-  [252] = {.lex_state = 24},
-  [253] = {.lex_state = 24},
+  [251] = {.lex_state = 241},
+  [252] = {.lex_state = 269},
+  [253] = {.lex_state = 241},
   [254] = {.lex_state = 24},
-  [255] = {.lex_state = 24},
-  [256] = {.lex_state = 248},
-  [257] = {.lex_state = 24},
+  [255] = {.lex_state = 11},
+  [256] = {.lex_state = 24},
+  [257] = {.lex_state = 241},
   [258] = {.lex_state = 24},
-  [259] = {.lex_state = 0},
-  [260] = {.lex_state = 245},
-  [261] = {.lex_state = 245},
-  [262] = {.lex_state = 0},
-  [263] = {.lex_state = 272},
-  [264] = {.lex_state = 273},
-  [265] = {.lex_state = 245},
-  [266] = {.lex_state = 245},
-  [267] = {.lex_state = 245},
+  [259] = {.lex_state = 241},
+  [260] = {.lex_state = 24},
+  [261] = {.lex_state = 0},
+  [262] = {.lex_state = 241},
+  [263] = {.lex_state = 24},
+  [264] = {.lex_state = 0},
+  [265] = {.lex_state = 24},
+  [266] = {.lex_state = 267},
+  [267] = {.lex_state = 268},
   [268] = {.lex_state = 24},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 245},
-  [271] = {.lex_state = 271},
-  [272] = {.lex_state = 245},
-  [273] = {.lex_state = 245},
-  [274] = {.lex_state = 245},
-  [275] = {.lex_state = 245},
-  [276] = {.lex_state = 245},
-  [277] = {.lex_state = 245},
-  [278] = {.lex_state = 245},
-  [279] = {.lex_state = 245},
-  [280] = {.lex_state = 245},
-  [281] = {.lex_state = 245},
-  [282] = {.lex_state = 245},
-  [283] = {.lex_state = 245},
-  [284] = {.lex_state = 245},
-  [285] = {.lex_state = 245},
-  [286] = {.lex_state = 245},
-  [287] = {.lex_state = 245},
-  [288] = {.lex_state = 245},
-  [289] = {.lex_state = 245},
-  [290] = {.lex_state = 245},
-  [291] = {.lex_state = 245},
-  [292] = {.lex_state = 245},
-  [293] = {.lex_state = 245},
-  [294] = {.lex_state = 245},
-  [295] = {.lex_state = 248},
-  [296] = {.lex_state = 245},
-  [297] = {.lex_state = 245},
-  [298] = {.lex_state = 245},
-  [299] = {.lex_state = 25},
-  [300] = {.lex_state = 245},
-  [301] = {.lex_state = 11},
-  [302] = {.lex_state = 25},
-  [303] = {.lex_state = 25},
+  [269] = {.lex_state = 241},
+  [270] = {.lex_state = 241},
+  [271] = {.lex_state = 241},
+  [272] = {.lex_state = 24},
+  [273] = {.lex_state = 241},
+  [274] = {.lex_state = 241},
+  [275] = {.lex_state = 241},
+  [276] = {.lex_state = 241},
+  [277] = {.lex_state = 241},
+  [278] = {.lex_state = 241},
+  [279] = {.lex_state = 241},
+  [280] = {.lex_state = 241},
+  [281] = {.lex_state = 241},
+  [282] = {.lex_state = 241},
+  [283] = {.lex_state = 241},
+  [284] = {.lex_state = 241},
+  [285] = {.lex_state = 241},
+  [286] = {.lex_state = 241},
+  [287] = {.lex_state = 241},
+  [288] = {.lex_state = 241},
+  [289] = {.lex_state = 241},
+  [290] = {.lex_state = 241},
+  [291] = {.lex_state = 241},
+  [292] = {.lex_state = 241},
+  [293] = {.lex_state = 241},
+  [294] = {.lex_state = 241},
+  [295] = {.lex_state = 24},
+  [296] = {.lex_state = 241},
+  [297] = {.lex_state = 0},
+  [298] = {.lex_state = 24},
+  [299] = {.lex_state = 24},
+  [300] = {.lex_state = 25},
+  [301] = {.lex_state = 246},
+  [302] = {.lex_state = 243},
+  [303] = {.lex_state = 249},
   [304] = {.lex_state = 25},
-  [305] = {.lex_state = 248},
-  [306] = {.lex_state = 17},
-  [307] = {.lex_state = 17},
-  [308] = {.lex_state = 248},
-  [309] = {.lex_state = 25},
+  [305] = {.lex_state = 243},
+  [306] = {.lex_state = 241},
+  [307] = {.lex_state = 241},
+  [308] = {.lex_state = 243},
+  [309] = {.lex_state = 242},
   [310] = {.lex_state = 17},
-  [311] = {.lex_state = 251},
-  [312] = {.lex_state = 25},
-  [313] = {.lex_state = 24},
-  [314] = {.lex_state = 248},
-  [315] = {.lex_state = 245},
-  [316] = {.lex_state = 246},
-  [317] = {.lex_state = 248},
-  [318] = {.lex_state = 254},
-  [319] = {.lex_state = 254},
-  [320] = {.lex_state = 254},
-  [321] = {.lex_state = 26},
-  [322] = {.lex_state = 246},
-  [323] = {.lex_state = 246},
-  [324] = {.lex_state = 246},
-  [325] = {.lex_state = 0},
-  [326] = {.lex_state = 251},
-  [327] = {.lex_state = 256},
-  [328] = {.lex_state = 0},
-  [329] = {.lex_state = 256},
-  [330] = {.lex_state = 263},
+  [311] = {.lex_state = 25},
+  [312] = {.lex_state = 17},
+  [313] = {.lex_state = 25},
+  [314] = {.lex_state = 25},
+  [315] = {.lex_state = 24},
+  [316] = {.lex_state = 25},
+  [317] = {.lex_state = 11},
+  [318] = {.lex_state = 243},
+  [319] = {.lex_state = 17},
+  [320] = {.lex_state = 249},
+  [321] = {.lex_state = 249},
+  [322] = {.lex_state = 0},
+  [323] = {.lex_state = 26},
+  [324] = {.lex_state = 0},
+  [325] = {.lex_state = 242},
+  [326] = {.lex_state = 0},
+  [327] = {.lex_state = 0},
+  [328] = {.lex_state = 246},
+  [329] = {.lex_state = 0},
+  [330] = {.lex_state = 0},
   [331] = {.lex_state = 0},
-  [332] = {.lex_state = 0},
-  [333] = {.lex_state = 251},
-  [334] = {.lex_state = 248},
-  [335] = {.lex_state = 0},
-  [336] = {.lex_state = 263},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 263},
+  [332] = {.lex_state = 251},
+  [333] = {.lex_state = 242},
+  [334] = {.lex_state = 242},
+  [335] = {.lex_state = 241},
+  [336] = {.lex_state = 0},
+  [337] = {.lex_state = 21},
+  [338] = {.lex_state = 0},
   [339] = {.lex_state = 0},
-  [340] = {.lex_state = 0},
-  [341] = {.lex_state = 246},
-  [342] = {.lex_state = 246},
-  [343] = {.lex_state = 0},
+  [340] = {.lex_state = 21},
+  [341] = {.lex_state = 0},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 15},
   [344] = {.lex_state = 0},
-  [345] = {.lex_state = 263},
-  [346] = {.lex_state = 0},
-  [347] = {.lex_state = 251},
-  [348] = {.lex_state = 263},
-  [349] = {.lex_state = 256},
-  [350] = {.lex_state = 263},
-  [351] = {.lex_state = 0},
-  [352] = {.lex_state = 0},
-  [353] = {.lex_state = 263},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 263},
+  [345] = {.lex_state = 15},
+  [346] = {.lex_state = 251},
+  [347] = {.lex_state = 0},
+  [348] = {.lex_state = 14},
+  [349] = {.lex_state = 14},
+  [350] = {.lex_state = 246},
+  [351] = {.lex_state = 243},
+  [352] = {.lex_state = 243},
+  [353] = {.lex_state = 242},
+  [354] = {.lex_state = 246},
+  [355] = {.lex_state = 0},
   [356] = {.lex_state = 0},
-  [357] = {.lex_state = 21},
+  [357] = {.lex_state = 243},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 21},
-  [360] = {.lex_state = 0},
-  [361] = {.lex_state = 0},
-  [362] = {.lex_state = 15},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 246},
+  [361] = {.lex_state = 243},
+  [362] = {.lex_state = 242},
   [363] = {.lex_state = 0},
-  [364] = {.lex_state = 15},
-  [365] = {.lex_state = 0},
-  [366] = {.lex_state = 256},
-  [367] = {.lex_state = 14},
-  [368] = {.lex_state = 263},
-  [369] = {.lex_state = 14},
-  [370] = {.lex_state = 0},
-  [371] = {.lex_state = 263},
-  [372] = {.lex_state = 263},
-  [373] = {.lex_state = 0},
-  [374] = {.lex_state = 263},
-  [375] = {.lex_state = 13},
-  [376] = {.lex_state = 13},
+  [364] = {.lex_state = 242},
+  [365] = {.lex_state = 242},
+  [366] = {.lex_state = 0},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 243},
+  [369] = {.lex_state = 13},
+  [370] = {.lex_state = 13},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 242},
+  [373] = {.lex_state = 251},
+  [374] = {.lex_state = 243},
+  [375] = {.lex_state = 0},
+  [376] = {.lex_state = 242},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 263},
-  [379] = {.lex_state = 256},
-  [380] = {.lex_state = 0},
-  [381] = {.lex_state = 263},
-  [382] = {.lex_state = 263},
+  [378] = {.lex_state = 243},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 242},
+  [381] = {.lex_state = 243},
+  [382] = {.lex_state = 242},
   [383] = {.lex_state = 0},
-  [384] = {.lex_state = 0},
+  [384] = {.lex_state = 242},
   [385] = {.lex_state = 0},
-  [386] = {.lex_state = 0},
-  [387] = {.lex_state = 263},
-  [388] = {.lex_state = 0},
+  [386] = {.lex_state = 243},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 242},
   [389] = {.lex_state = 0},
-  [390] = {.lex_state = 263},
-  [391] = {.lex_state = 256},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 263},
-  [394] = {.lex_state = 263},
-  [395] = {.lex_state = 0},
-  [396] = {.lex_state = 248},
+  [390] = {.lex_state = 0},
+  [391] = {.lex_state = 0},
+  [392] = {.lex_state = 242},
+  [393] = {.lex_state = 242},
+  [394] = {.lex_state = 242},
+  [395] = {.lex_state = 242},
+  [396] = {.lex_state = 246},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 263},
-  [399] = {.lex_state = 246},
-  [400] = {.lex_state = 246},
-  [401] = {.lex_state = 246},
+  [398] = {.lex_state = 251},
+  [399] = {.lex_state = 251},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 0},
   [402] = {.lex_state = 0},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 256},
-  [405] = {.lex_state = 246},
-  [406] = {.lex_state = 251},
-  [407] = {.lex_state = 256},
-  [408] = {.lex_state = 263},
-  [409] = {.lex_state = 251},
-  [410] = {.lex_state = 245},
-  [411] = {.lex_state = 263},
-  [412] = {.lex_state = 0},
+  [403] = {.lex_state = 242},
+  [404] = {.lex_state = 0},
+  [405] = {.lex_state = 242},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 0},
+  [408] = {.lex_state = 243},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 242},
+  [411] = {.lex_state = 242},
+  [412] = {.lex_state = 242},
   [413] = {.lex_state = 0},
-  [414] = {.lex_state = 0},
+  [414] = {.lex_state = 242},
   [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
-  [417] = {.lex_state = 263},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 246},
-  [420] = {.lex_state = 246},
-  [421] = {.lex_state = 246},
-  [422] = {.lex_state = 0},
-  [423] = {.lex_state = 0},
-  [424] = {.lex_state = 246},
-  [425] = {.lex_state = 27},
-  [426] = {.lex_state = 8},
-  [427] = {.lex_state = 248},
-  [428] = {.lex_state = 17},
-  [429] = {.lex_state = 9},
-  [430] = {.lex_state = 246},
+  [417] = {.lex_state = 251},
+  [418] = {.lex_state = 251},
+  [419] = {.lex_state = 251},
+  [420] = {.lex_state = 251},
+  [421] = {.lex_state = 251},
+  [422] = {.lex_state = 251},
+  [423] = {.lex_state = 251},
+  [424] = {.lex_state = 8},
+  [425] = {.lex_state = 251},
+  [426] = {.lex_state = 27},
+  [427] = {.lex_state = 9},
+  [428] = {.lex_state = 243},
+  [429] = {.lex_state = 0},
+  [430] = {.lex_state = 251},
   [431] = {.lex_state = 17},
-  [432] = {.lex_state = 246},
-  [433] = {.lex_state = 246},
-  [434] = {.lex_state = 248},
-  [435] = {.lex_state = 246},
-  [436] = {.lex_state = 246},
-  [437] = {.lex_state = 246},
+  [432] = {.lex_state = 251},
+  [433] = {.lex_state = 251},
+  [434] = {.lex_state = 17},
+  [435] = {.lex_state = 251},
+  [436] = {.lex_state = 251},
+  [437] = {.lex_state = 243},
   [438] = {.lex_state = 251},
-  [439] = {.lex_state = 245},
-  [440] = {.lex_state = 248},
-  [441] = {.lex_state = 248},
-  [442] = {.lex_state = 248},
-  [443] = {.lex_state = 248},
-  [444] = {.lex_state = 10},
-  [445] = {.lex_state = 248},
-  [446] = {.lex_state = 248},
-  [447] = {.lex_state = 248},
-  [448] = {.lex_state = 251},
-  [449] = {.lex_state = 248},
-  [450] = {.lex_state = 245},
-  [451] = {.lex_state = 0},
-  [452] = {.lex_state = 248},
-  [453] = {.lex_state = 246},
-  [454] = {.lex_state = 245},
-  [455] = {.lex_state = 245},
-  [456] = {.lex_state = 248},
+  [439] = {.lex_state = 243},
+  [440] = {.lex_state = 10},
+  [441] = {.lex_state = 241},
+  [442] = {.lex_state = 243},
+  [443] = {.lex_state = 243},
+  [444] = {.lex_state = 243},
+  [445] = {.lex_state = 246},
+  [446] = {.lex_state = 243},
+  [447] = {.lex_state = 241},
+  [448] = {.lex_state = 243},
+  [449] = {.lex_state = 246},
+  [450] = {.lex_state = 243},
+  [451] = {.lex_state = 243},
+  [452] = {.lex_state = 251},
+  [453] = {.lex_state = 0},
+  [454] = {.lex_state = 243},
+  [455] = {.lex_state = 241},
+  [456] = {.lex_state = 241},
   [457] = {.lex_state = 0},
-  [458] = {.lex_state = 249},
-  [459] = {.lex_state = 251},
+  [458] = {.lex_state = 246},
+  [459] = {.lex_state = 243},
   [460] = {.lex_state = 0},
   [461] = {.lex_state = 0},
   [462] = {.lex_state = 0},
-  [463] = {.lex_state = 251},
-  [464] = {.lex_state = 251},
+  [463] = {.lex_state = 243},
+  [464] = {.lex_state = 0},
   [465] = {.lex_state = 0},
-  [466] = {.lex_state = 0},
-  [467] = {.lex_state = 0},
+  [466] = {.lex_state = 241},
+  [467] = {.lex_state = 246},
   [468] = {.lex_state = 0},
-  [469] = {.lex_state = 251},
-  [470] = {.lex_state = 245},
+  [469] = {.lex_state = 0},
+  [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 251},
-  [473] = {.lex_state = 0},
+  [472] = {.lex_state = 0},
+  [473] = {.lex_state = 244},
   [474] = {.lex_state = 0},
   [475] = {.lex_state = 0},
   [476] = {.lex_state = 0},
-  [477] = {.lex_state = 0},
-  [478] = {.lex_state = 0},
+  [477] = {.lex_state = 246},
+  [478] = {.lex_state = 246},
   [479] = {.lex_state = 0},
   [480] = {.lex_state = 0},
   [481] = {.lex_state = 0},
-  [482] = {.lex_state = 251},
+  [482] = {.lex_state = 0},
+  [483] = {.lex_state = 246},
+  [484] = {.lex_state = 246},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10767,6 +10756,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_slot] = ACTIONS(1),
     [anon_sym_packets] = ACTIONS(1),
     [anon_sym_bytes] = ACTIONS(1),
+    [anon_sym_distribution] = ACTIONS(1),
     [anon_sym_bpf] = ACTIONS(1),
     [anon_sym_egress] = ACTIONS(1),
     [anon_sym_xdp] = ACTIONS(1),
@@ -10846,43 +10836,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(468),
-    [sym__statements] = STATE(481),
+    [sym_source_file] = STATE(462),
+    [sym__statements] = STATE(480),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
+    [sym__statement] = STATE(214),
+    [sym_netns_statement] = STATE(214),
+    [sym_host_statement] = STATE(214),
+    [sym_table_statement] = STATE(214),
+    [sym_let_statement] = STATE(214),
+    [sym_for_statement] = STATE(214),
+    [sym_include_statement] = STATE(214),
+    [sym_expect_statement] = STATE(214),
+    [sym_veth_statement] = STATE(214),
+    [sym_bridge_statement] = STATE(214),
+    [sym_dummy_statement] = STATE(214),
+    [sym_vrf_statement] = STATE(214),
+    [sym_macvlan_statement] = STATE(214),
+    [sym_vlan_statement] = STATE(214),
+    [sym_vxlan_statement] = STATE(214),
+    [sym_link_statement] = STATE(214),
+    [sym_addr_statement] = STATE(214),
+    [sym_state_statement] = STATE(214),
+    [sym_mtu_statement] = STATE(214),
+    [sym_mac_statement] = STATE(214),
+    [sym_master_statement] = STATE(214),
+    [sym_shape_statement] = STATE(214),
+    [sym_htb_statement] = STATE(214),
+    [sym_class_statement] = STATE(214),
+    [sym_filter_statement] = STATE(214),
+    [sym_qdisc_statement] = STATE(214),
+    [sym_netem_statement] = STATE(214),
+    [sym_bpf_statement] = STATE(214),
+    [sym_xdp_statement] = STATE(214),
+    [sym_route_statement] = STATE(214),
+    [sym_rule_statement] = STATE(214),
+    [sym_forward_statement] = STATE(214),
+    [sym_sysctl_statement] = STATE(214),
+    [sym_firewall_statement] = STATE(214),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -10969,6 +10959,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_slot] = ACTIONS(75),
     [anon_sym_packets] = ACTIONS(75),
     [anon_sym_bytes] = ACTIONS(75),
+    [anon_sym_distribution] = ACTIONS(75),
     [anon_sym_via] = ACTIONS(75),
     [anon_sym_metric] = ACTIONS(75),
     [anon_sym_onlink] = ACTIONS(75),
@@ -11005,45 +10996,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
-    [aux_sym__statements_repeat1] = STATE(15),
-    [ts_builtin_sym_end] = ACTIONS(79),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__statements] = STATE(471),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(214),
+    [sym_netns_statement] = STATE(214),
+    [sym_host_statement] = STATE(214),
+    [sym_table_statement] = STATE(214),
+    [sym_let_statement] = STATE(214),
+    [sym_for_statement] = STATE(214),
+    [sym_include_statement] = STATE(214),
+    [sym_expect_statement] = STATE(214),
+    [sym_veth_statement] = STATE(214),
+    [sym_bridge_statement] = STATE(214),
+    [sym_dummy_statement] = STATE(214),
+    [sym_vrf_statement] = STATE(214),
+    [sym_macvlan_statement] = STATE(214),
+    [sym_vlan_statement] = STATE(214),
+    [sym_vxlan_statement] = STATE(214),
+    [sym_link_statement] = STATE(214),
+    [sym_addr_statement] = STATE(214),
+    [sym_state_statement] = STATE(214),
+    [sym_mtu_statement] = STATE(214),
+    [sym_mac_statement] = STATE(214),
+    [sym_master_statement] = STATE(214),
+    [sym_shape_statement] = STATE(214),
+    [sym_htb_statement] = STATE(214),
+    [sym_class_statement] = STATE(214),
+    [sym_filter_statement] = STATE(214),
+    [sym_qdisc_statement] = STATE(214),
+    [sym_netem_statement] = STATE(214),
+    [sym_bpf_statement] = STATE(214),
+    [sym_xdp_statement] = STATE(214),
+    [sym_route_statement] = STATE(214),
+    [sym_rule_statement] = STATE(214),
+    [sym_forward_statement] = STATE(214),
+    [sym_sysctl_statement] = STATE(214),
+    [sym_firewall_statement] = STATE(214),
+    [aux_sym__statements_repeat1] = STATE(4),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(79),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11084,45 +11075,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(234),
-    [sym_netns_statement] = STATE(234),
-    [sym_host_statement] = STATE(234),
-    [sym_table_statement] = STATE(234),
-    [sym_let_statement] = STATE(234),
-    [sym_for_statement] = STATE(234),
-    [sym_include_statement] = STATE(234),
-    [sym_expect_statement] = STATE(234),
-    [sym_veth_statement] = STATE(234),
-    [sym_bridge_statement] = STATE(234),
-    [sym_dummy_statement] = STATE(234),
-    [sym_vrf_statement] = STATE(234),
-    [sym_macvlan_statement] = STATE(234),
-    [sym_vlan_statement] = STATE(234),
-    [sym_vxlan_statement] = STATE(234),
-    [sym_link_statement] = STATE(234),
-    [sym_addr_statement] = STATE(234),
-    [sym_state_statement] = STATE(234),
-    [sym_mtu_statement] = STATE(234),
-    [sym_mac_statement] = STATE(234),
-    [sym_master_statement] = STATE(234),
-    [sym_shape_statement] = STATE(234),
-    [sym_htb_statement] = STATE(234),
-    [sym_class_statement] = STATE(234),
-    [sym_filter_statement] = STATE(234),
-    [sym_qdisc_statement] = STATE(234),
-    [sym_netem_statement] = STATE(234),
-    [sym_bpf_statement] = STATE(234),
-    [sym_xdp_statement] = STATE(234),
-    [sym_route_statement] = STATE(234),
-    [sym_rule_statement] = STATE(234),
-    [sym_forward_statement] = STATE(234),
-    [sym_sysctl_statement] = STATE(234),
-    [sym_firewall_statement] = STATE(234),
+    [sym__statement] = STATE(213),
+    [sym_netns_statement] = STATE(213),
+    [sym_host_statement] = STATE(213),
+    [sym_table_statement] = STATE(213),
+    [sym_let_statement] = STATE(213),
+    [sym_for_statement] = STATE(213),
+    [sym_include_statement] = STATE(213),
+    [sym_expect_statement] = STATE(213),
+    [sym_veth_statement] = STATE(213),
+    [sym_bridge_statement] = STATE(213),
+    [sym_dummy_statement] = STATE(213),
+    [sym_vrf_statement] = STATE(213),
+    [sym_macvlan_statement] = STATE(213),
+    [sym_vlan_statement] = STATE(213),
+    [sym_vxlan_statement] = STATE(213),
+    [sym_link_statement] = STATE(213),
+    [sym_addr_statement] = STATE(213),
+    [sym_state_statement] = STATE(213),
+    [sym_mtu_statement] = STATE(213),
+    [sym_mac_statement] = STATE(213),
+    [sym_master_statement] = STATE(213),
+    [sym_shape_statement] = STATE(213),
+    [sym_htb_statement] = STATE(213),
+    [sym_class_statement] = STATE(213),
+    [sym_filter_statement] = STATE(213),
+    [sym_qdisc_statement] = STATE(213),
+    [sym_netem_statement] = STATE(213),
+    [sym_bpf_statement] = STATE(213),
+    [sym_xdp_statement] = STATE(213),
+    [sym_route_statement] = STATE(213),
+    [sym_rule_statement] = STATE(213),
+    [sym_forward_statement] = STATE(213),
+    [sym_sysctl_statement] = STATE(213),
+    [sym_firewall_statement] = STATE(213),
     [aux_sym__statements_repeat1] = STATE(15),
-    [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
-    [anon_sym_GT] = ACTIONS(83),
+    [ts_builtin_sym_end] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
+    [anon_sym_GT] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11161,45 +11152,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(462),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(15),
+    [sym__statement] = STATE(377),
+    [sym_netns_statement] = STATE(377),
+    [sym_host_statement] = STATE(377),
+    [sym_table_statement] = STATE(377),
+    [sym_let_statement] = STATE(377),
+    [sym_for_statement] = STATE(377),
+    [sym_include_statement] = STATE(377),
+    [sym_expect_statement] = STATE(377),
+    [sym_veth_statement] = STATE(377),
+    [sym_bridge_statement] = STATE(377),
+    [sym_dummy_statement] = STATE(377),
+    [sym_vrf_statement] = STATE(377),
+    [sym_macvlan_statement] = STATE(377),
+    [sym_vlan_statement] = STATE(377),
+    [sym_vxlan_statement] = STATE(377),
+    [sym_link_statement] = STATE(377),
+    [sym_addr_statement] = STATE(377),
+    [sym_state_statement] = STATE(377),
+    [sym_mtu_statement] = STATE(377),
+    [sym_mac_statement] = STATE(377),
+    [sym_master_statement] = STATE(377),
+    [sym_shape_statement] = STATE(377),
+    [sym_htb_statement] = STATE(377),
+    [sym_class_statement] = STATE(377),
+    [sym_filter_statement] = STATE(377),
+    [sym_qdisc_statement] = STATE(377),
+    [sym_netem_statement] = STATE(377),
+    [sym_bpf_statement] = STATE(377),
+    [sym_xdp_statement] = STATE(377),
+    [sym_route_statement] = STATE(377),
+    [sym_rule_statement] = STATE(377),
+    [sym_forward_statement] = STATE(377),
+    [sym_sysctl_statement] = STATE(377),
+    [sym_firewall_statement] = STATE(377),
+    [aux_sym__statements_repeat1] = STATE(15),
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11240,44 +11231,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
+    [sym__statement] = STATE(377),
+    [sym_netns_statement] = STATE(377),
+    [sym_host_statement] = STATE(377),
+    [sym_table_statement] = STATE(377),
+    [sym_let_statement] = STATE(377),
+    [sym_for_statement] = STATE(377),
+    [sym_include_statement] = STATE(377),
+    [sym_expect_statement] = STATE(377),
+    [sym_veth_statement] = STATE(377),
+    [sym_bridge_statement] = STATE(377),
+    [sym_dummy_statement] = STATE(377),
+    [sym_vrf_statement] = STATE(377),
+    [sym_macvlan_statement] = STATE(377),
+    [sym_vlan_statement] = STATE(377),
+    [sym_vxlan_statement] = STATE(377),
+    [sym_link_statement] = STATE(377),
+    [sym_addr_statement] = STATE(377),
+    [sym_state_statement] = STATE(377),
+    [sym_mtu_statement] = STATE(377),
+    [sym_mac_statement] = STATE(377),
+    [sym_master_statement] = STATE(377),
+    [sym_shape_statement] = STATE(377),
+    [sym_htb_statement] = STATE(377),
+    [sym_class_statement] = STATE(377),
+    [sym_filter_statement] = STATE(377),
+    [sym_qdisc_statement] = STATE(377),
+    [sym_netem_statement] = STATE(377),
+    [sym_bpf_statement] = STATE(377),
+    [sym_xdp_statement] = STATE(377),
+    [sym_route_statement] = STATE(377),
+    [sym_rule_statement] = STATE(377),
+    [sym_forward_statement] = STATE(377),
+    [sym_sysctl_statement] = STATE(377),
+    [sym_firewall_statement] = STATE(377),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(87),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(87),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11318,44 +11309,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
+    [sym__statement] = STATE(377),
+    [sym_netns_statement] = STATE(377),
+    [sym_host_statement] = STATE(377),
+    [sym_table_statement] = STATE(377),
+    [sym_let_statement] = STATE(377),
+    [sym_for_statement] = STATE(377),
+    [sym_include_statement] = STATE(377),
+    [sym_expect_statement] = STATE(377),
+    [sym_veth_statement] = STATE(377),
+    [sym_bridge_statement] = STATE(377),
+    [sym_dummy_statement] = STATE(377),
+    [sym_vrf_statement] = STATE(377),
+    [sym_macvlan_statement] = STATE(377),
+    [sym_vlan_statement] = STATE(377),
+    [sym_vxlan_statement] = STATE(377),
+    [sym_link_statement] = STATE(377),
+    [sym_addr_statement] = STATE(377),
+    [sym_state_statement] = STATE(377),
+    [sym_mtu_statement] = STATE(377),
+    [sym_mac_statement] = STATE(377),
+    [sym_master_statement] = STATE(377),
+    [sym_shape_statement] = STATE(377),
+    [sym_htb_statement] = STATE(377),
+    [sym_class_statement] = STATE(377),
+    [sym_filter_statement] = STATE(377),
+    [sym_qdisc_statement] = STATE(377),
+    [sym_netem_statement] = STATE(377),
+    [sym_bpf_statement] = STATE(377),
+    [sym_xdp_statement] = STATE(377),
+    [sym_route_statement] = STATE(377),
+    [sym_rule_statement] = STATE(377),
+    [sym_forward_statement] = STATE(377),
+    [sym_sysctl_statement] = STATE(377),
+    [sym_firewall_statement] = STATE(377),
     [aux_sym__statements_repeat1] = STATE(15),
     [ts_builtin_sym_end] = ACTIONS(89),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_GT] = ACTIONS(89),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11396,43 +11387,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(15),
-    [sym__statement] = STATE(403),
-    [sym_netns_statement] = STATE(403),
-    [sym_host_statement] = STATE(403),
-    [sym_table_statement] = STATE(403),
-    [sym_let_statement] = STATE(403),
-    [sym_for_statement] = STATE(403),
-    [sym_include_statement] = STATE(403),
-    [sym_expect_statement] = STATE(403),
-    [sym_veth_statement] = STATE(403),
-    [sym_bridge_statement] = STATE(403),
-    [sym_dummy_statement] = STATE(403),
-    [sym_vrf_statement] = STATE(403),
-    [sym_macvlan_statement] = STATE(403),
-    [sym_vlan_statement] = STATE(403),
-    [sym_vxlan_statement] = STATE(403),
-    [sym_link_statement] = STATE(403),
-    [sym_addr_statement] = STATE(403),
-    [sym_state_statement] = STATE(403),
-    [sym_mtu_statement] = STATE(403),
-    [sym_mac_statement] = STATE(403),
-    [sym_master_statement] = STATE(403),
-    [sym_shape_statement] = STATE(403),
-    [sym_htb_statement] = STATE(403),
-    [sym_class_statement] = STATE(403),
-    [sym_filter_statement] = STATE(403),
-    [sym_qdisc_statement] = STATE(403),
-    [sym_netem_statement] = STATE(403),
-    [sym_bpf_statement] = STATE(403),
-    [sym_xdp_statement] = STATE(403),
-    [sym_route_statement] = STATE(403),
-    [sym_rule_statement] = STATE(403),
-    [sym_forward_statement] = STATE(403),
-    [sym_sysctl_statement] = STATE(403),
-    [sym_firewall_statement] = STATE(403),
+    [sym__statement] = STATE(377),
+    [sym_netns_statement] = STATE(377),
+    [sym_host_statement] = STATE(377),
+    [sym_table_statement] = STATE(377),
+    [sym_let_statement] = STATE(377),
+    [sym_for_statement] = STATE(377),
+    [sym_include_statement] = STATE(377),
+    [sym_expect_statement] = STATE(377),
+    [sym_veth_statement] = STATE(377),
+    [sym_bridge_statement] = STATE(377),
+    [sym_dummy_statement] = STATE(377),
+    [sym_vrf_statement] = STATE(377),
+    [sym_macvlan_statement] = STATE(377),
+    [sym_vlan_statement] = STATE(377),
+    [sym_vxlan_statement] = STATE(377),
+    [sym_link_statement] = STATE(377),
+    [sym_addr_statement] = STATE(377),
+    [sym_state_statement] = STATE(377),
+    [sym_mtu_statement] = STATE(377),
+    [sym_mac_statement] = STATE(377),
+    [sym_master_statement] = STATE(377),
+    [sym_shape_statement] = STATE(377),
+    [sym_htb_statement] = STATE(377),
+    [sym_class_statement] = STATE(377),
+    [sym_filter_statement] = STATE(377),
+    [sym_qdisc_statement] = STATE(377),
+    [sym_netem_statement] = STATE(377),
+    [sym_bpf_statement] = STATE(377),
+    [sym_xdp_statement] = STATE(377),
+    [sym_route_statement] = STATE(377),
+    [sym_rule_statement] = STATE(377),
+    [sym_forward_statement] = STATE(377),
+    [sym_sysctl_statement] = STATE(377),
+    [sym_firewall_statement] = STATE(377),
     [aux_sym__statements_repeat1] = STATE(15),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [anon_sym_SEMI] = ACTIONS(83),
+    [sym__newline] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
     [anon_sym_table] = ACTIONS(13),
@@ -11599,7 +11590,7 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_ipv6_address_token1,
   [130] = 4,
     ACTIONS(103), 1,
-      anon_sym_DOT,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11656,7 +11647,7 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym_ipv6_address_token1,
   [191] = 4,
     ACTIONS(109), 1,
-      anon_sym_SLASH2,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12352,36 +12343,6 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 18,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_to,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      aux_sym__imm_name_part_token1,
-  [978] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     ACTIONS(91), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
@@ -12408,44 +12369,111 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1011] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
-    ACTIONS(192), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(195), 1,
-      anon_sym_LBRACE2,
+  [978] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(178), 13,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 18,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-  [1051] = 2,
+      anon_sym_from,
+      anon_sym_to,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      aux_sym__imm_name_part_token1,
+  [1011] = 5,
+    ACTIONS(191), 1,
+      anon_sym_to,
+    ACTIONS(193), 1,
+      anon_sym_SLASH,
+    ACTIONS(195), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(198), 23,
+    ACTIONS(189), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1047] = 13,
+    ACTIONS(205), 1,
+      anon_sym_from,
+    ACTIONS(208), 1,
+      anon_sym_to,
+    ACTIONS(217), 1,
+      anon_sym_uidrange,
+    ACTIONS(223), 1,
+      anon_sym_ipproto,
+    STATE(30), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(44), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(199), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(202), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(211), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(214), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(197), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(220), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1099] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(226), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12469,126 +12497,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1081] = 5,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
-    ACTIONS(206), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1117] = 13,
-    ACTIONS(216), 1,
-      anon_sym_from,
-    ACTIONS(219), 1,
-      anon_sym_to,
+  [1129] = 7,
     ACTIONS(228), 1,
-      anon_sym_uidrange,
-    ACTIONS(234), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(213), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(222), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(225), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(208), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(231), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1169] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1221] = 7,
-    ACTIONS(257), 1,
       anon_sym_DOT,
-    ACTIONS(259), 1,
+    ACTIONS(231), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(261), 1,
+    ACTIONS(234), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(32), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(178), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1169] = 7,
+    ACTIONS(237), 1,
+      anon_sym_DOT,
+    ACTIONS(239), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(241), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12611,56 +12563,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1261] = 13,
-    ACTIONS(243), 1,
+  [1209] = 13,
+    ACTIONS(249), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
     ACTIONS(251), 1,
+      anon_sym_to,
+    ACTIONS(257), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(261), 1,
       anon_sym_ipproto,
-    STATE(32), 1,
+    STATE(30), 1,
       aux_sym_rule_statement_repeat1,
     STATE(44), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(245), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(247), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(253), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(249), 3,
+    ACTIONS(255), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(263), 4,
+    ACTIONS(243), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1313] = 7,
-    ACTIONS(261), 1,
+    ACTIONS(259), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1261] = 7,
+    ACTIONS(241), 1,
       anon_sym_LBRACE2,
-    ACTIONS(265), 1,
+    ACTIONS(263), 1,
       anon_sym_DOT,
-    ACTIONS(267), 1,
+    ACTIONS(265), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
+    STATE(32), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12683,131 +12635,88 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1353] = 4,
-    ACTIONS(202), 1,
+  [1301] = 13,
+    ACTIONS(249), 1,
+      anon_sym_from,
+    ACTIONS(251), 1,
       anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
+    ACTIONS(257), 1,
+      anon_sym_uidrange,
+    ACTIONS(261), 1,
+      anon_sym_ipproto,
+    STATE(34), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(44), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(247), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(253), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(255), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(259), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(267), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1386] = 4,
+  [1353] = 5,
     ACTIONS(271), 1,
-      anon_sym_to,
-    ACTIONS(273), 1,
-      anon_sym_SLASH,
+      anon_sym_LBRACE,
+    ACTIONS(274), 1,
+      sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 20,
+    STATE(37), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(269), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1419] = 3,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1449] = 3,
-    ACTIONS(277), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(275), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1479] = 5,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [1388] = 5,
+    ACTIONS(279), 1,
+      anon_sym_LBRACE,
     ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(283), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 3,
+    STATE(37), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(279), 16,
+    ACTIONS(277), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12824,42 +12733,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1513] = 5,
-    ACTIONS(287), 1,
-      anon_sym_LBRACE,
-    ACTIONS(290), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(285), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1547] = 3,
-    ACTIONS(271), 1,
+      anon_sym_distribution,
+  [1423] = 4,
+    ACTIONS(191), 1,
       anon_sym_to,
+    ACTIONS(193), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 20,
+    ACTIONS(189), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12880,65 +12763,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1577] = 3,
-    ACTIONS(295), 1,
-      anon_sym_to,
+  [1456] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(293), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1607] = 3,
-    ACTIONS(299), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(297), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1637] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 21,
+    ACTIONS(75), 22,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12957,266 +12786,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
+      anon_sym_distribution,
       anon_sym_LBRACE,
       sym_duration,
       sym_percentage,
-  [1665] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+  [1485] = 4,
+    ACTIONS(285), 1,
+      anon_sym_to,
+    ACTIONS(287), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(283), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1712] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(315), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1759] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(56), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(321), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1806] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(48), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(325), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1853] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(55), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(329), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1900] = 12,
-    ACTIONS(339), 1,
-      anon_sym_proto,
-    ACTIONS(348), 1,
-      anon_sym_scope,
-    ACTIONS(351), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(333), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(342), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(336), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1947] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(74), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1994] = 5,
-    ACTIONS(358), 1,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1518] = 5,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(360), 1,
+    ACTIONS(293), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(83), 2,
+    STATE(70), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(356), 16,
+    ACTIONS(289), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13233,103 +12847,388 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [2027] = 12,
+      anon_sym_distribution,
+  [1552] = 3,
+    ACTIONS(191), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1582] = 3,
+    ACTIONS(297), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(295), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1612] = 3,
+    ACTIONS(301), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(299), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1642] = 3,
+    ACTIONS(285), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(283), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1672] = 3,
     ACTIONS(305), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(303), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1702] = 12,
+    ACTIONS(315), 1,
       anon_sym_proto,
-    ACTIONS(311), 1,
+    ACTIONS(324), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(327), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(48), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(72), 1,
       sym__dev_opt,
-    STATE(76), 1,
+    STATE(78), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(309), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(318), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(321), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(362), 4,
+    ACTIONS(307), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2074] = 12,
-    ACTIONS(305), 1,
+    ACTIONS(312), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1749] = 12,
+    ACTIONS(334), 1,
       anon_sym_proto,
-    ACTIONS(311), 1,
+    ACTIONS(340), 1,
       anon_sym_scope,
-    ACTIONS(313), 1,
+    ACTIONS(342), 1,
       anon_sym_dev,
     STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(74), 1,
+    STATE(72), 1,
       sym__dev_opt,
-    STATE(76), 1,
+    STATE(78), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(245), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(307), 2,
+    ACTIONS(336), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(317), 2,
+    ACTIONS(338), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
+    ACTIONS(330), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2121] = 3,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1796] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(56), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 6,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(346), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(344), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 14,
-      anon_sym_table,
-      anon_sym_mtu,
+  [1843] = 12,
+    ACTIONS(334), 1,
       anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(57), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
       anon_sym_src,
       anon_sym_via,
-      anon_sym_metric,
+    ACTIONS(350), 2,
       anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
       anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
       anon_sym_weight,
+    ACTIONS(348), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1890] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
       anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
       anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2150] = 3,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(354), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(352), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1937] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(354), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(356), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1984] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(360), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(358), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2031] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13355,13 +13254,201 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2179] = 7,
+  [2060] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(354), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2107] = 12,
+    ACTIONS(334), 1,
+      anon_sym_proto,
+    ACTIONS(340), 1,
+      anon_sym_scope,
+    ACTIONS(342), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(245), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(336), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(354), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(332), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2154] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2183] = 7,
     ACTIONS(366), 1,
       anon_sym_DOT,
-    ACTIONS(368), 1,
+    ACTIONS(369), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(370), 1,
+    ACTIONS(372), 1,
       anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(176), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(59), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(178), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2219] = 12,
+    ACTIONS(375), 1,
+      sym_identifier,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(383), 1,
+      sym_integer,
+    ACTIONS(387), 1,
+      sym_size,
+    ACTIONS(389), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(479), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(385), 3,
+      sym_rate,
+      sym_duration,
+      sym_percentage,
+    STATE(358), 3,
+      sym__let_value,
+      sym_ipv4_address,
+      sym_ipv6_address,
+    STATE(160), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [2265] = 7,
+    ACTIONS(391), 1,
+      anon_sym_DOT,
+    ACTIONS(393), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(395), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(158), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(59), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2301] = 7,
+    ACTIONS(395), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(397), 1,
+      anon_sym_DOT,
+    ACTIONS(399), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13384,167 +13471,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2215] = 12,
-    ACTIONS(372), 1,
-      sym_identifier,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(380), 1,
-      sym_integer,
-    ACTIONS(384), 1,
-      sym_size,
-    ACTIONS(386), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(466), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(382), 3,
-      sym_rate,
-      sym_duration,
-      sym_percentage,
-    STATE(415), 3,
-      sym__let_value,
-      sym_ipv4_address,
-      sym_ipv6_address,
-    STATE(156), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [2261] = 7,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(388), 1,
-      anon_sym_DOT,
-    ACTIONS(390), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(158), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2297] = 7,
-    ACTIONS(392), 1,
-      anon_sym_DOT,
-    ACTIONS(395), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(398), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(176), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(178), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2333] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(352), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(413), 2,
+  [2337] = 11,
+    ACTIONS(404), 1,
       anon_sym_rate,
-      anon_sym_ceil,
-    STATE(64), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(401), 4,
+    ACTIONS(410), 1,
+      anon_sym_loss,
+    ACTIONS(416), 1,
+      anon_sym_slot,
+    ACTIONS(419), 1,
+      anon_sym_bytes,
+    ACTIONS(422), 1,
+      anon_sym_distribution,
+    STATE(63), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(401), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(413), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(289), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2376] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(383), 1,
-      sym_block,
+  [2380] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(73), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(417), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(419), 18,
+    ACTIONS(425), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13563,61 +13526,135 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2444] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(421), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2468] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(423), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2492] = 7,
-    ACTIONS(425), 1,
-      anon_sym_DOT,
-    ACTIONS(427), 1,
-      aux_sym__imm_name_part_token1,
+  [2405] = 11,
     ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(441), 1,
+      anon_sym_prio,
+    STATE(341), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(439), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(79), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(427), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(431), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2448] = 11,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(441), 1,
+      anon_sym_prio,
+    STATE(363), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(439), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(65), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(431), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(443), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2491] = 11,
+    ACTIONS(449), 1,
+      anon_sym_rate,
+    ACTIONS(453), 1,
+      anon_sym_loss,
+    ACTIONS(457), 1,
+      anon_sym_slot,
+    ACTIONS(459), 1,
+      anon_sym_bytes,
+    ACTIONS(461), 1,
+      anon_sym_distribution,
+    STATE(63), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(451), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(447), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(455), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(445), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2534] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(289), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2558] = 7,
+    ACTIONS(463), 1,
+      anon_sym_DOT,
+    ACTIONS(465), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(467), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
+    STATE(71), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13634,17 +13671,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2526] = 7,
-    ACTIONS(431), 1,
+  [2592] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(277), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2616] = 7,
+    ACTIONS(469), 1,
       anon_sym_DOT,
-    ACTIONS(434), 1,
+    ACTIONS(472), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(437), 1,
+    ACTIONS(475), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 3,
+    STATE(71), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13661,7 +13720,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2560] = 2,
+  [2650] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(478), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2674] = 7,
+    ACTIONS(467), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(480), 1,
+      anon_sym_DOT,
+    ACTIONS(482), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(69), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2708] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13683,233 +13791,130 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2584] = 7,
-    ACTIONS(429), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(440), 1,
-      anon_sym_DOT,
-    ACTIONS(442), 1,
-      aux_sym__imm_name_part_token1,
+  [2732] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
+    ACTIONS(484), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
       anon_sym_dev,
-      anon_sym_port,
-  [2618] = 10,
-    ACTIONS(448), 1,
-      anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
+      anon_sym_lookup,
+  [2756] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(450), 2,
+    ACTIONS(486), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2780] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(488), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
+      anon_sym_loss,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(444), 4,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2804] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(490), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2658] = 9,
-    ACTIONS(465), 1,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2828] = 9,
+    ACTIONS(497), 1,
       anon_sym_overhead,
-    ACTIONS(468), 1,
+    ACTIONS(500), 1,
       anon_sym_mpu,
-    ACTIONS(471), 1,
+    ACTIONS(503), 1,
       anon_sym_linklayer,
-    ACTIONS(477), 1,
+    ACTIONS(509), 1,
       anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(474), 2,
+    ACTIONS(506), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(73), 2,
+    STATE(79), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(462), 4,
+    ACTIONS(494), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(460), 5,
+    ACTIONS(492), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2696] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(480), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2720] = 10,
-    ACTIONS(485), 1,
-      anon_sym_rate,
-    ACTIONS(491), 1,
-      anon_sym_loss,
-    ACTIONS(497), 1,
-      anon_sym_slot,
-    ACTIONS(500), 1,
-      anon_sym_bytes,
-    STATE(75), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(488), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(482), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(494), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(356), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2760] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(503), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2784] = 11,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2825] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(423), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(15), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
   [2866] = 3,
-    ACTIONS(521), 1,
+    ACTIONS(514), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(519), 15,
+    ACTIONS(512), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13925,161 +13930,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [2891] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(356), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [2891] = 11,
+    ACTIONS(516), 1,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2914] = 11,
-    ACTIONS(509), 1,
+    ACTIONS(520), 1,
       anon_sym_mark,
-    ACTIONS(511), 1,
+    ACTIONS(522), 1,
       anon_sym_classify,
-    ACTIONS(513), 1,
+    ACTIONS(524), 1,
       anon_sym_snat,
-    ACTIONS(515), 1,
+    ACTIONS(526), 1,
       anon_sym_dnat,
-    ACTIONS(525), 1,
-      anon_sym_GT,
     STATE(110), 1,
       sym_firewall_action,
-    STATE(269), 1,
+    STATE(264), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(523), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_accept,
-      anon_sym_drop,
-      anon_sym_reject,
-      anon_sym_pass,
-      anon_sym_masquerade,
-  [2955] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(110), 1,
-      sym_firewall_action,
-    STATE(250), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(83), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(518), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [2996] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(279), 16,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [3019] = 11,
-    ACTIONS(509), 1,
+  [2932] = 11,
+    ACTIONS(520), 1,
       anon_sym_mark,
-    ACTIONS(511), 1,
+    ACTIONS(522), 1,
       anon_sym_classify,
-    ACTIONS(513), 1,
+    ACTIONS(524), 1,
       anon_sym_snat,
-    ACTIONS(515), 1,
+    ACTIONS(526), 1,
       anon_sym_dnat,
-    ACTIONS(529), 1,
+    ACTIONS(528), 1,
       anon_sym_GT,
     STATE(110), 1,
       sym_firewall_action,
-    STATE(423), 1,
+    STATE(429), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(83), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(518), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [3060] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [3085] = 3,
+  [2973] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14101,146 +14012,107 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3110] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    STATE(412), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(531), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3148] = 4,
-    ACTIONS(543), 1,
-      anon_sym_COMMA,
-    STATE(90), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+  [2998] = 11,
+    ACTIONS(520), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3174] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(533), 1,
-      anon_sym_id,
-    ACTIONS(537), 1,
-      anon_sym_dev,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    STATE(134), 1,
-      sym__dev_opt,
-    STATE(416), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(545), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3212] = 4,
-    ACTIONS(543), 1,
-      anon_sym_COMMA,
-    STATE(92), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(547), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3238] = 10,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
+    ACTIONS(522), 1,
       anon_sym_classify,
-    ACTIONS(513), 1,
+    ACTIONS(524), 1,
       anon_sym_snat,
-    ACTIONS(515), 1,
+    ACTIONS(526), 1,
       anon_sym_dnat,
+    ACTIONS(530), 1,
+      anon_sym_GT,
     STATE(110), 1,
       sym_firewall_action,
-    STATE(423), 1,
+    STATE(429), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(83), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(15), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(518), 5,
       anon_sym_accept,
       anon_sym_drop,
       anon_sym_reject,
       anon_sym_pass,
       anon_sym_masquerade,
-  [3276] = 4,
-    ACTIONS(551), 1,
-      anon_sym_COMMA,
-    STATE(92), 1,
-      aux_sym_firewall_rule_repeat1,
+  [3039] = 11,
+    ACTIONS(520), 1,
+      anon_sym_mark,
+    ACTIONS(522), 1,
+      anon_sym_classify,
+    ACTIONS(524), 1,
+      anon_sym_snat,
+    ACTIONS(526), 1,
+      anon_sym_dnat,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(429), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(549), 13,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(518), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3080] = 11,
+    ACTIONS(520), 1,
+      anon_sym_mark,
+    ACTIONS(522), 1,
+      anon_sym_classify,
+    ACTIONS(524), 1,
+      anon_sym_snat,
+    ACTIONS(526), 1,
+      anon_sym_dnat,
+    ACTIONS(536), 1,
+      anon_sym_GT,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(297), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(534), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(81), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(518), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3121] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 5,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 11,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
@@ -14251,11 +14123,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3302] = 2,
+      aux_sym__imm_name_part_token1,
+  [3146] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(460), 15,
+    ACTIONS(492), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14271,54 +14144,184 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3324] = 3,
-    ACTIONS(556), 1,
-      anon_sym_DOT_DOT,
+  [3168] = 10,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(540), 1,
+      anon_sym_id,
+    ACTIONS(544), 1,
+      anon_sym_dev,
+    ACTIONS(546), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(327), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(542), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(538), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3206] = 10,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(540), 1,
+      anon_sym_id,
+    ACTIONS(544), 1,
+      anon_sym_dev,
+    ACTIONS(546), 1,
+      anon_sym_port,
+    STATE(135), 1,
+      sym__dev_opt,
+    STATE(329), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(96), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(542), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(548), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3244] = 4,
+    ACTIONS(552), 1,
+      anon_sym_COMMA,
+    STATE(93), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(550), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3270] = 10,
+    ACTIONS(520), 1,
+      anon_sym_mark,
+    ACTIONS(522), 1,
+      anon_sym_classify,
+    ACTIONS(524), 1,
+      anon_sym_snat,
+    ACTIONS(526), 1,
+      anon_sym_dnat,
+    STATE(110), 1,
+      sym_firewall_action,
+    STATE(429), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(83), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(15), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(518), 5,
+      anon_sym_accept,
+      anon_sym_drop,
+      anon_sym_reject,
+      anon_sym_pass,
+      anon_sym_masquerade,
+  [3308] = 4,
+    ACTIONS(552), 1,
+      anon_sym_COMMA,
+    STATE(94), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(554), 13,
-      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3347] = 3,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3334] = 4,
+    ACTIONS(558), 1,
+      anon_sym_COMMA,
+    STATE(94), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
+    ACTIONS(556), 13,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 7,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3360] = 3,
+    ACTIONS(561), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(550), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3383] = 8,
+    ACTIONS(565), 1,
       anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
+    ACTIONS(571), 1,
       anon_sym_dev,
+    ACTIONS(574), 1,
       anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3370] = 8,
-    ACTIONS(560), 1,
-      anon_sym_id,
-    ACTIONS(566), 1,
-      anon_sym_dev,
-    ACTIONS(569), 1,
-      anon_sym_port,
-    STATE(134), 1,
+    STATE(135), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -14326,180 +14329,98 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(563), 3,
+    ACTIONS(568), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(558), 5,
+    ACTIONS(563), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3403] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
+  [3416] = 4,
+    ACTIONS(579), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(572), 4,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(577), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3438] = 9,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3441] = 10,
     ACTIONS(585), 1,
-      anon_sym_latency,
-    ACTIONS(588), 1,
-      anon_sym_peakrate,
-    ACTIONS(591), 1,
-      anon_sym_overhead,
-    ACTIONS(594), 1,
-      anon_sym_mpu,
+      anon_sym_proto,
+    ACTIONS(593), 1,
+      anon_sym_mark,
+    ACTIONS(595), 1,
+      anon_sym_ct,
     ACTIONS(597), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(582), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(580), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3473] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(600), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3508] = 10,
-    ACTIONS(604), 1,
-      anon_sym_proto,
-    ACTIONS(612), 1,
-      anon_sym_mark,
-    ACTIONS(614), 1,
-      anon_sym_ct,
-    ACTIONS(616), 1,
       anon_sym_counter,
-    STATE(108), 1,
+    STATE(106), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
+    ACTIONS(587), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(608), 2,
+    ACTIONS(589), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(610), 2,
+    ACTIONS(591), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(602), 3,
+    ACTIONS(583), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3545] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
+  [3478] = 10,
+    ACTIONS(449), 1,
+      anon_sym_rate,
+    ACTIONS(453), 1,
+      anon_sym_loss,
+    ACTIONS(457), 1,
+      anon_sym_slot,
+    ACTIONS(459), 1,
+      anon_sym_bytes,
+    ACTIONS(461), 1,
+      anon_sym_distribution,
+    STATE(67), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
+    ACTIONS(451), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(447), 3,
       anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3580] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(576), 1,
-      anon_sym_latency,
-    ACTIONS(578), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(574), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3615] = 3,
-    ACTIONS(622), 1,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(455), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3515] = 3,
+    ACTIONS(601), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(620), 13,
+    ACTIONS(599), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14513,72 +14434,31 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3638] = 4,
-    ACTIONS(556), 1,
+  [3538] = 3,
+    ACTIONS(579), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(554), 10,
+    ACTIONS(577), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
       anon_sym_DASH,
       anon_sym_RBRACE,
       anon_sym_RPAREN,
       anon_sym_PLUS,
-  [3663] = 3,
-    ACTIONS(626), 1,
-      anon_sym_DASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3561] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3686] = 3,
-    ACTIONS(626), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(541), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3709] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 14,
+    ACTIONS(603), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14593,38 +14473,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3730] = 10,
-    ACTIONS(632), 1,
-      anon_sym_proto,
-    ACTIONS(644), 1,
-      anon_sym_mark,
-    ACTIONS(647), 1,
-      anon_sym_ct,
-    ACTIONS(650), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
+  [3582] = 3,
+    ACTIONS(607), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(635), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(638), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(641), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(630), 3,
+    ACTIONS(605), 13,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3767] = 2,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3605] = 3,
+    ACTIONS(561), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(549), 14,
+    ACTIONS(550), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14637,36 +14512,166 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
-      anon_sym_COMMA,
       anon_sym_counter,
-  [3788] = 10,
-    ACTIONS(604), 1,
-      anon_sym_proto,
-    ACTIONS(612), 1,
-      anon_sym_mark,
+  [3628] = 9,
     ACTIONS(614), 1,
+      anon_sym_latency,
+    ACTIONS(617), 1,
+      anon_sym_peakrate,
+    ACTIONS(620), 1,
+      anon_sym_overhead,
+    ACTIONS(623), 1,
+      anon_sym_mpu,
+    ACTIONS(626), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(611), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(609), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3663] = 10,
+    ACTIONS(631), 1,
+      anon_sym_proto,
+    ACTIONS(643), 1,
+      anon_sym_mark,
+    ACTIONS(646), 1,
       anon_sym_ct,
-    ACTIONS(655), 1,
+    ACTIONS(649), 1,
       anon_sym_counter,
-    STATE(100), 1,
+    STATE(106), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(606), 2,
+    ACTIONS(634), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(608), 2,
+    ACTIONS(637), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(610), 2,
+    ACTIONS(640), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(653), 3,
+    ACTIONS(629), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3825] = 3,
+  [3700] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(656), 1,
+      anon_sym_latency,
+    ACTIONS(658), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(654), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(652), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3735] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(656), 1,
+      anon_sym_latency,
+    ACTIONS(658), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(654), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(660), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3770] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(656), 1,
+      anon_sym_latency,
+    ACTIONS(658), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(107), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(654), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(660), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3805] = 10,
+    ACTIONS(585), 1,
+      anon_sym_proto,
+    ACTIONS(593), 1,
+      anon_sym_mark,
+    ACTIONS(595), 1,
+      anon_sym_ct,
+    ACTIONS(664), 1,
+      anon_sym_counter,
+    STATE(98), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(587), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(589), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(591), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(662), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3842] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14686,31 +14691,76 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3848] = 3,
-    ACTIONS(659), 1,
-      anon_sym_DOT_DOT,
+  [3865] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(657), 13,
+    ACTIONS(556), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3886] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(656), 1,
+      anon_sym_latency,
+    ACTIONS(658), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(654), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(666), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3921] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3871] = 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3944] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(661), 13,
+    ACTIONS(668), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14724,11 +14774,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3891] = 2,
+  [3964] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(670), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14742,11 +14792,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3911] = 2,
+  [3984] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(663), 13,
+    ACTIONS(550), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14760,36 +14810,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3931] = 9,
-    ACTIONS(448), 1,
-      anon_sym_rate,
-    ACTIONS(452), 1,
-      anon_sym_loss,
-    ACTIONS(456), 1,
-      anon_sym_slot,
-    ACTIONS(458), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
+  [4004] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(446), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(454), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3965] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(665), 13,
+    ACTIONS(672), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14803,11 +14828,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3985] = 2,
+  [4024] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(667), 13,
+    ACTIONS(674), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14821,11 +14846,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4005] = 2,
+  [4044] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(669), 13,
+    ACTIONS(676), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14839,11 +14864,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4025] = 2,
+  [4064] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(671), 13,
+    ACTIONS(678), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14857,11 +14882,54 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4045] = 2,
+  [4084] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(580), 12,
+    ACTIONS(680), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(126), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4111] = 7,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(684), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(125), 4,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+      aux_sym_addr_statement_repeat1,
+  [4140] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(609), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14874,84 +14942,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4064] = 8,
-    ACTIONS(673), 1,
-      anon_sym_DOT,
-    ACTIONS(676), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    STATE(125), 1,
-      aux_sym__if_name_repeat1,
-    STATE(136), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_LT,
-    ACTIONS(683), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(123), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4122] = 7,
-    ACTIONS(688), 1,
+  [4159] = 7,
+    ACTIONS(692), 1,
       anon_sym_LBRACE,
-    ACTIONS(691), 1,
+    ACTIONS(695), 1,
       sym_integer,
-    ACTIONS(694), 1,
+    ACTIONS(698), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(686), 4,
+    ACTIONS(690), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(124), 4,
+    STATE(125), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [4151] = 6,
+  [4188] = 6,
     ACTIONS(160), 1,
       anon_sym_LT,
-    ACTIONS(678), 1,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(697), 2,
+    ACTIONS(701), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(123), 3,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14961,11 +14985,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4178] = 2,
+  [4215] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(699), 12,
+    ACTIONS(703), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14978,58 +15002,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4197] = 6,
-    ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(701), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(125), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4224] = 7,
-    ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(703), 1,
-      anon_sym_DOT,
-    ACTIONS(705), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(707), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4253] = 7,
+  [4234] = 7,
     ACTIONS(160), 1,
       anon_sym_mode,
-    ACTIONS(707), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(709), 1,
+    ACTIONS(705), 1,
       anon_sym_DOT,
-    ACTIONS(711), 1,
+    ACTIONS(707), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(709), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15043,14 +15024,36 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4282] = 7,
+  [4263] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(709), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(711), 1,
+      anon_sym_DOT,
+    ACTIONS(713), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4292] = 7,
     ACTIONS(178), 1,
       anon_sym_mode,
-    ACTIONS(713), 1,
+    ACTIONS(715), 1,
       anon_sym_DOT,
-    ACTIONS(716), 1,
+    ACTIONS(718), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(719), 1,
+    ACTIONS(721), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15065,121 +15068,221 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4311] = 7,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
+  [4321] = 8,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
     ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+      anon_sym_DOT,
+    ACTIONS(727), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(126), 1,
+      aux_sym__if_name_repeat1,
+    STATE(137), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(722), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(124), 4,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-      aux_sym_addr_statement_repeat1,
-  [4340] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(728), 11,
+    STATE(194), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4358] = 5,
+  [4352] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
     ACTIONS(732), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(735), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 3,
+    ACTIONS(729), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(132), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(730), 6,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_DOT,
-  [4382] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(738), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4400] = 8,
-    ACTIONS(358), 1,
+      anon_sym_LT_DASH_GT,
+  [4379] = 8,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(686), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(688), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(740), 1,
+    ACTIONS(735), 1,
       anon_sym_default,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(742), 3,
+    ACTIONS(737), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(50), 3,
+    STATE(49), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4430] = 5,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(746), 1,
-      aux_sym__imm_name_part_token1,
+  [4409] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(133), 3,
+    ACTIONS(739), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4427] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(741), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4445] = 5,
+    ACTIONS(745), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(748), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(744), 6,
+    ACTIONS(743), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4454] = 3,
+  [4469] = 5,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(753), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(136), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(751), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4493] = 7,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(757), 1,
+      anon_sym_default,
+    STATE(141), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(385), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(755), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4520] = 5,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(763), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(137), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(761), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4543] = 7,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(767), 1,
+      sym_integer,
+    STATE(456), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4570] = 7,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(757), 1,
+      anon_sym_default,
+    STATE(152), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(356), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(769), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4597] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15195,73 +15298,13 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4473] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(422), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(748), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4500] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(750), 1,
-      anon_sym_default,
-    STATE(145), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(343), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(752), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(754), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4527] = 7,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(758), 1,
-      sym_integer,
-    STATE(450), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4554] = 3,
-    ACTIONS(762), 1,
+  [4616] = 3,
+    ACTIONS(773), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(760), 9,
+    ACTIONS(771), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15271,270 +15314,241 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4573] = 5,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(766), 1,
-      aux_sym__imm_name_part_token1,
+  [4635] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(775), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(764), 5,
+    STATE(283), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4659] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(777), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(294), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4683] = 7,
+    ACTIONS(781), 1,
+      anon_sym_proto,
+    ACTIONS(785), 1,
+      anon_sym_handle,
+    ACTIONS(787), 1,
+      anon_sym_DASH_GT,
+    STATE(162), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(783), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(779), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4709] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(789), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(239), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4733] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(791), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4757] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(793), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(259), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4781] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(795), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(262), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4805] = 6,
+    ACTIONS(801), 1,
+      anon_sym_section,
+    STATE(202), 1,
+      aux_sym_bpf_statement_repeat1,
+    STATE(208), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(799), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(797), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4596] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(768), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4620] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(770), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4644] = 5,
-    ACTIONS(774), 1,
+  [4829] = 5,
+    ACTIONS(805), 1,
       anon_sym_default,
-    STATE(145), 1,
+    STATE(152), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(777), 2,
+    ACTIONS(808), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(772), 5,
+    ACTIONS(803), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4666] = 6,
-    ACTIONS(374), 1,
+  [4851] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(780), 1,
+    ACTIONS(811), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(298), 5,
+    STATE(158), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4690] = 7,
-    ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(790), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4716] = 7,
-    ACTIONS(784), 1,
-      anon_sym_proto,
-    ACTIONS(788), 1,
-      anon_sym_handle,
-    ACTIONS(792), 1,
-      anon_sym_DASH_GT,
-    STATE(147), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(782), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4742] = 6,
-    ACTIONS(374), 1,
+  [4875] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(794), 1,
+    ACTIONS(813), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 5,
+    STATE(251), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4766] = 6,
-    ACTIONS(374), 1,
+  [4899] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(796), 1,
+    ACTIONS(815), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(296), 5,
+    STATE(101), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4790] = 6,
-    ACTIONS(374), 1,
+  [4923] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(798), 1,
+    ACTIONS(817), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(112), 5,
+    STATE(97), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4814] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(800), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(159), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4838] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4856] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4874] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(802), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4898] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(804), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4918] = 3,
+  [4947] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15549,66 +15563,117 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4936] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    STATE(203), 1,
-      sym__section_opt,
-    STATE(204), 1,
-      aux_sym_bpf_statement_repeat1,
+  [4965] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(808), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4960] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(821), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(581), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(814), 4,
+    ACTIONS(819), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4980] = 6,
-    ACTIONS(374), 1,
+  [4985] = 7,
+    ACTIONS(826), 1,
+      anon_sym_proto,
+    ACTIONS(832), 1,
+      anon_sym_handle,
+    ACTIONS(835), 1,
+      anon_sym_DASH_GT,
+    STATE(159), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(829), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(823), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5011] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(837), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5031] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [5049] = 7,
+    ACTIONS(781), 1,
+      anon_sym_proto,
+    ACTIONS(785), 1,
+      anon_sym_handle,
+    ACTIONS(839), 1,
+      anon_sym_DASH_GT,
+    STATE(159), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(783), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(779), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [5075] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(816), 1,
+    ACTIONS(841), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(272), 5,
+    STATE(271), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5004] = 6,
-    ACTIONS(374), 1,
+  [5099] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(818), 1,
+    ACTIONS(843), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15619,14 +15684,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5028] = 6,
-    ACTIONS(374), 1,
+  [5123] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(820), 1,
+    ACTIONS(845), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15637,375 +15702,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5052] = 7,
-    ACTIONS(825), 1,
-      anon_sym_proto,
-    ACTIONS(831), 1,
-      anon_sym_handle,
-    ACTIONS(834), 1,
-      anon_sym_DASH_GT,
-    STATE(163), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(828), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(822), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [5078] = 6,
-    ACTIONS(374), 1,
+  [5147] = 6,
+    ACTIONS(377), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(381), 1,
       anon_sym_LPAREN,
-    ACTIONS(756), 1,
+    ACTIONS(765), 1,
       sym_identifier,
-    ACTIONS(836), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(276), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5102] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(838), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(277), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5126] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(840), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5150] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5174] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(844), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5198] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5222] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5246] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(850), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(283), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5270] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(852), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5294] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(854), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(285), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5318] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(856), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(286), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5342] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(858), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5366] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(860), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5390] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(862), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5414] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(864), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5438] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(866), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5462] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5486] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(293), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5510] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(872), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(294), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5534] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(756), 1,
-      sym_identifier,
-    ACTIONS(874), 1,
+    ACTIONS(847), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16016,33 +15720,505 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5558] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
+  [5171] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(849), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(276), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5195] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(851), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(277), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5219] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(853), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5243] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(855), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5267] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(857), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5291] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(859), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5315] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(861), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5339] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(863), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5363] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(865), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5387] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(867), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(286), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5411] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(869), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5435] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(871), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5459] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(873), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5483] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(875), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5507] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(877), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5531] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(879), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(292), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5555] = 6,
+    ACTIONS(377), 1,
+      anon_sym_DASH,
+    ACTIONS(381), 1,
+      anon_sym_LPAREN,
+    ACTIONS(765), 1,
+      sym_identifier,
+    ACTIONS(881), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(293), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5579] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [5597] = 6,
+    ACTIONS(801), 1,
+      anon_sym_section,
+    ACTIONS(885), 1,
+      anon_sym_mode,
+    STATE(199), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(237), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(883), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(887), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5635] = 5,
+    ACTIONS(891), 1,
+      anon_sym_within,
+    ACTIONS(894), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(889), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5656] = 5,
+    ACTIONS(546), 1,
+      anon_sym_port,
+    ACTIONS(899), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(897), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5677] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(901), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5692] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(131), 4,
+    STATE(123), 4,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
       aux_sym_addr_statement_repeat1,
-  [5581] = 7,
-    ACTIONS(358), 1,
+  [5715] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(903), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5730] = 5,
+    ACTIONS(546), 1,
+      anon_sym_port,
+    ACTIONS(899), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(188), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(905), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5751] = 5,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(909), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(907), 4,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
       sym_integer,
-    ACTIONS(726), 1,
+  [5772] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(913), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(911), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5789] = 6,
+    ACTIONS(801), 1,
+      anon_sym_section,
+    ACTIONS(885), 1,
+      anon_sym_mode,
+    STATE(185), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(237), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(916), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5812] = 7,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(876), 1,
+    ACTIONS(918), 1,
       anon_sym_default,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16051,11 +16227,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5606] = 2,
+  [5837] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(878), 8,
+    ACTIONS(920), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16064,70 +16240,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(880), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5636] = 5,
-    ACTIONS(358), 1,
+  [5852] = 7,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(884), 1,
-      anon_sym_icmp,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(922), 1,
+      sym_nat_target,
+    STATE(12), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(882), 4,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-      sym_integer,
-  [5657] = 6,
-    ACTIONS(888), 1,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5877] = 6,
+    ACTIONS(926), 1,
       anon_sym_mode,
-    ACTIONS(891), 1,
+    ACTIONS(929), 1,
       anon_sym_section,
-    STATE(189), 1,
+    STATE(199), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
+    STATE(237), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(886), 4,
+    ACTIONS(924), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5680] = 2,
+  [5900] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(894), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5695] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(834), 8,
+    ACTIONS(835), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16136,43 +16288,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5710] = 5,
-    ACTIONS(898), 1,
-      anon_sym_within,
-    ACTIONS(901), 1,
-      anon_sym_port,
+  [5915] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(192), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(896), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5731] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(196), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(904), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5752] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(908), 8,
+    ACTIONS(932), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16181,109 +16301,390 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5767] = 7,
-    ACTIONS(358), 1,
+  [5930] = 4,
+    STATE(216), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(799), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(934), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5948] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(936), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(938), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5968] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(941), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(7), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5988] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
+    ACTIONS(686), 1,
       sym_integer,
-    ACTIONS(726), 1,
+    ACTIONS(688), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(910), 1,
-      sym_nat_target,
-    STATE(11), 1,
+    STATE(12), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 3,
+    STATE(200), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5792] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(906), 1,
-      anon_sym_within,
+  [6010] = 5,
+    ACTIONS(943), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(945), 1,
+      anon_sym_DOT_DOT_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(192), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(912), 4,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6030] = 5,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(949), 1,
+      anon_sym_mode,
+    STATE(371), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(947), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5813] = 3,
+  [6050] = 4,
+    STATE(215), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(916), 3,
-      anon_sym_DOT,
+    ACTIONS(799), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(951), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6068] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6090] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(116), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6112] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(117), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6134] = 5,
+    STATE(203), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(953), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6154] = 5,
+    STATE(204), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(953), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6174] = 5,
+    STATE(212), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(955), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6194] = 4,
+    STATE(216), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(799), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(957), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6212] = 4,
+    STATE(216), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(961), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(959), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6230] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(964), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6244] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(966), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6262] = 7,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(968), 1,
+      aux_sym__name_start_token1,
+    STATE(243), 1,
+      sym_peer_name,
+    STATE(306), 1,
+      sym__if_name,
+    STATE(464), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6286] = 5,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(972), 1,
+      anon_sym_protocol,
+    STATE(416), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(970), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6306] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6328] = 5,
+    ACTIONS(976), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(978), 1,
       anon_sym_LBRACE2,
-    ACTIONS(914), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5830] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(919), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5845] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    ACTIONS(923), 1,
-      anon_sym_mode,
-    STATE(189), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(921), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5868] = 6,
-    ACTIONS(812), 1,
-      anon_sym_section,
-    ACTIONS(923), 1,
-      anon_sym_mode,
-    STATE(199), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(271), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(925), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5891] = 6,
+    ACTIONS(974), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(224), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6348] = 6,
     ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(927), 1,
+      anon_sym_table,
+    ACTIONS(980), 1,
       anon_sym_DOT,
-    ACTIONS(929), 1,
+    ACTIONS(982), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(931), 1,
+    ACTIONS(984), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(225), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6370] = 5,
+    ACTIONS(978), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(988), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(986), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(226), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6390] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(984), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(990), 1,
+      anon_sym_DOT,
+    ACTIONS(992), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6412] = 5,
+    ACTIONS(996), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(999), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(994), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(226), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6432] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1002), 1,
+      anon_sym_DOT,
+    ACTIONS(1005), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1008), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16292,531 +16693,398 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [5913] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
+  [6454] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1011), 1,
+      anon_sym_DOT,
+    ACTIONS(1013), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1015), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(933), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5933] = 4,
-    STATE(233), 1,
-      aux_sym_bpf_statement_repeat1,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6476] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1015), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1017), 1,
+      anon_sym_DOT,
+    ACTIONS(1019), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(935), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5951] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6498] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1021), 1,
+      anon_sym_DOT,
+    ACTIONS(1024), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1027), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(937), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5969] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(941), 1,
-      anon_sym_mode,
-    STATE(397), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(939), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5989] = 6,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6520] = 6,
     ACTIONS(170), 1,
       anon_sym_id,
-    ACTIONS(943), 1,
+    ACTIONS(1030), 1,
       anon_sym_DOT,
-    ACTIONS(945), 1,
+    ACTIONS(1032), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(947), 1,
+    ACTIONS(1034), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(208), 3,
+    STATE(232), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6011] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(951), 1,
-      anon_sym_protocol,
-    STATE(340), 1,
-      sym_block,
+  [6542] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(1034), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1036), 1,
+      anon_sym_DOT,
+    ACTIONS(1038), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(949), 4,
+    STATE(233), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6564] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1040), 1,
+      anon_sym_DOT,
+    ACTIONS(1043), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1046), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(233), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6586] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6608] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(686), 1,
+      sym_integer,
+    ACTIONS(688), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(12), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(192), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6630] = 6,
+    ACTIONS(1049), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1051), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(484), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6651] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1053), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6031] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(947), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(953), 1,
-      anon_sym_DOT,
-    ACTIONS(955), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6053] = 6,
-    ACTIONS(358), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [6664] = 6,
+    ACTIONS(379), 1,
       anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(191), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6075] = 5,
-    ACTIONS(957), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(959), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6095] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(961), 1,
-      anon_sym_DOT,
-    ACTIONS(964), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(967), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(211), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6117] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6139] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6161] = 7,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(970), 1,
+    ACTIONS(1055), 1,
       aux_sym__name_start_token1,
-    STATE(270), 1,
-      sym_peer_name,
-    STATE(300), 1,
+    STATE(19), 1,
       sym__if_name,
-    STATE(460), 1,
-      sym__ns_name,
+    STATE(331), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(122), 2,
       sym__name_start,
       sym_interpolation,
-  [6185] = 2,
+  [6685] = 4,
+    ACTIONS(1057), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(972), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6199] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(974), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6219] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6241] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(114), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6263] = 5,
-    ACTIONS(978), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(976), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(222), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6283] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6305] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(982), 1,
-      anon_sym_DOT,
-    ACTIONS(984), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6327] = 5,
-    ACTIONS(980), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(990), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(988), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6347] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(992), 1,
-      anon_sym_DOT,
-    ACTIONS(994), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6369] = 5,
-    ACTIONS(998), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(996), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6389] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(1004), 1,
-      anon_sym_DOT,
-    ACTIONS(1007), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1010), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6411] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1015), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1013), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6429] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(931), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1018), 1,
-      anon_sym_DOT,
-    ACTIONS(1020), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6451] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1022), 1,
-      anon_sym_DOT,
-    ACTIONS(1025), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1028), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6473] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1031), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [6491] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(724), 1,
-      sym_integer,
-    ACTIONS(726), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6513] = 5,
-    STATE(216), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1033), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6533] = 5,
-    STATE(232), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1035), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1037), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6553] = 4,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1040), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6571] = 5,
-    STATE(202), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(974), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6591] = 6,
-    ACTIONS(1042), 1,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6702] = 6,
+    ACTIONS(1059), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1044), 1,
+    ACTIONS(1061), 1,
       anon_sym_LBRACE,
-    STATE(30), 1,
-      sym_interface_name,
-    STATE(70), 1,
-      sym__if_name,
+    STATE(217), 1,
+      sym__ns_name,
+    STATE(445), 1,
+      sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
+    STATE(222), 2,
       sym__name_start,
       sym_interpolation,
-  [6612] = 5,
-    ACTIONS(358), 1,
+  [6723] = 6,
+    ACTIONS(379), 1,
       anon_sym_LBRACE,
-    ACTIONS(1046), 1,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(473), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6744] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(959), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6757] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(359), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1063), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6774] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(347), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6791] = 5,
+    ACTIONS(1070), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(92), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6810] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1074), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1072), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [6829] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(269), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6850] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(270), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6871] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(367), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1076), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6888] = 5,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1078), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6907] = 4,
+    ACTIONS(1080), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6924] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(889), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [6937] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(413), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1082), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6954] = 6,
+    ACTIONS(1084), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1086), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(207), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6975] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1088), 1,
       sym_identifier,
-    ACTIONS(1048), 1,
+    ACTIONS(1090), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16825,27 +17093,70 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [6631] = 4,
-    ACTIONS(403), 1,
+  [6994] = 6,
+    ACTIONS(1092), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(31), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7015] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(395), 1,
+    STATE(330), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1050), 4,
+    ACTIONS(1096), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6648] = 6,
-    ACTIONS(1052), 1,
+  [7032] = 6,
+    ACTIONS(1098), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1054), 1,
+    ACTIONS(1100), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(40), 1,
+    STATE(477), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7053] = 4,
+    ACTIONS(1102), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7070] = 6,
+    ACTIONS(1104), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1106), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(45), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -16853,1066 +17164,566 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [6669] = 6,
-    ACTIONS(1056), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1058), 1,
-      anon_sym_LBRACE,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(438), 1,
-      sym_namespace_name,
+  [7091] = 5,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(245), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6690] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(458), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6711] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(260), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6732] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(325), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1062), 4,
-      ts_builtin_sym_end,
+    ACTIONS(1108), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [6749] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(261), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6770] = 6,
-    ACTIONS(1064), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1066), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(482), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6791] = 6,
-    ACTIONS(1068), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(469), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6812] = 4,
-    ACTIONS(1072), 1,
+    STATE(85), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7110] = 4,
+    ACTIONS(1110), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(821), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(581), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6829] = 6,
-    ACTIONS(1068), 1,
+  [7127] = 6,
+    ACTIONS(1112), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1070), 1,
+    ACTIONS(1114), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(472), 1,
+    STATE(118), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(201), 2,
+    STATE(62), 2,
       sym__name_start,
       sym_interpolation,
-  [6850] = 5,
-    ACTIONS(505), 1,
+  [7148] = 5,
+    ACTIONS(530), 1,
       anon_sym_GT,
-    STATE(259), 1,
+    STATE(250), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1074), 2,
+    ACTIONS(1108), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(85), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6869] = 6,
-    ACTIONS(1076), 1,
+  [7167] = 6,
+    ACTIONS(1116), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1078), 1,
+    ACTIONS(1118), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(113), 1,
+    STATE(478), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(59), 2,
+    STATE(228), 2,
       sym__name_start,
       sym_interpolation,
-  [6890] = 5,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    STATE(262), 1,
-      aux_sym_rule_block_repeat1,
+  [7188] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1074), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6909] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 6,
+    ACTIONS(1120), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [6922] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(87), 1,
-      sym_interface_name,
+  [7201] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6943] = 6,
-    ACTIONS(1086), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1088), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(205), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6964] = 6,
-    ACTIONS(1090), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1092), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(464), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6985] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7006] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1013), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [7019] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(266), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7040] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1094), 1,
-      aux_sym__name_start_token1,
-    STATE(215), 1,
-      sym__ns_name,
-    STATE(242), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7061] = 5,
-    ACTIONS(1099), 1,
-      anon_sym_GT,
-    STATE(259), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(91), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7080] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(385), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1101), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7097] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(386), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1103), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7114] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(259), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1105), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(78), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7133] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 2,
+    ACTIONS(1124), 2,
       anon_sym_on,
       anon_sym_off,
-    ACTIONS(1107), 4,
+    ACTIONS(1122), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7148] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(896), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [7161] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(339), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7178] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(373), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1113), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7195] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1115), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7212] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
+  [7216] = 6,
+    ACTIONS(1092), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1094), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(363), 1,
+    STATE(89), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
+    STATE(73), 2,
       sym__name_start,
       sym_interpolation,
-  [7233] = 5,
-    ACTIONS(527), 1,
-      anon_sym_GT,
-    STATE(248), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1117), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(77), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7252] = 4,
-    ACTIONS(403), 1,
+  [7237] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(392), 1,
+    STATE(389), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1119), 4,
+    ACTIONS(1126), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7269] = 2,
+  [7254] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(390), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1121), 6,
+    ACTIONS(1128), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7282] = 4,
-    ACTIONS(1123), 1,
+  [7271] = 4,
+    ACTIONS(1130), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 2,
+    ACTIONS(821), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(624), 3,
+    ACTIONS(581), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7299] = 4,
-    ACTIONS(1125), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7316] = 4,
-    ACTIONS(1127), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7333] = 4,
-    ACTIONS(1129), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7350] = 4,
-    ACTIONS(1131), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7367] = 4,
-    ACTIONS(1133), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7384] = 4,
-    ACTIONS(1135), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7401] = 4,
-    ACTIONS(1137), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7418] = 4,
-    ACTIONS(1139), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7435] = 4,
-    ACTIONS(1141), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7452] = 4,
-    ACTIONS(1143), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7469] = 4,
-    ACTIONS(1145), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7486] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7503] = 4,
-    ACTIONS(1149), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7520] = 4,
-    ACTIONS(1151), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7537] = 4,
-    ACTIONS(1153), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7554] = 4,
-    ACTIONS(1155), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7571] = 4,
-    ACTIONS(1157), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7588] = 4,
-    ACTIONS(1159), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7605] = 4,
-    ACTIONS(1161), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7622] = 4,
-    ACTIONS(1163), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7639] = 4,
-    ACTIONS(1165), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7656] = 4,
-    ACTIONS(1167), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7673] = 5,
-    ACTIONS(358), 1,
+  [7288] = 6,
+    ACTIONS(1132), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1134), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    STATE(31), 1,
+      sym_interface_name,
+    STATE(74), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(33), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7309] = 4,
+    ACTIONS(1136), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7326] = 4,
+    ACTIONS(1138), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7343] = 4,
+    ACTIONS(1140), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7360] = 4,
+    ACTIONS(1142), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7377] = 4,
+    ACTIONS(1144), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7394] = 4,
+    ACTIONS(1146), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7411] = 4,
+    ACTIONS(1148), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7428] = 4,
+    ACTIONS(1150), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7445] = 4,
+    ACTIONS(1152), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7462] = 4,
+    ACTIONS(1154), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7479] = 4,
+    ACTIONS(1156), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7496] = 4,
+    ACTIONS(1158), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7513] = 4,
+    ACTIONS(1160), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7530] = 4,
+    ACTIONS(1162), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7547] = 4,
+    ACTIONS(1164), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7564] = 4,
+    ACTIONS(1166), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7581] = 4,
+    ACTIONS(1168), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7598] = 4,
+    ACTIONS(1170), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7615] = 4,
+    ACTIONS(1172), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7632] = 4,
+    ACTIONS(1174), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7649] = 4,
+    ACTIONS(1176), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7666] = 4,
+    ACTIONS(1178), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(821), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(581), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7683] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(296), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7704] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(322), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1180), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7721] = 5,
+    ACTIONS(516), 1,
+      anon_sym_GT,
+    STATE(261), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1182), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7740] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1184), 1,
+      aux_sym__name_start_token1,
+    STATE(217), 1,
+      sym__ns_name,
+    STATE(244), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7761] = 6,
+    ACTIONS(1116), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1118), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(467), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(228), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7782] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1188), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(366), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7802] = 4,
+    ACTIONS(279), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1190), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1169), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7692] = 4,
-    ACTIONS(1173), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7709] = 4,
-    ACTIONS(1175), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7726] = 4,
-    ACTIONS(1177), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(806), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(624), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7743] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(194), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7763] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1183), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7775] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(1185), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7793] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(63), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7813] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(191), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7833] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(354), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7853] = 3,
-    STATE(109), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1189), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7867] = 5,
-    ACTIONS(1191), 1,
-      anon_sym_EQ,
-    ACTIONS(1193), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1195), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(307), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7885] = 5,
-    ACTIONS(1197), 1,
-      anon_sym_EQ,
-    ACTIONS(1199), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(307), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7903] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1205), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [7915] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1187), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(388), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7935] = 5,
-    ACTIONS(1195), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1207), 1,
-      anon_sym_EQ,
-    ACTIONS(1209), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(306), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7953] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1211), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(41), 3,
+    STATE(38), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-  [7969] = 6,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1179), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1181), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(119), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7989] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    STATE(315), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8007] = 5,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1213), 1,
-      anon_sym_ingress,
-    ACTIONS(1215), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8025] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1217), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8037] = 6,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    ACTIONS(1221), 1,
-      anon_sym_mode,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    STATE(200), 1,
-      sym_string,
-    STATE(414), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8057] = 3,
-    STATE(88), 1,
+  [7818] = 3,
+    STATE(112), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1189), 4,
+    ACTIONS(1192), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [8071] = 3,
-    ACTIONS(1225), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(105), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8085] = 3,
-    ACTIONS(1227), 1,
+  [7832] = 3,
+    ACTIONS(1194), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17922,8 +17733,222 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8099] = 3,
-    ACTIONS(1229), 1,
+  [7846] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1196), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(66), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7866] = 3,
+    STATE(91), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1192), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7880] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1198), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7892] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1200), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7904] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1202), 1,
+      anon_sym_ingress,
+    ACTIONS(1204), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(113), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [7922] = 6,
+    ACTIONS(1206), 1,
+      anon_sym_LT,
+    ACTIONS(1208), 1,
+      anon_sym_mode,
+    ACTIONS(1210), 1,
+      anon_sym_DQUOTE,
+    STATE(195), 1,
+      sym_string,
+    STATE(338), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7942] = 5,
+    ACTIONS(1212), 1,
+      anon_sym_EQ,
+    ACTIONS(1214), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1216), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(312), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7960] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1196), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(186), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7980] = 5,
+    ACTIONS(1216), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1218), 1,
+      anon_sym_EQ,
+    ACTIONS(1220), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(319), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7998] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1196), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(115), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8018] = 6,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1188), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(342), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8038] = 5,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym__name_start_token1,
+    STATE(307), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8056] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1186), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1196), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(200), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8076] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      sym_integer,
+    ACTIONS(1222), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8094] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1224), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [8106] = 5,
+    ACTIONS(1226), 1,
+      anon_sym_EQ,
+    ACTIONS(1228), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1231), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(319), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8124] = 3,
+    ACTIONS(1234), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(99), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8138] = 3,
+    ACTIONS(1236), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17933,373 +17958,158 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8113] = 5,
-    ACTIONS(1231), 1,
+  [8152] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1238), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8163] = 5,
+    ACTIONS(1240), 1,
       aux_sym_sysctl_key_token1,
-    ACTIONS(1233), 1,
+    ACTIONS(1242), 1,
       anon_sym_LBRACE,
     STATE(310), 1,
       sym_interpolation,
-    STATE(471), 1,
+    STATE(469), 1,
       sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8130] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
+  [8180] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(480), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8145] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(461), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8160] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(467), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8175] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
+    ACTIONS(1244), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8186] = 4,
-    ACTIONS(358), 1,
+  [8191] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1239), 1,
+    ACTIONS(1246), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8206] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1248), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8217] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1250), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8228] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1074), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
+    STATE(68), 2,
       sym_interpolation,
       sym__size_value,
-  [8201] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_duration,
+  [8243] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8216] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
+    ACTIONS(1252), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8227] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1239), 1,
-      sym_rate,
+  [8254] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(121), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8242] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1243), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8257] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1245), 4,
+    ACTIONS(1254), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8268] = 2,
+  [8265] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1247), 4,
+    ACTIONS(1256), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8279] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1243), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8294] = 3,
-    ACTIONS(1251), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1249), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8307] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8318] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1255), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(115), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8333] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1257), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8344] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1259), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(45), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8359] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1261), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8370] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1263), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8381] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
+  [8276] = 4,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(13), 2,
+    STATE(470), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8396] = 4,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8411] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8422] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1269), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8433] = 4,
-    ACTIONS(358), 1,
+  [8291] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1271), 1,
+    ACTIONS(1260), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(46), 2,
       sym_interpolation,
       sym__int_value,
-  [8448] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8459] = 4,
-    ACTIONS(358), 1,
+  [8306] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8474] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1277), 1,
+    ACTIONS(1262), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [8489] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_rate,
+  [8321] = 5,
+    ACTIONS(1206), 1,
+      anon_sym_LT,
+    ACTIONS(1210), 1,
+      anon_sym_DQUOTE,
+    STATE(151), 1,
+      sym_string,
+    STATE(397), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8504] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1275), 1,
-      sym_integer,
+  [8338] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8519] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
+    ACTIONS(1264), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8530] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1281), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8541] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1283), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(358), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8556] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8567] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1287), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8582] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1289), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8593] = 3,
+  [8349] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18309,16 +18119,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8606] = 2,
+  [8362] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1291), 4,
+    ACTIONS(1266), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8617] = 3,
+  [8373] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1268), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8384] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18328,25 +18147,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8630] = 2,
+  [8397] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1293), 4,
+    ACTIONS(1270), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8641] = 2,
+  [8408] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1295), 4,
+    ACTIONS(1272), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8652] = 3,
+  [8419] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18356,16 +18175,16 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8665] = 2,
+  [8432] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1297), 4,
+    ACTIONS(1274), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8676] = 3,
+  [8443] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18375,27 +18194,27 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8689] = 2,
+  [8456] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1299), 4,
+    STATE(472), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8471] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1276), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8700] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1301), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(101), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8715] = 3,
+  [8482] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18405,18 +18224,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [8728] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1303), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(117), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8743] = 3,
+  [8495] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18426,58 +18234,200 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_on,
       aux_sym__imm_name_part_token1,
-  [8756] = 2,
+  [8508] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1278), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1305), 4,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8523] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1278), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8538] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1278), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8553] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1280), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(64), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8568] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1280), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(64), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8583] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1282), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8767] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1307), 1,
-      sym_integer,
+  [8594] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(198), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8782] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1031), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8797] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1309), 4,
+    ACTIONS(1284), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8808] = 4,
-    ACTIONS(358), 1,
+  [8605] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1311), 1,
+    ACTIONS(1286), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1288), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8631] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1290), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8642] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1292), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8657] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1292), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(88), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8672] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1292), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(191), 2,
+    STATE(88), 2,
       sym_interpolation,
       sym__int_value,
-  [8823] = 3,
+  [8687] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1294), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8698] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1296), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8713] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1298), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8728] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1300), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8739] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1302), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8750] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1304), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [8761] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18487,7 +18437,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [8836] = 3,
+  [8774] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18497,50 +18447,143 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [8849] = 2,
+  [8787] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1313), 4,
+    ACTIONS(1306), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8860] = 4,
-    ACTIONS(358), 1,
+  [8798] = 4,
+    ACTIONS(279), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    ACTIONS(1308), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(220), 2,
       sym_interpolation,
       sym__int_value,
-  [8875] = 4,
-    ACTIONS(358), 1,
+  [8813] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(457), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8828] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    ACTIONS(1310), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(109), 2,
       sym_interpolation,
       sym__rate_value,
-  [8890] = 2,
+  [8843] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1315), 4,
+    ACTIONS(1312), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8901] = 4,
-    ACTIONS(358), 1,
+  [8854] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1317), 1,
+    ACTIONS(1074), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8869] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(936), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8880] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1074), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8895] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1314), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8906] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1316), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8921] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1074), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8936] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1318), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(466), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8951] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8962] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(907), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -18548,211 +18591,163 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(43), 2,
       sym_interpolation,
       sym__int_value,
-  [8916] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1319), 1,
-      sym_integer,
+  [8977] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8931] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1321), 4,
+    ACTIONS(1322), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8942] = 2,
+  [8988] = 3,
+    ACTIONS(1326), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8953] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1325), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8964] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8975] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1329), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(237), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8990] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    ACTIONS(1324), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
   [9001] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1333), 4,
+    ACTIONS(1328), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
   [9012] = 4,
-    ACTIONS(358), 1,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1335), 1,
+    ACTIONS(1330), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(132), 2,
+    STATE(201), 2,
       sym_interpolation,
       sym__int_value,
-  [9027] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1337), 1,
-      sym_duration,
+  [9027] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(264), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9042] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1339), 4,
+    ACTIONS(1332), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9053] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1341), 1,
-      sym_integer,
+  [9038] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9068] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1343), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(470), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9083] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1345), 4,
+    ACTIONS(1334), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9094] = 2,
+  [9049] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1347), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9105] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1349), 4,
+    ACTIONS(1336), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9116] = 4,
-    ACTIONS(281), 1,
+  [9060] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1351), 1,
+    ACTIONS(1338), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(207), 2,
+    STATE(95), 2,
       sym_interpolation,
       sym__int_value,
-  [9131] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
+  [9075] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1340), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(465), 2,
-      sym__imm_interp,
-      sym__imm_octet,
+    STATE(200), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9090] = 4,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1342), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(249), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9105] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1344), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9120] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1074), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [9135] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1346), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [9146] = 4,
-    ACTIONS(678), 1,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1258), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(319), 2,
+    STATE(321), 2,
       sym__imm_interp,
       sym__imm_octet,
   [9161] = 4,
-    ACTIONS(678), 1,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1258), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(320), 2,
+    STATE(303), 2,
       sym__imm_interp,
       sym__imm_octet,
   [9176] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1353), 4,
+    ACTIONS(1348), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -18761,180 +18756,230 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1035), 4,
+    ACTIONS(1350), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9198] = 4,
-    ACTIONS(358), 1,
+  [9198] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1352), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9209] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1171), 1,
+    ACTIONS(1354), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9224] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1356), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9235] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1358), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9250] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1360), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9261] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9272] = 4,
+    ACTIONS(279), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1364), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(80), 2,
+    STATE(42), 2,
       sym_interpolation,
       sym__duration_value,
-  [9213] = 4,
-    ACTIONS(678), 1,
+  [9287] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1366), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9298] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(966), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9313] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1368), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9328] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1370), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9343] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1372), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9354] = 4,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1374), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(415), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9369] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1376), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9380] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1378), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9391] = 4,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1380), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9406] = 4,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1380), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9421] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(477), 2,
+    STATE(475), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9228] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [9243] = 4,
-    ACTIONS(281), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1355), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(54), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9258] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1357), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9273] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1171), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(80), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9288] = 5,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    STATE(158), 1,
-      sym_string,
-    STATE(361), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9305] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1359), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9320] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1361), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9331] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1363), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9342] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1365), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9353] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1367), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9364] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9375] = 4,
-    ACTIONS(358), 1,
-      anon_sym_LBRACE,
-    ACTIONS(882), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9390] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1371), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9401] = 4,
-    ACTIONS(678), 1,
+  [9436] = 4,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1258), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(473), 2,
+    STATE(476), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9416] = 4,
-    ACTIONS(678), 1,
+  [9451] = 4,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(481), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9466] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(482), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9481] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1258), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -18942,75 +18987,75 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(474), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9431] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1235), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(479), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9446] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1373), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9457] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1099), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9467] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1375), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(18), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9481] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1377), 1,
-      sym_mac_address,
-    STATE(360), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9495] = 4,
-    ACTIONS(1223), 1,
+  [9496] = 4,
+    ACTIONS(1210), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1379), 1,
+    ACTIONS(1382), 1,
       sym_section_name,
-    STATE(187), 1,
+    STATE(197), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9509] = 4,
-    ACTIONS(1219), 1,
+  [9510] = 4,
+    ACTIONS(1380), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1384), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9524] = 4,
+    ACTIONS(379), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1386), 1,
+      sym_mac_address,
+    STATE(407), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9538] = 4,
+    ACTIONS(1210), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1388), 1,
+      sym_sysctl_value,
+    STATE(336), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9552] = 4,
+    ACTIONS(1206), 1,
       anon_sym_LT,
-    ACTIONS(1381), 1,
+    ACTIONS(1390), 1,
       anon_sym_policy,
-    STATE(402), 1,
+    STATE(406), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9523] = 2,
+  [9566] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1070), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9576] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1384), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(16), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9590] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19018,27 +19063,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9533] = 4,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1383), 1,
-      sym_sysctl_value,
-    STATE(384), 1,
-      sym_string,
+  [9600] = 4,
+    ACTIONS(682), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1392), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9547] = 4,
-    ACTIONS(678), 1,
+  [9614] = 4,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1375), 1,
+    ACTIONS(1394), 1,
       aux_sym_ipv4_address_token1,
     STATE(18), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9561] = 2,
+  [9628] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19046,357 +19091,343 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9571] = 4,
-    ACTIONS(678), 1,
+  [9638] = 4,
+    ACTIONS(1380), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9585] = 4,
-    ACTIONS(678), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
+    ACTIONS(1392), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9599] = 2,
+  [9652] = 4,
+    ACTIONS(1380), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1394), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(18), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1311), 3,
+  [9666] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1340), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [9609] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1385), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9623] = 4,
-    ACTIONS(1265), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1387), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9637] = 3,
-    ACTIONS(1265), 1,
+  [9676] = 3,
+    ACTIONS(682), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9648] = 2,
+  [9687] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1389), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9657] = 3,
-    ACTIONS(1219), 1,
+    ACTIONS(1280), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9696] = 3,
+    ACTIONS(1396), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1398), 1,
+      aux_sym_string_token1,
+    ACTIONS(1400), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9707] = 3,
+    ACTIONS(1206), 1,
       anon_sym_LT,
-    STATE(331), 1,
+    STATE(391), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9668] = 3,
-    ACTIONS(1046), 1,
+  [9718] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1402), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9727] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1404), 2,
+      anon_sym_accept,
+      anon_sym_drop,
+  [9736] = 3,
+    ACTIONS(1088), 1,
       sym_identifier,
-    STATE(476), 1,
+    STATE(461), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9679] = 2,
+  [9747] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1391), 2,
+    ACTIONS(1406), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9756] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1408), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9688] = 2,
+  [9765] = 3,
+    ACTIONS(1206), 1,
+      anon_sym_LT,
+    STATE(404), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1393), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9697] = 2,
+  [9776] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1395), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9706] = 3,
-    ACTIONS(1397), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1399), 1,
-      aux_sym_string_token1,
-    ACTIONS(1401), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9717] = 3,
-    ACTIONS(756), 1,
-      sym_identifier,
-    STATE(475), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9728] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1243), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9737] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1403), 2,
+    ACTIONS(1410), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9746] = 2,
+  [9785] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1405), 2,
+    ACTIONS(1412), 2,
       anon_sym_802_DOT1Q,
       anon_sym_802_DOT1ad,
-  [9755] = 3,
-    ACTIONS(756), 1,
+  [9794] = 3,
+    ACTIONS(765), 1,
       sym_identifier,
-    STATE(456), 1,
+    STATE(465), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9766] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(389), 1,
-      sym_block,
+  [9805] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9777] = 3,
-    ACTIONS(1223), 1,
-      anon_sym_DQUOTE,
-    STATE(380), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9788] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1407), 2,
-      anon_sym_accept,
-      anon_sym_drop,
-  [9797] = 3,
-    ACTIONS(678), 1,
+    ACTIONS(1414), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9814] = 3,
+    ACTIONS(1380), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9808] = 3,
-    ACTIONS(1219), 1,
-      anon_sym_LT,
-    STATE(370), 1,
-      sym_rule_block,
+  [9825] = 3,
+    ACTIONS(1210), 1,
+      anon_sym_DQUOTE,
+    STATE(355), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9819] = 3,
-    ACTIONS(403), 1,
+  [9836] = 3,
+    ACTIONS(765), 1,
+      sym_identifier,
+    STATE(463), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9847] = 3,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(328), 1,
+    STATE(387), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9830] = 2,
-    ACTIONS(1409), 1,
+  [9858] = 3,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(344), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9869] = 2,
+    ACTIONS(1416), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9877] = 2,
+    ACTIONS(1418), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9885] = 2,
+    ACTIONS(1420), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9893] = 2,
+    ACTIONS(1422), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9901] = 2,
+    ACTIONS(1424), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9909] = 2,
+    ACTIONS(1426), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9917] = 2,
+    ACTIONS(1428), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9838] = 2,
-    ACTIONS(1411), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9846] = 2,
-    ACTIONS(1413), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9854] = 2,
-    ACTIONS(1415), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9862] = 2,
-    ACTIONS(1417), 1,
+  [9925] = 2,
+    ACTIONS(1430), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9870] = 2,
-    ACTIONS(1419), 1,
-      anon_sym_DOT,
+  [9933] = 2,
+    ACTIONS(1432), 1,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9878] = 2,
-    ACTIONS(1421), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9886] = 2,
-    ACTIONS(1423), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9894] = 2,
-    ACTIONS(1425), 1,
-      anon_sym_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9902] = 2,
-    ACTIONS(1427), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9910] = 2,
-    ACTIONS(1429), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9918] = 2,
-    ACTIONS(1431), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9926] = 2,
-    ACTIONS(1433), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9934] = 2,
-    ACTIONS(1435), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9942] = 2,
-    ACTIONS(204), 1,
+  [9941] = 2,
+    ACTIONS(193), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9950] = 2,
-    ACTIONS(1437), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9958] = 2,
-    ACTIONS(1439), 1,
+  [9949] = 2,
+    ACTIONS(1434), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9966] = 2,
-    ACTIONS(1441), 1,
-      anon_sym_DOT,
+  [9957] = 2,
+    ACTIONS(1436), 1,
+      anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9974] = 2,
-    ACTIONS(1443), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9982] = 2,
-    ACTIONS(1445), 1,
+  [9965] = 2,
+    ACTIONS(1438), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9990] = 2,
-    ACTIONS(1447), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9998] = 2,
-    ACTIONS(1449), 1,
+  [9973] = 2,
+    ACTIONS(1440), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10006] = 2,
-    ACTIONS(1451), 1,
+  [9981] = 2,
+    ACTIONS(1442), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9989] = 2,
+    ACTIONS(1444), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10014] = 2,
-    ACTIONS(1453), 1,
+  [9997] = 2,
+    ACTIONS(1446), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10005] = 2,
+    ACTIONS(1448), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10022] = 2,
-    ACTIONS(1455), 1,
+  [10013] = 2,
+    ACTIONS(1450), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10030] = 2,
-    ACTIONS(1457), 1,
+  [10021] = 2,
+    ACTIONS(1452), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10029] = 2,
+    ACTIONS(1454), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10037] = 2,
+    ACTIONS(1456), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10045] = 2,
+    ACTIONS(1458), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10053] = 2,
+    ACTIONS(1460), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10038] = 2,
-    ACTIONS(1459), 1,
-      anon_sym_table,
+  [10061] = 2,
+    ACTIONS(1462), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10069] = 2,
+    ACTIONS(1464), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10077] = 2,
+    ACTIONS(1466), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10085] = 2,
+    ACTIONS(1468), 1,
+      anon_sym_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19424,459 +19455,461 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(27)] = 945,
   [SMALL_STATE(28)] = 978,
   [SMALL_STATE(29)] = 1011,
-  [SMALL_STATE(30)] = 1051,
-  [SMALL_STATE(31)] = 1081,
-  [SMALL_STATE(32)] = 1117,
+  [SMALL_STATE(30)] = 1047,
+  [SMALL_STATE(31)] = 1099,
+  [SMALL_STATE(32)] = 1129,
   [SMALL_STATE(33)] = 1169,
-  [SMALL_STATE(34)] = 1221,
+  [SMALL_STATE(34)] = 1209,
   [SMALL_STATE(35)] = 1261,
-  [SMALL_STATE(36)] = 1313,
+  [SMALL_STATE(36)] = 1301,
   [SMALL_STATE(37)] = 1353,
-  [SMALL_STATE(38)] = 1386,
-  [SMALL_STATE(39)] = 1419,
-  [SMALL_STATE(40)] = 1449,
-  [SMALL_STATE(41)] = 1479,
-  [SMALL_STATE(42)] = 1513,
-  [SMALL_STATE(43)] = 1547,
-  [SMALL_STATE(44)] = 1577,
-  [SMALL_STATE(45)] = 1607,
-  [SMALL_STATE(46)] = 1637,
-  [SMALL_STATE(47)] = 1665,
-  [SMALL_STATE(48)] = 1712,
-  [SMALL_STATE(49)] = 1759,
-  [SMALL_STATE(50)] = 1806,
-  [SMALL_STATE(51)] = 1853,
-  [SMALL_STATE(52)] = 1900,
-  [SMALL_STATE(53)] = 1947,
-  [SMALL_STATE(54)] = 1994,
-  [SMALL_STATE(55)] = 2027,
-  [SMALL_STATE(56)] = 2074,
-  [SMALL_STATE(57)] = 2121,
-  [SMALL_STATE(58)] = 2150,
-  [SMALL_STATE(59)] = 2179,
-  [SMALL_STATE(60)] = 2215,
-  [SMALL_STATE(61)] = 2261,
-  [SMALL_STATE(62)] = 2297,
-  [SMALL_STATE(63)] = 2333,
-  [SMALL_STATE(64)] = 2376,
-  [SMALL_STATE(65)] = 2419,
-  [SMALL_STATE(66)] = 2444,
-  [SMALL_STATE(67)] = 2468,
-  [SMALL_STATE(68)] = 2492,
-  [SMALL_STATE(69)] = 2526,
-  [SMALL_STATE(70)] = 2560,
-  [SMALL_STATE(71)] = 2584,
-  [SMALL_STATE(72)] = 2618,
-  [SMALL_STATE(73)] = 2658,
-  [SMALL_STATE(74)] = 2696,
-  [SMALL_STATE(75)] = 2720,
-  [SMALL_STATE(76)] = 2760,
-  [SMALL_STATE(77)] = 2784,
-  [SMALL_STATE(78)] = 2825,
-  [SMALL_STATE(79)] = 2866,
-  [SMALL_STATE(80)] = 2891,
-  [SMALL_STATE(81)] = 2914,
-  [SMALL_STATE(82)] = 2955,
-  [SMALL_STATE(83)] = 2996,
-  [SMALL_STATE(84)] = 3019,
-  [SMALL_STATE(85)] = 3060,
-  [SMALL_STATE(86)] = 3085,
-  [SMALL_STATE(87)] = 3110,
-  [SMALL_STATE(88)] = 3148,
-  [SMALL_STATE(89)] = 3174,
-  [SMALL_STATE(90)] = 3212,
-  [SMALL_STATE(91)] = 3238,
-  [SMALL_STATE(92)] = 3276,
-  [SMALL_STATE(93)] = 3302,
-  [SMALL_STATE(94)] = 3324,
-  [SMALL_STATE(95)] = 3347,
-  [SMALL_STATE(96)] = 3370,
-  [SMALL_STATE(97)] = 3403,
-  [SMALL_STATE(98)] = 3438,
-  [SMALL_STATE(99)] = 3473,
-  [SMALL_STATE(100)] = 3508,
-  [SMALL_STATE(101)] = 3545,
-  [SMALL_STATE(102)] = 3580,
-  [SMALL_STATE(103)] = 3615,
-  [SMALL_STATE(104)] = 3638,
-  [SMALL_STATE(105)] = 3663,
-  [SMALL_STATE(106)] = 3686,
-  [SMALL_STATE(107)] = 3709,
-  [SMALL_STATE(108)] = 3730,
-  [SMALL_STATE(109)] = 3767,
-  [SMALL_STATE(110)] = 3788,
-  [SMALL_STATE(111)] = 3825,
-  [SMALL_STATE(112)] = 3848,
-  [SMALL_STATE(113)] = 3871,
-  [SMALL_STATE(114)] = 3891,
-  [SMALL_STATE(115)] = 3911,
-  [SMALL_STATE(116)] = 3931,
-  [SMALL_STATE(117)] = 3965,
-  [SMALL_STATE(118)] = 3985,
-  [SMALL_STATE(119)] = 4005,
-  [SMALL_STATE(120)] = 4025,
-  [SMALL_STATE(121)] = 4045,
-  [SMALL_STATE(122)] = 4064,
-  [SMALL_STATE(123)] = 4095,
-  [SMALL_STATE(124)] = 4122,
-  [SMALL_STATE(125)] = 4151,
-  [SMALL_STATE(126)] = 4178,
-  [SMALL_STATE(127)] = 4197,
-  [SMALL_STATE(128)] = 4224,
-  [SMALL_STATE(129)] = 4253,
-  [SMALL_STATE(130)] = 4282,
-  [SMALL_STATE(131)] = 4311,
-  [SMALL_STATE(132)] = 4340,
-  [SMALL_STATE(133)] = 4358,
-  [SMALL_STATE(134)] = 4382,
-  [SMALL_STATE(135)] = 4400,
-  [SMALL_STATE(136)] = 4430,
-  [SMALL_STATE(137)] = 4454,
-  [SMALL_STATE(138)] = 4473,
-  [SMALL_STATE(139)] = 4500,
-  [SMALL_STATE(140)] = 4527,
-  [SMALL_STATE(141)] = 4554,
-  [SMALL_STATE(142)] = 4573,
-  [SMALL_STATE(143)] = 4596,
-  [SMALL_STATE(144)] = 4620,
-  [SMALL_STATE(145)] = 4644,
-  [SMALL_STATE(146)] = 4666,
-  [SMALL_STATE(147)] = 4690,
-  [SMALL_STATE(148)] = 4716,
-  [SMALL_STATE(149)] = 4742,
-  [SMALL_STATE(150)] = 4766,
-  [SMALL_STATE(151)] = 4790,
-  [SMALL_STATE(152)] = 4814,
-  [SMALL_STATE(153)] = 4838,
-  [SMALL_STATE(154)] = 4856,
-  [SMALL_STATE(155)] = 4874,
-  [SMALL_STATE(156)] = 4898,
-  [SMALL_STATE(157)] = 4918,
-  [SMALL_STATE(158)] = 4936,
-  [SMALL_STATE(159)] = 4960,
-  [SMALL_STATE(160)] = 4980,
-  [SMALL_STATE(161)] = 5004,
-  [SMALL_STATE(162)] = 5028,
-  [SMALL_STATE(163)] = 5052,
-  [SMALL_STATE(164)] = 5078,
-  [SMALL_STATE(165)] = 5102,
-  [SMALL_STATE(166)] = 5126,
-  [SMALL_STATE(167)] = 5150,
-  [SMALL_STATE(168)] = 5174,
-  [SMALL_STATE(169)] = 5198,
-  [SMALL_STATE(170)] = 5222,
-  [SMALL_STATE(171)] = 5246,
-  [SMALL_STATE(172)] = 5270,
-  [SMALL_STATE(173)] = 5294,
-  [SMALL_STATE(174)] = 5318,
-  [SMALL_STATE(175)] = 5342,
-  [SMALL_STATE(176)] = 5366,
-  [SMALL_STATE(177)] = 5390,
-  [SMALL_STATE(178)] = 5414,
-  [SMALL_STATE(179)] = 5438,
-  [SMALL_STATE(180)] = 5462,
-  [SMALL_STATE(181)] = 5486,
-  [SMALL_STATE(182)] = 5510,
-  [SMALL_STATE(183)] = 5534,
-  [SMALL_STATE(184)] = 5558,
-  [SMALL_STATE(185)] = 5581,
-  [SMALL_STATE(186)] = 5606,
-  [SMALL_STATE(187)] = 5621,
-  [SMALL_STATE(188)] = 5636,
-  [SMALL_STATE(189)] = 5657,
-  [SMALL_STATE(190)] = 5680,
-  [SMALL_STATE(191)] = 5695,
-  [SMALL_STATE(192)] = 5710,
-  [SMALL_STATE(193)] = 5731,
-  [SMALL_STATE(194)] = 5752,
-  [SMALL_STATE(195)] = 5767,
-  [SMALL_STATE(196)] = 5792,
-  [SMALL_STATE(197)] = 5813,
-  [SMALL_STATE(198)] = 5830,
-  [SMALL_STATE(199)] = 5845,
-  [SMALL_STATE(200)] = 5868,
-  [SMALL_STATE(201)] = 5891,
-  [SMALL_STATE(202)] = 5913,
-  [SMALL_STATE(203)] = 5933,
-  [SMALL_STATE(204)] = 5951,
-  [SMALL_STATE(205)] = 5969,
-  [SMALL_STATE(206)] = 5989,
-  [SMALL_STATE(207)] = 6011,
-  [SMALL_STATE(208)] = 6031,
-  [SMALL_STATE(209)] = 6053,
-  [SMALL_STATE(210)] = 6075,
-  [SMALL_STATE(211)] = 6095,
-  [SMALL_STATE(212)] = 6117,
-  [SMALL_STATE(213)] = 6139,
-  [SMALL_STATE(214)] = 6161,
-  [SMALL_STATE(215)] = 6185,
-  [SMALL_STATE(216)] = 6199,
-  [SMALL_STATE(217)] = 6219,
-  [SMALL_STATE(218)] = 6241,
-  [SMALL_STATE(219)] = 6263,
-  [SMALL_STATE(220)] = 6283,
-  [SMALL_STATE(221)] = 6305,
-  [SMALL_STATE(222)] = 6327,
-  [SMALL_STATE(223)] = 6347,
-  [SMALL_STATE(224)] = 6369,
-  [SMALL_STATE(225)] = 6389,
-  [SMALL_STATE(226)] = 6411,
-  [SMALL_STATE(227)] = 6429,
-  [SMALL_STATE(228)] = 6451,
-  [SMALL_STATE(229)] = 6473,
-  [SMALL_STATE(230)] = 6491,
-  [SMALL_STATE(231)] = 6513,
-  [SMALL_STATE(232)] = 6533,
-  [SMALL_STATE(233)] = 6553,
-  [SMALL_STATE(234)] = 6571,
-  [SMALL_STATE(235)] = 6591,
-  [SMALL_STATE(236)] = 6612,
-  [SMALL_STATE(237)] = 6631,
-  [SMALL_STATE(238)] = 6648,
-  [SMALL_STATE(239)] = 6669,
-  [SMALL_STATE(240)] = 6690,
-  [SMALL_STATE(241)] = 6711,
-  [SMALL_STATE(242)] = 6732,
-  [SMALL_STATE(243)] = 6749,
-  [SMALL_STATE(244)] = 6770,
+  [SMALL_STATE(38)] = 1388,
+  [SMALL_STATE(39)] = 1423,
+  [SMALL_STATE(40)] = 1456,
+  [SMALL_STATE(41)] = 1485,
+  [SMALL_STATE(42)] = 1518,
+  [SMALL_STATE(43)] = 1552,
+  [SMALL_STATE(44)] = 1582,
+  [SMALL_STATE(45)] = 1612,
+  [SMALL_STATE(46)] = 1642,
+  [SMALL_STATE(47)] = 1672,
+  [SMALL_STATE(48)] = 1702,
+  [SMALL_STATE(49)] = 1749,
+  [SMALL_STATE(50)] = 1796,
+  [SMALL_STATE(51)] = 1843,
+  [SMALL_STATE(52)] = 1890,
+  [SMALL_STATE(53)] = 1937,
+  [SMALL_STATE(54)] = 1984,
+  [SMALL_STATE(55)] = 2031,
+  [SMALL_STATE(56)] = 2060,
+  [SMALL_STATE(57)] = 2107,
+  [SMALL_STATE(58)] = 2154,
+  [SMALL_STATE(59)] = 2183,
+  [SMALL_STATE(60)] = 2219,
+  [SMALL_STATE(61)] = 2265,
+  [SMALL_STATE(62)] = 2301,
+  [SMALL_STATE(63)] = 2337,
+  [SMALL_STATE(64)] = 2380,
+  [SMALL_STATE(65)] = 2405,
+  [SMALL_STATE(66)] = 2448,
+  [SMALL_STATE(67)] = 2491,
+  [SMALL_STATE(68)] = 2534,
+  [SMALL_STATE(69)] = 2558,
+  [SMALL_STATE(70)] = 2592,
+  [SMALL_STATE(71)] = 2616,
+  [SMALL_STATE(72)] = 2650,
+  [SMALL_STATE(73)] = 2674,
+  [SMALL_STATE(74)] = 2708,
+  [SMALL_STATE(75)] = 2732,
+  [SMALL_STATE(76)] = 2756,
+  [SMALL_STATE(77)] = 2780,
+  [SMALL_STATE(78)] = 2804,
+  [SMALL_STATE(79)] = 2828,
+  [SMALL_STATE(80)] = 2866,
+  [SMALL_STATE(81)] = 2891,
+  [SMALL_STATE(82)] = 2932,
+  [SMALL_STATE(83)] = 2973,
+  [SMALL_STATE(84)] = 2998,
+  [SMALL_STATE(85)] = 3039,
+  [SMALL_STATE(86)] = 3080,
+  [SMALL_STATE(87)] = 3121,
+  [SMALL_STATE(88)] = 3146,
+  [SMALL_STATE(89)] = 3168,
+  [SMALL_STATE(90)] = 3206,
+  [SMALL_STATE(91)] = 3244,
+  [SMALL_STATE(92)] = 3270,
+  [SMALL_STATE(93)] = 3308,
+  [SMALL_STATE(94)] = 3334,
+  [SMALL_STATE(95)] = 3360,
+  [SMALL_STATE(96)] = 3383,
+  [SMALL_STATE(97)] = 3416,
+  [SMALL_STATE(98)] = 3441,
+  [SMALL_STATE(99)] = 3478,
+  [SMALL_STATE(100)] = 3515,
+  [SMALL_STATE(101)] = 3538,
+  [SMALL_STATE(102)] = 3561,
+  [SMALL_STATE(103)] = 3582,
+  [SMALL_STATE(104)] = 3605,
+  [SMALL_STATE(105)] = 3628,
+  [SMALL_STATE(106)] = 3663,
+  [SMALL_STATE(107)] = 3700,
+  [SMALL_STATE(108)] = 3735,
+  [SMALL_STATE(109)] = 3770,
+  [SMALL_STATE(110)] = 3805,
+  [SMALL_STATE(111)] = 3842,
+  [SMALL_STATE(112)] = 3865,
+  [SMALL_STATE(113)] = 3886,
+  [SMALL_STATE(114)] = 3921,
+  [SMALL_STATE(115)] = 3944,
+  [SMALL_STATE(116)] = 3964,
+  [SMALL_STATE(117)] = 3984,
+  [SMALL_STATE(118)] = 4004,
+  [SMALL_STATE(119)] = 4024,
+  [SMALL_STATE(120)] = 4044,
+  [SMALL_STATE(121)] = 4064,
+  [SMALL_STATE(122)] = 4084,
+  [SMALL_STATE(123)] = 4111,
+  [SMALL_STATE(124)] = 4140,
+  [SMALL_STATE(125)] = 4159,
+  [SMALL_STATE(126)] = 4188,
+  [SMALL_STATE(127)] = 4215,
+  [SMALL_STATE(128)] = 4234,
+  [SMALL_STATE(129)] = 4263,
+  [SMALL_STATE(130)] = 4292,
+  [SMALL_STATE(131)] = 4321,
+  [SMALL_STATE(132)] = 4352,
+  [SMALL_STATE(133)] = 4379,
+  [SMALL_STATE(134)] = 4409,
+  [SMALL_STATE(135)] = 4427,
+  [SMALL_STATE(136)] = 4445,
+  [SMALL_STATE(137)] = 4469,
+  [SMALL_STATE(138)] = 4493,
+  [SMALL_STATE(139)] = 4520,
+  [SMALL_STATE(140)] = 4543,
+  [SMALL_STATE(141)] = 4570,
+  [SMALL_STATE(142)] = 4597,
+  [SMALL_STATE(143)] = 4616,
+  [SMALL_STATE(144)] = 4635,
+  [SMALL_STATE(145)] = 4659,
+  [SMALL_STATE(146)] = 4683,
+  [SMALL_STATE(147)] = 4709,
+  [SMALL_STATE(148)] = 4733,
+  [SMALL_STATE(149)] = 4757,
+  [SMALL_STATE(150)] = 4781,
+  [SMALL_STATE(151)] = 4805,
+  [SMALL_STATE(152)] = 4829,
+  [SMALL_STATE(153)] = 4851,
+  [SMALL_STATE(154)] = 4875,
+  [SMALL_STATE(155)] = 4899,
+  [SMALL_STATE(156)] = 4923,
+  [SMALL_STATE(157)] = 4947,
+  [SMALL_STATE(158)] = 4965,
+  [SMALL_STATE(159)] = 4985,
+  [SMALL_STATE(160)] = 5011,
+  [SMALL_STATE(161)] = 5031,
+  [SMALL_STATE(162)] = 5049,
+  [SMALL_STATE(163)] = 5075,
+  [SMALL_STATE(164)] = 5099,
+  [SMALL_STATE(165)] = 5123,
+  [SMALL_STATE(166)] = 5147,
+  [SMALL_STATE(167)] = 5171,
+  [SMALL_STATE(168)] = 5195,
+  [SMALL_STATE(169)] = 5219,
+  [SMALL_STATE(170)] = 5243,
+  [SMALL_STATE(171)] = 5267,
+  [SMALL_STATE(172)] = 5291,
+  [SMALL_STATE(173)] = 5315,
+  [SMALL_STATE(174)] = 5339,
+  [SMALL_STATE(175)] = 5363,
+  [SMALL_STATE(176)] = 5387,
+  [SMALL_STATE(177)] = 5411,
+  [SMALL_STATE(178)] = 5435,
+  [SMALL_STATE(179)] = 5459,
+  [SMALL_STATE(180)] = 5483,
+  [SMALL_STATE(181)] = 5507,
+  [SMALL_STATE(182)] = 5531,
+  [SMALL_STATE(183)] = 5555,
+  [SMALL_STATE(184)] = 5579,
+  [SMALL_STATE(185)] = 5597,
+  [SMALL_STATE(186)] = 5620,
+  [SMALL_STATE(187)] = 5635,
+  [SMALL_STATE(188)] = 5656,
+  [SMALL_STATE(189)] = 5677,
+  [SMALL_STATE(190)] = 5692,
+  [SMALL_STATE(191)] = 5715,
+  [SMALL_STATE(192)] = 5730,
+  [SMALL_STATE(193)] = 5751,
+  [SMALL_STATE(194)] = 5772,
+  [SMALL_STATE(195)] = 5789,
+  [SMALL_STATE(196)] = 5812,
+  [SMALL_STATE(197)] = 5837,
+  [SMALL_STATE(198)] = 5852,
+  [SMALL_STATE(199)] = 5877,
+  [SMALL_STATE(200)] = 5900,
+  [SMALL_STATE(201)] = 5915,
+  [SMALL_STATE(202)] = 5930,
+  [SMALL_STATE(203)] = 5948,
+  [SMALL_STATE(204)] = 5968,
+  [SMALL_STATE(205)] = 5988,
+  [SMALL_STATE(206)] = 6010,
+  [SMALL_STATE(207)] = 6030,
+  [SMALL_STATE(208)] = 6050,
+  [SMALL_STATE(209)] = 6068,
+  [SMALL_STATE(210)] = 6090,
+  [SMALL_STATE(211)] = 6112,
+  [SMALL_STATE(212)] = 6134,
+  [SMALL_STATE(213)] = 6154,
+  [SMALL_STATE(214)] = 6174,
+  [SMALL_STATE(215)] = 6194,
+  [SMALL_STATE(216)] = 6212,
+  [SMALL_STATE(217)] = 6230,
+  [SMALL_STATE(218)] = 6244,
+  [SMALL_STATE(219)] = 6262,
+  [SMALL_STATE(220)] = 6286,
+  [SMALL_STATE(221)] = 6306,
+  [SMALL_STATE(222)] = 6328,
+  [SMALL_STATE(223)] = 6348,
+  [SMALL_STATE(224)] = 6370,
+  [SMALL_STATE(225)] = 6390,
+  [SMALL_STATE(226)] = 6412,
+  [SMALL_STATE(227)] = 6432,
+  [SMALL_STATE(228)] = 6454,
+  [SMALL_STATE(229)] = 6476,
+  [SMALL_STATE(230)] = 6498,
+  [SMALL_STATE(231)] = 6520,
+  [SMALL_STATE(232)] = 6542,
+  [SMALL_STATE(233)] = 6564,
+  [SMALL_STATE(234)] = 6586,
+  [SMALL_STATE(235)] = 6608,
+  [SMALL_STATE(236)] = 6630,
+  [SMALL_STATE(237)] = 6651,
+  [SMALL_STATE(238)] = 6664,
+  [SMALL_STATE(239)] = 6685,
+  [SMALL_STATE(240)] = 6702,
+  [SMALL_STATE(241)] = 6723,
+  [SMALL_STATE(242)] = 6744,
+  [SMALL_STATE(243)] = 6757,
+  [SMALL_STATE(244)] = 6774,
   [SMALL_STATE(245)] = 6791,
-  [SMALL_STATE(246)] = 6812,
+  [SMALL_STATE(246)] = 6810,
   [SMALL_STATE(247)] = 6829,
   [SMALL_STATE(248)] = 6850,
-  [SMALL_STATE(249)] = 6869,
-  [SMALL_STATE(250)] = 6890,
-  [SMALL_STATE(251)] = 6909,
-  [SMALL_STATE(252)] = 6922,
-  [SMALL_STATE(253)] = 6943,
-  [SMALL_STATE(254)] = 6964,
-  [SMALL_STATE(255)] = 6985,
-  [SMALL_STATE(256)] = 7006,
-  [SMALL_STATE(257)] = 7019,
-  [SMALL_STATE(258)] = 7040,
-  [SMALL_STATE(259)] = 7061,
-  [SMALL_STATE(260)] = 7080,
-  [SMALL_STATE(261)] = 7097,
-  [SMALL_STATE(262)] = 7114,
-  [SMALL_STATE(263)] = 7133,
+  [SMALL_STATE(249)] = 6871,
+  [SMALL_STATE(250)] = 6888,
+  [SMALL_STATE(251)] = 6907,
+  [SMALL_STATE(252)] = 6924,
+  [SMALL_STATE(253)] = 6937,
+  [SMALL_STATE(254)] = 6954,
+  [SMALL_STATE(255)] = 6975,
+  [SMALL_STATE(256)] = 6994,
+  [SMALL_STATE(257)] = 7015,
+  [SMALL_STATE(258)] = 7032,
+  [SMALL_STATE(259)] = 7053,
+  [SMALL_STATE(260)] = 7070,
+  [SMALL_STATE(261)] = 7091,
+  [SMALL_STATE(262)] = 7110,
+  [SMALL_STATE(263)] = 7127,
   [SMALL_STATE(264)] = 7148,
-  [SMALL_STATE(265)] = 7161,
-  [SMALL_STATE(266)] = 7178,
-  [SMALL_STATE(267)] = 7195,
-  [SMALL_STATE(268)] = 7212,
-  [SMALL_STATE(269)] = 7233,
-  [SMALL_STATE(270)] = 7252,
-  [SMALL_STATE(271)] = 7269,
-  [SMALL_STATE(272)] = 7282,
-  [SMALL_STATE(273)] = 7299,
-  [SMALL_STATE(274)] = 7316,
-  [SMALL_STATE(275)] = 7333,
-  [SMALL_STATE(276)] = 7350,
-  [SMALL_STATE(277)] = 7367,
-  [SMALL_STATE(278)] = 7384,
-  [SMALL_STATE(279)] = 7401,
-  [SMALL_STATE(280)] = 7418,
-  [SMALL_STATE(281)] = 7435,
-  [SMALL_STATE(282)] = 7452,
-  [SMALL_STATE(283)] = 7469,
-  [SMALL_STATE(284)] = 7486,
-  [SMALL_STATE(285)] = 7503,
-  [SMALL_STATE(286)] = 7520,
-  [SMALL_STATE(287)] = 7537,
-  [SMALL_STATE(288)] = 7554,
-  [SMALL_STATE(289)] = 7571,
-  [SMALL_STATE(290)] = 7588,
-  [SMALL_STATE(291)] = 7605,
-  [SMALL_STATE(292)] = 7622,
-  [SMALL_STATE(293)] = 7639,
-  [SMALL_STATE(294)] = 7656,
-  [SMALL_STATE(295)] = 7673,
-  [SMALL_STATE(296)] = 7692,
-  [SMALL_STATE(297)] = 7709,
-  [SMALL_STATE(298)] = 7726,
-  [SMALL_STATE(299)] = 7743,
-  [SMALL_STATE(300)] = 7763,
-  [SMALL_STATE(301)] = 7775,
-  [SMALL_STATE(302)] = 7793,
-  [SMALL_STATE(303)] = 7813,
-  [SMALL_STATE(304)] = 7833,
-  [SMALL_STATE(305)] = 7853,
-  [SMALL_STATE(306)] = 7867,
-  [SMALL_STATE(307)] = 7885,
-  [SMALL_STATE(308)] = 7903,
-  [SMALL_STATE(309)] = 7915,
-  [SMALL_STATE(310)] = 7935,
-  [SMALL_STATE(311)] = 7953,
-  [SMALL_STATE(312)] = 7969,
-  [SMALL_STATE(313)] = 7989,
-  [SMALL_STATE(314)] = 8007,
-  [SMALL_STATE(315)] = 8025,
-  [SMALL_STATE(316)] = 8037,
-  [SMALL_STATE(317)] = 8057,
-  [SMALL_STATE(318)] = 8071,
-  [SMALL_STATE(319)] = 8085,
-  [SMALL_STATE(320)] = 8099,
-  [SMALL_STATE(321)] = 8113,
-  [SMALL_STATE(322)] = 8130,
-  [SMALL_STATE(323)] = 8145,
-  [SMALL_STATE(324)] = 8160,
-  [SMALL_STATE(325)] = 8175,
-  [SMALL_STATE(326)] = 8186,
-  [SMALL_STATE(327)] = 8201,
-  [SMALL_STATE(328)] = 8216,
-  [SMALL_STATE(329)] = 8227,
-  [SMALL_STATE(330)] = 8242,
-  [SMALL_STATE(331)] = 8257,
-  [SMALL_STATE(332)] = 8268,
-  [SMALL_STATE(333)] = 8279,
-  [SMALL_STATE(334)] = 8294,
-  [SMALL_STATE(335)] = 8307,
-  [SMALL_STATE(336)] = 8318,
-  [SMALL_STATE(337)] = 8333,
-  [SMALL_STATE(338)] = 8344,
-  [SMALL_STATE(339)] = 8359,
-  [SMALL_STATE(340)] = 8370,
-  [SMALL_STATE(341)] = 8381,
-  [SMALL_STATE(342)] = 8396,
-  [SMALL_STATE(343)] = 8411,
-  [SMALL_STATE(344)] = 8422,
-  [SMALL_STATE(345)] = 8433,
-  [SMALL_STATE(346)] = 8448,
-  [SMALL_STATE(347)] = 8459,
-  [SMALL_STATE(348)] = 8474,
-  [SMALL_STATE(349)] = 8489,
-  [SMALL_STATE(350)] = 8504,
-  [SMALL_STATE(351)] = 8519,
-  [SMALL_STATE(352)] = 8530,
-  [SMALL_STATE(353)] = 8541,
-  [SMALL_STATE(354)] = 8556,
-  [SMALL_STATE(355)] = 8567,
-  [SMALL_STATE(356)] = 8582,
-  [SMALL_STATE(357)] = 8593,
-  [SMALL_STATE(358)] = 8606,
-  [SMALL_STATE(359)] = 8617,
-  [SMALL_STATE(360)] = 8630,
-  [SMALL_STATE(361)] = 8641,
-  [SMALL_STATE(362)] = 8652,
-  [SMALL_STATE(363)] = 8665,
-  [SMALL_STATE(364)] = 8676,
-  [SMALL_STATE(365)] = 8689,
-  [SMALL_STATE(366)] = 8700,
-  [SMALL_STATE(367)] = 8715,
-  [SMALL_STATE(368)] = 8728,
-  [SMALL_STATE(369)] = 8743,
-  [SMALL_STATE(370)] = 8756,
-  [SMALL_STATE(371)] = 8767,
-  [SMALL_STATE(372)] = 8782,
-  [SMALL_STATE(373)] = 8797,
-  [SMALL_STATE(374)] = 8808,
-  [SMALL_STATE(375)] = 8823,
-  [SMALL_STATE(376)] = 8836,
-  [SMALL_STATE(377)] = 8849,
-  [SMALL_STATE(378)] = 8860,
-  [SMALL_STATE(379)] = 8875,
-  [SMALL_STATE(380)] = 8890,
-  [SMALL_STATE(381)] = 8901,
-  [SMALL_STATE(382)] = 8916,
-  [SMALL_STATE(383)] = 8931,
-  [SMALL_STATE(384)] = 8942,
-  [SMALL_STATE(385)] = 8953,
-  [SMALL_STATE(386)] = 8964,
-  [SMALL_STATE(387)] = 8975,
-  [SMALL_STATE(388)] = 8990,
-  [SMALL_STATE(389)] = 9001,
-  [SMALL_STATE(390)] = 9012,
-  [SMALL_STATE(391)] = 9027,
-  [SMALL_STATE(392)] = 9042,
-  [SMALL_STATE(393)] = 9053,
-  [SMALL_STATE(394)] = 9068,
-  [SMALL_STATE(395)] = 9083,
-  [SMALL_STATE(396)] = 9094,
-  [SMALL_STATE(397)] = 9105,
-  [SMALL_STATE(398)] = 9116,
-  [SMALL_STATE(399)] = 9131,
-  [SMALL_STATE(400)] = 9146,
-  [SMALL_STATE(401)] = 9161,
-  [SMALL_STATE(402)] = 9176,
-  [SMALL_STATE(403)] = 9187,
-  [SMALL_STATE(404)] = 9198,
-  [SMALL_STATE(405)] = 9213,
-  [SMALL_STATE(406)] = 9228,
-  [SMALL_STATE(407)] = 9243,
-  [SMALL_STATE(408)] = 9258,
-  [SMALL_STATE(409)] = 9273,
-  [SMALL_STATE(410)] = 9288,
-  [SMALL_STATE(411)] = 9305,
-  [SMALL_STATE(412)] = 9320,
-  [SMALL_STATE(413)] = 9331,
-  [SMALL_STATE(414)] = 9342,
-  [SMALL_STATE(415)] = 9353,
-  [SMALL_STATE(416)] = 9364,
-  [SMALL_STATE(417)] = 9375,
-  [SMALL_STATE(418)] = 9390,
-  [SMALL_STATE(419)] = 9401,
-  [SMALL_STATE(420)] = 9416,
-  [SMALL_STATE(421)] = 9431,
-  [SMALL_STATE(422)] = 9446,
-  [SMALL_STATE(423)] = 9457,
-  [SMALL_STATE(424)] = 9467,
-  [SMALL_STATE(425)] = 9481,
-  [SMALL_STATE(426)] = 9495,
-  [SMALL_STATE(427)] = 9509,
-  [SMALL_STATE(428)] = 9523,
-  [SMALL_STATE(429)] = 9533,
-  [SMALL_STATE(430)] = 9547,
-  [SMALL_STATE(431)] = 9561,
-  [SMALL_STATE(432)] = 9571,
-  [SMALL_STATE(433)] = 9585,
-  [SMALL_STATE(434)] = 9599,
-  [SMALL_STATE(435)] = 9609,
-  [SMALL_STATE(436)] = 9623,
-  [SMALL_STATE(437)] = 9637,
-  [SMALL_STATE(438)] = 9648,
-  [SMALL_STATE(439)] = 9657,
-  [SMALL_STATE(440)] = 9668,
-  [SMALL_STATE(441)] = 9679,
-  [SMALL_STATE(442)] = 9688,
-  [SMALL_STATE(443)] = 9697,
-  [SMALL_STATE(444)] = 9706,
-  [SMALL_STATE(445)] = 9717,
-  [SMALL_STATE(446)] = 9728,
-  [SMALL_STATE(447)] = 9737,
-  [SMALL_STATE(448)] = 9746,
-  [SMALL_STATE(449)] = 9755,
-  [SMALL_STATE(450)] = 9766,
-  [SMALL_STATE(451)] = 9777,
-  [SMALL_STATE(452)] = 9788,
-  [SMALL_STATE(453)] = 9797,
-  [SMALL_STATE(454)] = 9808,
-  [SMALL_STATE(455)] = 9819,
-  [SMALL_STATE(456)] = 9830,
-  [SMALL_STATE(457)] = 9838,
-  [SMALL_STATE(458)] = 9846,
-  [SMALL_STATE(459)] = 9854,
-  [SMALL_STATE(460)] = 9862,
-  [SMALL_STATE(461)] = 9870,
-  [SMALL_STATE(462)] = 9878,
-  [SMALL_STATE(463)] = 9886,
-  [SMALL_STATE(464)] = 9894,
-  [SMALL_STATE(465)] = 9902,
-  [SMALL_STATE(466)] = 9910,
-  [SMALL_STATE(467)] = 9918,
-  [SMALL_STATE(468)] = 9926,
-  [SMALL_STATE(469)] = 9934,
-  [SMALL_STATE(470)] = 9942,
-  [SMALL_STATE(471)] = 9950,
-  [SMALL_STATE(472)] = 9958,
-  [SMALL_STATE(473)] = 9966,
-  [SMALL_STATE(474)] = 9974,
-  [SMALL_STATE(475)] = 9982,
-  [SMALL_STATE(476)] = 9990,
-  [SMALL_STATE(477)] = 9998,
-  [SMALL_STATE(478)] = 10006,
-  [SMALL_STATE(479)] = 10014,
-  [SMALL_STATE(480)] = 10022,
-  [SMALL_STATE(481)] = 10030,
-  [SMALL_STATE(482)] = 10038,
+  [SMALL_STATE(265)] = 7167,
+  [SMALL_STATE(266)] = 7188,
+  [SMALL_STATE(267)] = 7201,
+  [SMALL_STATE(268)] = 7216,
+  [SMALL_STATE(269)] = 7237,
+  [SMALL_STATE(270)] = 7254,
+  [SMALL_STATE(271)] = 7271,
+  [SMALL_STATE(272)] = 7288,
+  [SMALL_STATE(273)] = 7309,
+  [SMALL_STATE(274)] = 7326,
+  [SMALL_STATE(275)] = 7343,
+  [SMALL_STATE(276)] = 7360,
+  [SMALL_STATE(277)] = 7377,
+  [SMALL_STATE(278)] = 7394,
+  [SMALL_STATE(279)] = 7411,
+  [SMALL_STATE(280)] = 7428,
+  [SMALL_STATE(281)] = 7445,
+  [SMALL_STATE(282)] = 7462,
+  [SMALL_STATE(283)] = 7479,
+  [SMALL_STATE(284)] = 7496,
+  [SMALL_STATE(285)] = 7513,
+  [SMALL_STATE(286)] = 7530,
+  [SMALL_STATE(287)] = 7547,
+  [SMALL_STATE(288)] = 7564,
+  [SMALL_STATE(289)] = 7581,
+  [SMALL_STATE(290)] = 7598,
+  [SMALL_STATE(291)] = 7615,
+  [SMALL_STATE(292)] = 7632,
+  [SMALL_STATE(293)] = 7649,
+  [SMALL_STATE(294)] = 7666,
+  [SMALL_STATE(295)] = 7683,
+  [SMALL_STATE(296)] = 7704,
+  [SMALL_STATE(297)] = 7721,
+  [SMALL_STATE(298)] = 7740,
+  [SMALL_STATE(299)] = 7761,
+  [SMALL_STATE(300)] = 7782,
+  [SMALL_STATE(301)] = 7802,
+  [SMALL_STATE(302)] = 7818,
+  [SMALL_STATE(303)] = 7832,
+  [SMALL_STATE(304)] = 7846,
+  [SMALL_STATE(305)] = 7866,
+  [SMALL_STATE(306)] = 7880,
+  [SMALL_STATE(307)] = 7892,
+  [SMALL_STATE(308)] = 7904,
+  [SMALL_STATE(309)] = 7922,
+  [SMALL_STATE(310)] = 7942,
+  [SMALL_STATE(311)] = 7960,
+  [SMALL_STATE(312)] = 7980,
+  [SMALL_STATE(313)] = 7998,
+  [SMALL_STATE(314)] = 8018,
+  [SMALL_STATE(315)] = 8038,
+  [SMALL_STATE(316)] = 8056,
+  [SMALL_STATE(317)] = 8076,
+  [SMALL_STATE(318)] = 8094,
+  [SMALL_STATE(319)] = 8106,
+  [SMALL_STATE(320)] = 8124,
+  [SMALL_STATE(321)] = 8138,
+  [SMALL_STATE(322)] = 8152,
+  [SMALL_STATE(323)] = 8163,
+  [SMALL_STATE(324)] = 8180,
+  [SMALL_STATE(325)] = 8191,
+  [SMALL_STATE(326)] = 8206,
+  [SMALL_STATE(327)] = 8217,
+  [SMALL_STATE(328)] = 8228,
+  [SMALL_STATE(329)] = 8243,
+  [SMALL_STATE(330)] = 8254,
+  [SMALL_STATE(331)] = 8265,
+  [SMALL_STATE(332)] = 8276,
+  [SMALL_STATE(333)] = 8291,
+  [SMALL_STATE(334)] = 8306,
+  [SMALL_STATE(335)] = 8321,
+  [SMALL_STATE(336)] = 8338,
+  [SMALL_STATE(337)] = 8349,
+  [SMALL_STATE(338)] = 8362,
+  [SMALL_STATE(339)] = 8373,
+  [SMALL_STATE(340)] = 8384,
+  [SMALL_STATE(341)] = 8397,
+  [SMALL_STATE(342)] = 8408,
+  [SMALL_STATE(343)] = 8419,
+  [SMALL_STATE(344)] = 8432,
+  [SMALL_STATE(345)] = 8443,
+  [SMALL_STATE(346)] = 8456,
+  [SMALL_STATE(347)] = 8471,
+  [SMALL_STATE(348)] = 8482,
+  [SMALL_STATE(349)] = 8495,
+  [SMALL_STATE(350)] = 8508,
+  [SMALL_STATE(351)] = 8523,
+  [SMALL_STATE(352)] = 8538,
+  [SMALL_STATE(353)] = 8553,
+  [SMALL_STATE(354)] = 8568,
+  [SMALL_STATE(355)] = 8583,
+  [SMALL_STATE(356)] = 8594,
+  [SMALL_STATE(357)] = 8605,
+  [SMALL_STATE(358)] = 8620,
+  [SMALL_STATE(359)] = 8631,
+  [SMALL_STATE(360)] = 8642,
+  [SMALL_STATE(361)] = 8657,
+  [SMALL_STATE(362)] = 8672,
+  [SMALL_STATE(363)] = 8687,
+  [SMALL_STATE(364)] = 8698,
+  [SMALL_STATE(365)] = 8713,
+  [SMALL_STATE(366)] = 8728,
+  [SMALL_STATE(367)] = 8739,
+  [SMALL_STATE(368)] = 8750,
+  [SMALL_STATE(369)] = 8761,
+  [SMALL_STATE(370)] = 8774,
+  [SMALL_STATE(371)] = 8787,
+  [SMALL_STATE(372)] = 8798,
+  [SMALL_STATE(373)] = 8813,
+  [SMALL_STATE(374)] = 8828,
+  [SMALL_STATE(375)] = 8843,
+  [SMALL_STATE(376)] = 8854,
+  [SMALL_STATE(377)] = 8869,
+  [SMALL_STATE(378)] = 8880,
+  [SMALL_STATE(379)] = 8895,
+  [SMALL_STATE(380)] = 8906,
+  [SMALL_STATE(381)] = 8921,
+  [SMALL_STATE(382)] = 8936,
+  [SMALL_STATE(383)] = 8951,
+  [SMALL_STATE(384)] = 8962,
+  [SMALL_STATE(385)] = 8977,
+  [SMALL_STATE(386)] = 8988,
+  [SMALL_STATE(387)] = 9001,
+  [SMALL_STATE(388)] = 9012,
+  [SMALL_STATE(389)] = 9027,
+  [SMALL_STATE(390)] = 9038,
+  [SMALL_STATE(391)] = 9049,
+  [SMALL_STATE(392)] = 9060,
+  [SMALL_STATE(393)] = 9075,
+  [SMALL_STATE(394)] = 9090,
+  [SMALL_STATE(395)] = 9105,
+  [SMALL_STATE(396)] = 9120,
+  [SMALL_STATE(397)] = 9135,
+  [SMALL_STATE(398)] = 9146,
+  [SMALL_STATE(399)] = 9161,
+  [SMALL_STATE(400)] = 9176,
+  [SMALL_STATE(401)] = 9187,
+  [SMALL_STATE(402)] = 9198,
+  [SMALL_STATE(403)] = 9209,
+  [SMALL_STATE(404)] = 9224,
+  [SMALL_STATE(405)] = 9235,
+  [SMALL_STATE(406)] = 9250,
+  [SMALL_STATE(407)] = 9261,
+  [SMALL_STATE(408)] = 9272,
+  [SMALL_STATE(409)] = 9287,
+  [SMALL_STATE(410)] = 9298,
+  [SMALL_STATE(411)] = 9313,
+  [SMALL_STATE(412)] = 9328,
+  [SMALL_STATE(413)] = 9343,
+  [SMALL_STATE(414)] = 9354,
+  [SMALL_STATE(415)] = 9369,
+  [SMALL_STATE(416)] = 9380,
+  [SMALL_STATE(417)] = 9391,
+  [SMALL_STATE(418)] = 9406,
+  [SMALL_STATE(419)] = 9421,
+  [SMALL_STATE(420)] = 9436,
+  [SMALL_STATE(421)] = 9451,
+  [SMALL_STATE(422)] = 9466,
+  [SMALL_STATE(423)] = 9481,
+  [SMALL_STATE(424)] = 9496,
+  [SMALL_STATE(425)] = 9510,
+  [SMALL_STATE(426)] = 9524,
+  [SMALL_STATE(427)] = 9538,
+  [SMALL_STATE(428)] = 9552,
+  [SMALL_STATE(429)] = 9566,
+  [SMALL_STATE(430)] = 9576,
+  [SMALL_STATE(431)] = 9590,
+  [SMALL_STATE(432)] = 9600,
+  [SMALL_STATE(433)] = 9614,
+  [SMALL_STATE(434)] = 9628,
+  [SMALL_STATE(435)] = 9638,
+  [SMALL_STATE(436)] = 9652,
+  [SMALL_STATE(437)] = 9666,
+  [SMALL_STATE(438)] = 9676,
+  [SMALL_STATE(439)] = 9687,
+  [SMALL_STATE(440)] = 9696,
+  [SMALL_STATE(441)] = 9707,
+  [SMALL_STATE(442)] = 9718,
+  [SMALL_STATE(443)] = 9727,
+  [SMALL_STATE(444)] = 9736,
+  [SMALL_STATE(445)] = 9747,
+  [SMALL_STATE(446)] = 9756,
+  [SMALL_STATE(447)] = 9765,
+  [SMALL_STATE(448)] = 9776,
+  [SMALL_STATE(449)] = 9785,
+  [SMALL_STATE(450)] = 9794,
+  [SMALL_STATE(451)] = 9805,
+  [SMALL_STATE(452)] = 9814,
+  [SMALL_STATE(453)] = 9825,
+  [SMALL_STATE(454)] = 9836,
+  [SMALL_STATE(455)] = 9847,
+  [SMALL_STATE(456)] = 9858,
+  [SMALL_STATE(457)] = 9869,
+  [SMALL_STATE(458)] = 9877,
+  [SMALL_STATE(459)] = 9885,
+  [SMALL_STATE(460)] = 9893,
+  [SMALL_STATE(461)] = 9901,
+  [SMALL_STATE(462)] = 9909,
+  [SMALL_STATE(463)] = 9917,
+  [SMALL_STATE(464)] = 9925,
+  [SMALL_STATE(465)] = 9933,
+  [SMALL_STATE(466)] = 9941,
+  [SMALL_STATE(467)] = 9949,
+  [SMALL_STATE(468)] = 9957,
+  [SMALL_STATE(469)] = 9965,
+  [SMALL_STATE(470)] = 9973,
+  [SMALL_STATE(471)] = 9981,
+  [SMALL_STATE(472)] = 9989,
+  [SMALL_STATE(473)] = 9997,
+  [SMALL_STATE(474)] = 10005,
+  [SMALL_STATE(475)] = 10013,
+  [SMALL_STATE(476)] = 10021,
+  [SMALL_STATE(477)] = 10029,
+  [SMALL_STATE(478)] = 10037,
+  [SMALL_STATE(479)] = 10045,
+  [SMALL_STATE(480)] = 10053,
+  [SMALL_STATE(481)] = 10061,
+  [SMALL_STATE(482)] = 10069,
+  [SMALL_STATE(483)] = 10077,
+  [SMALL_STATE(484)] = 10085,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -19885,85 +19918,85 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
   [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(449),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(425),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(454),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(426),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
   [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
   [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [79] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [81] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 43),
-  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 43),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 44),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 44),
+  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 44),
+  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 44),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
   [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [125] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
   [128] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 43),
-  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [136] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [138] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 31),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 31),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 32),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 32),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
   [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
   [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
@@ -19972,595 +20005,599 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 32),
-  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(348),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(217),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(238),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(393),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(394),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(417),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(188),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(217),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 32),
-  [279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [287] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [290] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(42),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33),
-  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(236),
-  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(372),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(301),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(220),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(52),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(229),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 33), SHIFT_REPEAT(235),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 53),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [191] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(255),
+  [202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(364),
+  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(209),
+  [208] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(209),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(260),
+  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(380),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(382),
+  [220] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(384),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(193),
+  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(32),
+  [231] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(32),
+  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [239] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(209),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(32),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [271] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [274] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(37),
+  [277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [285] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [297] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [301] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
+  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(255),
+  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(410),
+  [315] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(317),
+  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(234),
+  [321] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(48),
+  [324] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(218),
+  [327] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
+  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
   [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 27),
-  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(79),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(415),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 52),
-  [423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [427] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [434] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(69),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [442] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
-  [444] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(347),
-  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
-  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [482] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(378),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(379),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(404),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(295),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(406),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(409),
-  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [549] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(305),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [556] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(390),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(213),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(255),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 42), SHIFT_REPEAT(408),
-  [572] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [574] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [576] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [578] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [580] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [582] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(326),
-  [585] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(327),
-  [588] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(329),
-  [591] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(330),
-  [594] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [597] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [602] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 48),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42),
-  [632] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(334),
-  [635] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(218),
-  [638] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(345),
-  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(249),
-  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(355),
-  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(317),
-  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 42), SHIFT_REPEAT(108),
-  [653] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 24),
-  [655] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [659] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 32),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 47),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
-  [676] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [678] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(123),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [688] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
-  [691] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(478),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [705] = {.entry = {.count = 1, .reusable = false}}, SHIFT(129),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [711] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
-  [713] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [716] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [722] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [724] = {.entry = {.count = 1, .reusable = false}}, SHIFT(478),
-  [726] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [730] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [732] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [735] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
-  [738] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [746] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [748] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [754] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [762] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [770] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [772] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(299),
-  [777] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(371),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [782] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [786] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [792] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
-  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [808] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 35),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [822] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [825] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(434),
-  [828] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(209),
-  [831] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(303),
-  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [880] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 50),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [884] = {.entry = {.count = 1, .reusable = false}}, SHIFT(39),
-  [886] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51),
-  [888] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(441),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 51), SHIFT_REPEAT(426),
-  [894] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [896] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [898] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(391),
-  [901] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(408),
-  [904] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 36),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [908] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 36),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [916] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [919] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [921] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 26),
-  [923] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [927] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [929] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 46),
-  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 23),
-  [939] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 40),
-  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [945] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 64),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [955] = {.entry = {.count = 1, .reusable = false}}, SHIFT(211),
-  [957] = {.entry = {.count = 1, .reusable = false}}, SHIFT(146),
-  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [964] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(211),
-  [967] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [970] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [972] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [976] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(222),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [982] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [988] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
-  [996] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
-  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
-  [1004] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1007] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(225),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [1013] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [1015] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(411),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [1022] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1025] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1028] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1031] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [1037] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [1040] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 46),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 39),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1096] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [1099] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 63),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 67),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 37),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 25),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 61),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1181] = {.entry = {.count = 1, .reusable = false}}, SHIFT(437),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 38),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(307),
-  [1202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 62),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 60),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(114),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 65),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 66),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 68),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 22),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 49),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 44),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 55),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 45),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 56),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 57),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 58),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 59),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 34),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 35),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 41),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(384),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1397] = {.entry = {.count = 1, .reusable = false}}, SHIFT(190),
-  [1399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
-  [1401] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1433] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [366] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [369] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(59),
+  [372] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [375] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
+  [377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
+  [379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [383] = {.entry = {.count = 1, .reusable = false}}, SHIFT(143),
+  [385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [387] = {.entry = {.count = 1, .reusable = false}}, SHIFT(358),
+  [389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(376),
+  [404] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(378),
+  [407] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(381),
+  [410] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(246),
+  [413] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(396),
+  [416] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(408),
+  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(328),
+  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(459),
+  [425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(71),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [472] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
+  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [482] = {.entry = {.count = 1, .reusable = false}}, SHIFT(69),
+  [484] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
+  [488] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 22),
+  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [492] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
+  [506] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(361),
+  [509] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [512] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [514] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [534] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [550] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [556] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(302),
+  [561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [563] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
+  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(411),
+  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(221),
+  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(256),
+  [574] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(325),
+  [577] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [579] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [583] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [599] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [601] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [607] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [611] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
+  [614] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(351),
+  [617] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
+  [620] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [623] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [626] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
+  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
+  [631] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(386),
+  [634] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(211),
+  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(392),
+  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(263),
+  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(395),
+  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(305),
+  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(106),
+  [652] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [654] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [656] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [658] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [660] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
+  [664] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [666] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
+  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
+  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [680] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [682] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [684] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [686] = {.entry = {.count = 1, .reusable = false}}, SHIFT(460),
+  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [690] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [692] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [695] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(460),
+  [698] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(11),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [707] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [713] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
+  [715] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [718] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(130),
+  [721] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
+  [724] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(126),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [729] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(132),
+  [732] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [745] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [748] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [751] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [767] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [769] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [783] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [797] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [801] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [805] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(311),
+  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(388),
+  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [819] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [823] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(393),
+  [826] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(437),
+  [829] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(205),
+  [832] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(316),
+  [835] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [837] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [843] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [853] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [887] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [894] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
+  [899] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [903] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [909] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [911] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [913] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [916] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [920] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [924] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
+  [926] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(448),
+  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(424),
+  [932] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
+  [936] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [938] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [941] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [943] = {.entry = {.count = 1, .reusable = false}}, SHIFT(154),
+  [945] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
+  [949] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
+  [953] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
+  [959] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [961] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(365),
+  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [966] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [968] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [970] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
+  [972] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [974] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [976] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
+  [978] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [982] = {.entry = {.count = 1, .reusable = false}}, SHIFT(225),
+  [984] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [986] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [988] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [992] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [996] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(226),
+  [999] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(164),
+  [1002] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
+  [1005] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
+  [1008] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [1013] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1017] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1019] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
+  [1021] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1024] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1027] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1038] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
+  [1040] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1043] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1046] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1051] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1067] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(92),
+  [1070] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
+  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1188] = {.entry = {.count = 1, .reusable = false}}, SHIFT(438),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1196] = {.entry = {.count = 1, .reusable = false}}, SHIFT(452),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(319),
+  [1231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1310] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [1312] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1318] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [1320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1322] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1324] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1326] = {.entry = {.count = 1, .reusable = false}}, SHIFT(117),
+  [1328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [1332] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
+  [1338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [1344] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1346] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
+  [1348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
+  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
+  [1362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [1366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1372] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
+  [1374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
+  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [1388] = {.entry = {.count = 1, .reusable = false}}, SHIFT(336),
+  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [1392] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1394] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
+  [1396] = {.entry = {.count = 1, .reusable = false}}, SHIFT(189),
+  [1398] = {.entry = {.count = 1, .reusable = false}}, SHIFT(468),
+  [1400] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1402] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [1410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [1412] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [1414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [1418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [1420] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [1424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [1426] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [1436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [1440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [1446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [1450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [1460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [1464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
 };
 
 #ifdef __cplusplus
