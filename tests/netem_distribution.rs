@@ -67,10 +67,10 @@ fn run_listed(sb: &Sandbox, script: &str) -> String {
 /// Parity with tc (case 3782), a re-run is a no-op (the record knows the table), an
 /// edit to another table and one to none make the netem anew (the run deletes it first;
 /// the kernel's counters start again: tc's `change` and `replace` would keep the old
-/// table, case 3785), a refused edit rolls back, `down` restores the start (case 4502).
-/// An edit that keeps the table (case 5029) is planned in place (`planned` below). Few
-/// runs: under the lane's emulation each costs seconds (every successful run re-reads
-/// the kernel and re-plans with its new record, so each is also a re-run check).
+/// table, case 3785), `down` restores the start (case 4502). An edit that keeps the
+/// table (case 5029) is planned in place (`planned` below). Few runs: under the lane's
+/// emulation each costs seconds (and every successful run re-reads the kernel and
+/// re-plans with its new record: each is a re-run check too).
 #[test]
 fn distribution_equals_tc_and_an_edited_table_makes_the_netem_anew() {
     let sb = Sandbox::new();
@@ -102,31 +102,32 @@ fn distribution_equals_tc_and_an_edited_table_makes_the_netem_anew() {
     let applied = run_listed(&sb, &script);
     assert!(applied.contains("delete qdisc fk1.v0 root"), "the netem is made anew: {applied}");
     assert!(sent_packets(&sb) < counted, "a fresh netem (its counters start again)");
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&before, &sb.dump(), "after down");
+}
 
-    // An edit back to a table, refused at its last operation (the netem's deletion, the
-    // new netem, the address), puts the netem without a table back.
+/// A refused edit that adds a table rolls back to the netem without one (its deletion
+/// undone: made again as it was). Then someone changes the netem behind netscript's back
+/// (`tc qdisc change … distribution pareto`): the table the kernel holds is unknowable,
+/// so the script with a table is refused (`netem_table_unknown`) before anything
+/// changes; after the help line's `tc qdisc del`, a run makes it anew.
+#[test]
+fn a_refused_table_rolls_back_and_a_netem_changed_by_someone_else_is_refused() {
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let script = sb.write_script("netem.ns", &pair_with("netem delay 100ms jitter 10ms"));
+    let run = sb.netscript(&["run", &script]);
+    if !netem_taken(&sb, &run, &before) {
+        return;
+    }
+    // Refused at its last operation (the netem's deletion, the new netem, the address).
     let edited = pair_with("netem delay 100ms jitter 10ms distribution paretonormal").replace("addr 10.77.0.2/24", "addr 10.77.0.2/24 10.79.0.2/24");
     sb.put(&script, &edited);
     let state = sb.dump();
     let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", "2".into()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &script]);
     assert_eq!(refused.code, Some(3), "{refused:?}");
     support::assert_same_dump(&state, &sb.dump(), "after the rollback");
-    sb.netscript(&["down", &script]).ok();
-    support::assert_same_dump(&before, &sb.dump(), "after down");
-}
 
-/// Someone changes netscript's netem behind its back: the table the kernel holds then is
-/// unknowable, so a script with a table is refused (`netem_table_unknown`) before
-/// anything changes; after the help line's `tc qdisc del`, a run makes it anew.
-#[test]
-fn a_netem_changed_by_someone_else_has_an_unknown_table_and_is_refused() {
-    let sb = Sandbox::new();
-    let before = sb.dump();
-    let script = sb.write_script("netem.ns", &pair_with("netem delay 100ms jitter 10ms distribution normal"));
-    let run = sb.netscript(&["run", &script]);
-    if !netem_taken(&sb, &run, &before) {
-        return;
-    }
     sb.sh("tc -n fk1 qdisc change dev v0 root netem delay 50ms 10ms distribution pareto").ok();
     let changed = qdiscs(&sb);
     let run = sb.netscript(&["run", &script]);
