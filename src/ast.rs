@@ -378,6 +378,8 @@ pub enum NetemOpt {
     Slot(Spanned<SlotAst>),
     /// `loss state P…` (`gemodel: false`) or `loss gemodel P…`: the percentages as written.
     LossModel(Spanned<LossModelAst>),
+    /// `distribution NAME`: the name as written (the checker knows the tables).
+    Distribution(Spanned<String>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

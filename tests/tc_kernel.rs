@@ -724,6 +724,7 @@ fn kernel_netem_like_tc() {
             gap: Some(5),
             slot: None,
             loss_model: None,
+            distribution: None,
         });
         let errno = rtnl.request(
             TcRequest::ReplaceQdisc,

@@ -561,3 +561,16 @@ fn netem_loss_models() {
     qdisc("netem_loss_gemodel", QdiscSpec::Netem(ge(0, [None; 3])));
     qdisc("netem_loss_gemodel_all", QdiscSpec::Netem(ge(5_000_000, [p(10.0), p(70.0), p(0.1)])));
 }
+
+/// netem's `distribution` (issue 24, tc-testing 3782, a932, e01a): the table tc reads
+/// from iproute2's `NAME.dist`, computed by netscript, sent last (TCA_NETEM_DELAY_DIST,
+/// 4096 s16), after corrupt, the loss model and the rate as tc orders them.
+#[test]
+fn netem_distribution() {
+    use netscript::model::{LossModel, NetemDistribution};
+    let base = |distribution| Netem { jitter: Some(Duration(10_000_000)), distribution: Some(distribution), ..Netem::delay(Duration(100_000_000)) };
+    qdisc("netem_distribution_normal", QdiscSpec::Netem(Netem { corrupt: Some(Percent(1.0)), ..base(NetemDistribution::Normal) }));
+    qdisc("netem_distribution_pareto", QdiscSpec::Netem(Netem { loss: Some(Percent(1.0)), rate: Some(Rate(1_000_000)), ..base(NetemDistribution::Pareto) }));
+    let state = LossModel::State { p13: Percent(1.0), rest: [None; 4] };
+    qdisc("netem_distribution_paretonormal", QdiscSpec::Netem(Netem { loss_model: Some(state), ..base(NetemDistribution::ParetoNormal) }));
+}

@@ -99,13 +99,13 @@
   '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "dscp" "flowlabel" "onlink" "blackhole" "unreachable" "prohibit" "priority"
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
-    "overhead" "mpu" "linklayer" "slot" "packets" "bytes"
+    "overhead" "mpu" "linklayer" "slot" "packets" "bytes" "distribution"
     "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords
   '("tcp" "udp" "icmp" "ingress" "egress" "clsact" "generic" "native" "off" "private" "vepa" "passthru"
-    "ethernet" "atm" "state" "gemodel"
+    "ethernet" "atm" "state" "gemodel" "normal" "pareto" "paretonormal"
     "icmpv6" "input" "output" "prerouting" "postrouting" "new" "established" "related" "invalid")
   "Option values.")
 

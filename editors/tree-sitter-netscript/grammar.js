@@ -165,6 +165,7 @@ module.exports = grammar({
         seq('slot', $._duration_value, optional($._duration_value)),
         seq('packets', $._int_value),
         seq('bytes', $._size_value),
+        seq('distribution', alias($.identifier, $.distribution)),
       ))),
 
     bpf_statement: ($) =>

@@ -31,6 +31,8 @@ pub const INCLUDE_CYCLE: &str = "netscript::check::include_cycle";
 pub const INCLUDE_NOT_FOUND: &str = "netscript::check::include_not_found";
 pub const TOO_MANY_STATEMENTS: &str = "netscript::check::too_many_statements";
 pub const MISSING_OPTION: &str = "netscript::check::missing_option";
+/// netem `distribution NAME` with a name that is not one of the computed tables.
+pub const UNKNOWN_DISTRIBUTION: &str = "netscript::check::unknown_distribution";
 pub const EMPTY_RANGE: &str = "netscript::check::empty_range";
 pub const INVALID_SYSCTL: &str = "netscript::check::invalid_sysctl";
 pub const UNREACHABLE_EXPECT: &str = "netscript::check::unreachable_expect";

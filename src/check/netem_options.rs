@@ -1,12 +1,12 @@
 //! netem's finer options (issue 24): `limit N` (packets), `duplicate P`, `corrupt P`,
-//! `reorder P` and `gap N`, checked against what tc (q_netem.c) accepts.
+//! `reorder P` and `gap N`, `slot`, loss models, `distribution NAME`, checked against what tc (q_netem.c) accepts.
 
 use super::codes::*;
 use super::core::*;
 use super::values::{self as v};
 use crate::ast::{NetemOpt, PercentValue, Stmt};
 use crate::diagnostic::Diagnostic;
-use crate::model::{LossModel, Netem, NetemSlot, NETEM_DEFAULT_LIMIT};
+use crate::model::{LossModel, Netem, NetemDistribution, NetemSlot, NETEM_DEFAULT_LIMIT};
 use crate::source::Spanned;
 use crate::units::Percent;
 
@@ -37,6 +37,7 @@ impl Evaluator<'_> {
             NetemOpt::Slot(slot) if self.once(seen, "slot", slot.span) => netem.slot = self.netem_slot(&slot.node),
             // `loss` once, whether a percentage or a model (tc: "duplicate loss argument").
             NetemOpt::LossModel(m) if self.once(seen, "loss", m.span) => netem.loss_model = self.loss_model(&m.node),
+            NetemOpt::Distribution(name) if self.once(seen, "distribution", name.span) => netem.distribution = self.distribution(name),
             _ => {}
         }
     }
@@ -87,6 +88,22 @@ impl Evaluator<'_> {
         Some(NetemSlot { min: min.node, max: max.node, packets, bytes })
     }
 
+    /// `distribution NAME`: one of the tables netscript computes (iproute2's
+    /// generated ones; `experimental` is measured data, not computed).
+    fn distribution(&mut self, name: &Spanned<String>) -> Option<NetemDistribution> {
+        if let Some(d) = NetemDistribution::from_name(&name.node) {
+            return Some(d);
+        }
+        let known = NetemDistribution::ALL.map(|d| d.name());
+        let nearest = known.iter().min_by_key(|k| strsim::levenshtein(k, &name.node)).filter(|k| strsim::levenshtein(k, &name.node) <= 3);
+        let help = match nearest {
+            Some(k) => format!("did you mean `{k}`? netscript has the tables `normal`, `pareto` and `paretonormal` (tc's uniform jitter is no `distribution` at all)"),
+            None => "netscript has the tables `normal`, `pareto` and `paretonormal`, which it computes as iproute2 does (tc's uniform jitter is no `distribution` at all; `experimental` and custom tables are files netscript does not read)".to_string(),
+        };
+        self.report(Diagnostic::error(UNKNOWN_DISTRIBUTION, name.span, format!("unknown delay distribution `{}`", name.node)).label("not a table netscript knows").help(help));
+        None
+    }
+
     /// `loss state …` / `loss gemodel …`: every probability 0–100% (tc's get_percent).
     fn loss_model(&mut self, m: &crate::ast::LossModelAst) -> Option<LossModel> {
         let mut values = Vec::new();
@@ -116,6 +133,20 @@ impl Evaluator<'_> {
                 Diagnostic::error(MISSING_OPTION, at, "`reorder` needs a `delay`")
                     .label("reordered packets are sent ahead of the delayed ones")
                     .help("give the netem a delay, e.g. `netem delay 10ms reorder 25%`"),
+            );
+            return false;
+        }
+        // q_netem.c: "distribution specified but no latency and jitter values" (both as
+        // tc sends them, whole µs: a table scales the jitter around the delay).
+        if netem.distribution.is_some() && (netem.delay.micros() == 0 || netem.jitter.is_none_or(|j| j.micros() == 0)) {
+            let at = opts.iter().find_map(|o| match o {
+                NetemOpt::Distribution(n) => Some(n.span),
+                _ => None,
+            });
+            self.report(
+                Diagnostic::error(MISSING_OPTION, at.unwrap_or(stmt.span), "`distribution` needs a `delay` and a `jitter`")
+                    .label("the table shapes the jitter around the delay")
+                    .help("give both, e.g. `netem delay 100ms jitter 10ms distribution normal` (tc refuses it too)"),
             );
             return false;
         }

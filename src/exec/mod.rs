@@ -123,7 +123,7 @@ impl Executor {
     pub fn observe(&mut self, desired: &Desired) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
         let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, &Default::default(), observe::Scope::Full)))?;
-        traffic::normalize(&mut observed, desired);
+        traffic::normalize(&mut observed, desired, &Default::default());
         Ok(observed)
     }
 
@@ -139,7 +139,7 @@ impl Executor {
     pub fn observe_owned(&mut self, desired: &Desired, interest: &crate::plan::ownership::Interest) -> Result<Observed, ExecError> {
         let Executor { inner, runtime } = self;
         let mut observed = timed("observe", || runtime.block_on(observe::observe(inner, desired, interest, observe::Scope::Declared)))?;
-        traffic::normalize(&mut observed, desired);
+        traffic::normalize(&mut observed, desired, interest);
         Ok(observed)
     }
 

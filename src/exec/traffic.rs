@@ -119,7 +119,10 @@ pub fn dump_classes_message(ifindex: u32) -> RouteNetlinkMessage {
 
 /// Replaces each observed qdisc and class that is what the desired state asks for, within
 /// the kernel's rounding, by the desired spec itself: the planner then compares exactly.
-pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::Desired) {
+/// First, the delay table of each netem the record made (`interest`) is recalled (see
+/// [`recall_netem_tables`]).
+pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::Desired, interest: &crate::plan::ownership::Interest) {
+    recall_netem_tables(observed, interest);
     for (name, ns) in &desired.namespaces {
         let Some(seen) = observed.namespaces.get_mut(name) else { continue };
         let (qdiscs, classes) = crate::plan::desired_tc(ns);
@@ -137,5 +140,30 @@ pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::D
                 }
             }
         }
+    }
+}
+
+/// The kernel never reports a netem's delay table. A root netem the record made that
+/// still has the parameters the record made it with (within the kernel's rounding) is
+/// that netem, and holds the record's table (or none): the observed netem gets it. One
+/// whose parameters changed since was changed or made again by someone else, with a
+/// table nobody can read back: it is listed in `netem_drift` with the record's table,
+/// for the planner to refuse what it cannot give back (plan::planner::netem_change).
+pub fn recall_netem_tables(observed: &mut crate::plan::Observed, interest: &crate::plan::ownership::Interest) {
+    if interest.netems.is_empty() {
+        return;
+    }
+    for (name, seen) in observed.namespaces.iter_mut() {
+        let mut drift = Vec::new();
+        for q in seen.qdiscs.iter_mut().filter(|q| q.spec.parent() == QdiscParent::Root) {
+            let (QdiscSpec::Netem(have), Some(made)) = (&mut q.spec, interest.netems.get(&(name.clone(), q.dev.clone()))) else { continue };
+            let untabled = crate::model::Netem { distribution: None, ..made.clone() };
+            if tc::equivalent(&QdiscSpec::Netem(untabled), &QdiscSpec::Netem(have.clone()), psched()) {
+                have.distribution = made.distribution;
+            } else {
+                drift.push((q.dev.clone(), made.distribution));
+            }
+        }
+        seen.netem_drift = drift;
     }
 }

@@ -44,7 +44,7 @@ pub fn class_json_extras(c: &ClassSpec, class: &mut Value) {
     }
 }
 
-/// netem's JSON with `slot` and `loss_model` when it has them (min and max in µs, as tc's delay is;
+/// netem's JSON with `slot`, `loss_model` and `distribution` when it has them (min and max in µs, as tc's delay is;
 /// `packets`/`bytes` when limited), and as it was without.
 pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
     if let (Some(slot), Some(map)) = (&n.slot, v.as_object_mut()) {
@@ -60,6 +60,10 @@ pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
     }
     if let (Some(model), Some(map)) = (&n.loss_model, v.as_object_mut()) {
         map.insert("loss_model".into(), json!(model));
+    }
+    // The kernel never reports a netem's table: shown where netscript's record knows it.
+    if let (Some(d), Some(map)) = (n.distribution, v.as_object_mut()) {
+        map.insert("distribution".into(), json!(d.name()));
     }
     v
 }

@@ -26,7 +26,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "htb" => &["default", "r2q", "direct_qlen"],
         "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
         "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport", "prio", "handle"],
-        "netem" => &["delay", "jitter", "loss", "rate", "limit", "duplicate", "corrupt", "reorder", "gap", "slot", "packets", "bytes", "state", "gemodel"],
+        "netem" => &["delay", "jitter", "loss", "rate", "limit", "duplicate", "corrupt", "reorder", "gap", "slot", "packets", "bytes", "state", "gemodel", "distribution", "normal", "pareto", "paretonormal"],
         "qdisc" => &["ingress", "clsact"],
         "vrf" => &["table"],
         "bpf" => &["ingress", "egress", "section"],

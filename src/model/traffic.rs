@@ -228,6 +228,40 @@ pub struct Netem {
     /// tc's `loss state …` / `loss gemodel …` (instead of a `loss P%`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_model: Option<LossModel>,
+    /// tc's `distribution NAME`: the delay's jitter follows that table rather than
+    /// being uniform. The kernel never reports it back: netscript's record keeps it
+    /// (see docs/OWNERSHIP.md, "netem's delay table").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<NetemDistribution>,
+}
+
+/// The delay distributions iproute2 ships tables for (`/usr/lib/…/tc/NAME.dist`), which
+/// netscript computes itself (`exec::tc::netem_dist`). `experimental` (a table of
+/// measured delays, not computed) is not among them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NetemDistribution {
+    Normal,
+    Pareto,
+    #[serde(rename = "paretonormal")]
+    ParetoNormal,
+}
+
+impl NetemDistribution {
+    pub const ALL: [NetemDistribution; 3] = [NetemDistribution::Normal, NetemDistribution::Pareto, NetemDistribution::ParetoNormal];
+
+    /// tc's name (and netscript's).
+    pub fn name(self) -> &'static str {
+        match self {
+            NetemDistribution::Normal => "normal",
+            NetemDistribution::Pareto => "pareto",
+            NetemDistribution::ParetoNormal => "paretonormal",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<NetemDistribution> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
 }
 
 /// netem's loss models, with tc's words and positional defaults: what is not given
@@ -288,10 +322,10 @@ impl NetemSlot {
 impl Netem {
     /// `netem delay D` and nothing else.
     pub fn delay(delay: Duration) -> Netem {
-        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None, loss_model: None }
+        Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None, loss_model: None, distribution: None }
     }
 
-    /// ` limit N duplicate P corrupt P reorder P gap N slot …`, each when given: the same words
+    /// ` limit N duplicate P corrupt P reorder P gap N slot … loss … distribution D`, each when given: the same words
     /// in netscript and tc.
     pub fn more_words(&self) -> String {
         let mut out = String::new();
@@ -311,6 +345,9 @@ impl Netem {
         }
         if let Some(model) = &self.loss_model {
             out.push_str(&model.words());
+        }
+        if let Some(d) = self.distribution {
+            out.push_str(&format!(" distribution {}", d.name()));
         }
         out
     }

@@ -186,6 +186,9 @@ pub struct Interest {
     /// The record's seals of netscript's firewall table, by namespace: where one still
     /// holds, the table need not be read back (see [`crate::plan::firewall::FirewallSeal`]).
     pub firewall_seals: std::collections::BTreeMap<String, crate::plan::firewall::FirewallSeal>,
+    /// The root netems the record made, as last applied, by (namespace, device): the
+    /// kernel never reports a netem's delay table, the record does.
+    pub netems: std::collections::BTreeMap<(String, String), crate::model::Netem>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -221,6 +224,9 @@ pub fn interest(owned: &[Owned]) -> Interest {
         }
     }
     for made in owned.iter().filter_map(|o| o.made.as_ref()) {
+        if let Action::ReplaceQdisc { ns, dev, qdisc: QdiscSpec::Netem(netem) } = made {
+            out.netems.insert((ns.clone(), dev.clone()), netem.clone());
+        }
         if let Action::CreateLink { ns, kind: crate::plan::action::LinkKind::Veth { peer_ns, .. }, .. } = made
             && ns != peer_ns
         {

@@ -30,6 +30,9 @@ pub const MISSING_INTERFACE: &str = "netscript::plan::missing_interface";
 pub const KIND_CONFLICT: &str = "netscript::plan::kind_conflict";
 pub const FILTER_CONFLICT: &str = "netscript::plan::filter_conflict";
 pub const FOREIGN_QDISC: &str = "netscript::plan::foreign_qdisc";
+/// A netem the script made was changed by someone else since, and the plan would set or
+/// drop a delay table on it, or it had one: which table the kernel holds cannot be read.
+pub const NETEM_TABLE_UNKNOWN: &str = "netscript::plan::netem_table_unknown";
 pub const FOREIGN_LINK: &str = "netscript::plan::foreign_link";
 pub const OWNED_BY_OTHER: &str = "netscript::plan::owned_by_other";
 

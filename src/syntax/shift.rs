@@ -297,6 +297,7 @@ impl Shift for NetemOpt {
             NetemOpt::Duplicate(v) | NetemOpt::Corrupt(v) | NetemOpt::Reorder(v) => v.shift(d),
             NetemOpt::Slot(v) => v.shift(d),
             NetemOpt::LossModel(v) => v.shift(d),
+            NetemOpt::Distribution(v) => v.shift(d),
         }
     }
 }

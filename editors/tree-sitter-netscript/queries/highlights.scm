@@ -103,6 +103,7 @@
   "slot"
   "packets"
   "bytes"
+  "distribution"
   "r2q"
   "direct_qlen"
   "cburst"
@@ -155,7 +156,7 @@
 
 ; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
 ; "bridge" "private" "vepa" "passthru", route's "default"
-; tc's link layers "ethernet" "atm" (link_layer), netem's loss models "state" "gemodel" (loss_model)
+; tc's link layers "ethernet" "atm" (link_layer), netem's loss models "state" "gemodel" (loss_model), its tables (distribution)
 [
   (protocol)
   (switch)
@@ -163,6 +164,7 @@
   (mode)
   (link_layer)
   (loss_model)
+  (distribution)
   (default)
   (hook)
   (verdict)

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 490
+#define STATE_COUNT 492
 #define LARGE_STATE_COUNT 10
-#define SYMBOL_COUNT 290
-#define ALIAS_COUNT 3
-#define TOKEN_COUNT 193
+#define SYMBOL_COUNT 291
+#define ALIAS_COUNT 4
+#define TOKEN_COUNT 194
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 70
+#define PRODUCTION_ID_COUNT 71
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -130,196 +130,198 @@ enum ts_symbol_identifiers {
   anon_sym_slot = 100,
   anon_sym_packets = 101,
   anon_sym_bytes = 102,
-  anon_sym_bpf = 103,
-  anon_sym_egress = 104,
-  anon_sym_xdp = 105,
-  anon_sym_generic = 106,
-  anon_sym_native = 107,
-  anon_sym_section = 108,
-  sym_section_name = 109,
-  anon_sym_route = 110,
-  anon_sym_blackhole = 111,
-  anon_sym_unreachable = 112,
-  anon_sym_prohibit = 113,
-  anon_sym_via = 114,
-  anon_sym_metric = 115,
-  anon_sym_onlink = 116,
-  anon_sym_advmss = 117,
-  anon_sym_scope = 118,
-  anon_sym_global = 119,
-  anon_sym_nexthop = 120,
-  anon_sym_weight = 121,
-  anon_sym_dev = 122,
-  anon_sym_lookup = 123,
-  anon_sym_rule = 124,
-  anon_sym_from = 125,
-  anon_sym_to = 126,
-  anon_sym_iif = 127,
-  anon_sym_oif = 128,
-  anon_sym_fwmark = 129,
-  anon_sym_SLASH = 130,
-  anon_sym_uidrange = 131,
-  anon_sym_DASH = 132,
-  anon_sym_priority = 133,
-  anon_sym_pref = 134,
-  anon_sym_ipproto = 135,
-  anon_sym_icmpv6 = 136,
-  anon_sym_tos = 137,
-  anon_sym_dsfield = 138,
-  anon_sym_dscp = 139,
-  anon_sym_flowlabel = 140,
-  anon_sym_forward = 141,
-  anon_sym_off = 142,
-  anon_sym_sysctl = 143,
-  aux_sym_sysctl_key_token1 = 144,
-  aux_sym_sysctl_key_token2 = 145,
-  sym_sysctl_value = 146,
-  anon_sym_port = 147,
-  anon_sym_firewall = 148,
-  anon_sym_input = 149,
-  anon_sym_output = 150,
-  anon_sym_prerouting = 151,
-  anon_sym_postrouting = 152,
-  anon_sym_policy = 153,
-  anon_sym_accept = 154,
-  anon_sym_mark = 155,
-  anon_sym_ct = 156,
-  anon_sym_COMMA = 157,
-  anon_sym_counter = 158,
-  anon_sym_new = 159,
-  anon_sym_established = 160,
-  anon_sym_related = 161,
-  anon_sym_invalid = 162,
-  anon_sym_reject = 163,
-  anon_sym_masquerade = 164,
-  anon_sym_classify = 165,
-  anon_sym_snat = 166,
-  anon_sym_dnat = 167,
-  sym_nat_target = 168,
-  anon_sym_DOT = 169,
-  aux_sym__name_start_token1 = 170,
-  aux_sym__imm_name_part_token1 = 171,
-  anon_sym_LBRACE = 172,
-  anon_sym_RBRACE = 173,
-  anon_sym_LBRACE2 = 174,
-  anon_sym_LPAREN = 175,
-  anon_sym_RPAREN = 176,
-  anon_sym_PLUS = 177,
-  anon_sym_STAR = 178,
-  anon_sym_PERCENT = 179,
-  sym_integer = 180,
-  anon_sym_DQUOTE = 181,
-  aux_sym_string_token1 = 182,
-  sym_comment = 183,
-  sym_line_continuation = 184,
-  sym_rate = 185,
-  sym_size = 186,
-  sym_duration = 187,
-  sym_percentage = 188,
-  sym_mac_address = 189,
-  anon_sym_SLASH2 = 190,
-  aux_sym_ipv4_address_token1 = 191,
-  aux_sym_ipv6_address_token1 = 192,
-  sym_source_file = 193,
-  sym__statements = 194,
-  sym__sep = 195,
-  sym_block = 196,
-  sym__statement = 197,
-  sym_netns_statement = 198,
-  sym_host_statement = 199,
-  sym_table_statement = 200,
-  sym_let_statement = 201,
-  sym_for_statement = 202,
-  sym_range = 203,
-  sym_include_statement = 204,
-  sym_expect_statement = 205,
-  sym__let_value = 206,
-  sym_veth_statement = 207,
-  sym_bridge_statement = 208,
-  sym_dummy_statement = 209,
-  sym_vrf_statement = 210,
-  sym_macvlan_statement = 211,
-  sym_vlan_statement = 212,
-  sym_vxlan_statement = 213,
-  sym_link_statement = 214,
-  sym_addr_statement = 215,
-  sym_state_statement = 216,
-  sym_mtu_statement = 217,
-  sym_mac_statement = 218,
-  sym_master_statement = 219,
-  sym_shape_statement = 220,
-  sym__tc_framing = 221,
-  sym_htb_statement = 222,
-  sym_class_statement = 223,
-  sym_filter_statement = 224,
-  sym_class_id = 225,
-  sym_qdisc_statement = 226,
-  sym_netem_statement = 227,
-  sym_bpf_statement = 228,
-  sym_xdp_statement = 229,
-  sym__section_opt = 230,
-  sym_route_statement = 231,
-  sym__dev_opt = 232,
-  sym__table_opt = 233,
-  sym_rule_statement = 234,
-  sym_forward_statement = 235,
-  sym_sysctl_statement = 236,
-  sym_sysctl_key = 237,
-  sym__port_opt = 238,
-  sym_firewall_statement = 239,
-  sym_rule_block = 240,
-  sym_firewall_rule = 241,
-  sym__ct_state = 242,
-  sym_firewall_action = 243,
-  sym_namespace_name = 244,
-  sym_interface_name = 245,
-  sym_peer_name = 246,
-  sym__ns_name = 247,
-  sym__if_name = 248,
-  sym__name_start = 249,
-  sym__imm_name_part = 250,
-  sym_table_name = 251,
-  sym_variable = 252,
-  sym_interpolation = 253,
-  sym__imm_interp = 254,
-  sym__expression = 255,
-  sym_parenthesized_expression = 256,
-  sym_unary_expression = 257,
-  sym_binary_expression = 258,
-  sym_string = 259,
-  sym_ipv4_address = 260,
-  sym__imm_octet = 261,
-  sym_ipv6_address = 262,
-  sym__ip_value = 263,
-  sym__int_value = 264,
-  sym__rate_value = 265,
-  sym__size_value = 266,
-  sym__duration_value = 267,
-  sym__percent_value = 268,
-  aux_sym__statements_repeat1 = 269,
-  aux_sym__statements_repeat2 = 270,
-  aux_sym_expect_statement_repeat1 = 271,
-  aux_sym_vxlan_statement_repeat1 = 272,
-  aux_sym_addr_statement_repeat1 = 273,
-  aux_sym_shape_statement_repeat1 = 274,
-  aux_sym_htb_statement_repeat1 = 275,
-  aux_sym_class_statement_repeat1 = 276,
-  aux_sym_filter_statement_repeat1 = 277,
-  aux_sym_netem_statement_repeat1 = 278,
-  aux_sym_netem_statement_repeat2 = 279,
-  aux_sym_bpf_statement_repeat1 = 280,
-  aux_sym_xdp_statement_repeat1 = 281,
-  aux_sym_route_statement_repeat1 = 282,
-  aux_sym_rule_statement_repeat1 = 283,
-  aux_sym_sysctl_key_repeat1 = 284,
-  aux_sym_rule_block_repeat1 = 285,
-  aux_sym_firewall_rule_repeat1 = 286,
-  aux_sym_firewall_rule_repeat2 = 287,
-  aux_sym__ns_name_repeat1 = 288,
-  aux_sym__if_name_repeat1 = 289,
-  alias_sym_default = 290,
-  alias_sym_octet = 291,
-  alias_sym_verdict = 292,
+  anon_sym_distribution = 103,
+  anon_sym_bpf = 104,
+  anon_sym_egress = 105,
+  anon_sym_xdp = 106,
+  anon_sym_generic = 107,
+  anon_sym_native = 108,
+  anon_sym_section = 109,
+  sym_section_name = 110,
+  anon_sym_route = 111,
+  anon_sym_blackhole = 112,
+  anon_sym_unreachable = 113,
+  anon_sym_prohibit = 114,
+  anon_sym_via = 115,
+  anon_sym_metric = 116,
+  anon_sym_onlink = 117,
+  anon_sym_advmss = 118,
+  anon_sym_scope = 119,
+  anon_sym_global = 120,
+  anon_sym_nexthop = 121,
+  anon_sym_weight = 122,
+  anon_sym_dev = 123,
+  anon_sym_lookup = 124,
+  anon_sym_rule = 125,
+  anon_sym_from = 126,
+  anon_sym_to = 127,
+  anon_sym_iif = 128,
+  anon_sym_oif = 129,
+  anon_sym_fwmark = 130,
+  anon_sym_SLASH = 131,
+  anon_sym_uidrange = 132,
+  anon_sym_DASH = 133,
+  anon_sym_priority = 134,
+  anon_sym_pref = 135,
+  anon_sym_ipproto = 136,
+  anon_sym_icmpv6 = 137,
+  anon_sym_tos = 138,
+  anon_sym_dsfield = 139,
+  anon_sym_dscp = 140,
+  anon_sym_flowlabel = 141,
+  anon_sym_forward = 142,
+  anon_sym_off = 143,
+  anon_sym_sysctl = 144,
+  aux_sym_sysctl_key_token1 = 145,
+  aux_sym_sysctl_key_token2 = 146,
+  sym_sysctl_value = 147,
+  anon_sym_port = 148,
+  anon_sym_firewall = 149,
+  anon_sym_input = 150,
+  anon_sym_output = 151,
+  anon_sym_prerouting = 152,
+  anon_sym_postrouting = 153,
+  anon_sym_policy = 154,
+  anon_sym_accept = 155,
+  anon_sym_mark = 156,
+  anon_sym_ct = 157,
+  anon_sym_COMMA = 158,
+  anon_sym_counter = 159,
+  anon_sym_new = 160,
+  anon_sym_established = 161,
+  anon_sym_related = 162,
+  anon_sym_invalid = 163,
+  anon_sym_reject = 164,
+  anon_sym_masquerade = 165,
+  anon_sym_classify = 166,
+  anon_sym_snat = 167,
+  anon_sym_dnat = 168,
+  sym_nat_target = 169,
+  anon_sym_DOT = 170,
+  aux_sym__name_start_token1 = 171,
+  aux_sym__imm_name_part_token1 = 172,
+  anon_sym_LBRACE = 173,
+  anon_sym_RBRACE = 174,
+  anon_sym_LBRACE2 = 175,
+  anon_sym_LPAREN = 176,
+  anon_sym_RPAREN = 177,
+  anon_sym_PLUS = 178,
+  anon_sym_STAR = 179,
+  anon_sym_PERCENT = 180,
+  sym_integer = 181,
+  anon_sym_DQUOTE = 182,
+  aux_sym_string_token1 = 183,
+  sym_comment = 184,
+  sym_line_continuation = 185,
+  sym_rate = 186,
+  sym_size = 187,
+  sym_duration = 188,
+  sym_percentage = 189,
+  sym_mac_address = 190,
+  anon_sym_SLASH2 = 191,
+  aux_sym_ipv4_address_token1 = 192,
+  aux_sym_ipv6_address_token1 = 193,
+  sym_source_file = 194,
+  sym__statements = 195,
+  sym__sep = 196,
+  sym_block = 197,
+  sym__statement = 198,
+  sym_netns_statement = 199,
+  sym_host_statement = 200,
+  sym_table_statement = 201,
+  sym_let_statement = 202,
+  sym_for_statement = 203,
+  sym_range = 204,
+  sym_include_statement = 205,
+  sym_expect_statement = 206,
+  sym__let_value = 207,
+  sym_veth_statement = 208,
+  sym_bridge_statement = 209,
+  sym_dummy_statement = 210,
+  sym_vrf_statement = 211,
+  sym_macvlan_statement = 212,
+  sym_vlan_statement = 213,
+  sym_vxlan_statement = 214,
+  sym_link_statement = 215,
+  sym_addr_statement = 216,
+  sym_state_statement = 217,
+  sym_mtu_statement = 218,
+  sym_mac_statement = 219,
+  sym_master_statement = 220,
+  sym_shape_statement = 221,
+  sym__tc_framing = 222,
+  sym_htb_statement = 223,
+  sym_class_statement = 224,
+  sym_filter_statement = 225,
+  sym_class_id = 226,
+  sym_qdisc_statement = 227,
+  sym_netem_statement = 228,
+  sym_bpf_statement = 229,
+  sym_xdp_statement = 230,
+  sym__section_opt = 231,
+  sym_route_statement = 232,
+  sym__dev_opt = 233,
+  sym__table_opt = 234,
+  sym_rule_statement = 235,
+  sym_forward_statement = 236,
+  sym_sysctl_statement = 237,
+  sym_sysctl_key = 238,
+  sym__port_opt = 239,
+  sym_firewall_statement = 240,
+  sym_rule_block = 241,
+  sym_firewall_rule = 242,
+  sym__ct_state = 243,
+  sym_firewall_action = 244,
+  sym_namespace_name = 245,
+  sym_interface_name = 246,
+  sym_peer_name = 247,
+  sym__ns_name = 248,
+  sym__if_name = 249,
+  sym__name_start = 250,
+  sym__imm_name_part = 251,
+  sym_table_name = 252,
+  sym_variable = 253,
+  sym_interpolation = 254,
+  sym__imm_interp = 255,
+  sym__expression = 256,
+  sym_parenthesized_expression = 257,
+  sym_unary_expression = 258,
+  sym_binary_expression = 259,
+  sym_string = 260,
+  sym_ipv4_address = 261,
+  sym__imm_octet = 262,
+  sym_ipv6_address = 263,
+  sym__ip_value = 264,
+  sym__int_value = 265,
+  sym__rate_value = 266,
+  sym__size_value = 267,
+  sym__duration_value = 268,
+  sym__percent_value = 269,
+  aux_sym__statements_repeat1 = 270,
+  aux_sym__statements_repeat2 = 271,
+  aux_sym_expect_statement_repeat1 = 272,
+  aux_sym_vxlan_statement_repeat1 = 273,
+  aux_sym_addr_statement_repeat1 = 274,
+  aux_sym_shape_statement_repeat1 = 275,
+  aux_sym_htb_statement_repeat1 = 276,
+  aux_sym_class_statement_repeat1 = 277,
+  aux_sym_filter_statement_repeat1 = 278,
+  aux_sym_netem_statement_repeat1 = 279,
+  aux_sym_netem_statement_repeat2 = 280,
+  aux_sym_bpf_statement_repeat1 = 281,
+  aux_sym_xdp_statement_repeat1 = 282,
+  aux_sym_route_statement_repeat1 = 283,
+  aux_sym_rule_statement_repeat1 = 284,
+  aux_sym_sysctl_key_repeat1 = 285,
+  aux_sym_rule_block_repeat1 = 286,
+  aux_sym_firewall_rule_repeat1 = 287,
+  aux_sym_firewall_rule_repeat2 = 288,
+  aux_sym__ns_name_repeat1 = 289,
+  aux_sym__if_name_repeat1 = 290,
+  alias_sym_default = 291,
+  alias_sym_distribution = 292,
+  alias_sym_octet = 293,
+  alias_sym_verdict = 294,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -426,6 +428,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_slot] = "slot",
   [anon_sym_packets] = "packets",
   [anon_sym_bytes] = "bytes",
+  [anon_sym_distribution] = "distribution",
   [anon_sym_bpf] = "bpf",
   [anon_sym_egress] = "direction",
   [anon_sym_xdp] = "xdp",
@@ -614,6 +617,7 @@ static const char * const ts_symbol_names[] = {
   [aux_sym__ns_name_repeat1] = "_ns_name_repeat1",
   [aux_sym__if_name_repeat1] = "_if_name_repeat1",
   [alias_sym_default] = "default",
+  [alias_sym_distribution] = "distribution",
   [alias_sym_octet] = "octet",
   [alias_sym_verdict] = "verdict",
 };
@@ -722,6 +726,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_slot] = anon_sym_slot,
   [anon_sym_packets] = anon_sym_packets,
   [anon_sym_bytes] = anon_sym_bytes,
+  [anon_sym_distribution] = anon_sym_distribution,
   [anon_sym_bpf] = anon_sym_bpf,
   [anon_sym_egress] = anon_sym_ingress,
   [anon_sym_xdp] = anon_sym_xdp,
@@ -910,6 +915,7 @@ static const TSSymbol ts_symbol_map[] = {
   [aux_sym__ns_name_repeat1] = aux_sym__ns_name_repeat1,
   [aux_sym__if_name_repeat1] = aux_sym__if_name_repeat1,
   [alias_sym_default] = alias_sym_default,
+  [alias_sym_distribution] = alias_sym_distribution,
   [alias_sym_octet] = alias_sym_octet,
   [alias_sym_verdict] = alias_sym_verdict,
 };
@@ -1324,6 +1330,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_bytes] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_distribution] = {
     .visible = true,
     .named = false,
   },
@@ -2079,6 +2089,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [alias_sym_distribution] = {
+    .visible = true,
+    .named = true,
+  },
   [alias_sym_octet] = {
     .visible = true,
     .named = true,
@@ -2178,51 +2192,51 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [20] = {.index = 22, .length = 2},
   [21] = {.index = 24, .length = 1},
   [22] = {.index = 25, .length = 1},
-  [23] = {.index = 26, .length = 1},
-  [24] = {.index = 27, .length = 1},
-  [25] = {.index = 28, .length = 1},
-  [26] = {.index = 29, .length = 1},
-  [27] = {.index = 30, .length = 2},
-  [28] = {.index = 32, .length = 3},
-  [29] = {.index = 35, .length = 1},
+  [24] = {.index = 26, .length = 1},
+  [25] = {.index = 27, .length = 1},
+  [26] = {.index = 28, .length = 1},
+  [27] = {.index = 29, .length = 1},
+  [28] = {.index = 30, .length = 2},
+  [29] = {.index = 32, .length = 3},
   [30] = {.index = 35, .length = 1},
-  [31] = {.index = 32, .length = 3},
-  [32] = {.index = 36, .length = 1},
-  [33] = {.index = 37, .length = 1},
-  [34] = {.index = 38, .length = 4},
-  [35] = {.index = 42, .length = 2},
-  [36] = {.index = 44, .length = 2},
-  [37] = {.index = 46, .length = 2},
-  [38] = {.index = 48, .length = 2},
-  [39] = {.index = 50, .length = 1},
-  [40] = {.index = 51, .length = 2},
-  [41] = {.index = 53, .length = 2},
-  [42] = {.index = 55, .length = 3},
-  [43] = {.index = 58, .length = 2},
-  [45] = {.index = 60, .length = 2},
-  [46] = {.index = 62, .length = 1},
-  [47] = {.index = 63, .length = 2},
-  [48] = {.index = 65, .length = 1},
-  [49] = {.index = 66, .length = 2},
-  [50] = {.index = 68, .length = 1},
-  [51] = {.index = 69, .length = 1},
-  [52] = {.index = 70, .length = 2},
-  [54] = {.index = 72, .length = 3},
+  [31] = {.index = 35, .length = 1},
+  [32] = {.index = 32, .length = 3},
+  [33] = {.index = 36, .length = 1},
+  [34] = {.index = 37, .length = 1},
+  [35] = {.index = 38, .length = 4},
+  [36] = {.index = 42, .length = 2},
+  [37] = {.index = 44, .length = 2},
+  [38] = {.index = 46, .length = 2},
+  [39] = {.index = 48, .length = 2},
+  [40] = {.index = 50, .length = 1},
+  [41] = {.index = 51, .length = 2},
+  [42] = {.index = 53, .length = 2},
+  [43] = {.index = 55, .length = 3},
+  [44] = {.index = 58, .length = 2},
+  [46] = {.index = 60, .length = 2},
+  [47] = {.index = 62, .length = 1},
+  [48] = {.index = 63, .length = 2},
+  [49] = {.index = 65, .length = 1},
+  [50] = {.index = 66, .length = 2},
+  [51] = {.index = 68, .length = 1},
+  [52] = {.index = 69, .length = 1},
+  [53] = {.index = 70, .length = 2},
   [55] = {.index = 72, .length = 3},
-  [56] = {.index = 75, .length = 2},
-  [57] = {.index = 77, .length = 3},
-  [58] = {.index = 80, .length = 3},
-  [59] = {.index = 83, .length = 3},
-  [60] = {.index = 86, .length = 3},
-  [61] = {.index = 89, .length = 3},
-  [62] = {.index = 92, .length = 2},
-  [63] = {.index = 94, .length = 2},
-  [64] = {.index = 96, .length = 3},
-  [65] = {.index = 99, .length = 3},
-  [66] = {.index = 102, .length = 4},
-  [67] = {.index = 106, .length = 4},
-  [68] = {.index = 110, .length = 4},
-  [69] = {.index = 114, .length = 5},
+  [56] = {.index = 72, .length = 3},
+  [57] = {.index = 75, .length = 2},
+  [58] = {.index = 77, .length = 3},
+  [59] = {.index = 80, .length = 3},
+  [60] = {.index = 83, .length = 3},
+  [61] = {.index = 86, .length = 3},
+  [62] = {.index = 89, .length = 3},
+  [63] = {.index = 92, .length = 2},
+  [64] = {.index = 94, .length = 2},
+  [65] = {.index = 96, .length = 3},
+  [66] = {.index = 99, .length = 3},
+  [67] = {.index = 102, .length = 4},
+  [68] = {.index = 106, .length = 4},
+  [69] = {.index = 110, .length = 4},
+  [70] = {.index = 114, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2417,39 +2431,42 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [13] = {
     [1] = anon_sym_off,
   },
-  [28] = {
-    [1] = alias_sym_default,
+  [23] = {
+    [1] = alias_sym_distribution,
   },
   [29] = {
+    [1] = alias_sym_default,
+  },
+  [30] = {
     [2] = alias_sym_default,
   },
-  [35] = {
+  [36] = {
     [1] = anon_sym_input,
   },
-  [39] = {
+  [40] = {
     [0] = sym_interface_name,
   },
-  [44] = {
+  [45] = {
     [0] = alias_sym_octet,
   },
-  [53] = {
+  [54] = {
     [1] = anon_sym_tcp,
   },
-  [54] = {
+  [55] = {
     [2] = alias_sym_default,
   },
-  [61] = {
+  [62] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [63] = {
+  [64] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [64] = {
+  [65] = {
     [5] = anon_sym_private,
   },
-  [66] = {
+  [67] = {
     [5] = anon_sym_private,
   },
 };
@@ -2494,27 +2511,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [26] = 26,
   [27] = 2,
   [28] = 9,
-  [29] = 26,
+  [29] = 25,
   [30] = 30,
   [31] = 31,
   [32] = 32,
   [33] = 33,
-  [34] = 25,
-  [35] = 35,
-  [36] = 24,
+  [34] = 34,
+  [35] = 24,
+  [36] = 26,
   [37] = 37,
   [38] = 38,
   [39] = 39,
   [40] = 40,
-  [41] = 41,
+  [41] = 2,
   [42] = 42,
   [43] = 43,
   [44] = 44,
-  [45] = 2,
+  [45] = 45,
   [46] = 46,
   [47] = 47,
-  [48] = 48,
-  [49] = 49,
+  [48] = 2,
+  [49] = 9,
   [50] = 50,
   [51] = 51,
   [52] = 52,
@@ -2522,25 +2539,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [54] = 54,
   [55] = 55,
   [56] = 56,
-  [57] = 9,
-  [58] = 2,
+  [57] = 57,
+  [58] = 58,
   [59] = 25,
   [60] = 60,
-  [61] = 24,
-  [62] = 26,
+  [61] = 26,
+  [62] = 24,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
-  [67] = 26,
+  [67] = 67,
   [68] = 24,
-  [69] = 25,
-  [70] = 19,
+  [69] = 69,
+  [70] = 70,
   [71] = 71,
-  [72] = 72,
+  [72] = 25,
   [73] = 73,
-  [74] = 74,
-  [75] = 75,
+  [74] = 19,
+  [75] = 26,
   [76] = 76,
   [77] = 77,
   [78] = 78,
@@ -2549,10 +2566,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [81] = 81,
   [82] = 82,
   [83] = 83,
-  [84] = 84,
-  [85] = 9,
-  [86] = 2,
-  [87] = 87,
+  [84] = 2,
+  [85] = 85,
+  [86] = 86,
+  [87] = 9,
   [88] = 88,
   [89] = 89,
   [90] = 90,
@@ -2575,81 +2592,81 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 2,
-  [111] = 9,
-  [112] = 112,
+  [110] = 110,
+  [111] = 111,
+  [112] = 2,
   [113] = 113,
-  [114] = 114,
+  [114] = 9,
   [115] = 115,
   [116] = 116,
   [117] = 117,
   [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 26,
-  [122] = 122,
+  [121] = 121,
+  [122] = 26,
   [123] = 123,
   [124] = 124,
-  [125] = 125,
-  [126] = 26,
-  [127] = 24,
+  [125] = 24,
+  [126] = 25,
+  [127] = 26,
   [128] = 24,
-  [129] = 25,
-  [130] = 25,
+  [129] = 129,
+  [130] = 130,
   [131] = 131,
-  [132] = 132,
+  [132] = 25,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 9,
+  [137] = 137,
   [138] = 138,
   [139] = 139,
   [140] = 140,
   [141] = 141,
-  [142] = 142,
+  [142] = 9,
   [143] = 143,
   [144] = 144,
   [145] = 145,
   [146] = 146,
-  [147] = 143,
+  [147] = 147,
   [148] = 148,
   [149] = 149,
   [150] = 150,
   [151] = 151,
   [152] = 152,
   [153] = 153,
-  [154] = 154,
+  [154] = 2,
   [155] = 155,
-  [156] = 9,
-  [157] = 2,
+  [156] = 156,
+  [157] = 157,
   [158] = 158,
-  [159] = 159,
-  [160] = 160,
-  [161] = 2,
+  [159] = 9,
+  [160] = 2,
+  [161] = 161,
   [162] = 155,
-  [163] = 155,
+  [163] = 147,
   [164] = 155,
-  [165] = 143,
+  [165] = 147,
   [166] = 155,
-  [167] = 143,
+  [167] = 147,
   [168] = 155,
-  [169] = 155,
-  [170] = 143,
-  [171] = 155,
-  [172] = 143,
-  [173] = 155,
-  [174] = 143,
-  [175] = 155,
-  [176] = 143,
-  [177] = 155,
-  [178] = 143,
-  [179] = 155,
-  [180] = 143,
-  [181] = 155,
-  [182] = 143,
-  [183] = 143,
-  [184] = 184,
+  [169] = 147,
+  [170] = 155,
+  [171] = 147,
+  [172] = 155,
+  [173] = 147,
+  [174] = 155,
+  [175] = 147,
+  [176] = 155,
+  [177] = 147,
+  [178] = 155,
+  [179] = 147,
+  [180] = 155,
+  [181] = 147,
+  [182] = 155,
+  [183] = 147,
+  [184] = 155,
   [185] = 185,
   [186] = 186,
   [187] = 187,
@@ -2667,7 +2684,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [199] = 199,
   [200] = 200,
   [201] = 201,
-  [202] = 25,
+  [202] = 202,
   [203] = 203,
   [204] = 204,
   [205] = 205,
@@ -2678,10 +2695,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [210] = 210,
   [211] = 211,
   [212] = 212,
-  [213] = 25,
+  [213] = 213,
   [214] = 214,
-  [215] = 24,
-  [216] = 26,
+  [215] = 215,
+  [216] = 216,
   [217] = 217,
   [218] = 218,
   [219] = 219,
@@ -2689,19 +2706,19 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [221] = 221,
   [222] = 222,
   [223] = 223,
-  [224] = 142,
-  [225] = 225,
-  [226] = 226,
-  [227] = 132,
-  [228] = 24,
-  [229] = 133,
-  [230] = 26,
+  [224] = 141,
+  [225] = 24,
+  [226] = 134,
+  [227] = 25,
+  [228] = 136,
+  [229] = 26,
+  [230] = 24,
   [231] = 25,
-  [232] = 24,
-  [233] = 26,
-  [234] = 234,
-  [235] = 235,
-  [236] = 236,
+  [232] = 26,
+  [233] = 233,
+  [234] = 24,
+  [235] = 25,
+  [236] = 26,
   [237] = 237,
   [238] = 238,
   [239] = 239,
@@ -2714,7 +2731,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [246] = 246,
   [247] = 247,
   [248] = 248,
-  [249] = 238,
+  [249] = 249,
   [250] = 250,
   [251] = 251,
   [252] = 252,
@@ -2739,34 +2756,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [271] = 271,
   [272] = 272,
   [273] = 273,
-  [274] = 274,
-  [275] = 275,
-  [276] = 259,
-  [277] = 277,
-  [278] = 238,
-  [279] = 277,
-  [280] = 238,
-  [281] = 277,
-  [282] = 238,
-  [283] = 277,
-  [284] = 238,
-  [285] = 277,
-  [286] = 238,
-  [287] = 277,
-  [288] = 238,
-  [289] = 277,
-  [290] = 238,
-  [291] = 277,
-  [292] = 238,
-  [293] = 277,
-  [294] = 238,
-  [295] = 277,
-  [296] = 238,
-  [297] = 277,
-  [298] = 238,
+  [274] = 243,
+  [275] = 259,
+  [276] = 266,
+  [277] = 243,
+  [278] = 266,
+  [279] = 243,
+  [280] = 266,
+  [281] = 243,
+  [282] = 266,
+  [283] = 243,
+  [284] = 266,
+  [285] = 243,
+  [286] = 266,
+  [287] = 243,
+  [288] = 266,
+  [289] = 243,
+  [290] = 266,
+  [291] = 243,
+  [292] = 266,
+  [293] = 243,
+  [294] = 266,
+  [295] = 243,
+  [296] = 266,
+  [297] = 243,
+  [298] = 298,
   [299] = 299,
   [300] = 300,
-  [301] = 277,
+  [301] = 301,
   [302] = 302,
   [303] = 303,
   [304] = 304,
@@ -2791,10 +2808,10 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [323] = 323,
   [324] = 324,
   [325] = 325,
-  [326] = 12,
-  [327] = 13,
-  [328] = 14,
-  [329] = 9,
+  [326] = 14,
+  [327] = 327,
+  [328] = 12,
+  [329] = 13,
   [330] = 330,
   [331] = 331,
   [332] = 332,
@@ -2830,16 +2847,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [362] = 362,
   [363] = 2,
   [364] = 364,
-  [365] = 365,
+  [365] = 9,
   [366] = 366,
   [367] = 367,
   [368] = 2,
-  [369] = 369,
-  [370] = 9,
+  [369] = 9,
+  [370] = 331,
   [371] = 371,
   [372] = 2,
-  [373] = 373,
-  [374] = 9,
+  [373] = 9,
+  [374] = 374,
   [375] = 375,
   [376] = 376,
   [377] = 377,
@@ -2847,8 +2864,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [379] = 379,
   [380] = 380,
   [381] = 381,
-  [382] = 9,
-  [383] = 2,
+  [382] = 382,
+  [383] = 383,
   [384] = 384,
   [385] = 385,
   [386] = 386,
@@ -2856,8 +2873,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [388] = 388,
   [389] = 389,
   [390] = 390,
-  [391] = 391,
-  [392] = 392,
+  [391] = 9,
+  [392] = 2,
   [393] = 393,
   [394] = 394,
   [395] = 395,
@@ -2874,12 +2891,12 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [406] = 406,
   [407] = 407,
   [408] = 408,
-  [409] = 349,
-  [410] = 350,
+  [409] = 409,
+  [410] = 410,
   [411] = 411,
   [412] = 412,
-  [413] = 413,
-  [414] = 414,
+  [413] = 350,
+  [414] = 351,
   [415] = 415,
   [416] = 416,
   [417] = 417,
@@ -2891,25 +2908,25 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [423] = 423,
   [424] = 424,
   [425] = 425,
-  [426] = 406,
-  [427] = 407,
-  [428] = 424,
-  [429] = 330,
-  [430] = 430,
+  [426] = 426,
+  [427] = 427,
+  [428] = 415,
+  [429] = 417,
+  [430] = 359,
   [431] = 431,
   [432] = 432,
   [433] = 433,
-  [434] = 2,
-  [435] = 9,
-  [436] = 436,
-  [437] = 437,
-  [438] = 438,
-  [439] = 431,
-  [440] = 440,
-  [441] = 441,
+  [434] = 434,
+  [435] = 435,
+  [436] = 2,
+  [437] = 9,
+  [438] = 435,
+  [439] = 439,
+  [440] = 432,
+  [441] = 433,
   [442] = 442,
-  [443] = 437,
-  [444] = 438,
+  [443] = 443,
+  [444] = 444,
   [445] = 445,
   [446] = 446,
   [447] = 447,
@@ -2948,13 +2965,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [480] = 480,
   [481] = 481,
   [482] = 482,
-  [483] = 463,
-  [484] = 480,
+  [483] = 470,
+  [484] = 484,
   [485] = 485,
-  [486] = 468,
-  [487] = 477,
-  [488] = 488,
-  [489] = 489,
+  [486] = 482,
+  [487] = 487,
+  [488] = 485,
+  [489] = 478,
+  [490] = 490,
+  [491] = 491,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2962,70 +2981,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '.', 423,
-        '/', 764,
-        '0', 765,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        ',', 423,
+        '-', 388,
+        '.', 428,
+        '/', 769,
+        '0', 770,
+        ';', 280,
+        '<', 283,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 731,
-        '}', 730,
+        'a', 607,
+        'c', 669,
+        'd', 621,
+        'f', 656,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 587,
+        'n', 613,
+        'o', 642,
+        'p', 678,
+        'r', 615,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 736,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(766);
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(771);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'c', 511,
-        'd', 529,
-        'i', 475,
-        'm', 434,
-        'o', 478,
-        'p', 547,
-        's', 532,
-        '{', 731,
+        'c', 516,
+        'd', 534,
+        'i', 480,
+        'm', 439,
+        'o', 483,
+        'p', 552,
+        's', 537,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3034,66 +3053,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'c', 145,
-        'd', 174,
-        'i', 113,
-        'm', 54,
-        'o', 115,
-        'p', 190,
-        's', 176,
+        'c', 149,
+        'd', 179,
+        'i', 116,
+        'm', 57,
+        'o', 118,
+        'p', 195,
+        's', 181,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(585);
+      if (lookahead == 'm') ADVANCE(590);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\r') ADVANCE(747);
-      if (lookahead != 0) ADVANCE(750);
+      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\r') ADVANCE(752);
+      if (lookahead != 0) ADVANCE(755);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(221);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3101,12 +3120,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(407);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '\\') ADVANCE(412);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3114,54 +3133,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(746);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '"') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(754);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(750);
+          lookahead != '\n') ADVANCE(755);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '(') ADVANCE(732);
-      if (lookahead == '-') ADVANCE(382);
-      if (lookahead == '0') ADVANCE(743);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '(') ADVANCE(737);
+      if (lookahead == '-') ADVANCE(387);
+      if (lookahead == '0') ADVANCE(748);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '-') ADVANCE(48);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '-') ADVANCE(51);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(687);
-      if (lookahead == 'p') ADVANCE(703);
-      if (lookahead == 's') ADVANCE(690);
+      if (lookahead == 'd') ADVANCE(692);
+      if (lookahead == 'p') ADVANCE(708);
+      if (lookahead == 's') ADVANCE(695);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(446);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'i') ADVANCE(451);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3169,14 +3188,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(500);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(505);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -3184,14 +3203,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '.') ADVANCE(423);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '.') ADVANCE(428);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(426);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3199,52 +3218,52 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '=') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '=') ADVANCE(283);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '=') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(75);
+      if (lookahead == 'i') ADVANCE(78);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(155);
-      if (lookahead == 'r') ADVANCE(102);
+      if (lookahead == 'n') ADVANCE(160);
+      if (lookahead == 'r') ADVANCE(105);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(521);
-      if (lookahead == 'r') ADVANCE(462);
-      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == 'n') ADVANCE(526);
+      if (lookahead == 'r') ADVANCE(467);
+      if (lookahead == '{') ADVANCE(736);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -3252,1524 +3271,1555 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(140);
+      if (lookahead == 'o') ADVANCE(144);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(51);
+      if (lookahead == 't') ADVANCE(54);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(751);
+      if (lookahead == '#') ADVANCE(756);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
+      if (lookahead == '{') ADVANCE(734);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
       END_STATE();
     case 26:
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(729);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(26);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(231);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 40,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 39,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        '0', 28,
+        'B', 46,
+        'b', 46,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 225,
-        '0', 29,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        '2', 26,
+        ':', 245,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 225,
-        '2', 27,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        ':', 245,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 762,
-        '.', 225,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        'B', 46,
+        'b', 46,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 762,
-        'Q', 302,
-        'a', 77,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        '.', 230,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 755,
-        'b', 755,
-        'G', 757,
-        'g', 757,
-        'K', 757,
-        'k', 757,
-        'M', 757,
-        'm', 757,
+        '%', 767,
+        'Q', 307,
+        'a', 80,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 762,
-        'B', 760,
-        'b', 760,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 218,
-        'n', 218,
-        'S', 761,
-        's', 761,
-        'T', 214,
-        't', 214,
-        'U', 218,
-        'u', 218,
+        '%', 767,
+        'B', 222,
+        'b', 222,
+        'G', 219,
+        'g', 219,
+        'K', 219,
+        'k', 219,
+        'M', 220,
+        'm', 220,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
-      if (lookahead == '-') ADVANCE(49);
+      ADVANCE_MAP(
+        '%', 767,
+        'B', 765,
+        'b', 765,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '.') ADVANCE(284);
+      if (lookahead == '-') ADVANCE(52);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(224);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (lookahead == '.') ADVANCE(289);
       END_STATE();
     case 37:
-      ADVANCE_MAP(
-        '.', 226,
-        'B', 217,
-        'b', 217,
-        'G', 214,
-        'g', 214,
-        'K', 214,
-        'k', 214,
-        'M', 216,
-        'm', 216,
-        'N', 218,
-        'n', 218,
-        'S', 761,
-        's', 761,
-        'T', 214,
-        't', 214,
-        'U', 218,
-        'u', 218,
-      );
+      if (lookahead == '.') ADVANCE(229);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == '.') ADVANCE(228);
+      ADVANCE_MAP(
+        '.', 231,
+        'B', 760,
+        'b', 760,
+        'G', 764,
+        'g', 764,
+        'K', 764,
+        'k', 764,
+        'M', 764,
+        'm', 764,
+      );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '1') ADVANCE(31);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (lookahead == '.') ADVANCE(232);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 40:
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (lookahead == '1') ADVANCE(32);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(223);
+      if (lookahead == ':') ADVANCE(772);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(223);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
+      if (lookahead == ':') ADVANCE(228);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(240);
+      if (lookahead == ':') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(232);
+      if (lookahead == ':') ADVANCE(245);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(234);
+      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == 'v') ADVANCE(362);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(236);
+      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(238);
+      if (lookahead == ':') ADVANCE(237);
       END_STATE();
     case 48:
-      if (lookahead == '>') ADVANCE(331);
+      if (lookahead == ':') ADVANCE(239);
       END_STATE();
     case 49:
-      if (lookahead == '>') ADVANCE(292);
+      if (lookahead == ':') ADVANCE(241);
       END_STATE();
     case 50:
-      if (lookahead == ']') ADVANCE(41);
+      if (lookahead == ':') ADVANCE(243);
+      END_STATE();
+    case 51:
+      if (lookahead == '>') ADVANCE(336);
+      END_STATE();
+    case 52:
+      if (lookahead == '>') ADVANCE(297);
+      END_STATE();
+    case 53:
+      if (lookahead == ']') ADVANCE(42);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
-      END_STATE();
-    case 51:
-      if (lookahead == 'a') ADVANCE(63);
-      END_STATE();
-    case 52:
-      if (lookahead == 'a') ADVANCE(63);
-      if (lookahead == 'o') ADVANCE(367);
-      END_STATE();
-    case 53:
-      if (lookahead == 'a') ADVANCE(336);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(180);
-      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'o') ADVANCE(372);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(66);
-      if (lookahead == 'm') ADVANCE(166);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(64);
+      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(83);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(141);
+      if (lookahead == 'a') ADVANCE(69);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(72);
+      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'm') ADVANCE(171);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(129);
+      if (lookahead == 'a') ADVANCE(67);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(183);
+      if (lookahead == 'a') ADVANCE(145);
       END_STATE();
     case 63:
-      if (lookahead == 'b') ADVANCE(133);
+      if (lookahead == 'a') ADVANCE(75);
       END_STATE();
     case 64:
-      if (lookahead == 'b') ADVANCE(99);
+      if (lookahead == 'a') ADVANCE(132);
       END_STATE();
     case 65:
-      if (lookahead == 'c') ADVANCE(319);
+      if (lookahead == 'a') ADVANCE(188);
       END_STATE();
     case 66:
-      if (lookahead == 'c') ADVANCE(109);
+      if (lookahead == 'b') ADVANCE(137);
       END_STATE();
     case 67:
-      if (lookahead == 'c') ADVANCE(339);
+      if (lookahead == 'b') ADVANCE(102);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(167);
-      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 'c') ADVANCE(324);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(167);
-      if (lookahead == 'f') ADVANCE(121);
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'c') ADVANCE(112);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'c') ADVANCE(344);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(61);
-      if (lookahead == 'o') ADVANCE(128);
+      if (lookahead == 'c') ADVANCE(172);
+      if (lookahead == 'f') ADVANCE(124);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(110);
+      if (lookahead == 'c') ADVANCE(172);
+      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 't') ADVANCE(327);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(159);
-      if (lookahead == 'p') ADVANCE(161);
-      if (lookahead == 'r') ADVANCE(65);
+      if (lookahead == 'c') ADVANCE(64);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(159);
-      if (lookahead == 'r') ADVANCE(65);
+      if (lookahead == 'c') ADVANCE(64);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 75:
-      if (lookahead == 'd') ADVANCE(299);
+      if (lookahead == 'c') ADVANCE(113);
       END_STATE();
     case 76:
-      if (lookahead == 'd') ADVANCE(299);
-      if (lookahead == 'i') ADVANCE(104);
-      if (lookahead == 'p') ADVANCE(172);
+      if (lookahead == 'c') ADVANCE(164);
+      if (lookahead == 'p') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 77:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'c') ADVANCE(164);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(396);
+      if (lookahead == 'd') ADVANCE(304);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(86);
+      if (lookahead == 'd') ADVANCE(304);
+      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(177);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(210);
+      if (lookahead == 'd') ADVANCE(308);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(184);
+      if (lookahead == 'd') ADVANCE(401);
       END_STATE();
     case 82:
-      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'd') ADVANCE(215);
       END_STATE();
     case 83:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 'p') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(69);
+      if (lookahead == 'd') ADVANCE(87);
       END_STATE();
     case 84:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 'p') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(189);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(57);
+      if (lookahead == 'e') ADVANCE(45);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(72);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(296);
-      END_STATE();
-    case 87:
-      if (lookahead == 'e') ADVANCE(280);
-      END_STATE();
-    case 88:
-      if (lookahead == 'e') ADVANCE(304);
-      END_STATE();
-    case 89:
-      if (lookahead == 'e') ADVANCE(379);
-      END_STATE();
-    case 90:
-      if (lookahead == 'e') ADVANCE(212);
-      END_STATE();
-    case 91:
-      if (lookahead == 'e') ADVANCE(212);
-      if (lookahead == 'o') ADVANCE(181);
-      END_STATE();
-    case 92:
-      if (lookahead == 'e') ADVANCE(348);
-      END_STATE();
-    case 93:
-      if (lookahead == 'e') ADVANCE(106);
-      if (lookahead == 'i') ADVANCE(163);
-      END_STATE();
-    case 94:
-      if (lookahead == 'e') ADVANCE(106);
-      if (lookahead == 'i') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(202);
-      END_STATE();
-    case 95:
       if (lookahead == 'e') ADVANCE(60);
       END_STATE();
+    case 87:
+      if (lookahead == 'e') ADVANCE(301);
+      END_STATE();
+    case 88:
+      if (lookahead == 'e') ADVANCE(285);
+      END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(309);
+      END_STATE();
+    case 90:
+      if (lookahead == 'e') ADVANCE(384);
+      END_STATE();
+    case 91:
+      if (lookahead == 'e') ADVANCE(217);
+      END_STATE();
+    case 92:
+      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'o') ADVANCE(186);
+      END_STATE();
+    case 93:
+      if (lookahead == 'e') ADVANCE(353);
+      END_STATE();
+    case 94:
+      if (lookahead == 'e') ADVANCE(214);
+      END_STATE();
+    case 95:
+      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(71);
+      END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(139);
+      if (lookahead == 'e') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(168);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(132);
-      END_STATE();
-    case 98:
-      if (lookahead == 'e') ADVANCE(119);
-      END_STATE();
-    case 99:
-      if (lookahead == 'e') ADVANCE(130);
-      END_STATE();
-    case 100:
-      if (lookahead == 'e') ADVANCE(204);
-      if (lookahead == 'o') ADVANCE(79);
-      if (lookahead == 't') ADVANCE(206);
-      END_STATE();
-    case 101:
-      if (lookahead == 'e') ADVANCE(204);
-      if (lookahead == 't') ADVANCE(206);
-      END_STATE();
-    case 102:
-      if (lookahead == 'e') ADVANCE(56);
-      END_STATE();
-    case 103:
-      if (lookahead == 'e') ADVANCE(178);
-      END_STATE();
-    case 104:
-      if (lookahead == 'f') ADVANCE(369);
-      END_STATE();
-    case 105:
-      if (lookahead == 'f') ADVANCE(372);
-      END_STATE();
-    case 106:
-      if (lookahead == 'f') ADVANCE(387);
-      END_STATE();
-    case 107:
-      if (lookahead == 'g') ADVANCE(111);
-      END_STATE();
-    case 108:
-      if (lookahead == 'g') ADVANCE(89);
-      END_STATE();
-    case 109:
-      if (lookahead == 'h') ADVANCE(286);
-      END_STATE();
-    case 110:
-      if (lookahead == 'h') ADVANCE(289);
-      END_STATE();
-    case 111:
-      if (lookahead == 'h') ADVANCE(198);
-      END_STATE();
-    case 112:
-      if (lookahead == 'h') ADVANCE(162);
-      END_STATE();
-    case 113:
-      if (lookahead == 'i') ADVANCE(104);
-      END_STATE();
-    case 114:
-      if (lookahead == 'i') ADVANCE(104);
-      if (lookahead == 'p') ADVANCE(172);
-      END_STATE();
-    case 115:
-      if (lookahead == 'i') ADVANCE(105);
-      END_STATE();
-    case 116:
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'n') ADVANCE(293);
-      END_STATE();
-    case 117:
-      if (lookahead == 'i') ADVANCE(105);
-      if (lookahead == 'n') ADVANCE(135);
-      END_STATE();
-    case 118:
-      if (lookahead == 'i') ADVANCE(81);
-      END_STATE();
-    case 119:
-      if (lookahead == 'i') ADVANCE(107);
-      END_STATE();
-    case 120:
-      if (lookahead == 'i') ADVANCE(143);
-      END_STATE();
-    case 121:
-      if (lookahead == 'i') ADVANCE(97);
-      END_STATE();
-    case 122:
-      if (lookahead == 'i') ADVANCE(67);
-      END_STATE();
-    case 123:
-      if (lookahead == 'i') ADVANCE(53);
-      END_STATE();
-    case 124:
-      if (lookahead == 'i') ADVANCE(197);
-      END_STATE();
-    case 125:
-      if (lookahead == 'k') ADVANCE(412);
-      END_STATE();
-    case 126:
-      if (lookahead == 'k') ADVANCE(375);
-      END_STATE();
-    case 127:
-      if (lookahead == 'k') ADVANCE(342);
-      END_STATE();
-    case 128:
-      if (lookahead == 'k') ADVANCE(208);
-      END_STATE();
-    case 129:
-      if (lookahead == 'l') ADVANCE(310);
-      END_STATE();
-    case 130:
-      if (lookahead == 'l') ADVANCE(402);
-      END_STATE();
-    case 131:
-      if (lookahead == 'l') ADVANCE(148);
-      if (lookahead == 'r') ADVANCE(153);
-      if (lookahead == 'w') ADVANCE(136);
-      END_STATE();
-    case 132:
-      if (lookahead == 'l') ADVANCE(78);
-      END_STATE();
-    case 133:
-      if (lookahead == 'l') ADVANCE(87);
-      END_STATE();
-    case 134:
-      if (lookahead == 'l') ADVANCE(58);
-      END_STATE();
-    case 135:
-      if (lookahead == 'l') ADVANCE(120);
-      END_STATE();
-    case 136:
-      if (lookahead == 'm') ADVANCE(62);
-      END_STATE();
-    case 137:
-      if (lookahead == 'm') ADVANCE(363);
-      END_STATE();
-    case 138:
-      if (lookahead == 'm') ADVANCE(192);
-      END_STATE();
-    case 139:
-      if (lookahead == 'm') ADVANCE(166);
-      END_STATE();
-    case 140:
-      if (lookahead == 'n') ADVANCE(293);
-      END_STATE();
-    case 141:
-      if (lookahead == 'n') ADVANCE(108);
-      END_STATE();
-    case 142:
-      if (lookahead == 'n') ADVANCE(200);
-      END_STATE();
-    case 143:
-      if (lookahead == 'n') ADVANCE(127);
-      END_STATE();
-    case 144:
-      if (lookahead == 'n') ADVANCE(135);
-      END_STATE();
-    case 145:
-      if (lookahead == 'o') ADVANCE(205);
-      if (lookahead == 't') ADVANCE(415);
-      END_STATE();
-    case 146:
-      if (lookahead == 'o') ADVANCE(71);
-      END_STATE();
-    case 147:
-      if (lookahead == 'o') ADVANCE(79);
-      END_STATE();
-    case 148:
-      if (lookahead == 'o') ADVANCE(211);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(128);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(316);
-      END_STATE();
-    case 151:
-      if (lookahead == 'o') ADVANCE(390);
-      END_STATE();
-    case 152:
+      if (lookahead == 'e') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(168);
       if (lookahead == 'o') ADVANCE(207);
       END_STATE();
+    case 98:
+      if (lookahead == 'e') ADVANCE(63);
+      END_STATE();
+    case 99:
+      if (lookahead == 'e') ADVANCE(143);
+      END_STATE();
+    case 100:
+      if (lookahead == 'e') ADVANCE(136);
+      END_STATE();
+    case 101:
+      if (lookahead == 'e') ADVANCE(122);
+      END_STATE();
+    case 102:
+      if (lookahead == 'e') ADVANCE(133);
+      END_STATE();
+    case 103:
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 't') ADVANCE(211);
+      END_STATE();
+    case 104:
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 't') ADVANCE(211);
+      END_STATE();
+    case 105:
+      if (lookahead == 'e') ADVANCE(59);
+      END_STATE();
+    case 106:
+      if (lookahead == 'e') ADVANCE(183);
+      END_STATE();
+    case 107:
+      if (lookahead == 'f') ADVANCE(374);
+      END_STATE();
+    case 108:
+      if (lookahead == 'f') ADVANCE(377);
+      END_STATE();
+    case 109:
+      if (lookahead == 'f') ADVANCE(392);
+      END_STATE();
+    case 110:
+      if (lookahead == 'g') ADVANCE(114);
+      END_STATE();
+    case 111:
+      if (lookahead == 'g') ADVANCE(90);
+      END_STATE();
+    case 112:
+      if (lookahead == 'h') ADVANCE(291);
+      END_STATE();
+    case 113:
+      if (lookahead == 'h') ADVANCE(294);
+      END_STATE();
+    case 114:
+      if (lookahead == 'h') ADVANCE(203);
+      END_STATE();
+    case 115:
+      if (lookahead == 'h') ADVANCE(167);
+      END_STATE();
+    case 116:
+      if (lookahead == 'i') ADVANCE(107);
+      END_STATE();
+    case 117:
+      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'p') ADVANCE(177);
+      END_STATE();
+    case 118:
+      if (lookahead == 'i') ADVANCE(108);
+      END_STATE();
+    case 119:
+      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(298);
+      END_STATE();
+    case 120:
+      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'n') ADVANCE(139);
+      END_STATE();
+    case 121:
+      if (lookahead == 'i') ADVANCE(84);
+      END_STATE();
+    case 122:
+      if (lookahead == 'i') ADVANCE(110);
+      END_STATE();
+    case 123:
+      if (lookahead == 'i') ADVANCE(147);
+      END_STATE();
+    case 124:
+      if (lookahead == 'i') ADVANCE(100);
+      END_STATE();
+    case 125:
+      if (lookahead == 'i') ADVANCE(70);
+      END_STATE();
+    case 126:
+      if (lookahead == 'i') ADVANCE(56);
+      END_STATE();
+    case 127:
+      if (lookahead == 'i') ADVANCE(202);
+      END_STATE();
+    case 128:
+      if (lookahead == 'k') ADVANCE(417);
+      END_STATE();
+    case 129:
+      if (lookahead == 'k') ADVANCE(380);
+      END_STATE();
+    case 130:
+      if (lookahead == 'k') ADVANCE(347);
+      END_STATE();
+    case 131:
+      if (lookahead == 'k') ADVANCE(213);
+      END_STATE();
+    case 132:
+      if (lookahead == 'l') ADVANCE(315);
+      END_STATE();
+    case 133:
+      if (lookahead == 'l') ADVANCE(407);
+      END_STATE();
+    case 134:
+      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'w') ADVANCE(140);
+      END_STATE();
+    case 135:
+      if (lookahead == 'l') ADVANCE(153);
+      if (lookahead == 'r') ADVANCE(158);
+      if (lookahead == 'w') ADVANCE(140);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 136:
+      if (lookahead == 'l') ADVANCE(81);
+      END_STATE();
+    case 137:
+      if (lookahead == 'l') ADVANCE(88);
+      END_STATE();
+    case 138:
+      if (lookahead == 'l') ADVANCE(61);
+      END_STATE();
+    case 139:
+      if (lookahead == 'l') ADVANCE(123);
+      END_STATE();
+    case 140:
+      if (lookahead == 'm') ADVANCE(65);
+      END_STATE();
+    case 141:
+      if (lookahead == 'm') ADVANCE(368);
+      END_STATE();
+    case 142:
+      if (lookahead == 'm') ADVANCE(197);
+      END_STATE();
+    case 143:
+      if (lookahead == 'm') ADVANCE(171);
+      END_STATE();
+    case 144:
+      if (lookahead == 'n') ADVANCE(298);
+      END_STATE();
+    case 145:
+      if (lookahead == 'n') ADVANCE(111);
+      END_STATE();
+    case 146:
+      if (lookahead == 'n') ADVANCE(205);
+      END_STATE();
+    case 147:
+      if (lookahead == 'n') ADVANCE(130);
+      END_STATE();
+    case 148:
+      if (lookahead == 'n') ADVANCE(139);
+      END_STATE();
+    case 149:
+      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 't') ADVANCE(420);
+      END_STATE();
+    case 150:
+      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 't') ADVANCE(420);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
+    case 151:
+      if (lookahead == 'o') ADVANCE(74);
+      END_STATE();
+    case 152:
+      if (lookahead == 'o') ADVANCE(83);
+      END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(137);
+      if (lookahead == 'o') ADVANCE(216);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(202);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(181);
+      if (lookahead == 'o') ADVANCE(321);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'o') ADVANCE(395);
       END_STATE();
     case 157:
-      if (lookahead == 'o') ADVANCE(177);
-      if (lookahead == 'r') ADVANCE(94);
+      if (lookahead == 'o') ADVANCE(212);
       END_STATE();
     case 158:
-      if (lookahead == 'o') ADVANCE(185);
+      if (lookahead == 'o') ADVANCE(141);
       END_STATE();
     case 159:
-      if (lookahead == 'o') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(70);
+      if (lookahead == 'o') ADVANCE(186);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(187);
-      END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(170);
-      END_STATE();
-    case 163:
       if (lookahead == 'o') ADVANCE(182);
       END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(182);
+      if (lookahead == 'r') ADVANCE(97);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(190);
+      END_STATE();
     case 164:
-      if (lookahead == 'o') ADVANCE(149);
+      if (lookahead == 'o') ADVANCE(176);
       END_STATE();
     case 165:
-      if (lookahead == 'o') ADVANCE(203);
+      if (lookahead == 'o') ADVANCE(73);
       END_STATE();
     case 166:
-      if (lookahead == 'o') ADVANCE(201);
+      if (lookahead == 'o') ADVANCE(192);
       END_STATE();
     case 167:
-      if (lookahead == 'p') ADVANCE(399);
+      if (lookahead == 'o') ADVANCE(175);
       END_STATE();
     case 168:
-      if (lookahead == 'p') ADVANCE(307);
+      if (lookahead == 'o') ADVANCE(187);
       END_STATE();
     case 169:
-      if (lookahead == 'p') ADVANCE(360);
+      if (lookahead == 'o') ADVANCE(154);
       END_STATE();
     case 170:
-      if (lookahead == 'p') ADVANCE(351);
+      if (lookahead == 'o') ADVANCE(208);
       END_STATE();
     case 171:
-      if (lookahead == 'p') ADVANCE(92);
+      if (lookahead == 'o') ADVANCE(206);
       END_STATE();
     case 172:
-      if (lookahead == 'p') ADVANCE(188);
+      if (lookahead == 'p') ADVANCE(404);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(68);
+      if (lookahead == 'p') ADVANCE(312);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(193);
+      if (lookahead == 'p') ADVANCE(365);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'p') ADVANCE(356);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(161);
-      if (lookahead == 'r') ADVANCE(65);
+      if (lookahead == 'p') ADVANCE(93);
       END_STATE();
     case 177:
-      if (lookahead == 'r') ADVANCE(194);
+      if (lookahead == 'p') ADVANCE(193);
       END_STATE();
     case 178:
-      if (lookahead == 'r') ADVANCE(419);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(71);
       END_STATE();
     case 179:
-      if (lookahead == 'r') ADVANCE(93);
+      if (lookahead == 'p') ADVANCE(163);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 180:
-      if (lookahead == 'r') ADVANCE(125);
+      if (lookahead == 'p') ADVANCE(166);
       END_STATE();
     case 181:
-      if (lookahead == 'r') ADVANCE(95);
+      if (lookahead == 'p') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(68);
       END_STATE();
     case 182:
-      if (lookahead == 'r') ADVANCE(124);
+      if (lookahead == 'r') ADVANCE(199);
       END_STATE();
     case 183:
-      if (lookahead == 'r') ADVANCE(126);
+      if (lookahead == 'r') ADVANCE(424);
       END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(59);
+      if (lookahead == 'r') ADVANCE(96);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(128);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(152);
+      if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(165);
+      if (lookahead == 'r') ADVANCE(129);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(122);
+      if (lookahead == 'r') ADVANCE(62);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(154);
+      if (lookahead == 'r') ADVANCE(200);
       END_STATE();
     case 191:
-      if (lookahead == 's') ADVANCE(345);
+      if (lookahead == 'r') ADVANCE(157);
       END_STATE();
     case 192:
-      if (lookahead == 's') ADVANCE(191);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(322);
+      if (lookahead == 'r') ADVANCE(170);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 195:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'r') ADVANCE(159);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 's') ADVANCE(350);
       END_STATE();
     case 197:
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 's') ADVANCE(196);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 't') ADVANCE(327);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(112);
+      if (lookahead == 't') ADVANCE(414);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(103);
+      if (lookahead == 't') ADVANCE(333);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(88);
+      if (lookahead == 't') ADVANCE(330);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(150);
+      if (lookahead == 't') ADVANCE(218);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(359);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(189);
+      if (lookahead == 't') ADVANCE(115);
       END_STATE();
     case 205:
-      if (lookahead == 'u') ADVANCE(142);
+      if (lookahead == 't') ADVANCE(106);
       END_STATE();
     case 206:
-      if (lookahead == 'u') ADVANCE(313);
+      if (lookahead == 't') ADVANCE(89);
       END_STATE();
     case 207:
-      if (lookahead == 'u') ADVANCE(168);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 208:
-      if (lookahead == 'u') ADVANCE(169);
+      if (lookahead == 't') ADVANCE(156);
       END_STATE();
     case 209:
-      if (lookahead == 'v') ADVANCE(357);
+      if (lookahead == 't') ADVANCE(194);
       END_STATE();
     case 210:
-      if (lookahead == 'v') ADVANCE(138);
+      if (lookahead == 'u') ADVANCE(146);
       END_STATE();
     case 211:
-      if (lookahead == 'w') ADVANCE(134);
+      if (lookahead == 'u') ADVANCE(318);
       END_STATE();
     case 212:
-      if (lookahead == 'x') ADVANCE(199);
+      if (lookahead == 'u') ADVANCE(173);
       END_STATE();
     case 213:
-      if (lookahead == 'y') ADVANCE(384);
+      if (lookahead == 'u') ADVANCE(174);
       END_STATE();
     case 214:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(217);
+      if (lookahead == 'v') ADVANCE(362);
       END_STATE();
     case 215:
-      ADVANCE_MAP(
-        'B', 217,
-        'b', 217,
-        'G', 214,
-        'g', 214,
-        'K', 214,
-        'k', 214,
-        'M', 216,
-        'm', 216,
-        'N', 218,
-        'n', 218,
-        'S', 761,
-        's', 761,
-        'T', 214,
-        't', 214,
-        'U', 218,
-        'u', 218,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
+      if (lookahead == 'v') ADVANCE(142);
       END_STATE();
     case 216:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(217);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+      if (lookahead == 'w') ADVANCE(138);
       END_STATE();
     case 217:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(220);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(219);
+      if (lookahead == 'x') ADVANCE(204);
       END_STATE();
     case 218:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+      if (lookahead == 'y') ADVANCE(389);
       END_STATE();
     case 219:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(754);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(222);
       END_STATE();
     case 220:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(754);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(222);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(766);
       END_STATE();
     case 221:
+      ADVANCE_MAP(
+        'B', 760,
+        'b', 760,
+        'G', 764,
+        'g', 764,
+        'K', 764,
+        'k', 764,
+        'M', 764,
+        'm', 764,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
+      END_STATE();
+    case 222:
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
+      END_STATE();
+    case 223:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(766);
+      END_STATE();
+    case 224:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(759);
+      END_STATE();
+    case 225:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(759);
+      END_STATE();
+    case 226:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(221);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
-      END_STATE();
-    case 222:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
-      END_STATE();
-    case 223:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
-      END_STATE();
-    case 224:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
-      END_STATE();
-    case 225:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      END_STATE();
-    case 226:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(215);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 228:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
       END_STATE();
     case 229:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
       END_STATE();
     case 230:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(763);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 231:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
       END_STATE();
     case 232:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 233:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 234:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(233);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
       END_STATE();
     case 235:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(768);
       END_STATE();
     case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
       END_STATE();
     case 238:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(237);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
     case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
       END_STATE();
     case 240:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(239);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
       END_STATE();
     case 241:
-      if (lookahead == '.' ||
-          ('0' <= lookahead && lookahead <= ':') ||
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
+      END_STATE();
+    case 242:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
+      END_STATE();
+    case 243:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(242);
+      END_STATE();
+    case 244:
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 242:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(750);
-      END_STATE();
-    case 243:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        ',', 418,
-        '-', 383,
-        '/', 378,
-        '0', 743,
-        ';', 275,
-        '<', 278,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 602,
-        'c', 664,
-        'd', 616,
-        'f', 651,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 582,
-        'n', 608,
-        'o', 637,
-        'p', 673,
-        'r', 610,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
-        '}', 730,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(243);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 244:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        '%', 736,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 35,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        't', 580,
-        '{', 729,
-        '}', 730,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(244);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
     case 245:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 80,
-        'd', 84,
-        'f', 131,
-        'g', 186,
-        'i', 76,
-        'l', 146,
-        'm', 100,
-        'n', 91,
-        'o', 117,
-        'p', 157,
-        'r', 85,
-        's', 73,
-        't', 52,
-        'u', 118,
-        'v', 123,
-        'w', 98,
-        '{', 731,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(244);
       END_STATE();
     case 246:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '"', 746,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        'a', 80,
-        'd', 84,
-        'f', 131,
-        'g', 186,
-        'i', 76,
-        'l', 146,
-        'm', 100,
-        'n', 91,
-        'o', 117,
-        'p', 157,
-        'r', 85,
-        's', 73,
-        't', 52,
-        'u', 118,
-        'v', 123,
-        'w', 98,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(246);
+      if (lookahead == '.' ||
+          ('0' <= lookahead && lookahead <= ':') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
       END_STATE();
     case 247:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '(', 732,
-        ')', 733,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 35,
-        '/', 378,
-        '0', 737,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '=', 283,
-        '>', 279,
-        '\\', 5,
-        '{', 729,
-        '}', 730,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(247);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(755);
       END_STATE();
     case 248:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '.', 423,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 34,
-        '>', 279,
-        '[', 241,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        ',', 423,
+        '-', 388,
+        '/', 383,
+        '0', 748,
+        ';', 280,
+        '<', 283,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'a', 607,
+        'c', 669,
+        'd', 621,
+        'f', 656,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 587,
+        'n', 613,
+        'o', 642,
+        'p', 678,
+        'r', 615,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 249:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '%', 736,
-        '*', 735,
-        '+', 734,
-        '-', 382,
-        '/', 378,
-        '0', 739,
-        ':', 767,
-        ';', 275,
-        '<', 34,
-        '>', 279,
-        '[', 241,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        '%', 741,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 36,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'm', 584,
-        't', 580,
-        '{', 729,
+        'm', 718,
+        't', 585,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(249);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ',', 418,
-        '-', 382,
-        '/', 378,
-        '8', 28,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'c', 145,
-        'd', 83,
-        'f', 131,
-        'g', 186,
-        'i', 76,
-        'l', 146,
-        'm', 55,
-        'n', 155,
-        'o', 116,
-        'p', 157,
-        'r', 85,
-        's', 176,
-        't', 52,
-        'u', 118,
-        '{', 729,
+        'a', 82,
+        'd', 95,
+        'f', 134,
+        'g', 191,
+        'i', 79,
+        'l', 151,
+        'm', 103,
+        'n', 92,
+        'o', 120,
+        'p', 162,
+        'r', 86,
+        's', 76,
+        't', 55,
+        'u', 121,
+        'v', 126,
+        'w', 101,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(250);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+          lookahead == ' ') SKIP(251);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '.', 423,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '"', 751,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'a', 82,
+        'd', 95,
+        'f', 134,
+        'g', 191,
+        'i', 79,
+        'l', 151,
+        'm', 103,
+        'n', 92,
+        'o', 120,
+        'p', 162,
+        'r', 86,
+        's', 76,
+        't', 55,
+        'u', 121,
+        'v', 126,
+        'w', 101,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(252);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          lookahead == ' ') SKIP(251);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 383,
-        '/', 378,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '(', 737,
+        ')', 738,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 36,
+        '/', 383,
+        '0', 742,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '=', 288,
+        '>', 284,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        '{', 734,
+        '}', 735,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(743);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 48,
-        '.', 423,
-        '/', 764,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '.', 428,
+        '/', 383,
+        '0', 744,
+        ':', 772,
+        ';', 280,
+        '<', 35,
+        '>', 284,
+        '[', 246,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'm', 589,
+        't', 585,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 48,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '%', 741,
+        '*', 740,
+        '+', 739,
+        '-', 387,
+        '/', 383,
+        '0', 744,
+        ':', 772,
+        ';', 280,
+        '<', 35,
+        '>', 284,
+        '[', 246,
         '\\', 5,
-        'a', 572,
-        'c', 575,
-        'd', 573,
-        'f', 574,
-        'g', 696,
-        'i', 603,
-        'l', 665,
-        'm', 583,
-        'n', 609,
-        'o', 638,
-        'p', 673,
-        'r', 620,
-        's', 601,
-        't', 579,
-        'u', 640,
-        'v', 635,
-        'w', 618,
-        '{', 729,
+        'm', 589,
+        't', 585,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(578);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '-', 48,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ',', 423,
+        '-', 387,
+        '/', 383,
+        '8', 27,
+        ';', 280,
+        '<', 283,
+        '>', 284,
         '\\', 5,
-        'c', 664,
-        'd', 687,
-        'i', 634,
-        'm', 584,
-        'o', 639,
-        'p', 703,
-        's', 690,
-        '{', 729,
+        'c', 150,
+        'd', 85,
+        'f', 135,
+        'g', 191,
+        'i', 79,
+        'l', 151,
+        'm', 58,
+        'n', 160,
+        'o', 119,
+        'p', 162,
+        'r', 86,
+        's', 181,
+        't', 55,
+        'u', 121,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(255);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(236);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        '/', 764,
-        ';', 275,
-        '<', 278,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 388,
+        '.', 428,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        '{', 731,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
-      if (('-' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(257);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 388,
+        '/', 383,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 455,
-        'g', 545,
-        'i', 446,
-        'l', 512,
-        'p', 519,
-        'r', 458,
-        '{', 731,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(265);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(257);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        '.', 428,
+        '/', 769,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'm', 516,
-        '{', 731,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        '0', 748,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        '{', 731,
+        'c', 669,
+        'd', 692,
+        'i', 639,
+        'm', 589,
+        'o', 644,
+        'p', 708,
+        's', 695,
+        '{', 734,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '-', 51,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        'a', 577,
+        'c', 580,
+        'd', 578,
+        'f', 579,
+        'g', 701,
+        'i', 608,
+        'l', 670,
+        'm', 588,
+        'n', 614,
+        'o', 643,
+        'p', 678,
+        'r', 625,
+        's', 606,
+        't', 584,
+        'u', 645,
+        'v', 640,
+        'w', 623,
+        '{', 734,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        '/', 769,
+        ';', 280,
+        '<', 283,
+        '>', 284,
+        '\\', 5,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 260:
-      if (eof) ADVANCE(274);
+    case 262:
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'a', 445,
-        'd', 455,
-        'l', 514,
-        'm', 460,
-        'n', 451,
-        'o', 502,
-        'p', 547,
-        's', 443,
-        't', 426,
-        'v', 483,
-        'w', 461,
-        '{', 731,
+        'd', 460,
+        'g', 550,
+        'i', 451,
+        'l', 517,
+        'p', 524,
+        'r', 463,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4778,2207 +4828,2235 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 261:
-      if (eof) ADVANCE(274);
+    case 263:
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '.', 423,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 528,
-        'f', 492,
-        'i', 474,
-        'l', 514,
-        'o', 478,
-        'p', 534,
-        's', 533,
-        't', 425,
-        'u', 476,
-        '{', 731,
+        'm', 521,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
+          lookahead == ' ') SKIP(272);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '0', 743,
-        ';', 275,
-        '<', 277,
-        '>', 279,
-        '\\', 5,
-        'm', 713,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 263:
-      if (eof) ADVANCE(274);
-      ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        '0', 741,
-        ':', 767,
-        ';', 275,
-        '>', 279,
-        '\\', 5,
-        '{', 729,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(263);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(278);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        '{', 736,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(264);
+          lookahead == ' ') SKIP(273);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'd', 82,
-        'g', 186,
-        'i', 75,
-        'l', 160,
-        'p', 156,
-        'r', 96,
+        'a', 450,
+        'd', 460,
+        'l', 519,
+        'm', 465,
+        'n', 456,
+        'o', 507,
+        'p', 552,
+        's', 448,
+        't', 431,
+        'v', 488,
+        'w', 466,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(265);
+          lookahead == ' ') SKIP(274);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '<', 277,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        '.', 428,
+        ';', 280,
+        '>', 284,
         '\\', 5,
-        'd', 617,
-        'g', 696,
-        'i', 604,
-        'l', 676,
-        'p', 674,
-        'r', 620,
+        'd', 533,
+        'f', 497,
+        'i', 479,
+        'l', 519,
+        'o', 483,
+        'p', 539,
+        's', 538,
+        't', 430,
+        'u', 481,
+        '{', 736,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(266);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(275);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(147);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        '0', 746,
+        ':', 772,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        '{', 734,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '<') ADVANCE(277);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(283);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'a', 80,
-        'd', 82,
-        'l', 164,
-        'm', 101,
-        'n', 90,
-        'o', 144,
-        'p', 190,
-        's', 74,
-        't', 51,
-        'v', 123,
-        'w', 98,
+        'd', 94,
+        'g', 191,
+        'i', 78,
+        'l', 165,
+        'p', 161,
+        'r', 99,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(274);
+      if (eof) ADVANCE(279);
       ADVANCE_MAP(
-        '\n', 276,
-        '#', 751,
-        ';', 275,
-        '>', 279,
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
         '\\', 5,
-        'd', 173,
-        'f', 131,
-        'i', 114,
-        'l', 164,
-        'o', 115,
-        'p', 179,
-        's', 175,
-        't', 52,
-        'u', 118,
+        'd', 622,
+        'g', 701,
+        'i', 609,
+        'l', 681,
+        'p', 679,
+        'r', 625,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(669);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '<', 282,
+        '>', 284,
+        '\\', 5,
+        'm', 718,
+        '{', 734,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 272:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(282);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(660);
+      if (lookahead == 'm') ADVANCE(152);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(272);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 273:
-      if (eof) ADVANCE(274);
-      if (lookahead == '\n') ADVANCE(276);
-      if (lookahead == '#') ADVANCE(751);
-      if (lookahead == ';') ADVANCE(275);
-      if (lookahead == '>') ADVANCE(279);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '<') ADVANCE(282);
+      if (lookahead == '>') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(674);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(273);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
       END_STATE();
     case 274:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        'a', 82,
+        'd', 94,
+        'l', 169,
+        'm', 104,
+        'n', 91,
+        'o', 148,
+        'p', 195,
+        's', 77,
+        't', 54,
+        'v', 126,
+        'w', 101,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(274);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(279);
+      ADVANCE_MAP(
+        '\n', 281,
+        '#', 756,
+        ';', 280,
+        '>', 284,
+        '\\', 5,
+        'd', 178,
+        'f', 134,
+        'i', 117,
+        'l', 169,
+        'o', 118,
+        'p', 184,
+        's', 180,
+        't', 55,
+        'u', 121,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(275);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(674);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(276);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(665);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(277);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(49);
+      if (eof) ADVANCE(279);
+      if (lookahead == '\n') ADVANCE(281);
+      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == ';') ADVANCE(280);
+      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(278);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 282:
+      ACCEPT_TOKEN(anon_sym_LT);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(52);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 286:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 287:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 284:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(285);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 286:
-      ACCEPT_TOKEN(anon_sym_reach);
-      END_STATE();
-    case 287:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 288:
+      ACCEPT_TOKEN(anon_sym_EQ);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(290);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 293:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 292:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
-      END_STATE();
-    case 293:
-      ACCEPT_TOKEN(anon_sym_on);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 295:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 300:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 298:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 299:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 301:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 306:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 307:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
     case 309:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 314:
       ACCEPT_TOKEN(anon_sym_group);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_local);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 315:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 316:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 320:
       ACCEPT_TOKEN(anon_sym_mtu);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 316:
-      ACCEPT_TOKEN(anon_sym_proto);
-      END_STATE();
-    case 317:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 321:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 322:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 323:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_src);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 326:
       ACCEPT_TOKEN(anon_sym_src);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 322:
-      ACCEPT_TOKEN(anon_sym_dst);
-      END_STATE();
-    case 323:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 327:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 328:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 329:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 332:
       ACCEPT_TOKEN(anon_sym_sport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 328:
+    case 333:
       ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
-    case 329:
+    case 334:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
-    case 330:
+    case 335:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 331:
+    case 336:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 332:
+    case 337:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(334);
+      if (lookahead == ':') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(332);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
       END_STATE();
-    case 333:
+    case 338:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
       END_STATE();
-    case 334:
+    case 339:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
       END_STATE();
-    case 335:
+    case 340:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(335);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 340:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
       END_STATE();
     case 341:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 346:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 346:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 347:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 351:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 352:
       ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 352:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 353:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 357:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 358:
       ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 358:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 359:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 364:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 365:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 369:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 370:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(394);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(393);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(395);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 370:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 371:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(399);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(398);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(400);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 375:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 376:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 376:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 377:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 382:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_DASH);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(331);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 386:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(336);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 391:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 388:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 389:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 391:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 392:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 397:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 397:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 398:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 403:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 403:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 404:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 409:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 405:
+    case 410:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(405);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
       END_STATE();
-    case 406:
+    case 411:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(406);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
       END_STATE();
-    case 407:
+    case 412:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(758);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(221);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
-    case 408:
+    case 413:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(221);
+          lookahead == ' ') ADVANCE(226);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(408);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          lookahead != '>') ADVANCE(413);
       END_STATE();
     case 414:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 419:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_counter);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 420:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 425:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
-    case 421:
+    case 426:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 422:
+    case 427:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(422);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
       END_STATE();
-    case 423:
+    case 428:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 424:
+    case 429:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(424);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == 'o') ADVANCE(368);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(435);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(338);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(436);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
       END_STATE();
     case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(440);
+      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 431:
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(504);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(343);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(538);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(489);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(541);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(491);
+      if (lookahead == 'a') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(459);
+      if (lookahead == 'a') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'a') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(341);
+      if (lookahead == 'a') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(524);
-      if (lookahead == 'f') ADVANCE(477);
+      if (lookahead == 'a') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(470);
+      if (lookahead == 'b') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(471);
+      if (lookahead == 'b') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(433);
+      if (lookahead == 'c') ADVANCE(326);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(515);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'c') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(398);
+      if (lookahead == 'c') ADVANCE(529);
+      if (lookahead == 'f') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(567);
+      if (lookahead == 'c') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'c') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(537);
+      if (lookahead == 'c') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 'c') ADVANCE(520);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(282);
+      if (lookahead == 'd') ADVANCE(403);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(381);
+      if (lookahead == 'd') ADVANCE(572);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(569);
+      if (lookahead == 'd') ADVANCE(306);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(350);
+      if (lookahead == 'd') ADVANCE(542);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'd') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(298);
+      if (lookahead == 'e') ADVANCE(287);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(566);
+      if (lookahead == 'e') ADVANCE(386);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(467);
-      if (lookahead == 'i') ADVANCE(518);
+      if (lookahead == 'e') ADVANCE(574);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == 'e') ADVANCE(355);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'e') ADVANCE(311);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == 'e') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(558);
-      if (lookahead == 't') ADVANCE(562);
+      if (lookahead == 'e') ADVANCE(571);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(479);
+      if (lookahead == 'e') ADVANCE(472);
+      if (lookahead == 'i') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(430);
+      if (lookahead == 'e') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(431);
+      if (lookahead == 'e') ADVANCE(503);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(536);
+      if (lookahead == 'e') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(371);
+      if (lookahead == 'e') ADVANCE(563);
+      if (lookahead == 't') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'e') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(389);
+      if (lookahead == 'e') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(472);
+      if (lookahead == 'e') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(450);
+      if (lookahead == 'e') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(288);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'f') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(554);
+      if (lookahead == 'f') ADVANCE(394);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(517);
+      if (lookahead == 'g') ADVANCE(477);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
-      if (lookahead == 'p') ADVANCE(530);
+      if (lookahead == 'g') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(465);
+      if (lookahead == 'h') ADVANCE(293);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(447);
+      if (lookahead == 'h') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
+      if (lookahead == 'h') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(466);
+      if (lookahead == 'h') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == 'p') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'i') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(501);
+      if (lookahead == 'i') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(552);
+      if (lookahead == 'i') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(428);
+      if (lookahead == 'i') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(563);
+      if (lookahead == 'i') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(377);
+      if (lookahead == 'i') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(344);
+      if (lookahead == 'i') ADVANCE(506);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(414);
+      if (lookahead == 'i') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(404);
+      if (lookahead == 'i') ADVANCE(433);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'k') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(444);
+      if (lookahead == 'k') ADVANCE(382);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 491:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(349);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(409);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 494:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 492:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(504);
-      if (lookahead == 'r') ADVANCE(509);
-      if (lookahead == 'w') ADVANCE(495);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 493:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(429);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 494:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(481);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 495:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(432);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(365);
+      if (lookahead == 'l') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(549);
+      if (lookahead == 'l') ADVANCE(509);
+      if (lookahead == 'r') ADVANCE(514);
+      if (lookahead == 'w') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(520);
+      if (lookahead == 'l') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(469);
+      if (lookahead == 'l') ADVANCE(486);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(295);
+      if (lookahead == 'm') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(486);
+      if (lookahead == 'm') ADVANCE(370);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(494);
+      if (lookahead == 'm') ADVANCE(554);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(559);
+      if (lookahead == 'm') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(568);
+      if (lookahead == 'n') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(484);
+      if (lookahead == 'n') ADVANCE(300);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(392);
+      if (lookahead == 'n') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(318);
+      if (lookahead == 'n') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(535);
+      if (lookahead == 'n') ADVANCE(564);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(496);
+      if (lookahead == 'o') ADVANCE(573);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(557);
+      if (lookahead == 'o') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(564);
-      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == 'o') ADVANCE(397);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(442);
+      if (lookahead == 'o') ADVANCE(323);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(539);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(448);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(526);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
-    case 519:
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(569);
+      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(447);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 518:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(544);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(510);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 520:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(561);
+      if (lookahead == 'o') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 521:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == 'o') ADVANCE(453);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(531);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(545);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(549);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(560);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(401);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(362);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(353);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(309);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(439);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(508);
-      if (lookahead == 's') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(542);
+      if (lookahead == 'p') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(452);
+      if (lookahead == 'p') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'p') ADVANCE(314);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 's') ADVANCE(444);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(456);
+      if (lookahead == 'p') ADVANCE(513);
+      if (lookahead == 's') ADVANCE(560);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(550);
+      if (lookahead == 'p') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(421);
+      if (lookahead == 'p') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 'r') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 'p') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(551);
+      if (lookahead == 'r') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(482);
+      if (lookahead == 'r') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(510);
+      if (lookahead == 'r') ADVANCE(432);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(480);
+      if (lookahead == 'r') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
@@ -6987,1802 +7065,1847 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(522);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(463);
+      if (lookahead == 'r') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(347);
+      if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(548);
+      if (lookahead == 'r') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 'r') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 'r') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(570);
+      if (lookahead == 'r') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(473);
+      if (lookahead == 's') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(356);
+      if (lookahead == 's') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(324);
+      if (lookahead == 't') ADVANCE(335);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(411);
+      if (lookahead == 't') ADVANCE(332);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(506);
+      if (lookahead == 't') ADVANCE(575);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(543);
+      if (lookahead == 't') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(464);
+      if (lookahead == 't') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(507);
+      if (lookahead == 't') ADVANCE(329);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(453);
+      if (lookahead == 't') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(315);
+      if (lookahead == 't') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(525);
+      if (lookahead == 't') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(503);
+      if (lookahead == 't') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(497);
+      if (lookahead == 'u') ADVANCE(320);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(493);
+      if (lookahead == 'u') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(553);
+      if (lookahead == 'u') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(386);
+      if (lookahead == 'u') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 571:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 572:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(502);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 573:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 574:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(558);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 575:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(391);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      END_STATE();
+    case 576:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(571);
-      END_STATE();
-    case 572:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'd') ADVANCE(577);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 573:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'e') ADVANCE(576);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 574:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 575:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 576:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(358);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'd') ADVANCE(582);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(767);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'e') ADVANCE(581);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(578);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
-      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'l') ADVANCE(671);
+      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'w') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(592);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'o') ADVANCE(724);
+      if (lookahead == 't') ADVANCE(421);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(337);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'v') ADVANCE(363);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 'o') ADVANCE(606);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'v') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 'e') ADVANCE(714);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == ':') ADVANCE(772);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'o') ADVANCE(371);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(692);
+      if (lookahead == 'a') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'a') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(593);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 'o') ADVANCE(611);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(661);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'e') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(649);
+      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'a') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(600);
+      if (lookahead == 'a') ADVANCE(602);
+      if (lookahead == 'm') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(654);
+      if (lookahead == 'a') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(623);
+      if (lookahead == 'a') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(320);
+      if (lookahead == 'a') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(340);
+      if (lookahead == 'a') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(683);
-      if (lookahead == 'f') ADVANCE(643);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'a') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(630);
+      if (lookahead == 'b') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
-      if (lookahead == 'o') ADVANCE(648);
+      if (lookahead == 'b') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(589);
+      if (lookahead == 'c') ADVANCE(325);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(631);
+      if (lookahead == 'c') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(672);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'c') ADVANCE(688);
+      if (lookahead == 'f') ADVANCE(648);
+      if (lookahead == 't') ADVANCE(328);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(724);
+      if (lookahead == 'c') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
-      if (lookahead == 'i') ADVANCE(625);
-      if (lookahead == 'p') ADVANCE(689);
+      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'o') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'c') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(397);
+      if (lookahead == 'c') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(611);
+      if (lookahead == 'c') ADVANCE(677);
+      if (lookahead == 'p') ADVANCE(686);
+      if (lookahead == 'r') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(698);
+      if (lookahead == 'd') ADVANCE(729);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
-      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'd') ADVANCE(305);
+      if (lookahead == 'i') ADVANCE(630);
+      if (lookahead == 'p') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(726);
+      if (lookahead == 'd') ADVANCE(305);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(586);
+      if (lookahead == 'd') ADVANCE(402);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(297);
+      if (lookahead == 'd') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(349);
+      if (lookahead == 'd') ADVANCE(703);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(281);
+      if (lookahead == 'e') ADVANCE(731);
+      if (lookahead == 'o') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(731);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(380);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(723);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(636);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(627);
-      if (lookahead == 'i') ADVANCE(679);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(659);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 621:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(302);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(286);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(310);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(385);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(728);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(601);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(652);
+      if (lookahead == 'e') ADVANCE(728);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(650);
+      if (lookahead == 'e') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(691);
+      if (lookahead == 'e') ADVANCE(632);
+      if (lookahead == 'i') ADVANCE(684);
+      if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(370);
+      if (lookahead == 'e') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == 'e') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(388);
+      if (lookahead == 'e') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(632);
+      if (lookahead == 'e') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(615);
+      if (lookahead == 'e') ADVANCE(696);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(287);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(290);
+      if (lookahead == 'f') ADVANCE(378);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(711);
+      if (lookahead == 'f') ADVANCE(393);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(678);
+      if (lookahead == 'g') ADVANCE(637);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(625);
+      if (lookahead == 'g') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(581);
+      if (lookahead == 'h') ADVANCE(292);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'h') ADVANCE(295);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'h') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
-      if (lookahead == 'n') ADVANCE(655);
+      if (lookahead == 'h') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(626);
+      if (lookahead == 'i') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(607);
+      if (lookahead == 'i') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(595);
+      if (lookahead == 'i') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(662);
+      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'n') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(622);
+      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'n') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(712);
+      if (lookahead == 'i') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(413);
+      if (lookahead == 'i') ADVANCE(612);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(376);
+      if (lookahead == 'i') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(343);
+      if (lookahead == 'i') ADVANCE(667);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(722);
+      if (lookahead == 'i') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(311);
+      if (lookahead == 'i') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(403);
+      if (lookahead == 'k') ADVANCE(418);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(666);
-      if (lookahead == 'r') ADVANCE(671);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == 'k') ADVANCE(381);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(605);
+      if (lookahead == 'k') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(587);
+      if (lookahead == 'k') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(613);
+      if (lookahead == 'l') ADVANCE(316);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(642);
+      if (lookahead == 'l') ADVANCE(408);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(705);
+      if (lookahead == 'l') ADVANCE(671);
+      if (lookahead == 'r') ADVANCE(676);
+      if (lookahead == 'w') ADVANCE(663);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(364);
+      if (lookahead == 'l') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'l') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(682);
+      if (lookahead == 'l') ADVANCE(618);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(294);
+      if (lookahead == 'l') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(629);
+      if (lookahead == 'm') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(647);
+      if (lookahead == 'm') ADVANCE(369);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(715);
+      if (lookahead == 'm') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 'm') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(598);
+      if (lookahead == 'n') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(725);
+      if (lookahead == 'n') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(317);
+      if (lookahead == 'n') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(391);
+      if (lookahead == 'n') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(606);
+      if (lookahead == 'o') ADVANCE(724);
+      if (lookahead == 't') ADVANCE(421);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(603);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(730);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(322);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(396);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(611);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(726);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(662);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(693);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (lookahead == 'r') ADVANCE(624);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 680:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(688);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (lookahead == 'r') ADVANCE(619);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(716);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(599);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(686);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(699);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(718);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 681:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(701);
+      if (lookahead == 'o') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 682:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(717);
+      if (lookahead == 'o') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 683:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(400);
+      if (lookahead == 'o') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 684:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(308);
+      if (lookahead == 'o') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 685:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'o') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(352);
+      if (lookahead == 'o') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(677);
-      if (lookahead == 's') ADVANCE(706);
+      if (lookahead == 'o') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(612);
+      if (lookahead == 'p') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(702);
+      if (lookahead == 'p') ADVANCE(313);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(681);
-      if (lookahead == 'r') ADVANCE(594);
+      if (lookahead == 'p') ADVANCE(366);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(420);
+      if (lookahead == 'p') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(645);
+      if (lookahead == 'p') ADVANCE(682);
+      if (lookahead == 's') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(708);
+      if (lookahead == 'p') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 'p') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(621);
+      if (lookahead == 'p') ADVANCE(686);
+      if (lookahead == 'r') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(670);
+      if (lookahead == 'r') ADVANCE(425);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(641);
+      if (lookahead == 'r') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(588);
+      if (lookahead == 'r') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(644);
+      if (lookahead == 'r') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(709);
+      if (lookahead == 'r') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 701:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 702:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 703:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(675);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 702:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(646);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 703:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(593);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(346);
+      if (lookahead == 'r') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(704);
+      if (lookahead == 'r') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(323);
+      if (lookahead == 'r') ADVANCE(715);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(633);
+      if (lookahead == 'r') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(410);
+      if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 's') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 's') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(328);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(727);
+      if (lookahead == 't') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(415);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(697);
+      if (lookahead == 't') ADVANCE(334);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 't') ADVANCE(331);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(667);
+      if (lookahead == 't') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(614);
+      if (lookahead == 't') ADVANCE(732);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(668);
+      if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(663);
+      if (lookahead == 't') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(314);
+      if (lookahead == 't') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(684);
+      if (lookahead == 't') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(358);
+      if (lookahead == 't') ADVANCE(673);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(656);
+      if (lookahead == 'u') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(653);
+      if (lookahead == 'u') ADVANCE(319);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(707);
+      if (lookahead == 'u') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(385);
+      if (lookahead == 'u') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 728:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 729:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(661);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 730:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 731:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(712);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 732:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      END_STATE();
+    case 733:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(728);
-      END_STATE();
-    case 729:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 730:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 731:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 734:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 735:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 736:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 737:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 227,
-        ':', 767,
-        'x', 229,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 218,
-        'n', 218,
-        'S', 761,
-        's', 761,
-        'T', 214,
-        't', 214,
-        'U', 218,
-        'u', 218,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 738:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 762,
-        '.', 227,
-        ':', 767,
-        'B', 756,
-        'b', 756,
-        'G', 758,
-        'g', 758,
-        'K', 758,
-        'k', 758,
-        'M', 759,
-        'm', 759,
-        'N', 218,
-        'n', 218,
-        'S', 761,
-        's', 761,
-        'T', 214,
-        't', 214,
-        'U', 218,
-        'u', 218,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 739:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(222);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 740:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(222);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 741:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'x') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 742:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(767);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 233,
+        ':', 772,
+        'x', 234,
+        'B', 761,
+        'b', 761,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
       END_STATE();
     case 743:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      ADVANCE_MAP(
+        '%', 767,
+        '.', 233,
+        ':', 772,
+        'B', 761,
+        'b', 761,
+        'G', 762,
+        'g', 762,
+        'K', 762,
+        'k', 762,
+        'M', 763,
+        'm', 763,
+        'N', 223,
+        'n', 223,
+        'S', 766,
+        's', 766,
+        'T', 219,
+        't', 219,
+        'U', 223,
+        'u', 223,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
       END_STATE();
     case 744:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (lookahead == '.') ADVANCE(227);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 745:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(745);
+      if (lookahead == '.') ADVANCE(227);
+      if (lookahead == ':') ADVANCE(772);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 746:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 747:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(753);
-      if (lookahead == '\\') ADVANCE(242);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(750);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(772);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 748:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '\\') ADVANCE(752);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
       END_STATE();
     case 749:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      END_STATE();
+    case 750:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+      END_STATE();
+    case 751:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 752:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(748);
+      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(755);
+      END_STATE();
+    case 753:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(756);
+      if (lookahead == '\\') ADVANCE(757);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(753);
+      END_STATE();
+    case 754:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(749);
+          lookahead == ' ') ADVANCE(754);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(750);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(242);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(750);
-      END_STATE();
-    case 751:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(751);
-      END_STATE();
-    case 752:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(748);
-      END_STATE();
-    case 753:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 754:
-      ACCEPT_TOKEN(sym_rate);
+          lookahead != '#') ADVANCE(755);
       END_STATE();
     case 755:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(755);
       END_STATE();
     case 756:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(767);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(220);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(219);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(756);
       END_STATE();
     case 757:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(755);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(753);
       END_STATE();
     case 758:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 759:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(761);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 760:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(220);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 761:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
       END_STATE();
     case 762:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(765);
       END_STATE();
     case 763:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(765);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(766);
       END_STATE();
     case 764:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(760);
       END_STATE();
     case 765:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(225);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 766:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(766);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 767:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 768:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 769:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 770:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(234);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      END_STATE();
+    case 771:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      END_STATE();
+    case 772:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(767);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(772);
       END_STATE();
     default:
       return false;
@@ -8986,1322 +9109,1353 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       END_STATE();
     case 37:
       if (lookahead == 'r') ADVANCE(113);
+      if (lookahead == 's') ADVANCE(114);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(114);
+      if (lookahead == 'a') ADVANCE(115);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(115);
+      if (lookahead == 'w') ADVANCE(116);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(116);
+      if (lookahead == 'o') ADVANCE(117);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(117);
-      if (lookahead == 'p') ADVANCE(118);
+      if (lookahead == 'm') ADVANCE(118);
+      if (lookahead == 'p') ADVANCE(119);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(119);
+      if (lookahead == 'r') ADVANCE(120);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(120);
+      if (lookahead == 't') ADVANCE(121);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(121);
+      if (lookahead == 'h') ADVANCE(122);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(122);
+      if (lookahead == 'p') ADVANCE(123);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(123);
-      if (lookahead == 'r') ADVANCE(124);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(124);
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(126);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(126);
+      if (lookahead == 'p') ADVANCE(127);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(127);
-      if (lookahead == 'n') ADVANCE(128);
+      if (lookahead == 'm') ADVANCE(128);
+      if (lookahead == 'n') ADVANCE(129);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(129);
+      if (lookahead == 'o') ADVANCE(130);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(130);
+      if (lookahead == 'n') ADVANCE(131);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(131);
+      if (lookahead == 's') ADVANCE(132);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(132);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(133);
+      if (lookahead == 'm') ADVANCE(134);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(134);
-      if (lookahead == 'g') ADVANCE(135);
-      if (lookahead == 'p') ADVANCE(136);
-      if (lookahead == 'v') ADVANCE(137);
+      if (lookahead == 'c') ADVANCE(135);
+      if (lookahead == 'g') ADVANCE(136);
+      if (lookahead == 'p') ADVANCE(137);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(138);
-      END_STATE();
-    case 57:
       if (lookahead == 't') ADVANCE(139);
       END_STATE();
-    case 58:
+    case 57:
       if (lookahead == 't') ADVANCE(140);
       END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(141);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(141);
-      if (lookahead == 'n') ADVANCE(142);
+      if (lookahead == 'm') ADVANCE(142);
+      if (lookahead == 'n') ADVANCE(143);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(143);
+      if (lookahead == 's') ADVANCE(144);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(144);
-      if (lookahead == 's') ADVANCE(145);
+      if (lookahead == 'c') ADVANCE(145);
+      if (lookahead == 's') ADVANCE(146);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(146);
+      if (lookahead == 'u') ADVANCE(147);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(147);
+      if (lookahead == 't') ADVANCE(148);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(148);
-      if (lookahead == 'w') ADVANCE(149);
+      if (lookahead == 't') ADVANCE(149);
+      if (lookahead == 'w') ADVANCE(150);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(150);
+      if (lookahead == 'f') ADVANCE(151);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 't') ADVANCE(152);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(152);
+      if (lookahead == 'e') ADVANCE(153);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(153);
-      if (lookahead == 's') ADVANCE(154);
+      if (lookahead == 'c') ADVANCE(154);
+      if (lookahead == 's') ADVANCE(155);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(155);
-      if (lookahead == 'e') ADVANCE(156);
+      if (lookahead == 'a') ADVANCE(156);
+      if (lookahead == 'e') ADVANCE(157);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(157);
-      if (lookahead == 's') ADVANCE(158);
+      if (lookahead == 'l') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(159);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(159);
-      if (lookahead == 'i') ADVANCE(160);
-      if (lookahead == 'o') ADVANCE(161);
+      if (lookahead == 'e') ADVANCE(160);
+      if (lookahead == 'i') ADVANCE(161);
+      if (lookahead == 'o') ADVANCE(162);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(162);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(163);
+      if (lookahead == 'a') ADVANCE(164);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(164);
+      if (lookahead == 'q') ADVANCE(165);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(165);
+      if (lookahead == 't') ADVANCE(166);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(166);
-      if (lookahead == 'j') ADVANCE(167);
-      if (lookahead == 'l') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(169);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'j') ADVANCE(168);
+      if (lookahead == 'l') ADVANCE(169);
+      if (lookahead == 'o') ADVANCE(170);
       END_STATE();
     case 78:
-      if (lookahead == 'u') ADVANCE(170);
+      if (lookahead == 'u') ADVANCE(171);
       END_STATE();
     case 79:
-      if (lookahead == 'l') ADVANCE(171);
+      if (lookahead == 'l') ADVANCE(172);
       END_STATE();
     case 80:
-      if (lookahead == 'c') ADVANCE(172);
+      if (lookahead == 'c') ADVANCE(173);
       END_STATE();
     case 81:
-      if (lookahead == 'a') ADVANCE(173);
+      if (lookahead == 'a') ADVANCE(174);
       END_STATE();
     case 82:
-      if (lookahead == 'o') ADVANCE(174);
+      if (lookahead == 'o') ADVANCE(175);
       END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(175);
-      END_STATE();
-    case 84:
       if (lookahead == 'a') ADVANCE(176);
       END_STATE();
+    case 84:
+      if (lookahead == 'a') ADVANCE(177);
+      END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(177);
+      if (lookahead == 's') ADVANCE(178);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(178);
-      END_STATE();
-    case 87:
       if (lookahead == 'p') ADVANCE(179);
       END_STATE();
+    case 87:
+      if (lookahead == 'p') ADVANCE(180);
+      END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(180);
+      if (lookahead == 'r') ADVANCE(181);
       END_STATE();
     case 89:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(181);
-      if (lookahead == 't') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 't') ADVANCE(183);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(183);
+      if (lookahead == 'a') ADVANCE(184);
       END_STATE();
     case 92:
-      if (lookahead == 'f') ADVANCE(184);
+      if (lookahead == 'f') ADVANCE(185);
       END_STATE();
     case 93:
-      if (lookahead == 'l') ADVANCE(185);
+      if (lookahead == 'l') ADVANCE(186);
       END_STATE();
     case 94:
-      if (lookahead == 't') ADVANCE(186);
+      if (lookahead == 't') ADVANCE(187);
       END_STATE();
     case 95:
-      if (lookahead == 'p') ADVANCE(187);
+      if (lookahead == 'p') ADVANCE(188);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(189);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(189);
+      if (lookahead == 'i') ADVANCE(190);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(190);
+      if (lookahead == 'r') ADVANCE(191);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(191);
+      if (lookahead == 'c') ADVANCE(192);
       END_STATE();
     case 101:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(192);
+      if (lookahead == 'd') ADVANCE(193);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(193);
+      if (lookahead == 's') ADVANCE(194);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(194);
+      if (lookahead == 'e') ADVANCE(195);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(196);
+      if (lookahead == 'l') ADVANCE(197);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(197);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(198);
+      if (lookahead == 'a') ADVANCE(199);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(199);
+      if (lookahead == 't') ADVANCE(200);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(200);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(201);
-      END_STATE();
-    case 112:
       if (lookahead == 'a') ADVANCE(202);
       END_STATE();
+    case 112:
+      if (lookahead == 'a') ADVANCE(203);
+      END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(203);
+      if (lookahead == 'e') ADVANCE(204);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(205);
       END_STATE();
     case 115:
-      if (lookahead == 'n') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 116:
-      if (lookahead == 'p') ADVANCE(206);
+      if (lookahead == 'n') ADVANCE(207);
       END_STATE();
     case 117:
-      if (lookahead == 'm') ADVANCE(207);
+      if (lookahead == 'p') ADVANCE(208);
       END_STATE();
     case 118:
-      if (lookahead == 'l') ADVANCE(208);
+      if (lookahead == 'm') ADVANCE(209);
       END_STATE();
     case 119:
-      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'l') ADVANCE(210);
       END_STATE();
     case 120:
-      if (lookahead == 'a') ADVANCE(210);
-      END_STATE();
-    case 121:
       if (lookahead == 'e') ADVANCE(211);
       END_STATE();
+    case 121:
+      if (lookahead == 'a') ADVANCE(212);
+      END_STATE();
     case 122:
-      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'e') ADVANCE(213);
       END_STATE();
     case 123:
-      if (lookahead == 't') ADVANCE(213);
-      END_STATE();
-    case 124:
       if (lookahead == 'e') ADVANCE(214);
       END_STATE();
+    case 124:
+      if (lookahead == 't') ADVANCE(215);
+      END_STATE();
     case 125:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(216);
       END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_gap);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(217);
       END_STATE();
     case 127:
-      if (lookahead == 'o') ADVANCE(216);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 128:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'o') ADVANCE(218);
       END_STATE();
     case 129:
-      if (lookahead == 'b') ADVANCE(218);
+      if (lookahead == 'e') ADVANCE(219);
       END_STATE();
     case 130:
-      if (lookahead == 'd') ADVANCE(219);
+      if (lookahead == 'b') ADVANCE(220);
       END_STATE();
     case 131:
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 'd') ADVANCE(221);
       END_STATE();
     case 132:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(222);
       END_STATE();
     case 133:
-      if (lookahead == 'p') ADVANCE(221);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(222);
+      if (lookahead == 'p') ADVANCE(223);
       END_STATE();
     case 135:
-      if (lookahead == 'r') ADVANCE(223);
+      if (lookahead == 'l') ADVANCE(224);
       END_STATE();
     case 136:
-      if (lookahead == 'u') ADVANCE(224);
+      if (lookahead == 'r') ADVANCE(225);
       END_STATE();
     case 137:
-      if (lookahead == 'a') ADVANCE(225);
+      if (lookahead == 'u') ADVANCE(226);
       END_STATE();
     case 138:
-      if (lookahead == 't') ADVANCE(226);
+      if (lookahead == 'a') ADVANCE(227);
       END_STATE();
     case 139:
-      if (lookahead == 'e') ADVANCE(227);
+      if (lookahead == 't') ADVANCE(228);
       END_STATE();
     case 140:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(229);
       END_STATE();
     case 141:
-      if (lookahead == 'i') ADVANCE(228);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 142:
-      if (lookahead == 'k') ADVANCE(229);
+      if (lookahead == 'i') ADVANCE(230);
       END_STATE();
     case 143:
-      if (lookahead == 's') ADVANCE(230);
+      if (lookahead == 'k') ADVANCE(231);
       END_STATE();
     case 144:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(231);
+      if (lookahead == 's') ADVANCE(232);
       END_STATE();
     case 145:
-      if (lookahead == 'q') ADVANCE(232);
-      if (lookahead == 't') ADVANCE(233);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(233);
       END_STATE();
     case 146:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'q') ADVANCE(234);
+      if (lookahead == 't') ADVANCE(235);
       END_STATE();
     case 147:
-      if (lookahead == 'i') ADVANCE(234);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 148:
-      if (lookahead == 'e') ADVANCE(235);
-      if (lookahead == 'n') ADVANCE(236);
+      if (lookahead == 'i') ADVANCE(236);
       END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'e') ADVANCE(237);
+      if (lookahead == 'n') ADVANCE(238);
       END_STATE();
     case 150:
-      ACCEPT_TOKEN(anon_sym_off);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 151:
-      if (lookahead == 'p') ADVANCE(237);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 152:
-      if (lookahead == 'r') ADVANCE(238);
+      if (lookahead == 'p') ADVANCE(239);
       END_STATE();
     case 153:
-      if (lookahead == 'k') ADVANCE(239);
+      if (lookahead == 'r') ADVANCE(240);
       END_STATE();
     case 154:
-      if (lookahead == 's') ADVANCE(240);
-      END_STATE();
-    case 155:
       if (lookahead == 'k') ADVANCE(241);
       END_STATE();
+    case 155:
+      if (lookahead == 's') ADVANCE(242);
+      END_STATE();
     case 156:
-      if (lookahead == 'r') ADVANCE(242);
+      if (lookahead == 'k') ADVANCE(243);
       END_STATE();
     case 157:
-      if (lookahead == 'i') ADVANCE(243);
+      if (lookahead == 'r') ADVANCE(244);
       END_STATE();
     case 158:
-      if (lookahead == 't') ADVANCE(244);
+      if (lookahead == 'i') ADVANCE(245);
       END_STATE();
     case 159:
-      if (lookahead == 'r') ADVANCE(245);
+      if (lookahead == 't') ADVANCE(246);
       END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(246);
-      if (lookahead == 'v') ADVANCE(247);
+      if (lookahead == 'r') ADVANCE(247);
       END_STATE();
     case 161:
-      if (lookahead == 'h') ADVANCE(248);
-      if (lookahead == 't') ADVANCE(249);
+      if (lookahead == 'o') ADVANCE(248);
+      if (lookahead == 'v') ADVANCE(249);
       END_STATE();
     case 162:
-      if (lookahead == 's') ADVANCE(250);
+      if (lookahead == 'h') ADVANCE(250);
+      if (lookahead == 't') ADVANCE(251);
       END_STATE();
     case 163:
-      if (lookahead == 'n') ADVANCE(251);
+      if (lookahead == 's') ADVANCE(252);
       END_STATE();
     case 164:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(253);
       END_STATE();
     case 165:
-      if (lookahead == 'e') ADVANCE(252);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 166:
-      if (lookahead == 'l') ADVANCE(253);
-      END_STATE();
-    case 167:
       if (lookahead == 'e') ADVANCE(254);
       END_STATE();
+    case 167:
+      if (lookahead == 'l') ADVANCE(255);
+      END_STATE();
     case 168:
-      if (lookahead == 'a') ADVANCE(255);
+      if (lookahead == 'e') ADVANCE(256);
       END_STATE();
     case 169:
-      if (lookahead == 'r') ADVANCE(256);
+      if (lookahead == 'a') ADVANCE(257);
       END_STATE();
     case 170:
-      if (lookahead == 't') ADVANCE(257);
+      if (lookahead == 'r') ADVANCE(258);
       END_STATE();
     case 171:
-      if (lookahead == 'e') ADVANCE(258);
-      END_STATE();
-    case 172:
       if (lookahead == 't') ADVANCE(259);
       END_STATE();
-    case 173:
-      if (lookahead == 'p') ADVANCE(260);
+    case 172:
+      if (lookahead == 'e') ADVANCE(260);
       END_STATE();
-    case 174:
+    case 173:
       if (lookahead == 't') ADVANCE(261);
       END_STATE();
-    case 175:
-      if (lookahead == 't') ADVANCE(262);
+    case 174:
+      if (lookahead == 'p') ADVANCE(262);
       END_STATE();
-    case 176:
+    case 175:
       if (lookahead == 't') ADVANCE(263);
       END_STATE();
+    case 176:
+      if (lookahead == 't') ADVANCE(264);
+      END_STATE();
     case 177:
-      if (lookahead == 'c') ADVANCE(264);
+      if (lookahead == 't') ADVANCE(265);
       END_STATE();
     case 178:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(266);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 180:
-      if (lookahead == 'e') ADVANCE(265);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 181:
-      if (lookahead == 'a') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(267);
       END_STATE();
     case 182:
-      if (lookahead == 'h') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(268);
       END_STATE();
     case 183:
-      if (lookahead == 'n') ADVANCE(268);
+      if (lookahead == 'h') ADVANCE(269);
       END_STATE();
     case 184:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'n') ADVANCE(270);
       END_STATE();
     case 185:
-      if (lookahead == 'a') ADVANCE(269);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 186:
-      if (lookahead == 'h') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(271);
       END_STATE();
     case 187:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(272);
       END_STATE();
     case 188:
-      if (lookahead == 'p') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 189:
-      if (lookahead == 'o') ADVANCE(272);
+      if (lookahead == 'p') ADVANCE(273);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'o') ADVANCE(274);
       END_STATE();
     case 191:
-      if (lookahead == 'k') ADVANCE(273);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 192:
-      if (lookahead == 'g') ADVANCE(274);
+      if (lookahead == 'k') ADVANCE(275);
       END_STATE();
     case 193:
-      if (lookahead == 't') ADVANCE(275);
+      if (lookahead == 'g') ADVANCE(276);
       END_STATE();
     case 194:
-      if (lookahead == 's') ADVANCE(276);
+      if (lookahead == 't') ADVANCE(277);
       END_STATE();
     case 195:
-      if (lookahead == 's') ADVANCE(277);
-      END_STATE();
-    case 196:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 197:
       if (lookahead == 's') ADVANCE(278);
       END_STATE();
+    case 196:
+      if (lookahead == 's') ADVANCE(279);
+      END_STATE();
+    case 197:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
     case 198:
-      if (lookahead == 'c') ADVANCE(279);
+      if (lookahead == 's') ADVANCE(280);
       END_STATE();
     case 199:
-      if (lookahead == 'i') ADVANCE(280);
+      if (lookahead == 'c') ADVANCE(281);
       END_STATE();
     case 200:
-      if (lookahead == 'u') ADVANCE(281);
+      if (lookahead == 'i') ADVANCE(282);
       END_STATE();
     case 201:
-      if (lookahead == 'u') ADVANCE(282);
+      if (lookahead == 'u') ADVANCE(283);
       END_STATE();
     case 202:
-      if (lookahead == 'y') ADVANCE(283);
+      if (lookahead == 'u') ADVANCE(284);
       END_STATE();
     case 203:
-      if (lookahead == 'c') ADVANCE(284);
-      END_STATE();
-    case 204:
-      ACCEPT_TOKEN(anon_sym_dnat);
-      END_STATE();
-    case 205:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 206:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 207:
       if (lookahead == 'y') ADVANCE(285);
       END_STATE();
+    case 204:
+      if (lookahead == 'c') ADVANCE(286);
+      END_STATE();
+    case 205:
+      if (lookahead == 'r') ADVANCE(287);
+      END_STATE();
+    case 206:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 207:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
     case 208:
-      if (lookahead == 'i') ADVANCE(286);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 209:
-      if (lookahead == 's') ADVANCE(287);
+      if (lookahead == 'y') ADVANCE(288);
       END_STATE();
     case 210:
-      if (lookahead == 'b') ADVANCE(288);
+      if (lookahead == 'i') ADVANCE(289);
       END_STATE();
     case 211:
-      if (lookahead == 'r') ADVANCE(289);
+      if (lookahead == 's') ADVANCE(290);
       END_STATE();
     case 212:
-      if (lookahead == 'c') ADVANCE(290);
+      if (lookahead == 'b') ADVANCE(291);
       END_STATE();
     case 213:
-      if (lookahead == 'e') ADVANCE(291);
+      if (lookahead == 'r') ADVANCE(292);
       END_STATE();
     case 214:
-      if (lookahead == 'w') ADVANCE(292);
+      if (lookahead == 'c') ADVANCE(293);
       END_STATE();
     case 215:
-      if (lookahead == 'a') ADVANCE(293);
+      if (lookahead == 'e') ADVANCE(294);
       END_STATE();
     case 216:
-      if (lookahead == 'd') ADVANCE(294);
+      if (lookahead == 'w') ADVANCE(295);
       END_STATE();
     case 217:
-      if (lookahead == 'r') ADVANCE(295);
-      END_STATE();
-    case 218:
       if (lookahead == 'a') ADVANCE(296);
       END_STATE();
+    case 218:
+      if (lookahead == 'd') ADVANCE(297);
+      END_STATE();
     case 219:
-      if (lookahead == 'l') ADVANCE(297);
+      if (lookahead == 'r') ADVANCE(298);
       END_STATE();
     case 220:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(299);
       END_STATE();
     case 221:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(298);
+      if (lookahead == 'l') ADVANCE(300);
       END_STATE();
     case 222:
-      if (lookahead == 'u') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 223:
-      if (lookahead == 'e') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(301);
       END_STATE();
     case 224:
-      if (lookahead == 't') ADVANCE(301);
+      if (lookahead == 'u') ADVANCE(302);
       END_STATE();
     case 225:
-      if (lookahead == 'l') ADVANCE(302);
-      END_STATE();
-    case 226:
       if (lookahead == 'e') ADVANCE(303);
       END_STATE();
+    case 226:
+      if (lookahead == 't') ADVANCE(304);
+      END_STATE();
     case 227:
-      if (lookahead == 'n') ADVANCE(304);
+      if (lookahead == 'l') ADVANCE(305);
       END_STATE();
     case 228:
-      if (lookahead == 't') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(306);
       END_STATE();
     case 229:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(306);
+      if (lookahead == 'n') ADVANCE(307);
       END_STATE();
     case 230:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 't') ADVANCE(308);
       END_STATE();
     case 231:
-      if (lookahead == 'l') ADVANCE(307);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(309);
       END_STATE();
     case 232:
-      if (lookahead == 'u') ADVANCE(308);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 233:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'l') ADVANCE(310);
       END_STATE();
     case 234:
-      if (lookahead == 'v') ADVANCE(310);
+      if (lookahead == 'u') ADVANCE(311);
       END_STATE();
     case 235:
-      if (lookahead == 'm') ADVANCE(311);
+      if (lookahead == 'e') ADVANCE(312);
       END_STATE();
     case 236:
-      if (lookahead == 's') ADVANCE(312);
+      if (lookahead == 'v') ADVANCE(313);
       END_STATE();
     case 237:
-      if (lookahead == 'u') ADVANCE(313);
+      if (lookahead == 'm') ADVANCE(314);
       END_STATE();
     case 238:
-      if (lookahead == 'h') ADVANCE(314);
+      if (lookahead == 's') ADVANCE(315);
       END_STATE();
     case 239:
-      if (lookahead == 'e') ADVANCE(315);
+      if (lookahead == 'u') ADVANCE(316);
       END_STATE();
     case 240:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(316);
+      if (lookahead == 'h') ADVANCE(317);
       END_STATE();
     case 241:
-      if (lookahead == 'r') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(318);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_peer);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(319);
       END_STATE();
     case 243:
-      if (lookahead == 'c') ADVANCE(318);
+      if (lookahead == 'r') ADVANCE(320);
       END_STATE();
     case 244:
-      if (lookahead == 'r') ADVANCE(319);
+      ACCEPT_TOKEN(anon_sym_peer);
       END_STATE();
     case 245:
-      if (lookahead == 'o') ADVANCE(320);
+      if (lookahead == 'c') ADVANCE(321);
       END_STATE();
     case 246:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(322);
       END_STATE();
     case 247:
-      if (lookahead == 'a') ADVANCE(321);
-      END_STATE();
-    case 248:
-      if (lookahead == 'i') ADVANCE(322);
-      END_STATE();
-    case 249:
       if (lookahead == 'o') ADVANCE(323);
       END_STATE();
+    case 248:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
+    case 249:
+      if (lookahead == 'a') ADVANCE(324);
+      END_STATE();
     case 250:
-      if (lookahead == 'c') ADVANCE(324);
+      if (lookahead == 'i') ADVANCE(325);
       END_STATE();
     case 251:
-      if (lookahead == 't') ADVANCE(325);
+      if (lookahead == 'o') ADVANCE(326);
       END_STATE();
     case 252:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 253:
-      if (lookahead == 'a') ADVANCE(326);
-      END_STATE();
-    case 254:
       if (lookahead == 'c') ADVANCE(327);
       END_STATE();
-    case 255:
+    case 253:
       if (lookahead == 't') ADVANCE(328);
       END_STATE();
+    case 254:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 255:
+      if (lookahead == 'a') ADVANCE(329);
+      END_STATE();
     case 256:
-      if (lookahead == 'd') ADVANCE(329);
+      if (lookahead == 'c') ADVANCE(330);
       END_STATE();
     case 257:
-      if (lookahead == 'e') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 258:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'd') ADVANCE(332);
       END_STATE();
     case 259:
-      if (lookahead == 'i') ADVANCE(331);
-      END_STATE();
-    case 260:
-      if (lookahead == 'e') ADVANCE(332);
-      END_STATE();
-    case 261:
-      ACCEPT_TOKEN(anon_sym_slot);
-      END_STATE();
-    case 262:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 263:
       if (lookahead == 'e') ADVANCE(333);
       END_STATE();
+    case 260:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 261:
+      if (lookahead == 'i') ADVANCE(334);
+      END_STATE();
+    case 262:
+      if (lookahead == 'e') ADVANCE(335);
+      END_STATE();
+    case 263:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
     case 264:
-      if (lookahead == 't') ADVANCE(334);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 265:
-      if (lookahead == 'a') ADVANCE(335);
+      if (lookahead == 'e') ADVANCE(336);
       END_STATE();
     case 266:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 267:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'a') ADVANCE(338);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 269:
-      if (lookahead == 'n') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 270:
-      if (lookahead == 'i') ADVANCE(337);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 271:
-      if (lookahead == 't') ADVANCE(338);
-      END_STATE();
-    case 272:
       if (lookahead == 'n') ADVANCE(339);
       END_STATE();
+    case 272:
+      if (lookahead == 'i') ADVANCE(340);
+      END_STATE();
     case 273:
-      if (lookahead == 'h') ADVANCE(340);
+      if (lookahead == 't') ADVANCE(341);
       END_STATE();
     case 274:
-      if (lookahead == 'e') ADVANCE(341);
+      if (lookahead == 'n') ADVANCE(342);
       END_STATE();
     case 275:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'h') ADVANCE(343);
       END_STATE();
     case 276:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      if (lookahead == 'e') ADVANCE(344);
       END_STATE();
     case 277:
-      if (lookahead == 't') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(345);
       END_STATE();
     case 280:
-      if (lookahead == 'n') ADVANCE(345);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(346);
       END_STATE();
     case 281:
-      if (lookahead == 'p') ADVANCE(346);
+      if (lookahead == 't') ADVANCE(347);
       END_STATE();
     case 282:
-      if (lookahead == 'l') ADVANCE(347);
+      if (lookahead == 'n') ADVANCE(348);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'p') ADVANCE(349);
       END_STATE();
     case 284:
-      if (lookahead == 't') ADVANCE(348);
+      if (lookahead == 'l') ADVANCE(350);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 286:
-      if (lookahead == 'c') ADVANCE(349);
+      if (lookahead == 't') ADVANCE(351);
       END_STATE();
     case 287:
-      if (lookahead == 's') ADVANCE(350);
+      if (lookahead == 'i') ADVANCE(352);
       END_STATE();
     case 288:
-      if (lookahead == 'l') ADVANCE(351);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 289:
-      if (lookahead == 'n') ADVANCE(352);
+      if (lookahead == 'c') ADVANCE(353);
       END_STATE();
     case 290:
-      if (lookahead == 't') ADVANCE(353);
+      if (lookahead == 's') ADVANCE(354);
       END_STATE();
     case 291:
-      if (lookahead == 'r') ADVANCE(354);
+      if (lookahead == 'l') ADVANCE(355);
       END_STATE();
     case 292:
-      if (lookahead == 'a') ADVANCE(355);
+      if (lookahead == 'n') ADVANCE(356);
       END_STATE();
     case 293:
-      if (lookahead == 'r') ADVANCE(356);
+      if (lookahead == 't') ADVANCE(357);
       END_STATE();
     case 294:
-      if (lookahead == 'e') ADVANCE(357);
+      if (lookahead == 'r') ADVANCE(358);
       END_STATE();
     case 295:
-      if (lookahead == 'i') ADVANCE(358);
+      if (lookahead == 'a') ADVANCE(359);
       END_STATE();
     case 296:
-      if (lookahead == 'l') ADVANCE(359);
+      if (lookahead == 'r') ADVANCE(360);
       END_STATE();
     case 297:
-      if (lookahead == 'e') ADVANCE(360);
+      if (lookahead == 'e') ADVANCE(361);
       END_STATE();
     case 298:
-      if (lookahead == '6') ADVANCE(361);
+      if (lookahead == 'i') ADVANCE(362);
       END_STATE();
     case 299:
-      if (lookahead == 'd') ADVANCE(362);
+      if (lookahead == 'l') ADVANCE(363);
       END_STATE();
     case 300:
-      if (lookahead == 's') ADVANCE(363);
+      if (lookahead == 'e') ADVANCE(364);
       END_STATE();
     case 301:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == '6') ADVANCE(365);
       END_STATE();
     case 302:
-      if (lookahead == 'i') ADVANCE(364);
+      if (lookahead == 'd') ADVANCE(366);
       END_STATE();
     case 303:
-      if (lookahead == 'r') ADVANCE(365);
+      if (lookahead == 's') ADVANCE(367);
       END_STATE();
     case 304:
-      if (lookahead == 'c') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'i') ADVANCE(368);
       END_STATE();
     case 306:
-      if (lookahead == 'a') ADVANCE(367);
+      if (lookahead == 'r') ADVANCE(369);
       END_STATE();
     case 307:
-      if (lookahead == 'a') ADVANCE(368);
+      if (lookahead == 'c') ADVANCE(370);
       END_STATE();
     case 308:
-      if (lookahead == 'e') ADVANCE(369);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 309:
-      if (lookahead == 'r') ADVANCE(370);
+      if (lookahead == 'a') ADVANCE(371);
       END_STATE();
     case 310:
-      if (lookahead == 'e') ADVANCE(371);
+      if (lookahead == 'a') ADVANCE(372);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_netem);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_netns);
-      END_STATE();
-    case 313:
-      if (lookahead == 't') ADVANCE(372);
-      END_STATE();
-    case 314:
       if (lookahead == 'e') ADVANCE(373);
       END_STATE();
+    case 312:
+      if (lookahead == 'r') ADVANCE(374);
+      END_STATE();
+    case 313:
+      if (lookahead == 'e') ADVANCE(375);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
     case 315:
-      if (lookahead == 't') ADVANCE(374);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 316:
-      if (lookahead == 'h') ADVANCE(375);
+      if (lookahead == 't') ADVANCE(376);
       END_STATE();
     case 317:
-      if (lookahead == 'a') ADVANCE(376);
+      if (lookahead == 'e') ADVANCE(377);
       END_STATE();
     case 318:
-      if (lookahead == 'y') ADVANCE(377);
+      if (lookahead == 't') ADVANCE(378);
       END_STATE();
     case 319:
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'h') ADVANCE(379);
       END_STATE();
     case 320:
-      if (lookahead == 'u') ADVANCE(379);
+      if (lookahead == 'a') ADVANCE(380);
       END_STATE();
     case 321:
-      if (lookahead == 't') ADVANCE(380);
+      if (lookahead == 'y') ADVANCE(381);
       END_STATE();
     case 322:
-      if (lookahead == 'b') ADVANCE(381);
+      if (lookahead == 'o') ADVANCE(382);
       END_STATE();
     case 323:
-      if (lookahead == 'c') ADVANCE(382);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 325:
       if (lookahead == 'u') ADVANCE(383);
       END_STATE();
+    case 324:
+      if (lookahead == 't') ADVANCE(384);
+      END_STATE();
+    case 325:
+      if (lookahead == 'b') ADVANCE(385);
+      END_STATE();
     case 326:
-      if (lookahead == 's') ADVANCE(384);
+      if (lookahead == 'c') ADVANCE(386);
       END_STATE();
     case 327:
-      if (lookahead == 't') ADVANCE(385);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 328:
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'u') ADVANCE(387);
       END_STATE();
     case 329:
-      if (lookahead == 'e') ADVANCE(387);
+      if (lookahead == 's') ADVANCE(388);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(389);
       END_STATE();
     case 331:
-      if (lookahead == 'o') ADVANCE(388);
+      if (lookahead == 'e') ADVANCE(390);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'e') ADVANCE(391);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_state);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 334:
-      if (lookahead == 'l') ADVANCE(389);
-      END_STATE();
-    case 335:
-      if (lookahead == 'c') ADVANCE(390);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 337:
-      if (lookahead == 'n') ADVANCE(391);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_action);
-      END_STATE();
-    case 340:
       if (lookahead == 'o') ADVANCE(392);
       END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_shape);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_state);
+      END_STATE();
+    case 337:
+      if (lookahead == 'l') ADVANCE(393);
+      END_STATE();
+    case 338:
+      if (lookahead == 'c') ADVANCE(394);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 340:
+      if (lookahead == 'n') ADVANCE(395);
+      END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 343:
-      if (lookahead == 'f') ADVANCE(393);
+      if (lookahead == 'o') ADVANCE(396);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 345:
-      if (lookahead == 'u') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 346:
-      if (lookahead == 't') ADVANCE(395);
+      if (lookahead == 'f') ADVANCE(397);
       END_STATE();
     case 347:
-      if (lookahead == 't') ADVANCE(396);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 348:
-      if (lookahead == '_') ADVANCE(397);
+      if (lookahead == 'u') ADVANCE(398);
       END_STATE();
     case 349:
-      if (lookahead == 'a') ADVANCE(398);
+      if (lookahead == 't') ADVANCE(399);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 't') ADVANCE(400);
       END_STATE();
     case 351:
-      if (lookahead == 'i') ADVANCE(399);
+      if (lookahead == '_') ADVANCE(401);
       END_STATE();
     case 352:
-      if (lookahead == 'e') ADVANCE(400);
+      if (lookahead == 'b') ADVANCE(402);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'a') ADVANCE(403);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 355:
-      if (lookahead == 'l') ADVANCE(401);
+      if (lookahead == 'i') ADVANCE(404);
       END_STATE();
     case 356:
-      if (lookahead == 'd') ADVANCE(402);
-      END_STATE();
-    case 357:
-      if (lookahead == 'l') ADVANCE(403);
-      END_STATE();
-    case 358:
-      if (lookahead == 'c') ADVANCE(404);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_global);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_handle);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 362:
       if (lookahead == 'e') ADVANCE(405);
       END_STATE();
-    case 363:
-      if (lookahead == 's') ADVANCE(406);
+    case 357:
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
-    case 364:
+    case 358:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 359:
+      if (lookahead == 'l') ADVANCE(406);
+      END_STATE();
+    case 360:
       if (lookahead == 'd') ADVANCE(407);
       END_STATE();
+    case 361:
+      if (lookahead == 'l') ADVANCE(408);
+      END_STATE();
+    case 362:
+      if (lookahead == 'c') ADVANCE(409);
+      END_STATE();
+    case 363:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 364:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 366:
-      if (lookahead == 'y') ADVANCE(408);
+      if (lookahead == 'e') ADVANCE(410);
       END_STATE();
     case 367:
-      if (lookahead == 'y') ADVANCE(409);
+      if (lookahead == 's') ADVANCE(411);
       END_STATE();
     case 368:
-      if (lookahead == 'n') ADVANCE(410);
+      if (lookahead == 'd') ADVANCE(412);
       END_STATE();
     case 369:
-      if (lookahead == 'r') ADVANCE(411);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'y') ADVANCE(413);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'y') ADVANCE(414);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'n') ADVANCE(415);
       END_STATE();
     case 373:
-      if (lookahead == 'a') ADVANCE(412);
+      if (lookahead == 'r') ADVANCE(416);
       END_STATE();
     case 374:
-      if (lookahead == 's') ADVANCE(413);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 375:
-      if (lookahead == 'r') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 376:
-      if (lookahead == 't') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'a') ADVANCE(417);
       END_STATE();
     case 378:
-      if (lookahead == 'u') ADVANCE(416);
+      if (lookahead == 's') ADVANCE(418);
       END_STATE();
     case 379:
-      if (lookahead == 't') ADVANCE(417);
+      if (lookahead == 'r') ADVANCE(419);
       END_STATE();
     case 380:
-      if (lookahead == 'e') ADVANCE(418);
+      if (lookahead == 't') ADVANCE(420);
       END_STATE();
     case 381:
-      if (lookahead == 'i') ADVANCE(419);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 382:
-      if (lookahead == 'o') ADVANCE(420);
+      if (lookahead == 'u') ADVANCE(421);
       END_STATE();
     case 383:
-      if (lookahead == 'm') ADVANCE(421);
+      if (lookahead == 't') ADVANCE(422);
       END_STATE();
     case 384:
-      if (lookahead == 's') ADVANCE(422);
+      if (lookahead == 'e') ADVANCE(423);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'i') ADVANCE(424);
       END_STATE();
     case 386:
-      if (lookahead == 'd') ADVANCE(423);
+      if (lookahead == 'o') ADVANCE(425);
       END_STATE();
     case 387:
-      if (lookahead == 'r') ADVANCE(424);
+      if (lookahead == 'm') ADVANCE(426);
       END_STATE();
     case 388:
-      if (lookahead == 'n') ADVANCE(425);
+      if (lookahead == 's') ADVANCE(427);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 390:
-      if (lookahead == 'h') ADVANCE(426);
+      if (lookahead == 'd') ADVANCE(428);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'r') ADVANCE(429);
       END_STATE();
     case 392:
-      if (lookahead == 'l') ADVANCE(427);
+      if (lookahead == 'n') ADVANCE(430);
       END_STATE();
     case 393:
-      if (lookahead == 'y') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 394:
-      if (lookahead == 'e') ADVANCE(429);
+      if (lookahead == 'h') ADVANCE(431);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'l') ADVANCE(432);
       END_STATE();
     case 397:
-      if (lookahead == 'q') ADVANCE(430);
+      if (lookahead == 'y') ADVANCE(433);
       END_STATE();
     case 398:
-      if (lookahead == 't') ADVANCE(431);
+      if (lookahead == 'e') ADVANCE(434);
       END_STATE();
     case 399:
-      if (lookahead == 's') ADVANCE(432);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 400:
-      if (lookahead == 't') ADVANCE(433);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 401:
-      if (lookahead == 'l') ADVANCE(434);
+      if (lookahead == 'q') ADVANCE(435);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_forward);
+      if (lookahead == 'u') ADVANCE(436);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 't') ADVANCE(437);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 's') ADVANCE(438);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 't') ADVANCE(439);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'l') ADVANCE(440);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 409:
-      if (lookahead == 'e') ADVANCE(435);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 410:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 411:
-      if (lookahead == 'a') ADVANCE(436);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 412:
-      if (lookahead == 'd') ADVANCE(437);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_packets);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 414:
-      if (lookahead == 'u') ADVANCE(438);
+      if (lookahead == 'e') ADVANCE(441);
       END_STATE();
     case 415:
-      if (lookahead == 'e') ADVANCE(439);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 416:
-      if (lookahead == 't') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(442);
       END_STATE();
     case 417:
-      if (lookahead == 'i') ADVANCE(441);
+      if (lookahead == 'd') ADVANCE(443);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 419:
-      if (lookahead == 't') ADVANCE(442);
+      if (lookahead == 'u') ADVANCE(444);
       END_STATE();
     case 420:
-      if (lookahead == 'l') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(445);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 't') ADVANCE(446);
       END_STATE();
     case 422:
-      if (lookahead == 'i') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(447);
       END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_related);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 424:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      if (lookahead == 't') ADVANCE(448);
       END_STATE();
     case 425:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 'l') ADVANCE(449);
       END_STATE();
     case 426:
-      if (lookahead == 'a') ADVANCE(445);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 427:
-      if (lookahead == 'e') ADVANCE(446);
+      if (lookahead == 'i') ADVANCE(450);
       END_STATE();
     case 428:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_continue);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 430:
-      if (lookahead == 'l') ADVANCE(447);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 431:
-      if (lookahead == 'e') ADVANCE(448);
+      if (lookahead == 'a') ADVANCE(451);
       END_STATE();
     case 432:
-      if (lookahead == 'h') ADVANCE(449);
+      if (lookahead == 'e') ADVANCE(452);
       END_STATE();
     case 433:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 434:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_continue);
       END_STATE();
     case 435:
-      if (lookahead == 'r') ADVANCE(450);
+      if (lookahead == 'l') ADVANCE(453);
       END_STATE();
     case 436:
-      if (lookahead == 'd') ADVANCE(451);
+      if (lookahead == 't') ADVANCE(454);
       END_STATE();
     case 437:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      if (lookahead == 'e') ADVANCE(455);
       END_STATE();
     case 438:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'h') ADVANCE(456);
       END_STATE();
     case 439:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
     case 440:
-      if (lookahead == 'i') ADVANCE(452);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 441:
-      if (lookahead == 'n') ADVANCE(453);
+      if (lookahead == 'r') ADVANCE(457);
       END_STATE();
     case 442:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      if (lookahead == 'd') ADVANCE(458);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_protocol);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 444:
-      if (lookahead == 'f') ADVANCE(454);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 445:
-      if (lookahead == 'b') ADVANCE(455);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 446:
-      ACCEPT_TOKEN(anon_sym_blackhole);
+      if (lookahead == 'i') ADVANCE(459);
       END_STATE();
     case 447:
-      if (lookahead == 'e') ADVANCE(456);
+      if (lookahead == 'n') ADVANCE(460);
       END_STATE();
     case 448:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 449:
-      if (lookahead == 'e') ADVANCE(457);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 450:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      if (lookahead == 'f') ADVANCE(461);
       END_STATE();
     case 451:
-      if (lookahead == 'e') ADVANCE(458);
+      if (lookahead == 'b') ADVANCE(462);
       END_STATE();
     case 452:
-      if (lookahead == 'n') ADVANCE(459);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 453:
-      if (lookahead == 'g') ADVANCE(460);
+      if (lookahead == 'e') ADVANCE(463);
       END_STATE();
     case 454:
-      if (lookahead == 'y') ADVANCE(461);
+      if (lookahead == 'i') ADVANCE(464);
       END_STATE();
     case 455:
-      if (lookahead == 'l') ADVANCE(462);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 456:
-      if (lookahead == 'n') ADVANCE(463);
+      if (lookahead == 'e') ADVANCE(465);
       END_STATE();
     case 457:
-      if (lookahead == 'd') ADVANCE(464);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 458:
-      ACCEPT_TOKEN(anon_sym_masquerade);
-      END_STATE();
-    case 459:
-      if (lookahead == 'g') ADVANCE(465);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(anon_sym_reclassify);
-      END_STATE();
-    case 462:
       if (lookahead == 'e') ADVANCE(466);
       END_STATE();
+    case 459:
+      if (lookahead == 'n') ADVANCE(467);
+      END_STATE();
+    case 460:
+      if (lookahead == 'g') ADVANCE(468);
+      END_STATE();
+    case 461:
+      if (lookahead == 'y') ADVANCE(469);
+      END_STATE();
+    case 462:
+      if (lookahead == 'l') ADVANCE(470);
+      END_STATE();
     case 463:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'n') ADVANCE(471);
       END_STATE();
     case 464:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'o') ADVANCE(472);
       END_STATE();
     case 465:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'd') ADVANCE(473);
       END_STATE();
     case 466:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 467:
+      if (lookahead == 'g') ADVANCE(474);
+      END_STATE();
+    case 468:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 469:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 470:
+      if (lookahead == 'e') ADVANCE(475);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 472:
+      if (lookahead == 'n') ADVANCE(476);
+      END_STATE();
+    case 473:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 474:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 475:
       ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 476:
+      ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
       return false;
@@ -10310,167 +10464,167 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 244},
-  [2] = {.lex_state = 251},
-  [3] = {.lex_state = 244},
-  [4] = {.lex_state = 244},
-  [5] = {.lex_state = 244},
-  [6] = {.lex_state = 244},
-  [7] = {.lex_state = 244},
-  [8] = {.lex_state = 244},
-  [9] = {.lex_state = 253},
-  [10] = {.lex_state = 253},
-  [11] = {.lex_state = 253},
-  [12] = {.lex_state = 253},
-  [13] = {.lex_state = 253},
-  [14] = {.lex_state = 253},
-  [15] = {.lex_state = 253},
-  [16] = {.lex_state = 253},
-  [17] = {.lex_state = 253},
-  [18] = {.lex_state = 248},
-  [19] = {.lex_state = 250},
-  [20] = {.lex_state = 245},
-  [21] = {.lex_state = 245},
-  [22] = {.lex_state = 255},
-  [23] = {.lex_state = 255},
-  [24] = {.lex_state = 261},
-  [25] = {.lex_state = 261},
-  [26] = {.lex_state = 261},
-  [27] = {.lex_state = 261},
-  [28] = {.lex_state = 261},
-  [29] = {.lex_state = 260},
-  [30] = {.lex_state = 245},
-  [31] = {.lex_state = 250},
-  [32] = {.lex_state = 250},
+  [1] = {.lex_state = 249},
+  [2] = {.lex_state = 256},
+  [3] = {.lex_state = 249},
+  [4] = {.lex_state = 249},
+  [5] = {.lex_state = 249},
+  [6] = {.lex_state = 249},
+  [7] = {.lex_state = 249},
+  [8] = {.lex_state = 249},
+  [9] = {.lex_state = 258},
+  [10] = {.lex_state = 258},
+  [11] = {.lex_state = 258},
+  [12] = {.lex_state = 258},
+  [13] = {.lex_state = 258},
+  [14] = {.lex_state = 258},
+  [15] = {.lex_state = 258},
+  [16] = {.lex_state = 258},
+  [17] = {.lex_state = 258},
+  [18] = {.lex_state = 253},
+  [19] = {.lex_state = 255},
+  [20] = {.lex_state = 250},
+  [21] = {.lex_state = 250},
+  [22] = {.lex_state = 259},
+  [23] = {.lex_state = 259},
+  [24] = {.lex_state = 266},
+  [25] = {.lex_state = 266},
+  [26] = {.lex_state = 266},
+  [27] = {.lex_state = 266},
+  [28] = {.lex_state = 266},
+  [29] = {.lex_state = 265},
+  [30] = {.lex_state = 255},
+  [31] = {.lex_state = 255},
+  [32] = {.lex_state = 255},
   [33] = {.lex_state = 250},
-  [34] = {.lex_state = 260},
-  [35] = {.lex_state = 250},
-  [36] = {.lex_state = 260},
-  [37] = {.lex_state = 250},
-  [38] = {.lex_state = 250},
-  [39] = {.lex_state = 247},
-  [40] = {.lex_state = 250},
-  [41] = {.lex_state = 250},
-  [42] = {.lex_state = 250},
-  [43] = {.lex_state = 247},
-  [44] = {.lex_state = 250},
-  [45] = {.lex_state = 247},
-  [46] = {.lex_state = 250},
-  [47] = {.lex_state = 245},
-  [48] = {.lex_state = 245},
-  [49] = {.lex_state = 245},
-  [50] = {.lex_state = 245},
-  [51] = {.lex_state = 245},
-  [52] = {.lex_state = 245},
-  [53] = {.lex_state = 247},
-  [54] = {.lex_state = 245},
-  [55] = {.lex_state = 245},
-  [56] = {.lex_state = 245},
-  [57] = {.lex_state = 260},
-  [58] = {.lex_state = 260},
+  [34] = {.lex_state = 255},
+  [35] = {.lex_state = 265},
+  [36] = {.lex_state = 265},
+  [37] = {.lex_state = 252},
+  [38] = {.lex_state = 255},
+  [39] = {.lex_state = 255},
+  [40] = {.lex_state = 252},
+  [41] = {.lex_state = 252},
+  [42] = {.lex_state = 255},
+  [43] = {.lex_state = 255},
+  [44] = {.lex_state = 255},
+  [45] = {.lex_state = 252},
+  [46] = {.lex_state = 255},
+  [47] = {.lex_state = 255},
+  [48] = {.lex_state = 265},
+  [49] = {.lex_state = 265},
+  [50] = {.lex_state = 250},
+  [51] = {.lex_state = 250},
+  [52] = {.lex_state = 250},
+  [53] = {.lex_state = 250},
+  [54] = {.lex_state = 250},
+  [55] = {.lex_state = 250},
+  [56] = {.lex_state = 250},
+  [57] = {.lex_state = 250},
+  [58] = {.lex_state = 250},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 247},
+  [60] = {.lex_state = 252},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 262},
-  [64] = {.lex_state = 262},
-  [65] = {.lex_state = 262},
-  [66] = {.lex_state = 245},
-  [67] = {.lex_state = 257},
-  [68] = {.lex_state = 257},
-  [69] = {.lex_state = 257},
-  [70] = {.lex_state = 245},
-  [71] = {.lex_state = 245},
-  [72] = {.lex_state = 247},
-  [73] = {.lex_state = 245},
-  [74] = {.lex_state = 247},
+  [63] = {.lex_state = 271},
+  [64] = {.lex_state = 271},
+  [65] = {.lex_state = 252},
+  [66] = {.lex_state = 252},
+  [67] = {.lex_state = 271},
+  [68] = {.lex_state = 262},
+  [69] = {.lex_state = 252},
+  [70] = {.lex_state = 250},
+  [71] = {.lex_state = 252},
+  [72] = {.lex_state = 262},
+  [73] = {.lex_state = 252},
+  [74] = {.lex_state = 250},
   [75] = {.lex_state = 262},
-  [76] = {.lex_state = 245},
-  [77] = {.lex_state = 247},
-  [78] = {.lex_state = 3},
-  [79] = {.lex_state = 3},
-  [80] = {.lex_state = 247},
-  [81] = {.lex_state = 247},
+  [76] = {.lex_state = 271},
+  [77] = {.lex_state = 250},
+  [78] = {.lex_state = 250},
+  [79] = {.lex_state = 250},
+  [80] = {.lex_state = 3},
+  [81] = {.lex_state = 3},
   [82] = {.lex_state = 3},
   [83] = {.lex_state = 3},
-  [84] = {.lex_state = 3},
-  [85] = {.lex_state = 1},
-  [86] = {.lex_state = 1},
-  [87] = {.lex_state = 245},
+  [84] = {.lex_state = 1},
+  [85] = {.lex_state = 252},
+  [86] = {.lex_state = 3},
+  [87] = {.lex_state = 1},
   [88] = {.lex_state = 250},
-  [89] = {.lex_state = 262},
-  [90] = {.lex_state = 250},
-  [91] = {.lex_state = 3},
-  [92] = {.lex_state = 250},
-  [93] = {.lex_state = 245},
-  [94] = {.lex_state = 262},
-  [95] = {.lex_state = 244},
-  [96] = {.lex_state = 245},
-  [97] = {.lex_state = 262},
-  [98] = {.lex_state = 250},
-  [99] = {.lex_state = 262},
-  [100] = {.lex_state = 262},
-  [101] = {.lex_state = 244},
-  [102] = {.lex_state = 244},
-  [103] = {.lex_state = 244},
-  [104] = {.lex_state = 250},
-  [105] = {.lex_state = 250},
-  [106] = {.lex_state = 250},
-  [107] = {.lex_state = 250},
-  [108] = {.lex_state = 250},
-  [109] = {.lex_state = 250},
-  [110] = {.lex_state = 257},
-  [111] = {.lex_state = 257},
+  [89] = {.lex_state = 255},
+  [90] = {.lex_state = 3},
+  [91] = {.lex_state = 271},
+  [92] = {.lex_state = 255},
+  [93] = {.lex_state = 255},
+  [94] = {.lex_state = 250},
+  [95] = {.lex_state = 271},
+  [96] = {.lex_state = 250},
+  [97] = {.lex_state = 271},
+  [98] = {.lex_state = 271},
+  [99] = {.lex_state = 249},
+  [100] = {.lex_state = 249},
+  [101] = {.lex_state = 255},
+  [102] = {.lex_state = 255},
+  [103] = {.lex_state = 249},
+  [104] = {.lex_state = 271},
+  [105] = {.lex_state = 255},
+  [106] = {.lex_state = 255},
+  [107] = {.lex_state = 255},
+  [108] = {.lex_state = 255},
+  [109] = {.lex_state = 252},
+  [110] = {.lex_state = 271},
+  [111] = {.lex_state = 255},
   [112] = {.lex_state = 262},
-  [113] = {.lex_state = 250},
-  [114] = {.lex_state = 250},
-  [115] = {.lex_state = 250},
-  [116] = {.lex_state = 250},
-  [117] = {.lex_state = 250},
-  [118] = {.lex_state = 250},
-  [119] = {.lex_state = 250},
-  [120] = {.lex_state = 247},
-  [121] = {.lex_state = 256},
-  [122] = {.lex_state = 244},
-  [123] = {.lex_state = 259},
-  [124] = {.lex_state = 262},
-  [125] = {.lex_state = 266},
-  [126] = {.lex_state = 258},
-  [127] = {.lex_state = 256},
-  [128] = {.lex_state = 258},
-  [129] = {.lex_state = 258},
-  [130] = {.lex_state = 256},
-  [131] = {.lex_state = 244},
-  [132] = {.lex_state = 259},
-  [133] = {.lex_state = 259},
-  [134] = {.lex_state = 263},
-  [135] = {.lex_state = 245},
-  [136] = {.lex_state = 245},
-  [137] = {.lex_state = 256},
-  [138] = {.lex_state = 11},
-  [139] = {.lex_state = 248},
-  [140] = {.lex_state = 247},
-  [141] = {.lex_state = 247},
-  [142] = {.lex_state = 259},
-  [143] = {.lex_state = 11},
-  [144] = {.lex_state = 247},
+  [113] = {.lex_state = 249},
+  [114] = {.lex_state = 262},
+  [115] = {.lex_state = 255},
+  [116] = {.lex_state = 255},
+  [117] = {.lex_state = 255},
+  [118] = {.lex_state = 255},
+  [119] = {.lex_state = 255},
+  [120] = {.lex_state = 255},
+  [121] = {.lex_state = 255},
+  [122] = {.lex_state = 261},
+  [123] = {.lex_state = 271},
+  [124] = {.lex_state = 249},
+  [125] = {.lex_state = 263},
+  [126] = {.lex_state = 263},
+  [127] = {.lex_state = 263},
+  [128] = {.lex_state = 261},
+  [129] = {.lex_state = 249},
+  [130] = {.lex_state = 264},
+  [131] = {.lex_state = 270},
+  [132] = {.lex_state = 261},
+  [133] = {.lex_state = 267},
+  [134] = {.lex_state = 264},
+  [135] = {.lex_state = 250},
+  [136] = {.lex_state = 264},
+  [137] = {.lex_state = 250},
+  [138] = {.lex_state = 252},
+  [139] = {.lex_state = 252},
+  [140] = {.lex_state = 11},
+  [141] = {.lex_state = 264},
+  [142] = {.lex_state = 261},
+  [143] = {.lex_state = 253},
+  [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
-  [146] = {.lex_state = 12},
+  [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 12},
-  [149] = {.lex_state = 247},
-  [150] = {.lex_state = 244},
-  [151] = {.lex_state = 244},
+  [148] = {.lex_state = 252},
+  [149] = {.lex_state = 12},
+  [150] = {.lex_state = 11},
+  [151] = {.lex_state = 12},
   [152] = {.lex_state = 11},
-  [153] = {.lex_state = 11},
-  [154] = {.lex_state = 12},
+  [153] = {.lex_state = 12},
+  [154] = {.lex_state = 261},
   [155] = {.lex_state = 11},
-  [156] = {.lex_state = 258},
-  [157] = {.lex_state = 258},
-  [158] = {.lex_state = 11},
-  [159] = {.lex_state = 11},
-  [160] = {.lex_state = 11},
-  [161] = {.lex_state = 256},
+  [156] = {.lex_state = 249},
+  [157] = {.lex_state = 249},
+  [158] = {.lex_state = 252},
+  [159] = {.lex_state = 263},
+  [160] = {.lex_state = 263},
+  [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
   [164] = {.lex_state = 11},
@@ -10493,312 +10647,314 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [181] = {.lex_state = 11},
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
-  [184] = {.lex_state = 271},
-  [185] = {.lex_state = 271},
-  [186] = {.lex_state = 271},
-  [187] = {.lex_state = 273},
-  [188] = {.lex_state = 263},
-  [189] = {.lex_state = 248},
-  [190] = {.lex_state = 273},
-  [191] = {.lex_state = 11},
-  [192] = {.lex_state = 247},
-  [193] = {.lex_state = 263},
-  [194] = {.lex_state = 273},
-  [195] = {.lex_state = 12},
-  [196] = {.lex_state = 271},
-  [197] = {.lex_state = 271},
-  [198] = {.lex_state = 247},
-  [199] = {.lex_state = 244},
-  [200] = {.lex_state = 271},
-  [201] = {.lex_state = 259},
-  [202] = {.lex_state = 15},
-  [203] = {.lex_state = 0},
+  [184] = {.lex_state = 11},
+  [185] = {.lex_state = 276},
+  [186] = {.lex_state = 278},
+  [187] = {.lex_state = 278},
+  [188] = {.lex_state = 252},
+  [189] = {.lex_state = 267},
+  [190] = {.lex_state = 276},
+  [191] = {.lex_state = 249},
+  [192] = {.lex_state = 11},
+  [193] = {.lex_state = 252},
+  [194] = {.lex_state = 276},
+  [195] = {.lex_state = 276},
+  [196] = {.lex_state = 253},
+  [197] = {.lex_state = 264},
+  [198] = {.lex_state = 267},
+  [199] = {.lex_state = 12},
+  [200] = {.lex_state = 276},
+  [201] = {.lex_state = 278},
+  [202] = {.lex_state = 276},
+  [203] = {.lex_state = 252},
   [204] = {.lex_state = 0},
-  [205] = {.lex_state = 245},
-  [206] = {.lex_state = 0},
-  [207] = {.lex_state = 244},
-  [208] = {.lex_state = 244},
-  [209] = {.lex_state = 0},
-  [210] = {.lex_state = 244},
-  [211] = {.lex_state = 247},
-  [212] = {.lex_state = 247},
-  [213] = {.lex_state = 13},
-  [214] = {.lex_state = 247},
-  [215] = {.lex_state = 13},
-  [216] = {.lex_state = 13},
-  [217] = {.lex_state = 247},
-  [218] = {.lex_state = 244},
-  [219] = {.lex_state = 244},
-  [220] = {.lex_state = 247},
-  [221] = {.lex_state = 244},
-  [222] = {.lex_state = 244},
-  [223] = {.lex_state = 244},
+  [205] = {.lex_state = 0},
+  [206] = {.lex_state = 249},
+  [207] = {.lex_state = 249},
+  [208] = {.lex_state = 250},
+  [209] = {.lex_state = 249},
+  [210] = {.lex_state = 249},
+  [211] = {.lex_state = 252},
+  [212] = {.lex_state = 249},
+  [213] = {.lex_state = 249},
+  [214] = {.lex_state = 0},
+  [215] = {.lex_state = 0},
+  [216] = {.lex_state = 0},
+  [217] = {.lex_state = 252},
+  [218] = {.lex_state = 252},
+  [219] = {.lex_state = 11},
+  [220] = {.lex_state = 249},
+  [221] = {.lex_state = 23},
+  [222] = {.lex_state = 252},
+  [223] = {.lex_state = 249},
   [224] = {.lex_state = 20},
-  [225] = {.lex_state = 0},
-  [226] = {.lex_state = 23},
-  [227] = {.lex_state = 20},
-  [228] = {.lex_state = 15},
-  [229] = {.lex_state = 20},
-  [230] = {.lex_state = 15},
+  [225] = {.lex_state = 15},
+  [226] = {.lex_state = 20},
+  [227] = {.lex_state = 15},
+  [228] = {.lex_state = 20},
+  [229] = {.lex_state = 15},
+  [230] = {.lex_state = 14},
   [231] = {.lex_state = 14},
   [232] = {.lex_state = 14},
-  [233] = {.lex_state = 14},
-  [234] = {.lex_state = 245},
-  [235] = {.lex_state = 244},
-  [236] = {.lex_state = 11},
-  [237] = {.lex_state = 244},
-  [238] = {.lex_state = 244},
-  [239] = {.lex_state = 272},
-  [240] = {.lex_state = 244},
-  [241] = {.lex_state = 23},
-  [242] = {.lex_state = 244},
-  [243] = {.lex_state = 23},
+  [233] = {.lex_state = 249},
+  [234] = {.lex_state = 13},
+  [235] = {.lex_state = 13},
+  [236] = {.lex_state = 13},
+  [237] = {.lex_state = 249},
+  [238] = {.lex_state = 250},
+  [239] = {.lex_state = 23},
+  [240] = {.lex_state = 276},
+  [241] = {.lex_state = 249},
+  [242] = {.lex_state = 23},
+  [243] = {.lex_state = 249},
   [244] = {.lex_state = 23},
-  [245] = {.lex_state = 244},
-  [246] = {.lex_state = 23},
-  [247] = {.lex_state = 23},
-  [248] = {.lex_state = 23},
-  [249] = {.lex_state = 244},
+  [245] = {.lex_state = 249},
+  [246] = {.lex_state = 252},
+  [247] = {.lex_state = 249},
+  [248] = {.lex_state = 252},
+  [249] = {.lex_state = 0},
   [250] = {.lex_state = 23},
-  [251] = {.lex_state = 0},
-  [252] = {.lex_state = 23},
+  [251] = {.lex_state = 23},
+  [252] = {.lex_state = 249},
   [253] = {.lex_state = 23},
   [254] = {.lex_state = 0},
-  [255] = {.lex_state = 271},
-  [256] = {.lex_state = 23},
-  [257] = {.lex_state = 23},
+  [255] = {.lex_state = 249},
+  [256] = {.lex_state = 278},
+  [257] = {.lex_state = 249},
   [258] = {.lex_state = 23},
   [259] = {.lex_state = 23},
-  [260] = {.lex_state = 23},
-  [261] = {.lex_state = 247},
-  [262] = {.lex_state = 244},
-  [263] = {.lex_state = 0},
-  [264] = {.lex_state = 244},
+  [260] = {.lex_state = 249},
+  [261] = {.lex_state = 23},
+  [262] = {.lex_state = 11},
+  [263] = {.lex_state = 249},
+  [264] = {.lex_state = 23},
   [265] = {.lex_state = 0},
-  [266] = {.lex_state = 244},
-  [267] = {.lex_state = 273},
-  [268] = {.lex_state = 244},
-  [269] = {.lex_state = 244},
-  [270] = {.lex_state = 244},
+  [266] = {.lex_state = 249},
+  [267] = {.lex_state = 23},
+  [268] = {.lex_state = 277},
+  [269] = {.lex_state = 0},
+  [270] = {.lex_state = 23},
   [271] = {.lex_state = 23},
-  [272] = {.lex_state = 11},
-  [273] = {.lex_state = 0},
-  [274] = {.lex_state = 271},
-  [275] = {.lex_state = 244},
-  [276] = {.lex_state = 23},
-  [277] = {.lex_state = 244},
-  [278] = {.lex_state = 244},
-  [279] = {.lex_state = 244},
-  [280] = {.lex_state = 244},
-  [281] = {.lex_state = 244},
-  [282] = {.lex_state = 244},
-  [283] = {.lex_state = 244},
-  [284] = {.lex_state = 244},
-  [285] = {.lex_state = 244},
-  [286] = {.lex_state = 244},
-  [287] = {.lex_state = 244},
-  [288] = {.lex_state = 244},
-  [289] = {.lex_state = 244},
-  [290] = {.lex_state = 244},
-  [291] = {.lex_state = 244},
-  [292] = {.lex_state = 244},
-  [293] = {.lex_state = 244},
-  [294] = {.lex_state = 244},
-  [295] = {.lex_state = 244},
-  [296] = {.lex_state = 244},
-  [297] = {.lex_state = 244},
-  [298] = {.lex_state = 244},
-  [299] = {.lex_state = 247},
-  [300] = {.lex_state = 244},
-  [301] = {.lex_state = 244},
-  [302] = {.lex_state = 23},
-  [303] = {.lex_state = 244},
-  [304] = {.lex_state = 247},
-  [305] = {.lex_state = 250},
-  [306] = {.lex_state = 23},
+  [272] = {.lex_state = 249},
+  [273] = {.lex_state = 249},
+  [274] = {.lex_state = 249},
+  [275] = {.lex_state = 23},
+  [276] = {.lex_state = 249},
+  [277] = {.lex_state = 249},
+  [278] = {.lex_state = 249},
+  [279] = {.lex_state = 249},
+  [280] = {.lex_state = 249},
+  [281] = {.lex_state = 249},
+  [282] = {.lex_state = 249},
+  [283] = {.lex_state = 249},
+  [284] = {.lex_state = 249},
+  [285] = {.lex_state = 249},
+  [286] = {.lex_state = 249},
+  [287] = {.lex_state = 249},
+  [288] = {.lex_state = 249},
+  [289] = {.lex_state = 249},
+  [290] = {.lex_state = 249},
+  [291] = {.lex_state = 249},
+  [292] = {.lex_state = 249},
+  [293] = {.lex_state = 249},
+  [294] = {.lex_state = 249},
+  [295] = {.lex_state = 249},
+  [296] = {.lex_state = 249},
+  [297] = {.lex_state = 249},
+  [298] = {.lex_state = 23},
+  [299] = {.lex_state = 249},
+  [300] = {.lex_state = 0},
+  [301] = {.lex_state = 23},
+  [302] = {.lex_state = 276},
+  [303] = {.lex_state = 23},
+  [304] = {.lex_state = 16},
+  [305] = {.lex_state = 252},
+  [306] = {.lex_state = 252},
   [307] = {.lex_state = 24},
-  [308] = {.lex_state = 247},
+  [308] = {.lex_state = 250},
   [309] = {.lex_state = 24},
-  [310] = {.lex_state = 16},
-  [311] = {.lex_state = 11},
+  [310] = {.lex_state = 249},
+  [311] = {.lex_state = 252},
   [312] = {.lex_state = 24},
-  [313] = {.lex_state = 24},
-  [314] = {.lex_state = 24},
-  [315] = {.lex_state = 244},
-  [316] = {.lex_state = 16},
-  [317] = {.lex_state = 16},
-  [318] = {.lex_state = 247},
-  [319] = {.lex_state = 247},
-  [320] = {.lex_state = 247},
-  [321] = {.lex_state = 247},
-  [322] = {.lex_state = 245},
-  [323] = {.lex_state = 247},
-  [324] = {.lex_state = 24},
-  [325] = {.lex_state = 247},
-  [326] = {.lex_state = 253},
-  [327] = {.lex_state = 253},
-  [328] = {.lex_state = 253},
-  [329] = {.lex_state = 20},
-  [330] = {.lex_state = 245},
+  [313] = {.lex_state = 23},
+  [314] = {.lex_state = 255},
+  [315] = {.lex_state = 252},
+  [316] = {.lex_state = 252},
+  [317] = {.lex_state = 24},
+  [318] = {.lex_state = 252},
+  [319] = {.lex_state = 16},
+  [320] = {.lex_state = 249},
+  [321] = {.lex_state = 24},
+  [322] = {.lex_state = 24},
+  [323] = {.lex_state = 16},
+  [324] = {.lex_state = 252},
+  [325] = {.lex_state = 11},
+  [326] = {.lex_state = 258},
+  [327] = {.lex_state = 252},
+  [328] = {.lex_state = 258},
+  [329] = {.lex_state = 258},
+  [330] = {.lex_state = 0},
   [331] = {.lex_state = 250},
-  [332] = {.lex_state = 255},
-  [333] = {.lex_state = 255},
-  [334] = {.lex_state = 262},
-  [335] = {.lex_state = 250},
+  [332] = {.lex_state = 259},
+  [333] = {.lex_state = 0},
+  [334] = {.lex_state = 0},
+  [335] = {.lex_state = 255},
   [336] = {.lex_state = 0},
   [337] = {.lex_state = 0},
   [338] = {.lex_state = 0},
   [339] = {.lex_state = 0},
-  [340] = {.lex_state = 0},
+  [340] = {.lex_state = 259},
   [341] = {.lex_state = 0},
-  [342] = {.lex_state = 262},
-  [343] = {.lex_state = 247},
-  [344] = {.lex_state = 0},
-  [345] = {.lex_state = 0},
-  [346] = {.lex_state = 262},
-  [347] = {.lex_state = 0},
+  [342] = {.lex_state = 0},
+  [343] = {.lex_state = 259},
+  [344] = {.lex_state = 259},
+  [345] = {.lex_state = 259},
+  [346] = {.lex_state = 259},
+  [347] = {.lex_state = 259},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 245},
-  [350] = {.lex_state = 245},
-  [351] = {.lex_state = 262},
-  [352] = {.lex_state = 250},
-  [353] = {.lex_state = 0},
-  [354] = {.lex_state = 255},
-  [355] = {.lex_state = 262},
-  [356] = {.lex_state = 262},
-  [357] = {.lex_state = 0},
+  [349] = {.lex_state = 0},
+  [350] = {.lex_state = 250},
+  [351] = {.lex_state = 250},
+  [352] = {.lex_state = 0},
+  [353] = {.lex_state = 259},
+  [354] = {.lex_state = 0},
+  [355] = {.lex_state = 0},
+  [356] = {.lex_state = 0},
+  [357] = {.lex_state = 259},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 262},
-  [360] = {.lex_state = 262},
+  [359] = {.lex_state = 250},
+  [360] = {.lex_state = 259},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 0},
+  [362] = {.lex_state = 259},
   [363] = {.lex_state = 20},
-  [364] = {.lex_state = 0},
-  [365] = {.lex_state = 0},
+  [364] = {.lex_state = 252},
+  [365] = {.lex_state = 20},
   [366] = {.lex_state = 0},
-  [367] = {.lex_state = 0},
+  [367] = {.lex_state = 259},
   [368] = {.lex_state = 15},
-  [369] = {.lex_state = 255},
-  [370] = {.lex_state = 15},
-  [371] = {.lex_state = 0},
+  [369] = {.lex_state = 15},
+  [370] = {.lex_state = 250},
+  [371] = {.lex_state = 259},
   [372] = {.lex_state = 14},
-  [373] = {.lex_state = 262},
-  [374] = {.lex_state = 14},
-  [375] = {.lex_state = 262},
-  [376] = {.lex_state = 0},
-  [377] = {.lex_state = 262},
-  [378] = {.lex_state = 0},
-  [379] = {.lex_state = 262},
-  [380] = {.lex_state = 0},
-  [381] = {.lex_state = 262},
-  [382] = {.lex_state = 13},
-  [383] = {.lex_state = 13},
-  [384] = {.lex_state = 262},
-  [385] = {.lex_state = 255},
-  [386] = {.lex_state = 255},
-  [387] = {.lex_state = 262},
-  [388] = {.lex_state = 262},
-  [389] = {.lex_state = 0},
+  [373] = {.lex_state = 14},
+  [374] = {.lex_state = 271},
+  [375] = {.lex_state = 255},
+  [376] = {.lex_state = 255},
+  [377] = {.lex_state = 259},
+  [378] = {.lex_state = 271},
+  [379] = {.lex_state = 0},
+  [380] = {.lex_state = 259},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 0},
+  [383] = {.lex_state = 271},
+  [384] = {.lex_state = 255},
+  [385] = {.lex_state = 259},
+  [386] = {.lex_state = 0},
+  [387] = {.lex_state = 0},
+  [388] = {.lex_state = 25},
+  [389] = {.lex_state = 255},
   [390] = {.lex_state = 0},
-  [391] = {.lex_state = 262},
-  [392] = {.lex_state = 0},
-  [393] = {.lex_state = 262},
-  [394] = {.lex_state = 262},
-  [395] = {.lex_state = 262},
-  [396] = {.lex_state = 0},
+  [391] = {.lex_state = 13},
+  [392] = {.lex_state = 13},
+  [393] = {.lex_state = 0},
+  [394] = {.lex_state = 0},
+  [395] = {.lex_state = 259},
+  [396] = {.lex_state = 259},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 255},
-  [399] = {.lex_state = 262},
-  [400] = {.lex_state = 0},
-  [401] = {.lex_state = 0},
+  [398] = {.lex_state = 0},
+  [399] = {.lex_state = 0},
+  [400] = {.lex_state = 255},
+  [401] = {.lex_state = 259},
   [402] = {.lex_state = 0},
-  [403] = {.lex_state = 247},
+  [403] = {.lex_state = 0},
   [404] = {.lex_state = 0},
-  [405] = {.lex_state = 262},
-  [406] = {.lex_state = 245},
-  [407] = {.lex_state = 245},
-  [408] = {.lex_state = 0},
-  [409] = {.lex_state = 245},
-  [410] = {.lex_state = 245},
+  [405] = {.lex_state = 255},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 255},
+  [408] = {.lex_state = 271},
+  [409] = {.lex_state = 0},
+  [410] = {.lex_state = 252},
   [411] = {.lex_state = 0},
-  [412] = {.lex_state = 0},
+  [412] = {.lex_state = 259},
   [413] = {.lex_state = 250},
-  [414] = {.lex_state = 255},
+  [414] = {.lex_state = 250},
   [415] = {.lex_state = 250},
-  [416] = {.lex_state = 262},
-  [417] = {.lex_state = 0},
-  [418] = {.lex_state = 244},
-  [419] = {.lex_state = 0},
+  [416] = {.lex_state = 0},
+  [417] = {.lex_state = 250},
+  [418] = {.lex_state = 0},
+  [419] = {.lex_state = 259},
   [420] = {.lex_state = 0},
   [421] = {.lex_state = 0},
   [422] = {.lex_state = 0},
-  [423] = {.lex_state = 25},
-  [424] = {.lex_state = 245},
-  [425] = {.lex_state = 0},
-  [426] = {.lex_state = 245},
-  [427] = {.lex_state = 245},
-  [428] = {.lex_state = 245},
-  [429] = {.lex_state = 245},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 245},
-  [432] = {.lex_state = 26},
-  [433] = {.lex_state = 8},
-  [434] = {.lex_state = 16},
-  [435] = {.lex_state = 16},
-  [436] = {.lex_state = 9},
-  [437] = {.lex_state = 245},
-  [438] = {.lex_state = 245},
-  [439] = {.lex_state = 245},
-  [440] = {.lex_state = 247},
-  [441] = {.lex_state = 247},
-  [442] = {.lex_state = 0},
-  [443] = {.lex_state = 245},
-  [444] = {.lex_state = 245},
-  [445] = {.lex_state = 244},
-  [446] = {.lex_state = 244},
-  [447] = {.lex_state = 247},
-  [448] = {.lex_state = 250},
-  [449] = {.lex_state = 247},
-  [450] = {.lex_state = 10},
-  [451] = {.lex_state = 245},
-  [452] = {.lex_state = 247},
-  [453] = {.lex_state = 244},
-  [454] = {.lex_state = 247},
-  [455] = {.lex_state = 247},
-  [456] = {.lex_state = 247},
-  [457] = {.lex_state = 247},
-  [458] = {.lex_state = 0},
-  [459] = {.lex_state = 247},
-  [460] = {.lex_state = 244},
-  [461] = {.lex_state = 247},
-  [462] = {.lex_state = 250},
-  [463] = {.lex_state = 0},
-  [464] = {.lex_state = 0},
+  [423] = {.lex_state = 0},
+  [424] = {.lex_state = 259},
+  [425] = {.lex_state = 259},
+  [426] = {.lex_state = 249},
+  [427] = {.lex_state = 0},
+  [428] = {.lex_state = 250},
+  [429] = {.lex_state = 250},
+  [430] = {.lex_state = 250},
+  [431] = {.lex_state = 255},
+  [432] = {.lex_state = 250},
+  [433] = {.lex_state = 250},
+  [434] = {.lex_state = 255},
+  [435] = {.lex_state = 250},
+  [436] = {.lex_state = 16},
+  [437] = {.lex_state = 16},
+  [438] = {.lex_state = 250},
+  [439] = {.lex_state = 9},
+  [440] = {.lex_state = 250},
+  [441] = {.lex_state = 250},
+  [442] = {.lex_state = 8},
+  [443] = {.lex_state = 252},
+  [444] = {.lex_state = 0},
+  [445] = {.lex_state = 252},
+  [446] = {.lex_state = 252},
+  [447] = {.lex_state = 249},
+  [448] = {.lex_state = 252},
+  [449] = {.lex_state = 252},
+  [450] = {.lex_state = 249},
+  [451] = {.lex_state = 252},
+  [452] = {.lex_state = 10},
+  [453] = {.lex_state = 250},
+  [454] = {.lex_state = 252},
+  [455] = {.lex_state = 252},
+  [456] = {.lex_state = 252},
+  [457] = {.lex_state = 249},
+  [458] = {.lex_state = 252},
+  [459] = {.lex_state = 255},
+  [460] = {.lex_state = 0},
+  [461] = {.lex_state = 255},
+  [462] = {.lex_state = 252},
+  [463] = {.lex_state = 249},
+  [464] = {.lex_state = 255},
   [465] = {.lex_state = 0},
-  [466] = {.lex_state = 250},
-  [467] = {.lex_state = 250},
-  [468] = {.lex_state = 0},
-  [469] = {.lex_state = 250},
+  [466] = {.lex_state = 0},
+  [467] = {.lex_state = 0},
+  [468] = {.lex_state = 255},
+  [469] = {.lex_state = 252},
   [470] = {.lex_state = 0},
   [471] = {.lex_state = 0},
-  [472] = {.lex_state = 247},
-  [473] = {.lex_state = 0},
-  [474] = {.lex_state = 0},
+  [472] = {.lex_state = 253},
+  [473] = {.lex_state = 255},
+  [474] = {.lex_state = 255},
   [475] = {.lex_state = 0},
-  [476] = {.lex_state = 0},
+  [476] = {.lex_state = 249},
   [477] = {.lex_state = 0},
-  [478] = {.lex_state = 244},
-  [479] = {.lex_state = 250},
+  [478] = {.lex_state = 0},
+  [479] = {.lex_state = 255},
   [480] = {.lex_state = 0},
   [481] = {.lex_state = 0},
-  [482] = {.lex_state = 250},
+  [482] = {.lex_state = 0},
   [483] = {.lex_state = 0},
-  [484] = {.lex_state = 0},
-  [485] = {.lex_state = 250},
+  [484] = {.lex_state = 255},
+  [485] = {.lex_state = 0},
   [486] = {.lex_state = 0},
   [487] = {.lex_state = 0},
   [488] = {.lex_state = 0},
-  [489] = {.lex_state = 248},
+  [489] = {.lex_state = 0},
+  [490] = {.lex_state = 0},
+  [491] = {.lex_state = 252},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -10900,6 +11056,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_slot] = ACTIONS(1),
     [anon_sym_packets] = ACTIONS(1),
     [anon_sym_bytes] = ACTIONS(1),
+    [anon_sym_distribution] = ACTIONS(1),
     [anon_sym_bpf] = ACTIONS(1),
     [anon_sym_egress] = ACTIONS(1),
     [anon_sym_xdp] = ACTIONS(1),
@@ -10977,43 +11134,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(473),
-    [sym__statements] = STATE(470),
+    [sym_source_file] = STATE(487),
+    [sym__statements] = STATE(475),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(225),
-    [sym_netns_statement] = STATE(225),
-    [sym_host_statement] = STATE(225),
-    [sym_table_statement] = STATE(225),
-    [sym_let_statement] = STATE(225),
-    [sym_for_statement] = STATE(225),
-    [sym_include_statement] = STATE(225),
-    [sym_expect_statement] = STATE(225),
-    [sym_veth_statement] = STATE(225),
-    [sym_bridge_statement] = STATE(225),
-    [sym_dummy_statement] = STATE(225),
-    [sym_vrf_statement] = STATE(225),
-    [sym_macvlan_statement] = STATE(225),
-    [sym_vlan_statement] = STATE(225),
-    [sym_vxlan_statement] = STATE(225),
-    [sym_link_statement] = STATE(225),
-    [sym_addr_statement] = STATE(225),
-    [sym_state_statement] = STATE(225),
-    [sym_mtu_statement] = STATE(225),
-    [sym_mac_statement] = STATE(225),
-    [sym_master_statement] = STATE(225),
-    [sym_shape_statement] = STATE(225),
-    [sym_htb_statement] = STATE(225),
-    [sym_class_statement] = STATE(225),
-    [sym_filter_statement] = STATE(225),
-    [sym_qdisc_statement] = STATE(225),
-    [sym_netem_statement] = STATE(225),
-    [sym_bpf_statement] = STATE(225),
-    [sym_xdp_statement] = STATE(225),
-    [sym_route_statement] = STATE(225),
-    [sym_rule_statement] = STATE(225),
-    [sym_forward_statement] = STATE(225),
-    [sym_sysctl_statement] = STATE(225),
-    [sym_firewall_statement] = STATE(225),
+    [sym__statement] = STATE(216),
+    [sym_netns_statement] = STATE(216),
+    [sym_host_statement] = STATE(216),
+    [sym_table_statement] = STATE(216),
+    [sym_let_statement] = STATE(216),
+    [sym_for_statement] = STATE(216),
+    [sym_include_statement] = STATE(216),
+    [sym_expect_statement] = STATE(216),
+    [sym_veth_statement] = STATE(216),
+    [sym_bridge_statement] = STATE(216),
+    [sym_dummy_statement] = STATE(216),
+    [sym_vrf_statement] = STATE(216),
+    [sym_macvlan_statement] = STATE(216),
+    [sym_vlan_statement] = STATE(216),
+    [sym_vxlan_statement] = STATE(216),
+    [sym_link_statement] = STATE(216),
+    [sym_addr_statement] = STATE(216),
+    [sym_state_statement] = STATE(216),
+    [sym_mtu_statement] = STATE(216),
+    [sym_mac_statement] = STATE(216),
+    [sym_master_statement] = STATE(216),
+    [sym_shape_statement] = STATE(216),
+    [sym_htb_statement] = STATE(216),
+    [sym_class_statement] = STATE(216),
+    [sym_filter_statement] = STATE(216),
+    [sym_qdisc_statement] = STATE(216),
+    [sym_netem_statement] = STATE(216),
+    [sym_bpf_statement] = STATE(216),
+    [sym_xdp_statement] = STATE(216),
+    [sym_route_statement] = STATE(216),
+    [sym_rule_statement] = STATE(216),
+    [sym_forward_statement] = STATE(216),
+    [sym_sysctl_statement] = STATE(216),
+    [sym_firewall_statement] = STATE(216),
     [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
@@ -11102,6 +11259,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_slot] = ACTIONS(75),
     [anon_sym_packets] = ACTIONS(75),
     [anon_sym_bytes] = ACTIONS(75),
+    [anon_sym_distribution] = ACTIONS(75),
     [anon_sym_via] = ACTIONS(75),
     [anon_sym_metric] = ACTIONS(75),
     [anon_sym_onlink] = ACTIONS(75),
@@ -11139,40 +11297,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(412),
-    [sym_netns_statement] = STATE(412),
-    [sym_host_statement] = STATE(412),
-    [sym_table_statement] = STATE(412),
-    [sym_let_statement] = STATE(412),
-    [sym_for_statement] = STATE(412),
-    [sym_include_statement] = STATE(412),
-    [sym_expect_statement] = STATE(412),
-    [sym_veth_statement] = STATE(412),
-    [sym_bridge_statement] = STATE(412),
-    [sym_dummy_statement] = STATE(412),
-    [sym_vrf_statement] = STATE(412),
-    [sym_macvlan_statement] = STATE(412),
-    [sym_vlan_statement] = STATE(412),
-    [sym_vxlan_statement] = STATE(412),
-    [sym_link_statement] = STATE(412),
-    [sym_addr_statement] = STATE(412),
-    [sym_state_statement] = STATE(412),
-    [sym_mtu_statement] = STATE(412),
-    [sym_mac_statement] = STATE(412),
-    [sym_master_statement] = STATE(412),
-    [sym_shape_statement] = STATE(412),
-    [sym_htb_statement] = STATE(412),
-    [sym_class_statement] = STATE(412),
-    [sym_filter_statement] = STATE(412),
-    [sym_qdisc_statement] = STATE(412),
-    [sym_netem_statement] = STATE(412),
-    [sym_bpf_statement] = STATE(412),
-    [sym_xdp_statement] = STATE(412),
-    [sym_route_statement] = STATE(412),
-    [sym_rule_statement] = STATE(412),
-    [sym_forward_statement] = STATE(412),
-    [sym_sysctl_statement] = STATE(412),
-    [sym_firewall_statement] = STATE(412),
+    [sym__statement] = STATE(398),
+    [sym_netns_statement] = STATE(398),
+    [sym_host_statement] = STATE(398),
+    [sym_table_statement] = STATE(398),
+    [sym_let_statement] = STATE(398),
+    [sym_for_statement] = STATE(398),
+    [sym_include_statement] = STATE(398),
+    [sym_expect_statement] = STATE(398),
+    [sym_veth_statement] = STATE(398),
+    [sym_bridge_statement] = STATE(398),
+    [sym_dummy_statement] = STATE(398),
+    [sym_vrf_statement] = STATE(398),
+    [sym_macvlan_statement] = STATE(398),
+    [sym_vlan_statement] = STATE(398),
+    [sym_vxlan_statement] = STATE(398),
+    [sym_link_statement] = STATE(398),
+    [sym_addr_statement] = STATE(398),
+    [sym_state_statement] = STATE(398),
+    [sym_mtu_statement] = STATE(398),
+    [sym_mac_statement] = STATE(398),
+    [sym_master_statement] = STATE(398),
+    [sym_shape_statement] = STATE(398),
+    [sym_htb_statement] = STATE(398),
+    [sym_class_statement] = STATE(398),
+    [sym_filter_statement] = STATE(398),
+    [sym_qdisc_statement] = STATE(398),
+    [sym_netem_statement] = STATE(398),
+    [sym_bpf_statement] = STATE(398),
+    [sym_xdp_statement] = STATE(398),
+    [sym_route_statement] = STATE(398),
+    [sym_rule_statement] = STATE(398),
+    [sym_forward_statement] = STATE(398),
+    [sym_sysctl_statement] = STATE(398),
+    [sym_firewall_statement] = STATE(398),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11217,40 +11375,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(4)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(204),
-    [sym_netns_statement] = STATE(204),
-    [sym_host_statement] = STATE(204),
-    [sym_table_statement] = STATE(204),
-    [sym_let_statement] = STATE(204),
-    [sym_for_statement] = STATE(204),
-    [sym_include_statement] = STATE(204),
-    [sym_expect_statement] = STATE(204),
-    [sym_veth_statement] = STATE(204),
-    [sym_bridge_statement] = STATE(204),
-    [sym_dummy_statement] = STATE(204),
-    [sym_vrf_statement] = STATE(204),
-    [sym_macvlan_statement] = STATE(204),
-    [sym_vlan_statement] = STATE(204),
-    [sym_vxlan_statement] = STATE(204),
-    [sym_link_statement] = STATE(204),
-    [sym_addr_statement] = STATE(204),
-    [sym_state_statement] = STATE(204),
-    [sym_mtu_statement] = STATE(204),
-    [sym_mac_statement] = STATE(204),
-    [sym_master_statement] = STATE(204),
-    [sym_shape_statement] = STATE(204),
-    [sym_htb_statement] = STATE(204),
-    [sym_class_statement] = STATE(204),
-    [sym_filter_statement] = STATE(204),
-    [sym_qdisc_statement] = STATE(204),
-    [sym_netem_statement] = STATE(204),
-    [sym_bpf_statement] = STATE(204),
-    [sym_xdp_statement] = STATE(204),
-    [sym_route_statement] = STATE(204),
-    [sym_rule_statement] = STATE(204),
-    [sym_forward_statement] = STATE(204),
-    [sym_sysctl_statement] = STATE(204),
-    [sym_firewall_statement] = STATE(204),
+    [sym__statement] = STATE(215),
+    [sym_netns_statement] = STATE(215),
+    [sym_host_statement] = STATE(215),
+    [sym_table_statement] = STATE(215),
+    [sym_let_statement] = STATE(215),
+    [sym_for_statement] = STATE(215),
+    [sym_include_statement] = STATE(215),
+    [sym_expect_statement] = STATE(215),
+    [sym_veth_statement] = STATE(215),
+    [sym_bridge_statement] = STATE(215),
+    [sym_dummy_statement] = STATE(215),
+    [sym_vrf_statement] = STATE(215),
+    [sym_macvlan_statement] = STATE(215),
+    [sym_vlan_statement] = STATE(215),
+    [sym_vxlan_statement] = STATE(215),
+    [sym_link_statement] = STATE(215),
+    [sym_addr_statement] = STATE(215),
+    [sym_state_statement] = STATE(215),
+    [sym_mtu_statement] = STATE(215),
+    [sym_mac_statement] = STATE(215),
+    [sym_master_statement] = STATE(215),
+    [sym_shape_statement] = STATE(215),
+    [sym_htb_statement] = STATE(215),
+    [sym_class_statement] = STATE(215),
+    [sym_filter_statement] = STATE(215),
+    [sym_qdisc_statement] = STATE(215),
+    [sym_netem_statement] = STATE(215),
+    [sym_bpf_statement] = STATE(215),
+    [sym_xdp_statement] = STATE(215),
+    [sym_route_statement] = STATE(215),
+    [sym_rule_statement] = STATE(215),
+    [sym_forward_statement] = STATE(215),
+    [sym_sysctl_statement] = STATE(215),
+    [sym_firewall_statement] = STATE(215),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(83),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11294,42 +11452,42 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(475),
+    [sym__statements] = STATE(480),
     [sym__sep] = STATE(4),
-    [sym__statement] = STATE(225),
-    [sym_netns_statement] = STATE(225),
-    [sym_host_statement] = STATE(225),
-    [sym_table_statement] = STATE(225),
-    [sym_let_statement] = STATE(225),
-    [sym_for_statement] = STATE(225),
-    [sym_include_statement] = STATE(225),
-    [sym_expect_statement] = STATE(225),
-    [sym_veth_statement] = STATE(225),
-    [sym_bridge_statement] = STATE(225),
-    [sym_dummy_statement] = STATE(225),
-    [sym_vrf_statement] = STATE(225),
-    [sym_macvlan_statement] = STATE(225),
-    [sym_vlan_statement] = STATE(225),
-    [sym_vxlan_statement] = STATE(225),
-    [sym_link_statement] = STATE(225),
-    [sym_addr_statement] = STATE(225),
-    [sym_state_statement] = STATE(225),
-    [sym_mtu_statement] = STATE(225),
-    [sym_mac_statement] = STATE(225),
-    [sym_master_statement] = STATE(225),
-    [sym_shape_statement] = STATE(225),
-    [sym_htb_statement] = STATE(225),
-    [sym_class_statement] = STATE(225),
-    [sym_filter_statement] = STATE(225),
-    [sym_qdisc_statement] = STATE(225),
-    [sym_netem_statement] = STATE(225),
-    [sym_bpf_statement] = STATE(225),
-    [sym_xdp_statement] = STATE(225),
-    [sym_route_statement] = STATE(225),
-    [sym_rule_statement] = STATE(225),
-    [sym_forward_statement] = STATE(225),
-    [sym_sysctl_statement] = STATE(225),
-    [sym_firewall_statement] = STATE(225),
+    [sym__statement] = STATE(216),
+    [sym_netns_statement] = STATE(216),
+    [sym_host_statement] = STATE(216),
+    [sym_table_statement] = STATE(216),
+    [sym_let_statement] = STATE(216),
+    [sym_for_statement] = STATE(216),
+    [sym_include_statement] = STATE(216),
+    [sym_expect_statement] = STATE(216),
+    [sym_veth_statement] = STATE(216),
+    [sym_bridge_statement] = STATE(216),
+    [sym_dummy_statement] = STATE(216),
+    [sym_vrf_statement] = STATE(216),
+    [sym_macvlan_statement] = STATE(216),
+    [sym_vlan_statement] = STATE(216),
+    [sym_vxlan_statement] = STATE(216),
+    [sym_link_statement] = STATE(216),
+    [sym_addr_statement] = STATE(216),
+    [sym_state_statement] = STATE(216),
+    [sym_mtu_statement] = STATE(216),
+    [sym_mac_statement] = STATE(216),
+    [sym_master_statement] = STATE(216),
+    [sym_shape_statement] = STATE(216),
+    [sym_htb_statement] = STATE(216),
+    [sym_class_statement] = STATE(216),
+    [sym_filter_statement] = STATE(216),
+    [sym_qdisc_statement] = STATE(216),
+    [sym_netem_statement] = STATE(216),
+    [sym_bpf_statement] = STATE(216),
+    [sym_xdp_statement] = STATE(216),
+    [sym_route_statement] = STATE(216),
+    [sym_rule_statement] = STATE(216),
+    [sym_forward_statement] = STATE(216),
+    [sym_sysctl_statement] = STATE(216),
+    [sym_firewall_statement] = STATE(216),
     [aux_sym__statements_repeat1] = STATE(4),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11373,40 +11531,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(412),
-    [sym_netns_statement] = STATE(412),
-    [sym_host_statement] = STATE(412),
-    [sym_table_statement] = STATE(412),
-    [sym_let_statement] = STATE(412),
-    [sym_for_statement] = STATE(412),
-    [sym_include_statement] = STATE(412),
-    [sym_expect_statement] = STATE(412),
-    [sym_veth_statement] = STATE(412),
-    [sym_bridge_statement] = STATE(412),
-    [sym_dummy_statement] = STATE(412),
-    [sym_vrf_statement] = STATE(412),
-    [sym_macvlan_statement] = STATE(412),
-    [sym_vlan_statement] = STATE(412),
-    [sym_vxlan_statement] = STATE(412),
-    [sym_link_statement] = STATE(412),
-    [sym_addr_statement] = STATE(412),
-    [sym_state_statement] = STATE(412),
-    [sym_mtu_statement] = STATE(412),
-    [sym_mac_statement] = STATE(412),
-    [sym_master_statement] = STATE(412),
-    [sym_shape_statement] = STATE(412),
-    [sym_htb_statement] = STATE(412),
-    [sym_class_statement] = STATE(412),
-    [sym_filter_statement] = STATE(412),
-    [sym_qdisc_statement] = STATE(412),
-    [sym_netem_statement] = STATE(412),
-    [sym_bpf_statement] = STATE(412),
-    [sym_xdp_statement] = STATE(412),
-    [sym_route_statement] = STATE(412),
-    [sym_rule_statement] = STATE(412),
-    [sym_forward_statement] = STATE(412),
-    [sym_sysctl_statement] = STATE(412),
-    [sym_firewall_statement] = STATE(412),
+    [sym__statement] = STATE(398),
+    [sym_netns_statement] = STATE(398),
+    [sym_host_statement] = STATE(398),
+    [sym_table_statement] = STATE(398),
+    [sym_let_statement] = STATE(398),
+    [sym_for_statement] = STATE(398),
+    [sym_include_statement] = STATE(398),
+    [sym_expect_statement] = STATE(398),
+    [sym_veth_statement] = STATE(398),
+    [sym_bridge_statement] = STATE(398),
+    [sym_dummy_statement] = STATE(398),
+    [sym_vrf_statement] = STATE(398),
+    [sym_macvlan_statement] = STATE(398),
+    [sym_vlan_statement] = STATE(398),
+    [sym_vxlan_statement] = STATE(398),
+    [sym_link_statement] = STATE(398),
+    [sym_addr_statement] = STATE(398),
+    [sym_state_statement] = STATE(398),
+    [sym_mtu_statement] = STATE(398),
+    [sym_mac_statement] = STATE(398),
+    [sym_master_statement] = STATE(398),
+    [sym_shape_statement] = STATE(398),
+    [sym_htb_statement] = STATE(398),
+    [sym_class_statement] = STATE(398),
+    [sym_filter_statement] = STATE(398),
+    [sym_qdisc_statement] = STATE(398),
+    [sym_netem_statement] = STATE(398),
+    [sym_bpf_statement] = STATE(398),
+    [sym_xdp_statement] = STATE(398),
+    [sym_route_statement] = STATE(398),
+    [sym_rule_statement] = STATE(398),
+    [sym_forward_statement] = STATE(398),
+    [sym_sysctl_statement] = STATE(398),
+    [sym_firewall_statement] = STATE(398),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11451,40 +11609,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(412),
-    [sym_netns_statement] = STATE(412),
-    [sym_host_statement] = STATE(412),
-    [sym_table_statement] = STATE(412),
-    [sym_let_statement] = STATE(412),
-    [sym_for_statement] = STATE(412),
-    [sym_include_statement] = STATE(412),
-    [sym_expect_statement] = STATE(412),
-    [sym_veth_statement] = STATE(412),
-    [sym_bridge_statement] = STATE(412),
-    [sym_dummy_statement] = STATE(412),
-    [sym_vrf_statement] = STATE(412),
-    [sym_macvlan_statement] = STATE(412),
-    [sym_vlan_statement] = STATE(412),
-    [sym_vxlan_statement] = STATE(412),
-    [sym_link_statement] = STATE(412),
-    [sym_addr_statement] = STATE(412),
-    [sym_state_statement] = STATE(412),
-    [sym_mtu_statement] = STATE(412),
-    [sym_mac_statement] = STATE(412),
-    [sym_master_statement] = STATE(412),
-    [sym_shape_statement] = STATE(412),
-    [sym_htb_statement] = STATE(412),
-    [sym_class_statement] = STATE(412),
-    [sym_filter_statement] = STATE(412),
-    [sym_qdisc_statement] = STATE(412),
-    [sym_netem_statement] = STATE(412),
-    [sym_bpf_statement] = STATE(412),
-    [sym_xdp_statement] = STATE(412),
-    [sym_route_statement] = STATE(412),
-    [sym_rule_statement] = STATE(412),
-    [sym_forward_statement] = STATE(412),
-    [sym_sysctl_statement] = STATE(412),
-    [sym_firewall_statement] = STATE(412),
+    [sym__statement] = STATE(398),
+    [sym_netns_statement] = STATE(398),
+    [sym_host_statement] = STATE(398),
+    [sym_table_statement] = STATE(398),
+    [sym_let_statement] = STATE(398),
+    [sym_for_statement] = STATE(398),
+    [sym_include_statement] = STATE(398),
+    [sym_expect_statement] = STATE(398),
+    [sym_veth_statement] = STATE(398),
+    [sym_bridge_statement] = STATE(398),
+    [sym_dummy_statement] = STATE(398),
+    [sym_vrf_statement] = STATE(398),
+    [sym_macvlan_statement] = STATE(398),
+    [sym_vlan_statement] = STATE(398),
+    [sym_vxlan_statement] = STATE(398),
+    [sym_link_statement] = STATE(398),
+    [sym_addr_statement] = STATE(398),
+    [sym_state_statement] = STATE(398),
+    [sym_mtu_statement] = STATE(398),
+    [sym_mac_statement] = STATE(398),
+    [sym_master_statement] = STATE(398),
+    [sym_shape_statement] = STATE(398),
+    [sym_htb_statement] = STATE(398),
+    [sym_class_statement] = STATE(398),
+    [sym_filter_statement] = STATE(398),
+    [sym_qdisc_statement] = STATE(398),
+    [sym_netem_statement] = STATE(398),
+    [sym_bpf_statement] = STATE(398),
+    [sym_xdp_statement] = STATE(398),
+    [sym_route_statement] = STATE(398),
+    [sym_rule_statement] = STATE(398),
+    [sym_forward_statement] = STATE(398),
+    [sym_sysctl_statement] = STATE(398),
+    [sym_firewall_statement] = STATE(398),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11529,40 +11687,40 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(412),
-    [sym_netns_statement] = STATE(412),
-    [sym_host_statement] = STATE(412),
-    [sym_table_statement] = STATE(412),
-    [sym_let_statement] = STATE(412),
-    [sym_for_statement] = STATE(412),
-    [sym_include_statement] = STATE(412),
-    [sym_expect_statement] = STATE(412),
-    [sym_veth_statement] = STATE(412),
-    [sym_bridge_statement] = STATE(412),
-    [sym_dummy_statement] = STATE(412),
-    [sym_vrf_statement] = STATE(412),
-    [sym_macvlan_statement] = STATE(412),
-    [sym_vlan_statement] = STATE(412),
-    [sym_vxlan_statement] = STATE(412),
-    [sym_link_statement] = STATE(412),
-    [sym_addr_statement] = STATE(412),
-    [sym_state_statement] = STATE(412),
-    [sym_mtu_statement] = STATE(412),
-    [sym_mac_statement] = STATE(412),
-    [sym_master_statement] = STATE(412),
-    [sym_shape_statement] = STATE(412),
-    [sym_htb_statement] = STATE(412),
-    [sym_class_statement] = STATE(412),
-    [sym_filter_statement] = STATE(412),
-    [sym_qdisc_statement] = STATE(412),
-    [sym_netem_statement] = STATE(412),
-    [sym_bpf_statement] = STATE(412),
-    [sym_xdp_statement] = STATE(412),
-    [sym_route_statement] = STATE(412),
-    [sym_rule_statement] = STATE(412),
-    [sym_forward_statement] = STATE(412),
-    [sym_sysctl_statement] = STATE(412),
-    [sym_firewall_statement] = STATE(412),
+    [sym__statement] = STATE(398),
+    [sym_netns_statement] = STATE(398),
+    [sym_host_statement] = STATE(398),
+    [sym_table_statement] = STATE(398),
+    [sym_let_statement] = STATE(398),
+    [sym_for_statement] = STATE(398),
+    [sym_include_statement] = STATE(398),
+    [sym_expect_statement] = STATE(398),
+    [sym_veth_statement] = STATE(398),
+    [sym_bridge_statement] = STATE(398),
+    [sym_dummy_statement] = STATE(398),
+    [sym_vrf_statement] = STATE(398),
+    [sym_macvlan_statement] = STATE(398),
+    [sym_vlan_statement] = STATE(398),
+    [sym_vxlan_statement] = STATE(398),
+    [sym_link_statement] = STATE(398),
+    [sym_addr_statement] = STATE(398),
+    [sym_state_statement] = STATE(398),
+    [sym_mtu_statement] = STATE(398),
+    [sym_mac_statement] = STATE(398),
+    [sym_master_statement] = STATE(398),
+    [sym_shape_statement] = STATE(398),
+    [sym_htb_statement] = STATE(398),
+    [sym_class_statement] = STATE(398),
+    [sym_filter_statement] = STATE(398),
+    [sym_qdisc_statement] = STATE(398),
+    [sym_netem_statement] = STATE(398),
+    [sym_bpf_statement] = STATE(398),
+    [sym_xdp_statement] = STATE(398),
+    [sym_route_statement] = STATE(398),
+    [sym_rule_statement] = STATE(398),
+    [sym_forward_statement] = STATE(398),
+    [sym_sysctl_statement] = STATE(398),
+    [sym_firewall_statement] = STATE(398),
     [aux_sym__statements_repeat1] = STATE(18),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -12390,7 +12548,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(25), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12427,7 +12585,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12554,179 +12712,9 @@ static const uint16_t ts_small_parse_table[] = {
   [951] = 7,
     ACTIONS(189), 1,
       anon_sym_DOT,
-    ACTIONS(192), 1,
+    ACTIONS(191), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(195), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(178), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [991] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(198), 23,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_port,
-  [1021] = 5,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
-    ACTIONS(206), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1057] = 13,
-    ACTIONS(216), 1,
-      anon_sym_from,
-    ACTIONS(219), 1,
-      anon_sym_to,
-    ACTIONS(228), 1,
-      anon_sym_uidrange,
-    ACTIONS(234), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(41), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(210), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(213), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(222), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(225), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(208), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(231), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1109] = 13,
-    ACTIONS(243), 1,
-      anon_sym_from,
-    ACTIONS(245), 1,
-      anon_sym_to,
-    ACTIONS(251), 1,
-      anon_sym_uidrange,
-    ACTIONS(255), 1,
-      anon_sym_ipproto,
-    STATE(35), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(41), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(241), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(247), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(249), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1161] = 7,
-    ACTIONS(257), 1,
-      anon_sym_DOT,
-    ACTIONS(259), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(261), 1,
+    ACTIONS(193), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -12754,51 +12742,188 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1201] = 13,
-    ACTIONS(243), 1,
+  [991] = 13,
+    ACTIONS(201), 1,
       anon_sym_from,
-    ACTIONS(245), 1,
+    ACTIONS(203), 1,
       anon_sym_to,
-    ACTIONS(251), 1,
+    ACTIONS(209), 1,
       anon_sym_uidrange,
-    ACTIONS(255), 1,
+    ACTIONS(213), 1,
       anon_sym_ipproto,
-    STATE(32), 1,
+    STATE(34), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(41), 1,
+    STATE(43), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
+    ACTIONS(197), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(241), 2,
+    ACTIONS(199), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(247), 2,
+    ACTIONS(205), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(249), 3,
+    ACTIONS(207), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(253), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(263), 4,
+    ACTIONS(195), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1253] = 7,
-    ACTIONS(261), 1,
+    ACTIONS(211), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1043] = 5,
+    ACTIONS(217), 1,
+      anon_sym_to,
+    ACTIONS(219), 1,
+      anon_sym_SLASH,
+    ACTIONS(221), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(215), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1079] = 13,
+    ACTIONS(231), 1,
+      anon_sym_from,
+    ACTIONS(234), 1,
+      anon_sym_to,
+    ACTIONS(243), 1,
+      anon_sym_uidrange,
+    ACTIONS(249), 1,
+      anon_sym_ipproto,
+    STATE(32), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(225), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(228), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(237), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(240), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(223), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(246), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1131] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(252), 23,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_port,
+  [1161] = 13,
+    ACTIONS(201), 1,
+      anon_sym_from,
+    ACTIONS(203), 1,
+      anon_sym_to,
+    ACTIONS(209), 1,
+      anon_sym_uidrange,
+    ACTIONS(213), 1,
+      anon_sym_ipproto,
+    STATE(32), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(199), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(205), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(207), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(211), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(254), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1213] = 7,
+    ACTIONS(193), 1,
       anon_sym_LBRACE2,
-    ACTIONS(265), 1,
+    ACTIONS(256), 1,
       anon_sym_DOT,
-    ACTIONS(267), 1,
+    ACTIONS(258), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -12826,44 +12951,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1293] = 4,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(204), 1,
-      anon_sym_SLASH,
+  [1253] = 7,
+    ACTIONS(260), 1,
+      anon_sym_DOT,
+    ACTIONS(263), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(266), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(200), 20,
+    STATE(36), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+    ACTIONS(178), 13,
       anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
       anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1326] = 4,
+  [1293] = 5,
     ACTIONS(271), 1,
-      anon_sym_to,
+      anon_sym_LBRACE,
     ACTIONS(273), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(269), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [1328] = 4,
+    ACTIONS(217), 1,
+      anon_sym_to,
+    ACTIONS(219), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 20,
+    ACTIONS(215), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12884,129 +13043,48 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1359] = 5,
+  [1361] = 4,
     ACTIONS(277), 1,
-      anon_sym_LBRACE,
+      anon_sym_to,
     ACTIONS(279), 1,
-      sym_percentage,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(275), 16,
+    ACTIONS(275), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1393] = 3,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1394] = 5,
     ACTIONS(283), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(281), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1423] = 3,
-    ACTIONS(287), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(285), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1453] = 3,
-    ACTIONS(202), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(200), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1483] = 5,
-    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(294), 1,
+    ACTIONS(286), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(43), 3,
+    STATE(40), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(289), 16,
+    ACTIONS(281), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13023,38 +13101,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1517] = 3,
-    ACTIONS(271), 1,
-      anon_sym_to,
+      anon_sym_distribution,
+  [1429] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1547] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 21,
+    ACTIONS(75), 22,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13073,16 +13125,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
+      anon_sym_distribution,
       anon_sym_LBRACE,
       sym_duration,
       sym_percentage,
-  [1575] = 3,
-    ACTIONS(299), 1,
+  [1458] = 3,
+    ACTIONS(217), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(297), 20,
+    ACTIONS(215), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13103,228 +13156,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1605] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+  [1488] = 3,
+    ACTIONS(291), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(301), 4,
+    ACTIONS(289), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1652] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(56), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1518] = 3,
+    ACTIONS(295), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(317), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(315), 4,
+    ACTIONS(293), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1699] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(47), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(321), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1746] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(54), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(325), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1793] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(55), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(329), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1840] = 12,
-    ACTIONS(339), 1,
-      anon_sym_proto,
-    ACTIONS(348), 1,
-      anon_sym_scope,
-    ACTIONS(351), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(333), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(342), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(336), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1887] = 5,
-    ACTIONS(356), 1,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1548] = 5,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(358), 1,
+    ACTIONS(301), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(77), 2,
+    STATE(73), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(354), 16,
+    ACTIONS(297), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13341,138 +13238,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_slot,
       anon_sym_packets,
       anon_sym_bytes,
-  [1920] = 12,
+      anon_sym_distribution,
+  [1582] = 3,
+    ACTIONS(277), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(275), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1612] = 3,
     ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(360), 4,
+    ACTIONS(303), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1967] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
       anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
       anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(362), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2014] = 12,
-    ACTIONS(305), 1,
-      anon_sym_proto,
-    ACTIONS(311), 1,
-      anon_sym_scope,
-    ACTIONS(313), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(73), 1,
-      sym__dev_opt,
-    STATE(76), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(239), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(307), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(309), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(303), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2061] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [2090] = 3,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1642] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13498,7 +13319,348 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2119] = 7,
+  [1671] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [1700] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1747] = 12,
+    ACTIONS(329), 1,
+      anon_sym_proto,
+    ACTIONS(338), 1,
+      anon_sym_scope,
+    ACTIONS(341), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(323), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(332), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(335), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(326), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1794] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(346), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(344), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1841] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(346), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(348), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1888] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(352), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(350), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1935] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(58), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(356), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(354), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1982] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(57), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(360), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(358), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2029] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(346), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2076] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(77), 1,
+      sym__table_opt,
+    STATE(78), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(197), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(346), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2123] = 7,
     ACTIONS(366), 1,
       anon_sym_DOT,
     ACTIONS(368), 1,
@@ -13527,7 +13689,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2155] = 12,
+  [2159] = 12,
     ACTIONS(372), 1,
       sym_identifier,
     ACTIONS(374), 1,
@@ -13542,7 +13704,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(386), 1,
       aux_sym_ipv6_address_token1,
-    STATE(474), 1,
+    STATE(466), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13551,51 +13713,22 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(421), 3,
+    STATE(366), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(151), 5,
+    STATE(157), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2201] = 7,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE2,
+  [2205] = 7,
     ACTIONS(388), 1,
       anon_sym_DOT,
-    ACTIONS(390), 1,
+    ACTIONS(391), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(158), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(160), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2237] = 7,
-    ACTIONS(392), 1,
-      anon_sym_DOT,
-    ACTIONS(395), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(398), 1,
+    ACTIONS(394), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13604,7 +13737,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(62), 3,
+    STATE(61), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13619,7 +13752,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2273] = 11,
+  [2241] = 7,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(397), 1,
+      anon_sym_DOT,
+    ACTIONS(399), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(158), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(59), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(160), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2277] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13630,7 +13792,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(357), 1,
+    STATE(339), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13638,7 +13800,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(64), 2,
+    STATE(76), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(401), 4,
@@ -13651,7 +13813,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2316] = 11,
+  [2320] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13662,7 +13824,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(392), 1,
+    STATE(386), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13670,7 +13832,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(75), 2,
+    STATE(63), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(405), 4,
@@ -13683,11 +13845,75 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2359] = 2,
+  [2363] = 11,
+    ACTIONS(422), 1,
+      anon_sym_rate,
+    ACTIONS(428), 1,
+      anon_sym_loss,
+    ACTIONS(434), 1,
+      anon_sym_slot,
+    ACTIONS(437), 1,
+      anon_sym_bytes,
+    ACTIONS(440), 1,
+      anon_sym_distribution,
+    STATE(65), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(419), 18,
+    ACTIONS(425), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(419), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(431), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(297), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2406] = 11,
+    ACTIONS(447), 1,
+      anon_sym_rate,
+    ACTIONS(451), 1,
+      anon_sym_loss,
+    ACTIONS(455), 1,
+      anon_sym_slot,
+    ACTIONS(457), 1,
+      anon_sym_bytes,
+    ACTIONS(459), 1,
+      anon_sym_distribution,
+    STATE(65), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(449), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(445), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(453), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(443), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2449] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(461), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13706,11 +13932,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2384] = 2,
+  [2474] = 7,
+    ACTIONS(463), 1,
+      anon_sym_DOT,
+    ACTIONS(465), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(467), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(421), 17,
+    STATE(72), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2508] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(469), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2532] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(471), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13728,71 +14003,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2408] = 7,
-    ACTIONS(423), 1,
-      anon_sym_DOT,
-    ACTIONS(426), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(429), 1,
-      anon_sym_LBRACE2,
+  [2556] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
+    ACTIONS(297), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(178), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2442] = 7,
-    ACTIONS(432), 1,
-      anon_sym_DOT,
-    ACTIONS(434), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(436), 1,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2580] = 7,
+    ACTIONS(467), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2476] = 7,
-    ACTIONS(436), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(438), 1,
+    ACTIONS(473), 1,
       anon_sym_DOT,
-    ACTIONS(440), 1,
+    ACTIONS(475), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 3,
+    STATE(75), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13809,7 +14052,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2510] = 2,
+  [2614] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2638] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13831,144 +14096,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2534] = 2,
+  [2662] = 7,
+    ACTIONS(477), 1,
+      anon_sym_DOT,
+    ACTIONS(480), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(483), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(442), 17,
+    STATE(75), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
       anon_sym_dev,
-      anon_sym_lookup,
-  [2558] = 10,
-    ACTIONS(447), 1,
-      anon_sym_rate,
-    ACTIONS(453), 1,
-      anon_sym_loss,
-    ACTIONS(459), 1,
-      anon_sym_slot,
-    ACTIONS(462), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(450), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(444), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(456), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2598] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(465), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2622] = 10,
-    ACTIONS(471), 1,
-      anon_sym_rate,
-    ACTIONS(475), 1,
-      anon_sym_loss,
-    ACTIONS(479), 1,
-      anon_sym_slot,
-    ACTIONS(481), 1,
-      anon_sym_bytes,
-    STATE(72), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(473), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(469), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(477), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(467), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2662] = 9,
-    ACTIONS(488), 1,
-      anon_sym_overhead,
+      anon_sym_port,
+  [2696] = 9,
     ACTIONS(491), 1,
-      anon_sym_mpu,
+      anon_sym_overhead,
     ACTIONS(494), 1,
+      anon_sym_mpu,
+    ACTIONS(497), 1,
       anon_sym_linklayer,
-    ACTIONS(500), 1,
+    ACTIONS(503), 1,
       anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(497), 2,
+    ACTIONS(500), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(75), 2,
+    STATE(76), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(485), 4,
+    ACTIONS(488), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(483), 5,
+    ACTIONS(486), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2700] = 2,
+  [2734] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(503), 17,
+    ACTIONS(506), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13986,174 +14174,94 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2724] = 2,
+  [2758] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(275), 16,
+    ACTIONS(508), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2747] = 11,
-    ACTIONS(505), 1,
-      anon_sym_GT,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(109), 1,
-      sym_firewall_action,
-    STATE(442), 1,
-      sym_firewall_rule,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2782] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2788] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(109), 1,
-      sym_firewall_action,
-    STATE(442), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2829] = 3,
-    ACTIONS(521), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(519), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2854] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(354), 16,
+    ACTIONS(510), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2877] = 11,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    ACTIONS(525), 1,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2806] = 11,
+    ACTIONS(514), 1,
       anon_sym_GT,
-    STATE(109), 1,
+    ACTIONS(518), 1,
+      anon_sym_mark,
+    ACTIONS(520), 1,
+      anon_sym_classify,
+    ACTIONS(522), 1,
+      anon_sym_snat,
+    ACTIONS(524), 1,
+      anon_sym_dnat,
+    STATE(107), 1,
       sym_firewall_action,
-    STATE(273), 1,
+    STATE(300), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(523), 2,
+    ACTIONS(512), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(83), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(516), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2918] = 11,
-    ACTIONS(509), 1,
+  [2847] = 11,
+    ACTIONS(518), 1,
       anon_sym_mark,
-    ACTIONS(511), 1,
+    ACTIONS(520), 1,
       anon_sym_classify,
-    ACTIONS(513), 1,
+    ACTIONS(522), 1,
       anon_sym_snat,
-    ACTIONS(515), 1,
+    ACTIONS(524), 1,
       anon_sym_dnat,
-    ACTIONS(527), 1,
+    ACTIONS(526), 1,
       anon_sym_GT,
-    STATE(109), 1,
+    STATE(107), 1,
       sym_firewall_action,
-    STATE(254), 1,
+    STATE(444), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14164,26 +14272,26 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(516), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2959] = 11,
-    ACTIONS(509), 1,
+  [2888] = 11,
+    ACTIONS(518), 1,
       anon_sym_mark,
-    ACTIONS(511), 1,
+    ACTIONS(520), 1,
       anon_sym_classify,
-    ACTIONS(513), 1,
+    ACTIONS(522), 1,
       anon_sym_snat,
-    ACTIONS(515), 1,
+    ACTIONS(524), 1,
       anon_sym_dnat,
-    ACTIONS(529), 1,
+    ACTIONS(528), 1,
       anon_sym_GT,
-    STATE(109), 1,
+    STATE(107), 1,
       sym_firewall_action,
-    STATE(442), 1,
+    STATE(444), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14194,35 +14302,43 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
+    ACTIONS(516), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3000] = 3,
+  [2929] = 11,
+    ACTIONS(518), 1,
+      anon_sym_mark,
+    ACTIONS(520), 1,
+      anon_sym_classify,
+    ACTIONS(522), 1,
+      anon_sym_snat,
+    ACTIONS(524), 1,
+      anon_sym_dnat,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(107), 1,
+      sym_firewall_action,
+    STATE(269), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 5,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [3025] = 3,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(516), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2970] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14244,43 +14360,117 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3050] = 10,
+  [2995] = 3,
+    ACTIONS(534), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(532), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3020] = 11,
+    ACTIONS(518), 1,
+      anon_sym_mark,
+    ACTIONS(520), 1,
+      anon_sym_classify,
+    ACTIONS(522), 1,
+      anon_sym_snat,
+    ACTIONS(524), 1,
+      anon_sym_dnat,
+    ACTIONS(536), 1,
+      anon_sym_GT,
+    STATE(107), 1,
+      sym_firewall_action,
+    STATE(444), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(516), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3061] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3086] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(533), 1,
+    ACTIONS(540), 1,
       anon_sym_id,
-    ACTIONS(537), 1,
+    ACTIONS(544), 1,
       anon_sym_dev,
-    ACTIONS(539), 1,
+    ACTIONS(546), 1,
       anon_sym_port,
-    STATE(135), 1,
+    STATE(137), 1,
       sym__dev_opt,
-    STATE(401), 1,
+    STATE(423), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
+    STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
+    ACTIONS(542), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(531), 4,
+    ACTIONS(538), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3088] = 4,
-    ACTIONS(543), 1,
+  [3124] = 4,
+    ACTIONS(550), 1,
       anon_sym_COMMA,
-    STATE(90), 1,
+    STATE(93), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(548), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14294,11 +14484,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3114] = 2,
+  [3150] = 10,
+    ACTIONS(518), 1,
+      anon_sym_mark,
+    ACTIONS(520), 1,
+      anon_sym_classify,
+    ACTIONS(522), 1,
+      anon_sym_snat,
+    ACTIONS(524), 1,
+      anon_sym_dnat,
+    STATE(107), 1,
+      sym_firewall_action,
+    STATE(444), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(483), 15,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(516), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3188] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(486), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14314,15 +14532,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3136] = 4,
-    ACTIONS(543), 1,
+  [3210] = 4,
+    ACTIONS(554), 1,
       anon_sym_COMMA,
     STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(545), 13,
+    ACTIONS(552), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14336,43 +14554,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3162] = 10,
-    ACTIONS(509), 1,
-      anon_sym_mark,
-    ACTIONS(511), 1,
-      anon_sym_classify,
-    ACTIONS(513), 1,
-      anon_sym_snat,
-    ACTIONS(515), 1,
-      anon_sym_dnat,
-    STATE(109), 1,
-      sym_firewall_action,
-    STATE(442), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(507), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3200] = 4,
-    ACTIONS(549), 1,
+  [3236] = 4,
+    ACTIONS(550), 1,
       anon_sym_COMMA,
     STATE(92), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(547), 13,
+    ACTIONS(557), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14386,88 +14576,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3226] = 10,
+  [3262] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(533), 1,
+    ACTIONS(540), 1,
       anon_sym_id,
-    ACTIONS(537), 1,
+    ACTIONS(544), 1,
       anon_sym_dev,
-    ACTIONS(539), 1,
+    ACTIONS(546), 1,
       anon_sym_port,
-    STATE(135), 1,
+    STATE(137), 1,
       sym__dev_opt,
-    STATE(397), 1,
+    STATE(355), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(88), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(535), 3,
+    ACTIONS(542), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(552), 4,
+    ACTIONS(559), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3264] = 9,
-    ACTIONS(559), 1,
+  [3300] = 9,
+    ACTIONS(566), 1,
       anon_sym_latency,
-    ACTIONS(562), 1,
+    ACTIONS(569), 1,
       anon_sym_peakrate,
-    ACTIONS(565), 1,
+    ACTIONS(572), 1,
       anon_sym_overhead,
-    ACTIONS(568), 1,
+    ACTIONS(575), 1,
       anon_sym_mpu,
-    ACTIONS(571), 1,
+    ACTIONS(578), 1,
       anon_sym_linklayer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
+    STATE(95), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(556), 3,
+    ACTIONS(563), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(554), 4,
+    ACTIONS(561), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3299] = 3,
-    ACTIONS(576), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(574), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3322] = 8,
-    ACTIONS(580), 1,
+  [3335] = 8,
+    ACTIONS(583), 1,
       anon_sym_id,
-    ACTIONS(586), 1,
-      anon_sym_dev,
     ACTIONS(589), 1,
+      anon_sym_dev,
+    ACTIONS(592), 1,
       anon_sym_port,
-    STATE(135), 1,
+    STATE(137), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
@@ -14475,189 +14645,142 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(96), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(583), 3,
+    ACTIONS(586), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(578), 5,
+    ACTIONS(581), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3355] = 9,
+  [3368] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(596), 1,
+    ACTIONS(599), 1,
       anon_sym_latency,
-    ACTIONS(598), 1,
+    ACTIONS(601), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
+    STATE(104), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(594), 3,
+    ACTIONS(597), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(592), 4,
+    ACTIONS(595), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3390] = 10,
-    ACTIONS(602), 1,
+  [3403] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(599), 1,
+      anon_sym_latency,
+    ACTIONS(601), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(597), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(595), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3438] = 3,
+    ACTIONS(605), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(603), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3461] = 3,
+    ACTIONS(609), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3484] = 10,
+    ACTIONS(613), 1,
       anon_sym_proto,
-    ACTIONS(610), 1,
+    ACTIONS(621), 1,
       anon_sym_mark,
-    ACTIONS(612), 1,
+    ACTIONS(623), 1,
       anon_sym_ct,
-    ACTIONS(614), 1,
+    ACTIONS(625), 1,
       anon_sym_counter,
-    STATE(107), 1,
+    STATE(108), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(604), 2,
+    ACTIONS(615), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(606), 2,
+    ACTIONS(617), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(608), 2,
+    ACTIONS(619), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(600), 3,
+    ACTIONS(611), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3427] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(596), 1,
-      anon_sym_latency,
-    ACTIONS(598), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(594), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(616), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3462] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(596), 1,
-      anon_sym_latency,
-    ACTIONS(598), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(594), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3497] = 3,
-    ACTIONS(622), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(620), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3520] = 3,
-    ACTIONS(626), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(624), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3543] = 4,
-    ACTIONS(626), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(624), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3568] = 3,
-    ACTIONS(630), 1,
+  [3521] = 3,
+    ACTIONS(627), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(548), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14671,13 +14794,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3591] = 3,
-    ACTIONS(630), 1,
+  [3544] = 4,
+    ACTIONS(605), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(603), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3569] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(599), 1,
+      anon_sym_latency,
+    ACTIONS(601), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(95), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(597), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(631), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3604] = 3,
+    ACTIONS(627), 1,
       anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(548), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14691,11 +14861,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3614] = 2,
+  [3627] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(632), 14,
+    ACTIONS(633), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14710,80 +14880,133 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3635] = 10,
-    ACTIONS(636), 1,
+  [3648] = 10,
+    ACTIONS(613), 1,
       anon_sym_proto,
-    ACTIONS(648), 1,
+    ACTIONS(621), 1,
       anon_sym_mark,
-    ACTIONS(651), 1,
+    ACTIONS(623), 1,
       anon_sym_ct,
-    ACTIONS(654), 1,
+    ACTIONS(637), 1,
       anon_sym_counter,
-    STATE(107), 1,
+    STATE(101), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(639), 2,
+    ACTIONS(615), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(642), 2,
+    ACTIONS(617), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(645), 2,
+    ACTIONS(619), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(634), 3,
+    ACTIONS(635), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3672] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(547), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [3685] = 10,
+    ACTIONS(641), 1,
       anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+    ACTIONS(653), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3693] = 10,
-    ACTIONS(602), 1,
-      anon_sym_proto,
-    ACTIONS(610), 1,
-      anon_sym_mark,
-    ACTIONS(612), 1,
+    ACTIONS(656), 1,
       anon_sym_ct,
     ACTIONS(659), 1,
       anon_sym_counter,
-    STATE(98), 1,
+    STATE(108), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(604), 2,
+    ACTIONS(644), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(606), 2,
+    ACTIONS(647), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(608), 2,
+    ACTIONS(650), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(657), 3,
+    ACTIONS(639), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3730] = 3,
+  [3722] = 10,
+    ACTIONS(447), 1,
+      anon_sym_rate,
+    ACTIONS(451), 1,
+      anon_sym_loss,
+    ACTIONS(455), 1,
+      anon_sym_slot,
+    ACTIONS(457), 1,
+      anon_sym_bytes,
+    ACTIONS(459), 1,
+      anon_sym_distribution,
+    STATE(66), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(449), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(445), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(453), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3759] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(599), 1,
+      anon_sym_latency,
+    ACTIONS(601), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(597), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(662), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3794] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(552), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3815] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14803,7 +15026,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3753] = 3,
+  [3838] = 3,
+    ACTIONS(666), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(664), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3861] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14823,37 +15066,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3776] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(596), 1,
-      anon_sym_latency,
-    ACTIONS(598), 1,
-      anon_sym_peakrate,
+  [3884] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(94), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(594), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3811] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(661), 13,
+    ACTIONS(668), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14867,11 +15084,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3831] = 2,
+  [3904] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(663), 13,
+    ACTIONS(670), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14885,11 +15102,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3851] = 2,
+  [3924] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(665), 13,
+    ACTIONS(672), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14903,11 +15120,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3871] = 2,
+  [3944] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(541), 13,
+    ACTIONS(674), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14921,11 +15138,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3891] = 2,
+  [3964] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(667), 13,
+    ACTIONS(548), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14939,11 +15156,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3911] = 2,
+  [3984] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(669), 13,
+    ACTIONS(676), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14957,11 +15174,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3931] = 2,
+  [4004] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(671), 13,
+    ACTIONS(678), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14975,43 +15192,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3951] = 9,
-    ACTIONS(471), 1,
-      anon_sym_rate,
-    ACTIONS(475), 1,
-      anon_sym_loss,
-    ACTIONS(479), 1,
-      anon_sym_slot,
-    ACTIONS(481), 1,
-      anon_sym_bytes,
-    STATE(74), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(473), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(469), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(477), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3985] = 6,
+  [4024] = 6,
     ACTIONS(178), 1,
       anon_sym_LT,
-    ACTIONS(676), 1,
+    ACTIONS(683), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(673), 2,
+    ACTIONS(680), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(121), 3,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15021,57 +15213,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4012] = 8,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(131), 1,
-      aux_sym_addr_statement_repeat1,
+  [4051] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(679), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4043] = 8,
-    ACTIONS(685), 1,
-      anon_sym_DOT,
-    ACTIONS(688), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    STATE(127), 1,
-      aux_sym__if_name_repeat1,
-    STATE(132), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4074] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(554), 12,
+    ACTIONS(561), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15084,11 +15230,167 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4093] = 2,
+  [4070] = 8,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(129), 1,
+      aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(692), 12,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(686), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4101] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(692), 1,
+      anon_sym_DOT,
+    ACTIONS(694), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(696), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4130] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(696), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(698), 1,
+      anon_sym_DOT,
+    ACTIONS(700), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4159] = 7,
+    ACTIONS(178), 1,
+      anon_sym_mode,
+    ACTIONS(702), 1,
+      anon_sym_DOT,
+    ACTIONS(705), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(708), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(127), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4188] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(711), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(132), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4215] = 8,
+    ACTIONS(717), 1,
+      anon_sym_LBRACE,
+    ACTIONS(720), 1,
+      sym_integer,
+    ACTIONS(723), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(129), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(715), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4246] = 8,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(726), 1,
+      anon_sym_DOT,
+    ACTIONS(729), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(132), 1,
+      aux_sym__if_name_repeat1,
+    STATE(134), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(197), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4277] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(731), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15101,105 +15403,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4112] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(694), 1,
-      anon_sym_DOT,
-    ACTIONS(697), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(700), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4141] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(703), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(121), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4168] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(705), 1,
-      anon_sym_DOT,
-    ACTIONS(707), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(709), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4197] = 7,
+  [4296] = 6,
     ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(709), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(711), 1,
-      anon_sym_DOT,
+      anon_sym_LT,
     ACTIONS(713), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4226] = 6,
-    ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(690), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 2,
+    ACTIONS(733), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(127), 3,
+    STATE(122), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15209,94 +15424,52 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4253] = 8,
-    ACTIONS(719), 1,
+  [4323] = 8,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(722), 1,
+    ACTIONS(688), 1,
       sym_integer,
-    ACTIONS(725), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(131), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(717), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4284] = 5,
     ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(730), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(133), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(728), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4308] = 5,
-    ACTIONS(734), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(737), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(133), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(732), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4332] = 8,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(740), 1,
+    ACTIONS(735), 1,
       anon_sym_default,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(742), 3,
+    ACTIONS(737), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(49), 3,
+    STATE(56), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4362] = 2,
+  [4353] = 5,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(741), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(744), 11,
+    STATE(136), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(739), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4377] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(743), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15308,11 +15481,30 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4380] = 2,
+  [4395] = 5,
+    ACTIONS(747), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(750), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(746), 11,
+    STATE(136), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(745), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4419] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(753), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15324,7 +15516,85 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4398] = 3,
+  [4437] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(757), 1,
+      anon_sym_default,
+    STATE(139), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(402), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(755), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4464] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(757), 1,
+      anon_sym_default,
+    STATE(158), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(381), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(759), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(761), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4491] = 7,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(765), 1,
+      sym_integer,
+    STATE(463), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4518] = 5,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(769), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(767), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4541] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15340,33 +15610,13 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4417] = 7,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(750), 1,
-      sym_integer,
-    STATE(460), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(221), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4444] = 3,
-    ACTIONS(754), 1,
+  [4560] = 3,
+    ACTIONS(773), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(752), 9,
+    ACTIONS(771), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15376,334 +15626,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4463] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(758), 1,
-      anon_sym_default,
-    STATE(144), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(345), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(760), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(756), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4490] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(758), 1,
-      anon_sym_default,
-    STATE(140), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(376), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(760), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(762), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4517] = 5,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(766), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(764), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4540] = 6,
+  [4579] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(768), 1,
+    ACTIONS(775), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(283), 5,
+    STATE(156), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4564] = 5,
-    ACTIONS(772), 1,
-      anon_sym_default,
-    STATE(144), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(775), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(770), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4586] = 6,
+  [4603] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(778), 1,
+    ACTIONS(777), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(300), 5,
+    STATE(113), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4610] = 7,
-    ACTIONS(783), 1,
-      anon_sym_proto,
-    ACTIONS(789), 1,
-      anon_sym_handle,
-    ACTIONS(792), 1,
-      anon_sym_DASH_GT,
-    STATE(146), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(786), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(780), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4636] = 6,
+  [4627] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(794), 1,
+    ACTIONS(779), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(301), 5,
+    STATE(263), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4660] = 7,
-    ACTIONS(798), 1,
-      anon_sym_proto,
-    ACTIONS(802), 1,
-      anon_sym_handle,
-    ACTIONS(804), 1,
-      anon_sym_DASH_GT,
-    STATE(146), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(800), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(796), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4686] = 6,
-    ACTIONS(810), 1,
-      anon_sym_section,
-    STATE(217), 1,
-      sym__section_opt,
-    STATE(220), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(806), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4710] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(812), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4730] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(816), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4750] = 6,
+  [4651] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(818), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(150), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4774] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(820), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4798] = 7,
-    ACTIONS(798), 1,
-      anon_sym_proto,
-    ACTIONS(802), 1,
-      anon_sym_handle,
-    ACTIONS(822), 1,
-      anon_sym_DASH_GT,
-    STATE(148), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(800), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(796), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4824] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(824), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(249), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4848] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4866] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(77), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4884] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(826), 1,
+    ACTIONS(781), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15714,32 +15698,88 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4908] = 6,
+  [4675] = 6,
+    ACTIONS(787), 1,
+      anon_sym_section,
+    STATE(203), 1,
+      sym__section_opt,
+    STATE(211), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(783), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4699] = 7,
+    ACTIONS(791), 1,
+      anon_sym_proto,
+    ACTIONS(795), 1,
+      anon_sym_handle,
+    ACTIONS(797), 1,
+      anon_sym_DASH_GT,
+    STATE(151), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(793), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(789), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4725] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(828), 1,
+    ACTIONS(799), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 5,
+    STATE(99), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4932] = 6,
+  [4749] = 7,
+    ACTIONS(804), 1,
+      anon_sym_proto,
+    ACTIONS(810), 1,
+      anon_sym_handle,
+    ACTIONS(813), 1,
+      anon_sym_DASH_GT,
+    STATE(151), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(807), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(801), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4775] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(830), 1,
+    ACTIONS(815), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15750,7 +15790,26 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4956] = 3,
+  [4799] = 7,
+    ACTIONS(791), 1,
+      anon_sym_proto,
+    ACTIONS(795), 1,
+      anon_sym_handle,
+    ACTIONS(817), 1,
+      anon_sym_DASH_GT,
+    STATE(149), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(793), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(789), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4825] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15765,374 +15824,165 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4974] = 6,
+  [4843] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(832), 1,
+    ACTIONS(819), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 5,
+    STATE(243), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4998] = 6,
+  [4867] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(821), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4887] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(825), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4907] = 5,
+    ACTIONS(829), 1,
+      anon_sym_default,
+    STATE(158), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(832), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(827), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4929] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4947] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(77), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4965] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(834), 1,
+    ACTIONS(835), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(298), 5,
+    STATE(255), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5022] = 6,
+  [4989] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(836), 1,
+    ACTIONS(837), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(278), 5,
+    STATE(274), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5046] = 6,
+  [5013] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(838), 1,
+    ACTIONS(839), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(279), 5,
+    STATE(276), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5070] = 6,
+  [5037] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(840), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5094] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5118] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(844), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5142] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(846), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5166] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(848), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(285), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5190] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(850), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(286), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5214] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(852), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5238] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(854), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5262] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(856), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5286] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(858), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5310] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(860), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5334] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(862), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5358] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(864), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(293), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5382] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(866), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(294), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5406] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(295), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5430] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(296), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5454] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(748), 1,
-      sym_identifier,
-    ACTIONS(872), 1,
+    ACTIONS(841), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16143,14 +15993,356 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5478] = 6,
+  [5061] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(748), 1,
+    ACTIONS(763), 1,
       sym_identifier,
-    ACTIONS(874), 1,
+    ACTIONS(843), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(278), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5085] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(845), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5109] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(847), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5133] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(849), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(281), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5157] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(851), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(282), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5181] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(853), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(283), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5205] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(855), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(284), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5229] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(857), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(285), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5253] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(859), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(286), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5277] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(861), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(287), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5301] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(863), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(288), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5325] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(865), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5349] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(867), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(290), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5373] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(869), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(291), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5397] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(871), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(292), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5421] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(873), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(293), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5445] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(875), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(294), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5469] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(877), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(295), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5493] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(879), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5517] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(763), 1,
+      sym_identifier,
+    ACTIONS(881), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16161,11 +16353,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5502] = 2,
+  [5541] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(876), 8,
+    ACTIONS(883), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16174,112 +16366,105 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5517] = 6,
-    ACTIONS(810), 1,
-      anon_sym_section,
-    ACTIONS(880), 1,
-      anon_sym_mode,
-    STATE(197), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(274), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(878), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5540] = 6,
-    ACTIONS(810), 1,
-      anon_sym_section,
-    ACTIONS(880), 1,
-      anon_sym_mode,
-    STATE(185), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(274), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(882), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5563] = 5,
-    ACTIONS(539), 1,
+  [5556] = 5,
+    ACTIONS(546), 1,
       anon_sym_port,
-    ACTIONS(886), 1,
+    ACTIONS(887), 1,
       anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(190), 2,
+    STATE(187), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(884), 4,
+    ACTIONS(885), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5584] = 7,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(888), 1,
+  [5577] = 5,
+    ACTIONS(891), 1,
+      anon_sym_within,
+    ACTIONS(894), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(187), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(889), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5598] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(897), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
       anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(50), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5609] = 7,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5613] = 4,
+    ACTIONS(901), 1,
+      anon_sym_peer,
+    ACTIONS(903), 1,
       sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(890), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5634] = 5,
-    ACTIONS(539), 1,
-      anon_sym_port,
-    ACTIONS(886), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(194), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(892), 4,
+    ACTIONS(899), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5655] = 5,
-    ACTIONS(356), 1,
       anon_sym_LBRACE,
-    ACTIONS(896), 1,
+      aux_sym_ipv6_address_token1,
+  [5632] = 6,
+    ACTIONS(787), 1,
+      anon_sym_section,
+    ACTIONS(907), 1,
+      anon_sym_mode,
+    STATE(202), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(302), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(905), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5655] = 7,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(124), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5680] = 5,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(911), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -16287,16 +16472,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(894), 4,
+    ACTIONS(909), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5676] = 2,
+  [5701] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(898), 8,
+    ACTIONS(913), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16305,55 +16490,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5691] = 4,
-    ACTIONS(902), 1,
-      anon_sym_peer,
-    ACTIONS(904), 1,
-      sym_integer,
+  [5716] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(900), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [5710] = 5,
-    ACTIONS(908), 1,
-      anon_sym_within,
-    ACTIONS(911), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(194), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(906), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5731] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 8,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [5746] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(914), 8,
+    ACTIONS(915), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16362,180 +16503,32 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5761] = 6,
-    ACTIONS(918), 1,
+  [5731] = 6,
+    ACTIONS(919), 1,
       anon_sym_mode,
-    ACTIONS(921), 1,
+    ACTIONS(922), 1,
       anon_sym_section,
-    STATE(197), 1,
+    STATE(195), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(274), 1,
+    STATE(302), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(916), 4,
+    ACTIONS(917), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5784] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(924), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5799] = 7,
-    ACTIONS(356), 1,
+  [5754] = 7,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(688), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(690), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(122), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(193), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5824] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(926), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5839] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(930), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(928), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5856] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(933), 1,
-      anon_sym_DOT,
-    ACTIONS(935), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(937), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [5878] = 5,
-    STATE(206), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(939), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5898] = 5,
-    STATE(209), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(939), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5918] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(943), 1,
-      anon_sym_mode,
-    STATE(404), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(941), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5938] = 5,
-    STATE(206), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(945), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(947), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5958] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5980] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
+    ACTIONS(925), 1,
+      sym_nat_target,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
@@ -16545,8 +16538,128 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6002] = 5,
-    STATE(206), 1,
+  [5779] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(929), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(927), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5796] = 7,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(932), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(54), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5821] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(813), 8,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [5836] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(934), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5851] = 5,
+    ACTIONS(546), 1,
+      anon_sym_port,
+    ACTIONS(887), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(186), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(936), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5872] = 6,
+    ACTIONS(787), 1,
+      anon_sym_section,
+    ACTIONS(907), 1,
+      anon_sym_mode,
+    STATE(195), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(302), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(938), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5895] = 4,
+    STATE(217), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(940), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5913] = 5,
+    STATE(204), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(942), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(944), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5933] = 5,
+    STATE(204), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16554,155 +16667,77 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(950), 2,
+    ACTIONS(947), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6022] = 6,
-    ACTIONS(356), 1,
+  [5953] = 6,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(688), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(690), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(115), 3,
+    STATE(199), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6044] = 5,
+  [5975] = 5,
+    ACTIONS(949), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(951), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5995] = 5,
     ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(954), 1,
-      anon_sym_protocol,
-    STATE(348), 1,
+    ACTIONS(955), 1,
+      anon_sym_mode,
+    STATE(411), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(952), 4,
+    ACTIONS(953), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6064] = 4,
-    STATE(214), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(956), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6082] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(958), 1,
-      anon_sym_DOT,
-    ACTIONS(960), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(962), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(215), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6104] = 4,
-    STATE(214), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(966), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(964), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6122] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(962), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(969), 1,
-      anon_sym_DOT,
-    ACTIONS(971), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(216), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6144] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(973), 1,
-      anon_sym_DOT,
-    ACTIONS(976), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(979), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(216), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6166] = 4,
-    STATE(212), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(808), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(982), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6184] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
+  [6015] = 3,
+    ACTIONS(959), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(957), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6206] = 6,
-    ACTIONS(356), 1,
+  [6031] = 6,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(688), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(690), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -16713,81 +16748,84 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6228] = 4,
-    STATE(214), 1,
+  [6053] = 4,
+    STATE(218), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(808), 2,
+    ACTIONS(785), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(984), 4,
+    ACTIONS(961), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6246] = 5,
-    ACTIONS(986), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(988), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6266] = 6,
-    ACTIONS(356), 1,
+  [6071] = 6,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
+    ACTIONS(688), 1,
       sym_integer,
-    ACTIONS(683), 1,
+    ACTIONS(690), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
+    STATE(116), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6288] = 3,
-    ACTIONS(992), 1,
+  [6093] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
       sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(990), 6,
+    STATE(119), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6115] = 5,
+    STATE(204), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(963), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6304] = 5,
-    ACTIONS(996), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(998), 1,
-      anon_sym_LBRACE2,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6135] = 5,
+    STATE(205), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(994), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6324] = 5,
-    STATE(203), 1,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(963), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6155] = 5,
+    STATE(214), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16795,99 +16833,251 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(83), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(1000), 2,
+    ACTIONS(965), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6344] = 7,
+  [6175] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(785), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(967), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6193] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(971), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(969), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6211] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(974), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6229] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6251] = 7,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1002), 1,
+    ACTIONS(976), 1,
       aux_sym__name_start_token1,
-    STATE(242), 1,
+    STATE(247), 1,
       sym_peer_name,
-    STATE(303), 1,
+    STATE(310), 1,
       sym__if_name,
-    STATE(471), 1,
+    STATE(467), 1,
       sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(130), 2,
       sym__name_start,
       sym_interpolation,
-  [6368] = 5,
-    ACTIONS(998), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1006), 1,
-      aux_sym__imm_name_part_token1,
+  [6275] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(980), 1,
+      anon_sym_protocol,
+    STATE(349), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1004), 2,
+    ACTIONS(978), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6295] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6317] = 5,
+    ACTIONS(984), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(986), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(982), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(229), 3,
+    STATE(226), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [6388] = 6,
+  [6337] = 6,
     ACTIONS(160), 1,
       anon_sym_table,
-    ACTIONS(937), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1008), 1,
+    ACTIONS(988), 1,
       anon_sym_DOT,
-    ACTIONS(1010), 1,
+    ACTIONS(990), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(992), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 3,
+    STATE(227), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6410] = 5,
-    ACTIONS(1014), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1017), 1,
+  [6359] = 5,
+    ACTIONS(986), 1,
       anon_sym_LBRACE2,
+    ACTIONS(996), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1012), 2,
+    ACTIONS(994), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(229), 3,
+    STATE(228), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-  [6430] = 6,
-    ACTIONS(178), 1,
+  [6379] = 6,
+    ACTIONS(170), 1,
       anon_sym_table,
-    ACTIONS(1020), 1,
+    ACTIONS(992), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(998), 1,
       anon_sym_DOT,
-    ACTIONS(1023), 1,
+    ACTIONS(1000), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1026), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6401] = 5,
+    ACTIONS(1004), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1007), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 3,
+    ACTIONS(1002), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(228), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6421] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1010), 1,
+      anon_sym_DOT,
+    ACTIONS(1013), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1016), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(229), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6452] = 6,
+  [6443] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1019), 1,
+      anon_sym_DOT,
+    ACTIONS(1021), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(231), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6465] = 6,
     ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1023), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1025), 1,
+      anon_sym_DOT,
+    ACTIONS(1027), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6487] = 6,
+    ACTIONS(178), 1,
       anon_sym_on,
     ACTIONS(1029), 1,
       anon_sym_DOT,
-    ACTIONS(1031), 1,
+    ACTIONS(1032), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1033), 1,
+    ACTIONS(1035), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16896,43 +17086,91 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6474] = 6,
+  [6509] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6531] = 6,
     ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1033), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1035), 1,
+      anon_sym_id,
+    ACTIONS(1038), 1,
       anon_sym_DOT,
-    ACTIONS(1037), 1,
+    ACTIONS(1040), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(233), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6496] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1039), 1,
-      anon_sym_DOT,
     ACTIONS(1042), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1045), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(233), 3,
+    STATE(235), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6518] = 2,
+  [6553] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(1042), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1044), 1,
+      anon_sym_DOT,
+    ACTIONS(1046), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1048), 7,
+    STATE(236), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6575] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1048), 1,
+      anon_sym_DOT,
+    ACTIONS(1051), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1054), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6597] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(688), 1,
+      sym_integer,
+    ACTIONS(690), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6619] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1057), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16940,223 +17178,200 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [6532] = 6,
-    ACTIONS(356), 1,
+  [6633] = 6,
+    ACTIONS(1059), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1061), 1,
       anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(208), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6554] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
+    STATE(125), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6654] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1050), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
-      sym_integer,
-  [6572] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(681), 1,
-      sym_integer,
-    ACTIONS(683), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+    ACTIONS(1063), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [6667] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(394), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(195), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6594] = 4,
-    ACTIONS(1052), 1,
+    ACTIONS(1065), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6684] = 6,
+    ACTIONS(1067), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1069), 1,
+      anon_sym_LBRACE,
+    STATE(238), 1,
+      sym__ns_name,
+    STATE(461), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(224), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6705] = 4,
+    ACTIONS(1071), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(814), 2,
+    ACTIONS(823), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(628), 3,
+    ACTIONS(629), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6611] = 3,
+  [6722] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(472), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1056), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1054), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6626] = 4,
+    STATE(128), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6743] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(402), 1,
+    STATE(404), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1058), 4,
+    ACTIONS(1075), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6643] = 6,
-    ACTIONS(1060), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1062), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(40), 1,
-      sym_interface_name,
+  [6760] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6664] = 4,
+    ACTIONS(969), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [6773] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(400), 1,
+    STATE(406), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1064), 4,
+    ACTIONS(1077), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6681] = 6,
+  [6790] = 5,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [6809] = 5,
+    ACTIONS(1086), 1,
+      anon_sym_GT,
+    STATE(249), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1083), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(90), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6828] = 6,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1066), 1,
+    ACTIONS(1073), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(489), 1,
+    STATE(272), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(128), 2,
       sym__name_start,
       sym_interpolation,
-  [6702] = 6,
+  [6849] = 6,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1066), 1,
+    ACTIONS(1073), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(262), 1,
+    STATE(273), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(128), 2,
       sym__name_start,
       sym_interpolation,
-  [6723] = 4,
+  [6870] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(380), 1,
+    STATE(409), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1068), 4,
+    ACTIONS(1088), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6740] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1066), 1,
+  [6887] = 6,
+    ACTIONS(1090), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(264), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6761] = 6,
-    ACTIONS(1070), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1072), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(467), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(202), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6782] = 6,
-    ACTIONS(1074), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1076), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(482), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6803] = 4,
-    ACTIONS(1078), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6820] = 6,
-    ACTIONS(1074), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1076), 1,
+    ACTIONS(1092), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -17165,269 +17380,91 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(231), 2,
+    STATE(225), 2,
       sym__name_start,
       sym_interpolation,
-  [6841] = 5,
-    ACTIONS(517), 1,
+  [6908] = 5,
+    ACTIONS(528), 1,
       anon_sym_GT,
-    STATE(263), 1,
+    STATE(249), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1080), 2,
+    ACTIONS(1094), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(86), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6860] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(87), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6881] = 6,
-    ACTIONS(1086), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1088), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(114), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(59), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6902] = 5,
-    ACTIONS(517), 1,
-      anon_sym_GT,
-    STATE(265), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1080), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(84), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6921] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1090), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6934] = 6,
-    ACTIONS(1092), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1094), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(205), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6955] = 6,
+  [6927] = 4,
     ACTIONS(1096), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1098), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(469), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(213), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6976] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1066), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(269), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6997] = 6,
-    ACTIONS(1082), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1084), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(30), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(69), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7018] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    STATE(234), 1,
-      sym__ns_name,
-    STATE(245), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7039] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(964), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [7052] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(430), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1102), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7069] = 5,
-    ACTIONS(1107), 1,
-      anon_sym_GT,
-    STATE(263), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1104), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(91), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7088] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(390), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1109), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7105] = 5,
-    ACTIONS(529), 1,
-      anon_sym_GT,
-    STATE(263), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1111), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(78), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7124] = 4,
-    ACTIONS(1113), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(814), 2,
+    ACTIONS(823), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(628), 3,
+    ACTIONS(629), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7141] = 2,
+  [6944] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(906), 6,
+    ACTIONS(889), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [7154] = 4,
+  [6957] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(347), 1,
+    STATE(348), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1115), 4,
+    ACTIONS(1098), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7171] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(422), 1,
-      sym_block,
+  [6974] = 6,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1102), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(484), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1117), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7188] = 4,
+    STATE(234), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6995] = 6,
+    ACTIONS(1104), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1106), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(33), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7016] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
     STATE(358), 1,
@@ -17435,32 +17472,32 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1119), 4,
+    ACTIONS(1108), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7205] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1066), 1,
+  [7033] = 6,
+    ACTIONS(1110), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1112), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(366), 1,
+    STATE(473), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(230), 2,
       sym__name_start,
       sym_interpolation,
-  [7226] = 5,
-    ACTIONS(356), 1,
+  [7054] = 5,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1121), 1,
+    ACTIONS(1114), 1,
       sym_identifier,
-    ACTIONS(1123), 1,
+    ACTIONS(1116), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -17469,706 +17506,829 @@ static const uint16_t ts_small_parse_table[] = {
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [7245] = 5,
-    ACTIONS(527), 1,
+  [7073] = 4,
+    ACTIONS(1118), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7090] = 6,
+    ACTIONS(1120), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1122), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(44), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(24), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7111] = 5,
+    ACTIONS(526), 1,
       anon_sym_GT,
-    STATE(251), 1,
+    STATE(249), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1125), 2,
+    ACTIONS(1124), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(79), 2,
+    STATE(82), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7264] = 2,
+  [7130] = 4,
+    ACTIONS(1126), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1127), 6,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7147] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(399), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7168] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1130), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1128), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7183] = 5,
+    ACTIONS(526), 1,
+      anon_sym_GT,
+    STATE(254), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1124), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(82), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7202] = 6,
+    ACTIONS(1110), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1112), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(474), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7223] = 6,
+    ACTIONS(1104), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1106), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(94), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7244] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(336), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1132), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7261] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(337), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1134), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7278] = 4,
+    ACTIONS(1136), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7295] = 6,
+    ACTIONS(1138), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1140), 1,
+      anon_sym_LBRACE,
+    STATE(33), 1,
+      sym_interface_name,
+    STATE(74), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7316] = 4,
+    ACTIONS(1142), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7333] = 4,
+    ACTIONS(1144), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7350] = 4,
+    ACTIONS(1146), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7367] = 4,
+    ACTIONS(1148), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7384] = 4,
+    ACTIONS(1150), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7401] = 4,
+    ACTIONS(1152), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7418] = 4,
+    ACTIONS(1154), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7435] = 4,
+    ACTIONS(1156), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7452] = 4,
+    ACTIONS(1158), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7469] = 4,
+    ACTIONS(1160), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7486] = 4,
+    ACTIONS(1162), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7503] = 4,
+    ACTIONS(1164), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7520] = 4,
+    ACTIONS(1166), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7537] = 4,
+    ACTIONS(1168), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7554] = 4,
+    ACTIONS(1170), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7571] = 4,
+    ACTIONS(1172), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7588] = 4,
+    ACTIONS(1174), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7605] = 4,
+    ACTIONS(1176), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7622] = 4,
+    ACTIONS(1178), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7639] = 4,
+    ACTIONS(1180), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7656] = 4,
+    ACTIONS(1182), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7673] = 4,
+    ACTIONS(1184), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(823), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(629), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7690] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(299), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7711] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(330), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1186), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7728] = 5,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(265), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1188), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(81), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7747] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1190), 1,
+      aux_sym__name_start_token1,
+    STATE(238), 1,
+      sym__ns_name,
+    STATE(245), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(141), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7768] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1192), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7277] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(361), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1129), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7294] = 6,
-    ACTIONS(1131), 1,
+  [7781] = 6,
+    ACTIONS(1194), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1133), 1,
+    ACTIONS(1196), 1,
       anon_sym_LBRACE,
-    STATE(30), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(121), 1,
       sym_interface_name,
-    STATE(70), 1,
-      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(34), 2,
+    STATE(62), 2,
       sym__name_start,
       sym_interpolation,
-  [7315] = 4,
-    ACTIONS(1135), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7332] = 4,
-    ACTIONS(1137), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7349] = 4,
-    ACTIONS(1139), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7366] = 4,
-    ACTIONS(1141), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7383] = 4,
-    ACTIONS(1143), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7400] = 4,
-    ACTIONS(1145), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7417] = 4,
-    ACTIONS(1147), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7434] = 4,
-    ACTIONS(1149), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7451] = 4,
-    ACTIONS(1151), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7468] = 4,
-    ACTIONS(1153), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7485] = 4,
-    ACTIONS(1155), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7502] = 4,
-    ACTIONS(1157), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7519] = 4,
-    ACTIONS(1159), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7536] = 4,
-    ACTIONS(1161), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7553] = 4,
-    ACTIONS(1163), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7570] = 4,
-    ACTIONS(1165), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7587] = 4,
-    ACTIONS(1167), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7604] = 4,
-    ACTIONS(1169), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7621] = 4,
-    ACTIONS(1171), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7638] = 4,
-    ACTIONS(1173), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7655] = 4,
-    ACTIONS(1175), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7672] = 4,
-    ACTIONS(1177), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7689] = 5,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1179), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7708] = 4,
-    ACTIONS(1183), 1,
-      anon_sym_RPAREN,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7725] = 4,
-    ACTIONS(1185), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(814), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(628), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7742] = 6,
-    ACTIONS(1187), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1189), 1,
-      anon_sym_LBRACE,
-    STATE(234), 1,
-      sym__ns_name,
-    STATE(448), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7763] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1191), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7775] = 5,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1193), 1,
-      anon_sym_ingress,
-    ACTIONS(1195), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(99), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [7793] = 4,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1197), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [7809] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1066), 1,
-      aux_sym__name_start_token1,
-    STATE(315), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7827] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(117), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7847] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1203), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [7859] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(198), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7879] = 5,
-    ACTIONS(1205), 1,
+  [7802] = 5,
+    ACTIONS(1198), 1,
       anon_sym_EQ,
-    ACTIONS(1207), 1,
+    ACTIONS(1200), 1,
       aux_sym_sysctl_key_token2,
+    ACTIONS(1202), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(319), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7820] = 3,
+    STATE(89), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1204), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7834] = 3,
+    STATE(111), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1204), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [7848] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1206), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1208), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(64), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7868] = 6,
     ACTIONS(1210), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(310), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7897] = 5,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1050), 1,
-      sym_integer,
-    ACTIONS(1213), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-  [7915] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(63), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7935] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(195), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7955] = 6,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1199), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(323), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7975] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1215), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_LT,
-      anon_sym_GT,
-  [7987] = 5,
-    ACTIONS(1217), 1,
-      anon_sym_EQ,
-    ACTIONS(1219), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1221), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(310), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8005] = 5,
-    ACTIONS(1221), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1223), 1,
-      anon_sym_EQ,
-    ACTIONS(1225), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(316), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8023] = 3,
-    STATE(108), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1227), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [8037] = 3,
-    STATE(88), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1227), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [8051] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1229), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8063] = 3,
-    ACTIONS(1233), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1231), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8077] = 6,
-    ACTIONS(1235), 1,
-      anon_sym_LT,
-    ACTIONS(1237), 1,
+    ACTIONS(1212), 1,
       anon_sym_mode,
-    ACTIONS(1239), 1,
+    ACTIONS(1214), 1,
       anon_sym_DQUOTE,
-    STATE(186), 1,
+    STATE(190), 1,
       sym_string,
-    STATE(420), 1,
+    STATE(334), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8097] = 3,
-    ACTIONS(1243), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1241), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8111] = 6,
-    ACTIONS(356), 1,
+  [7888] = 6,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1199), 1,
+    ACTIONS(1206), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1201), 1,
+    ACTIONS(1208), 1,
       aux_sym_class_id_token2,
     STATE(22), 1,
       sym_interpolation,
-    STATE(321), 1,
+    STATE(193), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8131] = 2,
+  [7908] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1245), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
-  [8143] = 3,
-    ACTIONS(1247), 1,
-      anon_sym_SLASH2,
+    ACTIONS(1216), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [7920] = 3,
+    ACTIONS(1220), 1,
+      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(105), 4,
+    ACTIONS(1218), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8157] = 3,
-    ACTIONS(1249), 1,
-      anon_sym_SLASH2,
+  [7934] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1206), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1208), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(316), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(111), 4,
+  [7954] = 5,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      aux_sym__name_start_token1,
+    STATE(320), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7972] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1222), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7988] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1224), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8000] = 3,
+    ACTIONS(1228), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1226), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8171] = 3,
-    ACTIONS(1251), 1,
+  [8014] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1206), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1208), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(311), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8034] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1230), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8046] = 5,
+    ACTIONS(1202), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1232), 1,
+      anon_sym_EQ,
+    ACTIONS(1234), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(323), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8064] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1236), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8076] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1206), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1208), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(115), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8096] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1206), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1208), 1,
+      aux_sym_class_id_token2,
+    STATE(22), 1,
+      sym_interpolation,
+    STATE(199), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8116] = 5,
+    ACTIONS(1238), 1,
+      anon_sym_EQ,
+    ACTIONS(1240), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1243), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(323), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8134] = 5,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1246), 1,
+      anon_sym_ingress,
+    ACTIONS(1248), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(110), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8152] = 5,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(974), 1,
+      sym_integer,
+    ACTIONS(1250), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8170] = 3,
+    ACTIONS(1252), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18178,312 +18338,178 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8185] = 3,
-    ACTIONS(91), 1,
-      anon_sym_LBRACE2,
+  [8184] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(93), 3,
-      anon_sym_reach,
-      anon_sym_noreach,
-      aux_sym__imm_name_part_token1,
-  [8198] = 4,
-    ACTIONS(690), 1,
+    ACTIONS(1254), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [8196] = 3,
+    ACTIONS(1256), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(105), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8210] = 3,
+    ACTIONS(1258), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(111), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8224] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1260), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8235] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
+    ACTIONS(1262), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(477), 2,
+    STATE(489), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8213] = 4,
-    ACTIONS(356), 1,
+  [8250] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1255), 1,
-      sym_size,
+    ACTIONS(1264), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 2,
+    STATE(199), 2,
       sym_interpolation,
-      sym__size_value,
-  [8228] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1255), 1,
-      sym_duration,
+      sym__int_value,
+  [8265] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8243] = 4,
-    ACTIONS(356), 1,
+    ACTIONS(1266), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8276] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1268), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8287] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1255), 1,
+    ACTIONS(1270), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 2,
+    STATE(97), 2,
       sym_interpolation,
       sym__rate_value,
-  [8258] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1257), 1,
-      sym_integer,
+  [8302] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8273] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1257), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(65), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8288] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1259), 4,
+    ACTIONS(1272), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8299] = 2,
+  [8313] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1261), 4,
+    ACTIONS(1274), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8310] = 2,
+  [8324] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1263), 4,
+    ACTIONS(1276), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8321] = 2,
+  [8335] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1265), 4,
+    ACTIONS(1278), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8332] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8343] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1269), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8354] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1271), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8369] = 3,
-    ACTIONS(1275), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1273), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8382] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1277), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8393] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1279), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8404] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1281), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1283), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8430] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1285), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8441] = 4,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1287), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8456] = 4,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1287), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8471] = 4,
+  [8346] = 4,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1289), 1,
+    ACTIONS(1280), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(362), 2,
+    STATE(252), 2,
       sym_interpolation,
       sym__int_value,
-  [8486] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1291), 1,
-      sym_size,
+  [8361] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8501] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1293), 4,
+    ACTIONS(1282), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8512] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1291), 1,
-      sym_rate,
+  [8372] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8527] = 4,
-    ACTIONS(356), 1,
+    ACTIONS(1284), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8383] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1295), 1,
+    ACTIONS(1286), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(104), 2,
+    STATE(120), 2,
       sym_interpolation,
       sym__int_value,
-  [8542] = 4,
-    ACTIONS(356), 1,
+  [8398] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1291), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(89), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8557] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1297), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8568] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1299), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8579] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1301), 1,
+    ACTIONS(1288), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -18491,36 +18517,189 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(31), 2,
       sym_interpolation,
       sym__int_value,
-  [8594] = 4,
-    ACTIONS(356), 1,
+  [8413] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1303), 1,
+    ACTIONS(1290), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(246), 2,
       sym_interpolation,
       sym__int_value,
-  [8609] = 2,
+  [8428] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1292), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1305), 4,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8443] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1294), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8458] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1296), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8620] = 2,
+  [8469] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1307), 4,
+    ACTIONS(1298), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8631] = 3,
+  [8480] = 4,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8495] = 4,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(14), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8510] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1302), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8521] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1304), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8536] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1306), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8547] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1308), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8558] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1310), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8569] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1312), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8584] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1314), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8595] = 4,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(485), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8610] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1316), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(476), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8625] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1318), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8636] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(909), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8651] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18530,375 +18709,358 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8644] = 2,
+  [8664] = 3,
+    ACTIONS(1322), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1309), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8655] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1311), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8666] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1313), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8677] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1315), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8688] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
+    ACTIONS(1320), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8677] = 3,
+    ACTIONS(91), 1,
       anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8701] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    ACTIONS(93), 3,
+      anon_sym_reach,
+      anon_sym_noreach,
+      aux_sym__imm_name_part_token1,
+  [8690] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1324), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8701] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1326), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 2,
       sym_interpolation,
-      sym__rate_value,
+      sym__int_value,
   [8716] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8729] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
     ACTIONS(91), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
     ACTIONS(93), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8729] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8740] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
+  [8742] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8753] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1321), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8768] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8781] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1323), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(192), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8796] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1325), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8807] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1050), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8822] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8833] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1329), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(195), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8848] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8859] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1333), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(44), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8874] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8887] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [8900] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8915] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8930] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8945] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1335), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8960] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1337), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8975] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1339), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8986] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1341), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8997] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1343), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(240), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9012] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1345), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9023] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1347), 1,
-      sym_integer,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     STATE(478), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9038] = 4,
-    ACTIONS(356), 1,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8757] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1349), 1,
+    ACTIONS(1328), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 2,
+    STATE(105), 2,
       sym_interpolation,
       sym__int_value,
-  [9053] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(894), 1,
-      sym_integer,
+  [8772] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8785] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8798] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1330), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
       sym_interpolation,
-      sym__int_value,
-  [9068] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1351), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9079] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1353), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9090] = 4,
-    ACTIONS(356), 1,
+      sym__size_value,
+  [8813] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1355), 1,
+    ACTIONS(1330), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(267), 2,
+    STATE(123), 2,
       sym_interpolation,
       sym__duration_value,
-  [9105] = 4,
-    ACTIONS(356), 1,
+  [8828] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1357), 1,
+    ACTIONS(1330), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8843] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1332), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
+    STATE(67), 2,
       sym_interpolation,
       sym__int_value,
+  [8858] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1332), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8873] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1334), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8884] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8899] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1336), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8910] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1338), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8921] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1340), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8936] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1340), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8951] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1340), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8966] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1342), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8977] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1344), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8988] = 5,
+    ACTIONS(1346), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1348), 1,
+      anon_sym_LBRACE,
+    STATE(304), 1,
+      sym_interpolation,
+    STATE(481), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9005] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9020] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1350), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9031] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9044] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9057] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1352), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9068] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1354), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9079] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1356), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(46), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9094] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1358), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9109] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1360), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [9120] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1359), 4,
+    ACTIONS(942), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -18907,107 +19069,107 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1361), 4,
+    ACTIONS(1362), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9142] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1363), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9153] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1365), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9164] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1367), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9175] = 4,
-    ACTIONS(277), 1,
+  [9142] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1369), 1,
+    ACTIONS(1081), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [9157] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1364), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(211), 2,
+    STATE(188), 2,
       sym_interpolation,
       sym__int_value,
-  [9190] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
+  [9172] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(484), 2,
-      sym__imm_interp,
-      sym__imm_octet,
+    ACTIONS(1366), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9183] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1368), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9194] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1370), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
   [9205] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1372), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(483), 2,
-      sym__imm_interp,
-      sym__imm_octet,
+    STATE(256), 2,
+      sym_interpolation,
+      sym__duration_value,
   [9220] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1371), 4,
+    ACTIONS(1374), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
   [9231] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1376), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(327), 2,
-      sym__imm_interp,
-      sym__imm_octet,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__duration_value,
   [9246] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(328), 2,
-      sym__imm_interp,
-      sym__imm_octet,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__size_value,
   [9261] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1373), 4,
+    ACTIONS(1378), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -19016,170 +19178,57 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(945), 4,
+    ACTIONS(1380), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9283] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1382), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9283] = 4,
-    ACTIONS(356), 1,
+  [9294] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [9298] = 4,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1375), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(53), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9313] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1181), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(81), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9328] = 4,
-    ACTIONS(356), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1377), 1,
+    ACTIONS(1384), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(261), 2,
+    STATE(222), 2,
       sym_interpolation,
       sym__int_value,
-  [9343] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1379), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9354] = 5,
-    ACTIONS(1235), 1,
-      anon_sym_LT,
-    ACTIONS(1239), 1,
-      anon_sym_DQUOTE,
-    STATE(149), 1,
-      sym_string,
-    STATE(367), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9371] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1381), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9382] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1383), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9393] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1385), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9404] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1387), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9415] = 5,
-    ACTIONS(1389), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1391), 1,
-      anon_sym_LBRACE,
-    STATE(317), 1,
-      sym_interpolation,
-    STATE(481), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9432] = 4,
-    ACTIONS(690), 1,
+  [9309] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
+    ACTIONS(1262), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(468), 2,
+    STATE(329), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9447] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1393), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9458] = 4,
-    ACTIONS(690), 1,
+  [9324] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
+    ACTIONS(1262), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(480), 2,
+    STATE(326), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9473] = 4,
-    ACTIONS(690), 1,
+  [9339] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(463), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9488] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
+    ACTIONS(1262), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -19187,57 +19236,210 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(486), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9503] = 4,
-    ACTIONS(690), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1253), 1,
-      aux_sym_ipv4_address_token1,
+  [9354] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(487), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9518] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1395), 4,
+    ACTIONS(1386), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9529] = 4,
-    ACTIONS(1287), 1,
+  [9365] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1397), 1,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(470), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9380] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1388), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9391] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1390), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9406] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1392), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9417] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1394), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9428] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1396), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9439] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1398), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9450] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1400), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(387), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9465] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(974), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(70), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9480] = 5,
+    ACTIONS(1210), 1,
+      anon_sym_LT,
+    ACTIONS(1214), 1,
+      anon_sym_DQUOTE,
+    STATE(148), 1,
+      sym_string,
+    STATE(416), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9497] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1402), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9508] = 4,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(482), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9523] = 4,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(483), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9538] = 4,
+    ACTIONS(713), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1262), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(488), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9553] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1081), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9568] = 4,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1404), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9582] = 4,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1406), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9543] = 4,
+  [9596] = 4,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1399), 1,
+    ACTIONS(1408), 1,
       sym_mac_address,
-    STATE(364), 1,
+    STATE(352), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9557] = 4,
-    ACTIONS(1239), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1401), 1,
-      sym_section_name,
-    STATE(196), 1,
-      sym_string,
+  [9610] = 4,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1410), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9571] = 2,
+  [9624] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19245,7 +19447,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9581] = 2,
+  [9634] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19253,387 +19455,383 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9591] = 4,
-    ACTIONS(1239), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1403), 1,
-      sym_sysctl_value,
-    STATE(389), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9605] = 4,
-    ACTIONS(690), 1,
+  [9644] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1405), 1,
+    ACTIONS(1410), 1,
       aux_sym_ipv4_address_token1,
     STATE(17), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9619] = 4,
-    ACTIONS(690), 1,
+  [9658] = 4,
+    ACTIONS(1214), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1412), 1,
+      sym_sysctl_value,
+    STATE(397), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9672] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1407), 1,
+    ACTIONS(1404), 1,
       aux_sym_ipv4_address_token1,
     STATE(15), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9633] = 4,
-    ACTIONS(690), 1,
+  [9686] = 4,
+    ACTIONS(713), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1397), 1,
+    ACTIONS(1406), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9647] = 2,
+  [9700] = 4,
+    ACTIONS(1214), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1414), 1,
+      sym_section_name,
+    STATE(194), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1329), 3,
+  [9714] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1264), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [9657] = 4,
-    ACTIONS(1235), 1,
+  [9724] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9734] = 4,
+    ACTIONS(1210), 1,
       anon_sym_LT,
-    ACTIONS(1409), 1,
+    ACTIONS(1416), 1,
       anon_sym_policy,
-    STATE(411), 1,
+    STATE(393), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9671] = 2,
+  [9748] = 3,
+    ACTIONS(763), 1,
+      sym_identifier,
+    STATE(477), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1107), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9681] = 4,
-    ACTIONS(1287), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1405), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9695] = 4,
-    ACTIONS(1287), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1407), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9709] = 3,
+  [9759] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(417), 1,
+    STATE(333), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9720] = 3,
-    ACTIONS(1235), 1,
-      anon_sym_LT,
-    STATE(336), 1,
-      sym_rule_block,
+  [9770] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9731] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1411), 2,
+    ACTIONS(1418), 2,
       anon_sym_drop,
       anon_sym_accept,
-  [9740] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1413), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9749] = 3,
-    ACTIONS(1121), 1,
+  [9779] = 3,
+    ACTIONS(1114), 1,
       sym_identifier,
-    STATE(465), 1,
+    STATE(471), 1,
       sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9760] = 3,
-    ACTIONS(1415), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1417), 1,
-      aux_sym_string_token1,
-    ACTIONS(1419), 2,
+  [9790] = 3,
+    ACTIONS(1210), 1,
+      anon_sym_LT,
+    STATE(338), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9771] = 3,
-    ACTIONS(1287), 1,
+  [9801] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1332), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9810] = 3,
+    ACTIONS(1420), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1422), 1,
+      aux_sym_string_token1,
+    ACTIONS(1424), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9821] = 3,
+    ACTIONS(1300), 1,
       anon_sym_LBRACE2,
     STATE(23), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9782] = 2,
+  [9832] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1421), 2,
+    ACTIONS(1426), 2,
       anon_sym_ingress,
-      anon_sym_clsact,
-  [9791] = 3,
-    ACTIONS(1235), 1,
+      anon_sym_egress,
+  [9841] = 3,
+    ACTIONS(763), 1,
+      sym_identifier,
+    STATE(491), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9852] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1428), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9861] = 3,
+    ACTIONS(1210), 1,
       anon_sym_LT,
-    STATE(365), 1,
+    STATE(382), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9802] = 3,
-    ACTIONS(748), 1,
-      sym_identifier,
-    STATE(464), 1,
-      sym_variable,
+  [9872] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9813] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1423), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9822] = 3,
-    ACTIONS(748), 1,
-      sym_identifier,
-    STATE(472), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9833] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1425), 2,
+    ACTIONS(1430), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9842] = 3,
-    ACTIONS(1239), 1,
+  [9881] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1432), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [9890] = 3,
+    ACTIONS(1214), 1,
       anon_sym_DQUOTE,
-    STATE(378), 1,
+    STATE(379), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9853] = 2,
+  [9901] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1257), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9862] = 3,
+    ACTIONS(1434), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9910] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1436), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9919] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(396), 1,
+    STATE(403), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9873] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1427), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9882] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1429), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [9891] = 2,
-    ACTIONS(1431), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9899] = 2,
-    ACTIONS(1433), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9907] = 2,
-    ACTIONS(1435), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9915] = 2,
-    ACTIONS(1437), 1,
+  [9930] = 2,
+    ACTIONS(1438), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9923] = 2,
-    ACTIONS(1439), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9931] = 2,
-    ACTIONS(1441), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9939] = 2,
-    ACTIONS(1443), 1,
-      anon_sym_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9947] = 2,
-    ACTIONS(1445), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9955] = 2,
-    ACTIONS(1447), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9963] = 2,
-    ACTIONS(1449), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9971] = 2,
-    ACTIONS(1451), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9979] = 2,
-    ACTIONS(1453), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9987] = 2,
-    ACTIONS(1455), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9995] = 2,
-    ACTIONS(1457), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10003] = 2,
-    ACTIONS(1459), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10011] = 2,
-    ACTIONS(204), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10019] = 2,
-    ACTIONS(1461), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10027] = 2,
-    ACTIONS(1463), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10035] = 2,
-    ACTIONS(1465), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10043] = 2,
-    ACTIONS(1467), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10051] = 2,
-    ACTIONS(1469), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10059] = 2,
-    ACTIONS(1471), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10067] = 2,
-    ACTIONS(1473), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10075] = 2,
-    ACTIONS(1475), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10083] = 2,
-    ACTIONS(1477), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10091] = 2,
-    ACTIONS(1479), 1,
+  [9938] = 2,
+    ACTIONS(1440), 1,
       anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10099] = 2,
-    ACTIONS(1481), 1,
+  [9946] = 2,
+    ACTIONS(1442), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9954] = 2,
+    ACTIONS(1444), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9962] = 2,
+    ACTIONS(1446), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9970] = 2,
+    ACTIONS(1448), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9978] = 2,
+    ACTIONS(1450), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9986] = 2,
+    ACTIONS(1452), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9994] = 2,
+    ACTIONS(1454), 1,
       anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10002] = 2,
+    ACTIONS(1456), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10010] = 2,
+    ACTIONS(1458), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10018] = 2,
+    ACTIONS(1460), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10026] = 2,
+    ACTIONS(219), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10034] = 2,
+    ACTIONS(1462), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10042] = 2,
+    ACTIONS(1464), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10050] = 2,
+    ACTIONS(1466), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10058] = 2,
+    ACTIONS(1468), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10066] = 2,
+    ACTIONS(1470), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10074] = 2,
+    ACTIONS(1472), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10082] = 2,
+    ACTIONS(1474), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10090] = 2,
+    ACTIONS(1476), 1,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10098] = 2,
+    ACTIONS(1478), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10106] = 2,
+    ACTIONS(1480), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10114] = 2,
+    ACTIONS(1482), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10122] = 2,
+    ACTIONS(1484), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10130] = 2,
+    ACTIONS(1486), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10138] = 2,
+    ACTIONS(1488), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10146] = 2,
+    ACTIONS(1490), 1,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19661,465 +19859,467 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(28)] = 918,
   [SMALL_STATE(29)] = 951,
   [SMALL_STATE(30)] = 991,
-  [SMALL_STATE(31)] = 1021,
-  [SMALL_STATE(32)] = 1057,
-  [SMALL_STATE(33)] = 1109,
+  [SMALL_STATE(31)] = 1043,
+  [SMALL_STATE(32)] = 1079,
+  [SMALL_STATE(33)] = 1131,
   [SMALL_STATE(34)] = 1161,
-  [SMALL_STATE(35)] = 1201,
+  [SMALL_STATE(35)] = 1213,
   [SMALL_STATE(36)] = 1253,
   [SMALL_STATE(37)] = 1293,
-  [SMALL_STATE(38)] = 1326,
-  [SMALL_STATE(39)] = 1359,
-  [SMALL_STATE(40)] = 1393,
-  [SMALL_STATE(41)] = 1423,
-  [SMALL_STATE(42)] = 1453,
-  [SMALL_STATE(43)] = 1483,
-  [SMALL_STATE(44)] = 1517,
-  [SMALL_STATE(45)] = 1547,
-  [SMALL_STATE(46)] = 1575,
-  [SMALL_STATE(47)] = 1605,
-  [SMALL_STATE(48)] = 1652,
-  [SMALL_STATE(49)] = 1699,
-  [SMALL_STATE(50)] = 1746,
-  [SMALL_STATE(51)] = 1793,
-  [SMALL_STATE(52)] = 1840,
-  [SMALL_STATE(53)] = 1887,
-  [SMALL_STATE(54)] = 1920,
-  [SMALL_STATE(55)] = 1967,
-  [SMALL_STATE(56)] = 2014,
-  [SMALL_STATE(57)] = 2061,
-  [SMALL_STATE(58)] = 2090,
-  [SMALL_STATE(59)] = 2119,
-  [SMALL_STATE(60)] = 2155,
-  [SMALL_STATE(61)] = 2201,
-  [SMALL_STATE(62)] = 2237,
-  [SMALL_STATE(63)] = 2273,
-  [SMALL_STATE(64)] = 2316,
-  [SMALL_STATE(65)] = 2359,
-  [SMALL_STATE(66)] = 2384,
-  [SMALL_STATE(67)] = 2408,
-  [SMALL_STATE(68)] = 2442,
-  [SMALL_STATE(69)] = 2476,
-  [SMALL_STATE(70)] = 2510,
-  [SMALL_STATE(71)] = 2534,
-  [SMALL_STATE(72)] = 2558,
-  [SMALL_STATE(73)] = 2598,
-  [SMALL_STATE(74)] = 2622,
+  [SMALL_STATE(38)] = 1328,
+  [SMALL_STATE(39)] = 1361,
+  [SMALL_STATE(40)] = 1394,
+  [SMALL_STATE(41)] = 1429,
+  [SMALL_STATE(42)] = 1458,
+  [SMALL_STATE(43)] = 1488,
+  [SMALL_STATE(44)] = 1518,
+  [SMALL_STATE(45)] = 1548,
+  [SMALL_STATE(46)] = 1582,
+  [SMALL_STATE(47)] = 1612,
+  [SMALL_STATE(48)] = 1642,
+  [SMALL_STATE(49)] = 1671,
+  [SMALL_STATE(50)] = 1700,
+  [SMALL_STATE(51)] = 1747,
+  [SMALL_STATE(52)] = 1794,
+  [SMALL_STATE(53)] = 1841,
+  [SMALL_STATE(54)] = 1888,
+  [SMALL_STATE(55)] = 1935,
+  [SMALL_STATE(56)] = 1982,
+  [SMALL_STATE(57)] = 2029,
+  [SMALL_STATE(58)] = 2076,
+  [SMALL_STATE(59)] = 2123,
+  [SMALL_STATE(60)] = 2159,
+  [SMALL_STATE(61)] = 2205,
+  [SMALL_STATE(62)] = 2241,
+  [SMALL_STATE(63)] = 2277,
+  [SMALL_STATE(64)] = 2320,
+  [SMALL_STATE(65)] = 2363,
+  [SMALL_STATE(66)] = 2406,
+  [SMALL_STATE(67)] = 2449,
+  [SMALL_STATE(68)] = 2474,
+  [SMALL_STATE(69)] = 2508,
+  [SMALL_STATE(70)] = 2532,
+  [SMALL_STATE(71)] = 2556,
+  [SMALL_STATE(72)] = 2580,
+  [SMALL_STATE(73)] = 2614,
+  [SMALL_STATE(74)] = 2638,
   [SMALL_STATE(75)] = 2662,
-  [SMALL_STATE(76)] = 2700,
-  [SMALL_STATE(77)] = 2724,
-  [SMALL_STATE(78)] = 2747,
-  [SMALL_STATE(79)] = 2788,
-  [SMALL_STATE(80)] = 2829,
-  [SMALL_STATE(81)] = 2854,
-  [SMALL_STATE(82)] = 2877,
-  [SMALL_STATE(83)] = 2918,
-  [SMALL_STATE(84)] = 2959,
-  [SMALL_STATE(85)] = 3000,
-  [SMALL_STATE(86)] = 3025,
-  [SMALL_STATE(87)] = 3050,
-  [SMALL_STATE(88)] = 3088,
-  [SMALL_STATE(89)] = 3114,
-  [SMALL_STATE(90)] = 3136,
-  [SMALL_STATE(91)] = 3162,
-  [SMALL_STATE(92)] = 3200,
-  [SMALL_STATE(93)] = 3226,
-  [SMALL_STATE(94)] = 3264,
-  [SMALL_STATE(95)] = 3299,
-  [SMALL_STATE(96)] = 3322,
-  [SMALL_STATE(97)] = 3355,
-  [SMALL_STATE(98)] = 3390,
-  [SMALL_STATE(99)] = 3427,
-  [SMALL_STATE(100)] = 3462,
-  [SMALL_STATE(101)] = 3497,
-  [SMALL_STATE(102)] = 3520,
-  [SMALL_STATE(103)] = 3543,
-  [SMALL_STATE(104)] = 3568,
-  [SMALL_STATE(105)] = 3591,
-  [SMALL_STATE(106)] = 3614,
-  [SMALL_STATE(107)] = 3635,
-  [SMALL_STATE(108)] = 3672,
-  [SMALL_STATE(109)] = 3693,
-  [SMALL_STATE(110)] = 3730,
-  [SMALL_STATE(111)] = 3753,
-  [SMALL_STATE(112)] = 3776,
-  [SMALL_STATE(113)] = 3811,
-  [SMALL_STATE(114)] = 3831,
-  [SMALL_STATE(115)] = 3851,
-  [SMALL_STATE(116)] = 3871,
-  [SMALL_STATE(117)] = 3891,
-  [SMALL_STATE(118)] = 3911,
-  [SMALL_STATE(119)] = 3931,
-  [SMALL_STATE(120)] = 3951,
-  [SMALL_STATE(121)] = 3985,
-  [SMALL_STATE(122)] = 4012,
-  [SMALL_STATE(123)] = 4043,
-  [SMALL_STATE(124)] = 4074,
-  [SMALL_STATE(125)] = 4093,
-  [SMALL_STATE(126)] = 4112,
-  [SMALL_STATE(127)] = 4141,
-  [SMALL_STATE(128)] = 4168,
-  [SMALL_STATE(129)] = 4197,
-  [SMALL_STATE(130)] = 4226,
-  [SMALL_STATE(131)] = 4253,
-  [SMALL_STATE(132)] = 4284,
-  [SMALL_STATE(133)] = 4308,
-  [SMALL_STATE(134)] = 4332,
-  [SMALL_STATE(135)] = 4362,
-  [SMALL_STATE(136)] = 4380,
-  [SMALL_STATE(137)] = 4398,
-  [SMALL_STATE(138)] = 4417,
-  [SMALL_STATE(139)] = 4444,
-  [SMALL_STATE(140)] = 4463,
-  [SMALL_STATE(141)] = 4490,
-  [SMALL_STATE(142)] = 4517,
-  [SMALL_STATE(143)] = 4540,
-  [SMALL_STATE(144)] = 4564,
-  [SMALL_STATE(145)] = 4586,
-  [SMALL_STATE(146)] = 4610,
-  [SMALL_STATE(147)] = 4636,
-  [SMALL_STATE(148)] = 4660,
-  [SMALL_STATE(149)] = 4686,
-  [SMALL_STATE(150)] = 4710,
-  [SMALL_STATE(151)] = 4730,
-  [SMALL_STATE(152)] = 4750,
-  [SMALL_STATE(153)] = 4774,
-  [SMALL_STATE(154)] = 4798,
-  [SMALL_STATE(155)] = 4824,
-  [SMALL_STATE(156)] = 4848,
-  [SMALL_STATE(157)] = 4866,
-  [SMALL_STATE(158)] = 4884,
-  [SMALL_STATE(159)] = 4908,
-  [SMALL_STATE(160)] = 4932,
-  [SMALL_STATE(161)] = 4956,
-  [SMALL_STATE(162)] = 4974,
-  [SMALL_STATE(163)] = 4998,
-  [SMALL_STATE(164)] = 5022,
-  [SMALL_STATE(165)] = 5046,
-  [SMALL_STATE(166)] = 5070,
-  [SMALL_STATE(167)] = 5094,
-  [SMALL_STATE(168)] = 5118,
-  [SMALL_STATE(169)] = 5142,
-  [SMALL_STATE(170)] = 5166,
-  [SMALL_STATE(171)] = 5190,
-  [SMALL_STATE(172)] = 5214,
-  [SMALL_STATE(173)] = 5238,
-  [SMALL_STATE(174)] = 5262,
-  [SMALL_STATE(175)] = 5286,
-  [SMALL_STATE(176)] = 5310,
-  [SMALL_STATE(177)] = 5334,
-  [SMALL_STATE(178)] = 5358,
-  [SMALL_STATE(179)] = 5382,
-  [SMALL_STATE(180)] = 5406,
-  [SMALL_STATE(181)] = 5430,
-  [SMALL_STATE(182)] = 5454,
-  [SMALL_STATE(183)] = 5478,
-  [SMALL_STATE(184)] = 5502,
-  [SMALL_STATE(185)] = 5517,
-  [SMALL_STATE(186)] = 5540,
-  [SMALL_STATE(187)] = 5563,
-  [SMALL_STATE(188)] = 5584,
-  [SMALL_STATE(189)] = 5609,
-  [SMALL_STATE(190)] = 5634,
+  [SMALL_STATE(76)] = 2696,
+  [SMALL_STATE(77)] = 2734,
+  [SMALL_STATE(78)] = 2758,
+  [SMALL_STATE(79)] = 2782,
+  [SMALL_STATE(80)] = 2806,
+  [SMALL_STATE(81)] = 2847,
+  [SMALL_STATE(82)] = 2888,
+  [SMALL_STATE(83)] = 2929,
+  [SMALL_STATE(84)] = 2970,
+  [SMALL_STATE(85)] = 2995,
+  [SMALL_STATE(86)] = 3020,
+  [SMALL_STATE(87)] = 3061,
+  [SMALL_STATE(88)] = 3086,
+  [SMALL_STATE(89)] = 3124,
+  [SMALL_STATE(90)] = 3150,
+  [SMALL_STATE(91)] = 3188,
+  [SMALL_STATE(92)] = 3210,
+  [SMALL_STATE(93)] = 3236,
+  [SMALL_STATE(94)] = 3262,
+  [SMALL_STATE(95)] = 3300,
+  [SMALL_STATE(96)] = 3335,
+  [SMALL_STATE(97)] = 3368,
+  [SMALL_STATE(98)] = 3403,
+  [SMALL_STATE(99)] = 3438,
+  [SMALL_STATE(100)] = 3461,
+  [SMALL_STATE(101)] = 3484,
+  [SMALL_STATE(102)] = 3521,
+  [SMALL_STATE(103)] = 3544,
+  [SMALL_STATE(104)] = 3569,
+  [SMALL_STATE(105)] = 3604,
+  [SMALL_STATE(106)] = 3627,
+  [SMALL_STATE(107)] = 3648,
+  [SMALL_STATE(108)] = 3685,
+  [SMALL_STATE(109)] = 3722,
+  [SMALL_STATE(110)] = 3759,
+  [SMALL_STATE(111)] = 3794,
+  [SMALL_STATE(112)] = 3815,
+  [SMALL_STATE(113)] = 3838,
+  [SMALL_STATE(114)] = 3861,
+  [SMALL_STATE(115)] = 3884,
+  [SMALL_STATE(116)] = 3904,
+  [SMALL_STATE(117)] = 3924,
+  [SMALL_STATE(118)] = 3944,
+  [SMALL_STATE(119)] = 3964,
+  [SMALL_STATE(120)] = 3984,
+  [SMALL_STATE(121)] = 4004,
+  [SMALL_STATE(122)] = 4024,
+  [SMALL_STATE(123)] = 4051,
+  [SMALL_STATE(124)] = 4070,
+  [SMALL_STATE(125)] = 4101,
+  [SMALL_STATE(126)] = 4130,
+  [SMALL_STATE(127)] = 4159,
+  [SMALL_STATE(128)] = 4188,
+  [SMALL_STATE(129)] = 4215,
+  [SMALL_STATE(130)] = 4246,
+  [SMALL_STATE(131)] = 4277,
+  [SMALL_STATE(132)] = 4296,
+  [SMALL_STATE(133)] = 4323,
+  [SMALL_STATE(134)] = 4353,
+  [SMALL_STATE(135)] = 4377,
+  [SMALL_STATE(136)] = 4395,
+  [SMALL_STATE(137)] = 4419,
+  [SMALL_STATE(138)] = 4437,
+  [SMALL_STATE(139)] = 4464,
+  [SMALL_STATE(140)] = 4491,
+  [SMALL_STATE(141)] = 4518,
+  [SMALL_STATE(142)] = 4541,
+  [SMALL_STATE(143)] = 4560,
+  [SMALL_STATE(144)] = 4579,
+  [SMALL_STATE(145)] = 4603,
+  [SMALL_STATE(146)] = 4627,
+  [SMALL_STATE(147)] = 4651,
+  [SMALL_STATE(148)] = 4675,
+  [SMALL_STATE(149)] = 4699,
+  [SMALL_STATE(150)] = 4725,
+  [SMALL_STATE(151)] = 4749,
+  [SMALL_STATE(152)] = 4775,
+  [SMALL_STATE(153)] = 4799,
+  [SMALL_STATE(154)] = 4825,
+  [SMALL_STATE(155)] = 4843,
+  [SMALL_STATE(156)] = 4867,
+  [SMALL_STATE(157)] = 4887,
+  [SMALL_STATE(158)] = 4907,
+  [SMALL_STATE(159)] = 4929,
+  [SMALL_STATE(160)] = 4947,
+  [SMALL_STATE(161)] = 4965,
+  [SMALL_STATE(162)] = 4989,
+  [SMALL_STATE(163)] = 5013,
+  [SMALL_STATE(164)] = 5037,
+  [SMALL_STATE(165)] = 5061,
+  [SMALL_STATE(166)] = 5085,
+  [SMALL_STATE(167)] = 5109,
+  [SMALL_STATE(168)] = 5133,
+  [SMALL_STATE(169)] = 5157,
+  [SMALL_STATE(170)] = 5181,
+  [SMALL_STATE(171)] = 5205,
+  [SMALL_STATE(172)] = 5229,
+  [SMALL_STATE(173)] = 5253,
+  [SMALL_STATE(174)] = 5277,
+  [SMALL_STATE(175)] = 5301,
+  [SMALL_STATE(176)] = 5325,
+  [SMALL_STATE(177)] = 5349,
+  [SMALL_STATE(178)] = 5373,
+  [SMALL_STATE(179)] = 5397,
+  [SMALL_STATE(180)] = 5421,
+  [SMALL_STATE(181)] = 5445,
+  [SMALL_STATE(182)] = 5469,
+  [SMALL_STATE(183)] = 5493,
+  [SMALL_STATE(184)] = 5517,
+  [SMALL_STATE(185)] = 5541,
+  [SMALL_STATE(186)] = 5556,
+  [SMALL_STATE(187)] = 5577,
+  [SMALL_STATE(188)] = 5598,
+  [SMALL_STATE(189)] = 5613,
+  [SMALL_STATE(190)] = 5632,
   [SMALL_STATE(191)] = 5655,
-  [SMALL_STATE(192)] = 5676,
-  [SMALL_STATE(193)] = 5691,
-  [SMALL_STATE(194)] = 5710,
+  [SMALL_STATE(192)] = 5680,
+  [SMALL_STATE(193)] = 5701,
+  [SMALL_STATE(194)] = 5716,
   [SMALL_STATE(195)] = 5731,
-  [SMALL_STATE(196)] = 5746,
-  [SMALL_STATE(197)] = 5761,
-  [SMALL_STATE(198)] = 5784,
-  [SMALL_STATE(199)] = 5799,
-  [SMALL_STATE(200)] = 5824,
-  [SMALL_STATE(201)] = 5839,
-  [SMALL_STATE(202)] = 5856,
-  [SMALL_STATE(203)] = 5878,
-  [SMALL_STATE(204)] = 5898,
-  [SMALL_STATE(205)] = 5918,
-  [SMALL_STATE(206)] = 5938,
-  [SMALL_STATE(207)] = 5958,
-  [SMALL_STATE(208)] = 5980,
-  [SMALL_STATE(209)] = 6002,
-  [SMALL_STATE(210)] = 6022,
-  [SMALL_STATE(211)] = 6044,
-  [SMALL_STATE(212)] = 6064,
-  [SMALL_STATE(213)] = 6082,
-  [SMALL_STATE(214)] = 6104,
-  [SMALL_STATE(215)] = 6122,
-  [SMALL_STATE(216)] = 6144,
-  [SMALL_STATE(217)] = 6166,
-  [SMALL_STATE(218)] = 6184,
-  [SMALL_STATE(219)] = 6206,
-  [SMALL_STATE(220)] = 6228,
-  [SMALL_STATE(221)] = 6246,
-  [SMALL_STATE(222)] = 6266,
-  [SMALL_STATE(223)] = 6288,
-  [SMALL_STATE(224)] = 6304,
-  [SMALL_STATE(225)] = 6324,
-  [SMALL_STATE(226)] = 6344,
-  [SMALL_STATE(227)] = 6368,
-  [SMALL_STATE(228)] = 6388,
-  [SMALL_STATE(229)] = 6410,
-  [SMALL_STATE(230)] = 6430,
-  [SMALL_STATE(231)] = 6452,
-  [SMALL_STATE(232)] = 6474,
-  [SMALL_STATE(233)] = 6496,
-  [SMALL_STATE(234)] = 6518,
-  [SMALL_STATE(235)] = 6532,
-  [SMALL_STATE(236)] = 6554,
-  [SMALL_STATE(237)] = 6572,
-  [SMALL_STATE(238)] = 6594,
-  [SMALL_STATE(239)] = 6611,
-  [SMALL_STATE(240)] = 6626,
-  [SMALL_STATE(241)] = 6643,
-  [SMALL_STATE(242)] = 6664,
-  [SMALL_STATE(243)] = 6681,
-  [SMALL_STATE(244)] = 6702,
-  [SMALL_STATE(245)] = 6723,
-  [SMALL_STATE(246)] = 6740,
-  [SMALL_STATE(247)] = 6761,
-  [SMALL_STATE(248)] = 6782,
-  [SMALL_STATE(249)] = 6803,
-  [SMALL_STATE(250)] = 6820,
-  [SMALL_STATE(251)] = 6841,
-  [SMALL_STATE(252)] = 6860,
-  [SMALL_STATE(253)] = 6881,
-  [SMALL_STATE(254)] = 6902,
-  [SMALL_STATE(255)] = 6921,
-  [SMALL_STATE(256)] = 6934,
-  [SMALL_STATE(257)] = 6955,
-  [SMALL_STATE(258)] = 6976,
-  [SMALL_STATE(259)] = 6997,
-  [SMALL_STATE(260)] = 7018,
-  [SMALL_STATE(261)] = 7039,
-  [SMALL_STATE(262)] = 7052,
-  [SMALL_STATE(263)] = 7069,
-  [SMALL_STATE(264)] = 7088,
-  [SMALL_STATE(265)] = 7105,
-  [SMALL_STATE(266)] = 7124,
-  [SMALL_STATE(267)] = 7141,
-  [SMALL_STATE(268)] = 7154,
-  [SMALL_STATE(269)] = 7171,
-  [SMALL_STATE(270)] = 7188,
-  [SMALL_STATE(271)] = 7205,
-  [SMALL_STATE(272)] = 7226,
-  [SMALL_STATE(273)] = 7245,
-  [SMALL_STATE(274)] = 7264,
-  [SMALL_STATE(275)] = 7277,
-  [SMALL_STATE(276)] = 7294,
-  [SMALL_STATE(277)] = 7315,
-  [SMALL_STATE(278)] = 7332,
-  [SMALL_STATE(279)] = 7349,
-  [SMALL_STATE(280)] = 7366,
-  [SMALL_STATE(281)] = 7383,
-  [SMALL_STATE(282)] = 7400,
-  [SMALL_STATE(283)] = 7417,
-  [SMALL_STATE(284)] = 7434,
-  [SMALL_STATE(285)] = 7451,
-  [SMALL_STATE(286)] = 7468,
-  [SMALL_STATE(287)] = 7485,
-  [SMALL_STATE(288)] = 7502,
-  [SMALL_STATE(289)] = 7519,
-  [SMALL_STATE(290)] = 7536,
-  [SMALL_STATE(291)] = 7553,
-  [SMALL_STATE(292)] = 7570,
-  [SMALL_STATE(293)] = 7587,
-  [SMALL_STATE(294)] = 7604,
-  [SMALL_STATE(295)] = 7621,
-  [SMALL_STATE(296)] = 7638,
-  [SMALL_STATE(297)] = 7655,
-  [SMALL_STATE(298)] = 7672,
-  [SMALL_STATE(299)] = 7689,
-  [SMALL_STATE(300)] = 7708,
-  [SMALL_STATE(301)] = 7725,
-  [SMALL_STATE(302)] = 7742,
-  [SMALL_STATE(303)] = 7763,
-  [SMALL_STATE(304)] = 7775,
-  [SMALL_STATE(305)] = 7793,
-  [SMALL_STATE(306)] = 7809,
-  [SMALL_STATE(307)] = 7827,
-  [SMALL_STATE(308)] = 7847,
-  [SMALL_STATE(309)] = 7859,
-  [SMALL_STATE(310)] = 7879,
-  [SMALL_STATE(311)] = 7897,
-  [SMALL_STATE(312)] = 7915,
-  [SMALL_STATE(313)] = 7935,
-  [SMALL_STATE(314)] = 7955,
-  [SMALL_STATE(315)] = 7975,
-  [SMALL_STATE(316)] = 7987,
-  [SMALL_STATE(317)] = 8005,
-  [SMALL_STATE(318)] = 8023,
-  [SMALL_STATE(319)] = 8037,
-  [SMALL_STATE(320)] = 8051,
-  [SMALL_STATE(321)] = 8063,
-  [SMALL_STATE(322)] = 8077,
-  [SMALL_STATE(323)] = 8097,
-  [SMALL_STATE(324)] = 8111,
-  [SMALL_STATE(325)] = 8131,
-  [SMALL_STATE(326)] = 8143,
-  [SMALL_STATE(327)] = 8157,
-  [SMALL_STATE(328)] = 8171,
-  [SMALL_STATE(329)] = 8185,
-  [SMALL_STATE(330)] = 8198,
-  [SMALL_STATE(331)] = 8213,
-  [SMALL_STATE(332)] = 8228,
-  [SMALL_STATE(333)] = 8243,
-  [SMALL_STATE(334)] = 8258,
-  [SMALL_STATE(335)] = 8273,
-  [SMALL_STATE(336)] = 8288,
-  [SMALL_STATE(337)] = 8299,
-  [SMALL_STATE(338)] = 8310,
-  [SMALL_STATE(339)] = 8321,
-  [SMALL_STATE(340)] = 8332,
-  [SMALL_STATE(341)] = 8343,
-  [SMALL_STATE(342)] = 8354,
-  [SMALL_STATE(343)] = 8369,
-  [SMALL_STATE(344)] = 8382,
-  [SMALL_STATE(345)] = 8393,
-  [SMALL_STATE(346)] = 8404,
-  [SMALL_STATE(347)] = 8419,
-  [SMALL_STATE(348)] = 8430,
-  [SMALL_STATE(349)] = 8441,
-  [SMALL_STATE(350)] = 8456,
-  [SMALL_STATE(351)] = 8471,
-  [SMALL_STATE(352)] = 8486,
-  [SMALL_STATE(353)] = 8501,
-  [SMALL_STATE(354)] = 8512,
-  [SMALL_STATE(355)] = 8527,
-  [SMALL_STATE(356)] = 8542,
-  [SMALL_STATE(357)] = 8557,
-  [SMALL_STATE(358)] = 8568,
-  [SMALL_STATE(359)] = 8579,
-  [SMALL_STATE(360)] = 8594,
-  [SMALL_STATE(361)] = 8609,
-  [SMALL_STATE(362)] = 8620,
-  [SMALL_STATE(363)] = 8631,
-  [SMALL_STATE(364)] = 8644,
-  [SMALL_STATE(365)] = 8655,
-  [SMALL_STATE(366)] = 8666,
-  [SMALL_STATE(367)] = 8677,
-  [SMALL_STATE(368)] = 8688,
-  [SMALL_STATE(369)] = 8701,
-  [SMALL_STATE(370)] = 8716,
-  [SMALL_STATE(371)] = 8729,
-  [SMALL_STATE(372)] = 8740,
-  [SMALL_STATE(373)] = 8753,
-  [SMALL_STATE(374)] = 8768,
-  [SMALL_STATE(375)] = 8781,
-  [SMALL_STATE(376)] = 8796,
-  [SMALL_STATE(377)] = 8807,
-  [SMALL_STATE(378)] = 8822,
-  [SMALL_STATE(379)] = 8833,
-  [SMALL_STATE(380)] = 8848,
-  [SMALL_STATE(381)] = 8859,
-  [SMALL_STATE(382)] = 8874,
-  [SMALL_STATE(383)] = 8887,
-  [SMALL_STATE(384)] = 8900,
-  [SMALL_STATE(385)] = 8915,
-  [SMALL_STATE(386)] = 8930,
-  [SMALL_STATE(387)] = 8945,
-  [SMALL_STATE(388)] = 8960,
-  [SMALL_STATE(389)] = 8975,
-  [SMALL_STATE(390)] = 8986,
-  [SMALL_STATE(391)] = 8997,
-  [SMALL_STATE(392)] = 9012,
-  [SMALL_STATE(393)] = 9023,
-  [SMALL_STATE(394)] = 9038,
-  [SMALL_STATE(395)] = 9053,
-  [SMALL_STATE(396)] = 9068,
-  [SMALL_STATE(397)] = 9079,
-  [SMALL_STATE(398)] = 9090,
-  [SMALL_STATE(399)] = 9105,
-  [SMALL_STATE(400)] = 9120,
-  [SMALL_STATE(401)] = 9131,
-  [SMALL_STATE(402)] = 9142,
-  [SMALL_STATE(403)] = 9153,
-  [SMALL_STATE(404)] = 9164,
-  [SMALL_STATE(405)] = 9175,
-  [SMALL_STATE(406)] = 9190,
-  [SMALL_STATE(407)] = 9205,
-  [SMALL_STATE(408)] = 9220,
-  [SMALL_STATE(409)] = 9231,
-  [SMALL_STATE(410)] = 9246,
-  [SMALL_STATE(411)] = 9261,
-  [SMALL_STATE(412)] = 9272,
-  [SMALL_STATE(413)] = 9283,
-  [SMALL_STATE(414)] = 9298,
-  [SMALL_STATE(415)] = 9313,
-  [SMALL_STATE(416)] = 9328,
-  [SMALL_STATE(417)] = 9343,
-  [SMALL_STATE(418)] = 9354,
-  [SMALL_STATE(419)] = 9371,
-  [SMALL_STATE(420)] = 9382,
-  [SMALL_STATE(421)] = 9393,
-  [SMALL_STATE(422)] = 9404,
-  [SMALL_STATE(423)] = 9415,
-  [SMALL_STATE(424)] = 9432,
-  [SMALL_STATE(425)] = 9447,
-  [SMALL_STATE(426)] = 9458,
-  [SMALL_STATE(427)] = 9473,
-  [SMALL_STATE(428)] = 9488,
-  [SMALL_STATE(429)] = 9503,
-  [SMALL_STATE(430)] = 9518,
-  [SMALL_STATE(431)] = 9529,
-  [SMALL_STATE(432)] = 9543,
-  [SMALL_STATE(433)] = 9557,
-  [SMALL_STATE(434)] = 9571,
-  [SMALL_STATE(435)] = 9581,
-  [SMALL_STATE(436)] = 9591,
-  [SMALL_STATE(437)] = 9605,
-  [SMALL_STATE(438)] = 9619,
-  [SMALL_STATE(439)] = 9633,
-  [SMALL_STATE(440)] = 9647,
-  [SMALL_STATE(441)] = 9657,
-  [SMALL_STATE(442)] = 9671,
-  [SMALL_STATE(443)] = 9681,
-  [SMALL_STATE(444)] = 9695,
-  [SMALL_STATE(445)] = 9709,
-  [SMALL_STATE(446)] = 9720,
-  [SMALL_STATE(447)] = 9731,
-  [SMALL_STATE(448)] = 9740,
-  [SMALL_STATE(449)] = 9749,
-  [SMALL_STATE(450)] = 9760,
-  [SMALL_STATE(451)] = 9771,
-  [SMALL_STATE(452)] = 9782,
-  [SMALL_STATE(453)] = 9791,
-  [SMALL_STATE(454)] = 9802,
-  [SMALL_STATE(455)] = 9813,
-  [SMALL_STATE(456)] = 9822,
-  [SMALL_STATE(457)] = 9833,
-  [SMALL_STATE(458)] = 9842,
-  [SMALL_STATE(459)] = 9853,
-  [SMALL_STATE(460)] = 9862,
-  [SMALL_STATE(461)] = 9873,
-  [SMALL_STATE(462)] = 9882,
-  [SMALL_STATE(463)] = 9891,
-  [SMALL_STATE(464)] = 9899,
-  [SMALL_STATE(465)] = 9907,
-  [SMALL_STATE(466)] = 9915,
-  [SMALL_STATE(467)] = 9923,
-  [SMALL_STATE(468)] = 9931,
-  [SMALL_STATE(469)] = 9939,
-  [SMALL_STATE(470)] = 9947,
-  [SMALL_STATE(471)] = 9955,
-  [SMALL_STATE(472)] = 9963,
-  [SMALL_STATE(473)] = 9971,
-  [SMALL_STATE(474)] = 9979,
-  [SMALL_STATE(475)] = 9987,
-  [SMALL_STATE(476)] = 9995,
-  [SMALL_STATE(477)] = 10003,
-  [SMALL_STATE(478)] = 10011,
-  [SMALL_STATE(479)] = 10019,
-  [SMALL_STATE(480)] = 10027,
-  [SMALL_STATE(481)] = 10035,
-  [SMALL_STATE(482)] = 10043,
-  [SMALL_STATE(483)] = 10051,
-  [SMALL_STATE(484)] = 10059,
-  [SMALL_STATE(485)] = 10067,
-  [SMALL_STATE(486)] = 10075,
-  [SMALL_STATE(487)] = 10083,
-  [SMALL_STATE(488)] = 10091,
-  [SMALL_STATE(489)] = 10099,
+  [SMALL_STATE(196)] = 5754,
+  [SMALL_STATE(197)] = 5779,
+  [SMALL_STATE(198)] = 5796,
+  [SMALL_STATE(199)] = 5821,
+  [SMALL_STATE(200)] = 5836,
+  [SMALL_STATE(201)] = 5851,
+  [SMALL_STATE(202)] = 5872,
+  [SMALL_STATE(203)] = 5895,
+  [SMALL_STATE(204)] = 5913,
+  [SMALL_STATE(205)] = 5933,
+  [SMALL_STATE(206)] = 5953,
+  [SMALL_STATE(207)] = 5975,
+  [SMALL_STATE(208)] = 5995,
+  [SMALL_STATE(209)] = 6015,
+  [SMALL_STATE(210)] = 6031,
+  [SMALL_STATE(211)] = 6053,
+  [SMALL_STATE(212)] = 6071,
+  [SMALL_STATE(213)] = 6093,
+  [SMALL_STATE(214)] = 6115,
+  [SMALL_STATE(215)] = 6135,
+  [SMALL_STATE(216)] = 6155,
+  [SMALL_STATE(217)] = 6175,
+  [SMALL_STATE(218)] = 6193,
+  [SMALL_STATE(219)] = 6211,
+  [SMALL_STATE(220)] = 6229,
+  [SMALL_STATE(221)] = 6251,
+  [SMALL_STATE(222)] = 6275,
+  [SMALL_STATE(223)] = 6295,
+  [SMALL_STATE(224)] = 6317,
+  [SMALL_STATE(225)] = 6337,
+  [SMALL_STATE(226)] = 6359,
+  [SMALL_STATE(227)] = 6379,
+  [SMALL_STATE(228)] = 6401,
+  [SMALL_STATE(229)] = 6421,
+  [SMALL_STATE(230)] = 6443,
+  [SMALL_STATE(231)] = 6465,
+  [SMALL_STATE(232)] = 6487,
+  [SMALL_STATE(233)] = 6509,
+  [SMALL_STATE(234)] = 6531,
+  [SMALL_STATE(235)] = 6553,
+  [SMALL_STATE(236)] = 6575,
+  [SMALL_STATE(237)] = 6597,
+  [SMALL_STATE(238)] = 6619,
+  [SMALL_STATE(239)] = 6633,
+  [SMALL_STATE(240)] = 6654,
+  [SMALL_STATE(241)] = 6667,
+  [SMALL_STATE(242)] = 6684,
+  [SMALL_STATE(243)] = 6705,
+  [SMALL_STATE(244)] = 6722,
+  [SMALL_STATE(245)] = 6743,
+  [SMALL_STATE(246)] = 6760,
+  [SMALL_STATE(247)] = 6773,
+  [SMALL_STATE(248)] = 6790,
+  [SMALL_STATE(249)] = 6809,
+  [SMALL_STATE(250)] = 6828,
+  [SMALL_STATE(251)] = 6849,
+  [SMALL_STATE(252)] = 6870,
+  [SMALL_STATE(253)] = 6887,
+  [SMALL_STATE(254)] = 6908,
+  [SMALL_STATE(255)] = 6927,
+  [SMALL_STATE(256)] = 6944,
+  [SMALL_STATE(257)] = 6957,
+  [SMALL_STATE(258)] = 6974,
+  [SMALL_STATE(259)] = 6995,
+  [SMALL_STATE(260)] = 7016,
+  [SMALL_STATE(261)] = 7033,
+  [SMALL_STATE(262)] = 7054,
+  [SMALL_STATE(263)] = 7073,
+  [SMALL_STATE(264)] = 7090,
+  [SMALL_STATE(265)] = 7111,
+  [SMALL_STATE(266)] = 7130,
+  [SMALL_STATE(267)] = 7147,
+  [SMALL_STATE(268)] = 7168,
+  [SMALL_STATE(269)] = 7183,
+  [SMALL_STATE(270)] = 7202,
+  [SMALL_STATE(271)] = 7223,
+  [SMALL_STATE(272)] = 7244,
+  [SMALL_STATE(273)] = 7261,
+  [SMALL_STATE(274)] = 7278,
+  [SMALL_STATE(275)] = 7295,
+  [SMALL_STATE(276)] = 7316,
+  [SMALL_STATE(277)] = 7333,
+  [SMALL_STATE(278)] = 7350,
+  [SMALL_STATE(279)] = 7367,
+  [SMALL_STATE(280)] = 7384,
+  [SMALL_STATE(281)] = 7401,
+  [SMALL_STATE(282)] = 7418,
+  [SMALL_STATE(283)] = 7435,
+  [SMALL_STATE(284)] = 7452,
+  [SMALL_STATE(285)] = 7469,
+  [SMALL_STATE(286)] = 7486,
+  [SMALL_STATE(287)] = 7503,
+  [SMALL_STATE(288)] = 7520,
+  [SMALL_STATE(289)] = 7537,
+  [SMALL_STATE(290)] = 7554,
+  [SMALL_STATE(291)] = 7571,
+  [SMALL_STATE(292)] = 7588,
+  [SMALL_STATE(293)] = 7605,
+  [SMALL_STATE(294)] = 7622,
+  [SMALL_STATE(295)] = 7639,
+  [SMALL_STATE(296)] = 7656,
+  [SMALL_STATE(297)] = 7673,
+  [SMALL_STATE(298)] = 7690,
+  [SMALL_STATE(299)] = 7711,
+  [SMALL_STATE(300)] = 7728,
+  [SMALL_STATE(301)] = 7747,
+  [SMALL_STATE(302)] = 7768,
+  [SMALL_STATE(303)] = 7781,
+  [SMALL_STATE(304)] = 7802,
+  [SMALL_STATE(305)] = 7820,
+  [SMALL_STATE(306)] = 7834,
+  [SMALL_STATE(307)] = 7848,
+  [SMALL_STATE(308)] = 7868,
+  [SMALL_STATE(309)] = 7888,
+  [SMALL_STATE(310)] = 7908,
+  [SMALL_STATE(311)] = 7920,
+  [SMALL_STATE(312)] = 7934,
+  [SMALL_STATE(313)] = 7954,
+  [SMALL_STATE(314)] = 7972,
+  [SMALL_STATE(315)] = 7988,
+  [SMALL_STATE(316)] = 8000,
+  [SMALL_STATE(317)] = 8014,
+  [SMALL_STATE(318)] = 8034,
+  [SMALL_STATE(319)] = 8046,
+  [SMALL_STATE(320)] = 8064,
+  [SMALL_STATE(321)] = 8076,
+  [SMALL_STATE(322)] = 8096,
+  [SMALL_STATE(323)] = 8116,
+  [SMALL_STATE(324)] = 8134,
+  [SMALL_STATE(325)] = 8152,
+  [SMALL_STATE(326)] = 8170,
+  [SMALL_STATE(327)] = 8184,
+  [SMALL_STATE(328)] = 8196,
+  [SMALL_STATE(329)] = 8210,
+  [SMALL_STATE(330)] = 8224,
+  [SMALL_STATE(331)] = 8235,
+  [SMALL_STATE(332)] = 8250,
+  [SMALL_STATE(333)] = 8265,
+  [SMALL_STATE(334)] = 8276,
+  [SMALL_STATE(335)] = 8287,
+  [SMALL_STATE(336)] = 8302,
+  [SMALL_STATE(337)] = 8313,
+  [SMALL_STATE(338)] = 8324,
+  [SMALL_STATE(339)] = 8335,
+  [SMALL_STATE(340)] = 8346,
+  [SMALL_STATE(341)] = 8361,
+  [SMALL_STATE(342)] = 8372,
+  [SMALL_STATE(343)] = 8383,
+  [SMALL_STATE(344)] = 8398,
+  [SMALL_STATE(345)] = 8413,
+  [SMALL_STATE(346)] = 8428,
+  [SMALL_STATE(347)] = 8443,
+  [SMALL_STATE(348)] = 8458,
+  [SMALL_STATE(349)] = 8469,
+  [SMALL_STATE(350)] = 8480,
+  [SMALL_STATE(351)] = 8495,
+  [SMALL_STATE(352)] = 8510,
+  [SMALL_STATE(353)] = 8521,
+  [SMALL_STATE(354)] = 8536,
+  [SMALL_STATE(355)] = 8547,
+  [SMALL_STATE(356)] = 8558,
+  [SMALL_STATE(357)] = 8569,
+  [SMALL_STATE(358)] = 8584,
+  [SMALL_STATE(359)] = 8595,
+  [SMALL_STATE(360)] = 8610,
+  [SMALL_STATE(361)] = 8625,
+  [SMALL_STATE(362)] = 8636,
+  [SMALL_STATE(363)] = 8651,
+  [SMALL_STATE(364)] = 8664,
+  [SMALL_STATE(365)] = 8677,
+  [SMALL_STATE(366)] = 8690,
+  [SMALL_STATE(367)] = 8701,
+  [SMALL_STATE(368)] = 8716,
+  [SMALL_STATE(369)] = 8729,
+  [SMALL_STATE(370)] = 8742,
+  [SMALL_STATE(371)] = 8757,
+  [SMALL_STATE(372)] = 8772,
+  [SMALL_STATE(373)] = 8785,
+  [SMALL_STATE(374)] = 8798,
+  [SMALL_STATE(375)] = 8813,
+  [SMALL_STATE(376)] = 8828,
+  [SMALL_STATE(377)] = 8843,
+  [SMALL_STATE(378)] = 8858,
+  [SMALL_STATE(379)] = 8873,
+  [SMALL_STATE(380)] = 8884,
+  [SMALL_STATE(381)] = 8899,
+  [SMALL_STATE(382)] = 8910,
+  [SMALL_STATE(383)] = 8921,
+  [SMALL_STATE(384)] = 8936,
+  [SMALL_STATE(385)] = 8951,
+  [SMALL_STATE(386)] = 8966,
+  [SMALL_STATE(387)] = 8977,
+  [SMALL_STATE(388)] = 8988,
+  [SMALL_STATE(389)] = 9005,
+  [SMALL_STATE(390)] = 9020,
+  [SMALL_STATE(391)] = 9031,
+  [SMALL_STATE(392)] = 9044,
+  [SMALL_STATE(393)] = 9057,
+  [SMALL_STATE(394)] = 9068,
+  [SMALL_STATE(395)] = 9079,
+  [SMALL_STATE(396)] = 9094,
+  [SMALL_STATE(397)] = 9109,
+  [SMALL_STATE(398)] = 9120,
+  [SMALL_STATE(399)] = 9131,
+  [SMALL_STATE(400)] = 9142,
+  [SMALL_STATE(401)] = 9157,
+  [SMALL_STATE(402)] = 9172,
+  [SMALL_STATE(403)] = 9183,
+  [SMALL_STATE(404)] = 9194,
+  [SMALL_STATE(405)] = 9205,
+  [SMALL_STATE(406)] = 9220,
+  [SMALL_STATE(407)] = 9231,
+  [SMALL_STATE(408)] = 9246,
+  [SMALL_STATE(409)] = 9261,
+  [SMALL_STATE(410)] = 9272,
+  [SMALL_STATE(411)] = 9283,
+  [SMALL_STATE(412)] = 9294,
+  [SMALL_STATE(413)] = 9309,
+  [SMALL_STATE(414)] = 9324,
+  [SMALL_STATE(415)] = 9339,
+  [SMALL_STATE(416)] = 9354,
+  [SMALL_STATE(417)] = 9365,
+  [SMALL_STATE(418)] = 9380,
+  [SMALL_STATE(419)] = 9391,
+  [SMALL_STATE(420)] = 9406,
+  [SMALL_STATE(421)] = 9417,
+  [SMALL_STATE(422)] = 9428,
+  [SMALL_STATE(423)] = 9439,
+  [SMALL_STATE(424)] = 9450,
+  [SMALL_STATE(425)] = 9465,
+  [SMALL_STATE(426)] = 9480,
+  [SMALL_STATE(427)] = 9497,
+  [SMALL_STATE(428)] = 9508,
+  [SMALL_STATE(429)] = 9523,
+  [SMALL_STATE(430)] = 9538,
+  [SMALL_STATE(431)] = 9553,
+  [SMALL_STATE(432)] = 9568,
+  [SMALL_STATE(433)] = 9582,
+  [SMALL_STATE(434)] = 9596,
+  [SMALL_STATE(435)] = 9610,
+  [SMALL_STATE(436)] = 9624,
+  [SMALL_STATE(437)] = 9634,
+  [SMALL_STATE(438)] = 9644,
+  [SMALL_STATE(439)] = 9658,
+  [SMALL_STATE(440)] = 9672,
+  [SMALL_STATE(441)] = 9686,
+  [SMALL_STATE(442)] = 9700,
+  [SMALL_STATE(443)] = 9714,
+  [SMALL_STATE(444)] = 9724,
+  [SMALL_STATE(445)] = 9734,
+  [SMALL_STATE(446)] = 9748,
+  [SMALL_STATE(447)] = 9759,
+  [SMALL_STATE(448)] = 9770,
+  [SMALL_STATE(449)] = 9779,
+  [SMALL_STATE(450)] = 9790,
+  [SMALL_STATE(451)] = 9801,
+  [SMALL_STATE(452)] = 9810,
+  [SMALL_STATE(453)] = 9821,
+  [SMALL_STATE(454)] = 9832,
+  [SMALL_STATE(455)] = 9841,
+  [SMALL_STATE(456)] = 9852,
+  [SMALL_STATE(457)] = 9861,
+  [SMALL_STATE(458)] = 9872,
+  [SMALL_STATE(459)] = 9881,
+  [SMALL_STATE(460)] = 9890,
+  [SMALL_STATE(461)] = 9901,
+  [SMALL_STATE(462)] = 9910,
+  [SMALL_STATE(463)] = 9919,
+  [SMALL_STATE(464)] = 9930,
+  [SMALL_STATE(465)] = 9938,
+  [SMALL_STATE(466)] = 9946,
+  [SMALL_STATE(467)] = 9954,
+  [SMALL_STATE(468)] = 9962,
+  [SMALL_STATE(469)] = 9970,
+  [SMALL_STATE(470)] = 9978,
+  [SMALL_STATE(471)] = 9986,
+  [SMALL_STATE(472)] = 9994,
+  [SMALL_STATE(473)] = 10002,
+  [SMALL_STATE(474)] = 10010,
+  [SMALL_STATE(475)] = 10018,
+  [SMALL_STATE(476)] = 10026,
+  [SMALL_STATE(477)] = 10034,
+  [SMALL_STATE(478)] = 10042,
+  [SMALL_STATE(479)] = 10050,
+  [SMALL_STATE(480)] = 10058,
+  [SMALL_STATE(481)] = 10066,
+  [SMALL_STATE(482)] = 10074,
+  [SMALL_STATE(483)] = 10082,
+  [SMALL_STATE(484)] = 10090,
+  [SMALL_STATE(485)] = 10098,
+  [SMALL_STATE(486)] = 10106,
+  [SMALL_STATE(487)] = 10114,
+  [SMALL_STATE(488)] = 10122,
+  [SMALL_STATE(489)] = 10130,
+  [SMALL_STATE(490)] = 10138,
+  [SMALL_STATE(491)] = 10146,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -20128,65 +20328,65 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
   [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
   [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(456),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(247),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(432),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(455),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
   [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
   [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
   [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 44),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 44),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 45),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 45),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
   [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 44),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 44),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 45),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 45),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
   [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 44),
-  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 44),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 45),
+  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 45),
   [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
@@ -20198,623 +20398,627 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 32),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 32),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 33),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 33),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
+  [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
+  [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
   [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(29),
-  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 33),
-  [200] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [202] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [208] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
-  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(359),
-  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
-  [219] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(219),
-  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(241),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(388),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(393),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(395),
-  [234] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(191),
-  [237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
-  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [245] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
-  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [283] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 33),
-  [285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [287] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [291] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [294] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(43),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34),
-  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(272),
-  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(377),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(311),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(235),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(52),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(236),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 34), SHIFT_REPEAT(276),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 54),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 28),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [203] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
+  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [217] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
+  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(344),
+  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
+  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
+  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(264),
+  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(357),
+  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(360),
+  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(362),
+  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(192),
+  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 34),
+  [254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [258] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
+  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
+  [263] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
+  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35),
+  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
+  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(425),
+  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(325),
+  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(237),
+  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(51),
+  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(219),
+  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(275),
+  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 56),
+  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
   [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
   [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(80),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
   [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(421),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(143),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(366),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [391] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
+  [394] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
   [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [423] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
-  [426] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(67),
-  [429] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(143),
-  [432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [434] = {.entry = {.count = 1, .reusable = false}}, SHIFT(67),
-  [436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [440] = {.entry = {.count = 1, .reusable = false}}, SHIFT(68),
-  [442] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 53),
-  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(384),
-  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(385),
-  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(386),
-  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(299),
-  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(413),
-  [459] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(414),
-  [462] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(415),
-  [465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(352),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(485),
-  [515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
-  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [521] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [531] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [541] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [545] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [547] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [549] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(318),
-  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(333),
-  [565] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(334),
-  [568] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(335),
-  [571] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(459),
-  [574] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [576] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [578] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43),
-  [580] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(394),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(222),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(259),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 43), SHIFT_REPEAT(399),
-  [592] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [594] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [596] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [598] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [600] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 49),
-  [602] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [604] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
-  [606] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [608] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [610] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
-  [616] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [622] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [624] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [626] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(343),
-  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(208),
-  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(355),
-  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(253),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(360),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(319),
-  [654] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 43), SHIFT_REPEAT(107),
-  [657] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 25),
-  [659] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [661] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 33),
-  [665] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [667] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 48),
-  [669] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [673] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(121),
-  [676] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = false}}, SHIFT(476),
-  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [685] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(127),
-  [688] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
-  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [692] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [694] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
-  [697] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
-  [700] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [707] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [713] = {.entry = {.count = 1, .reusable = false}}, SHIFT(128),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [719] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [722] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(476),
-  [725] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [728] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [730] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [732] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(133),
-  [737] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [740] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [742] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [744] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [746] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [748] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [750] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [752] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [756] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [764] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [768] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [770] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [772] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
-  [775] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(375),
-  [778] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [780] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
-  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(440),
-  [786] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(237),
-  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
-  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [794] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [796] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
-  [798] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [806] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [812] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 36),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [876] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [878] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 27),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
-  [882] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [884] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 37),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [892] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 37),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [896] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [898] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [900] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
-  [904] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [906] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [908] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(398),
-  [911] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(399),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 51),
-  [916] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52),
-  [918] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(461),
-  [921] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 52), SHIFT_REPEAT(433),
-  [924] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [926] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [930] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [933] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [935] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [937] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [939] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [941] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 41),
-  [943] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
-  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [947] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [950] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [952] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 65),
-  [954] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
-  [956] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 47),
-  [958] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [960] = {.entry = {.count = 1, .reusable = false}}, SHIFT(215),
-  [962] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [964] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [966] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(416),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [971] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
-  [973] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
-  [976] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(216),
-  [979] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
-  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 47),
-  [984] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 24),
-  [986] = {.entry = {.count = 1, .reusable = false}}, SHIFT(158),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [990] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [992] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [1002] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1004] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
-  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1010] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
-  [1012] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [1014] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1017] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [1020] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
-  [1023] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
-  [1026] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1029] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [1031] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
-  [1033] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1035] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [1037] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
-  [1039] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
-  [1042] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
-  [1045] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [1058] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 40),
-  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1064] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 38),
-  [1066] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [1068] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1070] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [1072] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1074] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1078] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1084] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1104] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(91),
-  [1107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1111] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1113] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 62),
-  [1115] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 64),
-  [1117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1119] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 68),
-  [1121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1123] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1125] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 26),
-  [1129] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1131] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1133] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1135] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 39),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1201] = {.entry = {.count = 1, .reusable = false}}, SHIFT(451),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(310),
-  [1210] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 63),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 46),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(65),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 61),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 46),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1275] = {.entry = {.count = 1, .reusable = false}}, SHIFT(116),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 66),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 67),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 69),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 50),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 23),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 56),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 45),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 57),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 42),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 58),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 59),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 60),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 35),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 36),
-  [1387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1403] = {.entry = {.count = 1, .reusable = false}}, SHIFT(389),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT(184),
-  [1417] = {.entry = {.count = 1, .reusable = false}}, SHIFT(488),
-  [1419] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [1451] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [1463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [1473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(380),
+  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(431),
+  [425] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
+  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(248),
+  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(400),
+  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
+  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(408),
+  [440] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(469),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 23),
+  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [475] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
+  [480] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
+  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
+  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
+  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
+  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
+  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
+  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(384),
+  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(385),
+  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 54),
+  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
+  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [534] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
+  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
+  [572] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
+  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
+  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
+  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44),
+  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(346),
+  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(223),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(259),
+  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(353),
+  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [609] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [611] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 50),
+  [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [625] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 26),
+  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44),
+  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(364),
+  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(213),
+  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(367),
+  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(303),
+  [653] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(371),
+  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(305),
+  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(108),
+  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [666] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 49),
+  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 34),
+  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(122),
+  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [688] = {.entry = {.count = 1, .reusable = false}}, SHIFT(490),
+  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [694] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
+  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [700] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
+  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
+  [705] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
+  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
+  [720] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(490),
+  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(132),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [747] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
+  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [753] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [767] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 25),
+  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
+  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [801] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
+  [804] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(443),
+  [807] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(206),
+  [810] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
+  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 37),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [829] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
+  [832] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(401),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [843] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [853] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
+  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 38),
+  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(405),
+  [894] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [903] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [911] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [915] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 52),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53),
+  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(458),
+  [922] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(442),
+  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [936] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 38),
+  [938] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 28),
+  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 48),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [944] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [949] = {.entry = {.count = 1, .reusable = false}}, SHIFT(161),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 42),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [959] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 25),
+  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 48),
+  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
+  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 66),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [982] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [1000] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [1002] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1004] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
+  [1007] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1013] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
+  [1016] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
+  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1021] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1027] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
+  [1029] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
+  [1032] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
+  [1035] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
+  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1040] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
+  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [1046] = {.entry = {.count = 1, .reusable = false}}, SHIFT(236),
+  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
+  [1051] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
+  [1054] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 39),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1083] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 41),
+  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 63),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 65),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 69),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 27),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1208] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 40),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 47),
+  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 64),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
+  [1243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 62),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 46),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 47),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1296] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 67),
+  [1298] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 68),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1312] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 70),
+  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
+  [1318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1322] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
+  [1324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 37),
+  [1326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
+  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 51),
+  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 36),
+  [1354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
+  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 57),
+  [1362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [1366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1368] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 58),
+  [1370] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [1374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 59),
+  [1376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 60),
+  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [1382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 61),
+  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [1388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
+  [1394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 43),
+  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [1410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1412] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
+  [1414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [1418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1420] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
+  [1422] = {.entry = {.count = 1, .reusable = false}}, SHIFT(465),
+  [1424] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [1428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [1430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [1434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [1438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [1444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
+  [1450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [1452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [1456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [1460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [1466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [1470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [1472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [1478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1482] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [1486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
 };
 
 #ifdef __cplusplus

@@ -92,7 +92,7 @@ syn keyword netscriptOption    advmss scope global nexthop weight blackhole unre
 syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen cburst quantum ceil prio handle default proto sport dport delay jitter duplicate corrupt reorder gap action ok reclassify continue
 syn keyword netscriptOption    loss rate remote group local peer port id protocol within
 syn keyword netscriptOption    policy mark classify ct counter accept drop reject pass masquerade snat dnat
-syn keyword netscriptOption    overhead mpu linklayer slot packets bytes
+syn keyword netscriptOption    overhead mpu linklayer slot packets bytes distribution
 syn keyword netscriptOption    on dev iif oif nextgroup=netscriptIfName skipwhite
 syn keyword netscriptOption    lookup nextgroup=netscriptTableName skipwhite
 syn keyword netscriptOption    mode nextgroup=netscriptValue skipwhite
@@ -100,7 +100,7 @@ syn keyword netscriptOption    section nextgroup=netscriptSection skipwhite
 syn keyword netscriptHtbDefault default contained nextgroup=netscriptClassId skipwhite
 " option values
 syn keyword netscriptValue     tcp udp icmp ingress egress clsact generic native off private vepa passthru
-syn keyword netscriptValue     ethernet atm state gemodel
+syn keyword netscriptValue     ethernet atm state gemodel normal pareto paretonormal
 syn keyword netscriptValue     icmpv6 input output prerouting postrouting new established related invalid
 
 " ------------------------------------------------------------------ links

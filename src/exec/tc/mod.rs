@@ -28,6 +28,7 @@ mod filter;
 mod htb;
 mod kernel;
 mod netem;
+pub mod netem_dist;
 mod psched;
 mod tbf;
 mod wire;

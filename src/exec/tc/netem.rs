@@ -7,7 +7,7 @@ use super::kernel;
 use super::psched::Psched;
 use super::wire::{self, nla, nlas_bytes, rate32};
 use super::{TcDecodeError, TcError};
-use crate::model::Netem;
+use crate::model::{Netem, NetemDistribution};
 use crate::units::{Duration, Percent, Rate};
 
 const TCA_NETEM_REORDER: u16 = 3;
@@ -18,6 +18,8 @@ const TCA_NETEM_JITTER64: u16 = 11;
 const TCA_NETEM_RATE64: u16 = 8;
 const TCA_NETEM_SLOT: u16 = 12;
 const TCA_NETEM_LOSS: u16 = 5;
+/// The delay distribution table: s16 values (q_netem.c sends it last).
+const TCA_NETEM_DELAY_DIST: u16 = 2;
 /// Inside TCA_NETEM_LOSS: `struct tc_netem_gimodel` (p13, p31, p32, p14, p23) and
 /// `struct tc_netem_gemodel` (p, r, h, k1), probabilities scaled to `u32::MAX`.
 const NETEM_LOSS_GI: u16 = 1;
@@ -60,6 +62,8 @@ pub struct NetemParams {
     /// `loss state|gemodel`: NETEM_LOSS_GI (`true`) or NETEM_LOSS_GE, its fields in the
     /// struct's order.
     pub loss_model: Option<(bool, Vec<u32>)>,
+    /// `distribution NAME`: its table is sent as TCA_NETEM_DELAY_DIST.
+    pub distribution: Option<NetemDistribution>,
 }
 
 /// tc's `set_percent`: `rint(fraction × UINT32_MAX)`.
@@ -116,12 +120,13 @@ impl NetemParams {
             corrupt: netem.corrupt.map(percent_to_u32).transpose()?,
             slot: netem.slot.map(|s| (s.min.0, s.max.0, s.packets.unwrap_or(0), s.bytes.unwrap_or(0))),
             loss_model: netem.loss_model.as_ref().map(loss_model_fields).transpose()?,
+            distribution: netem.distribution,
         })
     }
 
     /// The payload of TCA_OPTIONS: the struct, then (q_netem.c's order) TCA_NETEM_REORDER,
-    /// TCA_NETEM_CORRUPT, TCA_NETEM_SLOT, TCA_NETEM_LOSS (nested), TCA_NETEM_RATE64 and
-    /// TCA_NETEM_RATE, each when given.
+    /// TCA_NETEM_CORRUPT, TCA_NETEM_SLOT, TCA_NETEM_LOSS (nested), TCA_NETEM_RATE64,
+    /// TCA_NETEM_RATE and TCA_NETEM_DELAY_DIST, each when given.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
         for v in [
@@ -161,6 +166,9 @@ impl NetemParams {
             let mut rate = rate32(rate_bytes).to_ne_bytes().to_vec();
             rate.resize(NETEM_RATE_LEN, 0); // no packet/cell overheads
             nlas.push(nla(TCA_NETEM_RATE, rate));
+        }
+        if let Some(dist) = self.distribution {
+            nlas.push(nla(TCA_NETEM_DELAY_DIST, super::netem_dist::table_bytes(dist)));
         }
         if !nlas.is_empty() {
             out.extend_from_slice(&nlas_bytes(&nlas));
@@ -205,6 +213,10 @@ pub struct NetemState {
     pub slot: Option<(u64, u64, u32, u32)>,
     /// The loss model, as [`NetemParams::loss_model`] (none: random loss).
     pub loss_model: Option<(bool, Vec<u32>)>,
+    /// The delay table. The kernel never dumps it: `None` from a dump means "not
+    /// known from the kernel", filled from netscript's record where it made the netem
+    /// (`exec::traffic::recall_netem_tables`).
+    pub distribution: Option<NetemDistribution>,
 }
 
 /// A dumped TCA_NETEM_LOSS: its one model.
@@ -247,6 +259,7 @@ impl NetemState {
                 (min, max, wire::u32_at(v, 16).expect("length checked"), wire::u32_at(v, 20).expect("length checked"))
             }),
             loss_model: parse_loss_model(&nlas),
+            distribution: None,
         })
     }
 
@@ -270,6 +283,9 @@ impl NetemState {
             // get_loss_clg keeps the fields as sent; without TCA_NETEM_LOSS a change
             // goes back to random loss.
             loss_model: params.loss_model.clone(),
+            // Kept as sent; a change without a table keeps the old one (the planner
+            // makes the netem anew instead: plan::planner::netem_change).
+            distribution: params.distribution,
         }
     }
 
@@ -305,6 +321,7 @@ impl NetemState {
                     crate::model::LossModel::Gemodel { p: pct(f[0]), rest: [Some(pct(f[1])), Some(pct(u32::MAX - f[2])), Some(pct(f[3]))] }
                 }
             }),
+            distribution: self.distribution,
         }
     }
 }

@@ -28,10 +28,11 @@ impl Planner<'_> {
         let mut deps = self.link_deps(ns, dev);
         deps.extend(extra_deps);
         let undo = match existing {
-            // Another kind at the same place, or an htb with another default (the kernel
-            // changes neither in place): the old one goes first, with its classes and
+            // Another kind at the same place, an htb with another default, or a netem with
+            // another delay table or none (the kernel changes none of them in place: a
+            // netem keeps its table across a change without one): the old one goes first, with its classes and
             // filters, which a rollback puts back after it.
-            Some(old) if old.kind() != spec.kind() || matches!(old, QdiscSpec::Htb { .. }) => {
+            Some(old) if old.kind() != spec.kind() || matches!(old, QdiscSpec::Htb { .. }) || super::netem_change::table_changes(&old, &spec) => {
                 let mut put_back = vec![Action::ReplaceQdisc { ns: ns.into(), dev: dev.into(), qdisc: old.clone() }];
                 if matches!(old, QdiscSpec::Htb { .. }) {
                     put_back.extend(self.htb_contents(ns, dev));
@@ -104,6 +105,9 @@ impl Planner<'_> {
                     self.qdisc(&ns.name, &iface.name, QdiscSpec::Tbf(tbf.clone()), q.span, vec![]);
                 }
                 Qdisc::Netem(netem) => {
+                    if self.netem_table_unknown(&ns.name, &iface.name, netem, q.span) {
+                        return;
+                    }
                     let netem = super::netem_change::sent_netem(netem, self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root));
                     self.qdisc(&ns.name, &iface.name, QdiscSpec::Netem(netem), q.span, vec![]);
                 }

@@ -152,6 +152,7 @@ impl Builder<'_> {
             Rule::corrupt_opt => NetemOpt::Corrupt(Spanned::new(self.percent_value(value), span)),
             Rule::reorder_opt => NetemOpt::Reorder(Spanned::new(self.percent_value(value), span)),
             Rule::gap_opt => NetemOpt::Gap(Spanned::new(self.int_value(value), span)),
+            Rule::distribution_opt => NetemOpt::Distribution(Spanned::new(value.as_str().to_string(), self.span(&value))),
             _ => NetemOpt::Rate(Spanned::new(self.rate_value(value), span)),
         }
     }
