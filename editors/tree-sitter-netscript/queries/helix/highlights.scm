@@ -130,6 +130,7 @@
   "on"
   "protocol"
   "remote"
+  "peer"
   "group"
   "local"
   "port"
