@@ -169,3 +169,17 @@ fn rules_with_zero_length_selectors_apply_and_converge() {
     sb.netscript(&["down", &script]).ok();
     assert!(!sb.sh("ip netns list").ok().contains("z0"));
 }
+
+#[test]
+fn the_summary_counts_what_an_edit_created_changed_and_removed() {
+    // An edit that adds an address, changes an mtu and drops an address: one of each.
+    let sb = Sandbox::new();
+    let version = |mtu: u32, second: &str| format!("netns sa < veth v0 <-> sb.v1 < mtu {mtu}; addr 10.1.0.1/24; addr {second} > >\nnetns sb\n");
+    let script = sb.write_script("summary.ns", &version(1400, "10.3.0.1/24"));
+    let first = sb.netscript(&["run", &script]);
+    assert!(first.success, "{}", first.stderr);
+    sb.put(&script, &version(1450, "10.2.0.1/24"));
+    let edit = sb.netscript(&["run", &script]);
+    assert!(edit.success, "{}", edit.stderr);
+    assert!(edit.stderr.contains("applied 3 operations (1 created, 1 changed, 1 removed)"), "{}", edit.stderr);
+}
