@@ -36,6 +36,7 @@ pub mod netns;
 pub mod netns_exec;
 pub mod nft;
 pub mod observe;
+mod peer_route;
 pub mod privileges;
 pub mod probe;
 pub mod stats;
@@ -87,11 +88,6 @@ pub(crate) struct Inner {
 /// Worker threads for namespace work. Creating a namespace is mostly kernel time under
 /// global locks (mount, sysctl registration): measured, more than 2 workers do not help.
 const NETNS_WORKERS: usize = 2;
-
-/// How long an IPv6 route through a gateway waits for the kernel to make the route to
-/// an address's peer (see `Action::AddRoute`); a gateway that is really unreachable is
-/// refused after it.
-const PEER_ROUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Executor {
     pub fn new() -> Result<Executor, ExecError> {
@@ -354,24 +350,7 @@ impl Inner {
                     oifs.push(self.opt_ifindex(ns, hop.dev.as_ref()).await?);
                 }
                 messages::add_nexthops(&mut msg, route, &oifs);
-                // The kernel makes the route to an IPv6 address's peer (`addr A peer B`)
-                // only once the address leaves "tentative", which waits for the link's
-                // carrier: a veth's comes through the kernel's linkwatch, asynchronously,
-                // a moment after both ends are up. A gateway reached through that route
-                // is "unreachable" until then: asked again, briefly.
-                let started = std::time::Instant::now();
-                loop {
-                    match conn.request(M::NewRoute(msg.clone()), NEW).await {
-                        Err(ExecError::Kernel(k))
-                            if k.errno == nix::errno::Errno::EHOSTUNREACH as i32
-                                && route.dest.addr().is_ipv6()
-                                && started.elapsed() < PEER_ROUTE_WAIT =>
-                        {
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        }
-                        other => break other.map(drop),
-                    }
-                }
+                peer_route::add_route(&conn, msg, route.dest.addr().is_ipv6()).await
             }
             Action::DelRoute { ns, route } => {
                 let conn = self.conn(ns).await?;

@@ -11,10 +11,12 @@ mod planner;
 pub mod reduce;
 pub mod render;
 pub mod render_bpf;
+pub mod render_dot;
 
 pub use planner::{class_spec, desired_tc, ifb_name, plan, plan_owned, route_matches, route_spec, rule_matches, rule_spec, Ownership, NETSCRIPT_ROUTE_PROTOCOL};
 pub use planner::bpf_inline;
-pub use render::{describe, render_dot, render_json, render_text};
+pub use render::{describe, render_json, render_text};
+pub use render_dot::render_dot;
 
 use crate::source::Span;
 pub use action::Action;

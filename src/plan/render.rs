@@ -1,4 +1,4 @@
-//! Plans as text (each line traced to its source), JSON and Graphviz dot.
+//! Plans as text (each line traced to its source) and JSON; Graphviz dot in render_dot.rs.
 
 use super::action::*;
 use super::Plan;
@@ -445,32 +445,6 @@ pub fn render_json(plan: &Plan, desired: &Desired, sources: &SourceMap) -> Strin
     let mut s = serde_json::to_string_pretty(&JsonPlan { operations, delete_namespaces_after_commit: &plan.drop_netns, expectations }).expect("plans serialize");
     s.push('\n');
     s
-}
-
-pub fn render_dot(plan: &Plan, desired: &Desired, sources: &SourceMap) -> String {
-    let mut out = String::from("digraph plan {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
-    for (i, op) in plan.ops.iter().enumerate() {
-        let place = if op.removes.is_some() { "no longer declared".to_string() } else { sources.location(op.origin) };
-        let mut label = format!("{}\\n{place}", describe(&op.action)).replace('"', "\\\"");
-        if let Some(change) = super::firewall_diff::op_change(plan, op, desired) {
-            // The rule changes, left-justified lines (`\l`) under the op.
-            label.push_str("\\n");
-            for (text, span) in change.lines() {
-                let place = span.map(|s| format!("  # {}", sources.location(s))).unwrap_or_default();
-                label.push_str(&format!("{text}{place}\\l").replace('"', "\\\""));
-            }
-        }
-        writeln!(out, "  op{i} [label=\"{}. {label}\"];", i + 1).unwrap();
-    }
-    // Only the edges the order needs: not those implied by others.
-    let direct = super::reduce::direct_deps(plan).unwrap_or_else(|| plan.ops.iter().map(|op| op.deps.clone()).collect());
-    for (i, deps) in direct.iter().enumerate() {
-        for d in deps {
-            writeln!(out, "  op{d} -> op{i};").unwrap();
-        }
-    }
-    out.push_str("}\n");
-    out
 }
 
 fn direction_word(d: crate::model::BpfDirection) -> &'static str {
