@@ -268,3 +268,19 @@ fn sandbox_holder_isolates_and_cleans_up() {
     }
     assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the holder is gone");
 }
+
+sandbox_test!(a_dependency_cycle_names_an_operation_in_it_and_rolls_back, {
+    // Operations 1 and 2 wait for each other: what could run (0) ran, and is undone; the
+    // error names an operation of the cycle, not one that ran.
+    let before = dump();
+    let mut plan = Plan { ops: vec![netns("cy"), netns("cz"), netns("cw")], ..Default::default() };
+    plan.ops[1].deps = vec![2];
+    plan.ops[2].deps = vec![1];
+    let mut exec = Executor::new().unwrap();
+    let failure = exec.apply(&plan, &mut |_| {}).expect_err("a cycle cannot be applied");
+    assert_eq!(failure.failed_op, Some(1), "{failure}");
+    assert!(failure.to_string().contains("operation 1 is part of a dependency cycle"), "{failure}");
+    assert_eq!(failure.completed, vec![0]);
+    assert!(failure.rollback.is_complete(), "{failure:?}");
+    assert_same_dump(&before, &dump(), "after a cycle was refused");
+});
