@@ -284,3 +284,27 @@ sandbox_test!(a_dependency_cycle_names_an_operation_in_it_and_rolls_back, {
     assert!(failure.rollback.is_complete(), "{failure:?}");
     assert_same_dump(&before, &dump(), "after a cycle was refused");
 });
+
+sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_once, {
+    // The rollback skips undos inside a namespace it deletes next (the deletion removes
+    // them), but never the end of a veth whose other end stays: the kernel frees a
+    // deleted namespace's devices later, and that end would linger after the rollback.
+    // A link of the same name made in the namespace that stays must not change that.
+    sh("ip netns add stay");
+    let before = dump();
+    let plan = Plan {
+        ops: vec![
+            netns("gone"),
+            op(Action::CreateLink { ns: "stay".into(), name: "g0".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[], vec![Action::DeleteLink { ns: "stay".into(), name: "g0".into() }]),
+            veth("gone", "g0", "stay", "s0", &[0, 1]),
+            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2], vec![]),
+        ],
+        ..Default::default()
+    };
+    let mut exec = Executor::new().unwrap();
+    let failure = exec.apply(&plan, &mut |_| {}).expect_err("the address on a missing link is refused");
+    assert!(failure.rollback.is_complete(), "{failure:?}");
+    let links = sh("ip -n stay -o link show");
+    assert!(!links.contains("s0"), "the veth end in `stay` outlived the rollback: {links}");
+    assert_same_dump(&before, &dump(), "after the rollback");
+});
