@@ -308,3 +308,19 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
     assert!(!links.contains("s0"), "the veth end in `stay` outlived the rollback: {links}");
     assert_same_dump(&before, &dump(), "after the rollback");
 });
+
+sandbox_test!(a_removal_whose_object_is_already_gone_has_reached_its_goal, {
+    // What an earlier run made and the script dropped can vanish before the removal runs
+    // (deleting a veth end takes its peer): that removal is done, not refused. The same
+    // deletion as an ordinary operation is refused.
+    sh("ip netns add rm1");
+    let removal = |removes: Option<usize>| Plan {
+        ops: vec![Op { action: Action::DeleteLink { ns: "rm1".into(), name: "gone0".into() }, origin: Default::default(), deps: Vec::new(), undo: Vec::new(), removes }],
+        ..Default::default()
+    };
+    let mut exec = Executor::new().unwrap();
+    let report = exec.apply(&removal(Some(0)), &mut |_| {}).expect("a removal of what is gone is done");
+    assert_eq!(report.completed, vec![0]);
+    let failure = exec.apply(&removal(None), &mut |_| {}).expect_err("deleting a missing link is refused");
+    assert_eq!(failure.error.errno(), Some(nix::libc::ENODEV), "{failure}");
+});
