@@ -71,6 +71,9 @@ pub enum StmtKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         action: Option<Spanned<crate::model::FilterVerdict>>,
     },
+    /// `table ID divisor N prio P` in a `qdisc ingress` block: a u32 hash table
+    /// (`tc filter add dev X ingress prio P handle ID: u32 divisor N`).
+    U32Table { id: ClassId, divisor: Spanned<IntValue>, prio: Spanned<IntValue> },
     Netem { opts: Vec<NetemOpt> },
     Bpf {
         direction: Spanned<BpfDirection>,
@@ -130,6 +133,7 @@ impl StmtKind {
             StmtKind::Htb { .. } => "htb",
             StmtKind::Class { .. } => "class",
             StmtKind::Filter { .. } => "filter",
+            StmtKind::U32Table { .. } => "table",
             StmtKind::Netem { .. } => "netem",
             StmtKind::Qdisc { .. } => "qdisc",
             StmtKind::Bpf { .. } => "bpf",

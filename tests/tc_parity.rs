@@ -437,6 +437,14 @@ fn u32_filters_on_the_ingress_qdisc() {
     );
 }
 
+/// A u32 hash table on the ingress qdisc (u32.json 648b), and its deletion by handle.
+#[test]
+fn u32_hash_table_on_the_ingress_qdisc() {
+    let table = FilterSpec::U32Table { prio: 99, table: 0x42, divisor: 256 };
+    filter("u32_ingress_table", table.clone());
+    assert_parity("del_u32_ingress_table", TcRequest::DelFilter, filter_delete_message(IFINDEX, &table).unwrap());
+}
+
 /// `action ok|drop|continue|reclassify` (gact) after the flowid, as u32.json afa9 writes
 /// it: tc sends the action list before the selector.
 #[test]

@@ -19,6 +19,7 @@ pub fn validate(ev: &mut Evaluator) {
         ingress_devices(ns, &mut found);
         super::traffic_options::hook_conflicts(ns, &mut found);
         super::traffic_filters::duplicate_prios(ns, &mut found);
+        super::traffic_tables::table_conflicts(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);

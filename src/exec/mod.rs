@@ -411,7 +411,7 @@ impl Inner {
                 let index = self.ifindex(ns, dev).await?;
                 let target = match filter {
                     FilterSpec::MirredToIfb { ifb } => Some(self.ifindex(ns, ifb).await?),
-                    FilterSpec::U32 { .. } => None,
+                    FilterSpec::U32 { .. } | FilterSpec::U32Table { .. } => None,
                 };
                 if matches!(action, Action::AddFilter { .. }) {
                     send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await

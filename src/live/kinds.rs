@@ -268,6 +268,7 @@ impl Kind for Qdiscs {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
                                 out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
                             }
+                            Some(t @ FilterSpec::U32Table { .. }) => out.push(format!("  {}", table_words(t))),
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
                     }
@@ -343,13 +344,21 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: 
 
 /// `qdisc ingress`, with its u32 filters in a block when it has some.
 fn ingress_script(ns: &LiveNs, dev: &str, out: &mut Vec<String>) {
-    let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).collect();
-    if filters.is_empty() {
+    let is_table = |f: &&crate::plan::observed::ObservedFilter| matches!(f.spec, Some(FilterSpec::U32Table { .. }));
+    let mut tables: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).filter(is_table).collect();
+    tables.sort_by_key(|f| match f.spec {
+        Some(FilterSpec::U32Table { table, .. }) => table,
+        _ => 0,
+    });
+    let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).filter(|f| !is_table(f)).collect();
+    if filters.is_empty() && tables.is_empty() {
         out.push("qdisc ingress".to_string());
         return;
     }
     filters.sort_by_key(|f| f.prio);
     out.push("qdisc ingress <".to_string());
+    // Tables first: the filters of later steps link to them.
+    out.extend(tables.iter().filter_map(|f| f.spec.as_ref()).map(|t| format!("  {}", table_words(t))));
     filter_script(filters, out);
     out.push(">".into());
 }
@@ -366,6 +375,14 @@ fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
+    }
+}
+
+/// `table ID divisor N prio P`, a u32 hash table as a script writes it.
+fn table_words(t: &FilterSpec) -> String {
+    match t {
+        FilterSpec::U32Table { prio, table, divisor } => format!("table {table:x} divisor {divisor} prio {prio}"),
+        _ => String::new(),
     }
 }
 
@@ -448,6 +465,9 @@ impl Kind for Filters {
         let mut out: Vec<Value> = on_htb
             .chain(on_ingress)
             .map(|(f, parent)| {
+                if let Some(FilterSpec::U32Table { prio, table, divisor }) = &f.spec {
+                    return json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": prio, "handle": format!("{table:x}:"), "protocol": "all", "divisor": divisor });
+                }
                 let (matches, flowid, node, action) = match &f.spec {
                     Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => (
                         json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),

@@ -194,6 +194,22 @@ impl FilterVerdict {
 /// The node id the kernel gives the first u32 filter of a priority when tc sends none.
 pub const U32_DEFAULT_NODE: u32 = 0x800;
 
+/// The largest id of a u32 hash table that a script names (`table ID`): the kernel gives
+/// the tables it makes for each priority ids from 800 up.
+pub const MAX_U32_TABLE: u32 = 0x7ff;
+
+/// `table ID divisor N prio P` in a `qdisc ingress` block: a u32 hash table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct U32Table {
+    #[serde(skip)]
+    pub span: Span,
+    /// tc's `handle ID:` (hex, 1..7ff).
+    pub id: Spanned<u32>,
+    /// The number of buckets: a power of two, 1..256.
+    pub divisor: Spanned<u32>,
+    pub prio: Spanned<u32>,
+}
+
 impl U32Filter {
     /// The filter's tc priority as the `index`th filter (from 0) of its htb: its `prio`,
     /// or its position, counted from 1.

@@ -440,6 +440,10 @@ pub enum FilterSpec {
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },
+    /// A u32 hash table on the ingress qdisc (`tc filter add dev X ingress prio P handle
+    /// TABLE: u32 divisor N`, protocol all as tc's default): the kernel keeps it at the
+    /// priority `prio`, with `divisor` buckets.
+    U32Table { prio: u32, table: u32, divisor: u32 },
 }
 
 #[cfg(test)]

@@ -208,6 +208,7 @@ fn filter_text(f: &FilterSpec) -> String {
             s
         }
         FilterSpec::MirredToIfb { ifb } => format!("u32 match u32 0 0 action mirred egress redirect dev {ifb}"),
+        FilterSpec::U32Table { prio, table, divisor } => format!("ingress u32 prio {prio} handle {table:x}: divisor {divisor}"),
     }
 }
 

@@ -113,6 +113,7 @@ impl Shift for StmtKind {
             StmtKind::Addr { addrs } => addrs.shift(d),
             StmtKind::Up | StmtKind::Down => true,
             StmtKind::Qdisc { clsact: _, body } => body.shift(d),
+            StmtKind::U32Table { id, divisor, prio } => id.shift(d) && divisor.shift(d) && prio.shift(d),
             StmtKind::Mtu { mtu } => mtu.shift(d),
             StmtKind::Mac { mac } => mac.shift(d),
             StmtKind::Master { bridge } => bridge.shift(d),

@@ -106,6 +106,7 @@
   "distribution"
   "r2q"
   "direct_qlen"
+  "divisor"
   "cburst"
   "quantum"
   "ceil"

@@ -15,11 +15,11 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 492
+#define STATE_COUNT 497
 #define LARGE_STATE_COUNT 10
-#define SYMBOL_COUNT 291
+#define SYMBOL_COUNT 293
 #define ALIAS_COUNT 4
-#define TOKEN_COUNT 194
+#define TOKEN_COUNT 195
 #define EXTERNAL_TOKEN_COUNT 0
 #define FIELD_COUNT 30
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
@@ -113,215 +113,217 @@ enum ts_symbol_identifiers {
   anon_sym_pass = 83,
   anon_sym_reclassify = 84,
   anon_sym_continue = 85,
-  aux_sym_class_id_token1 = 86,
-  aux_sym_class_id_token2 = 87,
-  anon_sym_qdisc = 88,
-  anon_sym_clsact = 89,
-  anon_sym_netem = 90,
-  anon_sym_delay = 91,
-  anon_sym_jitter = 92,
-  anon_sym_loss = 93,
-  anon_sym_state = 94,
-  anon_sym_gemodel = 95,
-  anon_sym_duplicate = 96,
-  anon_sym_corrupt = 97,
-  anon_sym_reorder = 98,
-  anon_sym_gap = 99,
-  anon_sym_slot = 100,
-  anon_sym_packets = 101,
-  anon_sym_bytes = 102,
-  anon_sym_distribution = 103,
-  anon_sym_bpf = 104,
-  anon_sym_egress = 105,
-  anon_sym_xdp = 106,
-  anon_sym_generic = 107,
-  anon_sym_native = 108,
-  anon_sym_section = 109,
-  sym_section_name = 110,
-  anon_sym_route = 111,
-  anon_sym_blackhole = 112,
-  anon_sym_unreachable = 113,
-  anon_sym_prohibit = 114,
-  anon_sym_via = 115,
-  anon_sym_metric = 116,
-  anon_sym_onlink = 117,
-  anon_sym_advmss = 118,
-  anon_sym_scope = 119,
-  anon_sym_global = 120,
-  anon_sym_nexthop = 121,
-  anon_sym_weight = 122,
-  anon_sym_dev = 123,
-  anon_sym_lookup = 124,
-  anon_sym_rule = 125,
-  anon_sym_from = 126,
-  anon_sym_to = 127,
-  anon_sym_iif = 128,
-  anon_sym_oif = 129,
-  anon_sym_fwmark = 130,
-  anon_sym_SLASH = 131,
-  anon_sym_uidrange = 132,
-  anon_sym_DASH = 133,
-  anon_sym_priority = 134,
-  anon_sym_pref = 135,
-  anon_sym_ipproto = 136,
-  anon_sym_icmpv6 = 137,
-  anon_sym_tos = 138,
-  anon_sym_dsfield = 139,
-  anon_sym_dscp = 140,
-  anon_sym_flowlabel = 141,
-  anon_sym_forward = 142,
-  anon_sym_off = 143,
-  anon_sym_sysctl = 144,
-  aux_sym_sysctl_key_token1 = 145,
-  aux_sym_sysctl_key_token2 = 146,
-  sym_sysctl_value = 147,
-  anon_sym_port = 148,
-  anon_sym_firewall = 149,
-  anon_sym_input = 150,
-  anon_sym_output = 151,
-  anon_sym_prerouting = 152,
-  anon_sym_postrouting = 153,
-  anon_sym_policy = 154,
-  anon_sym_accept = 155,
-  anon_sym_mark = 156,
-  anon_sym_ct = 157,
-  anon_sym_COMMA = 158,
-  anon_sym_counter = 159,
-  anon_sym_new = 160,
-  anon_sym_established = 161,
-  anon_sym_related = 162,
-  anon_sym_invalid = 163,
-  anon_sym_reject = 164,
-  anon_sym_masquerade = 165,
-  anon_sym_classify = 166,
-  anon_sym_snat = 167,
-  anon_sym_dnat = 168,
-  sym_nat_target = 169,
-  anon_sym_DOT = 170,
-  aux_sym__name_start_token1 = 171,
-  aux_sym__imm_name_part_token1 = 172,
-  anon_sym_LBRACE = 173,
-  anon_sym_RBRACE = 174,
-  anon_sym_LBRACE2 = 175,
-  anon_sym_LPAREN = 176,
-  anon_sym_RPAREN = 177,
-  anon_sym_PLUS = 178,
-  anon_sym_STAR = 179,
-  anon_sym_PERCENT = 180,
-  sym_integer = 181,
-  anon_sym_DQUOTE = 182,
-  aux_sym_string_token1 = 183,
-  sym_comment = 184,
-  sym_line_continuation = 185,
-  sym_rate = 186,
-  sym_size = 187,
-  sym_duration = 188,
-  sym_percentage = 189,
-  sym_mac_address = 190,
-  anon_sym_SLASH2 = 191,
-  aux_sym_ipv4_address_token1 = 192,
-  aux_sym_ipv6_address_token1 = 193,
-  sym_source_file = 194,
-  sym__statements = 195,
-  sym__sep = 196,
-  sym_block = 197,
-  sym__statement = 198,
-  sym_netns_statement = 199,
-  sym_host_statement = 200,
-  sym_table_statement = 201,
-  sym_let_statement = 202,
-  sym_for_statement = 203,
-  sym_range = 204,
-  sym_include_statement = 205,
-  sym_expect_statement = 206,
-  sym__let_value = 207,
-  sym_veth_statement = 208,
-  sym_bridge_statement = 209,
-  sym_dummy_statement = 210,
-  sym_vrf_statement = 211,
-  sym_macvlan_statement = 212,
-  sym_vlan_statement = 213,
-  sym_vxlan_statement = 214,
-  sym_link_statement = 215,
-  sym_addr_statement = 216,
-  sym_state_statement = 217,
-  sym_mtu_statement = 218,
-  sym_mac_statement = 219,
-  sym_master_statement = 220,
-  sym_shape_statement = 221,
-  sym__tc_framing = 222,
-  sym_htb_statement = 223,
-  sym_class_statement = 224,
-  sym_filter_statement = 225,
-  sym_class_id = 226,
-  sym_qdisc_statement = 227,
-  sym_netem_statement = 228,
-  sym_bpf_statement = 229,
-  sym_xdp_statement = 230,
-  sym__section_opt = 231,
-  sym_route_statement = 232,
-  sym__dev_opt = 233,
-  sym__table_opt = 234,
-  sym_rule_statement = 235,
-  sym_forward_statement = 236,
-  sym_sysctl_statement = 237,
-  sym_sysctl_key = 238,
-  sym__port_opt = 239,
-  sym_firewall_statement = 240,
-  sym_rule_block = 241,
-  sym_firewall_rule = 242,
-  sym__ct_state = 243,
-  sym_firewall_action = 244,
-  sym_namespace_name = 245,
-  sym_interface_name = 246,
-  sym_peer_name = 247,
-  sym__ns_name = 248,
-  sym__if_name = 249,
-  sym__name_start = 250,
-  sym__imm_name_part = 251,
-  sym_table_name = 252,
-  sym_variable = 253,
-  sym_interpolation = 254,
-  sym__imm_interp = 255,
-  sym__expression = 256,
-  sym_parenthesized_expression = 257,
-  sym_unary_expression = 258,
-  sym_binary_expression = 259,
-  sym_string = 260,
-  sym_ipv4_address = 261,
-  sym__imm_octet = 262,
-  sym_ipv6_address = 263,
-  sym__ip_value = 264,
-  sym__int_value = 265,
-  sym__rate_value = 266,
-  sym__size_value = 267,
-  sym__duration_value = 268,
-  sym__percent_value = 269,
-  aux_sym__statements_repeat1 = 270,
-  aux_sym__statements_repeat2 = 271,
-  aux_sym_expect_statement_repeat1 = 272,
-  aux_sym_vxlan_statement_repeat1 = 273,
-  aux_sym_addr_statement_repeat1 = 274,
-  aux_sym_shape_statement_repeat1 = 275,
-  aux_sym_htb_statement_repeat1 = 276,
-  aux_sym_class_statement_repeat1 = 277,
-  aux_sym_filter_statement_repeat1 = 278,
-  aux_sym_netem_statement_repeat1 = 279,
-  aux_sym_netem_statement_repeat2 = 280,
-  aux_sym_bpf_statement_repeat1 = 281,
-  aux_sym_xdp_statement_repeat1 = 282,
-  aux_sym_route_statement_repeat1 = 283,
-  aux_sym_rule_statement_repeat1 = 284,
-  aux_sym_sysctl_key_repeat1 = 285,
-  aux_sym_rule_block_repeat1 = 286,
-  aux_sym_firewall_rule_repeat1 = 287,
-  aux_sym_firewall_rule_repeat2 = 288,
-  aux_sym__ns_name_repeat1 = 289,
-  aux_sym__if_name_repeat1 = 290,
-  alias_sym_default = 291,
-  alias_sym_distribution = 292,
-  alias_sym_octet = 293,
-  alias_sym_verdict = 294,
+  anon_sym_divisor = 86,
+  aux_sym_class_id_token1 = 87,
+  aux_sym_class_id_token2 = 88,
+  anon_sym_qdisc = 89,
+  anon_sym_clsact = 90,
+  anon_sym_netem = 91,
+  anon_sym_delay = 92,
+  anon_sym_jitter = 93,
+  anon_sym_loss = 94,
+  anon_sym_state = 95,
+  anon_sym_gemodel = 96,
+  anon_sym_duplicate = 97,
+  anon_sym_corrupt = 98,
+  anon_sym_reorder = 99,
+  anon_sym_gap = 100,
+  anon_sym_slot = 101,
+  anon_sym_packets = 102,
+  anon_sym_bytes = 103,
+  anon_sym_distribution = 104,
+  anon_sym_bpf = 105,
+  anon_sym_egress = 106,
+  anon_sym_xdp = 107,
+  anon_sym_generic = 108,
+  anon_sym_native = 109,
+  anon_sym_section = 110,
+  sym_section_name = 111,
+  anon_sym_route = 112,
+  anon_sym_blackhole = 113,
+  anon_sym_unreachable = 114,
+  anon_sym_prohibit = 115,
+  anon_sym_via = 116,
+  anon_sym_metric = 117,
+  anon_sym_onlink = 118,
+  anon_sym_advmss = 119,
+  anon_sym_scope = 120,
+  anon_sym_global = 121,
+  anon_sym_nexthop = 122,
+  anon_sym_weight = 123,
+  anon_sym_dev = 124,
+  anon_sym_lookup = 125,
+  anon_sym_rule = 126,
+  anon_sym_from = 127,
+  anon_sym_to = 128,
+  anon_sym_iif = 129,
+  anon_sym_oif = 130,
+  anon_sym_fwmark = 131,
+  anon_sym_SLASH = 132,
+  anon_sym_uidrange = 133,
+  anon_sym_DASH = 134,
+  anon_sym_priority = 135,
+  anon_sym_pref = 136,
+  anon_sym_ipproto = 137,
+  anon_sym_icmpv6 = 138,
+  anon_sym_tos = 139,
+  anon_sym_dsfield = 140,
+  anon_sym_dscp = 141,
+  anon_sym_flowlabel = 142,
+  anon_sym_forward = 143,
+  anon_sym_off = 144,
+  anon_sym_sysctl = 145,
+  aux_sym_sysctl_key_token1 = 146,
+  aux_sym_sysctl_key_token2 = 147,
+  sym_sysctl_value = 148,
+  anon_sym_port = 149,
+  anon_sym_firewall = 150,
+  anon_sym_input = 151,
+  anon_sym_output = 152,
+  anon_sym_prerouting = 153,
+  anon_sym_postrouting = 154,
+  anon_sym_policy = 155,
+  anon_sym_accept = 156,
+  anon_sym_mark = 157,
+  anon_sym_ct = 158,
+  anon_sym_COMMA = 159,
+  anon_sym_counter = 160,
+  anon_sym_new = 161,
+  anon_sym_established = 162,
+  anon_sym_related = 163,
+  anon_sym_invalid = 164,
+  anon_sym_reject = 165,
+  anon_sym_masquerade = 166,
+  anon_sym_classify = 167,
+  anon_sym_snat = 168,
+  anon_sym_dnat = 169,
+  sym_nat_target = 170,
+  anon_sym_DOT = 171,
+  aux_sym__name_start_token1 = 172,
+  aux_sym__imm_name_part_token1 = 173,
+  anon_sym_LBRACE = 174,
+  anon_sym_RBRACE = 175,
+  anon_sym_LBRACE2 = 176,
+  anon_sym_LPAREN = 177,
+  anon_sym_RPAREN = 178,
+  anon_sym_PLUS = 179,
+  anon_sym_STAR = 180,
+  anon_sym_PERCENT = 181,
+  sym_integer = 182,
+  anon_sym_DQUOTE = 183,
+  aux_sym_string_token1 = 184,
+  sym_comment = 185,
+  sym_line_continuation = 186,
+  sym_rate = 187,
+  sym_size = 188,
+  sym_duration = 189,
+  sym_percentage = 190,
+  sym_mac_address = 191,
+  anon_sym_SLASH2 = 192,
+  aux_sym_ipv4_address_token1 = 193,
+  aux_sym_ipv6_address_token1 = 194,
+  sym_source_file = 195,
+  sym__statements = 196,
+  sym__sep = 197,
+  sym_block = 198,
+  sym__statement = 199,
+  sym_netns_statement = 200,
+  sym_host_statement = 201,
+  sym_table_statement = 202,
+  sym_let_statement = 203,
+  sym_for_statement = 204,
+  sym_range = 205,
+  sym_include_statement = 206,
+  sym_expect_statement = 207,
+  sym__let_value = 208,
+  sym_veth_statement = 209,
+  sym_bridge_statement = 210,
+  sym_dummy_statement = 211,
+  sym_vrf_statement = 212,
+  sym_macvlan_statement = 213,
+  sym_vlan_statement = 214,
+  sym_vxlan_statement = 215,
+  sym_link_statement = 216,
+  sym_addr_statement = 217,
+  sym_state_statement = 218,
+  sym_mtu_statement = 219,
+  sym_mac_statement = 220,
+  sym_master_statement = 221,
+  sym_shape_statement = 222,
+  sym__tc_framing = 223,
+  sym_htb_statement = 224,
+  sym_class_statement = 225,
+  sym_filter_statement = 226,
+  sym_u32_table_statement = 227,
+  sym_class_id = 228,
+  sym_qdisc_statement = 229,
+  sym_netem_statement = 230,
+  sym_bpf_statement = 231,
+  sym_xdp_statement = 232,
+  sym__section_opt = 233,
+  sym_route_statement = 234,
+  sym__dev_opt = 235,
+  sym__table_opt = 236,
+  sym_rule_statement = 237,
+  sym_forward_statement = 238,
+  sym_sysctl_statement = 239,
+  sym_sysctl_key = 240,
+  sym__port_opt = 241,
+  sym_firewall_statement = 242,
+  sym_rule_block = 243,
+  sym_firewall_rule = 244,
+  sym__ct_state = 245,
+  sym_firewall_action = 246,
+  sym_namespace_name = 247,
+  sym_interface_name = 248,
+  sym_peer_name = 249,
+  sym__ns_name = 250,
+  sym__if_name = 251,
+  sym__name_start = 252,
+  sym__imm_name_part = 253,
+  sym_table_name = 254,
+  sym_variable = 255,
+  sym_interpolation = 256,
+  sym__imm_interp = 257,
+  sym__expression = 258,
+  sym_parenthesized_expression = 259,
+  sym_unary_expression = 260,
+  sym_binary_expression = 261,
+  sym_string = 262,
+  sym_ipv4_address = 263,
+  sym__imm_octet = 264,
+  sym_ipv6_address = 265,
+  sym__ip_value = 266,
+  sym__int_value = 267,
+  sym__rate_value = 268,
+  sym__size_value = 269,
+  sym__duration_value = 270,
+  sym__percent_value = 271,
+  aux_sym__statements_repeat1 = 272,
+  aux_sym__statements_repeat2 = 273,
+  aux_sym_expect_statement_repeat1 = 274,
+  aux_sym_vxlan_statement_repeat1 = 275,
+  aux_sym_addr_statement_repeat1 = 276,
+  aux_sym_shape_statement_repeat1 = 277,
+  aux_sym_htb_statement_repeat1 = 278,
+  aux_sym_class_statement_repeat1 = 279,
+  aux_sym_filter_statement_repeat1 = 280,
+  aux_sym_netem_statement_repeat1 = 281,
+  aux_sym_netem_statement_repeat2 = 282,
+  aux_sym_bpf_statement_repeat1 = 283,
+  aux_sym_xdp_statement_repeat1 = 284,
+  aux_sym_route_statement_repeat1 = 285,
+  aux_sym_rule_statement_repeat1 = 286,
+  aux_sym_sysctl_key_repeat1 = 287,
+  aux_sym_rule_block_repeat1 = 288,
+  aux_sym_firewall_rule_repeat1 = 289,
+  aux_sym_firewall_rule_repeat2 = 290,
+  aux_sym__ns_name_repeat1 = 291,
+  aux_sym__if_name_repeat1 = 292,
+  alias_sym_default = 293,
+  alias_sym_distribution = 294,
+  alias_sym_octet = 295,
+  alias_sym_verdict = 296,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -411,6 +413,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_pass] = "pass",
   [anon_sym_reclassify] = "reclassify",
   [anon_sym_continue] = "continue",
+  [anon_sym_divisor] = "divisor",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
   [anon_sym_qdisc] = "qdisc",
@@ -551,6 +554,7 @@ static const char * const ts_symbol_names[] = {
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
+  [sym_u32_table_statement] = "u32_table_statement",
   [sym_class_id] = "class_id",
   [sym_qdisc_statement] = "qdisc_statement",
   [sym_netem_statement] = "netem_statement",
@@ -709,6 +713,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_pass] = anon_sym_pass,
   [anon_sym_reclassify] = anon_sym_reclassify,
   [anon_sym_continue] = anon_sym_continue,
+  [anon_sym_divisor] = anon_sym_divisor,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
   [anon_sym_qdisc] = anon_sym_qdisc,
@@ -849,6 +854,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
+  [sym_u32_table_statement] = sym_u32_table_statement,
   [sym_class_id] = sym_class_id,
   [sym_qdisc_statement] = sym_qdisc_statement,
   [sym_netem_statement] = sym_netem_statement,
@@ -1262,6 +1268,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_divisor] = {
     .visible = true,
     .named = false,
   },
@@ -1822,6 +1832,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = true,
   },
   [sym_filter_statement] = {
+    .visible = true,
+    .named = true,
+  },
+  [sym_u32_table_statement] = {
     .visible = true,
     .named = true,
   },
@@ -2511,27 +2525,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [26] = 26,
   [27] = 2,
   [28] = 9,
-  [29] = 25,
+  [29] = 29,
   [30] = 30,
   [31] = 31,
-  [32] = 32,
-  [33] = 33,
+  [32] = 25,
+  [33] = 24,
   [34] = 34,
-  [35] = 24,
-  [36] = 26,
+  [35] = 26,
+  [36] = 36,
   [37] = 37,
-  [38] = 38,
+  [38] = 2,
   [39] = 39,
   [40] = 40,
-  [41] = 2,
+  [41] = 41,
   [42] = 42,
   [43] = 43,
   [44] = 44,
   [45] = 45,
   [46] = 46,
   [47] = 47,
-  [48] = 2,
-  [49] = 9,
+  [48] = 48,
+  [49] = 49,
   [50] = 50,
   [51] = 51,
   [52] = 52,
@@ -2539,37 +2553,37 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [54] = 54,
   [55] = 55,
   [56] = 56,
-  [57] = 57,
-  [58] = 58,
+  [57] = 2,
+  [58] = 9,
   [59] = 25,
   [60] = 60,
-  [61] = 26,
-  [62] = 24,
+  [61] = 24,
+  [62] = 26,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
   [68] = 24,
-  [69] = 69,
+  [69] = 19,
   [70] = 70,
-  [71] = 71,
-  [72] = 25,
+  [71] = 26,
+  [72] = 72,
   [73] = 73,
-  [74] = 19,
-  [75] = 26,
-  [76] = 76,
+  [74] = 74,
+  [75] = 75,
+  [76] = 25,
   [77] = 77,
   [78] = 78,
   [79] = 79,
   [80] = 80,
   [81] = 81,
   [82] = 82,
-  [83] = 83,
-  [84] = 2,
+  [83] = 9,
+  [84] = 84,
   [85] = 85,
   [86] = 86,
-  [87] = 9,
+  [87] = 2,
   [88] = 88,
   [89] = 89,
   [90] = 90,
@@ -2578,7 +2592,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [93] = 93,
   [94] = 94,
   [95] = 95,
-  [96] = 96,
+  [96] = 9,
   [97] = 97,
   [98] = 98,
   [99] = 99,
@@ -2594,9 +2608,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [109] = 109,
   [110] = 110,
   [111] = 111,
-  [112] = 2,
+  [112] = 112,
   [113] = 113,
-  [114] = 9,
+  [114] = 2,
   [115] = 115,
   [116] = 116,
   [117] = 117,
@@ -2604,27 +2618,27 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [119] = 119,
   [120] = 120,
   [121] = 121,
-  [122] = 26,
+  [122] = 122,
   [123] = 123,
-  [124] = 124,
-  [125] = 24,
-  [126] = 25,
-  [127] = 26,
-  [128] = 24,
+  [124] = 26,
+  [125] = 25,
+  [126] = 26,
+  [127] = 127,
+  [128] = 128,
   [129] = 129,
-  [130] = 130,
-  [131] = 131,
-  [132] = 25,
+  [130] = 25,
+  [131] = 24,
+  [132] = 24,
   [133] = 133,
   [134] = 134,
   [135] = 135,
   [136] = 136,
   [137] = 137,
   [138] = 138,
-  [139] = 139,
+  [139] = 9,
   [140] = 140,
   [141] = 141,
-  [142] = 9,
+  [142] = 142,
   [143] = 143,
   [144] = 144,
   [145] = 145,
@@ -2639,34 +2653,34 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [154] = 2,
   [155] = 155,
   [156] = 156,
-  [157] = 157,
-  [158] = 158,
-  [159] = 9,
-  [160] = 2,
+  [157] = 2,
+  [158] = 9,
+  [159] = 145,
+  [160] = 160,
   [161] = 161,
-  [162] = 155,
-  [163] = 147,
-  [164] = 155,
-  [165] = 147,
-  [166] = 155,
-  [167] = 147,
-  [168] = 155,
-  [169] = 147,
-  [170] = 155,
-  [171] = 147,
-  [172] = 155,
-  [173] = 147,
-  [174] = 155,
-  [175] = 147,
-  [176] = 155,
-  [177] = 147,
-  [178] = 155,
-  [179] = 147,
-  [180] = 155,
-  [181] = 147,
-  [182] = 155,
-  [183] = 147,
-  [184] = 155,
+  [162] = 162,
+  [163] = 145,
+  [164] = 144,
+  [165] = 145,
+  [166] = 144,
+  [167] = 145,
+  [168] = 144,
+  [169] = 145,
+  [170] = 144,
+  [171] = 145,
+  [172] = 144,
+  [173] = 145,
+  [174] = 144,
+  [175] = 145,
+  [176] = 145,
+  [177] = 144,
+  [178] = 145,
+  [179] = 144,
+  [180] = 145,
+  [181] = 144,
+  [182] = 145,
+  [183] = 144,
+  [184] = 144,
   [185] = 185,
   [186] = 186,
   [187] = 187,
@@ -2699,28 +2713,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [214] = 214,
   [215] = 215,
   [216] = 216,
-  [217] = 217,
+  [217] = 24,
   [218] = 218,
-  [219] = 219,
-  [220] = 220,
-  [221] = 221,
+  [219] = 26,
+  [220] = 25,
+  [221] = 26,
   [222] = 222,
   [223] = 223,
-  [224] = 141,
-  [225] = 24,
-  [226] = 134,
-  [227] = 25,
-  [228] = 136,
-  [229] = 26,
+  [224] = 224,
+  [225] = 225,
+  [226] = 226,
+  [227] = 141,
+  [228] = 228,
+  [229] = 229,
   [230] = 24,
-  [231] = 25,
-  [232] = 26,
+  [231] = 133,
+  [232] = 25,
   [233] = 233,
-  [234] = 24,
-  [235] = 25,
-  [236] = 26,
-  [237] = 237,
-  [238] = 238,
+  [234] = 134,
+  [235] = 26,
+  [236] = 236,
+  [237] = 24,
+  [238] = 25,
   [239] = 239,
   [240] = 240,
   [241] = 241,
@@ -2734,7 +2748,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [249] = 249,
   [250] = 250,
   [251] = 251,
-  [252] = 252,
+  [252] = 240,
   [253] = 253,
   [254] = 254,
   [255] = 255,
@@ -2756,35 +2770,35 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [271] = 271,
   [272] = 272,
   [273] = 273,
-  [274] = 243,
-  [275] = 259,
-  [276] = 266,
-  [277] = 243,
-  [278] = 266,
-  [279] = 243,
-  [280] = 266,
-  [281] = 243,
-  [282] = 266,
-  [283] = 243,
-  [284] = 266,
-  [285] = 243,
-  [286] = 266,
-  [287] = 243,
-  [288] = 266,
-  [289] = 243,
-  [290] = 266,
-  [291] = 243,
-  [292] = 266,
-  [293] = 243,
-  [294] = 266,
-  [295] = 243,
-  [296] = 266,
-  [297] = 243,
-  [298] = 298,
+  [274] = 274,
+  [275] = 275,
+  [276] = 260,
+  [277] = 277,
+  [278] = 240,
+  [279] = 277,
+  [280] = 240,
+  [281] = 277,
+  [282] = 240,
+  [283] = 277,
+  [284] = 240,
+  [285] = 277,
+  [286] = 240,
+  [287] = 277,
+  [288] = 240,
+  [289] = 277,
+  [290] = 240,
+  [291] = 277,
+  [292] = 240,
+  [293] = 277,
+  [294] = 240,
+  [295] = 277,
+  [296] = 240,
+  [297] = 277,
+  [298] = 240,
   [299] = 299,
   [300] = 300,
   [301] = 301,
-  [302] = 302,
+  [302] = 277,
   [303] = 303,
   [304] = 304,
   [305] = 305,
@@ -2808,17 +2822,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [323] = 323,
   [324] = 324,
   [325] = 325,
-  [326] = 14,
+  [326] = 326,
   [327] = 327,
   [328] = 12,
-  [329] = 13,
-  [330] = 330,
+  [329] = 14,
+  [330] = 13,
   [331] = 331,
   [332] = 332,
   [333] = 333,
   [334] = 334,
   [335] = 335,
-  [336] = 336,
+  [336] = 332,
   [337] = 337,
   [338] = 338,
   [339] = 339,
@@ -2845,36 +2859,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 2,
+  [363] = 363,
   [364] = 364,
-  [365] = 9,
+  [365] = 365,
   [366] = 366,
   [367] = 367,
-  [368] = 2,
-  [369] = 9,
-  [370] = 331,
+  [368] = 368,
+  [369] = 369,
+  [370] = 370,
   [371] = 371,
   [372] = 2,
-  [373] = 9,
-  [374] = 374,
+  [373] = 373,
+  [374] = 9,
   [375] = 375,
-  [376] = 376,
+  [376] = 2,
   [377] = 377,
-  [378] = 378,
-  [379] = 379,
-  [380] = 380,
+  [378] = 9,
+  [379] = 2,
+  [380] = 9,
   [381] = 381,
   [382] = 382,
   [383] = 383,
   [384] = 384,
   [385] = 385,
   [386] = 386,
-  [387] = 387,
-  [388] = 388,
+  [387] = 2,
+  [388] = 9,
   [389] = 389,
   [390] = 390,
-  [391] = 9,
-  [392] = 2,
+  [391] = 391,
+  [392] = 392,
   [393] = 393,
   [394] = 394,
   [395] = 395,
@@ -2895,8 +2909,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [410] = 410,
   [411] = 411,
   [412] = 412,
-  [413] = 350,
-  [414] = 351,
+  [413] = 354,
+  [414] = 355,
   [415] = 415,
   [416] = 416,
   [417] = 417,
@@ -2910,28 +2924,28 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [425] = 425,
   [426] = 426,
   [427] = 427,
-  [428] = 415,
-  [429] = 417,
-  [430] = 359,
+  [428] = 428,
+  [429] = 429,
+  [430] = 430,
   [431] = 431,
-  [432] = 432,
-  [433] = 433,
-  [434] = 434,
+  [432] = 412,
+  [433] = 420,
+  [434] = 335,
   [435] = 435,
-  [436] = 2,
-  [437] = 9,
-  [438] = 435,
+  [436] = 436,
+  [437] = 437,
+  [438] = 438,
   [439] = 439,
-  [440] = 432,
-  [441] = 433,
-  [442] = 442,
+  [440] = 440,
+  [441] = 441,
+  [442] = 2,
   [443] = 443,
-  [444] = 444,
+  [444] = 9,
   [445] = 445,
-  [446] = 446,
-  [447] = 447,
+  [446] = 439,
+  [447] = 440,
   [448] = 448,
-  [449] = 449,
+  [449] = 443,
   [450] = 450,
   [451] = 451,
   [452] = 452,
@@ -2965,15 +2979,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [480] = 480,
   [481] = 481,
   [482] = 482,
-  [483] = 470,
+  [483] = 483,
   [484] = 484,
   [485] = 485,
-  [486] = 482,
+  [486] = 486,
   [487] = 487,
-  [488] = 485,
-  [489] = 478,
+  [488] = 478,
+  [489] = 487,
   [490] = 490,
   [491] = 491,
+  [492] = 492,
+  [493] = 490,
+  [494] = 494,
+  [495] = 495,
+  [496] = 494,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2981,70 +3000,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '.', 428,
-        '/', 769,
-        '0', 770,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
+        '\n', 273,
+        '"', 744,
+        '#', 749,
+        '%', 734,
+        '(', 730,
+        ')', 731,
+        '*', 733,
+        '+', 732,
+        ',', 416,
+        '-', 381,
+        '.', 421,
+        '/', 762,
+        '0', 763,
+        ';', 272,
+        '<', 275,
+        '=', 280,
+        '>', 276,
         '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 736,
-        '}', 735,
+        'a', 600,
+        'c', 662,
+        'd', 614,
+        'f', 649,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 580,
+        'n', 606,
+        'o', 635,
+        'p', 671,
+        'r', 608,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 729,
+        '}', 728,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(771);
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(764);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '>', 276,
         '\\', 5,
-        'c', 516,
-        'd', 534,
-        'i', 480,
-        'm', 439,
-        'o', 483,
-        'p', 552,
-        's', 537,
-        '{', 736,
+        'c', 509,
+        'd', 527,
+        'i', 473,
+        'm', 432,
+        'o', 476,
+        'p', 545,
+        's', 530,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3053,66 +3072,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        ';', 272,
+        '>', 276,
         '\\', 5,
-        'c', 149,
-        'd', 179,
-        'i', 116,
-        'm', 57,
-        'o', 118,
-        'p', 195,
-        's', 181,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '>') ADVANCE(276);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'm') ADVANCE(583);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(751);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(751);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\r') ADVANCE(752);
-      if (lookahead != 0) ADVANCE(755);
+      if (lookahead == '\n') ADVANCE(751);
+      if (lookahead == '\r') ADVANCE(745);
+      if (lookahead != 0) ADVANCE(748);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(751);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(406);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '"') ADVANCE(744);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3120,12 +3139,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(412);
+      if (lookahead == '"') ADVANCE(744);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(405);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3133,54 +3152,54 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(406);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '"') ADVANCE(744);
+      if (lookahead == '#') ADVANCE(746);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(747);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(755);
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '(') ADVANCE(737);
-      if (lookahead == '-') ADVANCE(387);
-      if (lookahead == '0') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '(') ADVANCE(730);
+      if (lookahead == '-') ADVANCE(380);
+      if (lookahead == '0') ADVANCE(741);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '-') ADVANCE(51);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '-') ADVANCE(48);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(692);
-      if (lookahead == 'p') ADVANCE(708);
-      if (lookahead == 's') ADVANCE(695);
+      if (lookahead == 'd') ADVANCE(685);
+      if (lookahead == 'p') ADVANCE(701);
+      if (lookahead == 's') ADVANCE(688);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(12);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '.') ADVANCE(421);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(451);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'i') ADVANCE(444);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
@@ -3188,14 +3207,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '.') ADVANCE(421);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -3203,14 +3222,14 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '.') ADVANCE(421);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(431);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 't') ADVANCE(424);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
@@ -3218,52 +3237,52 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '=') ADVANCE(280);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(404);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '=') ADVANCE(280);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(526);
-      if (lookahead == 'r') ADVANCE(467);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 'n') ADVANCE(519);
+      if (lookahead == 'r') ADVANCE(460);
+      if (lookahead == '{') ADVANCE(729);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(19);
@@ -3271,5641 +3290,5505 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 'o') ADVANCE(140);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(54);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(329);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(330);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(749);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(727);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
+      END_STATE();
+    case 26:
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(727);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(26);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
-      END_STATE();
-    case 26:
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 40,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(403);
       END_STATE();
     case 27:
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        '0', 28,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(727);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(27);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(228);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        '2', 26,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        '.', 39,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        '.', 223,
+        '0', 30,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        '.', 223,
+        '2', 28,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        '.', 223,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 767,
-        'Q', 307,
-        'a', 80,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        'Q', 299,
+        'a', 77,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 767,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        'B', 753,
+        'b', 753,
+        'G', 755,
+        'g', 755,
+        'K', 755,
+        'k', 755,
+        'M', 755,
+        'm', 755,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 767,
-        'B', 765,
-        'b', 765,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 760,
+        'B', 758,
+        'b', 758,
+        'G', 756,
+        'g', 756,
+        'K', 756,
+        'k', 756,
+        'M', 757,
+        'm', 757,
+        'N', 216,
+        'n', 216,
+        'S', 759,
+        's', 759,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(52);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(289);
+      if (lookahead == '.') ADVANCE(281);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(229);
+      if (lookahead == '.') ADVANCE(222);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      ADVANCE_MAP(
-        '.', 231,
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
+      if (lookahead == '.') ADVANCE(225);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(232);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 40:
       if (lookahead == '1') ADVANCE(32);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 41:
-      if (lookahead == ':') ADVANCE(772);
+    case 40:
+      if (lookahead == ':') ADVANCE(765);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(221);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(228);
+      if (lookahead == ':') ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(228);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
-      END_STATE();
-    case 44:
-      if (lookahead == ':') ADVANCE(245);
-      END_STATE();
-    case 45:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'v') ADVANCE(362);
-      END_STATE();
-    case 46:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
-      END_STATE();
-    case 47:
       if (lookahead == ':') ADVANCE(237);
       END_STATE();
+    case 44:
+      if (lookahead == ':') ADVANCE(229);
+      END_STATE();
+    case 45:
+      if (lookahead == ':') ADVANCE(231);
+      END_STATE();
+    case 46:
+      if (lookahead == ':') ADVANCE(233);
+      END_STATE();
+    case 47:
+      if (lookahead == ':') ADVANCE(235);
+      END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(239);
+      if (lookahead == '>') ADVANCE(328);
       END_STATE();
     case 49:
-      if (lookahead == ':') ADVANCE(241);
+      if (lookahead == '>') ADVANCE(289);
       END_STATE();
     case 50:
-      if (lookahead == ':') ADVANCE(243);
-      END_STATE();
-    case 51:
-      if (lookahead == '>') ADVANCE(336);
-      END_STATE();
-    case 52:
-      if (lookahead == '>') ADVANCE(297);
-      END_STATE();
-    case 53:
-      if (lookahead == ']') ADVANCE(42);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
+      END_STATE();
+    case 52:
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(365);
+      END_STATE();
+    case 53:
+      if (lookahead == 'a') ADVANCE(334);
       END_STATE();
     case 54:
-      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'a') ADVANCE(180);
       END_STATE();
     case 55:
-      if (lookahead == 'a') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(372);
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(341);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(185);
-      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(69);
-      if (lookahead == 'm') ADVANCE(171);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(75);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(132);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(188);
+      if (lookahead == 'c') ADVANCE(316);
       END_STATE();
     case 66:
-      if (lookahead == 'b') ADVANCE(137);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'b') ADVANCE(102);
+      if (lookahead == 'c') ADVANCE(337);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(324);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(112);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(319);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(344);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(64);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(113);
+      if (lookahead == 'd') ADVANCE(296);
       END_STATE();
     case 76:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'd') ADVANCE(300);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(304);
+      if (lookahead == 'd') ADVANCE(394);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(304);
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(401);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(215);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(69);
       END_STATE();
     case 84:
-      if (lookahead == 'd') ADVANCE(189);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(45);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(72);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'e') ADVANCE(293);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(277);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(301);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(377);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(217);
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(346);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(353);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(214);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(139);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(132);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'e') ADVANCE(119);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(143);
+      if (lookahead == 'e') ADVANCE(130);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(136);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(122);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 'o') ADVANCE(83);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'f') ADVANCE(367);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(59);
+      if (lookahead == 'f') ADVANCE(370);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'f') ADVANCE(385);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'f') ADVANCE(377);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == 'h') ADVANCE(283);
       END_STATE();
     case 110:
-      if (lookahead == 'g') ADVANCE(114);
+      if (lookahead == 'h') ADVANCE(286);
       END_STATE();
     case 111:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(294);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'h') ADVANCE(203);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(167);
+      if (lookahead == 'i') ADVANCE(105);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(290);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(147);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(70);
+      if (lookahead == 'k') ADVANCE(410);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(56);
+      if (lookahead == 'k') ADVANCE(373);
       END_STATE();
     case 127:
-      if (lookahead == 'i') ADVANCE(202);
+      if (lookahead == 'k') ADVANCE(340);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(417);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(380);
+      if (lookahead == 'l') ADVANCE(307);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(347);
+      if (lookahead == 'l') ADVANCE(400);
       END_STATE();
     case 131:
-      if (lookahead == 'k') ADVANCE(213);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(315);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(407);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(81);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(88);
+      if (lookahead == 'm') ADVANCE(361);
       END_STATE();
     case 138:
-      if (lookahead == 'l') ADVANCE(61);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'l') ADVANCE(123);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'm') ADVANCE(65);
+      if (lookahead == 'n') ADVANCE(290);
       END_STATE();
     case 141:
-      if (lookahead == 'm') ADVANCE(368);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'm') ADVANCE(197);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'm') ADVANCE(171);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'n') ADVANCE(298);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'n') ADVANCE(111);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(413);
       END_STATE();
     case 146:
-      if (lookahead == 'n') ADVANCE(205);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 147:
-      if (lookahead == 'n') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 148:
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
     case 149:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 150:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'o') ADVANCE(313);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(74);
+      if (lookahead == 'o') ADVANCE(388);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(83);
-      END_STATE();
-    case 153:
-      if (lookahead == 'o') ADVANCE(216);
-      END_STATE();
-    case 154:
-      if (lookahead == 'o') ADVANCE(131);
-      END_STATE();
-    case 155:
-      if (lookahead == 'o') ADVANCE(321);
-      END_STATE();
-    case 156:
-      if (lookahead == 'o') ADVANCE(395);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(212);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(141);
-      END_STATE();
-    case 159:
       if (lookahead == 'o') ADVANCE(207);
       END_STATE();
+    case 153:
+      if (lookahead == 'o') ADVANCE(137);
+      END_STATE();
+    case 154:
+      if (lookahead == 'o') ADVANCE(202);
+      END_STATE();
+    case 155:
+      if (lookahead == 'o') ADVANCE(181);
+      END_STATE();
+    case 156:
+      if (lookahead == 'o') ADVANCE(177);
+      END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'r') ADVANCE(94);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
+      END_STATE();
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'o') ADVANCE(70);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(182);
-      END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(182);
-      if (lookahead == 'r') ADVANCE(97);
-      END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(190);
-      END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(176);
-      END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(73);
-      END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 167:
-      if (lookahead == 'o') ADVANCE(175);
-      END_STATE();
-    case 168:
       if (lookahead == 'o') ADVANCE(187);
       END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(397);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(304);
+      END_STATE();
     case 169:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'p') ADVANCE(358);
       END_STATE();
     case 170:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'p') ADVANCE(349);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(206);
+      if (lookahead == 'p') ADVANCE(92);
       END_STATE();
     case 172:
-      if (lookahead == 'p') ADVANCE(404);
+      if (lookahead == 'p') ADVANCE(188);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(312);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(365);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(356);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(93);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(193);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'r') ADVANCE(417);
       END_STATE();
     case 179:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 'r') ADVANCE(93);
       END_STATE();
     case 180:
-      if (lookahead == 'p') ADVANCE(166);
-      END_STATE();
-    case 181:
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
-      END_STATE();
-    case 182:
-      if (lookahead == 'r') ADVANCE(199);
-      END_STATE();
-    case 183:
-      if (lookahead == 'r') ADVANCE(424);
-      END_STATE();
-    case 184:
-      if (lookahead == 'r') ADVANCE(96);
-      END_STATE();
-    case 185:
-      if (lookahead == 'r') ADVANCE(128);
-      END_STATE();
-    case 186:
-      if (lookahead == 'r') ADVANCE(98);
-      END_STATE();
-    case 187:
-      if (lookahead == 'r') ADVANCE(127);
-      END_STATE();
-    case 188:
-      if (lookahead == 'r') ADVANCE(129);
-      END_STATE();
-    case 189:
-      if (lookahead == 'r') ADVANCE(62);
-      END_STATE();
-    case 190:
-      if (lookahead == 'r') ADVANCE(200);
-      END_STATE();
-    case 191:
-      if (lookahead == 'r') ADVANCE(157);
-      END_STATE();
-    case 192:
-      if (lookahead == 'r') ADVANCE(201);
-      END_STATE();
-    case 193:
-      if (lookahead == 'r') ADVANCE(170);
-      END_STATE();
-    case 194:
       if (lookahead == 'r') ADVANCE(125);
       END_STATE();
+    case 181:
+      if (lookahead == 'r') ADVANCE(95);
+      END_STATE();
+    case 182:
+      if (lookahead == 'r') ADVANCE(124);
+      END_STATE();
+    case 183:
+      if (lookahead == 'r') ADVANCE(126);
+      END_STATE();
+    case 184:
+      if (lookahead == 'r') ADVANCE(59);
+      END_STATE();
+    case 185:
+      if (lookahead == 'r') ADVANCE(195);
+      END_STATE();
+    case 186:
+      if (lookahead == 'r') ADVANCE(152);
+      END_STATE();
+    case 187:
+      if (lookahead == 'r') ADVANCE(196);
+      END_STATE();
+    case 188:
+      if (lookahead == 'r') ADVANCE(165);
+      END_STATE();
+    case 189:
+      if (lookahead == 'r') ADVANCE(122);
+      END_STATE();
+    case 190:
+      if (lookahead == 'r') ADVANCE(154);
+      END_STATE();
+    case 191:
+      if (lookahead == 's') ADVANCE(343);
+      END_STATE();
+    case 192:
+      if (lookahead == 's') ADVANCE(191);
+      END_STATE();
+    case 193:
+      if (lookahead == 't') ADVANCE(319);
+      END_STATE();
+    case 194:
+      if (lookahead == 't') ADVANCE(407);
+      END_STATE();
     case 195:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(350);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(196);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 't') ADVANCE(352);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(414);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(218);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(106);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 'u') ADVANCE(310);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(155);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
-      if (lookahead == 't') ADVANCE(156);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 't') ADVANCE(194);
+      if (lookahead == 'v') ADVANCE(355);
       END_STATE();
     case 210:
-      if (lookahead == 'u') ADVANCE(146);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 'u') ADVANCE(318);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'u') ADVANCE(173);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(174);
+      if (lookahead == 'y') ADVANCE(382);
       END_STATE();
     case 214:
-      if (lookahead == 'v') ADVANCE(362);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(215);
       END_STATE();
     case 215:
-      if (lookahead == 'v') ADVANCE(142);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(218);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
     case 216:
-      if (lookahead == 'w') ADVANCE(138);
-      END_STATE();
-    case 217:
-      if (lookahead == 'x') ADVANCE(204);
-      END_STATE();
-    case 218:
-      if (lookahead == 'y') ADVANCE(389);
-      END_STATE();
-    case 219:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
-      END_STATE();
-    case 220:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
-      END_STATE();
-    case 221:
-      ADVANCE_MAP(
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
-      END_STATE();
-    case 222:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
-      END_STATE();
-    case 223:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
-      END_STATE();
-    case 224:
       if (lookahead == 'S' ||
           lookahead == 's') ADVANCE(759);
       END_STATE();
-    case 225:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(759);
+    case 217:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(752);
       END_STATE();
-    case 226:
+    case 218:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(752);
+      END_STATE();
+    case 219:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(406);
       END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+    case 220:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
-    case 228:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(420);
       END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
-    case 230:
+    case 223:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
-    case 231:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
-      END_STATE();
-    case 232:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
-      END_STATE();
-    case 233:
+    case 224:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
-    case 234:
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 226:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(743);
       END_STATE();
-    case 235:
+    case 227:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(768);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(761);
       END_STATE();
-    case 236:
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(227);
+      END_STATE();
+    case 230:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
       END_STATE();
-    case 237:
+    case 231:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
-    case 238:
+    case 232:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
+      END_STATE();
+    case 233:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
+      END_STATE();
+    case 234:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      END_STATE();
+    case 235:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
+      END_STATE();
+    case 236:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
       END_STATE();
-    case 239:
+    case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
       END_STATE();
-    case 240:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
-      END_STATE();
-    case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
-      END_STATE();
-    case 242:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
-      END_STATE();
-    case 243:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(242);
-      END_STATE();
-    case 244:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
-      END_STATE();
-    case 245:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(244);
-      END_STATE();
-    case 246:
+    case 238:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 247:
+    case 239:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(755);
+          lookahead != '\n') ADVANCE(748);
       END_STATE();
-    case 248:
-      if (eof) ADVANCE(279);
+    case 240:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '/', 383,
-        '0', 748,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
+        '\n', 273,
+        '"', 744,
+        '#', 749,
+        '%', 734,
+        '(', 730,
+        ')', 731,
+        '*', 733,
+        '+', 732,
+        ',', 416,
+        '-', 381,
+        '/', 376,
+        '0', 741,
+        ';', 272,
+        '<', 275,
+        '=', 280,
+        '>', 276,
         '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-        '}', 735,
+        'a', 600,
+        'c', 662,
+        'd', 614,
+        'f', 649,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 580,
+        'n', 606,
+        'o', 635,
+        'p', 671,
+        'r', 608,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 727,
+        '}', 728,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+          lookahead == ' ') SKIP(240);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 249:
-      if (eof) ADVANCE(279);
+    case 241:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
+        '\n', 273,
+        '"', 744,
+        '#', 749,
+        '%', 734,
+        ')', 731,
+        '*', 733,
+        '+', 732,
+        '-', 380,
         '.', 36,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '/', 376,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'm', 718,
-        't', 585,
-        '{', 734,
-        '}', 735,
+        'm', 711,
+        't', 578,
+        '{', 727,
+        '}', 728,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(241);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 242:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '"', 744,
+        '#', 749,
+        ';', 272,
+        '<', 274,
+        '=', 280,
+        '>', 276,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 729,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(764);
+      END_STATE();
+    case 243:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '"', 744,
+        '#', 749,
+        ';', 272,
+        '<', 274,
+        '=', 280,
+        '>', 276,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '%', 734,
+        '(', 730,
+        ')', 731,
+        '*', 733,
+        '+', 732,
+        '-', 380,
+        '.', 36,
+        '/', 376,
+        '0', 735,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '=', 280,
+        '>', 276,
+        '\\', 5,
+        '{', 727,
+        '}', 728,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '%', 734,
+        '*', 733,
+        '+', 732,
+        '-', 380,
+        '.', 421,
+        '/', 376,
+        '0', 737,
+        ':', 765,
+        ';', 272,
+        '<', 35,
+        '>', 276,
+        '[', 238,
+        '\\', 5,
+        'm', 582,
+        't', 578,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '%', 734,
+        '*', 733,
+        '+', 732,
+        '-', 380,
+        '/', 376,
+        '0', 737,
+        ':', 765,
+        ';', 272,
+        '<', 35,
+        '>', 276,
+        '[', 238,
+        '\\', 5,
+        'm', 582,
+        't', 578,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(246);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        ',', 416,
+        '-', 380,
+        '/', 376,
+        '8', 29,
+        ';', 272,
+        '<', 275,
+        '>', 276,
+        '\\', 5,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '-', 381,
+        '.', 421,
+        '/', 376,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '>', 276,
+        '\\', 5,
+        'a', 570,
+        'c', 573,
+        'd', 571,
+        'f', 572,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 581,
+        'n', 607,
+        'o', 636,
+        'p', 671,
+        'r', 618,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(249);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(576);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '-', 381,
+        '/', 376,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '>', 276,
+        '\\', 5,
+        'a', 570,
+        'c', 573,
+        'd', 571,
+        'f', 572,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 581,
+        'n', 607,
+        'o', 636,
+        'p', 671,
+        'r', 618,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(576);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '-', 48,
+        '.', 421,
+        '/', 762,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'a', 82,
-        'd', 95,
-        'f', 134,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 103,
-        'n', 92,
-        'o', 120,
-        'p', 162,
-        'r', 86,
-        's', 76,
-        't', 55,
-        'u', 121,
-        'v', 126,
-        'w', 101,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
-      END_STATE();
-    case 251:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
-        '\\', 5,
-        'a', 82,
-        'd', 95,
-        'f', 134,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 103,
-        'n', 92,
-        'o', 120,
-        'p', 162,
-        'r', 86,
-        's', 76,
-        't', 55,
-        'u', 121,
-        'v', 126,
-        'w', 101,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      END_STATE();
-    case 252:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 36,
-        '/', 383,
-        '0', 742,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
-        '\\', 5,
-        '{', 734,
-        '}', 735,
+        'a', 570,
+        'c', 573,
+        'd', 571,
+        'f', 572,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 581,
+        'n', 607,
+        'o', 636,
+        'p', 671,
+        'r', 618,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(743);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(576);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 253:
-      if (eof) ADVANCE(279);
+    case 251:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 428,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
+        '\n', 273,
+        '#', 749,
+        '-', 48,
+        '0', 741,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
+        'c', 662,
+        'd', 685,
+        'i', 632,
+        'm', 582,
+        'o', 637,
+        'p', 701,
+        's', 688,
+        '{', 727,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 254:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
-        '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ',', 423,
-        '-', 387,
-        '/', 383,
-        '8', 27,
-        ';', 280,
-        '<', 283,
-        '>', 284,
-        '\\', 5,
-        'c', 150,
-        'd', 85,
-        'f', 135,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 58,
-        'n', 160,
-        'o', 119,
-        'p', 162,
-        'r', 86,
-        's', 181,
-        't', 55,
-        'u', 121,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(236);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '.', 428,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 257:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 258:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '.', 428,
-        '/', 769,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 259:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '0', 748,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'c', 669,
-        'd', 692,
-        'i', 639,
-        'm', 589,
-        'o', 644,
-        'p', 708,
-        's', 695,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+          lookahead == ' ') SKIP(251);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 260:
-      if (eof) ADVANCE(279);
+    case 252:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '-', 48,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'a', 570,
+        'c', 573,
+        'd', 571,
+        'f', 572,
+        'g', 694,
+        'i', 601,
+        'l', 663,
+        'm', 581,
+        'n', 607,
+        'o', 636,
+        'p', 671,
+        'r', 618,
+        's', 599,
+        't', 577,
+        'u', 638,
+        'v', 633,
+        'w', 616,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(576);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        '/', 762,
+        ';', 272,
+        '<', 275,
+        '>', 276,
+        '\\', 5,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        '/', 769,
-        ';', 280,
-        '<', 283,
-        '>', 284,
-        '\\', 5,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 262:
-      if (eof) ADVANCE(279);
+    case 254:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'd', 460,
-        'g', 550,
-        'i', 451,
-        'l', 517,
-        'p', 524,
-        'r', 463,
-        '{', 736,
+        'd', 453,
+        'g', 543,
+        'i', 444,
+        'l', 510,
+        'p', 517,
+        'r', 456,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(269);
+          lookahead == ' ') SKIP(261);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 263:
-      if (eof) ADVANCE(279);
+    case 255:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'm', 521,
-        '{', 736,
+        'm', 514,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
+          lookahead == ' ') SKIP(264);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 264:
-      if (eof) ADVANCE(279);
+    case 256:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        '{', 736,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
+          lookahead == ' ') SKIP(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 265:
-      if (eof) ADVANCE(279);
+    case 257:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '>', 276,
         '\\', 5,
-        'a', 450,
-        'd', 460,
-        'l', 519,
-        'm', 465,
-        'n', 456,
-        'o', 507,
-        'p', 552,
-        's', 448,
-        't', 431,
-        'v', 488,
-        'w', 466,
-        '{', 736,
+        'a', 443,
+        'd', 453,
+        'l', 512,
+        'm', 458,
+        'n', 449,
+        'o', 500,
+        'p', 545,
+        's', 441,
+        't', 424,
+        'v', 481,
+        'w', 459,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
+          lookahead == ' ') SKIP(266);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 266:
-      if (eof) ADVANCE(279);
+    case 258:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        '.', 421,
+        ';', 272,
+        '>', 276,
         '\\', 5,
-        'd', 533,
-        'f', 497,
-        'i', 479,
-        'l', 519,
-        'o', 483,
-        'p', 539,
-        's', 538,
-        't', 430,
-        'u', 481,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 267:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        '{', 734,
+        'd', 526,
+        'f', 490,
+        'i', 472,
+        'l', 512,
+        'o', 476,
+        'p', 532,
+        's', 531,
+        't', 423,
+        'u', 474,
+        '{', 729,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(267);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 259:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        '0', 739,
+        ':', 765,
+        ';', 272,
+        '>', 276,
+        '\\', 5,
+        '{', 727,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(259);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 268:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(283);
-      if (lookahead == '>') ADVANCE(284);
+    case 260:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '<') ADVANCE(275);
+      if (lookahead == '>') ADVANCE(276);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
+          lookahead == ' ') SKIP(260);
       END_STATE();
-    case 269:
-      if (eof) ADVANCE(279);
+    case 261:
+      if (eof) ADVANCE(271);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 273,
+        '#', 749,
+        ';', 272,
+        '<', 274,
+        '>', 276,
         '\\', 5,
-        'd', 94,
-        'g', 191,
-        'i', 78,
-        'l', 165,
-        'p', 161,
-        'r', 99,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        ';', 272,
+        '<', 274,
+        '>', 276,
+        '\\', 5,
+        'd', 615,
+        'g', 694,
+        'i', 602,
+        'l', 674,
+        'p', 672,
+        'r', 618,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 263:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '<') ADVANCE(274);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(711);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(263);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 264:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '<') ADVANCE(274);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      END_STATE();
+    case 265:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '<') ADVANCE(274);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(265);
+      END_STATE();
+    case 266:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        ';', 272,
+        '>', 276,
+        '\\', 5,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      END_STATE();
+    case 267:
+      if (eof) ADVANCE(271);
+      ADVANCE_MAP(
+        '\n', 273,
+        '#', 749,
+        ';', 272,
+        '>', 276,
+        '\\', 5,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(267);
+      END_STATE();
+    case 268:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(667);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(268);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 269:
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(658);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'd', 622,
-        'g', 701,
-        'i', 609,
-        'l', 681,
-        'p', 679,
-        'r', 625,
-      );
+      if (eof) ADVANCE(271);
+      if (lookahead == '\n') ADVANCE(273);
+      if (lookahead == '#') ADVANCE(749);
+      if (lookahead == ';') ADVANCE(272);
+      if (lookahead == '>') ADVANCE(276);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(672);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'm', 718,
-        '{', 734,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(271);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 272:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(152);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
-      END_STATE();
-    case 273:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
-      END_STATE();
-    case 274:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        'a', 82,
-        'd', 94,
-        'l', 169,
-        'm', 104,
-        'n', 91,
-        'o', 148,
-        'p', 195,
-        's', 77,
-        't', 54,
-        'v', 126,
-        'w', 101,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
-      END_STATE();
-    case 275:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
-        '\\', 5,
-        'd', 178,
-        'f', 134,
-        'i', 117,
-        'l', 169,
-        'o', 118,
-        'p', 184,
-        's', 180,
-        't', 55,
-        'u', 121,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      END_STATE();
-    case 276:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(674);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 277:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(665);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 278:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 279:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 280:
+    case 272:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 281:
+    case 273:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 282:
+    case 274:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 283:
+    case 275:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(52);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 284:
+    case 276:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 285:
+    case 277:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 286:
+    case 278:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 287:
+    case 279:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 288:
+    case 280:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 289:
+    case 281:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(290);
+      if (lookahead == '=') ADVANCE(282);
       END_STATE();
-    case 290:
+    case 282:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 291:
+    case 283:
       ACCEPT_TOKEN(anon_sym_reach);
       END_STATE();
-    case 292:
+    case 284:
       ACCEPT_TOKEN(anon_sym_reach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 293:
+    case 285:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 294:
+    case 286:
       ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
-    case 295:
+    case 287:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 296:
+    case 288:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 297:
+    case 289:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 298:
+    case 290:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 291:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 293:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 300:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 307:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 308:
+    case 300:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 309:
+    case 301:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 304:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 305:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 310:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 311:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 312:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 313:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 329:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 336:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 337:
+    case 329:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(339);
+      if (lookahead == ':') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(329);
       END_STATE();
-    case 338:
+    case 330:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(332);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(330);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 331:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(331);
       END_STATE();
-    case 339:
+    case 332:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(331);
       END_STATE();
-    case 340:
+    case 333:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(333);
+      END_STATE();
+    case 334:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_onlink);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(392);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(391);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(393);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(399);
+      ACCEPT_TOKEN(anon_sym_oif);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 383:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 384:
+    case 377:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 381:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(328);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 386:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 387:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 410:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(403);
       END_STATE();
-    case 411:
+    case 404:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(404);
       END_STATE();
-    case 412:
+    case 405:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(751);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(406);
       END_STATE();
-    case 413:
+    case 406:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(219);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(406);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 408:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 409:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_ct);
       END_STATE();
     case 414:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 416:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 419:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 423:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 424:
+    case 417:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 425:
+    case 418:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
-    case 426:
+    case 419:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
-    case 427:
+    case 420:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(420);
       END_STATE();
-    case 428:
+    case 421:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 429:
+    case 422:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(422);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(433);
+      if (lookahead == 'o') ADVANCE(366);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 425:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(497);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(434);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(439);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 430:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
-      if (lookahead == 'o') ADVANCE(373);
+      if (lookahead == 'a') ADVANCE(536);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 431:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
+      if (lookahead == 'a') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 432:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(504);
+      if (lookahead == 'a') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 433:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(343);
+      if (lookahead == 'b') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 434:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(441);
+      if (lookahead == 'b') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'c') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(446);
+      if (lookahead == 'c') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(543);
+      if (lookahead == 'c') ADVANCE(522);
+      if (lookahead == 'f') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(494);
+      if (lookahead == 'c') ADVANCE(468);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(546);
+      if (lookahead == 'c') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(496);
+      if (lookahead == 'c') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(464);
+      if (lookahead == 'c') ADVANCE(513);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'd') ADVANCE(396);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(346);
+      if (lookahead == 'd') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(529);
-      if (lookahead == 'f') ADVANCE(482);
+      if (lookahead == 'd') ADVANCE(298);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(475);
+      if (lookahead == 'd') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(476);
+      if (lookahead == 'd') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(438);
+      if (lookahead == 'e') ADVANCE(279);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(520);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'e') ADVANCE(379);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(403);
+      if (lookahead == 'e') ADVANCE(567);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(572);
+      if (lookahead == 'e') ADVANCE(348);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 451:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(306);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(542);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 453:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(459);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 454:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 455:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 456:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(574);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(355);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(311);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(303);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 452:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(295);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(564);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(465);
+      if (lookahead == 'i') ADVANCE(516);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(488);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(496);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 457:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(486);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(556);
+      if (lookahead == 't') ADVANCE(560);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(477);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(571);
+      if (lookahead == 'e') ADVANCE(428);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(472);
-      if (lookahead == 'i') ADVANCE(523);
+      if (lookahead == 'e') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(495);
+      if (lookahead == 'e') ADVANCE(534);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(503);
+      if (lookahead == 'f') ADVANCE(369);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(493);
+      if (lookahead == 'f') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(563);
-      if (lookahead == 't') ADVANCE(567);
+      if (lookahead == 'f') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == 'g') ADVANCE(470);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(435);
+      if (lookahead == 'g') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == 'h') ADVANCE(285);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(541);
+      if (lookahead == 'h') ADVANCE(288);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'h') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(379);
+      if (lookahead == 'h') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(394);
+      if (lookahead == 'i') ADVANCE(463);
+      if (lookahead == 'p') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(477);
+      if (lookahead == 'i') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(455);
+      if (lookahead == 'i') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(293);
+      if (lookahead == 'i') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(559);
+      if (lookahead == 'i') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(522);
+      if (lookahead == 'i') ADVANCE(436);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
-      if (lookahead == 'p') ADVANCE(535);
+      if (lookahead == 'i') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == 'i') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(452);
+      if (lookahead == 'i') ADVANCE(426);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'k') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(471);
+      if (lookahead == 'k') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(473);
+      if (lookahead == 'k') ADVANCE(342);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'k') ADVANCE(412);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(506);
+      if (lookahead == 'l') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(557);
+      if (lookahead == 'l') ADVANCE(309);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'l') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(568);
+      if (lookahead == 'l') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(382);
+      if (lookahead == 'l') ADVANCE(502);
+      if (lookahead == 'r') ADVANCE(507);
+      if (lookahead == 'w') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(349);
+      if (lookahead == 'l') ADVANCE(427);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(419);
+      if (lookahead == 'l') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(409);
+      if (lookahead == 'm') ADVANCE(430);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == 'm') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(449);
+      if (lookahead == 'm') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(454);
+      if (lookahead == 'm') ADVANCE(518);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(509);
-      if (lookahead == 'r') ADVANCE(514);
-      if (lookahead == 'w') ADVANCE(500);
+      if (lookahead == 'n') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(434);
+      if (lookahead == 'n') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(486);
+      if (lookahead == 'n') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(437);
+      if (lookahead == 'n') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(370);
+      if (lookahead == 'n') ADVANCE(557);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 502:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(554);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 503:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(525);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(474);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(300);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(491);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(499);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(564);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(573);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(489);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 511:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(397);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 512:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(323);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(540);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(501);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(562);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(569);
-      if (lookahead == 't') ADVANCE(422);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(447);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(544);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(510);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(545);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(549);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 503:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(482);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 504:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(390);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 505:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(315);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 506:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(533);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(494);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(555);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == 't') ADVANCE(415);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(537);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(529);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(446);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(524);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(538);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(559);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(544);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(563);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(558);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(399);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(360);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(351);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(306);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == 'p') ADVANCE(506);
+      if (lookahead == 's') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 527:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(570);
+      if (lookahead == 'p') ADVANCE(506);
+      if (lookahead == 's') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 528:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(565);
+      if (lookahead == 'p') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 529:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(406);
+      if (lookahead == 'p') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 530:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(367);
+      if (lookahead == 'p') ADVANCE(511);
+      if (lookahead == 'r') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 531:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(358);
+      if (lookahead == 'p') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 532:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(314);
+      if (lookahead == 'r') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(444);
+      if (lookahead == 'r') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(419);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(547);
+      if (lookahead == 'r') ADVANCE(425);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'r') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'r') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 'r') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 539:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 540:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(555);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 541:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 542:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 543:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 544:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(556);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 545:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 546:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 547:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'r') ADVANCE(485);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 540:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(508);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 541:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(478);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 542:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(554);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 543:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 544:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 545:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'r') ADVANCE(521);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 546:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(345);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 547:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 's') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
+      END_STATE();
+    case 548:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 't') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(527);
+      if (lookahead == 't') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(468);
+      if (lookahead == 't') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(528);
+      if (lookahead == 't') ADVANCE(354);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(352);
+      if (lookahead == 't') ADVANCE(321);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(553);
+      if (lookahead == 't') ADVANCE(409);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(504);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(575);
+      if (lookahead == 't') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(478);
+      if (lookahead == 't') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == 't') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 'u') ADVANCE(312);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 'u') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(511);
+      if (lookahead == 'u') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 'u') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(469);
+      if (lookahead == 'v') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(512);
+      if (lookahead == 'v') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(458);
+      if (lookahead == 'w') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(320);
+      if (lookahead == 'x') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(530);
+      if (lookahead == 'y') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(569);
       END_STATE();
     case 570:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(532);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'd') ADVANCE(575);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 571:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(364);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'e') ADVANCE(574);
+      if (lookahead == 'p') ADVANCE(675);
+      if (lookahead == 's') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 572:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(502);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'l') ADVANCE(664);
+      if (lookahead == 'r') ADVANCE(669);
+      if (lookahead == 'w') ADVANCE(656);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 573:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(498);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'o') ADVANCE(717);
+      if (lookahead == 't') ADVANCE(414);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 574:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(558);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'v') ADVANCE(356);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 575:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'v') ADVANCE(654);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 576:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(765);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(576);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 577:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'd') ADVANCE(582);
+      if (lookahead == 'a') ADVANCE(590);
+      if (lookahead == 'o') ADVANCE(364);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 578:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'e') ADVANCE(581);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
+      if (lookahead == 'a') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 579:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
+      if (lookahead == 'a') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 580:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
+      if (lookahead == 'a') ADVANCE(690);
+      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 'o') ADVANCE(604);
+      if (lookahead == 't') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 581:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(363);
+      if (lookahead == 'a') ADVANCE(690);
+      if (lookahead == 'e') ADVANCE(712);
+      if (lookahead == 't') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(661);
+      if (lookahead == 'a') ADVANCE(690);
+      if (lookahead == 't') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == 'a') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == 'a') ADVANCE(595);
+      if (lookahead == 'm') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == 'a') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(342);
+      if (lookahead == 'a') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 'o') ADVANCE(611);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 589:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 't') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 590:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(602);
-      if (lookahead == 'm') ADVANCE(687);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 592:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(598);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 590:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(652);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'b') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'c') ADVANCE(317);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(666);
+      if (lookahead == 'c') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(654);
+      if (lookahead == 'c') ADVANCE(681);
+      if (lookahead == 'f') ADVANCE(641);
+      if (lookahead == 't') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(699);
+      if (lookahead == 'c') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(605);
+      if (lookahead == 'c') ADVANCE(587);
+      if (lookahead == 'o') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(659);
+      if (lookahead == 'c') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(628);
+      if (lookahead == 'c') ADVANCE(629);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(325);
+      if (lookahead == 'c') ADVANCE(670);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 'r') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(345);
+      if (lookahead == 'd') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(688);
-      if (lookahead == 'f') ADVANCE(648);
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'd') ADVANCE(297);
+      if (lookahead == 'i') ADVANCE(623);
+      if (lookahead == 'p') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(635);
+      if (lookahead == 'd') ADVANCE(297);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
-      if (lookahead == 'o') ADVANCE(653);
+      if (lookahead == 'd') ADVANCE(395);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'd') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'd') ADVANCE(696);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(677);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
+      if (lookahead == 'e') ADVANCE(724);
+      if (lookahead == 'o') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(729);
+      if (lookahead == 'e') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
-      if (lookahead == 'i') ADVANCE(630);
-      if (lookahead == 'p') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(584);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
+      if (lookahead == 'e') ADVANCE(294);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(402);
+      if (lookahead == 'e') ADVANCE(347);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(616);
+      if (lookahead == 'e') ADVANCE(278);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 612:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(703);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 613:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
-      if (lookahead == 'o') ADVANCE(700);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 614:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 615:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(591);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 616:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(302);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 613:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(378);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 614:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(721);
+      if (lookahead == 'p') ADVANCE(675);
+      if (lookahead == 's') ADVANCE(594);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 615:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(721);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 616:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(634);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(354);
+      if (lookahead == 'e') ADVANCE(625);
+      if (lookahead == 'i') ADVANCE(677);
+      if (lookahead == 'o') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(310);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(641);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(632);
-      if (lookahead == 'i') ADVANCE(684);
-      if (lookahead == 'o') ADVANCE(721);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(664);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 626:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 627:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(589);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(650);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(648);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(689);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(368);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(371);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'f') ADVANCE(386);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(630);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 627:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'g') ADVANCE(613);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(655);
+      if (lookahead == 'h') ADVANCE(284);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(696);
+      if (lookahead == 'h') ADVANCE(287);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == 'h') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(378);
+      if (lookahead == 'h') ADVANCE(676);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(393);
+      if (lookahead == 'i') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(637);
+      if (lookahead == 'i') ADVANCE(579);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(620);
+      if (lookahead == 'i') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(292);
+      if (lookahead == 'i') ADVANCE(624);
+      if (lookahead == 'n') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(295);
+      if (lookahead == 'i') ADVANCE(624);
+      if (lookahead == 'n') ADVANCE(653);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(716);
+      if (lookahead == 'i') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(683);
+      if (lookahead == 'i') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(630);
+      if (lookahead == 'i') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
+      if (lookahead == 'i') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(633);
+      if (lookahead == 'i') ADVANCE(620);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(660);
+      if (lookahead == 'k') ADVANCE(411);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'k') ADVANCE(374);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
+      if (lookahead == 'k') ADVANCE(341);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(600);
+      if (lookahead == 'k') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(667);
+      if (lookahead == 'l') ADVANCE(308);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(627);
+      if (lookahead == 'l') ADVANCE(401);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(717);
+      if (lookahead == 'l') ADVANCE(664);
+      if (lookahead == 'r') ADVANCE(669);
+      if (lookahead == 'w') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(418);
+      if (lookahead == 'l') ADVANCE(603);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(381);
+      if (lookahead == 'l') ADVANCE(585);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(348);
+      if (lookahead == 'l') ADVANCE(611);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(727);
+      if (lookahead == 'l') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(316);
+      if (lookahead == 'm') ADVANCE(703);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(408);
+      if (lookahead == 'm') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
+      if (lookahead == 'm') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(610);
+      if (lookahead == 'm') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(592);
+      if (lookahead == 'n') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(618);
+      if (lookahead == 'n') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(647);
+      if (lookahead == 'n') ADVANCE(645);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(710);
+      if (lookahead == 'n') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(369);
+      if (lookahead == 'o') ADVANCE(717);
+      if (lookahead == 't') ADVANCE(414);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(595);
+      if (lookahead == 'o') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 664:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(687);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 665:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(299);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 666:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(634);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 667:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(652);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(720);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(603);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(730);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(322);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(396);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(611);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(726);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (lookahead == 'r') ADVANCE(624);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(721);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(604);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(691);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 684:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(704);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 685:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(723);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 665:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(314);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 666:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(389);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 667:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(604);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 668:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(655);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(686);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(691);
+      if (lookahead == 'r') ADVANCE(617);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(691);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(714);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(597);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(697);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(716);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(699);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(715);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(398);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(305);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(359);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(350);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(675);
+      if (lookahead == 's') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(706);
+      if (lookahead == 'p') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(722);
+      if (lookahead == 'p') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(405);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 'r') ADVANCE(592);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(313);
+      if (lookahead == 'r') ADVANCE(418);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(366);
+      if (lookahead == 'r') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(357);
+      if (lookahead == 'r') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(711);
+      if (lookahead == 'r') ADVANCE(644);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(617);
+      if (lookahead == 'r') ADVANCE(619);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(707);
+      if (lookahead == 'r') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
+      if (lookahead == 'r') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(425);
+      if (lookahead == 'r') ADVANCE(586);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(650);
+      if (lookahead == 'r') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(713);
+      if (lookahead == 'r') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(651);
+      if (lookahead == 'r') ADVANCE(708);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(626);
+      if (lookahead == 'r') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 'r') ADVANCE(673);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 's') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(593);
+      if (lookahead == 's') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(649);
+      if (lookahead == 't') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(715);
+      if (lookahead == 't') ADVANCE(408);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(326);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
+      if (lookahead == 't') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(351);
+      if (lookahead == 't') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 710:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(709);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 711:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(328);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 712:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(638);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 713:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(415);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 714:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(334);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 715:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(331);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 716:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(360);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 717:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 718:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 't') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 711:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 712:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 713:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(622);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 714:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(665);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 715:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(612);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 716:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 't') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 717:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(661);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
+      END_STATE();
+    case 718:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'u') ADVANCE(311);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(702);
+      if (lookahead == 'u') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(629);
+      if (lookahead == 'u') ADVANCE(683);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(672);
+      if (lookahead == 'v') ADVANCE(356);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(619);
+      if (lookahead == 'v') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(673);
+      if (lookahead == 'w') ADVANCE(651);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(668);
+      if (lookahead == 'x') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(319);
+      if (lookahead == 'y') ADVANCE(383);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(689);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(726);
       END_STATE();
     case 727:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(690);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 728:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(363);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 729:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(661);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 730:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(658);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 731:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(712);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(390);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 734:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 735:
+    case 728:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 736:
+    case 729:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 737:
+    case 730:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 738:
+    case 731:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 739:
+    case 732:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 740:
+    case 733:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 741:
+    case 734:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 735:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 760,
+        '.', 224,
+        ':', 765,
+        'x', 226,
+        'B', 754,
+        'b', 754,
+        'G', 756,
+        'g', 756,
+        'K', 756,
+        'k', 756,
+        'M', 757,
+        'm', 757,
+        'N', 216,
+        'n', 216,
+        'S', 759,
+        's', 759,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      END_STATE();
+    case 736:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 760,
+        '.', 224,
+        ':', 765,
+        'B', 754,
+        'b', 754,
+        'G', 756,
+        'g', 756,
+        'K', 756,
+        'k', 756,
+        'M', 757,
+        'm', 757,
+        'N', 216,
+        'n', 216,
+        'S', 759,
+        's', 759,
+        'T', 214,
+        't', 214,
+        'U', 216,
+        'u', 216,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(736);
+      END_STATE();
+    case 737:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 738:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(220);
+      if (lookahead == ':') ADVANCE(765);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(738);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 739:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(765);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 740:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(765);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
       END_STATE();
     case 742:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'x', 234,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
       END_STATE();
     case 743:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
-      END_STATE();
-    case 744:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 745:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 746:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 747:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(743);
       END_STATE();
-    case 751:
+    case 744:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 752:
+    case 745:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead == '\n') ADVANCE(751);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(755);
+          lookahead != '"') ADVANCE(748);
       END_STATE();
-    case 753:
+    case 746:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(757);
+      if (lookahead == '"') ADVANCE(749);
+      if (lookahead == '\\') ADVANCE(750);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
+          lookahead != '\n') ADVANCE(746);
       END_STATE();
-    case 754:
+    case 747:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '#') ADVANCE(746);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(747);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(755);
+          lookahead != '#') ADVANCE(748);
       END_STATE();
-    case 755:
+    case 748:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(247);
+      if (lookahead == '\\') ADVANCE(239);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(755);
+          lookahead != '"') ADVANCE(748);
       END_STATE();
-    case 756:
+    case 749:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(756);
+          lookahead != '\n') ADVANCE(749);
       END_STATE();
-    case 757:
+    case 750:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
+          lookahead != '\n') ADVANCE(746);
       END_STATE();
-    case 758:
+    case 751:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 759:
+    case 752:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 760:
+    case 753:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 761:
+    case 754:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == ':') ADVANCE(765);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
+          lookahead == 'i') ADVANCE(218);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+          lookahead == 'p') ADVANCE(217);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 762:
+    case 755:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
+          lookahead == 'b') ADVANCE(753);
       END_STATE();
-    case 763:
+    case 756:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
+          lookahead == 'b') ADVANCE(758);
+      END_STATE();
+    case 757:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(758);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
+          lookahead == 's') ADVANCE(759);
       END_STATE();
-    case 764:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
-      END_STATE();
-    case 765:
+    case 758:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
+          lookahead == 'i') ADVANCE(218);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+          lookahead == 'p') ADVANCE(217);
       END_STATE();
-    case 766:
+    case 759:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 767:
+    case 760:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 768:
+    case 761:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 769:
+    case 762:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 770:
+    case 763:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (lookahead == 'x') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(764);
       END_STATE();
-    case 771:
+    case 764:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(764);
       END_STATE();
-    case 772:
+    case 765:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(772);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(765);
       END_STATE();
     default:
       return false;
@@ -9110,1351 +8993,1367 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
     case 37:
       if (lookahead == 'r') ADVANCE(113);
       if (lookahead == 's') ADVANCE(114);
+      if (lookahead == 'v') ADVANCE(115);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(115);
+      if (lookahead == 'a') ADVANCE(116);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(116);
+      if (lookahead == 'w') ADVANCE(117);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(118);
-      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'm') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(120);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(120);
+      if (lookahead == 'r') ADVANCE(121);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(122);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(122);
+      if (lookahead == 'h') ADVANCE(123);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(124);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(124);
-      if (lookahead == 'r') ADVANCE(125);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(125);
       if (lookahead == 'r') ADVANCE(126);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(127);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 'p') ADVANCE(128);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(128);
-      if (lookahead == 'n') ADVANCE(129);
+      if (lookahead == 'm') ADVANCE(129);
+      if (lookahead == 'n') ADVANCE(130);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(131);
+      if (lookahead == 'n') ADVANCE(132);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(133);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(133);
+      if (lookahead == 'b') ADVANCE(134);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(134);
+      if (lookahead == 'm') ADVANCE(135);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(135);
-      if (lookahead == 'g') ADVANCE(136);
-      if (lookahead == 'p') ADVANCE(137);
-      if (lookahead == 'v') ADVANCE(138);
+      if (lookahead == 'c') ADVANCE(136);
+      if (lookahead == 'g') ADVANCE(137);
+      if (lookahead == 'p') ADVANCE(138);
+      if (lookahead == 'v') ADVANCE(139);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(139);
-      END_STATE();
-    case 57:
       if (lookahead == 't') ADVANCE(140);
       END_STATE();
-    case 58:
+    case 57:
       if (lookahead == 't') ADVANCE(141);
       END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(142);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(142);
-      if (lookahead == 'n') ADVANCE(143);
+      if (lookahead == 'm') ADVANCE(143);
+      if (lookahead == 'n') ADVANCE(144);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(144);
+      if (lookahead == 's') ADVANCE(145);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(145);
-      if (lookahead == 's') ADVANCE(146);
+      if (lookahead == 'c') ADVANCE(146);
+      if (lookahead == 's') ADVANCE(147);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(147);
+      if (lookahead == 'u') ADVANCE(148);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 't') ADVANCE(149);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(149);
-      if (lookahead == 'w') ADVANCE(150);
+      if (lookahead == 't') ADVANCE(150);
+      if (lookahead == 'w') ADVANCE(151);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(151);
+      if (lookahead == 'f') ADVANCE(152);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(153);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(154);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(154);
-      if (lookahead == 's') ADVANCE(155);
+      if (lookahead == 'c') ADVANCE(155);
+      if (lookahead == 's') ADVANCE(156);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(156);
-      if (lookahead == 'e') ADVANCE(157);
+      if (lookahead == 'a') ADVANCE(157);
+      if (lookahead == 'e') ADVANCE(158);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(159);
+      if (lookahead == 'l') ADVANCE(159);
+      if (lookahead == 's') ADVANCE(160);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(160);
-      if (lookahead == 'i') ADVANCE(161);
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'e') ADVANCE(161);
+      if (lookahead == 'i') ADVANCE(162);
+      if (lookahead == 'o') ADVANCE(163);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(164);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(164);
+      if (lookahead == 'a') ADVANCE(165);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(165);
+      if (lookahead == 'q') ADVANCE(166);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(166);
+      if (lookahead == 't') ADVANCE(167);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(167);
-      if (lookahead == 'j') ADVANCE(168);
-      if (lookahead == 'l') ADVANCE(169);
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'c') ADVANCE(168);
+      if (lookahead == 'j') ADVANCE(169);
+      if (lookahead == 'l') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(171);
       END_STATE();
     case 78:
-      if (lookahead == 'u') ADVANCE(171);
+      if (lookahead == 'u') ADVANCE(172);
       END_STATE();
     case 79:
-      if (lookahead == 'l') ADVANCE(172);
+      if (lookahead == 'l') ADVANCE(173);
       END_STATE();
     case 80:
-      if (lookahead == 'c') ADVANCE(173);
+      if (lookahead == 'c') ADVANCE(174);
       END_STATE();
     case 81:
-      if (lookahead == 'a') ADVANCE(174);
+      if (lookahead == 'a') ADVANCE(175);
       END_STATE();
     case 82:
-      if (lookahead == 'o') ADVANCE(175);
+      if (lookahead == 'o') ADVANCE(176);
       END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(176);
-      END_STATE();
-    case 84:
       if (lookahead == 'a') ADVANCE(177);
       END_STATE();
+    case 84:
+      if (lookahead == 'a') ADVANCE(178);
+      END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(178);
+      if (lookahead == 's') ADVANCE(179);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(179);
-      END_STATE();
-    case 87:
       if (lookahead == 'p') ADVANCE(180);
       END_STATE();
+    case 87:
+      if (lookahead == 'p') ADVANCE(181);
+      END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(181);
+      if (lookahead == 'r') ADVANCE(182);
       END_STATE();
     case 89:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(182);
-      if (lookahead == 't') ADVANCE(183);
+      if (lookahead == 'p') ADVANCE(183);
+      if (lookahead == 't') ADVANCE(184);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 92:
-      if (lookahead == 'f') ADVANCE(185);
+      if (lookahead == 'f') ADVANCE(186);
       END_STATE();
     case 93:
-      if (lookahead == 'l') ADVANCE(186);
+      if (lookahead == 'l') ADVANCE(187);
       END_STATE();
     case 94:
-      if (lookahead == 't') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(188);
       END_STATE();
     case 95:
-      if (lookahead == 'p') ADVANCE(188);
+      if (lookahead == 'p') ADVANCE(189);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'e') ADVANCE(190);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(190);
+      if (lookahead == 'i') ADVANCE(191);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(191);
+      if (lookahead == 'r') ADVANCE(192);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(192);
+      if (lookahead == 'c') ADVANCE(193);
       END_STATE();
     case 101:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(193);
+      if (lookahead == 'd') ADVANCE(194);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(194);
+      if (lookahead == 's') ADVANCE(195);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'e') ADVANCE(196);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(197);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(197);
+      if (lookahead == 'l') ADVANCE(198);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 's') ADVANCE(199);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(199);
+      if (lookahead == 'a') ADVANCE(200);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(200);
+      if (lookahead == 't') ADVANCE(201);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(202);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(202);
-      END_STATE();
-    case 112:
       if (lookahead == 'a') ADVANCE(203);
       END_STATE();
+    case 112:
+      if (lookahead == 'a') ADVANCE(204);
+      END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(205);
-      END_STATE();
-    case 115:
       if (lookahead == 't') ADVANCE(206);
       END_STATE();
+    case 115:
+      if (lookahead == 'i') ADVANCE(207);
+      END_STATE();
     case 116:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 't') ADVANCE(208);
       END_STATE();
     case 117:
-      if (lookahead == 'p') ADVANCE(208);
+      if (lookahead == 'n') ADVANCE(209);
       END_STATE();
     case 118:
-      if (lookahead == 'm') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(210);
       END_STATE();
     case 119:
-      if (lookahead == 'l') ADVANCE(210);
+      if (lookahead == 'm') ADVANCE(211);
       END_STATE();
     case 120:
-      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 'l') ADVANCE(212);
       END_STATE();
     case 121:
-      if (lookahead == 'a') ADVANCE(212);
-      END_STATE();
-    case 122:
       if (lookahead == 'e') ADVANCE(213);
       END_STATE();
+    case 122:
+      if (lookahead == 'a') ADVANCE(214);
+      END_STATE();
     case 123:
-      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(215);
       END_STATE();
     case 124:
-      if (lookahead == 't') ADVANCE(215);
-      END_STATE();
-    case 125:
       if (lookahead == 'e') ADVANCE(216);
       END_STATE();
+    case 125:
+      if (lookahead == 't') ADVANCE(217);
+      END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(218);
       END_STATE();
     case 127:
-      ACCEPT_TOKEN(anon_sym_gap);
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(219);
       END_STATE();
     case 128:
-      if (lookahead == 'o') ADVANCE(218);
+      ACCEPT_TOKEN(anon_sym_gap);
       END_STATE();
     case 129:
-      if (lookahead == 'e') ADVANCE(219);
+      if (lookahead == 'o') ADVANCE(220);
       END_STATE();
     case 130:
-      if (lookahead == 'b') ADVANCE(220);
+      if (lookahead == 'e') ADVANCE(221);
       END_STATE();
     case 131:
-      if (lookahead == 'd') ADVANCE(221);
+      if (lookahead == 'b') ADVANCE(222);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(222);
+      if (lookahead == 'd') ADVANCE(223);
       END_STATE();
     case 133:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 't') ADVANCE(224);
       END_STATE();
     case 134:
-      if (lookahead == 'p') ADVANCE(223);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(224);
+      if (lookahead == 'p') ADVANCE(225);
       END_STATE();
     case 136:
-      if (lookahead == 'r') ADVANCE(225);
+      if (lookahead == 'l') ADVANCE(226);
       END_STATE();
     case 137:
-      if (lookahead == 'u') ADVANCE(226);
+      if (lookahead == 'r') ADVANCE(227);
       END_STATE();
     case 138:
-      if (lookahead == 'a') ADVANCE(227);
+      if (lookahead == 'u') ADVANCE(228);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(228);
+      if (lookahead == 'a') ADVANCE(229);
       END_STATE();
     case 140:
-      if (lookahead == 'e') ADVANCE(229);
+      if (lookahead == 't') ADVANCE(230);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'e') ADVANCE(231);
       END_STATE();
     case 142:
-      if (lookahead == 'i') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 143:
-      if (lookahead == 'k') ADVANCE(231);
+      if (lookahead == 'i') ADVANCE(232);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(232);
+      if (lookahead == 'k') ADVANCE(233);
       END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(233);
+      if (lookahead == 's') ADVANCE(234);
       END_STATE();
     case 146:
-      if (lookahead == 'q') ADVANCE(234);
-      if (lookahead == 't') ADVANCE(235);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(235);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'q') ADVANCE(236);
+      if (lookahead == 't') ADVANCE(237);
       END_STATE();
     case 148:
-      if (lookahead == 'i') ADVANCE(236);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 149:
-      if (lookahead == 'e') ADVANCE(237);
-      if (lookahead == 'n') ADVANCE(238);
+      if (lookahead == 'i') ADVANCE(238);
       END_STATE();
     case 150:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'e') ADVANCE(239);
+      if (lookahead == 'n') ADVANCE(240);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_off);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 152:
-      if (lookahead == 'p') ADVANCE(239);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(240);
+      if (lookahead == 'p') ADVANCE(241);
       END_STATE();
     case 154:
-      if (lookahead == 'k') ADVANCE(241);
+      if (lookahead == 'r') ADVANCE(242);
       END_STATE();
     case 155:
-      if (lookahead == 's') ADVANCE(242);
-      END_STATE();
-    case 156:
       if (lookahead == 'k') ADVANCE(243);
       END_STATE();
+    case 156:
+      if (lookahead == 's') ADVANCE(244);
+      END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(244);
+      if (lookahead == 'k') ADVANCE(245);
       END_STATE();
     case 158:
-      if (lookahead == 'i') ADVANCE(245);
+      if (lookahead == 'r') ADVANCE(246);
       END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(246);
+      if (lookahead == 'i') ADVANCE(247);
       END_STATE();
     case 160:
-      if (lookahead == 'r') ADVANCE(247);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(248);
-      if (lookahead == 'v') ADVANCE(249);
+      if (lookahead == 'r') ADVANCE(249);
       END_STATE();
     case 162:
-      if (lookahead == 'h') ADVANCE(250);
-      if (lookahead == 't') ADVANCE(251);
+      if (lookahead == 'o') ADVANCE(250);
+      if (lookahead == 'v') ADVANCE(251);
       END_STATE();
     case 163:
-      if (lookahead == 's') ADVANCE(252);
+      if (lookahead == 'h') ADVANCE(252);
+      if (lookahead == 't') ADVANCE(253);
       END_STATE();
     case 164:
-      if (lookahead == 'n') ADVANCE(253);
+      if (lookahead == 's') ADVANCE(254);
       END_STATE();
     case 165:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'n') ADVANCE(255);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(254);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 167:
-      if (lookahead == 'l') ADVANCE(255);
-      END_STATE();
-    case 168:
       if (lookahead == 'e') ADVANCE(256);
       END_STATE();
+    case 168:
+      if (lookahead == 'l') ADVANCE(257);
+      END_STATE();
     case 169:
-      if (lookahead == 'a') ADVANCE(257);
+      if (lookahead == 'e') ADVANCE(258);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(258);
+      if (lookahead == 'a') ADVANCE(259);
       END_STATE();
     case 171:
-      if (lookahead == 't') ADVANCE(259);
+      if (lookahead == 'r') ADVANCE(260);
       END_STATE();
     case 172:
-      if (lookahead == 'e') ADVANCE(260);
-      END_STATE();
-    case 173:
       if (lookahead == 't') ADVANCE(261);
       END_STATE();
-    case 174:
-      if (lookahead == 'p') ADVANCE(262);
+    case 173:
+      if (lookahead == 'e') ADVANCE(262);
       END_STATE();
-    case 175:
+    case 174:
       if (lookahead == 't') ADVANCE(263);
       END_STATE();
-    case 176:
-      if (lookahead == 't') ADVANCE(264);
+    case 175:
+      if (lookahead == 'p') ADVANCE(264);
       END_STATE();
-    case 177:
+    case 176:
       if (lookahead == 't') ADVANCE(265);
       END_STATE();
+    case 177:
+      if (lookahead == 't') ADVANCE(266);
+      END_STATE();
     case 178:
-      if (lookahead == 'c') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(267);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 'c') ADVANCE(268);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_udp);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 181:
-      if (lookahead == 'e') ADVANCE(267);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 182:
-      if (lookahead == 'a') ADVANCE(268);
+      if (lookahead == 'e') ADVANCE(269);
       END_STATE();
     case 183:
-      if (lookahead == 'h') ADVANCE(269);
+      if (lookahead == 'a') ADVANCE(270);
       END_STATE();
     case 184:
-      if (lookahead == 'n') ADVANCE(270);
+      if (lookahead == 'h') ADVANCE(271);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'n') ADVANCE(272);
       END_STATE();
     case 186:
-      if (lookahead == 'a') ADVANCE(271);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 187:
-      if (lookahead == 'h') ADVANCE(272);
+      if (lookahead == 'a') ADVANCE(273);
       END_STATE();
     case 188:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'h') ADVANCE(274);
       END_STATE();
     case 189:
-      if (lookahead == 'p') ADVANCE(273);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 190:
-      if (lookahead == 'o') ADVANCE(274);
+      if (lookahead == 'p') ADVANCE(275);
       END_STATE();
     case 191:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'o') ADVANCE(276);
       END_STATE();
     case 192:
-      if (lookahead == 'k') ADVANCE(275);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 193:
-      if (lookahead == 'g') ADVANCE(276);
+      if (lookahead == 'k') ADVANCE(277);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(277);
+      if (lookahead == 'g') ADVANCE(278);
       END_STATE();
     case 195:
-      if (lookahead == 's') ADVANCE(278);
+      if (lookahead == 't') ADVANCE(279);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(279);
-      END_STATE();
-    case 197:
-      ACCEPT_TOKEN(anon_sym_ceil);
-      END_STATE();
-    case 198:
       if (lookahead == 's') ADVANCE(280);
       END_STATE();
+    case 197:
+      if (lookahead == 's') ADVANCE(281);
+      END_STATE();
+    case 198:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
     case 199:
-      if (lookahead == 'c') ADVANCE(281);
+      if (lookahead == 's') ADVANCE(282);
       END_STATE();
     case 200:
-      if (lookahead == 'i') ADVANCE(282);
+      if (lookahead == 'c') ADVANCE(283);
       END_STATE();
     case 201:
-      if (lookahead == 'u') ADVANCE(283);
+      if (lookahead == 'i') ADVANCE(284);
       END_STATE();
     case 202:
-      if (lookahead == 'u') ADVANCE(284);
+      if (lookahead == 'u') ADVANCE(285);
       END_STATE();
     case 203:
-      if (lookahead == 'y') ADVANCE(285);
+      if (lookahead == 'u') ADVANCE(286);
       END_STATE();
     case 204:
-      if (lookahead == 'c') ADVANCE(286);
+      if (lookahead == 'y') ADVANCE(287);
       END_STATE();
     case 205:
-      if (lookahead == 'r') ADVANCE(287);
+      if (lookahead == 'c') ADVANCE(288);
       END_STATE();
     case 206:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'r') ADVANCE(289);
       END_STATE();
     case 207:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 208:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 209:
-      if (lookahead == 'y') ADVANCE(288);
-      END_STATE();
-    case 210:
-      if (lookahead == 'i') ADVANCE(289);
-      END_STATE();
-    case 211:
       if (lookahead == 's') ADVANCE(290);
       END_STATE();
+    case 208:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 209:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 210:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
+    case 211:
+      if (lookahead == 'y') ADVANCE(291);
+      END_STATE();
     case 212:
-      if (lookahead == 'b') ADVANCE(291);
+      if (lookahead == 'i') ADVANCE(292);
       END_STATE();
     case 213:
-      if (lookahead == 'r') ADVANCE(292);
+      if (lookahead == 's') ADVANCE(293);
       END_STATE();
     case 214:
-      if (lookahead == 'c') ADVANCE(293);
+      if (lookahead == 'b') ADVANCE(294);
       END_STATE();
     case 215:
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'r') ADVANCE(295);
       END_STATE();
     case 216:
-      if (lookahead == 'w') ADVANCE(295);
+      if (lookahead == 'c') ADVANCE(296);
       END_STATE();
     case 217:
-      if (lookahead == 'a') ADVANCE(296);
+      if (lookahead == 'e') ADVANCE(297);
       END_STATE();
     case 218:
-      if (lookahead == 'd') ADVANCE(297);
+      if (lookahead == 'w') ADVANCE(298);
       END_STATE();
     case 219:
-      if (lookahead == 'r') ADVANCE(298);
-      END_STATE();
-    case 220:
       if (lookahead == 'a') ADVANCE(299);
       END_STATE();
+    case 220:
+      if (lookahead == 'd') ADVANCE(300);
+      END_STATE();
     case 221:
-      if (lookahead == 'l') ADVANCE(300);
+      if (lookahead == 'r') ADVANCE(301);
       END_STATE();
     case 222:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'a') ADVANCE(302);
       END_STATE();
     case 223:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(301);
+      if (lookahead == 'l') ADVANCE(303);
       END_STATE();
     case 224:
-      if (lookahead == 'u') ADVANCE(302);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 225:
-      if (lookahead == 'e') ADVANCE(303);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(304);
       END_STATE();
     case 226:
-      if (lookahead == 't') ADVANCE(304);
+      if (lookahead == 'u') ADVANCE(305);
       END_STATE();
     case 227:
-      if (lookahead == 'l') ADVANCE(305);
-      END_STATE();
-    case 228:
       if (lookahead == 'e') ADVANCE(306);
       END_STATE();
+    case 228:
+      if (lookahead == 't') ADVANCE(307);
+      END_STATE();
     case 229:
-      if (lookahead == 'n') ADVANCE(307);
+      if (lookahead == 'l') ADVANCE(308);
       END_STATE();
     case 230:
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 'e') ADVANCE(309);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(309);
+      if (lookahead == 'n') ADVANCE(310);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 't') ADVANCE(311);
       END_STATE();
     case 233:
-      if (lookahead == 'l') ADVANCE(310);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(312);
       END_STATE();
     case 234:
-      if (lookahead == 'u') ADVANCE(311);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 235:
-      if (lookahead == 'e') ADVANCE(312);
+      if (lookahead == 'l') ADVANCE(313);
       END_STATE();
     case 236:
-      if (lookahead == 'v') ADVANCE(313);
+      if (lookahead == 'u') ADVANCE(314);
       END_STATE();
     case 237:
-      if (lookahead == 'm') ADVANCE(314);
+      if (lookahead == 'e') ADVANCE(315);
       END_STATE();
     case 238:
-      if (lookahead == 's') ADVANCE(315);
+      if (lookahead == 'v') ADVANCE(316);
       END_STATE();
     case 239:
-      if (lookahead == 'u') ADVANCE(316);
+      if (lookahead == 'm') ADVANCE(317);
       END_STATE();
     case 240:
-      if (lookahead == 'h') ADVANCE(317);
+      if (lookahead == 's') ADVANCE(318);
       END_STATE();
     case 241:
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 'u') ADVANCE(319);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(319);
+      if (lookahead == 'h') ADVANCE(320);
       END_STATE();
     case 243:
-      if (lookahead == 'r') ADVANCE(320);
+      if (lookahead == 'e') ADVANCE(321);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_peer);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(322);
       END_STATE();
     case 245:
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'r') ADVANCE(323);
       END_STATE();
     case 246:
-      if (lookahead == 'r') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_peer);
       END_STATE();
     case 247:
-      if (lookahead == 'o') ADVANCE(323);
+      if (lookahead == 'c') ADVANCE(324);
       END_STATE();
     case 248:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(325);
       END_STATE();
     case 249:
-      if (lookahead == 'a') ADVANCE(324);
-      END_STATE();
-    case 250:
-      if (lookahead == 'i') ADVANCE(325);
-      END_STATE();
-    case 251:
       if (lookahead == 'o') ADVANCE(326);
       END_STATE();
+    case 250:
+      ACCEPT_TOKEN(anon_sym_prio);
+      END_STATE();
+    case 251:
+      if (lookahead == 'a') ADVANCE(327);
+      END_STATE();
     case 252:
-      if (lookahead == 'c') ADVANCE(327);
+      if (lookahead == 'i') ADVANCE(328);
       END_STATE();
     case 253:
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'o') ADVANCE(329);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_rate);
-      END_STATE();
-    case 255:
-      if (lookahead == 'a') ADVANCE(329);
-      END_STATE();
-    case 256:
       if (lookahead == 'c') ADVANCE(330);
       END_STATE();
-    case 257:
+    case 255:
       if (lookahead == 't') ADVANCE(331);
       END_STATE();
+    case 256:
+      ACCEPT_TOKEN(anon_sym_rate);
+      END_STATE();
+    case 257:
+      if (lookahead == 'a') ADVANCE(332);
+      END_STATE();
     case 258:
-      if (lookahead == 'd') ADVANCE(332);
+      if (lookahead == 'c') ADVANCE(333);
       END_STATE();
     case 259:
-      if (lookahead == 'e') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(334);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'd') ADVANCE(335);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(334);
-      END_STATE();
-    case 262:
-      if (lookahead == 'e') ADVANCE(335);
-      END_STATE();
-    case 263:
-      ACCEPT_TOKEN(anon_sym_slot);
-      END_STATE();
-    case 264:
-      ACCEPT_TOKEN(anon_sym_snat);
-      END_STATE();
-    case 265:
       if (lookahead == 'e') ADVANCE(336);
       END_STATE();
+    case 262:
+      ACCEPT_TOKEN(anon_sym_rule);
+      END_STATE();
+    case 263:
+      if (lookahead == 'i') ADVANCE(337);
+      END_STATE();
+    case 264:
+      if (lookahead == 'e') ADVANCE(338);
+      END_STATE();
+    case 265:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
     case 266:
-      if (lookahead == 't') ADVANCE(337);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 267:
-      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == 'e') ADVANCE(339);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      if (lookahead == 't') ADVANCE(340);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_veth);
+      if (lookahead == 'a') ADVANCE(341);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 271:
-      if (lookahead == 'n') ADVANCE(339);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 272:
-      if (lookahead == 'i') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 273:
-      if (lookahead == 't') ADVANCE(341);
-      END_STATE();
-    case 274:
       if (lookahead == 'n') ADVANCE(342);
       END_STATE();
+    case 274:
+      if (lookahead == 'i') ADVANCE(343);
+      END_STATE();
     case 275:
-      if (lookahead == 'h') ADVANCE(343);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 276:
-      if (lookahead == 'e') ADVANCE(344);
+      if (lookahead == 'n') ADVANCE(345);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'h') ADVANCE(346);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      if (lookahead == 'e') ADVANCE(347);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(345);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(346);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 281:
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 't') ADVANCE(348);
       END_STATE();
     case 282:
-      if (lookahead == 'n') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(349);
       END_STATE();
     case 283:
-      if (lookahead == 'p') ADVANCE(349);
+      if (lookahead == 't') ADVANCE(350);
       END_STATE();
     case 284:
-      if (lookahead == 'l') ADVANCE(350);
+      if (lookahead == 'n') ADVANCE(351);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_delay);
+      if (lookahead == 'p') ADVANCE(352);
       END_STATE();
     case 286:
-      if (lookahead == 't') ADVANCE(351);
+      if (lookahead == 'l') ADVANCE(353);
       END_STATE();
     case 287:
-      if (lookahead == 'i') ADVANCE(352);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(354);
       END_STATE();
     case 289:
-      if (lookahead == 'c') ADVANCE(353);
+      if (lookahead == 'i') ADVANCE(355);
       END_STATE();
     case 290:
-      if (lookahead == 's') ADVANCE(354);
+      if (lookahead == 'o') ADVANCE(356);
       END_STATE();
     case 291:
-      if (lookahead == 'l') ADVANCE(355);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 292:
-      if (lookahead == 'n') ADVANCE(356);
+      if (lookahead == 'c') ADVANCE(357);
       END_STATE();
     case 293:
-      if (lookahead == 't') ADVANCE(357);
+      if (lookahead == 's') ADVANCE(358);
       END_STATE();
     case 294:
-      if (lookahead == 'r') ADVANCE(358);
+      if (lookahead == 'l') ADVANCE(359);
       END_STATE();
     case 295:
-      if (lookahead == 'a') ADVANCE(359);
+      if (lookahead == 'n') ADVANCE(360);
       END_STATE();
     case 296:
-      if (lookahead == 'r') ADVANCE(360);
+      if (lookahead == 't') ADVANCE(361);
       END_STATE();
     case 297:
-      if (lookahead == 'e') ADVANCE(361);
+      if (lookahead == 'r') ADVANCE(362);
       END_STATE();
     case 298:
-      if (lookahead == 'i') ADVANCE(362);
+      if (lookahead == 'a') ADVANCE(363);
       END_STATE();
     case 299:
-      if (lookahead == 'l') ADVANCE(363);
+      if (lookahead == 'r') ADVANCE(364);
       END_STATE();
     case 300:
-      if (lookahead == 'e') ADVANCE(364);
+      if (lookahead == 'e') ADVANCE(365);
       END_STATE();
     case 301:
-      if (lookahead == '6') ADVANCE(365);
+      if (lookahead == 'i') ADVANCE(366);
       END_STATE();
     case 302:
-      if (lookahead == 'd') ADVANCE(366);
+      if (lookahead == 'l') ADVANCE(367);
       END_STATE();
     case 303:
-      if (lookahead == 's') ADVANCE(367);
+      if (lookahead == 'e') ADVANCE(368);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == '6') ADVANCE(369);
       END_STATE();
     case 305:
-      if (lookahead == 'i') ADVANCE(368);
+      if (lookahead == 'd') ADVANCE(370);
       END_STATE();
     case 306:
-      if (lookahead == 'r') ADVANCE(369);
+      if (lookahead == 's') ADVANCE(371);
       END_STATE();
     case 307:
-      if (lookahead == 'c') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 308:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'i') ADVANCE(372);
       END_STATE();
     case 309:
-      if (lookahead == 'a') ADVANCE(371);
+      if (lookahead == 'r') ADVANCE(373);
       END_STATE();
     case 310:
-      if (lookahead == 'a') ADVANCE(372);
+      if (lookahead == 'c') ADVANCE(374);
       END_STATE();
     case 311:
-      if (lookahead == 'e') ADVANCE(373);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 312:
-      if (lookahead == 'r') ADVANCE(374);
+      if (lookahead == 'a') ADVANCE(375);
       END_STATE();
     case 313:
-      if (lookahead == 'e') ADVANCE(375);
+      if (lookahead == 'a') ADVANCE(376);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_netem);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_netns);
-      END_STATE();
-    case 316:
-      if (lookahead == 't') ADVANCE(376);
-      END_STATE();
-    case 317:
       if (lookahead == 'e') ADVANCE(377);
       END_STATE();
+    case 315:
+      if (lookahead == 'r') ADVANCE(378);
+      END_STATE();
+    case 316:
+      if (lookahead == 'e') ADVANCE(379);
+      END_STATE();
+    case 317:
+      ACCEPT_TOKEN(anon_sym_netem);
+      END_STATE();
     case 318:
-      if (lookahead == 't') ADVANCE(378);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 319:
-      if (lookahead == 'h') ADVANCE(379);
+      if (lookahead == 't') ADVANCE(380);
       END_STATE();
     case 320:
-      if (lookahead == 'a') ADVANCE(380);
+      if (lookahead == 'e') ADVANCE(381);
       END_STATE();
     case 321:
-      if (lookahead == 'y') ADVANCE(381);
+      if (lookahead == 't') ADVANCE(382);
       END_STATE();
     case 322:
-      if (lookahead == 'o') ADVANCE(382);
+      if (lookahead == 'h') ADVANCE(383);
       END_STATE();
     case 323:
-      if (lookahead == 'u') ADVANCE(383);
+      if (lookahead == 'a') ADVANCE(384);
       END_STATE();
     case 324:
-      if (lookahead == 't') ADVANCE(384);
+      if (lookahead == 'y') ADVANCE(385);
       END_STATE();
     case 325:
-      if (lookahead == 'b') ADVANCE(385);
+      if (lookahead == 'o') ADVANCE(386);
       END_STATE();
     case 326:
-      if (lookahead == 'c') ADVANCE(386);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_qdisc);
-      END_STATE();
-    case 328:
       if (lookahead == 'u') ADVANCE(387);
       END_STATE();
+    case 327:
+      if (lookahead == 't') ADVANCE(388);
+      END_STATE();
+    case 328:
+      if (lookahead == 'b') ADVANCE(389);
+      END_STATE();
     case 329:
-      if (lookahead == 's') ADVANCE(388);
+      if (lookahead == 'c') ADVANCE(390);
       END_STATE();
     case 330:
-      if (lookahead == 't') ADVANCE(389);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 331:
-      if (lookahead == 'e') ADVANCE(390);
+      if (lookahead == 'u') ADVANCE(391);
       END_STATE();
     case 332:
-      if (lookahead == 'e') ADVANCE(391);
+      if (lookahead == 's') ADVANCE(392);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 't') ADVANCE(393);
       END_STATE();
     case 334:
-      if (lookahead == 'o') ADVANCE(392);
+      if (lookahead == 'e') ADVANCE(394);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'e') ADVANCE(395);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_state);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 337:
-      if (lookahead == 'l') ADVANCE(393);
-      END_STATE();
-    case 338:
-      if (lookahead == 'c') ADVANCE(394);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_vxlan);
-      END_STATE();
-    case 340:
-      if (lookahead == 'n') ADVANCE(395);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_accept);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_action);
-      END_STATE();
-    case 343:
       if (lookahead == 'o') ADVANCE(396);
       END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_shape);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_state);
+      END_STATE();
+    case 340:
+      if (lookahead == 'l') ADVANCE(397);
+      END_STATE();
+    case 341:
+      if (lookahead == 'c') ADVANCE(398);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_vxlan);
+      END_STATE();
+    case 343:
+      if (lookahead == 'n') ADVANCE(399);
+      END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 346:
-      if (lookahead == 'f') ADVANCE(397);
+      if (lookahead == 'o') ADVANCE(400);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 348:
-      if (lookahead == 'u') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 349:
-      if (lookahead == 't') ADVANCE(399);
+      if (lookahead == 'f') ADVANCE(401);
       END_STATE();
     case 350:
-      if (lookahead == 't') ADVANCE(400);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 351:
-      if (lookahead == '_') ADVANCE(401);
+      if (lookahead == 'u') ADVANCE(402);
       END_STATE();
     case 352:
-      if (lookahead == 'b') ADVANCE(402);
+      if (lookahead == 't') ADVANCE(403);
       END_STATE();
     case 353:
-      if (lookahead == 'a') ADVANCE(403);
+      if (lookahead == 't') ADVANCE(404);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == '_') ADVANCE(405);
       END_STATE();
     case 355:
-      if (lookahead == 'i') ADVANCE(404);
+      if (lookahead == 'b') ADVANCE(406);
       END_STATE();
     case 356:
-      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == 'r') ADVANCE(407);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'a') ADVANCE(408);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 359:
-      if (lookahead == 'l') ADVANCE(406);
+      if (lookahead == 'i') ADVANCE(409);
       END_STATE();
     case 360:
-      if (lookahead == 'd') ADVANCE(407);
-      END_STATE();
-    case 361:
-      if (lookahead == 'l') ADVANCE(408);
-      END_STATE();
-    case 362:
-      if (lookahead == 'c') ADVANCE(409);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_global);
-      END_STATE();
-    case 364:
-      ACCEPT_TOKEN(anon_sym_handle);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
-      END_STATE();
-    case 366:
       if (lookahead == 'e') ADVANCE(410);
       END_STATE();
-    case 367:
-      if (lookahead == 's') ADVANCE(411);
+    case 361:
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
-    case 368:
+    case 362:
+      ACCEPT_TOKEN(anon_sym_filter);
+      END_STATE();
+    case 363:
+      if (lookahead == 'l') ADVANCE(411);
+      END_STATE();
+    case 364:
       if (lookahead == 'd') ADVANCE(412);
       END_STATE();
+    case 365:
+      if (lookahead == 'l') ADVANCE(413);
+      END_STATE();
+    case 366:
+      if (lookahead == 'c') ADVANCE(414);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_global);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_handle);
+      END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 370:
-      if (lookahead == 'y') ADVANCE(413);
+      if (lookahead == 'e') ADVANCE(415);
       END_STATE();
     case 371:
-      if (lookahead == 'y') ADVANCE(414);
+      if (lookahead == 's') ADVANCE(416);
       END_STATE();
     case 372:
-      if (lookahead == 'n') ADVANCE(415);
+      if (lookahead == 'd') ADVANCE(417);
       END_STATE();
     case 373:
-      if (lookahead == 'r') ADVANCE(416);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_master);
+      if (lookahead == 'y') ADVANCE(418);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'y') ADVANCE(419);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'n') ADVANCE(420);
       END_STATE();
     case 377:
-      if (lookahead == 'a') ADVANCE(417);
+      if (lookahead == 'r') ADVANCE(421);
       END_STATE();
     case 378:
-      if (lookahead == 's') ADVANCE(418);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 379:
-      if (lookahead == 'r') ADVANCE(419);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 380:
-      if (lookahead == 't') ADVANCE(420);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'a') ADVANCE(422);
       END_STATE();
     case 382:
-      if (lookahead == 'u') ADVANCE(421);
+      if (lookahead == 's') ADVANCE(423);
       END_STATE();
     case 383:
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 'r') ADVANCE(424);
       END_STATE();
     case 384:
-      if (lookahead == 'e') ADVANCE(423);
+      if (lookahead == 't') ADVANCE(425);
       END_STATE();
     case 385:
-      if (lookahead == 'i') ADVANCE(424);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 386:
-      if (lookahead == 'o') ADVANCE(425);
+      if (lookahead == 'u') ADVANCE(426);
       END_STATE();
     case 387:
-      if (lookahead == 'm') ADVANCE(426);
+      if (lookahead == 't') ADVANCE(427);
       END_STATE();
     case 388:
-      if (lookahead == 's') ADVANCE(427);
+      if (lookahead == 'e') ADVANCE(428);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 'i') ADVANCE(429);
       END_STATE();
     case 390:
-      if (lookahead == 'd') ADVANCE(428);
+      if (lookahead == 'o') ADVANCE(430);
       END_STATE();
     case 391:
-      if (lookahead == 'r') ADVANCE(429);
+      if (lookahead == 'm') ADVANCE(431);
       END_STATE();
     case 392:
-      if (lookahead == 'n') ADVANCE(430);
+      if (lookahead == 's') ADVANCE(432);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 394:
-      if (lookahead == 'h') ADVANCE(431);
+      if (lookahead == 'd') ADVANCE(433);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 'r') ADVANCE(434);
       END_STATE();
     case 396:
-      if (lookahead == 'l') ADVANCE(432);
+      if (lookahead == 'n') ADVANCE(435);
       END_STATE();
     case 397:
-      if (lookahead == 'y') ADVANCE(433);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 398:
-      if (lookahead == 'e') ADVANCE(434);
+      if (lookahead == 'h') ADVANCE(436);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 'l') ADVANCE(437);
       END_STATE();
     case 401:
-      if (lookahead == 'q') ADVANCE(435);
+      if (lookahead == 'y') ADVANCE(438);
       END_STATE();
     case 402:
-      if (lookahead == 'u') ADVANCE(436);
+      if (lookahead == 'e') ADVANCE(439);
       END_STATE();
     case 403:
-      if (lookahead == 't') ADVANCE(437);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 404:
-      if (lookahead == 's') ADVANCE(438);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 405:
-      if (lookahead == 't') ADVANCE(439);
+      if (lookahead == 'q') ADVANCE(440);
       END_STATE();
     case 406:
-      if (lookahead == 'l') ADVANCE(440);
+      if (lookahead == 'u') ADVANCE(441);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_forward);
+      ACCEPT_TOKEN(anon_sym_divisor);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 't') ADVANCE(442);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 's') ADVANCE(443);
       END_STATE();
     case 410:
-      ACCEPT_TOKEN(anon_sym_include);
+      if (lookahead == 't') ADVANCE(444);
       END_STATE();
     case 411:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      if (lookahead == 'l') ADVANCE(445);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      ACCEPT_TOKEN(anon_sym_forward);
       END_STATE();
     case 413:
-      ACCEPT_TOKEN(anon_sym_latency);
+      ACCEPT_TOKEN(anon_sym_gemodel);
       END_STATE();
     case 414:
-      if (lookahead == 'e') ADVANCE(441);
+      ACCEPT_TOKEN(anon_sym_generic);
       END_STATE();
     case 415:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      ACCEPT_TOKEN(anon_sym_include);
       END_STATE();
     case 416:
-      if (lookahead == 'a') ADVANCE(442);
+      ACCEPT_TOKEN(anon_sym_ingress);
       END_STATE();
     case 417:
-      if (lookahead == 'd') ADVANCE(443);
+      ACCEPT_TOKEN(anon_sym_invalid);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(anon_sym_packets);
+      ACCEPT_TOKEN(anon_sym_latency);
       END_STATE();
     case 419:
-      if (lookahead == 'u') ADVANCE(444);
+      if (lookahead == 'e') ADVANCE(446);
       END_STATE();
     case 420:
-      if (lookahead == 'e') ADVANCE(445);
+      ACCEPT_TOKEN(anon_sym_macvlan);
       END_STATE();
     case 421:
-      if (lookahead == 't') ADVANCE(446);
+      if (lookahead == 'a') ADVANCE(447);
       END_STATE();
     case 422:
-      if (lookahead == 'i') ADVANCE(447);
+      if (lookahead == 'd') ADVANCE(448);
       END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_private);
+      ACCEPT_TOKEN(anon_sym_packets);
       END_STATE();
     case 424:
-      if (lookahead == 't') ADVANCE(448);
+      if (lookahead == 'u') ADVANCE(449);
       END_STATE();
     case 425:
-      if (lookahead == 'l') ADVANCE(449);
+      if (lookahead == 'e') ADVANCE(450);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(anon_sym_quantum);
+      if (lookahead == 't') ADVANCE(451);
       END_STATE();
     case 427:
-      if (lookahead == 'i') ADVANCE(450);
+      if (lookahead == 'i') ADVANCE(452);
       END_STATE();
     case 428:
-      ACCEPT_TOKEN(anon_sym_related);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_reorder);
+      if (lookahead == 't') ADVANCE(453);
       END_STATE();
     case 430:
-      ACCEPT_TOKEN(anon_sym_section);
+      if (lookahead == 'l') ADVANCE(454);
       END_STATE();
     case 431:
-      if (lookahead == 'a') ADVANCE(451);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 432:
-      if (lookahead == 'e') ADVANCE(452);
+      if (lookahead == 'i') ADVANCE(455);
       END_STATE();
     case 433:
-      ACCEPT_TOKEN(anon_sym_classify);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 434:
-      ACCEPT_TOKEN(anon_sym_continue);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 435:
-      if (lookahead == 'l') ADVANCE(453);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 436:
-      if (lookahead == 't') ADVANCE(454);
+      if (lookahead == 'a') ADVANCE(456);
       END_STATE();
     case 437:
-      if (lookahead == 'e') ADVANCE(455);
+      if (lookahead == 'e') ADVANCE(457);
       END_STATE();
     case 438:
-      if (lookahead == 'h') ADVANCE(456);
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
     case 439:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_continue);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'l') ADVANCE(458);
       END_STATE();
     case 441:
-      if (lookahead == 'r') ADVANCE(457);
+      if (lookahead == 't') ADVANCE(459);
       END_STATE();
     case 442:
-      if (lookahead == 'd') ADVANCE(458);
+      if (lookahead == 'e') ADVANCE(460);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      if (lookahead == 'h') ADVANCE(461);
       END_STATE();
     case 444:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
     case 445:
-      ACCEPT_TOKEN(anon_sym_peakrate);
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
     case 446:
-      if (lookahead == 'i') ADVANCE(459);
+      if (lookahead == 'r') ADVANCE(462);
       END_STATE();
     case 447:
-      if (lookahead == 'n') ADVANCE(460);
+      if (lookahead == 'd') ADVANCE(463);
       END_STATE();
     case 448:
-      ACCEPT_TOKEN(anon_sym_prohibit);
+      ACCEPT_TOKEN(anon_sym_overhead);
       END_STATE();
     case 449:
-      ACCEPT_TOKEN(anon_sym_protocol);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 450:
-      if (lookahead == 'f') ADVANCE(461);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 451:
-      if (lookahead == 'b') ADVANCE(462);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 453:
-      if (lookahead == 'e') ADVANCE(463);
-      END_STATE();
-    case 454:
       if (lookahead == 'i') ADVANCE(464);
       END_STATE();
+    case 452:
+      if (lookahead == 'n') ADVANCE(465);
+      END_STATE();
+    case 453:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(anon_sym_protocol);
+      END_STATE();
     case 455:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+      if (lookahead == 'f') ADVANCE(466);
       END_STATE();
     case 456:
-      if (lookahead == 'e') ADVANCE(465);
+      if (lookahead == 'b') ADVANCE(467);
       END_STATE();
     case 457:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 458:
-      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == 'e') ADVANCE(468);
       END_STATE();
     case 459:
-      if (lookahead == 'n') ADVANCE(467);
+      if (lookahead == 'i') ADVANCE(469);
       END_STATE();
     case 460:
-      if (lookahead == 'g') ADVANCE(468);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 461:
-      if (lookahead == 'y') ADVANCE(469);
+      if (lookahead == 'e') ADVANCE(470);
       END_STATE();
     case 462:
-      if (lookahead == 'l') ADVANCE(470);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 463:
-      if (lookahead == 'n') ADVANCE(471);
+      if (lookahead == 'e') ADVANCE(471);
       END_STATE();
     case 464:
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'n') ADVANCE(472);
       END_STATE();
     case 465:
-      if (lookahead == 'd') ADVANCE(473);
+      if (lookahead == 'g') ADVANCE(473);
       END_STATE();
     case 466:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'y') ADVANCE(474);
       END_STATE();
     case 467:
-      if (lookahead == 'g') ADVANCE(474);
+      if (lookahead == 'l') ADVANCE(475);
       END_STATE();
     case 468:
-      ACCEPT_TOKEN(anon_sym_prerouting);
-      END_STATE();
-    case 469:
-      ACCEPT_TOKEN(anon_sym_reclassify);
-      END_STATE();
-    case 470:
-      if (lookahead == 'e') ADVANCE(475);
-      END_STATE();
-    case 471:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
-      END_STATE();
-    case 472:
       if (lookahead == 'n') ADVANCE(476);
       END_STATE();
+    case 469:
+      if (lookahead == 'o') ADVANCE(477);
+      END_STATE();
+    case 470:
+      if (lookahead == 'd') ADVANCE(478);
+      END_STATE();
+    case 471:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 472:
+      if (lookahead == 'g') ADVANCE(479);
+      END_STATE();
     case 473:
-      ACCEPT_TOKEN(anon_sym_established);
+      ACCEPT_TOKEN(anon_sym_prerouting);
       END_STATE();
     case 474:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      ACCEPT_TOKEN(anon_sym_reclassify);
       END_STATE();
     case 475:
-      ACCEPT_TOKEN(anon_sym_unreachable);
+      if (lookahead == 'e') ADVANCE(480);
       END_STATE();
     case 476:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 477:
+      if (lookahead == 'n') ADVANCE(481);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 481:
       ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
@@ -10464,166 +10363,166 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 249},
-  [2] = {.lex_state = 256},
-  [3] = {.lex_state = 249},
-  [4] = {.lex_state = 249},
-  [5] = {.lex_state = 249},
-  [6] = {.lex_state = 249},
-  [7] = {.lex_state = 249},
-  [8] = {.lex_state = 249},
-  [9] = {.lex_state = 258},
-  [10] = {.lex_state = 258},
-  [11] = {.lex_state = 258},
-  [12] = {.lex_state = 258},
-  [13] = {.lex_state = 258},
-  [14] = {.lex_state = 258},
-  [15] = {.lex_state = 258},
-  [16] = {.lex_state = 258},
-  [17] = {.lex_state = 258},
-  [18] = {.lex_state = 253},
-  [19] = {.lex_state = 255},
-  [20] = {.lex_state = 250},
-  [21] = {.lex_state = 250},
-  [22] = {.lex_state = 259},
-  [23] = {.lex_state = 259},
-  [24] = {.lex_state = 266},
-  [25] = {.lex_state = 266},
-  [26] = {.lex_state = 266},
-  [27] = {.lex_state = 266},
-  [28] = {.lex_state = 266},
-  [29] = {.lex_state = 265},
-  [30] = {.lex_state = 255},
-  [31] = {.lex_state = 255},
-  [32] = {.lex_state = 255},
-  [33] = {.lex_state = 250},
-  [34] = {.lex_state = 255},
-  [35] = {.lex_state = 265},
-  [36] = {.lex_state = 265},
-  [37] = {.lex_state = 252},
-  [38] = {.lex_state = 255},
-  [39] = {.lex_state = 255},
-  [40] = {.lex_state = 252},
-  [41] = {.lex_state = 252},
-  [42] = {.lex_state = 255},
-  [43] = {.lex_state = 255},
-  [44] = {.lex_state = 255},
-  [45] = {.lex_state = 252},
-  [46] = {.lex_state = 255},
-  [47] = {.lex_state = 255},
-  [48] = {.lex_state = 265},
-  [49] = {.lex_state = 265},
-  [50] = {.lex_state = 250},
-  [51] = {.lex_state = 250},
-  [52] = {.lex_state = 250},
-  [53] = {.lex_state = 250},
-  [54] = {.lex_state = 250},
-  [55] = {.lex_state = 250},
-  [56] = {.lex_state = 250},
-  [57] = {.lex_state = 250},
-  [58] = {.lex_state = 250},
+  [1] = {.lex_state = 241},
+  [2] = {.lex_state = 248},
+  [3] = {.lex_state = 241},
+  [4] = {.lex_state = 241},
+  [5] = {.lex_state = 241},
+  [6] = {.lex_state = 241},
+  [7] = {.lex_state = 241},
+  [8] = {.lex_state = 241},
+  [9] = {.lex_state = 250},
+  [10] = {.lex_state = 250},
+  [11] = {.lex_state = 250},
+  [12] = {.lex_state = 250},
+  [13] = {.lex_state = 250},
+  [14] = {.lex_state = 250},
+  [15] = {.lex_state = 250},
+  [16] = {.lex_state = 250},
+  [17] = {.lex_state = 250},
+  [18] = {.lex_state = 245},
+  [19] = {.lex_state = 247},
+  [20] = {.lex_state = 242},
+  [21] = {.lex_state = 251},
+  [22] = {.lex_state = 251},
+  [23] = {.lex_state = 242},
+  [24] = {.lex_state = 258},
+  [25] = {.lex_state = 258},
+  [26] = {.lex_state = 258},
+  [27] = {.lex_state = 258},
+  [28] = {.lex_state = 258},
+  [29] = {.lex_state = 247},
+  [30] = {.lex_state = 242},
+  [31] = {.lex_state = 247},
+  [32] = {.lex_state = 257},
+  [33] = {.lex_state = 257},
+  [34] = {.lex_state = 247},
+  [35] = {.lex_state = 257},
+  [36] = {.lex_state = 247},
+  [37] = {.lex_state = 247},
+  [38] = {.lex_state = 244},
+  [39] = {.lex_state = 244},
+  [40] = {.lex_state = 244},
+  [41] = {.lex_state = 247},
+  [42] = {.lex_state = 247},
+  [43] = {.lex_state = 247},
+  [44] = {.lex_state = 247},
+  [45] = {.lex_state = 244},
+  [46] = {.lex_state = 247},
+  [47] = {.lex_state = 247},
+  [48] = {.lex_state = 242},
+  [49] = {.lex_state = 242},
+  [50] = {.lex_state = 242},
+  [51] = {.lex_state = 242},
+  [52] = {.lex_state = 242},
+  [53] = {.lex_state = 242},
+  [54] = {.lex_state = 242},
+  [55] = {.lex_state = 242},
+  [56] = {.lex_state = 242},
+  [57] = {.lex_state = 257},
+  [58] = {.lex_state = 257},
   [59] = {.lex_state = 1},
-  [60] = {.lex_state = 252},
+  [60] = {.lex_state = 244},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 271},
-  [64] = {.lex_state = 271},
-  [65] = {.lex_state = 252},
-  [66] = {.lex_state = 252},
-  [67] = {.lex_state = 271},
-  [68] = {.lex_state = 262},
-  [69] = {.lex_state = 252},
-  [70] = {.lex_state = 250},
-  [71] = {.lex_state = 252},
-  [72] = {.lex_state = 262},
-  [73] = {.lex_state = 252},
-  [74] = {.lex_state = 250},
-  [75] = {.lex_state = 262},
-  [76] = {.lex_state = 271},
-  [77] = {.lex_state = 250},
-  [78] = {.lex_state = 250},
-  [79] = {.lex_state = 250},
+  [63] = {.lex_state = 244},
+  [64] = {.lex_state = 263},
+  [65] = {.lex_state = 263},
+  [66] = {.lex_state = 244},
+  [67] = {.lex_state = 263},
+  [68] = {.lex_state = 254},
+  [69] = {.lex_state = 242},
+  [70] = {.lex_state = 244},
+  [71] = {.lex_state = 254},
+  [72] = {.lex_state = 242},
+  [73] = {.lex_state = 244},
+  [74] = {.lex_state = 244},
+  [75] = {.lex_state = 242},
+  [76] = {.lex_state = 254},
+  [77] = {.lex_state = 242},
+  [78] = {.lex_state = 263},
+  [79] = {.lex_state = 242},
   [80] = {.lex_state = 3},
   [81] = {.lex_state = 3},
   [82] = {.lex_state = 3},
-  [83] = {.lex_state = 3},
-  [84] = {.lex_state = 1},
-  [85] = {.lex_state = 252},
-  [86] = {.lex_state = 3},
+  [83] = {.lex_state = 1},
+  [84] = {.lex_state = 3},
+  [85] = {.lex_state = 3},
+  [86] = {.lex_state = 244},
   [87] = {.lex_state = 1},
-  [88] = {.lex_state = 250},
-  [89] = {.lex_state = 255},
+  [88] = {.lex_state = 247},
+  [89] = {.lex_state = 242},
   [90] = {.lex_state = 3},
-  [91] = {.lex_state = 271},
-  [92] = {.lex_state = 255},
-  [93] = {.lex_state = 255},
-  [94] = {.lex_state = 250},
-  [95] = {.lex_state = 271},
-  [96] = {.lex_state = 250},
-  [97] = {.lex_state = 271},
-  [98] = {.lex_state = 271},
-  [99] = {.lex_state = 249},
-  [100] = {.lex_state = 249},
-  [101] = {.lex_state = 255},
-  [102] = {.lex_state = 255},
-  [103] = {.lex_state = 249},
-  [104] = {.lex_state = 271},
-  [105] = {.lex_state = 255},
-  [106] = {.lex_state = 255},
-  [107] = {.lex_state = 255},
-  [108] = {.lex_state = 255},
-  [109] = {.lex_state = 252},
-  [110] = {.lex_state = 271},
-  [111] = {.lex_state = 255},
-  [112] = {.lex_state = 262},
-  [113] = {.lex_state = 249},
-  [114] = {.lex_state = 262},
-  [115] = {.lex_state = 255},
-  [116] = {.lex_state = 255},
-  [117] = {.lex_state = 255},
-  [118] = {.lex_state = 255},
-  [119] = {.lex_state = 255},
-  [120] = {.lex_state = 255},
-  [121] = {.lex_state = 255},
-  [122] = {.lex_state = 261},
-  [123] = {.lex_state = 271},
-  [124] = {.lex_state = 249},
-  [125] = {.lex_state = 263},
-  [126] = {.lex_state = 263},
-  [127] = {.lex_state = 263},
-  [128] = {.lex_state = 261},
-  [129] = {.lex_state = 249},
-  [130] = {.lex_state = 264},
-  [131] = {.lex_state = 270},
-  [132] = {.lex_state = 261},
-  [133] = {.lex_state = 267},
-  [134] = {.lex_state = 264},
-  [135] = {.lex_state = 250},
-  [136] = {.lex_state = 264},
-  [137] = {.lex_state = 250},
-  [138] = {.lex_state = 252},
-  [139] = {.lex_state = 252},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 264},
-  [142] = {.lex_state = 261},
-  [143] = {.lex_state = 253},
+  [91] = {.lex_state = 247},
+  [92] = {.lex_state = 242},
+  [93] = {.lex_state = 263},
+  [94] = {.lex_state = 247},
+  [95] = {.lex_state = 241},
+  [96] = {.lex_state = 254},
+  [97] = {.lex_state = 242},
+  [98] = {.lex_state = 263},
+  [99] = {.lex_state = 263},
+  [100] = {.lex_state = 247},
+  [101] = {.lex_state = 241},
+  [102] = {.lex_state = 241},
+  [103] = {.lex_state = 263},
+  [104] = {.lex_state = 241},
+  [105] = {.lex_state = 263},
+  [106] = {.lex_state = 247},
+  [107] = {.lex_state = 247},
+  [108] = {.lex_state = 247},
+  [109] = {.lex_state = 247},
+  [110] = {.lex_state = 263},
+  [111] = {.lex_state = 247},
+  [112] = {.lex_state = 247},
+  [113] = {.lex_state = 244},
+  [114] = {.lex_state = 254},
+  [115] = {.lex_state = 247},
+  [116] = {.lex_state = 247},
+  [117] = {.lex_state = 247},
+  [118] = {.lex_state = 247},
+  [119] = {.lex_state = 247},
+  [120] = {.lex_state = 247},
+  [121] = {.lex_state = 247},
+  [122] = {.lex_state = 256},
+  [123] = {.lex_state = 263},
+  [124] = {.lex_state = 253},
+  [125] = {.lex_state = 253},
+  [126] = {.lex_state = 255},
+  [127] = {.lex_state = 241},
+  [128] = {.lex_state = 262},
+  [129] = {.lex_state = 241},
+  [130] = {.lex_state = 255},
+  [131] = {.lex_state = 255},
+  [132] = {.lex_state = 253},
+  [133] = {.lex_state = 256},
+  [134] = {.lex_state = 256},
+  [135] = {.lex_state = 242},
+  [136] = {.lex_state = 242},
+  [137] = {.lex_state = 259},
+  [138] = {.lex_state = 11},
+  [139] = {.lex_state = 253},
+  [140] = {.lex_state = 245},
+  [141] = {.lex_state = 256},
+  [142] = {.lex_state = 244},
+  [143] = {.lex_state = 244},
   [144] = {.lex_state = 11},
   [145] = {.lex_state = 11},
   [146] = {.lex_state = 11},
   [147] = {.lex_state = 11},
-  [148] = {.lex_state = 252},
+  [148] = {.lex_state = 244},
   [149] = {.lex_state = 12},
   [150] = {.lex_state = 11},
   [151] = {.lex_state = 12},
-  [152] = {.lex_state = 11},
+  [152] = {.lex_state = 244},
   [153] = {.lex_state = 12},
-  [154] = {.lex_state = 261},
-  [155] = {.lex_state = 11},
-  [156] = {.lex_state = 249},
-  [157] = {.lex_state = 249},
-  [158] = {.lex_state = 252},
-  [159] = {.lex_state = 263},
-  [160] = {.lex_state = 263},
+  [154] = {.lex_state = 253},
+  [155] = {.lex_state = 241},
+  [156] = {.lex_state = 241},
+  [157] = {.lex_state = 255},
+  [158] = {.lex_state = 255},
+  [159] = {.lex_state = 11},
+  [160] = {.lex_state = 11},
   [161] = {.lex_state = 11},
   [162] = {.lex_state = 11},
   [163] = {.lex_state = 11},
@@ -10648,313 +10547,318 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
   [184] = {.lex_state = 11},
-  [185] = {.lex_state = 276},
-  [186] = {.lex_state = 278},
-  [187] = {.lex_state = 278},
-  [188] = {.lex_state = 252},
-  [189] = {.lex_state = 267},
-  [190] = {.lex_state = 276},
-  [191] = {.lex_state = 249},
-  [192] = {.lex_state = 11},
-  [193] = {.lex_state = 252},
-  [194] = {.lex_state = 276},
-  [195] = {.lex_state = 276},
-  [196] = {.lex_state = 253},
-  [197] = {.lex_state = 264},
-  [198] = {.lex_state = 267},
-  [199] = {.lex_state = 12},
-  [200] = {.lex_state = 276},
-  [201] = {.lex_state = 278},
-  [202] = {.lex_state = 276},
-  [203] = {.lex_state = 252},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 0},
-  [206] = {.lex_state = 249},
-  [207] = {.lex_state = 249},
-  [208] = {.lex_state = 250},
-  [209] = {.lex_state = 249},
-  [210] = {.lex_state = 249},
-  [211] = {.lex_state = 252},
-  [212] = {.lex_state = 249},
-  [213] = {.lex_state = 249},
-  [214] = {.lex_state = 0},
-  [215] = {.lex_state = 0},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 252},
-  [218] = {.lex_state = 252},
-  [219] = {.lex_state = 11},
-  [220] = {.lex_state = 249},
-  [221] = {.lex_state = 23},
-  [222] = {.lex_state = 252},
-  [223] = {.lex_state = 249},
-  [224] = {.lex_state = 20},
-  [225] = {.lex_state = 15},
-  [226] = {.lex_state = 20},
-  [227] = {.lex_state = 15},
-  [228] = {.lex_state = 20},
-  [229] = {.lex_state = 15},
-  [230] = {.lex_state = 14},
-  [231] = {.lex_state = 14},
-  [232] = {.lex_state = 14},
-  [233] = {.lex_state = 249},
-  [234] = {.lex_state = 13},
-  [235] = {.lex_state = 13},
-  [236] = {.lex_state = 13},
-  [237] = {.lex_state = 249},
-  [238] = {.lex_state = 250},
-  [239] = {.lex_state = 23},
-  [240] = {.lex_state = 276},
-  [241] = {.lex_state = 249},
-  [242] = {.lex_state = 23},
-  [243] = {.lex_state = 249},
+  [185] = {.lex_state = 268},
+  [186] = {.lex_state = 268},
+  [187] = {.lex_state = 268},
+  [188] = {.lex_state = 259},
+  [189] = {.lex_state = 270},
+  [190] = {.lex_state = 241},
+  [191] = {.lex_state = 11},
+  [192] = {.lex_state = 244},
+  [193] = {.lex_state = 245},
+  [194] = {.lex_state = 244},
+  [195] = {.lex_state = 270},
+  [196] = {.lex_state = 268},
+  [197] = {.lex_state = 12},
+  [198] = {.lex_state = 259},
+  [199] = {.lex_state = 268},
+  [200] = {.lex_state = 268},
+  [201] = {.lex_state = 256},
+  [202] = {.lex_state = 270},
+  [203] = {.lex_state = 241},
+  [204] = {.lex_state = 241},
+  [205] = {.lex_state = 242},
+  [206] = {.lex_state = 0},
+  [207] = {.lex_state = 241},
+  [208] = {.lex_state = 0},
+  [209] = {.lex_state = 11},
+  [210] = {.lex_state = 241},
+  [211] = {.lex_state = 0},
+  [212] = {.lex_state = 0},
+  [213] = {.lex_state = 244},
+  [214] = {.lex_state = 241},
+  [215] = {.lex_state = 244},
+  [216] = {.lex_state = 242},
+  [217] = {.lex_state = 13},
+  [218] = {.lex_state = 244},
+  [219] = {.lex_state = 14},
+  [220] = {.lex_state = 13},
+  [221] = {.lex_state = 13},
+  [222] = {.lex_state = 241},
+  [223] = {.lex_state = 241},
+  [224] = {.lex_state = 241},
+  [225] = {.lex_state = 244},
+  [226] = {.lex_state = 241},
+  [227] = {.lex_state = 20},
+  [228] = {.lex_state = 23},
+  [229] = {.lex_state = 24},
+  [230] = {.lex_state = 15},
+  [231] = {.lex_state = 20},
+  [232] = {.lex_state = 15},
+  [233] = {.lex_state = 244},
+  [234] = {.lex_state = 20},
+  [235] = {.lex_state = 15},
+  [236] = {.lex_state = 0},
+  [237] = {.lex_state = 14},
+  [238] = {.lex_state = 14},
+  [239] = {.lex_state = 241},
+  [240] = {.lex_state = 241},
+  [241] = {.lex_state = 11},
+  [242] = {.lex_state = 241},
+  [243] = {.lex_state = 23},
   [244] = {.lex_state = 23},
-  [245] = {.lex_state = 249},
-  [246] = {.lex_state = 252},
-  [247] = {.lex_state = 249},
-  [248] = {.lex_state = 252},
-  [249] = {.lex_state = 0},
+  [245] = {.lex_state = 23},
+  [246] = {.lex_state = 23},
+  [247] = {.lex_state = 241},
+  [248] = {.lex_state = 23},
+  [249] = {.lex_state = 23},
   [250] = {.lex_state = 23},
   [251] = {.lex_state = 23},
-  [252] = {.lex_state = 249},
+  [252] = {.lex_state = 241},
   [253] = {.lex_state = 23},
   [254] = {.lex_state = 0},
-  [255] = {.lex_state = 249},
-  [256] = {.lex_state = 278},
-  [257] = {.lex_state = 249},
+  [255] = {.lex_state = 23},
+  [256] = {.lex_state = 0},
+  [257] = {.lex_state = 268},
   [258] = {.lex_state = 23},
   [259] = {.lex_state = 23},
-  [260] = {.lex_state = 249},
-  [261] = {.lex_state = 23},
-  [262] = {.lex_state = 11},
-  [263] = {.lex_state = 249},
-  [264] = {.lex_state = 23},
+  [260] = {.lex_state = 23},
+  [261] = {.lex_state = 244},
+  [262] = {.lex_state = 0},
+  [263] = {.lex_state = 241},
+  [264] = {.lex_state = 241},
   [265] = {.lex_state = 0},
-  [266] = {.lex_state = 249},
-  [267] = {.lex_state = 23},
-  [268] = {.lex_state = 277},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 23},
+  [266] = {.lex_state = 241},
+  [267] = {.lex_state = 270},
+  [268] = {.lex_state = 241},
+  [269] = {.lex_state = 241},
+  [270] = {.lex_state = 241},
   [271] = {.lex_state = 23},
-  [272] = {.lex_state = 249},
-  [273] = {.lex_state = 249},
-  [274] = {.lex_state = 249},
-  [275] = {.lex_state = 23},
-  [276] = {.lex_state = 249},
-  [277] = {.lex_state = 249},
-  [278] = {.lex_state = 249},
-  [279] = {.lex_state = 249},
-  [280] = {.lex_state = 249},
-  [281] = {.lex_state = 249},
-  [282] = {.lex_state = 249},
-  [283] = {.lex_state = 249},
-  [284] = {.lex_state = 249},
-  [285] = {.lex_state = 249},
-  [286] = {.lex_state = 249},
-  [287] = {.lex_state = 249},
-  [288] = {.lex_state = 249},
-  [289] = {.lex_state = 249},
-  [290] = {.lex_state = 249},
-  [291] = {.lex_state = 249},
-  [292] = {.lex_state = 249},
-  [293] = {.lex_state = 249},
-  [294] = {.lex_state = 249},
-  [295] = {.lex_state = 249},
-  [296] = {.lex_state = 249},
-  [297] = {.lex_state = 249},
-  [298] = {.lex_state = 23},
-  [299] = {.lex_state = 249},
-  [300] = {.lex_state = 0},
+  [272] = {.lex_state = 23},
+  [273] = {.lex_state = 0},
+  [274] = {.lex_state = 268},
+  [275] = {.lex_state = 241},
+  [276] = {.lex_state = 23},
+  [277] = {.lex_state = 241},
+  [278] = {.lex_state = 241},
+  [279] = {.lex_state = 241},
+  [280] = {.lex_state = 241},
+  [281] = {.lex_state = 241},
+  [282] = {.lex_state = 241},
+  [283] = {.lex_state = 241},
+  [284] = {.lex_state = 241},
+  [285] = {.lex_state = 241},
+  [286] = {.lex_state = 241},
+  [287] = {.lex_state = 241},
+  [288] = {.lex_state = 241},
+  [289] = {.lex_state = 241},
+  [290] = {.lex_state = 241},
+  [291] = {.lex_state = 241},
+  [292] = {.lex_state = 241},
+  [293] = {.lex_state = 241},
+  [294] = {.lex_state = 241},
+  [295] = {.lex_state = 241},
+  [296] = {.lex_state = 241},
+  [297] = {.lex_state = 241},
+  [298] = {.lex_state = 241},
+  [299] = {.lex_state = 244},
+  [300] = {.lex_state = 241},
   [301] = {.lex_state = 23},
-  [302] = {.lex_state = 276},
-  [303] = {.lex_state = 23},
-  [304] = {.lex_state = 16},
-  [305] = {.lex_state = 252},
-  [306] = {.lex_state = 252},
-  [307] = {.lex_state = 24},
-  [308] = {.lex_state = 250},
-  [309] = {.lex_state = 24},
-  [310] = {.lex_state = 249},
-  [311] = {.lex_state = 252},
-  [312] = {.lex_state = 24},
-  [313] = {.lex_state = 23},
-  [314] = {.lex_state = 255},
-  [315] = {.lex_state = 252},
-  [316] = {.lex_state = 252},
-  [317] = {.lex_state = 24},
-  [318] = {.lex_state = 252},
-  [319] = {.lex_state = 16},
-  [320] = {.lex_state = 249},
-  [321] = {.lex_state = 24},
-  [322] = {.lex_state = 24},
+  [302] = {.lex_state = 241},
+  [303] = {.lex_state = 269},
+  [304] = {.lex_state = 241},
+  [305] = {.lex_state = 244},
+  [306] = {.lex_state = 244},
+  [307] = {.lex_state = 25},
+  [308] = {.lex_state = 244},
+  [309] = {.lex_state = 16},
+  [310] = {.lex_state = 247},
+  [311] = {.lex_state = 25},
+  [312] = {.lex_state = 25},
+  [313] = {.lex_state = 16},
+  [314] = {.lex_state = 25},
+  [315] = {.lex_state = 244},
+  [316] = {.lex_state = 11},
+  [317] = {.lex_state = 25},
+  [318] = {.lex_state = 25},
+  [319] = {.lex_state = 242},
+  [320] = {.lex_state = 244},
+  [321] = {.lex_state = 23},
+  [322] = {.lex_state = 241},
   [323] = {.lex_state = 16},
-  [324] = {.lex_state = 252},
-  [325] = {.lex_state = 11},
-  [326] = {.lex_state = 258},
-  [327] = {.lex_state = 252},
-  [328] = {.lex_state = 258},
-  [329] = {.lex_state = 258},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 250},
-  [332] = {.lex_state = 259},
+  [324] = {.lex_state = 241},
+  [325] = {.lex_state = 244},
+  [326] = {.lex_state = 244},
+  [327] = {.lex_state = 244},
+  [328] = {.lex_state = 250},
+  [329] = {.lex_state = 250},
+  [330] = {.lex_state = 250},
+  [331] = {.lex_state = 0},
+  [332] = {.lex_state = 242},
   [333] = {.lex_state = 0},
   [334] = {.lex_state = 0},
-  [335] = {.lex_state = 255},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 0},
-  [340] = {.lex_state = 259},
+  [335] = {.lex_state = 242},
+  [336] = {.lex_state = 242},
+  [337] = {.lex_state = 251},
+  [338] = {.lex_state = 247},
+  [339] = {.lex_state = 244},
+  [340] = {.lex_state = 244},
   [341] = {.lex_state = 0},
   [342] = {.lex_state = 0},
-  [343] = {.lex_state = 259},
-  [344] = {.lex_state = 259},
-  [345] = {.lex_state = 259},
-  [346] = {.lex_state = 259},
-  [347] = {.lex_state = 259},
+  [343] = {.lex_state = 0},
+  [344] = {.lex_state = 251},
+  [345] = {.lex_state = 0},
+  [346] = {.lex_state = 247},
+  [347] = {.lex_state = 0},
   [348] = {.lex_state = 0},
-  [349] = {.lex_state = 0},
-  [350] = {.lex_state = 250},
-  [351] = {.lex_state = 250},
+  [349] = {.lex_state = 251},
+  [350] = {.lex_state = 0},
+  [351] = {.lex_state = 251},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 259},
-  [354] = {.lex_state = 0},
-  [355] = {.lex_state = 0},
+  [353] = {.lex_state = 0},
+  [354] = {.lex_state = 242},
+  [355] = {.lex_state = 242},
   [356] = {.lex_state = 0},
-  [357] = {.lex_state = 259},
-  [358] = {.lex_state = 0},
-  [359] = {.lex_state = 250},
-  [360] = {.lex_state = 259},
+  [357] = {.lex_state = 0},
+  [358] = {.lex_state = 247},
+  [359] = {.lex_state = 244},
+  [360] = {.lex_state = 251},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 259},
-  [363] = {.lex_state = 20},
-  [364] = {.lex_state = 252},
-  [365] = {.lex_state = 20},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 244},
+  [364] = {.lex_state = 251},
+  [365] = {.lex_state = 0},
   [366] = {.lex_state = 0},
-  [367] = {.lex_state = 259},
-  [368] = {.lex_state = 15},
-  [369] = {.lex_state = 15},
-  [370] = {.lex_state = 250},
-  [371] = {.lex_state = 259},
-  [372] = {.lex_state = 14},
-  [373] = {.lex_state = 14},
-  [374] = {.lex_state = 271},
-  [375] = {.lex_state = 255},
-  [376] = {.lex_state = 255},
-  [377] = {.lex_state = 259},
-  [378] = {.lex_state = 271},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 259},
+  [367] = {.lex_state = 251},
+  [368] = {.lex_state = 251},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 0},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 20},
+  [373] = {.lex_state = 0},
+  [374] = {.lex_state = 20},
+  [375] = {.lex_state = 244},
+  [376] = {.lex_state = 15},
+  [377] = {.lex_state = 251},
+  [378] = {.lex_state = 15},
+  [379] = {.lex_state = 14},
+  [380] = {.lex_state = 14},
   [381] = {.lex_state = 0},
-  [382] = {.lex_state = 0},
-  [383] = {.lex_state = 271},
-  [384] = {.lex_state = 255},
-  [385] = {.lex_state = 259},
-  [386] = {.lex_state = 0},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 25},
-  [389] = {.lex_state = 255},
-  [390] = {.lex_state = 0},
-  [391] = {.lex_state = 13},
-  [392] = {.lex_state = 13},
-  [393] = {.lex_state = 0},
-  [394] = {.lex_state = 0},
-  [395] = {.lex_state = 259},
-  [396] = {.lex_state = 259},
+  [382] = {.lex_state = 251},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 0},
+  [385] = {.lex_state = 251},
+  [386] = {.lex_state = 251},
+  [387] = {.lex_state = 13},
+  [388] = {.lex_state = 13},
+  [389] = {.lex_state = 251},
+  [390] = {.lex_state = 244},
+  [391] = {.lex_state = 244},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 251},
+  [394] = {.lex_state = 251},
+  [395] = {.lex_state = 0},
+  [396] = {.lex_state = 0},
   [397] = {.lex_state = 0},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 255},
-  [401] = {.lex_state = 259},
+  [398] = {.lex_state = 251},
+  [399] = {.lex_state = 251},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 251},
   [402] = {.lex_state = 0},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 0},
-  [405] = {.lex_state = 255},
-  [406] = {.lex_state = 0},
-  [407] = {.lex_state = 255},
-  [408] = {.lex_state = 271},
-  [409] = {.lex_state = 0},
-  [410] = {.lex_state = 252},
-  [411] = {.lex_state = 0},
-  [412] = {.lex_state = 259},
-  [413] = {.lex_state = 250},
-  [414] = {.lex_state = 250},
-  [415] = {.lex_state = 250},
+  [403] = {.lex_state = 251},
+  [404] = {.lex_state = 244},
+  [405] = {.lex_state = 0},
+  [406] = {.lex_state = 251},
+  [407] = {.lex_state = 251},
+  [408] = {.lex_state = 0},
+  [409] = {.lex_state = 244},
+  [410] = {.lex_state = 0},
+  [411] = {.lex_state = 251},
+  [412] = {.lex_state = 242},
+  [413] = {.lex_state = 242},
+  [414] = {.lex_state = 242},
+  [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
-  [417] = {.lex_state = 250},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 259},
-  [420] = {.lex_state = 0},
-  [421] = {.lex_state = 0},
+  [417] = {.lex_state = 247},
+  [418] = {.lex_state = 244},
+  [419] = {.lex_state = 247},
+  [420] = {.lex_state = 242},
+  [421] = {.lex_state = 241},
   [422] = {.lex_state = 0},
   [423] = {.lex_state = 0},
-  [424] = {.lex_state = 259},
-  [425] = {.lex_state = 259},
-  [426] = {.lex_state = 249},
+  [424] = {.lex_state = 0},
+  [425] = {.lex_state = 0},
+  [426] = {.lex_state = 251},
   [427] = {.lex_state = 0},
-  [428] = {.lex_state = 250},
-  [429] = {.lex_state = 250},
-  [430] = {.lex_state = 250},
-  [431] = {.lex_state = 255},
-  [432] = {.lex_state = 250},
-  [433] = {.lex_state = 250},
-  [434] = {.lex_state = 255},
-  [435] = {.lex_state = 250},
-  [436] = {.lex_state = 16},
-  [437] = {.lex_state = 16},
-  [438] = {.lex_state = 250},
-  [439] = {.lex_state = 9},
-  [440] = {.lex_state = 250},
-  [441] = {.lex_state = 250},
-  [442] = {.lex_state = 8},
-  [443] = {.lex_state = 252},
-  [444] = {.lex_state = 0},
-  [445] = {.lex_state = 252},
-  [446] = {.lex_state = 252},
-  [447] = {.lex_state = 249},
-  [448] = {.lex_state = 252},
-  [449] = {.lex_state = 252},
-  [450] = {.lex_state = 249},
-  [451] = {.lex_state = 252},
-  [452] = {.lex_state = 10},
-  [453] = {.lex_state = 250},
-  [454] = {.lex_state = 252},
-  [455] = {.lex_state = 252},
-  [456] = {.lex_state = 252},
-  [457] = {.lex_state = 249},
-  [458] = {.lex_state = 252},
-  [459] = {.lex_state = 255},
+  [428] = {.lex_state = 26},
+  [429] = {.lex_state = 251},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 0},
+  [432] = {.lex_state = 242},
+  [433] = {.lex_state = 242},
+  [434] = {.lex_state = 242},
+  [435] = {.lex_state = 251},
+  [436] = {.lex_state = 0},
+  [437] = {.lex_state = 244},
+  [438] = {.lex_state = 8},
+  [439] = {.lex_state = 242},
+  [440] = {.lex_state = 242},
+  [441] = {.lex_state = 9},
+  [442] = {.lex_state = 16},
+  [443] = {.lex_state = 242},
+  [444] = {.lex_state = 16},
+  [445] = {.lex_state = 27},
+  [446] = {.lex_state = 242},
+  [447] = {.lex_state = 242},
+  [448] = {.lex_state = 244},
+  [449] = {.lex_state = 242},
+  [450] = {.lex_state = 244},
+  [451] = {.lex_state = 244},
+  [452] = {.lex_state = 241},
+  [453] = {.lex_state = 247},
+  [454] = {.lex_state = 244},
+  [455] = {.lex_state = 241},
+  [456] = {.lex_state = 244},
+  [457] = {.lex_state = 242},
+  [458] = {.lex_state = 244},
+  [459] = {.lex_state = 10},
   [460] = {.lex_state = 0},
-  [461] = {.lex_state = 255},
-  [462] = {.lex_state = 252},
-  [463] = {.lex_state = 249},
-  [464] = {.lex_state = 255},
-  [465] = {.lex_state = 0},
-  [466] = {.lex_state = 0},
-  [467] = {.lex_state = 0},
-  [468] = {.lex_state = 255},
-  [469] = {.lex_state = 252},
+  [461] = {.lex_state = 244},
+  [462] = {.lex_state = 244},
+  [463] = {.lex_state = 241},
+  [464] = {.lex_state = 247},
+  [465] = {.lex_state = 244},
+  [466] = {.lex_state = 241},
+  [467] = {.lex_state = 241},
+  [468] = {.lex_state = 247},
+  [469] = {.lex_state = 244},
   [470] = {.lex_state = 0},
-  [471] = {.lex_state = 0},
-  [472] = {.lex_state = 253},
-  [473] = {.lex_state = 255},
-  [474] = {.lex_state = 255},
-  [475] = {.lex_state = 0},
-  [476] = {.lex_state = 249},
-  [477] = {.lex_state = 0},
+  [471] = {.lex_state = 245},
+  [472] = {.lex_state = 244},
+  [473] = {.lex_state = 247},
+  [474] = {.lex_state = 0},
+  [475] = {.lex_state = 244},
+  [476] = {.lex_state = 247},
+  [477] = {.lex_state = 247},
   [478] = {.lex_state = 0},
-  [479] = {.lex_state = 255},
-  [480] = {.lex_state = 0},
+  [479] = {.lex_state = 0},
+  [480] = {.lex_state = 244},
   [481] = {.lex_state = 0},
   [482] = {.lex_state = 0},
   [483] = {.lex_state = 0},
-  [484] = {.lex_state = 255},
+  [484] = {.lex_state = 0},
   [485] = {.lex_state = 0},
-  [486] = {.lex_state = 0},
+  [486] = {.lex_state = 247},
   [487] = {.lex_state = 0},
   [488] = {.lex_state = 0},
   [489] = {.lex_state = 0},
   [490] = {.lex_state = 0},
-  [491] = {.lex_state = 252},
+  [491] = {.lex_state = 0},
+  [492] = {.lex_state = 0},
+  [493] = {.lex_state = 0},
+  [494] = {.lex_state = 0},
+  [495] = {.lex_state = 247},
+  [496] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -11041,6 +10945,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_pass] = ACTIONS(1),
     [anon_sym_reclassify] = ACTIONS(1),
     [anon_sym_continue] = ACTIONS(1),
+    [anon_sym_divisor] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
@@ -11134,44 +11039,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(487),
-    [sym__statements] = STATE(475),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(216),
-    [sym_netns_statement] = STATE(216),
-    [sym_host_statement] = STATE(216),
-    [sym_table_statement] = STATE(216),
-    [sym_let_statement] = STATE(216),
-    [sym_for_statement] = STATE(216),
-    [sym_include_statement] = STATE(216),
-    [sym_expect_statement] = STATE(216),
-    [sym_veth_statement] = STATE(216),
-    [sym_bridge_statement] = STATE(216),
-    [sym_dummy_statement] = STATE(216),
-    [sym_vrf_statement] = STATE(216),
-    [sym_macvlan_statement] = STATE(216),
-    [sym_vlan_statement] = STATE(216),
-    [sym_vxlan_statement] = STATE(216),
-    [sym_link_statement] = STATE(216),
-    [sym_addr_statement] = STATE(216),
-    [sym_state_statement] = STATE(216),
-    [sym_mtu_statement] = STATE(216),
-    [sym_mac_statement] = STATE(216),
-    [sym_master_statement] = STATE(216),
-    [sym_shape_statement] = STATE(216),
-    [sym_htb_statement] = STATE(216),
-    [sym_class_statement] = STATE(216),
-    [sym_filter_statement] = STATE(216),
-    [sym_qdisc_statement] = STATE(216),
-    [sym_netem_statement] = STATE(216),
-    [sym_bpf_statement] = STATE(216),
-    [sym_xdp_statement] = STATE(216),
-    [sym_route_statement] = STATE(216),
-    [sym_rule_statement] = STATE(216),
-    [sym_forward_statement] = STATE(216),
-    [sym_sysctl_statement] = STATE(216),
-    [sym_firewall_statement] = STATE(216),
-    [aux_sym__statements_repeat1] = STATE(4),
+    [sym_source_file] = STATE(491),
+    [sym__statements] = STATE(485),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(236),
+    [sym_netns_statement] = STATE(236),
+    [sym_host_statement] = STATE(236),
+    [sym_table_statement] = STATE(236),
+    [sym_let_statement] = STATE(236),
+    [sym_for_statement] = STATE(236),
+    [sym_include_statement] = STATE(236),
+    [sym_expect_statement] = STATE(236),
+    [sym_veth_statement] = STATE(236),
+    [sym_bridge_statement] = STATE(236),
+    [sym_dummy_statement] = STATE(236),
+    [sym_vrf_statement] = STATE(236),
+    [sym_macvlan_statement] = STATE(236),
+    [sym_vlan_statement] = STATE(236),
+    [sym_vxlan_statement] = STATE(236),
+    [sym_link_statement] = STATE(236),
+    [sym_addr_statement] = STATE(236),
+    [sym_state_statement] = STATE(236),
+    [sym_mtu_statement] = STATE(236),
+    [sym_mac_statement] = STATE(236),
+    [sym_master_statement] = STATE(236),
+    [sym_shape_statement] = STATE(236),
+    [sym_htb_statement] = STATE(236),
+    [sym_class_statement] = STATE(236),
+    [sym_filter_statement] = STATE(236),
+    [sym_u32_table_statement] = STATE(236),
+    [sym_qdisc_statement] = STATE(236),
+    [sym_netem_statement] = STATE(236),
+    [sym_bpf_statement] = STATE(236),
+    [sym_xdp_statement] = STATE(236),
+    [sym_route_statement] = STATE(236),
+    [sym_rule_statement] = STATE(236),
+    [sym_forward_statement] = STATE(236),
+    [sym_sysctl_statement] = STATE(236),
+    [sym_firewall_statement] = STATE(236),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11249,6 +11155,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_handle] = ACTIONS(75),
     [anon_sym_DASH_GT] = ACTIONS(75),
     [anon_sym_action] = ACTIONS(75),
+    [anon_sym_divisor] = ACTIONS(75),
     [anon_sym_delay] = ACTIONS(75),
     [anon_sym_jitter] = ACTIONS(75),
     [anon_sym_loss] = ACTIONS(75),
@@ -11297,40 +11204,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
+    [sym__statement] = STATE(208),
+    [sym_netns_statement] = STATE(208),
+    [sym_host_statement] = STATE(208),
+    [sym_table_statement] = STATE(208),
+    [sym_let_statement] = STATE(208),
+    [sym_for_statement] = STATE(208),
+    [sym_include_statement] = STATE(208),
+    [sym_expect_statement] = STATE(208),
+    [sym_veth_statement] = STATE(208),
+    [sym_bridge_statement] = STATE(208),
+    [sym_dummy_statement] = STATE(208),
+    [sym_vrf_statement] = STATE(208),
+    [sym_macvlan_statement] = STATE(208),
+    [sym_vlan_statement] = STATE(208),
+    [sym_vxlan_statement] = STATE(208),
+    [sym_link_statement] = STATE(208),
+    [sym_addr_statement] = STATE(208),
+    [sym_state_statement] = STATE(208),
+    [sym_mtu_statement] = STATE(208),
+    [sym_mac_statement] = STATE(208),
+    [sym_master_statement] = STATE(208),
+    [sym_shape_statement] = STATE(208),
+    [sym_htb_statement] = STATE(208),
+    [sym_class_statement] = STATE(208),
+    [sym_filter_statement] = STATE(208),
+    [sym_u32_table_statement] = STATE(208),
+    [sym_qdisc_statement] = STATE(208),
+    [sym_netem_statement] = STATE(208),
+    [sym_bpf_statement] = STATE(208),
+    [sym_xdp_statement] = STATE(208),
+    [sym_route_statement] = STATE(208),
+    [sym_rule_statement] = STATE(208),
+    [sym_forward_statement] = STATE(208),
+    [sym_sysctl_statement] = STATE(208),
+    [sym_firewall_statement] = STATE(208),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11374,45 +11282,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(215),
-    [sym_netns_statement] = STATE(215),
-    [sym_host_statement] = STATE(215),
-    [sym_table_statement] = STATE(215),
-    [sym_let_statement] = STATE(215),
-    [sym_for_statement] = STATE(215),
-    [sym_include_statement] = STATE(215),
-    [sym_expect_statement] = STATE(215),
-    [sym_veth_statement] = STATE(215),
-    [sym_bridge_statement] = STATE(215),
-    [sym_dummy_statement] = STATE(215),
-    [sym_vrf_statement] = STATE(215),
-    [sym_macvlan_statement] = STATE(215),
-    [sym_vlan_statement] = STATE(215),
-    [sym_vxlan_statement] = STATE(215),
-    [sym_link_statement] = STATE(215),
-    [sym_addr_statement] = STATE(215),
-    [sym_state_statement] = STATE(215),
-    [sym_mtu_statement] = STATE(215),
-    [sym_mac_statement] = STATE(215),
-    [sym_master_statement] = STATE(215),
-    [sym_shape_statement] = STATE(215),
-    [sym_htb_statement] = STATE(215),
-    [sym_class_statement] = STATE(215),
-    [sym_filter_statement] = STATE(215),
-    [sym_qdisc_statement] = STATE(215),
-    [sym_netem_statement] = STATE(215),
-    [sym_bpf_statement] = STATE(215),
-    [sym_xdp_statement] = STATE(215),
-    [sym_route_statement] = STATE(215),
-    [sym_rule_statement] = STATE(215),
-    [sym_forward_statement] = STATE(215),
-    [sym_sysctl_statement] = STATE(215),
-    [sym_firewall_statement] = STATE(215),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__statements] = STATE(483),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(236),
+    [sym_netns_statement] = STATE(236),
+    [sym_host_statement] = STATE(236),
+    [sym_table_statement] = STATE(236),
+    [sym_let_statement] = STATE(236),
+    [sym_for_statement] = STATE(236),
+    [sym_include_statement] = STATE(236),
+    [sym_expect_statement] = STATE(236),
+    [sym_veth_statement] = STATE(236),
+    [sym_bridge_statement] = STATE(236),
+    [sym_dummy_statement] = STATE(236),
+    [sym_vrf_statement] = STATE(236),
+    [sym_macvlan_statement] = STATE(236),
+    [sym_vlan_statement] = STATE(236),
+    [sym_vxlan_statement] = STATE(236),
+    [sym_link_statement] = STATE(236),
+    [sym_addr_statement] = STATE(236),
+    [sym_state_statement] = STATE(236),
+    [sym_mtu_statement] = STATE(236),
+    [sym_mac_statement] = STATE(236),
+    [sym_master_statement] = STATE(236),
+    [sym_shape_statement] = STATE(236),
+    [sym_htb_statement] = STATE(236),
+    [sym_class_statement] = STATE(236),
+    [sym_filter_statement] = STATE(236),
+    [sym_u32_table_statement] = STATE(236),
+    [sym_qdisc_statement] = STATE(236),
+    [sym_netem_statement] = STATE(236),
+    [sym_bpf_statement] = STATE(236),
+    [sym_xdp_statement] = STATE(236),
+    [sym_route_statement] = STATE(236),
+    [sym_rule_statement] = STATE(236),
+    [sym_forward_statement] = STATE(236),
+    [sym_sysctl_statement] = STATE(236),
+    [sym_firewall_statement] = STATE(236),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11452,45 +11361,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(480),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(216),
-    [sym_netns_statement] = STATE(216),
-    [sym_host_statement] = STATE(216),
-    [sym_table_statement] = STATE(216),
-    [sym_let_statement] = STATE(216),
-    [sym_for_statement] = STATE(216),
-    [sym_include_statement] = STATE(216),
-    [sym_expect_statement] = STATE(216),
-    [sym_veth_statement] = STATE(216),
-    [sym_bridge_statement] = STATE(216),
-    [sym_dummy_statement] = STATE(216),
-    [sym_vrf_statement] = STATE(216),
-    [sym_macvlan_statement] = STATE(216),
-    [sym_vlan_statement] = STATE(216),
-    [sym_vxlan_statement] = STATE(216),
-    [sym_link_statement] = STATE(216),
-    [sym_addr_statement] = STATE(216),
-    [sym_state_statement] = STATE(216),
-    [sym_mtu_statement] = STATE(216),
-    [sym_mac_statement] = STATE(216),
-    [sym_master_statement] = STATE(216),
-    [sym_shape_statement] = STATE(216),
-    [sym_htb_statement] = STATE(216),
-    [sym_class_statement] = STATE(216),
-    [sym_filter_statement] = STATE(216),
-    [sym_qdisc_statement] = STATE(216),
-    [sym_netem_statement] = STATE(216),
-    [sym_bpf_statement] = STATE(216),
-    [sym_xdp_statement] = STATE(216),
-    [sym_route_statement] = STATE(216),
-    [sym_rule_statement] = STATE(216),
-    [sym_forward_statement] = STATE(216),
-    [sym_sysctl_statement] = STATE(216),
-    [sym_firewall_statement] = STATE(216),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(18),
+    [sym__statement] = STATE(416),
+    [sym_netns_statement] = STATE(416),
+    [sym_host_statement] = STATE(416),
+    [sym_table_statement] = STATE(416),
+    [sym_let_statement] = STATE(416),
+    [sym_for_statement] = STATE(416),
+    [sym_include_statement] = STATE(416),
+    [sym_expect_statement] = STATE(416),
+    [sym_veth_statement] = STATE(416),
+    [sym_bridge_statement] = STATE(416),
+    [sym_dummy_statement] = STATE(416),
+    [sym_vrf_statement] = STATE(416),
+    [sym_macvlan_statement] = STATE(416),
+    [sym_vlan_statement] = STATE(416),
+    [sym_vxlan_statement] = STATE(416),
+    [sym_link_statement] = STATE(416),
+    [sym_addr_statement] = STATE(416),
+    [sym_state_statement] = STATE(416),
+    [sym_mtu_statement] = STATE(416),
+    [sym_mac_statement] = STATE(416),
+    [sym_master_statement] = STATE(416),
+    [sym_shape_statement] = STATE(416),
+    [sym_htb_statement] = STATE(416),
+    [sym_class_statement] = STATE(416),
+    [sym_filter_statement] = STATE(416),
+    [sym_u32_table_statement] = STATE(416),
+    [sym_qdisc_statement] = STATE(416),
+    [sym_netem_statement] = STATE(416),
+    [sym_bpf_statement] = STATE(416),
+    [sym_xdp_statement] = STATE(416),
+    [sym_route_statement] = STATE(416),
+    [sym_rule_statement] = STATE(416),
+    [sym_forward_statement] = STATE(416),
+    [sym_sysctl_statement] = STATE(416),
+    [sym_firewall_statement] = STATE(416),
+    [aux_sym__statements_repeat1] = STATE(18),
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11531,40 +11441,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
+    [sym__statement] = STATE(416),
+    [sym_netns_statement] = STATE(416),
+    [sym_host_statement] = STATE(416),
+    [sym_table_statement] = STATE(416),
+    [sym_let_statement] = STATE(416),
+    [sym_for_statement] = STATE(416),
+    [sym_include_statement] = STATE(416),
+    [sym_expect_statement] = STATE(416),
+    [sym_veth_statement] = STATE(416),
+    [sym_bridge_statement] = STATE(416),
+    [sym_dummy_statement] = STATE(416),
+    [sym_vrf_statement] = STATE(416),
+    [sym_macvlan_statement] = STATE(416),
+    [sym_vlan_statement] = STATE(416),
+    [sym_vxlan_statement] = STATE(416),
+    [sym_link_statement] = STATE(416),
+    [sym_addr_statement] = STATE(416),
+    [sym_state_statement] = STATE(416),
+    [sym_mtu_statement] = STATE(416),
+    [sym_mac_statement] = STATE(416),
+    [sym_master_statement] = STATE(416),
+    [sym_shape_statement] = STATE(416),
+    [sym_htb_statement] = STATE(416),
+    [sym_class_statement] = STATE(416),
+    [sym_filter_statement] = STATE(416),
+    [sym_u32_table_statement] = STATE(416),
+    [sym_qdisc_statement] = STATE(416),
+    [sym_netem_statement] = STATE(416),
+    [sym_bpf_statement] = STATE(416),
+    [sym_xdp_statement] = STATE(416),
+    [sym_route_statement] = STATE(416),
+    [sym_rule_statement] = STATE(416),
+    [sym_forward_statement] = STATE(416),
+    [sym_sysctl_statement] = STATE(416),
+    [sym_firewall_statement] = STATE(416),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11609,40 +11520,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
+    [sym__statement] = STATE(416),
+    [sym_netns_statement] = STATE(416),
+    [sym_host_statement] = STATE(416),
+    [sym_table_statement] = STATE(416),
+    [sym_let_statement] = STATE(416),
+    [sym_for_statement] = STATE(416),
+    [sym_include_statement] = STATE(416),
+    [sym_expect_statement] = STATE(416),
+    [sym_veth_statement] = STATE(416),
+    [sym_bridge_statement] = STATE(416),
+    [sym_dummy_statement] = STATE(416),
+    [sym_vrf_statement] = STATE(416),
+    [sym_macvlan_statement] = STATE(416),
+    [sym_vlan_statement] = STATE(416),
+    [sym_vxlan_statement] = STATE(416),
+    [sym_link_statement] = STATE(416),
+    [sym_addr_statement] = STATE(416),
+    [sym_state_statement] = STATE(416),
+    [sym_mtu_statement] = STATE(416),
+    [sym_mac_statement] = STATE(416),
+    [sym_master_statement] = STATE(416),
+    [sym_shape_statement] = STATE(416),
+    [sym_htb_statement] = STATE(416),
+    [sym_class_statement] = STATE(416),
+    [sym_filter_statement] = STATE(416),
+    [sym_u32_table_statement] = STATE(416),
+    [sym_qdisc_statement] = STATE(416),
+    [sym_netem_statement] = STATE(416),
+    [sym_bpf_statement] = STATE(416),
+    [sym_xdp_statement] = STATE(416),
+    [sym_route_statement] = STATE(416),
+    [sym_rule_statement] = STATE(416),
+    [sym_forward_statement] = STATE(416),
+    [sym_sysctl_statement] = STATE(416),
+    [sym_firewall_statement] = STATE(416),
     [aux_sym__statements_repeat1] = STATE(18),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11687,40 +11599,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
+    [sym__statement] = STATE(416),
+    [sym_netns_statement] = STATE(416),
+    [sym_host_statement] = STATE(416),
+    [sym_table_statement] = STATE(416),
+    [sym_let_statement] = STATE(416),
+    [sym_for_statement] = STATE(416),
+    [sym_include_statement] = STATE(416),
+    [sym_expect_statement] = STATE(416),
+    [sym_veth_statement] = STATE(416),
+    [sym_bridge_statement] = STATE(416),
+    [sym_dummy_statement] = STATE(416),
+    [sym_vrf_statement] = STATE(416),
+    [sym_macvlan_statement] = STATE(416),
+    [sym_vlan_statement] = STATE(416),
+    [sym_vxlan_statement] = STATE(416),
+    [sym_link_statement] = STATE(416),
+    [sym_addr_statement] = STATE(416),
+    [sym_state_statement] = STATE(416),
+    [sym_mtu_statement] = STATE(416),
+    [sym_mac_statement] = STATE(416),
+    [sym_master_statement] = STATE(416),
+    [sym_shape_statement] = STATE(416),
+    [sym_htb_statement] = STATE(416),
+    [sym_class_statement] = STATE(416),
+    [sym_filter_statement] = STATE(416),
+    [sym_u32_table_statement] = STATE(416),
+    [sym_qdisc_statement] = STATE(416),
+    [sym_netem_statement] = STATE(416),
+    [sym_bpf_statement] = STATE(416),
+    [sym_xdp_statement] = STATE(416),
+    [sym_route_statement] = STATE(416),
+    [sym_rule_statement] = STATE(416),
+    [sym_forward_statement] = STATE(416),
+    [sym_sysctl_statement] = STATE(416),
+    [sym_firewall_statement] = STATE(416),
     [aux_sym__statements_repeat1] = STATE(18),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11795,6 +11708,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_handle] = ACTIONS(91),
     [anon_sym_DASH_GT] = ACTIONS(91),
     [anon_sym_action] = ACTIONS(91),
+    [anon_sym_divisor] = ACTIONS(91),
     [anon_sym_via] = ACTIONS(91),
     [anon_sym_metric] = ACTIONS(91),
     [anon_sym_onlink] = ACTIONS(91),
@@ -12428,13 +12342,87 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [636] = 3,
-    ACTIONS(152), 1,
+  [636] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(150), 32,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_action,
+      anon_sym_divisor,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(152), 32,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+      anon_sym_action,
+      anon_sym_divisor,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [714] = 3,
+    ACTIONS(156), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(150), 31,
+    ACTIONS(154), 31,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12466,79 +12454,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [677] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 31,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_action,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [715] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(156), 31,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_action,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [753] = 7,
+  [755] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12575,7 +12491,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [797] = 7,
+  [799] = 7,
     ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(172), 1,
@@ -12612,7 +12528,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [841] = 7,
+  [843] = 7,
     ACTIONS(180), 1,
       anon_sym_DOT,
     ACTIONS(183), 1,
@@ -12649,7 +12565,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [885] = 3,
+  [887] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12679,7 +12595,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [918] = 3,
+  [920] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12709,89 +12625,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [951] = 7,
-    ACTIONS(189), 1,
-      anon_sym_DOT,
+  [953] = 5,
     ACTIONS(191), 1,
-      aux_sym__imm_name_part_token1,
+      anon_sym_to,
     ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(36), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(170), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [991] = 13,
-    ACTIONS(201), 1,
-      anon_sym_from,
-    ACTIONS(203), 1,
-      anon_sym_to,
-    ACTIONS(209), 1,
-      anon_sym_uidrange,
-    ACTIONS(213), 1,
-      anon_sym_ipproto,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(199), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(205), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(207), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(195), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(211), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1043] = 5,
-    ACTIONS(217), 1,
-      anon_sym_to,
-    ACTIONS(219), 1,
       anon_sym_SLASH,
-    ACTIONS(221), 1,
+    ACTIONS(195), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(215), 20,
+    ACTIONS(189), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12812,50 +12656,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1079] = 13,
-    ACTIONS(231), 1,
-      anon_sym_from,
-    ACTIONS(234), 1,
-      anon_sym_to,
-    ACTIONS(243), 1,
-      anon_sym_uidrange,
-    ACTIONS(249), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
+  [989] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(225), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(228), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(237), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(240), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(223), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(246), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1131] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(252), 23,
+    ACTIONS(197), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12879,56 +12684,89 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1161] = 13,
-    ACTIONS(201), 1,
+  [1019] = 13,
+    ACTIONS(207), 1,
       anon_sym_from,
-    ACTIONS(203), 1,
+    ACTIONS(210), 1,
       anon_sym_to,
-    ACTIONS(209), 1,
+    ACTIONS(219), 1,
       anon_sym_uidrange,
-    ACTIONS(213), 1,
+    ACTIONS(225), 1,
       anon_sym_ipproto,
-    STATE(32), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
+    STATE(46), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(201), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(199), 2,
+    ACTIONS(204), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(205), 2,
+    ACTIONS(213), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(207), 3,
+    ACTIONS(216), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(211), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(254), 4,
+    ACTIONS(199), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1213] = 7,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(256), 1,
+    ACTIONS(222), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1071] = 7,
+    ACTIONS(228), 1,
       anon_sym_DOT,
-    ACTIONS(258), 1,
+    ACTIONS(230), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(232), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(35), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(170), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1111] = 7,
+    ACTIONS(232), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(234), 1,
+      anon_sym_DOT,
+    ACTIONS(236), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
+    STATE(32), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12951,17 +12789,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1253] = 7,
-    ACTIONS(260), 1,
+  [1151] = 13,
+    ACTIONS(244), 1,
+      anon_sym_from,
+    ACTIONS(246), 1,
+      anon_sym_to,
+    ACTIONS(252), 1,
+      anon_sym_uidrange,
+    ACTIONS(256), 1,
+      anon_sym_ipproto,
+    STATE(31), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(46), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(242), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(248), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(250), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(238), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(254), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1203] = 7,
+    ACTIONS(258), 1,
       anon_sym_DOT,
-    ACTIONS(263), 1,
+    ACTIONS(261), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(266), 1,
+    ACTIONS(264), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12984,7 +12861,102 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1293] = 5,
+  [1243] = 13,
+    ACTIONS(244), 1,
+      anon_sym_from,
+    ACTIONS(246), 1,
+      anon_sym_to,
+    ACTIONS(252), 1,
+      anon_sym_uidrange,
+    ACTIONS(256), 1,
+      anon_sym_ipproto,
+    STATE(34), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(46), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(242), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(248), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(250), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(254), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1295] = 4,
+    ACTIONS(191), 1,
+      anon_sym_to,
+    ACTIONS(193), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1328] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 22,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_protocol,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [1357] = 5,
     ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(273), 1,
@@ -13014,68 +12986,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1328] = 4,
-    ACTIONS(217), 1,
-      anon_sym_to,
-    ACTIONS(219), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(215), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1361] = 4,
+  [1392] = 5,
     ACTIONS(277), 1,
-      anon_sym_to,
-    ACTIONS(279), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(275), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1394] = 5,
-    ACTIONS(283), 1,
       anon_sym_LBRACE,
-    ACTIONS(286), 1,
+    ACTIONS(280), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
@@ -13084,7 +12998,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
-    ACTIONS(281), 17,
+    ACTIONS(275), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13102,40 +13016,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1429] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 22,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [1458] = 3,
-    ACTIONS(217), 1,
+  [1427] = 4,
+    ACTIONS(285), 1,
       anon_sym_to,
+    ACTIONS(287), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(215), 20,
+    ACTIONS(283), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13156,7 +13045,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1488] = 3,
+  [1460] = 3,
     ACTIONS(291), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13183,7 +13072,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1518] = 3,
+  [1490] = 3,
+    ACTIONS(191), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(189), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1520] = 3,
     ACTIONS(295), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13210,7 +13126,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1548] = 5,
+  [1550] = 5,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(301), 1,
@@ -13218,7 +13134,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(70), 2,
       sym_interpolation,
       sym__duration_value,
     ACTIONS(297), 17,
@@ -13239,34 +13155,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1582] = 3,
-    ACTIONS(277), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(275), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1612] = 3,
+  [1584] = 3,
     ACTIONS(305), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13293,7 +13182,349 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1642] = 3,
+  [1614] = 3,
+    ACTIONS(285), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(283), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1644] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1691] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(323), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1738] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(56), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(327), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(325), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1785] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(329), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1832] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(51), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(333), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1879] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(48), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(337), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(335), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1926] = 12,
+    ACTIONS(347), 1,
+      anon_sym_proto,
+    ACTIONS(356), 1,
+      anon_sym_scope,
+    ACTIONS(359), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(341), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(350), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(353), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(339), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(344), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [1973] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2020] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(72), 1,
+      sym__dev_opt,
+    STATE(77), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(240), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(364), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2067] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13319,7 +13550,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1671] = 3,
+  [2096] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13345,322 +13576,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1700] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(52), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(315), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(307), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1747] = 12,
-    ACTIONS(329), 1,
-      anon_sym_proto,
-    ACTIONS(338), 1,
-      anon_sym_scope,
-    ACTIONS(341), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(323), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(332), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(335), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(326), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1794] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(344), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1841] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(348), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1888] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(352), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(350), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1935] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(58), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(356), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1982] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(57), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(360), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(358), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2029] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(362), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2076] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2123] = 7,
+  [2125] = 7,
     ACTIONS(366), 1,
       anon_sym_DOT,
     ACTIONS(368), 1,
@@ -13674,7 +13590,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(61), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13689,7 +13605,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2159] = 12,
+  [2161] = 12,
     ACTIONS(372), 1,
       sym_identifier,
     ACTIONS(374), 1,
@@ -13704,7 +13620,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(386), 1,
       aux_sym_ipv6_address_token1,
-    STATE(466), 1,
+    STATE(484), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13713,51 +13629,22 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(366), 3,
+    STATE(427), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(157), 5,
+    STATE(156), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2205] = 7,
-    ACTIONS(388), 1,
-      anon_sym_DOT,
-    ACTIONS(391), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(394), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(176), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(61), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(178), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2241] = 7,
+  [2207] = 7,
     ACTIONS(370), 1,
       anon_sym_LBRACE2,
-    ACTIONS(397), 1,
+    ACTIONS(388), 1,
       anon_sym_DOT,
-    ACTIONS(399), 1,
+    ACTIONS(390), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -13781,94 +13668,155 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2277] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(339), 1,
-      sym_block,
+  [2243] = 7,
+    ACTIONS(392), 1,
+      anon_sym_DOT,
+    ACTIONS(395), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(398), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 2,
+    ACTIONS(176), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(178), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2279] = 11,
+    ACTIONS(405), 1,
       anon_sym_rate,
-      anon_sym_ceil,
-    STATE(76), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
+    ACTIONS(409), 1,
+      anon_sym_loss,
+    ACTIONS(413), 1,
+      anon_sym_slot,
+    ACTIONS(415), 1,
+      anon_sym_bytes,
+    ACTIONS(417), 1,
+      anon_sym_distribution,
+    STATE(66), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(403), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(411), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
     ACTIONS(401), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2320] = 11,
-    ACTIONS(403), 1,
+  [2322] = 11,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    ACTIONS(407), 1,
+    ACTIONS(425), 1,
       anon_sym_overhead,
-    ACTIONS(409), 1,
+    ACTIONS(427), 1,
       anon_sym_mpu,
-    ACTIONS(411), 1,
+    ACTIONS(429), 1,
       anon_sym_linklayer,
-    ACTIONS(415), 1,
+    ACTIONS(433), 1,
       anon_sym_prio,
-    STATE(386), 1,
+    STATE(362), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 2,
+    ACTIONS(431), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(63), 2,
+    STATE(65), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(417), 4,
+    ACTIONS(419), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2363] = 11,
-    ACTIONS(422), 1,
+    ACTIONS(423), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2365] = 11,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(433), 1,
+      anon_sym_prio,
+    STATE(400), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(431), 2,
       anon_sym_rate,
-    ACTIONS(428), 1,
-      anon_sym_loss,
-    ACTIONS(434), 1,
-      anon_sym_slot,
-    ACTIONS(437), 1,
-      anon_sym_bytes,
+      anon_sym_ceil,
+    STATE(78), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(423), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(435), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2408] = 11,
     ACTIONS(440), 1,
+      anon_sym_rate,
+    ACTIONS(446), 1,
+      anon_sym_loss,
+    ACTIONS(452), 1,
+      anon_sym_slot,
+    ACTIONS(455), 1,
+      anon_sym_bytes,
+    ACTIONS(458), 1,
       anon_sym_distribution,
-    STATE(65), 1,
+    STATE(66), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(425), 2,
+    ACTIONS(443), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(419), 3,
+    ACTIONS(437), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(431), 3,
+    ACTIONS(449), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
@@ -13877,39 +13825,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2406] = 11,
-    ACTIONS(447), 1,
-      anon_sym_rate,
-    ACTIONS(451), 1,
-      anon_sym_loss,
-    ACTIONS(455), 1,
-      anon_sym_slot,
-    ACTIONS(457), 1,
-      anon_sym_bytes,
-    ACTIONS(459), 1,
-      anon_sym_distribution,
-    STATE(65), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(449), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(445), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(453), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(443), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2449] = 2,
+  [2451] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13932,7 +13848,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2474] = 7,
+  [2476] = 7,
     ACTIONS(463), 1,
       anon_sym_DOT,
     ACTIONS(465), 1,
@@ -13942,7 +13858,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(72), 3,
+    STATE(76), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13959,122 +13875,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2508] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(469), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2532] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(471), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2556] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(297), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2580] = 7,
-    ACTIONS(467), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(473), 1,
-      anon_sym_DOT,
-    ACTIONS(475), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2614] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(269), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2638] = 2,
+  [2510] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14096,17 +13897,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2662] = 7,
-    ACTIONS(477), 1,
+  [2534] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2558] = 7,
+    ACTIONS(469), 1,
       anon_sym_DOT,
-    ACTIONS(480), 1,
+    ACTIONS(472), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(483), 1,
+    ACTIONS(475), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(75), 3,
+    STATE(71), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14123,40 +13946,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2696] = 9,
-    ACTIONS(491), 1,
-      anon_sym_overhead,
-    ACTIONS(494), 1,
-      anon_sym_mpu,
-    ACTIONS(497), 1,
-      anon_sym_linklayer,
-    ACTIONS(503), 1,
-      anon_sym_prio,
+  [2592] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(500), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(76), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(488), 4,
+    ACTIONS(478), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
       anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(486), 5,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2616] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(297), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2640] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(480), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2664] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(482), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2688] = 7,
+    ACTIONS(467), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(484), 1,
+      anon_sym_DOT,
+    ACTIONS(486), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [2734] = 2,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2722] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(506), 17,
+    ACTIONS(488), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14174,29 +14083,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2758] = 2,
+  [2746] = 9,
+    ACTIONS(495), 1,
+      anon_sym_overhead,
+    ACTIONS(498), 1,
+      anon_sym_mpu,
+    ACTIONS(501), 1,
+      anon_sym_linklayer,
+    ACTIONS(507), 1,
+      anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(508), 17,
+    ACTIONS(504), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(78), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(492), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(490), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2782] = 2,
+  [2784] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14218,50 +14134,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2806] = 11,
-    ACTIONS(514), 1,
+  [2808] = 11,
+    ACTIONS(512), 1,
       anon_sym_GT,
-    ACTIONS(518), 1,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(300), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(83), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2847] = 11,
     ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
-    ACTIONS(524), 1,
+    ACTIONS(522), 1,
       anon_sym_dnat,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(107), 1,
+    STATE(112), 1,
       sym_firewall_action,
-    STATE(444), 1,
+    STATE(436), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14272,147 +14158,73 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2888] = 11,
-    ACTIONS(518), 1,
+  [2849] = 11,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
+    ACTIONS(518), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
     ACTIONS(524), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(256), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2890] = 11,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
       anon_sym_dnat,
     ACTIONS(528), 1,
       anon_sym_GT,
-    STATE(107), 1,
+    STATE(112), 1,
       sym_firewall_action,
-    STATE(444), 1,
+    STATE(273), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(526), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(81), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2929] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(530), 1,
-      anon_sym_GT,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(269), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2970] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 11,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [2995] = 3,
-    ACTIONS(534), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(532), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3020] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(536), 1,
-      anon_sym_GT,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(444), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3061] = 3,
+  [2931] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14434,43 +14246,119 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3086] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(540), 1,
-      anon_sym_id,
-    ACTIONS(544), 1,
-      anon_sym_dev,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    STATE(137), 1,
-      sym__dev_opt,
-    STATE(423), 1,
-      sym_block,
+  [2956] = 11,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(542), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(538), 4,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2997] = 11,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(112), 1,
+      sym_firewall_action,
+    STATE(436), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(18), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3038] = 3,
+    ACTIONS(536), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(534), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [3124] = 4,
-    ACTIONS(550), 1,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3063] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3088] = 4,
+    ACTIONS(540), 1,
       anon_sym_COMMA,
-    STATE(93), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(548), 13,
+    ACTIONS(538), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14484,18 +14372,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3150] = 10,
-    ACTIONS(518), 1,
+  [3114] = 10,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(544), 1,
+      anon_sym_id,
+    ACTIONS(548), 1,
+      anon_sym_dev,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    STATE(136), 1,
+      sym__dev_opt,
+    STATE(423), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(546), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(542), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3152] = 10,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
+    ACTIONS(518), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
-    ACTIONS(524), 1,
+    ACTIONS(522), 1,
       anon_sym_dnat,
-    STATE(107), 1,
+    STATE(112), 1,
       sym_firewall_action,
-    STATE(444), 1,
+    STATE(436), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14506,36 +14422,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(18), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3188] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(486), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3210] = 4,
-    ACTIONS(554), 1,
+  [3190] = 4,
+    ACTIONS(540), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(94), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14554,444 +14450,63 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3236] = 4,
-    ACTIONS(550), 1,
-      anon_sym_COMMA,
-    STATE(92), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(557), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3262] = 10,
-    ACTIONS(403), 1,
+  [3216] = 10,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    ACTIONS(540), 1,
-      anon_sym_id,
     ACTIONS(544), 1,
+      anon_sym_id,
+    ACTIONS(548), 1,
       anon_sym_dev,
-    ACTIONS(546), 1,
+    ACTIONS(550), 1,
       anon_sym_port,
-    STATE(137), 1,
+    STATE(136), 1,
       sym__dev_opt,
-    STATE(355), 1,
+    STATE(430), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(88), 2,
+    STATE(89), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(542), 3,
+    ACTIONS(546), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(559), 4,
+    ACTIONS(554), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3300] = 9,
-    ACTIONS(566), 1,
-      anon_sym_latency,
-    ACTIONS(569), 1,
-      anon_sym_peakrate,
-    ACTIONS(572), 1,
-      anon_sym_overhead,
-    ACTIONS(575), 1,
-      anon_sym_mpu,
-    ACTIONS(578), 1,
-      anon_sym_linklayer,
+  [3254] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(563), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(561), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3335] = 8,
-    ACTIONS(583), 1,
-      anon_sym_id,
-    ACTIONS(589), 1,
-      anon_sym_dev,
-    ACTIONS(592), 1,
-      anon_sym_port,
-    STATE(137), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(586), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(581), 5,
+    ACTIONS(490), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3368] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
       anon_sym_mtu,
       anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(595), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3403] = 9,
-    ACTIONS(407), 1,
       anon_sym_overhead,
-    ACTIONS(409), 1,
       anon_sym_mpu,
-    ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(595), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3438] = 3,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(603), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3461] = 3,
-    ACTIONS(609), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(607), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3484] = 10,
-    ACTIONS(613), 1,
-      anon_sym_proto,
-    ACTIONS(621), 1,
-      anon_sym_mark,
-    ACTIONS(623), 1,
-      anon_sym_ct,
-    ACTIONS(625), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(615), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(617), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(619), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(611), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3521] = 3,
-    ACTIONS(627), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3544] = 4,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(603), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3569] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(631), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3604] = 3,
-    ACTIONS(627), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3627] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(633), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3648] = 10,
-    ACTIONS(613), 1,
-      anon_sym_proto,
-    ACTIONS(621), 1,
-      anon_sym_mark,
-    ACTIONS(623), 1,
-      anon_sym_ct,
-    ACTIONS(637), 1,
-      anon_sym_counter,
-    STATE(101), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(615), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(617), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(619), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(635), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3685] = 10,
-    ACTIONS(641), 1,
-      anon_sym_proto,
-    ACTIONS(653), 1,
-      anon_sym_mark,
-    ACTIONS(656), 1,
-      anon_sym_ct,
-    ACTIONS(659), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(647), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(650), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(639), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3722] = 10,
-    ACTIONS(447), 1,
       anon_sym_rate,
-    ACTIONS(451), 1,
-      anon_sym_loss,
-    ACTIONS(455), 1,
-      anon_sym_slot,
-    ACTIONS(457), 1,
-      anon_sym_bytes,
-    ACTIONS(459), 1,
-      anon_sym_distribution,
-    STATE(66), 1,
-      aux_sym_netem_statement_repeat2,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3276] = 4,
+    ACTIONS(558), 1,
+      anon_sym_COMMA,
+    STATE(94), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(449), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(445), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(453), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3759] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(662), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3794] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(552), 14,
+    ACTIONS(556), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15004,35 +14519,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
-      anon_sym_COMMA,
       anon_sym_counter,
-  [3815] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [3838] = 3,
-    ACTIONS(666), 1,
+  [3302] = 3,
+    ACTIONS(563), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(664), 13,
+    ACTIONS(561), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15046,7 +14540,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3861] = 3,
+  [3325] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15066,7 +14560,429 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3884] = 2,
+  [3348] = 8,
+    ACTIONS(567), 1,
+      anon_sym_id,
+    ACTIONS(573), 1,
+      anon_sym_dev,
+    ACTIONS(576), 1,
+      anon_sym_port,
+    STATE(136), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(570), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(565), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3381] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(583), 1,
+      anon_sym_latency,
+    ACTIONS(585), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(581), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(579), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3416] = 9,
+    ACTIONS(592), 1,
+      anon_sym_latency,
+    ACTIONS(595), 1,
+      anon_sym_peakrate,
+    ACTIONS(598), 1,
+      anon_sym_overhead,
+    ACTIONS(601), 1,
+      anon_sym_mpu,
+    ACTIONS(604), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(589), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(587), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3451] = 10,
+    ACTIONS(609), 1,
+      anon_sym_proto,
+    ACTIONS(617), 1,
+      anon_sym_mark,
+    ACTIONS(619), 1,
+      anon_sym_ct,
+    ACTIONS(621), 1,
+      anon_sym_counter,
+    STATE(109), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(611), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(613), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(615), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(607), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3488] = 3,
+    ACTIONS(625), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(623), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3511] = 4,
+    ACTIONS(625), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(623), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3536] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(583), 1,
+      anon_sym_latency,
+    ACTIONS(585), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(581), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(629), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3571] = 3,
+    ACTIONS(633), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(631), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3594] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(583), 1,
+      anon_sym_latency,
+    ACTIONS(585), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(99), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(581), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(629), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3629] = 3,
+    ACTIONS(635), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(538), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3652] = 3,
+    ACTIONS(635), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(538), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3675] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(637), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3696] = 10,
+    ACTIONS(641), 1,
+      anon_sym_proto,
+    ACTIONS(653), 1,
+      anon_sym_mark,
+    ACTIONS(656), 1,
+      anon_sym_ct,
+    ACTIONS(659), 1,
+      anon_sym_counter,
+    STATE(109), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(644), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(647), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(650), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(639), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3733] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(583), 1,
+      anon_sym_latency,
+    ACTIONS(585), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(581), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(662), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3768] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(556), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3789] = 10,
+    ACTIONS(609), 1,
+      anon_sym_proto,
+    ACTIONS(617), 1,
+      anon_sym_mark,
+    ACTIONS(619), 1,
+      anon_sym_ct,
+    ACTIONS(666), 1,
+      anon_sym_counter,
+    STATE(100), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(611), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(613), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(615), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(664), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3826] = 10,
+    ACTIONS(405), 1,
+      anon_sym_rate,
+    ACTIONS(409), 1,
+      anon_sym_loss,
+    ACTIONS(413), 1,
+      anon_sym_slot,
+    ACTIONS(415), 1,
+      anon_sym_bytes,
+    ACTIONS(417), 1,
+      anon_sym_distribution,
+    STATE(63), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(403), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(411), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [3863] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [3886] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15084,7 +15000,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3904] = 2,
+  [3906] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15102,7 +15018,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3924] = 2,
+  [3926] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15120,7 +15036,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3944] = 2,
+  [3946] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15138,11 +15054,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3964] = 2,
+  [3966] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(548), 13,
+    ACTIONS(538), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15156,7 +15072,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3984] = 2,
+  [3986] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15174,7 +15090,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4004] = 2,
+  [4006] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15192,32 +15108,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4024] = 6,
-    ACTIONS(178), 1,
-      anon_sym_LT,
+  [4026] = 8,
+    ACTIONS(680), 1,
+      anon_sym_DOT,
     ACTIONS(683), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
+    STATE(125), 1,
+      aux_sym__if_name_repeat1,
+    STATE(133), 1,
+      aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(680), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(122), 3,
+    STATE(201), 2,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
+    ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4051] = 2,
+  [4057] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(561), 12,
+    ACTIONS(587), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15230,64 +15148,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4070] = 8,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
+  [4076] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
     ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(129), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(189), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(686), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4101] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(692), 1,
-      anon_sym_DOT,
-    ACTIONS(694), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(696), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(126), 3,
+    ACTIONS(687), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(124), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4130] = 7,
+      anon_sym_LT_DASH_GT,
+  [4103] = 6,
     ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(696), 1,
+      anon_sym_LT,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(698), 1,
-      anon_sym_DOT,
-    ACTIONS(700), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 3,
+    ACTIONS(693), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(124), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15295,21 +15188,21 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4159] = 7,
+      anon_sym_LT_DASH_GT,
+  [4130] = 7,
     ACTIONS(178), 1,
       anon_sym_mode,
-    ACTIONS(702), 1,
+    ACTIONS(695), 1,
       anon_sym_DOT,
-    ACTIONS(705), 1,
+    ACTIONS(698), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(708), 1,
+    ACTIONS(701), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 3,
+    STATE(126), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15319,78 +15212,34 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4188] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(711), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4215] = 8,
-    ACTIONS(717), 1,
+  [4159] = 8,
+    ACTIONS(706), 1,
       anon_sym_LBRACE,
-    ACTIONS(720), 1,
+    ACTIONS(709), 1,
       sym_integer,
-    ACTIONS(723), 1,
+    ACTIONS(712), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
-    STATE(129), 1,
+    STATE(127), 1,
       aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 3,
+    STATE(198), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-    ACTIONS(715), 4,
+    ACTIONS(704), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4246] = 8,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(726), 1,
-      anon_sym_DOT,
-    ACTIONS(729), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(132), 1,
-      aux_sym__if_name_repeat1,
-    STATE(134), 1,
-      aux_sym__ns_name_repeat1,
+  [4190] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(197), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4277] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(731), 12,
+    ACTIONS(715), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15403,18 +15252,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4296] = 6,
+  [4209] = 8,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    STATE(127), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(198), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(717), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4240] = 7,
     ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(713), 1,
+      anon_sym_mode,
+    ACTIONS(723), 1,
+      anon_sym_DOT,
+    ACTIONS(725), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(727), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(733), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(122), 3,
+    STATE(126), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15422,39 +15295,79 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4323] = 8,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(735), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(737), 3,
-      anon_sym_blackhole,
-      anon_sym_unreachable,
-      anon_sym_prohibit,
-    STATE(56), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [4353] = 5,
-    ACTIONS(713), 1,
+  [4269] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(727), 1,
       anon_sym_LBRACE2,
-    ACTIONS(741), 1,
+    ACTIONS(729), 1,
+      anon_sym_DOT,
+    ACTIONS(731), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
+    STATE(130), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4298] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(733), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(125), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4325] = 5,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(737), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(735), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4349] = 5,
+    ACTIONS(741), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(744), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(134), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
@@ -15465,11 +15378,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LT,
       anon_sym_GT,
       anon_sym_DOT,
-  [4377] = 2,
+  [4373] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(743), 11,
+    ACTIONS(747), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15481,30 +15394,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4395] = 5,
-    ACTIONS(747), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(750), 1,
-      anon_sym_LBRACE2,
+  [4391] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(745), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(753), 11,
+    ACTIONS(749), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15516,85 +15410,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4437] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(757), 1,
+  [4409] = 8,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(751), 1,
       anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(402), 1,
-      sym_block,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(755), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4464] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(757), 1,
-      anon_sym_default,
-    STATE(158), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(381), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(761), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4491] = 7,
+    ACTIONS(753), 3,
+      anon_sym_blackhole,
+      anon_sym_unreachable,
+      anon_sym_prohibit,
+    STATE(53), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [4439] = 7,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(765), 1,
+    ACTIONS(757), 1,
       sym_integer,
-    STATE(463), 1,
+    STATE(455), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(207), 5,
+    STATE(204), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4518] = 5,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(769), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(134), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(767), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4541] = 3,
+  [4466] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15610,13 +15468,13 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4560] = 3,
-    ACTIONS(773), 1,
+  [4485] = 3,
+    ACTIONS(761), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(771), 9,
+    ACTIONS(759), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15626,112 +15484,169 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4579] = 6,
+  [4504] = 5,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(765), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(133), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(763), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4527] = 7,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(769), 1,
+      anon_sym_default,
+    STATE(148), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(356), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(771), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(767), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4554] = 7,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(769), 1,
+      anon_sym_default,
+    STATE(142), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(384), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(771), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(773), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4581] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(775), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(156), 5,
+    STATE(289), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4603] = 6,
+  [4605] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(777), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 5,
+    STATE(298), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4627] = 6,
+  [4629] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(779), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(263), 5,
+    STATE(155), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4651] = 6,
+  [4653] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(781), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(266), 5,
+    STATE(104), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4675] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    STATE(203), 1,
-      sym__section_opt,
-    STATE(211), 1,
-      aux_sym_bpf_statement_repeat1,
+  [4677] = 5,
+    ACTIONS(785), 1,
+      anon_sym_default,
+    STATE(148), 1,
+      aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(783), 4,
+    ACTIONS(788), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(783), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
   [4699] = 7,
-    ACTIONS(791), 1,
+    ACTIONS(794), 1,
       anon_sym_proto,
-    ACTIONS(795), 1,
+    ACTIONS(800), 1,
       anon_sym_handle,
-    ACTIONS(797), 1,
+    ACTIONS(803), 1,
       anon_sym_DASH_GT,
-    STATE(151), 1,
+    STATE(149), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(793), 2,
+    ACTIONS(797), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(789), 3,
+    ACTIONS(791), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
@@ -15740,72 +15655,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(799), 1,
+    ACTIONS(805), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 5,
+    STATE(300), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
   [4749] = 7,
-    ACTIONS(804), 1,
+    ACTIONS(809), 1,
       anon_sym_proto,
-    ACTIONS(810), 1,
-      anon_sym_handle,
     ACTIONS(813), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(807), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(801), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4775] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(815), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4799] = 7,
-    ACTIONS(791), 1,
-      anon_sym_proto,
-    ACTIONS(795), 1,
       anon_sym_handle,
-    ACTIONS(817), 1,
+    ACTIONS(815), 1,
       anon_sym_DASH_GT,
     STATE(149), 1,
       aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(793), 2,
+    ACTIONS(811), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(789), 3,
+    ACTIONS(807), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+  [4775] = 6,
+    ACTIONS(821), 1,
+      anon_sym_section,
+    STATE(225), 1,
+      sym__section_opt,
+    STATE(233), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(819), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(817), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4799] = 7,
+    ACTIONS(809), 1,
+      anon_sym_proto,
+    ACTIONS(813), 1,
+      anon_sym_handle,
+    ACTIONS(823), 1,
+      anon_sym_DASH_GT,
+    STATE(151), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(811), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(807), 3,
       anon_sym_prio,
       anon_sym_sport,
       anon_sym_dport,
@@ -15824,48 +15739,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4843] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(819), 1,
-      sym_integer,
+  [4843] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(243), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4867] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
+    ACTIONS(827), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(821), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4887] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(627), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
@@ -15874,39 +15755,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4907] = 5,
-    ACTIONS(829), 1,
-      anon_sym_default,
-    STATE(158), 1,
-      aux_sym_htb_statement_repeat1,
+  [4863] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(832), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(827), 5,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(829), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [4929] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4947] = 3,
+  [4883] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15921,84 +15786,135 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4965] = 6,
+  [4901] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [4919] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
+      sym_identifier,
+    ACTIONS(831), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4943] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(755), 1,
+      sym_identifier,
+    ACTIONS(833), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4967] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(835), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(255), 5,
+    STATE(101), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4989] = 6,
+  [4991] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(837), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(274), 5,
+    STATE(102), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5013] = 6,
+  [5015] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(839), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 5,
+    STATE(240), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5037] = 6,
+  [5039] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(841), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(297), 5,
+    STATE(277), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5061] = 6,
+  [5063] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(843), 1,
       sym_integer,
@@ -16011,12 +15927,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5085] = 6,
+  [5087] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(845), 1,
       sym_integer,
@@ -16029,12 +15945,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5109] = 6,
+  [5111] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(847), 1,
       sym_integer,
@@ -16047,12 +15963,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5133] = 6,
+  [5135] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(849), 1,
       sym_integer,
@@ -16065,12 +15981,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5157] = 6,
+  [5159] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(851), 1,
       sym_integer,
@@ -16083,12 +15999,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5181] = 6,
+  [5183] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(853), 1,
       sym_integer,
@@ -16101,12 +16017,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5205] = 6,
+  [5207] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(855), 1,
       sym_integer,
@@ -16119,12 +16035,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5229] = 6,
+  [5231] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(857), 1,
       sym_integer,
@@ -16137,12 +16053,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5253] = 6,
+  [5255] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(859), 1,
       sym_integer,
@@ -16155,12 +16071,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5277] = 6,
+  [5279] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(861), 1,
       sym_integer,
@@ -16173,12 +16089,12 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5301] = 6,
+  [5303] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(863), 1,
       sym_integer,
@@ -16191,32 +16107,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5325] = 6,
+  [5327] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(865), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5349] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(867), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16227,14 +16125,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5373] = 6,
+  [5351] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(869), 1,
+    ACTIONS(867), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16245,14 +16143,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5397] = 6,
+  [5375] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(871), 1,
+    ACTIONS(869), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16263,14 +16161,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5421] = 6,
+  [5399] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(873), 1,
+    ACTIONS(871), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16281,14 +16179,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5445] = 6,
+  [5423] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(875), 1,
+    ACTIONS(873), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16299,14 +16197,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5469] = 6,
+  [5447] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(877), 1,
+    ACTIONS(875), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16317,14 +16215,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5493] = 6,
+  [5471] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
       sym_identifier,
-    ACTIONS(879), 1,
+    ACTIONS(877), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16335,29 +16233,64 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5517] = 6,
+  [5495] = 6,
     ACTIONS(374), 1,
       anon_sym_DASH,
     ACTIONS(378), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(755), 1,
+      sym_identifier,
+    ACTIONS(879), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(297), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5519] = 6,
+    ACTIONS(374), 1,
+      anon_sym_DASH,
+    ACTIONS(378), 1,
+      anon_sym_LPAREN,
+    ACTIONS(755), 1,
       sym_identifier,
     ACTIONS(881), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(277), 5,
+    STATE(302), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5541] = 2,
+  [5543] = 6,
+    ACTIONS(821), 1,
+      anon_sym_section,
+    ACTIONS(885), 1,
+      anon_sym_mode,
+    STATE(200), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(883), 8,
+    ACTIONS(883), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5566] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(887), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16366,122 +16299,96 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5556] = 5,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    ACTIONS(887), 1,
-      anon_sym_within,
+  [5581] = 6,
+    ACTIONS(821), 1,
+      anon_sym_section,
+    ACTIONS(885), 1,
+      anon_sym_mode,
+    STATE(185), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(274), 1,
+      sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(187), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(885), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5577] = 5,
-    ACTIONS(891), 1,
-      anon_sym_within,
-    ACTIONS(894), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(187), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
     ACTIONS(889), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5598] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(897), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [5613] = 4,
-    ACTIONS(901), 1,
-      anon_sym_peer,
-    ACTIONS(903), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [5632] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    ACTIONS(907), 1,
-      anon_sym_mode,
-    STATE(202), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5655] = 7,
+  [5604] = 7,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(719), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(891), 1,
+      anon_sym_default,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(49), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5629] = 5,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    ACTIONS(895), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(893), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5650] = 7,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
-    STATE(124), 1,
+    STATE(129), 1,
       aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 3,
+    STATE(198), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5680] = 5,
+  [5675] = 5,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(911), 1,
+    ACTIONS(899), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(43), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(909), 4,
+    ACTIONS(897), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5701] = 2,
+  [5696] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(913), 8,
+    ACTIONS(901), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16490,7 +16397,54 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5716] = 2,
+  [5711] = 7,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(903), 1,
+      sym_nat_target,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(115), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5736] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(905), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [5751] = 5,
+    ACTIONS(909), 1,
+      anon_sym_within,
+    ACTIONS(912), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(907), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5772] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16503,78 +16457,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5731] = 6,
-    ACTIONS(919), 1,
-      anon_sym_mode,
-    ACTIONS(922), 1,
-      anon_sym_section,
-    STATE(195), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
-      sym__section_opt,
+  [5787] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(917), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5754] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(925), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5779] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(929), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(927), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5796] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(932), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(54), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5821] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(813), 8,
+    ACTIONS(803), 8,
       anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
@@ -16583,11 +16470,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dport,
       anon_sym_handle,
       anon_sym_DASH_GT,
-  [5836] = 2,
+  [5802] = 4,
+    ACTIONS(919), 1,
+      anon_sym_peer,
+    ACTIONS(921), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(934), 8,
+    ACTIONS(917), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [5821] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(923), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16596,165 +16498,206 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_handle,
       anon_sym_section,
-  [5851] = 5,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    ACTIONS(887), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(936), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5872] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    ACTIONS(907), 1,
+  [5836] = 6,
+    ACTIONS(927), 1,
       anon_sym_mode,
-    STATE(195), 1,
+    ACTIONS(930), 1,
+      anon_sym_section,
+    STATE(200), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
+    STATE(274), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(925), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5859] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(935), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(933), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5876] = 5,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    ACTIONS(895), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(195), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
     ACTIONS(938), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5895] = 4,
-    STATE(217), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5897] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(940), 4,
+    STATE(189), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [5919] = 5,
+    ACTIONS(940), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(942), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5939] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(944), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [5913] = 5,
-    STATE(204), 1,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [5953] = 5,
+    STATE(211), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(942), 2,
+    ACTIONS(85), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(944), 2,
+    ACTIONS(946), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [5973] = 3,
+    ACTIONS(950), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(948), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [5989] = 5,
+    STATE(212), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(946), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6009] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(952), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6027] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6049] = 5,
+    STATE(211), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(954), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(956), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5933] = 5,
-    STATE(204), 1,
+  [6069] = 5,
+    STATE(211), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(947), 2,
+    ACTIONS(959), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [5953] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5975] = 5,
-    ACTIONS(949), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(951), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5995] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(955), 1,
-      anon_sym_mode,
-    STATE(411), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(953), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6015] = 3,
-    ACTIONS(959), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(957), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6031] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(42), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6053] = 4,
+  [6089] = 4,
     STATE(218), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(785), 2,
+    ACTIONS(819), 2,
       anon_sym_prio,
       anon_sym_handle,
     ACTIONS(961), 4,
@@ -16762,179 +16705,136 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6071] = 6,
+  [6107] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(719), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(721), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 3,
+    STATE(115), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6093] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [6129] = 5,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(965), 1,
+      anon_sym_protocol,
+    STATE(353), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(119), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6115] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(963), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(963), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6135] = 5,
-    STATE(205), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(87), 2,
-      ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(963), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6155] = 5,
-    STATE(214), 1,
-      aux_sym__statements_repeat2,
+  [6149] = 5,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(969), 1,
+      anon_sym_mode,
+    STATE(410), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(965), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6175] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
     ACTIONS(967), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6193] = 4,
+  [6169] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(971), 1,
+      anon_sym_DOT,
+    ACTIONS(973), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(975), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(220), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6191] = 4,
     STATE(218), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(971), 2,
+    ACTIONS(979), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(969), 4,
+    ACTIONS(977), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6211] = 4,
+  [6209] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(982), 1,
+      anon_sym_DOT,
+    ACTIONS(985), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(988), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(219), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6231] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(975), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(991), 1,
+      anon_sym_DOT,
+    ACTIONS(993), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6253] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(995), 1,
+      anon_sym_DOT,
+    ACTIONS(998), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1001), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(221), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6275] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(974), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(719), 1,
       sym_integer,
-  [6229] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(201), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6251] = 7,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(976), 1,
-      aux_sym__name_start_token1,
-    STATE(247), 1,
-      sym_peer_name,
-    STATE(310), 1,
-      sym__if_name,
-    STATE(467), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(130), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6275] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(980), 1,
-      anon_sym_protocol,
-    STATE(349), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6295] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(721), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
@@ -16945,171 +16845,202 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6317] = 5,
-    ACTIONS(984), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(226), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6337] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(988), 1,
-      anon_sym_DOT,
-    ACTIONS(990), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(992), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6359] = 5,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(996), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(994), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6379] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(992), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(998), 1,
-      anon_sym_DOT,
-    ACTIONS(1000), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6401] = 5,
-    ACTIONS(1004), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1007), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1002), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6421] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(1010), 1,
-      anon_sym_DOT,
-    ACTIONS(1013), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1016), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6443] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1019), 1,
-      anon_sym_DOT,
-    ACTIONS(1021), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1023), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6465] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(1023), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      anon_sym_DOT,
-    ACTIONS(1027), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6487] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1029), 1,
-      anon_sym_DOT,
-    ACTIONS(1032), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1035), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6509] = 6,
+  [6297] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(719), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(721), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(209), 3,
+    STATE(197), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6531] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(1038), 1,
-      anon_sym_DOT,
-    ACTIONS(1040), 1,
+  [6319] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6341] = 4,
+    STATE(213), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(819), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1004), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6359] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(719), 1,
+      sym_integer,
+    ACTIONS(721), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(11), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6381] = 5,
+    ACTIONS(1008), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1042), 1,
+    ACTIONS(1010), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1006), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(231), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6401] = 7,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1012), 1,
+      aux_sym__name_start_token1,
+    STATE(242), 1,
+      sym_peer_name,
+    STATE(324), 1,
+      sym__if_name,
+    STATE(479), 1,
+      sym__ns_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6425] = 8,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1014), 1,
+      sym_identifier,
+    ACTIONS(1016), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(469), 1,
+      sym_class_id,
+    STATE(492), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6451] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(1020), 1,
+      anon_sym_DOT,
+    ACTIONS(1022), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1024), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6473] = 5,
+    ACTIONS(1010), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1028), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1026), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(234), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6493] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(1024), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1030), 1,
+      anon_sym_DOT,
+    ACTIONS(1032), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(235), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6515] = 4,
+    STATE(218), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(819), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1034), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6533] = 5,
+    ACTIONS(1038), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1041), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1036), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(234), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6553] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1044), 1,
+      anon_sym_DOT,
+    ACTIONS(1047), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1050), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17118,415 +17049,117 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6553] = 6,
+  [6575] = 5,
+    STATE(206), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1053), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6595] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1055), 1,
+      anon_sym_DOT,
+    ACTIONS(1057), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1059), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(238), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6617] = 6,
     ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(1042), 1,
+      anon_sym_on,
+    ACTIONS(1059), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1044), 1,
+    ACTIONS(1061), 1,
       anon_sym_DOT,
-    ACTIONS(1046), 1,
+    ACTIONS(1063), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 3,
+    STATE(219), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6575] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(1048), 1,
-      anon_sym_DOT,
-    ACTIONS(1051), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1054), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(236), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6597] = 6,
+  [6639] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(719), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(721), 1,
       aux_sym_ipv6_address_token1,
     STATE(11), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 3,
+    STATE(119), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6619] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1057), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6633] = 6,
-    ACTIONS(1059), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1061), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(208), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6654] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1063), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [6667] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(394), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6684] = 6,
-    ACTIONS(1067), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1069), 1,
-      anon_sym_LBRACE,
-    STATE(238), 1,
-      sym__ns_name,
-    STATE(461), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6705] = 4,
-    ACTIONS(1071), 1,
+  [6661] = 4,
+    ACTIONS(1065), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    ACTIONS(827), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(627), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [6722] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(472), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6743] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(404), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1075), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6760] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(969), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6773] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(406), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1077), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6790] = 5,
+  [6678] = 5,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [6809] = 5,
-    ACTIONS(1086), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1083), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(90), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6828] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(272), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6849] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(273), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6870] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(409), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1088), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6887] = 6,
-    ACTIONS(1090), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1092), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(479), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6908] = 5,
-    ACTIONS(528), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1094), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(86), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6927] = 4,
-    ACTIONS(1096), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6944] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(889), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6957] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(348), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1098), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6974] = 6,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1102), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(484), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6995] = 6,
-    ACTIONS(1104), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1106), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(33), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7016] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(358), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1108), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7033] = 6,
-    ACTIONS(1110), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(473), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7054] = 5,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1114), 1,
+    ACTIONS(1067), 1,
       sym_identifier,
-    ACTIONS(1116), 1,
+    ACTIONS(1069), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
+    STATE(23), 3,
       sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [7073] = 4,
-    ACTIONS(1118), 1,
-      anon_sym_RPAREN,
+  [6697] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(405), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7090] = 6,
-    ACTIONS(1120), 1,
+    ACTIONS(1071), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6714] = 6,
+    ACTIONS(1073), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1122), 1,
+    ACTIONS(1075), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(44), 1,
+    STATE(42), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -17534,82 +17167,72 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(24), 2,
       sym__name_start,
       sym_interpolation,
-  [7111] = 5,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1124), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7130] = 4,
-    ACTIONS(1126), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7147] = 6,
+  [6735] = 6,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(1077), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(399), 1,
+    STATE(471), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(132), 2,
       sym__name_start,
       sym_interpolation,
-  [7168] = 3,
+  [6756] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1077), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(263), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1130), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1128), 4,
+    STATE(132), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6777] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1077), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(264), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6798] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(343), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1079), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7183] = 5,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(254), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1124), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7202] = 6,
-    ACTIONS(1110), 1,
+  [6815] = 6,
+    ACTIONS(1081), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
+    ACTIONS(1083), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(474), 1,
+    STATE(486), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -17617,14 +17240,44 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(230), 2,
       sym__name_start,
       sym_interpolation,
-  [7223] = 6,
-    ACTIONS(1104), 1,
+  [6836] = 6,
+    ACTIONS(1085), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1106), 1,
+    ACTIONS(1087), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(94), 1,
+    STATE(495), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(237), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6857] = 6,
+    ACTIONS(1085), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1087), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(468), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(237), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6878] = 6,
+    ACTIONS(1089), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1091), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(92), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -17632,396 +17285,284 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(68), 2,
       sym__name_start,
       sym_interpolation,
-  [7244] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(336), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1132), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7261] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(337), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1134), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7278] = 4,
-    ACTIONS(1136), 1,
+  [6899] = 4,
+    ACTIONS(1093), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    ACTIONS(827), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(627), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7295] = 6,
-    ACTIONS(1138), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1140), 1,
-      anon_sym_LBRACE,
-    STATE(33), 1,
-      sym_interface_name,
-    STATE(74), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(35), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7316] = 4,
-    ACTIONS(1142), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7333] = 4,
-    ACTIONS(1144), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7350] = 4,
-    ACTIONS(1146), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7367] = 4,
-    ACTIONS(1148), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7384] = 4,
-    ACTIONS(1150), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7401] = 4,
-    ACTIONS(1152), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7418] = 4,
-    ACTIONS(1154), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7435] = 4,
-    ACTIONS(1156), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7452] = 4,
-    ACTIONS(1158), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7469] = 4,
-    ACTIONS(1160), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7486] = 4,
-    ACTIONS(1162), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7503] = 4,
-    ACTIONS(1164), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7520] = 4,
-    ACTIONS(1166), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7537] = 4,
-    ACTIONS(1168), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7554] = 4,
-    ACTIONS(1170), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7571] = 4,
-    ACTIONS(1172), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7588] = 4,
-    ACTIONS(1174), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7605] = 4,
-    ACTIONS(1176), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7622] = 4,
-    ACTIONS(1178), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7639] = 4,
-    ACTIONS(1180), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7656] = 4,
-    ACTIONS(1182), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7673] = 4,
-    ACTIONS(1184), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7690] = 6,
+  [6916] = 6,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(1077), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(299), 1,
+    STATE(269), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(132), 2,
       sym__name_start,
       sym_interpolation,
-  [7711] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(330), 1,
-      sym_block,
+  [6937] = 5,
+    ACTIONS(512), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1186), 4,
-      ts_builtin_sym_end,
+    ACTIONS(1095), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [7728] = 5,
-    ACTIONS(530), 1,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6956] = 6,
+    ACTIONS(1097), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1099), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(118), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(61), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6977] = 5,
+    ACTIONS(512), 1,
       anon_sym_GT,
     STATE(265), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1188), 2,
+    ACTIONS(1095), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(81), 2,
+    STATE(84), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7747] = 6,
+  [6996] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1101), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7009] = 6,
+    ACTIONS(1103), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1105), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(216), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7030] = 6,
+    ACTIONS(1107), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1109), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(477), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7051] = 6,
+    ACTIONS(1089), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1091), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(30), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(68), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7072] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(977), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [7085] = 5,
+    ACTIONS(1114), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1111), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(90), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7104] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(396), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1116), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7121] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(397), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1118), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7138] = 5,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1120), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(85), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7157] = 4,
+    ACTIONS(1122), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7174] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(907), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [7187] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(352), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1124), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7204] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(333), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1126), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7221] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(361), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1128), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7238] = 6,
     ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1190), 1,
+    ACTIONS(1077), 1,
       aux_sym__name_start_token1,
-    STATE(238), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(373), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7259] = 6,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1130), 1,
+      aux_sym__name_start_token1,
+    STATE(205), 1,
       sym__ns_name,
-    STATE(245), 1,
+    STATE(247), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -18029,284 +17570,466 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(141), 2,
       sym__name_start,
       sym_interpolation,
-  [7768] = 2,
+  [7280] = 5,
+    ACTIONS(524), 1,
+      anon_sym_GT,
+    STATE(254), 1,
+      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1192), 6,
+    ACTIONS(1132), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(80), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7299] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1134), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7781] = 6,
-    ACTIONS(1194), 1,
+  [7312] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(366), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1136), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7329] = 6,
+    ACTIONS(1138), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1196), 1,
+    ACTIONS(1140), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(121), 1,
+    STATE(30), 1,
       sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7802] = 5,
-    ACTIONS(1198), 1,
-      anon_sym_EQ,
-    ACTIONS(1200), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(319), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7820] = 3,
-    STATE(89), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1204), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7834] = 3,
-    STATE(111), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1204), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7848] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(64), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7868] = 6,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    ACTIONS(1212), 1,
-      anon_sym_mode,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    STATE(190), 1,
-      sym_string,
-    STATE(334), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7888] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(193), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7908] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1216), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7920] = 3,
-    ACTIONS(1220), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1218), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7934] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(316), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7954] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(320), 1,
+    STATE(69), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(33), 2,
       sym__name_start,
       sym_interpolation,
-  [7972] = 4,
-    ACTIONS(271), 1,
+  [7350] = 4,
+    ACTIONS(1142), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7367] = 4,
+    ACTIONS(1144), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7384] = 4,
+    ACTIONS(1146), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7401] = 4,
+    ACTIONS(1148), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7418] = 4,
+    ACTIONS(1150), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7435] = 4,
+    ACTIONS(1152), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7452] = 4,
+    ACTIONS(1154), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7469] = 4,
+    ACTIONS(1156), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7486] = 4,
+    ACTIONS(1158), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7503] = 4,
+    ACTIONS(1160), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7520] = 4,
+    ACTIONS(1162), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7537] = 4,
+    ACTIONS(1164), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7554] = 4,
+    ACTIONS(1166), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7571] = 4,
+    ACTIONS(1168), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7588] = 4,
+    ACTIONS(1170), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7605] = 4,
+    ACTIONS(1172), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7622] = 4,
+    ACTIONS(1174), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7639] = 4,
+    ACTIONS(1176), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7656] = 4,
+    ACTIONS(1178), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7673] = 4,
+    ACTIONS(1180), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7690] = 4,
+    ACTIONS(1182), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7707] = 4,
+    ACTIONS(1184), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7724] = 5,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1222), 1,
+    ACTIONS(1188), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 3,
+    ACTIONS(1186), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(73), 2,
       sym_interpolation,
       sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [7988] = 2,
+  [7743] = 4,
+    ACTIONS(1190), 1,
+      anon_sym_RPAREN,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1224), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8000] = 3,
-    ACTIONS(1228), 1,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7760] = 6,
+    ACTIONS(1192), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1194), 1,
+      anon_sym_LBRACE,
+    STATE(205), 1,
+      sym__ns_name,
+    STATE(464), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7781] = 4,
+    ACTIONS(1196), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(827), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(627), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7798] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1200), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1198), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7813] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(408), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1202), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7830] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1204), 5,
+      anon_sym_forward,
+      anon_sym_input,
+      anon_sym_output,
+      anon_sym_prerouting,
+      anon_sym_postrouting,
+  [7842] = 3,
+    ACTIONS(1208), 1,
       anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1226), 4,
+    ACTIONS(1206), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8014] = 6,
+  [7856] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
+    ACTIONS(1018), 1,
       aux_sym_class_id_token2,
-    STATE(22), 1,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
       sym_interpolation,
-    STATE(311), 1,
+    STATE(320), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8034] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1230), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8046] = 5,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1232), 1,
-      anon_sym_EQ,
-    ACTIONS(1234), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8064] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1236), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8076] = 6,
+  [7876] = 5,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(115), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8096] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(199), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8116] = 5,
-    ACTIONS(1238), 1,
-      anon_sym_EQ,
-    ACTIONS(1240), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8134] = 5,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1246), 1,
+    ACTIONS(1212), 1,
       anon_sym_ingress,
-    ACTIONS(1248), 1,
+    ACTIONS(1214), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
@@ -18314,42 +18037,242 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(110), 2,
       sym_interpolation,
       sym__rate_value,
-  [8152] = 5,
+  [7894] = 5,
+    ACTIONS(1216), 1,
+      anon_sym_EQ,
+    ACTIONS(1218), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1220), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(323), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7912] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1222), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [7928] = 6,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(974), 1,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(64), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7948] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(116), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7968] = 5,
+    ACTIONS(1224), 1,
+      anon_sym_EQ,
+    ACTIONS(1226), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1229), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(313), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [7986] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(192), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8006] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1232), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8018] = 5,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(952), 1,
       sym_integer,
-    ACTIONS(1250), 1,
+    ACTIONS(1234), 1,
       sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 2,
+    STATE(79), 2,
       sym_interpolation,
       sym__int_value,
-  [8170] = 3,
-    ACTIONS(1252), 1,
-      anon_sym_SLASH2,
+  [8036] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(197), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(117), 4,
+  [8056] = 6,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1018), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1210), 1,
+      aux_sym_class_id_token1,
+    STATE(21), 1,
+      sym_interpolation,
+    STATE(306), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8076] = 6,
+    ACTIONS(1236), 1,
+      anon_sym_LT,
+    ACTIONS(1238), 1,
+      anon_sym_mode,
+    ACTIONS(1240), 1,
+      anon_sym_DQUOTE,
+    STATE(187), 1,
+      sym_string,
+    STATE(425), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8096] = 3,
+    ACTIONS(1244), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1242), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+  [8110] = 5,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1077), 1,
+      aux_sym__name_start_token1,
+    STATE(322), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(132), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8128] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1246), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8140] = 5,
+    ACTIONS(1220), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1248), 1,
+      anon_sym_EQ,
+    ACTIONS(1250), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(313), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8158] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1252), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8170] = 3,
+    STATE(111), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1254), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
   [8184] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1254), 5,
-      anon_sym_forward,
-      anon_sym_input,
-      anon_sym_output,
-      anon_sym_prerouting,
-      anon_sym_postrouting,
+    ACTIONS(1256), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
   [8196] = 3,
-    ACTIONS(1256), 1,
+    STATE(88), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1254), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8210] = 3,
+    ACTIONS(1258), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18359,8 +18282,19 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8210] = 3,
-    ACTIONS(1258), 1,
+  [8224] = 3,
+    ACTIONS(1260), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(117), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8238] = 3,
+    ACTIONS(1262), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18370,47 +18304,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8224] = 2,
+  [8252] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1260), 4,
+    ACTIONS(1264), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8235] = 4,
-    ACTIONS(713), 1,
+  [8263] = 4,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(489), 2,
+    STATE(494), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8250] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1264), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(199), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8265] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1266), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8276] = 2,
+  [8278] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18419,36 +18333,82 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8287] = 4,
+  [8289] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1270), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8300] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(490), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8315] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(496), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8330] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1270), 1,
+    ACTIONS(1272), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(261), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8345] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1274), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8360] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1274), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(123), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8375] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1274), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 2,
+    STATE(123), 2,
       sym_interpolation,
       sym__rate_value,
-  [8302] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1272), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8313] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1274), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8324] = 2,
+  [8390] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18457,7 +18417,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8335] = 2,
+  [8401] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18466,27 +18426,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8346] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1280), 1,
-      sym_integer,
+  [8412] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(252), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8361] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1282), 4,
+    ACTIONS(1280), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8372] = 2,
+  [8423] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1282), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(67), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8438] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18495,29 +18455,36 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8383] = 4,
+  [8449] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1286), 1,
-      sym_integer,
+    ACTIONS(1282), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 2,
+    STATE(67), 2,
       sym_interpolation,
-      sym__int_value,
-  [8398] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1288), 1,
-      sym_integer,
+      sym__size_value,
+  [8464] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8413] = 4,
+    ACTIONS(1286), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8475] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1288), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8486] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1290), 1,
@@ -18525,21 +18492,19 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(246), 2,
+    STATE(120), 2,
       sym_interpolation,
       sym__int_value,
-  [8428] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1292), 1,
-      sym_integer,
+  [8501] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8443] = 4,
+    ACTIONS(1292), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8512] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1294), 1,
@@ -18547,10 +18512,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(47), 2,
+    STATE(44), 2,
       sym_interpolation,
       sym__int_value,
-  [8458] = 2,
+  [8527] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18559,7 +18524,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8469] = 2,
+  [8538] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18568,19 +18533,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8480] = 4,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8495] = 4,
-    ACTIONS(1262), 1,
+  [8549] = 4,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(1300), 1,
       anon_sym_LBRACE2,
@@ -18590,7 +18544,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8510] = 2,
+  [8564] = 4,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(13), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8579] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18599,27 +18564,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8521] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1304), 1,
-      sym_integer,
+  [8590] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(131), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8536] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1306), 4,
+    ACTIONS(1304), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8547] = 2,
+  [8601] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1306), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8616] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1306), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8631] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1306), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8646] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18628,7 +18615,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8558] = 2,
+  [8657] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18637,38 +18624,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8569] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1312), 1,
-      sym_integer,
+  [8668] = 3,
+    ACTIONS(1314), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8584] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1314), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8595] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(485), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8610] = 4,
+    ACTIONS(1312), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [8681] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1316), 1,
@@ -18676,10 +18642,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(476), 2,
+    STATE(106), 2,
       sym_interpolation,
       sym__int_value,
-  [8625] = 2,
+  [8696] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18688,18 +18654,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8636] = 4,
+  [8707] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1320), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8718] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(909), 1,
+    ACTIONS(1322), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(107), 2,
       sym_interpolation,
       sym__int_value,
-  [8651] = 3,
+  [8733] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1324), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(480), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8748] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1326), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8759] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1328), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8770] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1330), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8781] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18709,17 +18722,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8664] = 3,
-    ACTIONS(1322), 1,
-      anon_sym_icmp,
+  [8794] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1320), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8677] = 3,
+    ACTIONS(1332), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8805] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18729,173 +18741,69 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8690] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1324), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8701] = 4,
+  [8818] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1326), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8716] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8729] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [8742] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(478), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8757] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1328), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(105), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8772] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8785] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8798] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8813] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8828] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
+    ACTIONS(1334), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
+    STATE(103), 2,
       sym_interpolation,
       sym__rate_value,
-  [8843] = 4,
+  [8833] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8846] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1332), 1,
+    ACTIONS(1336), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 2,
+    STATE(117), 2,
       sym_interpolation,
       sym__int_value,
-  [8858] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1332), 1,
-      sym_size,
+  [8861] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8873] = 2,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8874] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1334), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8884] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_integer,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8887] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8899] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1336), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8910] = 2,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [8900] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18904,29 +18812,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8921] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1340), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8936] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1340), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8951] = 4,
+  [8911] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1340), 1,
@@ -18934,10 +18820,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(91), 2,
+    STATE(194), 2,
       sym_interpolation,
       sym__int_value,
-  [8966] = 2,
+  [8926] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18946,7 +18832,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8977] = 2,
+  [8937] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18955,49 +18841,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8988] = 5,
-    ACTIONS(1346), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1348), 1,
+  [8948] = 4,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    STATE(304), 1,
-      sym_interpolation,
-    STATE(481), 1,
-      sym_sysctl_key,
+    ACTIONS(1346), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9005] = 4,
+    STATE(369), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8963] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_duration,
+    ACTIONS(1348), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(197), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9020] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1350), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9031] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [9044] = 3,
+      sym__int_value,
+  [8978] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19007,47 +18873,99 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [9057] = 2,
+  [8991] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1352), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9068] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9079] = 4,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9004] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1356), 1,
+    ACTIONS(1188), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 2,
+    STATE(73), 2,
       sym_interpolation,
       sym__int_value,
-  [9094] = 4,
+  [9019] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1358), 1,
+    ACTIONS(1188), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9034] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1188), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9049] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1350), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9060] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1352), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(39), 2,
+    STATE(47), 2,
       sym_interpolation,
       sym__int_value,
-  [9109] = 2,
+  [9075] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1354), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(41), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9090] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1356), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9101] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1358), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9112] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19056,36 +18974,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9120] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9131] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1362), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9142] = 4,
-    ACTIONS(299), 1,
+  [9123] = 4,
+    ACTIONS(376), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_percentage,
+    ACTIONS(1362), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(304), 2,
       sym_interpolation,
-      sym__percent_value,
-  [9157] = 4,
+      sym__int_value,
+  [9138] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1364), 1,
@@ -19093,10 +18993,10 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(188), 2,
+    STATE(37), 2,
       sym_interpolation,
       sym__int_value,
-  [9172] = 2,
+  [9153] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19105,16 +19005,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9183] = 2,
+  [9164] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1368), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1368), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9194] = 2,
+    STATE(342), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9179] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19123,53 +19025,64 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9205] = 4,
+  [9190] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1372), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9205] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1374), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(256), 2,
+    STATE(267), 2,
       sym_interpolation,
       sym__duration_value,
   [9220] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1374), 4,
+    ACTIONS(1376), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
   [9231] = 4,
-    ACTIONS(271), 1,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1376), 1,
-      sym_duration,
+    ACTIONS(1378), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(467), 2,
       sym_interpolation,
-      sym__duration_value,
+      sym__int_value,
   [9246] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_size,
+    ACTIONS(897), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(43), 2,
       sym_interpolation,
-      sym__size_value,
+      sym__int_value,
   [9261] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1378), 4,
+    ACTIONS(1380), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -19178,7 +19091,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1380), 4,
+    ACTIONS(1382), 4,
       anon_sym_bridge,
       anon_sym_private,
       anon_sym_vepa,
@@ -19187,7 +19100,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1382), 4,
+    ACTIONS(1384), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -19195,18 +19108,29 @@ static const uint16_t ts_small_parse_table[] = {
   [9294] = 4,
     ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1384), 1,
+    ACTIONS(1386), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 2,
+    STATE(215), 2,
       sym_interpolation,
       sym__int_value,
   [9309] = 4,
-    ACTIONS(713), 1,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(489), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9324] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -19214,49 +19138,18 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(329), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9324] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(326), 2,
-      sym__imm_interp,
-      sym__imm_octet,
   [9339] = 4,
-    ACTIONS(713), 1,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(486), 2,
+    STATE(330), 2,
       sym__imm_interp,
       sym__imm_octet,
   [9354] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1386), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9365] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(470), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9380] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19265,18 +19158,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9391] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1390), 1,
-      sym_integer,
+  [9365] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(118), 2,
+    ACTIONS(954), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9376] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1188), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
       sym_interpolation,
-      sym__int_value,
-  [9406] = 2,
+      sym__percent_value,
+  [9391] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1390), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9406] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1188), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9421] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(478), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9436] = 5,
+    ACTIONS(1236), 1,
+      anon_sym_LT,
+    ACTIONS(1240), 1,
+      anon_sym_DQUOTE,
+    STATE(152), 1,
+      sym_string,
+    STATE(371), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9453] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19285,7 +19232,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9417] = 2,
+  [9464] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19294,7 +19241,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9428] = 2,
+  [9475] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19303,7 +19250,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9439] = 2,
+  [9486] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19312,41 +19259,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9450] = 4,
-    ACTIONS(376), 1,
+  [9497] = 4,
+    ACTIONS(299), 1,
       anon_sym_LBRACE,
     ACTIONS(1400), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(387), 2,
+    STATE(128), 2,
       sym_interpolation,
       sym__int_value,
-  [9465] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(974), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9480] = 5,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    STATE(148), 1,
-      sym_string,
-    STATE(416), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9497] = 2,
+  [9512] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19355,32 +19279,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9508] = 4,
-    ACTIONS(713), 1,
+  [9523] = 5,
+    ACTIONS(1404), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1406), 1,
+      anon_sym_LBRACE,
+    STATE(309), 1,
+      sym_interpolation,
+    STATE(470), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9540] = 4,
+    ACTIONS(299), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1408), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(29), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9555] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1410), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9566] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1412), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9577] = 4,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(482), 2,
+    STATE(487), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9523] = 4,
-    ACTIONS(713), 1,
+  [9592] = 4,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(483), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9538] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1266), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
@@ -19388,58 +19342,85 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(488), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9553] = 4,
+  [9607] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1266), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(493), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9622] = 4,
     ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_rate,
+    ACTIONS(952), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(79), 2,
       sym_interpolation,
-      sym__rate_value,
-  [9568] = 4,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1404), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
+      sym__int_value,
+  [9637] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9582] = 4,
-    ACTIONS(1300), 1,
+    ACTIONS(1114), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9647] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1348), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [9657] = 4,
+    ACTIONS(1240), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1414), 1,
+      sym_section_name,
+    STATE(199), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9671] = 4,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1406), 1,
+    ACTIONS(1416), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9596] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1408), 1,
-      sym_mac_address,
-    STATE(352), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9610] = 4,
-    ACTIONS(1300), 1,
+  [9685] = 4,
+    ACTIONS(685), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1410), 1,
+    ACTIONS(1418), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    STATE(15), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9624] = 2,
+  [9699] = 4,
+    ACTIONS(1240), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1420), 1,
+      sym_sysctl_value,
+    STATE(395), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9713] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19447,7 +19428,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9634] = 2,
+  [9723] = 4,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1422), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9737] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19455,383 +19446,361 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9644] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1410), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(17), 1,
-      sym__imm_interp,
+  [9747] = 4,
+    ACTIONS(376), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1424), 1,
+      sym_mac_address,
+    STATE(370), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9658] = 4,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1412), 1,
-      sym_sysctl_value,
-    STATE(397), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9672] = 4,
-    ACTIONS(713), 1,
+  [9761] = 4,
+    ACTIONS(1300), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1404), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9686] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1406), 1,
+    ACTIONS(1416), 1,
       aux_sym_ipv4_address_token1,
     STATE(16), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9700] = 4,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1414), 1,
-      sym_section_name,
-    STATE(194), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9714] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1264), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [9724] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1086), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9734] = 4,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    ACTIONS(1416), 1,
-      anon_sym_policy,
-    STATE(393), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9748] = 3,
-    ACTIONS(763), 1,
-      sym_identifier,
-    STATE(477), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9759] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(333), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1418), 2,
-      anon_sym_drop,
-      anon_sym_accept,
-  [9779] = 3,
-    ACTIONS(1114), 1,
-      sym_identifier,
-    STATE(471), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9790] = 3,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    STATE(338), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9801] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1332), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9810] = 3,
-    ACTIONS(1420), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1422), 1,
-      aux_sym_string_token1,
-    ACTIONS(1424), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9821] = 3,
+  [9775] = 4,
     ACTIONS(1300), 1,
       anon_sym_LBRACE2,
-    STATE(23), 1,
+    ACTIONS(1418), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(15), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1426), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9841] = 3,
-    ACTIONS(763), 1,
-      sym_identifier,
-    STATE(491), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9852] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1428), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9861] = 3,
-    ACTIONS(1210), 1,
+  [9789] = 4,
+    ACTIONS(1236), 1,
       anon_sym_LT,
-    STATE(382), 1,
+    ACTIONS(1426), 1,
+      anon_sym_policy,
+    STATE(415), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9872] = 2,
+  [9803] = 4,
+    ACTIONS(685), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1422), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(17), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9817] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1428), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [9826] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1430), 2,
       anon_sym_generic,
       anon_sym_native,
-  [9881] = 2,
+  [9835] = 3,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(334), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9846] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1432), 2,
       anon_sym_802_DOT1Q,
       anon_sym_802_DOT1ad,
-  [9890] = 3,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    STATE(379), 1,
-      sym_string,
+  [9855] = 3,
+    ACTIONS(755), 1,
+      sym_identifier,
+    STATE(475), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9901] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1434), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9910] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1436), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [9919] = 3,
-    ACTIONS(403), 1,
+  [9866] = 3,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(403), 1,
+    STATE(402), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9930] = 2,
+  [9877] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1434), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [9886] = 3,
+    ACTIONS(1300), 1,
+      anon_sym_LBRACE2,
+    STATE(22), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9897] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1436), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [9906] = 3,
     ACTIONS(1438), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9938] = 2,
-    ACTIONS(1440), 1,
       anon_sym_DQUOTE,
+    ACTIONS(1440), 1,
+      aux_sym_string_token1,
+    ACTIONS(1442), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9917] = 3,
+    ACTIONS(1240), 1,
+      anon_sym_DQUOTE,
+    STATE(392), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9946] = 2,
-    ACTIONS(1442), 1,
-      anon_sym_DOT,
+  [9928] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9954] = 2,
-    ACTIONS(1444), 1,
-      anon_sym_DOT,
+    ACTIONS(1282), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [9937] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9962] = 2,
-    ACTIONS(1446), 1,
-      anon_sym_to,
+    ACTIONS(1444), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [9946] = 3,
+    ACTIONS(1236), 1,
+      anon_sym_LT,
+    STATE(341), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9970] = 2,
-    ACTIONS(1448), 1,
+  [9957] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1446), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [9966] = 3,
+    ACTIONS(755), 1,
       sym_identifier,
+    STATE(474), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9978] = 2,
+  [9977] = 3,
+    ACTIONS(1236), 1,
+      anon_sym_LT,
+    STATE(381), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9988] = 2,
+    ACTIONS(193), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [9996] = 2,
+    ACTIONS(1448), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10004] = 2,
     ACTIONS(1450), 1,
-      anon_sym_DOT,
+      anon_sym_divisor,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9986] = 2,
+  [10012] = 2,
     ACTIONS(1452), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9994] = 2,
+  [10020] = 2,
     ACTIONS(1454), 1,
       anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10002] = 2,
+  [10028] = 2,
     ACTIONS(1456), 1,
-      anon_sym_on,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10010] = 2,
+  [10036] = 2,
     ACTIONS(1458), 1,
-      anon_sym_on,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10018] = 2,
+  [10044] = 2,
     ACTIONS(1460), 1,
-      ts_builtin_sym_end,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10026] = 2,
-    ACTIONS(219), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10034] = 2,
+  [10052] = 2,
     ACTIONS(1462), 1,
-      anon_sym_EQ,
+      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10042] = 2,
+  [10060] = 2,
     ACTIONS(1464), 1,
-      anon_sym_DOT,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10050] = 2,
+  [10068] = 2,
     ACTIONS(1466), 1,
-      anon_sym_table,
+      anon_sym_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10058] = 2,
+  [10076] = 2,
     ACTIONS(1468), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10066] = 2,
-    ACTIONS(1470), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10074] = 2,
-    ACTIONS(1472), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10082] = 2,
+  [10084] = 2,
+    ACTIONS(1470), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10092] = 2,
+    ACTIONS(1472), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10100] = 2,
     ACTIONS(1474), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10090] = 2,
+  [10108] = 2,
     ACTIONS(1476), 1,
-      anon_sym_id,
+      anon_sym_DQUOTE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10098] = 2,
+  [10116] = 2,
     ACTIONS(1478), 1,
-      anon_sym_DOT,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10106] = 2,
+  [10124] = 2,
     ACTIONS(1480), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10114] = 2,
+  [10132] = 2,
     ACTIONS(1482), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10122] = 2,
+  [10140] = 2,
     ACTIONS(1484), 1,
-      anon_sym_DOT,
+      anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10130] = 2,
+  [10148] = 2,
     ACTIONS(1486), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10138] = 2,
+  [10156] = 2,
     ACTIONS(1488), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10146] = 2,
+  [10164] = 2,
     ACTIONS(1490), 1,
-      anon_sym_in,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10172] = 2,
+    ACTIONS(1492), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10180] = 2,
+    ACTIONS(1494), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10188] = 2,
+    ACTIONS(1496), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10196] = 2,
+    ACTIONS(1498), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10204] = 2,
+    ACTIONS(1500), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10212] = 2,
+    ACTIONS(1502), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10220] = 2,
+    ACTIONS(1504), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19850,133 +19819,133 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(19)] = 548,
   [SMALL_STATE(20)] = 594,
   [SMALL_STATE(21)] = 636,
-  [SMALL_STATE(22)] = 677,
-  [SMALL_STATE(23)] = 715,
-  [SMALL_STATE(24)] = 753,
-  [SMALL_STATE(25)] = 797,
-  [SMALL_STATE(26)] = 841,
-  [SMALL_STATE(27)] = 885,
-  [SMALL_STATE(28)] = 918,
-  [SMALL_STATE(29)] = 951,
-  [SMALL_STATE(30)] = 991,
-  [SMALL_STATE(31)] = 1043,
-  [SMALL_STATE(32)] = 1079,
-  [SMALL_STATE(33)] = 1131,
-  [SMALL_STATE(34)] = 1161,
-  [SMALL_STATE(35)] = 1213,
-  [SMALL_STATE(36)] = 1253,
-  [SMALL_STATE(37)] = 1293,
+  [SMALL_STATE(22)] = 675,
+  [SMALL_STATE(23)] = 714,
+  [SMALL_STATE(24)] = 755,
+  [SMALL_STATE(25)] = 799,
+  [SMALL_STATE(26)] = 843,
+  [SMALL_STATE(27)] = 887,
+  [SMALL_STATE(28)] = 920,
+  [SMALL_STATE(29)] = 953,
+  [SMALL_STATE(30)] = 989,
+  [SMALL_STATE(31)] = 1019,
+  [SMALL_STATE(32)] = 1071,
+  [SMALL_STATE(33)] = 1111,
+  [SMALL_STATE(34)] = 1151,
+  [SMALL_STATE(35)] = 1203,
+  [SMALL_STATE(36)] = 1243,
+  [SMALL_STATE(37)] = 1295,
   [SMALL_STATE(38)] = 1328,
-  [SMALL_STATE(39)] = 1361,
-  [SMALL_STATE(40)] = 1394,
-  [SMALL_STATE(41)] = 1429,
-  [SMALL_STATE(42)] = 1458,
-  [SMALL_STATE(43)] = 1488,
-  [SMALL_STATE(44)] = 1518,
-  [SMALL_STATE(45)] = 1548,
-  [SMALL_STATE(46)] = 1582,
-  [SMALL_STATE(47)] = 1612,
-  [SMALL_STATE(48)] = 1642,
-  [SMALL_STATE(49)] = 1671,
-  [SMALL_STATE(50)] = 1700,
-  [SMALL_STATE(51)] = 1747,
-  [SMALL_STATE(52)] = 1794,
-  [SMALL_STATE(53)] = 1841,
-  [SMALL_STATE(54)] = 1888,
-  [SMALL_STATE(55)] = 1935,
-  [SMALL_STATE(56)] = 1982,
-  [SMALL_STATE(57)] = 2029,
-  [SMALL_STATE(58)] = 2076,
-  [SMALL_STATE(59)] = 2123,
-  [SMALL_STATE(60)] = 2159,
-  [SMALL_STATE(61)] = 2205,
-  [SMALL_STATE(62)] = 2241,
-  [SMALL_STATE(63)] = 2277,
-  [SMALL_STATE(64)] = 2320,
-  [SMALL_STATE(65)] = 2363,
-  [SMALL_STATE(66)] = 2406,
-  [SMALL_STATE(67)] = 2449,
-  [SMALL_STATE(68)] = 2474,
-  [SMALL_STATE(69)] = 2508,
-  [SMALL_STATE(70)] = 2532,
-  [SMALL_STATE(71)] = 2556,
-  [SMALL_STATE(72)] = 2580,
-  [SMALL_STATE(73)] = 2614,
-  [SMALL_STATE(74)] = 2638,
-  [SMALL_STATE(75)] = 2662,
-  [SMALL_STATE(76)] = 2696,
-  [SMALL_STATE(77)] = 2734,
-  [SMALL_STATE(78)] = 2758,
-  [SMALL_STATE(79)] = 2782,
-  [SMALL_STATE(80)] = 2806,
-  [SMALL_STATE(81)] = 2847,
-  [SMALL_STATE(82)] = 2888,
-  [SMALL_STATE(83)] = 2929,
-  [SMALL_STATE(84)] = 2970,
-  [SMALL_STATE(85)] = 2995,
-  [SMALL_STATE(86)] = 3020,
-  [SMALL_STATE(87)] = 3061,
-  [SMALL_STATE(88)] = 3086,
-  [SMALL_STATE(89)] = 3124,
-  [SMALL_STATE(90)] = 3150,
-  [SMALL_STATE(91)] = 3188,
-  [SMALL_STATE(92)] = 3210,
-  [SMALL_STATE(93)] = 3236,
-  [SMALL_STATE(94)] = 3262,
-  [SMALL_STATE(95)] = 3300,
-  [SMALL_STATE(96)] = 3335,
-  [SMALL_STATE(97)] = 3368,
-  [SMALL_STATE(98)] = 3403,
-  [SMALL_STATE(99)] = 3438,
-  [SMALL_STATE(100)] = 3461,
-  [SMALL_STATE(101)] = 3484,
-  [SMALL_STATE(102)] = 3521,
-  [SMALL_STATE(103)] = 3544,
-  [SMALL_STATE(104)] = 3569,
-  [SMALL_STATE(105)] = 3604,
-  [SMALL_STATE(106)] = 3627,
-  [SMALL_STATE(107)] = 3648,
-  [SMALL_STATE(108)] = 3685,
-  [SMALL_STATE(109)] = 3722,
-  [SMALL_STATE(110)] = 3759,
-  [SMALL_STATE(111)] = 3794,
-  [SMALL_STATE(112)] = 3815,
-  [SMALL_STATE(113)] = 3838,
-  [SMALL_STATE(114)] = 3861,
-  [SMALL_STATE(115)] = 3884,
-  [SMALL_STATE(116)] = 3904,
-  [SMALL_STATE(117)] = 3924,
-  [SMALL_STATE(118)] = 3944,
-  [SMALL_STATE(119)] = 3964,
-  [SMALL_STATE(120)] = 3984,
-  [SMALL_STATE(121)] = 4004,
-  [SMALL_STATE(122)] = 4024,
-  [SMALL_STATE(123)] = 4051,
-  [SMALL_STATE(124)] = 4070,
-  [SMALL_STATE(125)] = 4101,
+  [SMALL_STATE(39)] = 1357,
+  [SMALL_STATE(40)] = 1392,
+  [SMALL_STATE(41)] = 1427,
+  [SMALL_STATE(42)] = 1460,
+  [SMALL_STATE(43)] = 1490,
+  [SMALL_STATE(44)] = 1520,
+  [SMALL_STATE(45)] = 1550,
+  [SMALL_STATE(46)] = 1584,
+  [SMALL_STATE(47)] = 1614,
+  [SMALL_STATE(48)] = 1644,
+  [SMALL_STATE(49)] = 1691,
+  [SMALL_STATE(50)] = 1738,
+  [SMALL_STATE(51)] = 1785,
+  [SMALL_STATE(52)] = 1832,
+  [SMALL_STATE(53)] = 1879,
+  [SMALL_STATE(54)] = 1926,
+  [SMALL_STATE(55)] = 1973,
+  [SMALL_STATE(56)] = 2020,
+  [SMALL_STATE(57)] = 2067,
+  [SMALL_STATE(58)] = 2096,
+  [SMALL_STATE(59)] = 2125,
+  [SMALL_STATE(60)] = 2161,
+  [SMALL_STATE(61)] = 2207,
+  [SMALL_STATE(62)] = 2243,
+  [SMALL_STATE(63)] = 2279,
+  [SMALL_STATE(64)] = 2322,
+  [SMALL_STATE(65)] = 2365,
+  [SMALL_STATE(66)] = 2408,
+  [SMALL_STATE(67)] = 2451,
+  [SMALL_STATE(68)] = 2476,
+  [SMALL_STATE(69)] = 2510,
+  [SMALL_STATE(70)] = 2534,
+  [SMALL_STATE(71)] = 2558,
+  [SMALL_STATE(72)] = 2592,
+  [SMALL_STATE(73)] = 2616,
+  [SMALL_STATE(74)] = 2640,
+  [SMALL_STATE(75)] = 2664,
+  [SMALL_STATE(76)] = 2688,
+  [SMALL_STATE(77)] = 2722,
+  [SMALL_STATE(78)] = 2746,
+  [SMALL_STATE(79)] = 2784,
+  [SMALL_STATE(80)] = 2808,
+  [SMALL_STATE(81)] = 2849,
+  [SMALL_STATE(82)] = 2890,
+  [SMALL_STATE(83)] = 2931,
+  [SMALL_STATE(84)] = 2956,
+  [SMALL_STATE(85)] = 2997,
+  [SMALL_STATE(86)] = 3038,
+  [SMALL_STATE(87)] = 3063,
+  [SMALL_STATE(88)] = 3088,
+  [SMALL_STATE(89)] = 3114,
+  [SMALL_STATE(90)] = 3152,
+  [SMALL_STATE(91)] = 3190,
+  [SMALL_STATE(92)] = 3216,
+  [SMALL_STATE(93)] = 3254,
+  [SMALL_STATE(94)] = 3276,
+  [SMALL_STATE(95)] = 3302,
+  [SMALL_STATE(96)] = 3325,
+  [SMALL_STATE(97)] = 3348,
+  [SMALL_STATE(98)] = 3381,
+  [SMALL_STATE(99)] = 3416,
+  [SMALL_STATE(100)] = 3451,
+  [SMALL_STATE(101)] = 3488,
+  [SMALL_STATE(102)] = 3511,
+  [SMALL_STATE(103)] = 3536,
+  [SMALL_STATE(104)] = 3571,
+  [SMALL_STATE(105)] = 3594,
+  [SMALL_STATE(106)] = 3629,
+  [SMALL_STATE(107)] = 3652,
+  [SMALL_STATE(108)] = 3675,
+  [SMALL_STATE(109)] = 3696,
+  [SMALL_STATE(110)] = 3733,
+  [SMALL_STATE(111)] = 3768,
+  [SMALL_STATE(112)] = 3789,
+  [SMALL_STATE(113)] = 3826,
+  [SMALL_STATE(114)] = 3863,
+  [SMALL_STATE(115)] = 3886,
+  [SMALL_STATE(116)] = 3906,
+  [SMALL_STATE(117)] = 3926,
+  [SMALL_STATE(118)] = 3946,
+  [SMALL_STATE(119)] = 3966,
+  [SMALL_STATE(120)] = 3986,
+  [SMALL_STATE(121)] = 4006,
+  [SMALL_STATE(122)] = 4026,
+  [SMALL_STATE(123)] = 4057,
+  [SMALL_STATE(124)] = 4076,
+  [SMALL_STATE(125)] = 4103,
   [SMALL_STATE(126)] = 4130,
   [SMALL_STATE(127)] = 4159,
-  [SMALL_STATE(128)] = 4188,
-  [SMALL_STATE(129)] = 4215,
-  [SMALL_STATE(130)] = 4246,
-  [SMALL_STATE(131)] = 4277,
-  [SMALL_STATE(132)] = 4296,
-  [SMALL_STATE(133)] = 4323,
-  [SMALL_STATE(134)] = 4353,
-  [SMALL_STATE(135)] = 4377,
-  [SMALL_STATE(136)] = 4395,
-  [SMALL_STATE(137)] = 4419,
-  [SMALL_STATE(138)] = 4437,
-  [SMALL_STATE(139)] = 4464,
-  [SMALL_STATE(140)] = 4491,
-  [SMALL_STATE(141)] = 4518,
-  [SMALL_STATE(142)] = 4541,
-  [SMALL_STATE(143)] = 4560,
-  [SMALL_STATE(144)] = 4579,
-  [SMALL_STATE(145)] = 4603,
-  [SMALL_STATE(146)] = 4627,
-  [SMALL_STATE(147)] = 4651,
-  [SMALL_STATE(148)] = 4675,
+  [SMALL_STATE(128)] = 4190,
+  [SMALL_STATE(129)] = 4209,
+  [SMALL_STATE(130)] = 4240,
+  [SMALL_STATE(131)] = 4269,
+  [SMALL_STATE(132)] = 4298,
+  [SMALL_STATE(133)] = 4325,
+  [SMALL_STATE(134)] = 4349,
+  [SMALL_STATE(135)] = 4373,
+  [SMALL_STATE(136)] = 4391,
+  [SMALL_STATE(137)] = 4409,
+  [SMALL_STATE(138)] = 4439,
+  [SMALL_STATE(139)] = 4466,
+  [SMALL_STATE(140)] = 4485,
+  [SMALL_STATE(141)] = 4504,
+  [SMALL_STATE(142)] = 4527,
+  [SMALL_STATE(143)] = 4554,
+  [SMALL_STATE(144)] = 4581,
+  [SMALL_STATE(145)] = 4605,
+  [SMALL_STATE(146)] = 4629,
+  [SMALL_STATE(147)] = 4653,
+  [SMALL_STATE(148)] = 4677,
   [SMALL_STATE(149)] = 4699,
   [SMALL_STATE(150)] = 4725,
   [SMALL_STATE(151)] = 4749,
@@ -19984,342 +19953,347 @@ static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(153)] = 4799,
   [SMALL_STATE(154)] = 4825,
   [SMALL_STATE(155)] = 4843,
-  [SMALL_STATE(156)] = 4867,
-  [SMALL_STATE(157)] = 4887,
-  [SMALL_STATE(158)] = 4907,
-  [SMALL_STATE(159)] = 4929,
-  [SMALL_STATE(160)] = 4947,
-  [SMALL_STATE(161)] = 4965,
-  [SMALL_STATE(162)] = 4989,
-  [SMALL_STATE(163)] = 5013,
-  [SMALL_STATE(164)] = 5037,
-  [SMALL_STATE(165)] = 5061,
-  [SMALL_STATE(166)] = 5085,
-  [SMALL_STATE(167)] = 5109,
-  [SMALL_STATE(168)] = 5133,
-  [SMALL_STATE(169)] = 5157,
-  [SMALL_STATE(170)] = 5181,
-  [SMALL_STATE(171)] = 5205,
-  [SMALL_STATE(172)] = 5229,
-  [SMALL_STATE(173)] = 5253,
-  [SMALL_STATE(174)] = 5277,
-  [SMALL_STATE(175)] = 5301,
-  [SMALL_STATE(176)] = 5325,
-  [SMALL_STATE(177)] = 5349,
-  [SMALL_STATE(178)] = 5373,
-  [SMALL_STATE(179)] = 5397,
-  [SMALL_STATE(180)] = 5421,
-  [SMALL_STATE(181)] = 5445,
-  [SMALL_STATE(182)] = 5469,
-  [SMALL_STATE(183)] = 5493,
-  [SMALL_STATE(184)] = 5517,
-  [SMALL_STATE(185)] = 5541,
-  [SMALL_STATE(186)] = 5556,
-  [SMALL_STATE(187)] = 5577,
-  [SMALL_STATE(188)] = 5598,
-  [SMALL_STATE(189)] = 5613,
-  [SMALL_STATE(190)] = 5632,
-  [SMALL_STATE(191)] = 5655,
-  [SMALL_STATE(192)] = 5680,
-  [SMALL_STATE(193)] = 5701,
-  [SMALL_STATE(194)] = 5716,
-  [SMALL_STATE(195)] = 5731,
-  [SMALL_STATE(196)] = 5754,
-  [SMALL_STATE(197)] = 5779,
-  [SMALL_STATE(198)] = 5796,
+  [SMALL_STATE(156)] = 4863,
+  [SMALL_STATE(157)] = 4883,
+  [SMALL_STATE(158)] = 4901,
+  [SMALL_STATE(159)] = 4919,
+  [SMALL_STATE(160)] = 4943,
+  [SMALL_STATE(161)] = 4967,
+  [SMALL_STATE(162)] = 4991,
+  [SMALL_STATE(163)] = 5015,
+  [SMALL_STATE(164)] = 5039,
+  [SMALL_STATE(165)] = 5063,
+  [SMALL_STATE(166)] = 5087,
+  [SMALL_STATE(167)] = 5111,
+  [SMALL_STATE(168)] = 5135,
+  [SMALL_STATE(169)] = 5159,
+  [SMALL_STATE(170)] = 5183,
+  [SMALL_STATE(171)] = 5207,
+  [SMALL_STATE(172)] = 5231,
+  [SMALL_STATE(173)] = 5255,
+  [SMALL_STATE(174)] = 5279,
+  [SMALL_STATE(175)] = 5303,
+  [SMALL_STATE(176)] = 5327,
+  [SMALL_STATE(177)] = 5351,
+  [SMALL_STATE(178)] = 5375,
+  [SMALL_STATE(179)] = 5399,
+  [SMALL_STATE(180)] = 5423,
+  [SMALL_STATE(181)] = 5447,
+  [SMALL_STATE(182)] = 5471,
+  [SMALL_STATE(183)] = 5495,
+  [SMALL_STATE(184)] = 5519,
+  [SMALL_STATE(185)] = 5543,
+  [SMALL_STATE(186)] = 5566,
+  [SMALL_STATE(187)] = 5581,
+  [SMALL_STATE(188)] = 5604,
+  [SMALL_STATE(189)] = 5629,
+  [SMALL_STATE(190)] = 5650,
+  [SMALL_STATE(191)] = 5675,
+  [SMALL_STATE(192)] = 5696,
+  [SMALL_STATE(193)] = 5711,
+  [SMALL_STATE(194)] = 5736,
+  [SMALL_STATE(195)] = 5751,
+  [SMALL_STATE(196)] = 5772,
+  [SMALL_STATE(197)] = 5787,
+  [SMALL_STATE(198)] = 5802,
   [SMALL_STATE(199)] = 5821,
   [SMALL_STATE(200)] = 5836,
-  [SMALL_STATE(201)] = 5851,
-  [SMALL_STATE(202)] = 5872,
-  [SMALL_STATE(203)] = 5895,
-  [SMALL_STATE(204)] = 5913,
-  [SMALL_STATE(205)] = 5933,
+  [SMALL_STATE(201)] = 5859,
+  [SMALL_STATE(202)] = 5876,
+  [SMALL_STATE(203)] = 5897,
+  [SMALL_STATE(204)] = 5919,
+  [SMALL_STATE(205)] = 5939,
   [SMALL_STATE(206)] = 5953,
-  [SMALL_STATE(207)] = 5975,
-  [SMALL_STATE(208)] = 5995,
-  [SMALL_STATE(209)] = 6015,
-  [SMALL_STATE(210)] = 6031,
-  [SMALL_STATE(211)] = 6053,
-  [SMALL_STATE(212)] = 6071,
-  [SMALL_STATE(213)] = 6093,
-  [SMALL_STATE(214)] = 6115,
-  [SMALL_STATE(215)] = 6135,
-  [SMALL_STATE(216)] = 6155,
-  [SMALL_STATE(217)] = 6175,
-  [SMALL_STATE(218)] = 6193,
-  [SMALL_STATE(219)] = 6211,
-  [SMALL_STATE(220)] = 6229,
-  [SMALL_STATE(221)] = 6251,
+  [SMALL_STATE(207)] = 5973,
+  [SMALL_STATE(208)] = 5989,
+  [SMALL_STATE(209)] = 6009,
+  [SMALL_STATE(210)] = 6027,
+  [SMALL_STATE(211)] = 6049,
+  [SMALL_STATE(212)] = 6069,
+  [SMALL_STATE(213)] = 6089,
+  [SMALL_STATE(214)] = 6107,
+  [SMALL_STATE(215)] = 6129,
+  [SMALL_STATE(216)] = 6149,
+  [SMALL_STATE(217)] = 6169,
+  [SMALL_STATE(218)] = 6191,
+  [SMALL_STATE(219)] = 6209,
+  [SMALL_STATE(220)] = 6231,
+  [SMALL_STATE(221)] = 6253,
   [SMALL_STATE(222)] = 6275,
-  [SMALL_STATE(223)] = 6295,
-  [SMALL_STATE(224)] = 6317,
-  [SMALL_STATE(225)] = 6337,
+  [SMALL_STATE(223)] = 6297,
+  [SMALL_STATE(224)] = 6319,
+  [SMALL_STATE(225)] = 6341,
   [SMALL_STATE(226)] = 6359,
-  [SMALL_STATE(227)] = 6379,
+  [SMALL_STATE(227)] = 6381,
   [SMALL_STATE(228)] = 6401,
-  [SMALL_STATE(229)] = 6421,
-  [SMALL_STATE(230)] = 6443,
-  [SMALL_STATE(231)] = 6465,
-  [SMALL_STATE(232)] = 6487,
-  [SMALL_STATE(233)] = 6509,
-  [SMALL_STATE(234)] = 6531,
+  [SMALL_STATE(229)] = 6425,
+  [SMALL_STATE(230)] = 6451,
+  [SMALL_STATE(231)] = 6473,
+  [SMALL_STATE(232)] = 6493,
+  [SMALL_STATE(233)] = 6515,
+  [SMALL_STATE(234)] = 6533,
   [SMALL_STATE(235)] = 6553,
   [SMALL_STATE(236)] = 6575,
-  [SMALL_STATE(237)] = 6597,
-  [SMALL_STATE(238)] = 6619,
-  [SMALL_STATE(239)] = 6633,
-  [SMALL_STATE(240)] = 6654,
-  [SMALL_STATE(241)] = 6667,
-  [SMALL_STATE(242)] = 6684,
-  [SMALL_STATE(243)] = 6705,
-  [SMALL_STATE(244)] = 6722,
-  [SMALL_STATE(245)] = 6743,
-  [SMALL_STATE(246)] = 6760,
-  [SMALL_STATE(247)] = 6773,
-  [SMALL_STATE(248)] = 6790,
-  [SMALL_STATE(249)] = 6809,
-  [SMALL_STATE(250)] = 6828,
-  [SMALL_STATE(251)] = 6849,
-  [SMALL_STATE(252)] = 6870,
-  [SMALL_STATE(253)] = 6887,
-  [SMALL_STATE(254)] = 6908,
-  [SMALL_STATE(255)] = 6927,
-  [SMALL_STATE(256)] = 6944,
-  [SMALL_STATE(257)] = 6957,
-  [SMALL_STATE(258)] = 6974,
-  [SMALL_STATE(259)] = 6995,
-  [SMALL_STATE(260)] = 7016,
-  [SMALL_STATE(261)] = 7033,
-  [SMALL_STATE(262)] = 7054,
-  [SMALL_STATE(263)] = 7073,
-  [SMALL_STATE(264)] = 7090,
-  [SMALL_STATE(265)] = 7111,
-  [SMALL_STATE(266)] = 7130,
-  [SMALL_STATE(267)] = 7147,
-  [SMALL_STATE(268)] = 7168,
-  [SMALL_STATE(269)] = 7183,
-  [SMALL_STATE(270)] = 7202,
-  [SMALL_STATE(271)] = 7223,
-  [SMALL_STATE(272)] = 7244,
-  [SMALL_STATE(273)] = 7261,
-  [SMALL_STATE(274)] = 7278,
-  [SMALL_STATE(275)] = 7295,
-  [SMALL_STATE(276)] = 7316,
-  [SMALL_STATE(277)] = 7333,
-  [SMALL_STATE(278)] = 7350,
-  [SMALL_STATE(279)] = 7367,
-  [SMALL_STATE(280)] = 7384,
-  [SMALL_STATE(281)] = 7401,
-  [SMALL_STATE(282)] = 7418,
-  [SMALL_STATE(283)] = 7435,
-  [SMALL_STATE(284)] = 7452,
-  [SMALL_STATE(285)] = 7469,
-  [SMALL_STATE(286)] = 7486,
-  [SMALL_STATE(287)] = 7503,
-  [SMALL_STATE(288)] = 7520,
-  [SMALL_STATE(289)] = 7537,
-  [SMALL_STATE(290)] = 7554,
-  [SMALL_STATE(291)] = 7571,
-  [SMALL_STATE(292)] = 7588,
-  [SMALL_STATE(293)] = 7605,
-  [SMALL_STATE(294)] = 7622,
-  [SMALL_STATE(295)] = 7639,
-  [SMALL_STATE(296)] = 7656,
-  [SMALL_STATE(297)] = 7673,
-  [SMALL_STATE(298)] = 7690,
-  [SMALL_STATE(299)] = 7711,
-  [SMALL_STATE(300)] = 7728,
-  [SMALL_STATE(301)] = 7747,
-  [SMALL_STATE(302)] = 7768,
-  [SMALL_STATE(303)] = 7781,
-  [SMALL_STATE(304)] = 7802,
-  [SMALL_STATE(305)] = 7820,
-  [SMALL_STATE(306)] = 7834,
-  [SMALL_STATE(307)] = 7848,
-  [SMALL_STATE(308)] = 7868,
-  [SMALL_STATE(309)] = 7888,
-  [SMALL_STATE(310)] = 7908,
-  [SMALL_STATE(311)] = 7920,
-  [SMALL_STATE(312)] = 7934,
-  [SMALL_STATE(313)] = 7954,
-  [SMALL_STATE(314)] = 7972,
-  [SMALL_STATE(315)] = 7988,
-  [SMALL_STATE(316)] = 8000,
-  [SMALL_STATE(317)] = 8014,
-  [SMALL_STATE(318)] = 8034,
-  [SMALL_STATE(319)] = 8046,
-  [SMALL_STATE(320)] = 8064,
-  [SMALL_STATE(321)] = 8076,
-  [SMALL_STATE(322)] = 8096,
-  [SMALL_STATE(323)] = 8116,
-  [SMALL_STATE(324)] = 8134,
-  [SMALL_STATE(325)] = 8152,
-  [SMALL_STATE(326)] = 8170,
-  [SMALL_STATE(327)] = 8184,
-  [SMALL_STATE(328)] = 8196,
-  [SMALL_STATE(329)] = 8210,
-  [SMALL_STATE(330)] = 8224,
-  [SMALL_STATE(331)] = 8235,
-  [SMALL_STATE(332)] = 8250,
-  [SMALL_STATE(333)] = 8265,
-  [SMALL_STATE(334)] = 8276,
-  [SMALL_STATE(335)] = 8287,
-  [SMALL_STATE(336)] = 8302,
-  [SMALL_STATE(337)] = 8313,
-  [SMALL_STATE(338)] = 8324,
-  [SMALL_STATE(339)] = 8335,
-  [SMALL_STATE(340)] = 8346,
-  [SMALL_STATE(341)] = 8361,
-  [SMALL_STATE(342)] = 8372,
-  [SMALL_STATE(343)] = 8383,
-  [SMALL_STATE(344)] = 8398,
-  [SMALL_STATE(345)] = 8413,
-  [SMALL_STATE(346)] = 8428,
-  [SMALL_STATE(347)] = 8443,
-  [SMALL_STATE(348)] = 8458,
-  [SMALL_STATE(349)] = 8469,
-  [SMALL_STATE(350)] = 8480,
-  [SMALL_STATE(351)] = 8495,
-  [SMALL_STATE(352)] = 8510,
-  [SMALL_STATE(353)] = 8521,
-  [SMALL_STATE(354)] = 8536,
-  [SMALL_STATE(355)] = 8547,
-  [SMALL_STATE(356)] = 8558,
-  [SMALL_STATE(357)] = 8569,
-  [SMALL_STATE(358)] = 8584,
-  [SMALL_STATE(359)] = 8595,
-  [SMALL_STATE(360)] = 8610,
-  [SMALL_STATE(361)] = 8625,
-  [SMALL_STATE(362)] = 8636,
-  [SMALL_STATE(363)] = 8651,
-  [SMALL_STATE(364)] = 8664,
-  [SMALL_STATE(365)] = 8677,
-  [SMALL_STATE(366)] = 8690,
-  [SMALL_STATE(367)] = 8701,
-  [SMALL_STATE(368)] = 8716,
-  [SMALL_STATE(369)] = 8729,
-  [SMALL_STATE(370)] = 8742,
-  [SMALL_STATE(371)] = 8757,
-  [SMALL_STATE(372)] = 8772,
-  [SMALL_STATE(373)] = 8785,
-  [SMALL_STATE(374)] = 8798,
-  [SMALL_STATE(375)] = 8813,
-  [SMALL_STATE(376)] = 8828,
-  [SMALL_STATE(377)] = 8843,
-  [SMALL_STATE(378)] = 8858,
-  [SMALL_STATE(379)] = 8873,
-  [SMALL_STATE(380)] = 8884,
-  [SMALL_STATE(381)] = 8899,
-  [SMALL_STATE(382)] = 8910,
-  [SMALL_STATE(383)] = 8921,
-  [SMALL_STATE(384)] = 8936,
-  [SMALL_STATE(385)] = 8951,
-  [SMALL_STATE(386)] = 8966,
-  [SMALL_STATE(387)] = 8977,
-  [SMALL_STATE(388)] = 8988,
-  [SMALL_STATE(389)] = 9005,
-  [SMALL_STATE(390)] = 9020,
-  [SMALL_STATE(391)] = 9031,
-  [SMALL_STATE(392)] = 9044,
-  [SMALL_STATE(393)] = 9057,
-  [SMALL_STATE(394)] = 9068,
-  [SMALL_STATE(395)] = 9079,
-  [SMALL_STATE(396)] = 9094,
-  [SMALL_STATE(397)] = 9109,
-  [SMALL_STATE(398)] = 9120,
-  [SMALL_STATE(399)] = 9131,
-  [SMALL_STATE(400)] = 9142,
-  [SMALL_STATE(401)] = 9157,
-  [SMALL_STATE(402)] = 9172,
-  [SMALL_STATE(403)] = 9183,
-  [SMALL_STATE(404)] = 9194,
-  [SMALL_STATE(405)] = 9205,
-  [SMALL_STATE(406)] = 9220,
-  [SMALL_STATE(407)] = 9231,
-  [SMALL_STATE(408)] = 9246,
-  [SMALL_STATE(409)] = 9261,
-  [SMALL_STATE(410)] = 9272,
-  [SMALL_STATE(411)] = 9283,
-  [SMALL_STATE(412)] = 9294,
-  [SMALL_STATE(413)] = 9309,
-  [SMALL_STATE(414)] = 9324,
-  [SMALL_STATE(415)] = 9339,
-  [SMALL_STATE(416)] = 9354,
-  [SMALL_STATE(417)] = 9365,
-  [SMALL_STATE(418)] = 9380,
-  [SMALL_STATE(419)] = 9391,
-  [SMALL_STATE(420)] = 9406,
-  [SMALL_STATE(421)] = 9417,
-  [SMALL_STATE(422)] = 9428,
-  [SMALL_STATE(423)] = 9439,
-  [SMALL_STATE(424)] = 9450,
-  [SMALL_STATE(425)] = 9465,
-  [SMALL_STATE(426)] = 9480,
-  [SMALL_STATE(427)] = 9497,
-  [SMALL_STATE(428)] = 9508,
-  [SMALL_STATE(429)] = 9523,
-  [SMALL_STATE(430)] = 9538,
-  [SMALL_STATE(431)] = 9553,
-  [SMALL_STATE(432)] = 9568,
-  [SMALL_STATE(433)] = 9582,
-  [SMALL_STATE(434)] = 9596,
-  [SMALL_STATE(435)] = 9610,
-  [SMALL_STATE(436)] = 9624,
-  [SMALL_STATE(437)] = 9634,
-  [SMALL_STATE(438)] = 9644,
-  [SMALL_STATE(439)] = 9658,
-  [SMALL_STATE(440)] = 9672,
-  [SMALL_STATE(441)] = 9686,
-  [SMALL_STATE(442)] = 9700,
-  [SMALL_STATE(443)] = 9714,
-  [SMALL_STATE(444)] = 9724,
-  [SMALL_STATE(445)] = 9734,
-  [SMALL_STATE(446)] = 9748,
-  [SMALL_STATE(447)] = 9759,
-  [SMALL_STATE(448)] = 9770,
-  [SMALL_STATE(449)] = 9779,
-  [SMALL_STATE(450)] = 9790,
-  [SMALL_STATE(451)] = 9801,
-  [SMALL_STATE(452)] = 9810,
-  [SMALL_STATE(453)] = 9821,
-  [SMALL_STATE(454)] = 9832,
-  [SMALL_STATE(455)] = 9841,
-  [SMALL_STATE(456)] = 9852,
-  [SMALL_STATE(457)] = 9861,
-  [SMALL_STATE(458)] = 9872,
-  [SMALL_STATE(459)] = 9881,
-  [SMALL_STATE(460)] = 9890,
-  [SMALL_STATE(461)] = 9901,
-  [SMALL_STATE(462)] = 9910,
-  [SMALL_STATE(463)] = 9919,
-  [SMALL_STATE(464)] = 9930,
-  [SMALL_STATE(465)] = 9938,
-  [SMALL_STATE(466)] = 9946,
-  [SMALL_STATE(467)] = 9954,
-  [SMALL_STATE(468)] = 9962,
-  [SMALL_STATE(469)] = 9970,
-  [SMALL_STATE(470)] = 9978,
-  [SMALL_STATE(471)] = 9986,
-  [SMALL_STATE(472)] = 9994,
-  [SMALL_STATE(473)] = 10002,
-  [SMALL_STATE(474)] = 10010,
-  [SMALL_STATE(475)] = 10018,
-  [SMALL_STATE(476)] = 10026,
-  [SMALL_STATE(477)] = 10034,
-  [SMALL_STATE(478)] = 10042,
-  [SMALL_STATE(479)] = 10050,
-  [SMALL_STATE(480)] = 10058,
-  [SMALL_STATE(481)] = 10066,
-  [SMALL_STATE(482)] = 10074,
-  [SMALL_STATE(483)] = 10082,
-  [SMALL_STATE(484)] = 10090,
-  [SMALL_STATE(485)] = 10098,
-  [SMALL_STATE(486)] = 10106,
-  [SMALL_STATE(487)] = 10114,
-  [SMALL_STATE(488)] = 10122,
-  [SMALL_STATE(489)] = 10130,
-  [SMALL_STATE(490)] = 10138,
-  [SMALL_STATE(491)] = 10146,
+  [SMALL_STATE(237)] = 6595,
+  [SMALL_STATE(238)] = 6617,
+  [SMALL_STATE(239)] = 6639,
+  [SMALL_STATE(240)] = 6661,
+  [SMALL_STATE(241)] = 6678,
+  [SMALL_STATE(242)] = 6697,
+  [SMALL_STATE(243)] = 6714,
+  [SMALL_STATE(244)] = 6735,
+  [SMALL_STATE(245)] = 6756,
+  [SMALL_STATE(246)] = 6777,
+  [SMALL_STATE(247)] = 6798,
+  [SMALL_STATE(248)] = 6815,
+  [SMALL_STATE(249)] = 6836,
+  [SMALL_STATE(250)] = 6857,
+  [SMALL_STATE(251)] = 6878,
+  [SMALL_STATE(252)] = 6899,
+  [SMALL_STATE(253)] = 6916,
+  [SMALL_STATE(254)] = 6937,
+  [SMALL_STATE(255)] = 6956,
+  [SMALL_STATE(256)] = 6977,
+  [SMALL_STATE(257)] = 6996,
+  [SMALL_STATE(258)] = 7009,
+  [SMALL_STATE(259)] = 7030,
+  [SMALL_STATE(260)] = 7051,
+  [SMALL_STATE(261)] = 7072,
+  [SMALL_STATE(262)] = 7085,
+  [SMALL_STATE(263)] = 7104,
+  [SMALL_STATE(264)] = 7121,
+  [SMALL_STATE(265)] = 7138,
+  [SMALL_STATE(266)] = 7157,
+  [SMALL_STATE(267)] = 7174,
+  [SMALL_STATE(268)] = 7187,
+  [SMALL_STATE(269)] = 7204,
+  [SMALL_STATE(270)] = 7221,
+  [SMALL_STATE(271)] = 7238,
+  [SMALL_STATE(272)] = 7259,
+  [SMALL_STATE(273)] = 7280,
+  [SMALL_STATE(274)] = 7299,
+  [SMALL_STATE(275)] = 7312,
+  [SMALL_STATE(276)] = 7329,
+  [SMALL_STATE(277)] = 7350,
+  [SMALL_STATE(278)] = 7367,
+  [SMALL_STATE(279)] = 7384,
+  [SMALL_STATE(280)] = 7401,
+  [SMALL_STATE(281)] = 7418,
+  [SMALL_STATE(282)] = 7435,
+  [SMALL_STATE(283)] = 7452,
+  [SMALL_STATE(284)] = 7469,
+  [SMALL_STATE(285)] = 7486,
+  [SMALL_STATE(286)] = 7503,
+  [SMALL_STATE(287)] = 7520,
+  [SMALL_STATE(288)] = 7537,
+  [SMALL_STATE(289)] = 7554,
+  [SMALL_STATE(290)] = 7571,
+  [SMALL_STATE(291)] = 7588,
+  [SMALL_STATE(292)] = 7605,
+  [SMALL_STATE(293)] = 7622,
+  [SMALL_STATE(294)] = 7639,
+  [SMALL_STATE(295)] = 7656,
+  [SMALL_STATE(296)] = 7673,
+  [SMALL_STATE(297)] = 7690,
+  [SMALL_STATE(298)] = 7707,
+  [SMALL_STATE(299)] = 7724,
+  [SMALL_STATE(300)] = 7743,
+  [SMALL_STATE(301)] = 7760,
+  [SMALL_STATE(302)] = 7781,
+  [SMALL_STATE(303)] = 7798,
+  [SMALL_STATE(304)] = 7813,
+  [SMALL_STATE(305)] = 7830,
+  [SMALL_STATE(306)] = 7842,
+  [SMALL_STATE(307)] = 7856,
+  [SMALL_STATE(308)] = 7876,
+  [SMALL_STATE(309)] = 7894,
+  [SMALL_STATE(310)] = 7912,
+  [SMALL_STATE(311)] = 7928,
+  [SMALL_STATE(312)] = 7948,
+  [SMALL_STATE(313)] = 7968,
+  [SMALL_STATE(314)] = 7986,
+  [SMALL_STATE(315)] = 8006,
+  [SMALL_STATE(316)] = 8018,
+  [SMALL_STATE(317)] = 8036,
+  [SMALL_STATE(318)] = 8056,
+  [SMALL_STATE(319)] = 8076,
+  [SMALL_STATE(320)] = 8096,
+  [SMALL_STATE(321)] = 8110,
+  [SMALL_STATE(322)] = 8128,
+  [SMALL_STATE(323)] = 8140,
+  [SMALL_STATE(324)] = 8158,
+  [SMALL_STATE(325)] = 8170,
+  [SMALL_STATE(326)] = 8184,
+  [SMALL_STATE(327)] = 8196,
+  [SMALL_STATE(328)] = 8210,
+  [SMALL_STATE(329)] = 8224,
+  [SMALL_STATE(330)] = 8238,
+  [SMALL_STATE(331)] = 8252,
+  [SMALL_STATE(332)] = 8263,
+  [SMALL_STATE(333)] = 8278,
+  [SMALL_STATE(334)] = 8289,
+  [SMALL_STATE(335)] = 8300,
+  [SMALL_STATE(336)] = 8315,
+  [SMALL_STATE(337)] = 8330,
+  [SMALL_STATE(338)] = 8345,
+  [SMALL_STATE(339)] = 8360,
+  [SMALL_STATE(340)] = 8375,
+  [SMALL_STATE(341)] = 8390,
+  [SMALL_STATE(342)] = 8401,
+  [SMALL_STATE(343)] = 8412,
+  [SMALL_STATE(344)] = 8423,
+  [SMALL_STATE(345)] = 8438,
+  [SMALL_STATE(346)] = 8449,
+  [SMALL_STATE(347)] = 8464,
+  [SMALL_STATE(348)] = 8475,
+  [SMALL_STATE(349)] = 8486,
+  [SMALL_STATE(350)] = 8501,
+  [SMALL_STATE(351)] = 8512,
+  [SMALL_STATE(352)] = 8527,
+  [SMALL_STATE(353)] = 8538,
+  [SMALL_STATE(354)] = 8549,
+  [SMALL_STATE(355)] = 8564,
+  [SMALL_STATE(356)] = 8579,
+  [SMALL_STATE(357)] = 8590,
+  [SMALL_STATE(358)] = 8601,
+  [SMALL_STATE(359)] = 8616,
+  [SMALL_STATE(360)] = 8631,
+  [SMALL_STATE(361)] = 8646,
+  [SMALL_STATE(362)] = 8657,
+  [SMALL_STATE(363)] = 8668,
+  [SMALL_STATE(364)] = 8681,
+  [SMALL_STATE(365)] = 8696,
+  [SMALL_STATE(366)] = 8707,
+  [SMALL_STATE(367)] = 8718,
+  [SMALL_STATE(368)] = 8733,
+  [SMALL_STATE(369)] = 8748,
+  [SMALL_STATE(370)] = 8759,
+  [SMALL_STATE(371)] = 8770,
+  [SMALL_STATE(372)] = 8781,
+  [SMALL_STATE(373)] = 8794,
+  [SMALL_STATE(374)] = 8805,
+  [SMALL_STATE(375)] = 8818,
+  [SMALL_STATE(376)] = 8833,
+  [SMALL_STATE(377)] = 8846,
+  [SMALL_STATE(378)] = 8861,
+  [SMALL_STATE(379)] = 8874,
+  [SMALL_STATE(380)] = 8887,
+  [SMALL_STATE(381)] = 8900,
+  [SMALL_STATE(382)] = 8911,
+  [SMALL_STATE(383)] = 8926,
+  [SMALL_STATE(384)] = 8937,
+  [SMALL_STATE(385)] = 8948,
+  [SMALL_STATE(386)] = 8963,
+  [SMALL_STATE(387)] = 8978,
+  [SMALL_STATE(388)] = 8991,
+  [SMALL_STATE(389)] = 9004,
+  [SMALL_STATE(390)] = 9019,
+  [SMALL_STATE(391)] = 9034,
+  [SMALL_STATE(392)] = 9049,
+  [SMALL_STATE(393)] = 9060,
+  [SMALL_STATE(394)] = 9075,
+  [SMALL_STATE(395)] = 9090,
+  [SMALL_STATE(396)] = 9101,
+  [SMALL_STATE(397)] = 9112,
+  [SMALL_STATE(398)] = 9123,
+  [SMALL_STATE(399)] = 9138,
+  [SMALL_STATE(400)] = 9153,
+  [SMALL_STATE(401)] = 9164,
+  [SMALL_STATE(402)] = 9179,
+  [SMALL_STATE(403)] = 9190,
+  [SMALL_STATE(404)] = 9205,
+  [SMALL_STATE(405)] = 9220,
+  [SMALL_STATE(406)] = 9231,
+  [SMALL_STATE(407)] = 9246,
+  [SMALL_STATE(408)] = 9261,
+  [SMALL_STATE(409)] = 9272,
+  [SMALL_STATE(410)] = 9283,
+  [SMALL_STATE(411)] = 9294,
+  [SMALL_STATE(412)] = 9309,
+  [SMALL_STATE(413)] = 9324,
+  [SMALL_STATE(414)] = 9339,
+  [SMALL_STATE(415)] = 9354,
+  [SMALL_STATE(416)] = 9365,
+  [SMALL_STATE(417)] = 9376,
+  [SMALL_STATE(418)] = 9391,
+  [SMALL_STATE(419)] = 9406,
+  [SMALL_STATE(420)] = 9421,
+  [SMALL_STATE(421)] = 9436,
+  [SMALL_STATE(422)] = 9453,
+  [SMALL_STATE(423)] = 9464,
+  [SMALL_STATE(424)] = 9475,
+  [SMALL_STATE(425)] = 9486,
+  [SMALL_STATE(426)] = 9497,
+  [SMALL_STATE(427)] = 9512,
+  [SMALL_STATE(428)] = 9523,
+  [SMALL_STATE(429)] = 9540,
+  [SMALL_STATE(430)] = 9555,
+  [SMALL_STATE(431)] = 9566,
+  [SMALL_STATE(432)] = 9577,
+  [SMALL_STATE(433)] = 9592,
+  [SMALL_STATE(434)] = 9607,
+  [SMALL_STATE(435)] = 9622,
+  [SMALL_STATE(436)] = 9637,
+  [SMALL_STATE(437)] = 9647,
+  [SMALL_STATE(438)] = 9657,
+  [SMALL_STATE(439)] = 9671,
+  [SMALL_STATE(440)] = 9685,
+  [SMALL_STATE(441)] = 9699,
+  [SMALL_STATE(442)] = 9713,
+  [SMALL_STATE(443)] = 9723,
+  [SMALL_STATE(444)] = 9737,
+  [SMALL_STATE(445)] = 9747,
+  [SMALL_STATE(446)] = 9761,
+  [SMALL_STATE(447)] = 9775,
+  [SMALL_STATE(448)] = 9789,
+  [SMALL_STATE(449)] = 9803,
+  [SMALL_STATE(450)] = 9817,
+  [SMALL_STATE(451)] = 9826,
+  [SMALL_STATE(452)] = 9835,
+  [SMALL_STATE(453)] = 9846,
+  [SMALL_STATE(454)] = 9855,
+  [SMALL_STATE(455)] = 9866,
+  [SMALL_STATE(456)] = 9877,
+  [SMALL_STATE(457)] = 9886,
+  [SMALL_STATE(458)] = 9897,
+  [SMALL_STATE(459)] = 9906,
+  [SMALL_STATE(460)] = 9917,
+  [SMALL_STATE(461)] = 9928,
+  [SMALL_STATE(462)] = 9937,
+  [SMALL_STATE(463)] = 9946,
+  [SMALL_STATE(464)] = 9957,
+  [SMALL_STATE(465)] = 9966,
+  [SMALL_STATE(466)] = 9977,
+  [SMALL_STATE(467)] = 9988,
+  [SMALL_STATE(468)] = 9996,
+  [SMALL_STATE(469)] = 10004,
+  [SMALL_STATE(470)] = 10012,
+  [SMALL_STATE(471)] = 10020,
+  [SMALL_STATE(472)] = 10028,
+  [SMALL_STATE(473)] = 10036,
+  [SMALL_STATE(474)] = 10044,
+  [SMALL_STATE(475)] = 10052,
+  [SMALL_STATE(476)] = 10060,
+  [SMALL_STATE(477)] = 10068,
+  [SMALL_STATE(478)] = 10076,
+  [SMALL_STATE(479)] = 10084,
+  [SMALL_STATE(480)] = 10092,
+  [SMALL_STATE(481)] = 10100,
+  [SMALL_STATE(482)] = 10108,
+  [SMALL_STATE(483)] = 10116,
+  [SMALL_STATE(484)] = 10124,
+  [SMALL_STATE(485)] = 10132,
+  [SMALL_STATE(486)] = 10140,
+  [SMALL_STATE(487)] = 10148,
+  [SMALL_STATE(488)] = 10156,
+  [SMALL_STATE(489)] = 10164,
+  [SMALL_STATE(490)] = 10172,
+  [SMALL_STATE(491)] = 10180,
+  [SMALL_STATE(492)] = 10188,
+  [SMALL_STATE(493)] = 10196,
+  [SMALL_STATE(494)] = 10204,
+  [SMALL_STATE(495)] = 10212,
+  [SMALL_STATE(496)] = 10220,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -20327,47 +20301,47 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(455),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(454),
   [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
   [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(445),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
   [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
@@ -20375,20 +20349,20 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 45),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
   [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 45),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 45),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 45),
-  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 45),
-  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 45),
+  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 45),
+  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 45),
+  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 45),
   [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
@@ -20398,15 +20372,15 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 33),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 33),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 33),
+  [156] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 33),
   [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
   [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
   [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
@@ -20415,296 +20389,296 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [203] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [217] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(344),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
-  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(264),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(357),
-  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(360),
-  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(362),
-  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(192),
-  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 34),
-  [254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [258] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [263] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(144),
+  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [191] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 34),
+  [199] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35),
+  [201] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(241),
+  [204] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(429),
+  [207] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(224),
+  [210] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(224),
+  [213] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(243),
+  [216] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(399),
+  [219] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(406),
+  [222] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(407),
+  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(191),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [230] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
+  [236] = {.entry = {.count = 1, .reusable = false}}, SHIFT(32),
+  [238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
+  [240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [246] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
+  [248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [258] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [261] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [264] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
   [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [277] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [280] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [285] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
   [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35),
-  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
-  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(425),
-  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(325),
-  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(237),
-  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(51),
-  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(219),
-  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(275),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 56),
-  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
-  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
+  [333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35),
+  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(241),
+  [344] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(435),
+  [347] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(316),
+  [350] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(226),
+  [353] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(54),
+  [356] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(209),
+  [359] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(276),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 56),
+  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
+  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
   [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(143),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(366),
+  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(86),
+  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(140),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(427),
   [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [391] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [394] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(380),
-  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(431),
-  [425] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
-  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(248),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(400),
-  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(408),
-  [440] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(469),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
+  [440] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(390),
+  [443] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(391),
+  [446] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(299),
+  [449] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(417),
+  [452] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(418),
+  [455] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(419),
+  [458] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(472),
   [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 23),
-  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [475] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [480] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(384),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(385),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 54),
-  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
-  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [534] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
-  [572] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(346),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(223),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(259),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(353),
-  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [609] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [611] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 50),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(76),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [469] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [472] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(71),
+  [475] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
+  [478] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
+  [480] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 23),
+  [482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 54),
+  [484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [486] = {.entry = {.count = 1, .reusable = false}}, SHIFT(71),
+  [488] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
+  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [492] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(358),
+  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
+  [498] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
+  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(461),
+  [504] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(359),
+  [507] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(473),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
+  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [536] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [556] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [558] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [563] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44),
+  [567] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(403),
+  [570] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(222),
+  [573] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(260),
+  [576] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(426),
+  [579] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
+  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
+  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(340),
+  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(344),
+  [601] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
+  [604] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(461),
+  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 50),
+  [609] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
   [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
   [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [625] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 26),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
+  [623] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [625] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [629] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [633] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [635] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [637] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
   [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44),
-  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(364),
-  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(213),
-  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(367),
-  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(303),
-  [653] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(371),
-  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(305),
-  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(108),
+  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(363),
+  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(239),
+  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(364),
+  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(255),
+  [653] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(367),
+  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(327),
+  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(109),
   [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [666] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 49),
-  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 26),
+  [666] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 49),
+  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 34),
   [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 34),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(122),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [688] = {.entry = {.count = 1, .reusable = false}}, SHIFT(490),
-  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [694] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
-  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [700] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
-  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
-  [705] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
-  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
-  [720] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(490),
-  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(132),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [747] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [753] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [767] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 25),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [801] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [804] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(443),
-  [807] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(206),
-  [810] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
-  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 37),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [829] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
-  [832] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(401),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(125),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(201),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(124),
+  [690] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(184),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [695] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [698] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(126),
+  [701] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
+  [704] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [706] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [709] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(481),
+  [712] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
+  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [719] = {.entry = {.count = 1, .reusable = false}}, SHIFT(481),
+  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [723] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
+  [725] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [731] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
+  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [735] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [741] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(134),
+  [744] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(184),
+  [747] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [749] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [753] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [759] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [763] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [767] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [771] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [773] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
+  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(314),
+  [788] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(382),
+  [791] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(386),
+  [794] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(437),
+  [797] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(223),
+  [800] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(317),
+  [803] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [805] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [807] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [809] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [811] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [813] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [817] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 25),
+  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [821] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 37),
+  [827] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [829] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [831] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [833] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
   [843] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
   [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
   [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
@@ -20716,309 +20690,316 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
   [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
   [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 38),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(405),
-  [894] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
-  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [903] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [911] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [915] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 52),
-  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53),
-  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(458),
-  [922] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(442),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [936] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 38),
-  [938] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 28),
-  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 48),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [944] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [949] = {.entry = {.count = 1, .reusable = false}}, SHIFT(161),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 42),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [959] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 25),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 48),
-  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 66),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [982] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [1000] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
-  [1002] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [1004] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1007] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1013] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1016] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1021] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [1027] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
-  [1029] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1032] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1035] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1040] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [1046] = {.entry = {.count = 1, .reusable = false}}, SHIFT(236),
-  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
-  [1051] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
-  [1054] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 39),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1083] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 41),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 63),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 65),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 69),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 28),
+  [885] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [887] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [891] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [893] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 38),
+  [895] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [897] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [899] = {.entry = {.count = 1, .reusable = false}}, SHIFT(43),
+  [901] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
+  [903] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [907] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [909] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(404),
+  [912] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(426),
+  [915] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [919] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [921] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [923] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 52),
+  [925] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53),
+  [927] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(451),
+  [930] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(438),
+  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [935] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [938] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 38),
+  [940] = {.entry = {.count = 1, .reusable = false}}, SHIFT(160),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [950] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [952] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [954] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [956] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [959] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 48),
+  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 66),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 42),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [973] = {.entry = {.count = 1, .reusable = false}}, SHIFT(220),
+  [975] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [977] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [979] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(337),
+  [982] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
+  [985] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
+  [988] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
+  [991] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [993] = {.entry = {.count = 1, .reusable = false}}, SHIFT(221),
+  [995] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(221),
+  [998] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(221),
+  [1001] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 48),
+  [1006] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [1008] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [1014] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [1016] = {.entry = {.count = 1, .reusable = false}}, SHIFT(21),
+  [1018] = {.entry = {.count = 1, .reusable = false}}, SHIFT(457),
+  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1022] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
+  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1026] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1028] = {.entry = {.count = 1, .reusable = false}}, SHIFT(234),
+  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [1032] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
+  [1034] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 25),
+  [1036] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1038] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(234),
+  [1041] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(166),
+  [1044] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
+  [1047] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
+  [1050] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(168),
+  [1053] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [1055] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1057] = {.entry = {.count = 1, .reusable = false}}, SHIFT(238),
+  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1063] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
+  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 39),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [1089] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1091] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1093] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [1095] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1097] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [1099] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1101] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1105] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1107] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1111] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 63),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 65),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 69),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 27),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
   [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
   [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
   [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1174] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 27),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1208] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 40),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 47),
-  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 64),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [1243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1174] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1186] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1192] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [1194] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1202] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 41),
+  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [1206] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
+  [1208] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1218] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1224] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1226] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(313),
+  [1229] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [1232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [1236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [1240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [1242] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 47),
+  [1244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 64),
+  [1248] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [1252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 40),
+  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [1260] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [1264] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1266] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
+  [1270] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1272] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [1274] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
   [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 62),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 46),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 47),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
+  [1280] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
+  [1282] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
+  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1286] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 47),
+  [1288] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [1292] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
   [1296] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 67),
   [1298] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 68),
-  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1312] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 70),
-  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
-  [1318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1322] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
-  [1324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 37),
-  [1326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
+  [1304] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1306] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 70),
+  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
+  [1312] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1314] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
+  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
+  [1318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
+  [1320] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
+  [1322] = {.entry = {.count = 1, .reusable = true}}, SHIFT(107),
+  [1324] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
+  [1326] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1328] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
+  [1332] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
   [1338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 51),
-  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [1342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 36),
-  [1354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
-  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 57),
-  [1362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [1366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1368] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 58),
-  [1370] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 59),
-  [1376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 60),
-  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [1382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 61),
-  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
-  [1388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 57),
+  [1358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
+  [1360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
+  [1362] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 46),
+  [1368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [1370] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 58),
+  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1376] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 59),
+  [1378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
+  [1380] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 60),
+  [1382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [1384] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 61),
+  [1386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [1388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 36),
+  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
   [1392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
-  [1394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 43),
-  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1412] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [1418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1420] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
-  [1422] = {.entry = {.count = 1, .reusable = false}}, SHIFT(465),
-  [1424] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [1428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
-  [1430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [1434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [1436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [1442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [1444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [1452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [1460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [1466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [1476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [1478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [1482] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 43),
+  [1396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
+  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 37),
+  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1410] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
+  [1412] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [1418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [1420] = {.entry = {.count = 1, .reusable = false}}, SHIFT(395),
+  [1422] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
+  [1424] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [1428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [1432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [1434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [1436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
+  [1438] = {.entry = {.count = 1, .reusable = false}}, SHIFT(196),
+  [1440] = {.entry = {.count = 1, .reusable = false}}, SHIFT(482),
+  [1442] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [1446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [1448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [1450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [1460] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [1466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [1468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [1472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [1476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [1480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [1482] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [1492] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [1494] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1496] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [1498] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1500] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1502] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [1504] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
 };
 
 #ifdef __cplusplus

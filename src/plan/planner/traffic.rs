@@ -170,7 +170,49 @@ impl Planner<'_> {
     /// ingress qdisc (`qdisc_op`, when this plan makes it).
     fn ingress_filters(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>) {
         let in_place = self.qdisc_on(&ns.name, &iface.name, QdiscParent::Ingress) == Some(&QdiscSpec::Ingress);
+        self.ingress_tables(ns, iface, qdisc_op, in_place);
         self.u32_filters(ns, iface, &iface.ingress_filters, true, qdisc_op, in_place, &HashMap::default());
+    }
+
+    /// The u32 hash tables of `qdisc ingress < table … >`, by id: one already there as
+    /// wanted stays; netscript's own earlier table of that id (another divisor or
+    /// priority) is deleted and made again; anyone else's is refused and never touched.
+    fn ingress_tables(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>, in_place: bool) -> HashMap<u32, usize> {
+        let mut table_ops = HashMap::default();
+        let seen: Vec<FilterSpec> = if in_place && !self.observed.offline {
+            self.observed_ns(&ns.name)
+                .map(|o| o.ingress_filters.iter().filter(|f| f.dev == iface.name).filter_map(|f| f.spec.clone()).filter(|s| matches!(s, FilterSpec::U32Table { .. })).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        for t in &iface.ingress_tables {
+            let table = FilterSpec::U32Table { prio: t.prio.node, table: t.id.node, divisor: t.divisor.node };
+            let old = seen.iter().find(|s| matches!(s, FilterSpec::U32Table { table: id, .. } if *id == t.id.node));
+            if old == Some(&table) {
+                continue;
+            }
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            let add = Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: table.clone() };
+            if let Some(old) = old {
+                if !self.owns(&crate::plan::ownership::key(&add)) {
+                    self.diagnostics.push(
+                        Diagnostic::error(FILTER_CONFLICT, t.span, format!("`{}` in `{}` already has a hash table {:x} that netscript did not write", iface.name, ns.name, t.id.node))
+                            .label("this table would take its place")
+                            .help(format!("remove the other one (`tc filter del dev {} ingress prio P handle {:x}: u32`), or give this table another id", iface.name, t.id.node)),
+                    );
+                    continue;
+                }
+                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }, t.span, deps.clone(), undo);
+                deps.push(del);
+            }
+            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: table }];
+            let op = self.push(add, t.span, deps, undo);
+            table_ops.insert(t.id.node, op);
+        }
+        table_ops
     }
 
     /// Adds the u32 filters of one qdisc (an htb's, or the ingress qdisc's when

@@ -105,6 +105,7 @@
   "distribution"
   "r2q"
   "direct_qlen"
+  "divisor"
   "cburst"
   "quantum"
   "ceil"
