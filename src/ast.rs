@@ -66,7 +66,8 @@ pub enum StmtKind {
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
     Filter {
         opts: Vec<FilterOpt>,
-        target: ClassId,
+        /// `-> ID`; a filter that links to a hash table may have none.
+        target: Option<ClassId>,
         /// `action ok|drop|pass|reclassify|continue`: a gact verdict.
         #[serde(skip_serializing_if = "Option::is_none")]
         action: Option<Spanned<crate::model::FilterVerdict>>,
@@ -358,6 +359,8 @@ pub enum FilterOpt {
     Prio(Spanned<IntValue>),
     /// tc's u32 node id, `handle ::N` (hex).
     Handle(ClassId),
+    /// `link ID [hashkey mask M at OFF]`: tc's `link ID: hashkey mask M at OFF`.
+    Link { table: ClassId, hashkey: Option<(Spanned<IntValue>, Spanned<IntValue>)> },
 }
 
 /// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.

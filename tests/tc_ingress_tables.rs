@@ -4,7 +4,9 @@
 //! compared raw, and the full dump), a re-run changes nothing, an edit converges, drift
 //! is put back, a refused run rolls back (a table someone else made on the qdisc
 //! survives it untouched, and one of its id is refused), `export` gives a script that
-//! makes the same, and a script without the table, or `down`, removes it.
+//! makes the same, and a script without the table, or `down`, removes it. A filter that
+//! links to a table with a hashkey (u32.json 1644) equals tc's, and survives its table
+//! made again.
 
 mod support;
 use support::Sandbox;
@@ -132,6 +134,65 @@ fn export_makes_the_same_and_a_dropped_table_and_down_remove_them() {
     sb.assert_up_to_date(&script);
     sb.put(&script, SCRIPT);
     sb.netscript(&["run", &script]).ok();
+    sb.netscript(&["down", &script]).ok();
+    support::assert_same_dump(&start, &sb.dump(), "after down");
+}
+
+/// A filter that links to a table, hashing on the third byte of the source address
+/// (tc-testing u32.json 1644), after its table.
+const LINKED: &str = "
+netns a <
+  veth v0 <-> b.v1
+  qdisc ingress <
+    table 43 divisor 256 prio 99
+    filter prio 98 link 43 hashkey mask 0xff00 at 12 src 192.168.0.0/16
+  >
+>
+netns b
+";
+
+/// The same, with u32.json 1644's own commands.
+const LINKED_IPROUTE2: &str = "
+ip netns add a; ip netns add b
+ip -n a link set lo up; ip -n b link set lo up
+ip link add v0 netns a type veth peer name v1 netns b
+ip -n a link set v0 up; ip -n b link set v1 up
+tc -n a qdisc add dev v0 ingress
+tc -n a filter add dev v0 ingress prio 99 handle 43: u32 divisor 256
+tc -n a filter add dev v0 ingress protocol ip prio 98 u32 link 43: hashkey mask 0x0000ff00 at 12 match ip src 192.168.0.0/16
+";
+
+#[test]
+fn a_linking_filter_equals_tc_survives_its_table_made_again_and_goes_on_down() {
+    let reference = Sandbox::new();
+    reference.sh(LINKED_IPROUTE2).ok();
+    let sb = Sandbox::new();
+    let start = sb.dump();
+    let script = sb.write_script("linked.ns", LINKED);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "run failed: {}", run.stderr);
+    let mine = ingress_filters(&sb);
+    assert_eq!(mine, ingress_filters(&reference));
+    for seen in ["\"link\":\"43:\"", "\"hash_mask\":\"ff00\"", "\"hash_off\":12", "\"pref\":98"] {
+        assert!(mine.contains(seen), "`{seen}` in {mine}");
+    }
+    assert_eq!(support::without_macs(&sb.dump()), support::without_macs(&reference.dump()));
+    sb.assert_up_to_date(&script);
+    let exported = sb.netscript(&["export", "a"]).ok();
+    assert!(exported.contains("filter prio 98 link 43 hashkey mask 0x0000ff00 at 12 src 192.168.0.0/16"), "{exported}");
+    let copy = Sandbox::new();
+    let path = copy.write_script("exported.ns", &format!("{exported}\nnetns b\n"));
+    assert!(copy.netscript(&["run", &path]).success, "the export runs:\n{exported}");
+    assert_eq!(support::without_macs(&copy.dump()), support::without_macs(&sb.dump()), "the export makes the same:\n{exported}");
+    // The table made again (another divisor): the kernel deletes no table in use, so the
+    // filter goes first and comes back after it.
+    let edited = LINKED.replace("divisor 256", "divisor 16");
+    sb.put(&script, &edited);
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    let now = ingress_filters(&sb);
+    assert!(now.contains("\"ht_divisor\":16") && now.contains("\"link\":\"43:\""), "{now}");
+    sb.assert_up_to_date(&script);
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&start, &sb.dump(), "after down");
 }

@@ -144,9 +144,11 @@ module.exports = grammar({
           seq(choice('sport', 'dport'), $._int_value),
           seq('prio', $._int_value),
           seq('handle', $.class_id),
+          seq('link', field('link', $.class_id), optional(seq('hashkey', 'mask', $._int_value, 'at', $._int_value))),
         )),
-        '->', field('target', $.class_id),
-        optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))),
+        // A filter that links to a hash table may leave out `-> ID`.
+        optional(seq('->', field('target', $.class_id),
+          optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))))),
     // A u32 hash table in a `qdisc ingress` block: `table ID divisor N prio P`.
     u32_table_statement: ($) =>
       seq('table', field('id', $.class_id), 'divisor', $._int_value, 'prio', $._int_value),

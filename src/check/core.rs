@@ -247,11 +247,11 @@ impl<'a> Evaluator<'a> {
             StmtKind::Filter { opts, target, action } => match body {
                 Body::Htb { ns, iface, .. } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Htb)
+                    self.filter(&ns, &iface, stmt.span, opts, target.as_ref(), action.clone(), FilterPlace::Htb)
                 }
                 Body::Ingress { ns, iface } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Ingress)
+                    self.filter(&ns, &iface, stmt.span, opts, target.as_ref(), action.clone(), FilterPlace::Ingress)
                 }
                 _ => self.misplaced(stmt, body),
             },

@@ -6,12 +6,14 @@ use super::core::*;
 use super::values::{self as v};
 use crate::ast::{ClassId, ClassMinor, IntValue};
 use crate::diagnostic::Diagnostic;
-use crate::model::{MAX_U32_TABLE, Namespace, U32Table};
+use crate::model::{HashKey, MAX_U32_TABLE, Namespace, U32Link, U32Table};
 use crate::source::{Span, Spanned};
 use std::collections::HashMap;
 
 /// The most buckets a u32 hash table has (cls_u32.c: "Exceeded maximum 256 hash buckets").
 const MAX_DIVISOR: i64 = 256;
+/// The furthest word a hashkey reads (tc's `at`, a 16-bit offset in the selector).
+const MAX_HASH_OFFSET: i64 = 32764;
 
 impl Evaluator<'_> {
     pub(super) fn u32_table(&mut self, ns: &str, iface: &str, span: Span, id: &ClassId, divisor: &Spanned<IntValue>, prio: &Spanned<IntValue>) {
@@ -31,6 +33,29 @@ impl Evaluator<'_> {
         let prio = self.filter_prio(prio);
         let (Some(id), Some(divisor), Some(prio)) = (id, divisor, prio) else { return };
         crate::model::push_lean(&mut self.iface_mut(ns, iface).ingress_tables, U32Table { span, id, divisor, prio });
+    }
+
+    /// `link ID [hashkey mask M at OFF]` of a filter: the table's id as `table` reads it,
+    /// the mask any 32-bit word, the offset a multiple of 4 (tc reads whole words).
+    pub(super) fn u32_link(&mut self, table: &ClassId, hashkey: Option<&(Spanned<IntValue>, Spanned<IntValue>)>) -> Option<U32Link> {
+        let table = self.table_id(table)?;
+        let hashkey = match hashkey {
+            None => None,
+            Some((mask, at)) => {
+                let mask = self.ok(v::int_in(&self.env, &mask.node, "a hashkey mask", 0, u32::MAX as i64))?;
+                let at = self.ok(v::int_in(&self.env, &at.node, "a hashkey offset", 0, MAX_HASH_OFFSET))?;
+                if at.node % 4 != 0 {
+                    self.report(
+                        Diagnostic::error(OUT_OF_RANGE, at.span, format!("a hashkey offset is a multiple of 4, not {}", at.node))
+                            .label("the key is the 32-bit word at this offset")
+                            .help("write the offset of the word, e.g. `at 12` for the IPv4 source address"),
+                    );
+                    return None;
+                }
+                Some(HashKey { mask: mask.node as u32, at: at.node as i32 })
+            }
+        };
+        Some(U32Link { table, hashkey })
     }
 
     /// A table's id, hex as tc reads `handle ID:`: 1..7ff (the kernel numbers its own
@@ -69,6 +94,16 @@ impl Evaluator<'_> {
 /// `protocol ip`, and the kernel keeps one protocol a priority.
 pub(super) fn table_conflicts(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
+        // A filter links to a table of its block (netscript makes it first).
+        for link in iface.ingress_filters.iter().filter_map(|f| f.link.as_ref()) {
+            if !iface.ingress_tables.iter().any(|t| t.id.node == link.table.node) {
+                found.push(
+                    Diagnostic::error(UNKNOWN_TABLE, link.table.span, format!("`{}` has no hash table {:x}", iface.name, link.table.node))
+                        .label("no `table` with this id in this block")
+                        .help(format!("declare it in the `qdisc ingress` block: `table {:x} divisor 256 prio 99`", link.table.node)),
+                );
+            }
+        }
         let mut ids: HashMap<u32, Span> = HashMap::new();
         for t in &iface.ingress_tables {
             if let Some(first) = ids.get(&t.id.node) {

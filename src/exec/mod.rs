@@ -92,6 +92,9 @@ const NETNS_WORKERS: usize = 2;
 /// an address's peer (see `Action::AddRoute`); a gateway that is really unreachable is
 /// refused after it.
 const PEER_ROUTE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long deleting a u32 hash table waits for the filters that linked to it to let go
+/// (see `DelFilter`).
+const TABLE_RELEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Executor {
     pub fn new() -> Result<Executor, ExecError> {
@@ -415,6 +418,20 @@ impl Inner {
                 };
                 if matches!(action, Action::AddFilter { .. }) {
                     send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await
+                } else if matches!(filter, FilterSpec::U32Table { .. }) {
+                    // A filter that linked to the table lets go of it only after an RCU
+                    // grace period (cls_u32 frees its keys in deferred work): until then
+                    // the kernel says the table is in use. Asked again, briefly.
+                    let message = traffic::filter_delete_message(index, filter)?;
+                    let started = std::time::Instant::now();
+                    loop {
+                        match send_tc_message(&conn, TcRequest::DelFilter, message.clone()).await {
+                            Err(e) if e.errno() == Some(nix::errno::Errno::EBUSY as i32) && started.elapsed() < TABLE_RELEASE_WAIT => {
+                                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                            }
+                            other => break other,
+                        }
+                    }
                 } else {
                     send_tc_message(&conn, TcRequest::DelFilter, traffic::filter_delete_message(index, filter)?).await
                 }

@@ -250,9 +250,10 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
+                                let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -264,9 +265,10 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.ingress_filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
+                                let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
                             }
                             Some(t @ FilterSpec::U32Table { .. }) => out.push(format!("  {}", table_words(t))),
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
@@ -369,13 +371,21 @@ fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut
     for (index, f) in filters.into_iter().enumerate() {
         let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                out.push(format!("  filter{place}{node}{} -> {flowid:x}{}", match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
+                let target = flowid.map(|id| format!(" -> {id:x}")).unwrap_or_default();
+                out.push(format!("  filter{place}{node}{}{}{target}{}", link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
+}
+
+/// ` link ID [hashkey mask M at OFF]`, when the filter links to a hash table.
+fn link_words(link: Option<u32>, hashkey: Option<crate::model::HashKey>) -> String {
+    let Some(table) = link else { return String::new() };
+    let key = hashkey.map(|k| format!(" hashkey mask 0x{:08x} at {}", k.mask, k.at)).unwrap_or_default();
+    format!(" link {table:x}{key}")
 }
 
 /// `table ID divisor N prio P`, a u32 hash table as a script writes it.
@@ -469,9 +479,16 @@ impl Kind for Filters {
                     return json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": prio, "handle": format!("{table:x}:"), "protocol": "all", "divisor": divisor });
                 }
                 let (matches, flowid, node, action) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => (
-                        json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
-                        Value::String(handle_text(1, *flowid)),
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => (
+                        {
+                            let mut m = json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport });
+                            if let Some(table) = link {
+                                m["link"] = json!(format!("{table:x}:"));
+                                m["hashkey"] = hashkey.map_or(Value::Null, |k| json!({ "mask": format!("0x{:08x}", k.mask), "at": k.at }));
+                            }
+                            m
+                        },
+                        flowid.map_or(Value::Null, |id| Value::String(handle_text(1, id))),
                         Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
                         action.map_or(Value::Null, |v| json!({ "kind": "gact", "verdict": v.word() })),
                     ),

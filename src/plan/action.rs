@@ -430,7 +430,14 @@ pub enum FilterSpec {
         dst: Option<IpNet>,
         sport: Option<u16>,
         dport: Option<u16>,
-        flowid: u32,
+        /// tc's `flowid 1:F`; none for a filter that only links to a hash table.
+        flowid: Option<u32>,
+        /// tc's `link ID:`: the hash table a match goes on in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<u32>,
+        /// tc's `hashkey mask M at OFF` (with `link`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hashkey: Option<crate::model::HashKey>,
         /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handle: Option<u32>,

@@ -162,7 +162,7 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
     let spec = (kind_of(msg) == Some("u32") && protocol == ETH_P_IP)
         .then(|| filter::decode_classify(&owned))
         .flatten()
-        .filter(|c| c.classid.major == QDISC_MAJOR)
+        .filter(|c| c.classid.is_none_or(|id| id.major == QDISC_MAJOR))
         .map(|c| FilterSpec::U32 {
             ingress,
             handle: u32_node(msg.header.handle),
@@ -172,8 +172,10 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             dst: c.dst,
             sport: c.sport,
             dport: c.dport,
-            flowid: c.classid.minor as u32,
+            flowid: c.classid.map(|id| id.minor as u32),
             action: c.verdict,
+            link: c.link.map(|(table, _)| table),
+            hashkey: c.link.and_then(|(_, key)| key),
         });
     Ok(Some(DecodedFilter { prio, spec }))
 }

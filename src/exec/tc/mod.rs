@@ -209,6 +209,8 @@ pub fn filter_message(
             dport,
             flowid,
             action,
+            link,
+            hashkey,
             ..
         } => filter::classify_options(
             *proto,
@@ -216,8 +218,9 @@ pub fn filter_message(
             dst.as_ref(),
             *sport,
             *dport,
-            handle(QDISC_MAJOR, minor(*flowid)?),
+            flowid.map(|f| minor(f).map(|m| handle(QDISC_MAJOR, m))).transpose()?,
             *action,
+            link.map(|table| table_handle(table).map(|h| (h, *hashkey))).transpose()?,
         )?,
         FilterSpec::MirredToIfb { ifb } => {
             let index = ifb_ifindex.ok_or_else(|| TcError::MissingIfbIndex(ifb.clone()))?;
