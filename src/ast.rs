@@ -66,11 +66,15 @@ pub enum StmtKind {
     Class { id: ClassId, opts: Vec<ClassOpt>, body: Option<Block> },
     Filter {
         opts: Vec<FilterOpt>,
-        target: ClassId,
+        /// `-> ID`; a filter that links to a hash table may have none.
+        target: Option<ClassId>,
         /// `action ok|drop|pass|reclassify|continue`: a gact verdict.
         #[serde(skip_serializing_if = "Option::is_none")]
         action: Option<Spanned<crate::model::FilterVerdict>>,
     },
+    /// `table ID divisor N prio P` in a `qdisc ingress` block: a u32 hash table
+    /// (`tc filter add dev X ingress prio P handle ID: u32 divisor N`).
+    U32Table { id: ClassId, divisor: Spanned<IntValue>, prio: Spanned<IntValue> },
     Netem { opts: Vec<NetemOpt> },
     Bpf {
         direction: Spanned<BpfDirection>,
@@ -130,6 +134,7 @@ impl StmtKind {
             StmtKind::Htb { .. } => "htb",
             StmtKind::Class { .. } => "class",
             StmtKind::Filter { .. } => "filter",
+            StmtKind::U32Table { .. } => "table",
             StmtKind::Netem { .. } => "netem",
             StmtKind::Qdisc { .. } => "qdisc",
             StmtKind::Bpf { .. } => "bpf",
@@ -354,6 +359,8 @@ pub enum FilterOpt {
     Prio(Spanned<IntValue>),
     /// tc's u32 node id, `handle ::N` (hex).
     Handle(ClassId),
+    /// `link ID [hashkey mask M at OFF]`: tc's `link ID: hashkey mask M at OFF`.
+    Link { table: ClassId, hashkey: Option<(Spanned<IntValue>, Spanned<IntValue>)> },
 }
 
 /// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.

@@ -237,7 +237,9 @@ fn u32_filter(
         dst,
         sport,
         dport,
-        flowid,
+        flowid: Some(flowid),
+        link: None,
+        hashkey: None,
         handle: None,
     }
 }
@@ -274,7 +276,7 @@ fn u32_single_matches() {
 #[test]
 fn u32_prio_and_handle() {
     let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None, link: None, hashkey: None },
         other => other,
     };
     filter("u32_handle", spec);
@@ -421,7 +423,7 @@ fn deletions() {
 /// `parent ffff: protocol ip prio P u32 …` (u32.json afa9's match, without the action).
 fn on_ingress(spec: FilterSpec, node: Option<u32>) -> FilterSpec {
     match spec {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None, link: None, hashkey: None },
         other => other,
     }
 }
@@ -437,13 +439,42 @@ fn u32_filters_on_the_ingress_qdisc() {
     );
 }
 
+/// A u32 hash table on the ingress qdisc (u32.json 648b), and its deletion by handle.
+#[test]
+fn u32_hash_table_on_the_ingress_qdisc() {
+    let table = FilterSpec::U32Table { prio: 99, table: 0x42, divisor: 256 };
+    filter("u32_ingress_table", table.clone());
+    assert_parity("del_u32_ingress_table", TcRequest::DelFilter, filter_delete_message(IFINDEX, &table).unwrap());
+}
+
+/// A filter that links to a hash table, hashing on a byte of the source address
+/// (u32.json 1644): no flowid, so no TERMINAL flag.
+#[test]
+fn u32_link_with_hashkey() {
+    let linking = FilterSpec::U32 {
+        ingress: true,
+        prio: 98,
+        proto: None,
+        src: net("192.168.0.0/16"),
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: None,
+        link: Some(0x43),
+        hashkey: Some(netscript::model::HashKey { mask: 0x0000_ff00, at: 12 }),
+        handle: None,
+        action: None,
+    };
+    filter("u32_ingress_link", linking);
+}
+
 /// `action ok|drop|continue|reclassify` (gact) after the flowid, as u32.json afa9 writes
 /// it: tc sends the action list before the selector.
 #[test]
 fn u32_gact_verdicts() {
     use netscript::model::FilterVerdict;
     let with = |spec: FilterSpec, verdict| match spec {
-        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict) },
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey },
         other => other,
     };
     filter("u32_ingress_action_ok", with(on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None), FilterVerdict::Ok));

@@ -56,7 +56,7 @@ module.exports = grammar({
         $.link_statement,
         $.addr_statement, $.state_statement, $.mtu_statement,
         $.mac_statement, $.master_statement,
-        $.shape_statement, $.htb_statement, $.class_statement, $.filter_statement,
+        $.shape_statement, $.htb_statement, $.class_statement, $.filter_statement, $.u32_table_statement,
         $.netem_statement, $.qdisc_statement, $.bpf_statement, $.xdp_statement,
         $.route_statement, $.rule_statement, $.forward_statement, $.sysctl_statement,
         $.firewall_statement,
@@ -144,9 +144,14 @@ module.exports = grammar({
           seq(choice('sport', 'dport'), $._int_value),
           seq('prio', $._int_value),
           seq('handle', $.class_id),
+          seq('link', field('link', $.class_id), optional(seq('hashkey', 'mask', $._int_value, 'at', $._int_value))),
         )),
-        '->', field('target', $.class_id),
-        optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))),
+        // A filter that links to a hash table may leave out `-> ID`.
+        optional(seq('->', field('target', $.class_id),
+          optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))))),
+    // A u32 hash table in a `qdisc ingress` block: `table ID divisor N prio P`.
+    u32_table_statement: ($) =>
+      seq('table', field('id', $.class_id), 'divisor', $._int_value, 'prio', $._int_value),
     // tc's minor, read as hex; `1:10` is accepted for 10.
     class_id: ($) => choice(/([0-9a-fA-F]+:)?[0-9a-fA-F]+/, seq(/[0-9a-fA-F]+:/, alias($._imm_interp, $.interpolation)), $.interpolation),
 

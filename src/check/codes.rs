@@ -52,6 +52,7 @@ pub const ADDRESS_WITHOUT_PREFIX: &str = "netscript::check::address_without_pref
 pub const PREFIX_ON_PEER_LOCAL: &str = "netscript::check::prefix_on_peer_local";
 pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
 pub const DUPLICATE_FILTER_PRIO: &str = "netscript::check::duplicate_filter_prio";
+pub const DUPLICATE_U32_TABLE: &str = "netscript::check::duplicate_u32_table";
 
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).

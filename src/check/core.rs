@@ -164,7 +164,7 @@ impl<'a> Evaluator<'a> {
                 format!("put it in a block: `netns NAME < ... {kw} ... >`, or `host < ... >` for the initial namespace"),
             ),
             (_, Body::Htb { .. }) => (format!("`{kw}` is not allowed in an htb block"), "an htb block holds `class` and `filter` statements".to_string()),
-            (_, Body::Ingress { .. }) => (format!("`{kw}` is not allowed in a `qdisc ingress` block"), "a `qdisc ingress` block holds `filter` statements".to_string()),
+            (_, Body::Ingress { .. }) => (format!("`{kw}` is not allowed in a `qdisc ingress` block"), "a `qdisc ingress` block holds `filter` and `table` statements".to_string()),
             (_, Body::Interface { .. }) => (
                 format!("`{kw}` is not allowed in an interface's block"),
                 "declare interfaces in the namespace body, not inside another interface's block".to_string(),
@@ -247,11 +247,18 @@ impl<'a> Evaluator<'a> {
             StmtKind::Filter { opts, target, action } => match body {
                 Body::Htb { ns, iface, .. } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Htb)
+                    self.filter(&ns, &iface, stmt.span, opts, target.as_ref(), action.clone(), FilterPlace::Htb)
                 }
                 Body::Ingress { ns, iface } => {
                     let (ns, iface) = (ns.clone(), iface.clone());
-                    self.filter(&ns, &iface, stmt.span, opts, target, action.clone(), FilterPlace::Ingress)
+                    self.filter(&ns, &iface, stmt.span, opts, target.as_ref(), action.clone(), FilterPlace::Ingress)
+                }
+                _ => self.misplaced(stmt, body),
+            },
+            StmtKind::U32Table { id, divisor, prio } => match body {
+                Body::Ingress { ns, iface } => {
+                    let (ns, iface) = (ns.clone(), iface.clone());
+                    self.u32_table(&ns, &iface, stmt.span, id, divisor, prio)
                 }
                 _ => self.misplaced(stmt, body),
             },

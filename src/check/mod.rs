@@ -14,6 +14,7 @@ mod rule_selectors;
 mod traffic;
 mod traffic_options;
 mod traffic_filters;
+mod traffic_tables;
 mod netem_options;
 mod tc_framing;
 mod names;

@@ -172,10 +172,25 @@ impl Evaluator<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: &ast::ClassId, action: Option<Spanned<FilterVerdict>>, place: FilterPlace) {
-        let Some(flowid) = self.ok(v::class_minor(&self.env, target)) else { return };
+    pub(super) fn filter(&mut self, ns: &str, iface: &str, span: Span, opts: &[FilterOpt], target: Option<&ast::ClassId>, action: Option<Spanned<FilterVerdict>>, place: FilterPlace) {
+        let flowid = match target {
+            Some(target) => match self.ok(v::class_minor(&self.env, target)) {
+                Some(flowid) => Some(flowid),
+                None => return,
+            },
+            None => None,
+        };
+        let linked = opts.iter().any(|o| matches!(o, FilterOpt::Link { .. }));
+        if flowid.is_none() && !linked {
+            self.report(
+                Diagnostic::error(MISSING_OPTION, span, "this filter has no `-> ID`")
+                    .label("where do matching packets go?")
+                    .help("end it with `-> ID` (tc's `flowid 1:ID`); only a filter with `link` may leave it out"),
+            );
+            return;
+        }
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, prio: None, handle: None, action };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, link: None, prio: None, handle: None, action };
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -189,6 +204,18 @@ impl Evaluator<'_> {
                 }
                 FilterOpt::Prio(p) if self.once(&mut seen, "prio", p.span) => f.prio = self.filter_prio(p),
                 FilterOpt::Handle(h) if self.once(&mut seen, "handle", h.span) => f.handle = self.u32_handle(h),
+                FilterOpt::Link { table, hashkey } if self.once(&mut seen, "link", table.span) => {
+                    if place == FilterPlace::Htb {
+                        self.report(
+                            Diagnostic::error(MISPLACED, table.span, "an htb filter cannot link to a hash table")
+                                .label("`link` here")
+                                .help("hash tables (`table ID divisor N prio P`) and `link` are for filters in a `qdisc ingress` block"),
+                        );
+                        return;
+                    }
+                    let Some(link) = self.u32_link(table, hashkey.as_ref()) else { return };
+                    f.link = Some(link);
+                }
                 _ => {}
             }
         }

@@ -152,10 +152,11 @@ impl Evaluator<'_> {
 pub(super) fn hook_conflicts(ns: &crate::model::Namespace, found: &mut Vec<Diagnostic>) {
     for iface in ns.interfaces.values() {
         let Some(hook) = &iface.hook_qdisc else { continue };
-        if let (Some(first), Some(shape)) = (iface.ingress_filters.first(), &iface.ingress_shape) {
+        let first_in_block = iface.ingress_filters.first().map(|f| f.span).into_iter().chain(iface.ingress_tables.first().map(|t| t.span)).min_by_key(|s| s.start);
+        if let (Some(first), Some(shape)) = (first_in_block, &iface.ingress_shape) {
             // The redirect of `shape ingress` sits at prio 1 and takes every packet.
             found.push(
-                Diagnostic::error(CONFLICTING_QDISC, first.span, format!("`{}` is shaped on ingress: its ingress qdisc holds netscript's redirect", iface.name))
+                Diagnostic::error(CONFLICTING_QDISC, first, format!("`{}` is shaped on ingress: its ingress qdisc holds netscript's redirect", iface.name))
                     .label("a filter on the ingress qdisc")
                     .also(shape.span, "redirects every packet to the ifb device")
                     .help("filter on the ingress qdisc or shape ingress through an ifb, not both"),

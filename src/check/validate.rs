@@ -19,6 +19,7 @@ pub fn validate(ev: &mut Evaluator) {
         ingress_devices(ns, &mut found);
         super::traffic_options::hook_conflicts(ns, &mut found);
         super::traffic_filters::duplicate_prios(ns, &mut found);
+        super::traffic_tables::table_conflicts(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);
@@ -134,13 +135,13 @@ fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             && let Qdisc::Htb(htb) = &q.node
         {
             let classes: HashMap<u32, &HtbClass> = htb.classes.iter().map(|c| (c.id.node, c)).collect();
-            for f in &htb.filters {
-                if !classes.contains_key(&f.flowid.node) {
+            for flowid in htb.filters.iter().filter_map(|f| f.flowid.as_ref()) {
+                if !classes.contains_key(&flowid.node) {
                     let names: Vec<String> = htb.classes.iter().map(|c| format!("{:x}", c.id.node)).collect();
-                    let help = did_you_mean(&format!("{:x}", f.flowid.node), names.iter().map(String::as_str))
+                    let help = did_you_mean(&format!("{:x}", flowid.node), names.iter().map(String::as_str))
                         .unwrap_or_else(|| "declare the class in this htb block: `class 10 rate 1mbit`".to_string());
                     found.push(
-                        Diagnostic::error(UNKNOWN_CLASS, f.flowid.span, format!("unknown class 1:{:x}", f.flowid.node))
+                        Diagnostic::error(UNKNOWN_CLASS, flowid.span, format!("unknown class 1:{:x}", flowid.node))
                             .label("no class with this id in this htb")
                             .help(help),
                     );

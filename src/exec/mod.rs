@@ -36,7 +36,7 @@ pub mod netns;
 pub mod netns_exec;
 pub mod nft;
 pub mod observe;
-mod peer_route;
+mod settle;
 pub mod privileges;
 pub mod probe;
 pub mod stats;
@@ -350,7 +350,7 @@ impl Inner {
                     oifs.push(self.opt_ifindex(ns, hop.dev.as_ref()).await?);
                 }
                 messages::add_nexthops(&mut msg, route, &oifs);
-                peer_route::add_route(&conn, msg, route.dest.addr().is_ipv6()).await
+                settle::add_route(&conn, msg, route.dest.addr().is_ipv6()).await
             }
             Action::DelRoute { ns, route } => {
                 let conn = self.conn(ns).await?;
@@ -390,10 +390,12 @@ impl Inner {
                 let index = self.ifindex(ns, dev).await?;
                 let target = match filter {
                     FilterSpec::MirredToIfb { ifb } => Some(self.ifindex(ns, ifb).await?),
-                    FilterSpec::U32 { .. } => None,
+                    FilterSpec::U32 { .. } | FilterSpec::U32Table { .. } => None,
                 };
                 if matches!(action, Action::AddFilter { .. }) {
                     send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await
+                } else if matches!(filter, FilterSpec::U32Table { .. }) {
+                    settle::delete_u32_table(&conn, traffic::filter_delete_message(index, filter)?).await
                 } else {
                     send_tc_message(&conn, TcRequest::DelFilter, traffic::filter_delete_message(index, filter)?).await
                 }

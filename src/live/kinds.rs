@@ -250,9 +250,10 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
+                                let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -264,10 +265,12 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.ingress_filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{} -> {}{}", f.prio, match_words(*proto, src, dst, *sport, *dport), handle_text(1, *flowid), verdict_words(*action)))
+                                let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
                             }
+                            Some(t @ FilterSpec::U32Table { .. }) => out.push(format!("  {}", table_words(t))),
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
                     }
@@ -343,13 +346,21 @@ fn htb_script(ns: &LiveNs, dev: &str, default_class: u32, options: String, out: 
 
 /// `qdisc ingress`, with its u32 filters in a block when it has some.
 fn ingress_script(ns: &LiveNs, dev: &str, out: &mut Vec<String>) {
-    let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).collect();
-    if filters.is_empty() {
+    let is_table = |f: &&crate::plan::observed::ObservedFilter| matches!(f.spec, Some(FilterSpec::U32Table { .. }));
+    let mut tables: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).filter(is_table).collect();
+    tables.sort_by_key(|f| match f.spec {
+        Some(FilterSpec::U32Table { table, .. }) => table,
+        _ => 0,
+    });
+    let mut filters: Vec<&crate::plan::observed::ObservedFilter> = ns.ingress_filters.iter().filter(|f| f.dev == dev).filter(|f| !is_table(f)).collect();
+    if filters.is_empty() && tables.is_empty() {
         out.push("qdisc ingress".to_string());
         return;
     }
     filters.sort_by_key(|f| f.prio);
     out.push("qdisc ingress <".to_string());
+    // Tables first: the filters of later steps link to them.
+    out.extend(tables.iter().filter_map(|f| f.spec.as_ref()).map(|t| format!("  {}", table_words(t))));
     filter_script(filters, out);
     out.push(">".into());
 }
@@ -360,12 +371,28 @@ fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut
     for (index, f) in filters.into_iter().enumerate() {
         let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => {
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
                 let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
-                out.push(format!("  filter{place}{node}{} -> {flowid:x}{}", match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
+                let target = flowid.map(|id| format!(" -> {id:x}")).unwrap_or_default();
+                out.push(format!("  filter{place}{node}{}{}{target}{}", link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
+    }
+}
+
+/// ` link ID [hashkey mask M at OFF]`, when the filter links to a hash table.
+fn link_words(link: Option<u32>, hashkey: Option<crate::model::HashKey>) -> String {
+    let Some(table) = link else { return String::new() };
+    let key = hashkey.map(|k| format!(" hashkey mask 0x{:08x} at {}", k.mask, k.at)).unwrap_or_default();
+    format!(" link {table:x}{key}")
+}
+
+/// `table ID divisor N prio P`, a u32 hash table as a script writes it.
+fn table_words(t: &FilterSpec) -> String {
+    match t {
+        FilterSpec::U32Table { prio, table, divisor } => format!("table {table:x} divisor {divisor} prio {prio}"),
+        _ => String::new(),
     }
 }
 
@@ -448,10 +475,20 @@ impl Kind for Filters {
         let mut out: Vec<Value> = on_htb
             .chain(on_ingress)
             .map(|(f, parent)| {
+                if let Some(FilterSpec::U32Table { prio, table, divisor }) = &f.spec {
+                    return json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": prio, "handle": format!("{table:x}:"), "protocol": "all", "divisor": divisor });
+                }
                 let (matches, flowid, node, action) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, .. }) => (
-                        json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport }),
-                        Value::String(handle_text(1, *flowid)),
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => (
+                        {
+                            let mut m = json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport });
+                            if let Some(table) = link {
+                                m["link"] = json!(format!("{table:x}:"));
+                                m["hashkey"] = hashkey.map_or(Value::Null, |k| json!({ "mask": format!("0x{:08x}", k.mask), "at": k.at }));
+                            }
+                            m
+                        },
+                        flowid.map_or(Value::Null, |id| Value::String(handle_text(1, id))),
                         Value::String(format!("::{:x}", handle.unwrap_or(crate::model::U32_DEFAULT_NODE))),
                         action.map_or(Value::Null, |v| json!({ "kind": "gact", "verdict": v.word() })),
                     ),

@@ -246,7 +246,7 @@ impl Walker<'_> {
                     }
                 }
             }
-            StmtKind::Filter { target, .. } => self.class(target, false, s),
+            StmtKind::Filter { target: Some(target), .. } => self.class(target, false, s),
             StmtKind::Route { opts, .. } => {
                 for opt in opts {
                     match opt {

@@ -41,6 +41,9 @@ pub struct Interface {
     /// The u32 filters in a `qdisc ingress < … >` block (tc's `parent ffff:`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub ingress_filters: Vec<super::U32Filter>,
+    /// The u32 hash tables of that block (`table ID divisor N prio P`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ingress_tables: Vec<super::U32Table>,
     pub bpf: Vec<Spanned<BpfAttach>>,
     pub xdp: Option<Box<Spanned<XdpAttach>>>,
 }
@@ -60,6 +63,7 @@ impl Interface {
             ingress_shape: None,
             hook_qdisc: None,
             ingress_filters: Vec::new(),
+            ingress_tables: Vec::new(),
             bpf: Vec::new(),
             xdp: None,
         }

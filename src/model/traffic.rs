@@ -140,8 +140,11 @@ pub struct U32Filter {
     pub dst: Option<Spanned<IpNet>>,
     pub sport: Option<Spanned<u16>>,
     pub dport: Option<Spanned<u16>>,
-    /// Minor of the target class.
-    pub flowid: Spanned<u32>,
+    /// Minor of the target class; none for a filter that only links to a hash table.
+    pub flowid: Option<Spanned<u32>>,
+    /// `link ID [hashkey mask M at OFF]`: the hash table a match goes on in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<U32Link>,
     /// tc's `prio`, when given; otherwise the filter's position (see [`U32Filter::prio_at`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prio: Option<Spanned<u32>>,
@@ -193,6 +196,37 @@ impl FilterVerdict {
 
 /// The node id the kernel gives the first u32 filter of a priority when tc sends none.
 pub const U32_DEFAULT_NODE: u32 = 0x800;
+
+/// The largest id of a u32 hash table that a script names (`table ID`): the kernel gives
+/// the tables it makes for each priority ids from 800 up.
+pub const MAX_U32_TABLE: u32 = 0x7ff;
+
+/// A u32 filter's `link ID [hashkey mask M at OFF]`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct U32Link {
+    pub table: Spanned<u32>,
+    pub hashkey: Option<HashKey>,
+}
+
+/// tc's `hashkey mask M at OFF`: the bucket is the word at OFF, masked by M (and shifted
+/// down to M's lowest bit by the kernel).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HashKey {
+    pub mask: u32,
+    pub at: i32,
+}
+
+/// `table ID divisor N prio P` in a `qdisc ingress` block: a u32 hash table.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct U32Table {
+    #[serde(skip)]
+    pub span: Span,
+    /// tc's `handle ID:` (hex, 1..7ff).
+    pub id: Spanned<u32>,
+    /// The number of buckets: a power of two, 1..256.
+    pub divisor: Spanned<u32>,
+    pub prio: Spanned<u32>,
+}
 
 impl U32Filter {
     /// The filter's tc priority as the `index`th filter (from 0) of its htb: its `prio`,

@@ -430,7 +430,14 @@ pub enum FilterSpec {
         dst: Option<IpNet>,
         sport: Option<u16>,
         dport: Option<u16>,
-        flowid: u32,
+        /// tc's `flowid 1:F`; none for a filter that only links to a hash table.
+        flowid: Option<u32>,
+        /// tc's `link ID:`: the hash table a match goes on in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<u32>,
+        /// tc's `hashkey mask M at OFF` (with `link`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hashkey: Option<crate::model::HashKey>,
         /// tc's u32 node id (`handle ::N`); `None` for the kernel's default, 800.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         handle: Option<u32>,
@@ -440,6 +447,10 @@ pub enum FilterSpec {
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },
+    /// A u32 hash table on the ingress qdisc (`tc filter add dev X ingress prio P handle
+    /// TABLE: u32 divisor N`, protocol all as tc's default): the kernel keeps it at the
+    /// priority `prio`, with `divisor` buckets.
+    U32Table { prio: u32, table: u32, divisor: u32 },
 }
 
 #[cfg(test)]

@@ -65,6 +65,7 @@ pub fn key(undo: &Action) -> String {
             FilterSpec::U32 { prio, ingress: false, .. } => format!("filter {ns} {dev} {prio}"),
             FilterSpec::U32 { prio, ingress: true, .. } => format!("ingress-filter {ns} {dev} {prio}"),
             FilterSpec::MirredToIfb { .. } => format!("redirect {ns} {dev}"),
+            FilterSpec::U32Table { table, .. } => format!("ingress-table {ns} {dev} {table:x}"),
         },
         Action::SetSysctl { ns, key, .. } => format!("sysctl {ns} {key}"),
         Action::AttachBpf { ns, dev, direction, prio, .. } | Action::DetachBpf { ns, dev, direction, prio, .. } => format!("bpf {ns} {dev} {direction:?} {prio}"),
@@ -149,6 +150,9 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
             .is_some_and(|q| matches!(&q.node, Qdisc::Htb(h) if h.classes.iter().any(|c| c.id.node == *id))),
         Action::DelFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::MirredToIfb { .. } } => {
             iface(ns, dev).is_some_and(|i| i.ingress_shape.is_some())
+        }
+        Action::DelFilter { ns, dev, filter: FilterSpec::U32Table { table, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32Table { table, .. } } => {
+            iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_tables.iter().any(|t| t.id.node == *table))
         }
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } => {
             iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_filters.iter().enumerate().any(|(n, f)| f.prio_at(n) == *prio))

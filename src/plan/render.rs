@@ -181,10 +181,16 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action } => {
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey } => {
             let mut s = if *ingress { format!("ingress u32 prio {prio}") } else { format!("u32 prio {prio}") };
             if let Some(h) = handle {
                 write!(s, " handle ::{h:x}").unwrap();
+            }
+            if let Some(table) = link {
+                write!(s, " link {table:x}:").unwrap();
+            }
+            if let Some(key) = hashkey {
+                write!(s, " hashkey mask 0x{:08x} at {}", key.mask, key.at).unwrap();
             }
             if let Some(p) = proto {
                 write!(s, " match ip protocol {}", p.number()).unwrap();
@@ -201,13 +207,16 @@ fn filter_text(f: &FilterSpec) -> String {
             if let Some(p) = dport {
                 write!(s, " match ip dport {p}").unwrap();
             }
-            write!(s, " flowid 1:{flowid:x}").unwrap();
+            if let Some(flowid) = flowid {
+                write!(s, " flowid 1:{flowid:x}").unwrap();
+            }
             if let Some(v) = action {
                 write!(s, " action {}", v.word()).unwrap();
             }
             s
         }
         FilterSpec::MirredToIfb { ifb } => format!("u32 match u32 0 0 action mirred egress redirect dev {ifb}"),
+        FilterSpec::U32Table { prio, table, divisor } => format!("ingress u32 prio {prio} handle {table:x}: divisor {divisor}"),
     }
 }
 

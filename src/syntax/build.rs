@@ -166,6 +166,15 @@ impl<'t> Builder<'t> {
             Rule::htb_stmt => self.htb_stmt(pair),
             Rule::class_stmt => self.class_stmt(pair),
             Rule::filter_stmt => self.filter_stmt(pair),
+            Rule::u32_table_stmt => {
+                let mut it = args(pair);
+                let id = self.class_id(it.next().unwrap());
+                let (divisor, prio) = (it.next().unwrap(), it.next().unwrap());
+                let (divisor_span, prio_span) = (self.span(&divisor), self.span(&prio));
+                let divisor = Spanned::new(self.int_value(divisor), divisor_span);
+                let prio = Spanned::new(self.int_value(prio), prio_span);
+                StmtKind::U32Table { id, divisor, prio }
+            }
             Rule::qdisc_stmt => {
                 let mut it = args(pair);
                 let clsact = first(it.next().unwrap()).as_rule() == Rule::kw_clsact;

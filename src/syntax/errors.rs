@@ -57,7 +57,7 @@ fn rule_word(rule: Rule) -> String {
         class_opt => "a class option (rate, ceil, prio, burst, cburst, quantum, mtu, overhead, mpu, linklayer)",
         linklayer => "`ethernet` or `atm`",
         htb_opt => "an htb option (default, r2q, direct_qlen) or a block",
-        filter_opt => "a filter option (proto, src, dst, sport, dport, prio, handle) or `->`",
+        filter_opt => "a filter option (proto, src, dst, sport, dport, prio, handle, link) or `->`",
         vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
         expect_opt => "`port` or `within`",
         xdp_opt => "`section` or `mode`",

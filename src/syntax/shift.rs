@@ -113,6 +113,7 @@ impl Shift for StmtKind {
             StmtKind::Addr { addrs } => addrs.shift(d),
             StmtKind::Up | StmtKind::Down => true,
             StmtKind::Qdisc { clsact: _, body } => body.shift(d),
+            StmtKind::U32Table { id, divisor, prio } => id.shift(d) && divisor.shift(d) && prio.shift(d),
             StmtKind::Mtu { mtu } => mtu.shift(d),
             StmtKind::Mac { mac } => mac.shift(d),
             StmtKind::Master { bridge } => bridge.shift(d),
@@ -283,6 +284,7 @@ impl Shift for FilterOpt {
             FilterOpt::Src(v) | FilterOpt::Dst(v) => v.shift(d),
             FilterOpt::Sport(v) | FilterOpt::Dport(v) | FilterOpt::Prio(v) => v.shift(d),
             FilterOpt::Handle(id) => id.shift(d),
+            FilterOpt::Link { table, hashkey } => table.shift(d) && hashkey.as_ref().is_none_or(|(m, a)| m.clone().shift(d) && a.clone().shift(d)),
         }
     }
 }

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 492
-#define LARGE_STATE_COUNT 10
-#define SYMBOL_COUNT 291
+#define STATE_COUNT 535
+#define LARGE_STATE_COUNT 9
+#define SYMBOL_COUNT 296
 #define ALIAS_COUNT 4
-#define TOKEN_COUNT 194
+#define TOKEN_COUNT 198
 #define EXTERNAL_TOKEN_COUNT 0
-#define FIELD_COUNT 30
+#define FIELD_COUNT 31
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 71
+#define PRODUCTION_ID_COUNT 74
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -106,222 +106,227 @@ enum ts_symbol_identifiers {
   anon_sym_sport = 76,
   anon_sym_dport = 77,
   anon_sym_handle = 78,
-  anon_sym_DASH_GT = 79,
-  anon_sym_action = 80,
-  anon_sym_ok = 81,
-  anon_sym_drop = 82,
-  anon_sym_pass = 83,
-  anon_sym_reclassify = 84,
-  anon_sym_continue = 85,
-  aux_sym_class_id_token1 = 86,
-  aux_sym_class_id_token2 = 87,
-  anon_sym_qdisc = 88,
-  anon_sym_clsact = 89,
-  anon_sym_netem = 90,
-  anon_sym_delay = 91,
-  anon_sym_jitter = 92,
-  anon_sym_loss = 93,
-  anon_sym_state = 94,
-  anon_sym_gemodel = 95,
-  anon_sym_duplicate = 96,
-  anon_sym_corrupt = 97,
-  anon_sym_reorder = 98,
-  anon_sym_gap = 99,
-  anon_sym_slot = 100,
-  anon_sym_packets = 101,
-  anon_sym_bytes = 102,
-  anon_sym_distribution = 103,
-  anon_sym_bpf = 104,
-  anon_sym_egress = 105,
-  anon_sym_xdp = 106,
-  anon_sym_generic = 107,
-  anon_sym_native = 108,
-  anon_sym_section = 109,
-  sym_section_name = 110,
-  anon_sym_route = 111,
-  anon_sym_blackhole = 112,
-  anon_sym_unreachable = 113,
-  anon_sym_prohibit = 114,
-  anon_sym_via = 115,
-  anon_sym_metric = 116,
-  anon_sym_onlink = 117,
-  anon_sym_advmss = 118,
-  anon_sym_scope = 119,
-  anon_sym_global = 120,
-  anon_sym_nexthop = 121,
-  anon_sym_weight = 122,
-  anon_sym_dev = 123,
-  anon_sym_lookup = 124,
-  anon_sym_rule = 125,
-  anon_sym_from = 126,
-  anon_sym_to = 127,
-  anon_sym_iif = 128,
-  anon_sym_oif = 129,
-  anon_sym_fwmark = 130,
-  anon_sym_SLASH = 131,
-  anon_sym_uidrange = 132,
-  anon_sym_DASH = 133,
-  anon_sym_priority = 134,
-  anon_sym_pref = 135,
-  anon_sym_ipproto = 136,
-  anon_sym_icmpv6 = 137,
-  anon_sym_tos = 138,
-  anon_sym_dsfield = 139,
-  anon_sym_dscp = 140,
-  anon_sym_flowlabel = 141,
-  anon_sym_forward = 142,
-  anon_sym_off = 143,
-  anon_sym_sysctl = 144,
-  aux_sym_sysctl_key_token1 = 145,
-  aux_sym_sysctl_key_token2 = 146,
-  sym_sysctl_value = 147,
-  anon_sym_port = 148,
-  anon_sym_firewall = 149,
-  anon_sym_input = 150,
-  anon_sym_output = 151,
-  anon_sym_prerouting = 152,
-  anon_sym_postrouting = 153,
-  anon_sym_policy = 154,
-  anon_sym_accept = 155,
-  anon_sym_mark = 156,
-  anon_sym_ct = 157,
-  anon_sym_COMMA = 158,
-  anon_sym_counter = 159,
-  anon_sym_new = 160,
-  anon_sym_established = 161,
-  anon_sym_related = 162,
-  anon_sym_invalid = 163,
-  anon_sym_reject = 164,
-  anon_sym_masquerade = 165,
-  anon_sym_classify = 166,
-  anon_sym_snat = 167,
-  anon_sym_dnat = 168,
-  sym_nat_target = 169,
-  anon_sym_DOT = 170,
-  aux_sym__name_start_token1 = 171,
-  aux_sym__imm_name_part_token1 = 172,
-  anon_sym_LBRACE = 173,
-  anon_sym_RBRACE = 174,
-  anon_sym_LBRACE2 = 175,
-  anon_sym_LPAREN = 176,
-  anon_sym_RPAREN = 177,
-  anon_sym_PLUS = 178,
-  anon_sym_STAR = 179,
-  anon_sym_PERCENT = 180,
-  sym_integer = 181,
-  anon_sym_DQUOTE = 182,
-  aux_sym_string_token1 = 183,
-  sym_comment = 184,
-  sym_line_continuation = 185,
-  sym_rate = 186,
-  sym_size = 187,
-  sym_duration = 188,
-  sym_percentage = 189,
-  sym_mac_address = 190,
-  anon_sym_SLASH2 = 191,
-  aux_sym_ipv4_address_token1 = 192,
-  aux_sym_ipv6_address_token1 = 193,
-  sym_source_file = 194,
-  sym__statements = 195,
-  sym__sep = 196,
-  sym_block = 197,
-  sym__statement = 198,
-  sym_netns_statement = 199,
-  sym_host_statement = 200,
-  sym_table_statement = 201,
-  sym_let_statement = 202,
-  sym_for_statement = 203,
-  sym_range = 204,
-  sym_include_statement = 205,
-  sym_expect_statement = 206,
-  sym__let_value = 207,
-  sym_veth_statement = 208,
-  sym_bridge_statement = 209,
-  sym_dummy_statement = 210,
-  sym_vrf_statement = 211,
-  sym_macvlan_statement = 212,
-  sym_vlan_statement = 213,
-  sym_vxlan_statement = 214,
-  sym_link_statement = 215,
-  sym_addr_statement = 216,
-  sym_state_statement = 217,
-  sym_mtu_statement = 218,
-  sym_mac_statement = 219,
-  sym_master_statement = 220,
-  sym_shape_statement = 221,
-  sym__tc_framing = 222,
-  sym_htb_statement = 223,
-  sym_class_statement = 224,
-  sym_filter_statement = 225,
-  sym_class_id = 226,
-  sym_qdisc_statement = 227,
-  sym_netem_statement = 228,
-  sym_bpf_statement = 229,
-  sym_xdp_statement = 230,
-  sym__section_opt = 231,
-  sym_route_statement = 232,
-  sym__dev_opt = 233,
-  sym__table_opt = 234,
-  sym_rule_statement = 235,
-  sym_forward_statement = 236,
-  sym_sysctl_statement = 237,
-  sym_sysctl_key = 238,
-  sym__port_opt = 239,
-  sym_firewall_statement = 240,
-  sym_rule_block = 241,
-  sym_firewall_rule = 242,
-  sym__ct_state = 243,
-  sym_firewall_action = 244,
-  sym_namespace_name = 245,
-  sym_interface_name = 246,
-  sym_peer_name = 247,
-  sym__ns_name = 248,
-  sym__if_name = 249,
-  sym__name_start = 250,
-  sym__imm_name_part = 251,
-  sym_table_name = 252,
-  sym_variable = 253,
-  sym_interpolation = 254,
-  sym__imm_interp = 255,
-  sym__expression = 256,
-  sym_parenthesized_expression = 257,
-  sym_unary_expression = 258,
-  sym_binary_expression = 259,
-  sym_string = 260,
-  sym_ipv4_address = 261,
-  sym__imm_octet = 262,
-  sym_ipv6_address = 263,
-  sym__ip_value = 264,
-  sym__int_value = 265,
-  sym__rate_value = 266,
-  sym__size_value = 267,
-  sym__duration_value = 268,
-  sym__percent_value = 269,
-  aux_sym__statements_repeat1 = 270,
-  aux_sym__statements_repeat2 = 271,
-  aux_sym_expect_statement_repeat1 = 272,
-  aux_sym_vxlan_statement_repeat1 = 273,
-  aux_sym_addr_statement_repeat1 = 274,
-  aux_sym_shape_statement_repeat1 = 275,
-  aux_sym_htb_statement_repeat1 = 276,
-  aux_sym_class_statement_repeat1 = 277,
-  aux_sym_filter_statement_repeat1 = 278,
-  aux_sym_netem_statement_repeat1 = 279,
-  aux_sym_netem_statement_repeat2 = 280,
-  aux_sym_bpf_statement_repeat1 = 281,
-  aux_sym_xdp_statement_repeat1 = 282,
-  aux_sym_route_statement_repeat1 = 283,
-  aux_sym_rule_statement_repeat1 = 284,
-  aux_sym_sysctl_key_repeat1 = 285,
-  aux_sym_rule_block_repeat1 = 286,
-  aux_sym_firewall_rule_repeat1 = 287,
-  aux_sym_firewall_rule_repeat2 = 288,
-  aux_sym__ns_name_repeat1 = 289,
-  aux_sym__if_name_repeat1 = 290,
-  alias_sym_default = 291,
-  alias_sym_distribution = 292,
-  alias_sym_octet = 293,
-  alias_sym_verdict = 294,
+  anon_sym_hashkey = 79,
+  anon_sym_mask = 80,
+  anon_sym_at = 81,
+  anon_sym_DASH_GT = 82,
+  anon_sym_action = 83,
+  anon_sym_ok = 84,
+  anon_sym_drop = 85,
+  anon_sym_pass = 86,
+  anon_sym_reclassify = 87,
+  anon_sym_continue = 88,
+  anon_sym_divisor = 89,
+  aux_sym_class_id_token1 = 90,
+  aux_sym_class_id_token2 = 91,
+  anon_sym_qdisc = 92,
+  anon_sym_clsact = 93,
+  anon_sym_netem = 94,
+  anon_sym_delay = 95,
+  anon_sym_jitter = 96,
+  anon_sym_loss = 97,
+  anon_sym_state = 98,
+  anon_sym_gemodel = 99,
+  anon_sym_duplicate = 100,
+  anon_sym_corrupt = 101,
+  anon_sym_reorder = 102,
+  anon_sym_gap = 103,
+  anon_sym_slot = 104,
+  anon_sym_packets = 105,
+  anon_sym_bytes = 106,
+  anon_sym_distribution = 107,
+  anon_sym_bpf = 108,
+  anon_sym_egress = 109,
+  anon_sym_xdp = 110,
+  anon_sym_generic = 111,
+  anon_sym_native = 112,
+  anon_sym_section = 113,
+  sym_section_name = 114,
+  anon_sym_route = 115,
+  anon_sym_blackhole = 116,
+  anon_sym_unreachable = 117,
+  anon_sym_prohibit = 118,
+  anon_sym_via = 119,
+  anon_sym_metric = 120,
+  anon_sym_onlink = 121,
+  anon_sym_advmss = 122,
+  anon_sym_scope = 123,
+  anon_sym_global = 124,
+  anon_sym_nexthop = 125,
+  anon_sym_weight = 126,
+  anon_sym_dev = 127,
+  anon_sym_lookup = 128,
+  anon_sym_rule = 129,
+  anon_sym_from = 130,
+  anon_sym_to = 131,
+  anon_sym_iif = 132,
+  anon_sym_oif = 133,
+  anon_sym_fwmark = 134,
+  anon_sym_SLASH = 135,
+  anon_sym_uidrange = 136,
+  anon_sym_DASH = 137,
+  anon_sym_priority = 138,
+  anon_sym_pref = 139,
+  anon_sym_ipproto = 140,
+  anon_sym_icmpv6 = 141,
+  anon_sym_tos = 142,
+  anon_sym_dsfield = 143,
+  anon_sym_dscp = 144,
+  anon_sym_flowlabel = 145,
+  anon_sym_forward = 146,
+  anon_sym_off = 147,
+  anon_sym_sysctl = 148,
+  aux_sym_sysctl_key_token1 = 149,
+  aux_sym_sysctl_key_token2 = 150,
+  sym_sysctl_value = 151,
+  anon_sym_port = 152,
+  anon_sym_firewall = 153,
+  anon_sym_input = 154,
+  anon_sym_output = 155,
+  anon_sym_prerouting = 156,
+  anon_sym_postrouting = 157,
+  anon_sym_policy = 158,
+  anon_sym_accept = 159,
+  anon_sym_mark = 160,
+  anon_sym_ct = 161,
+  anon_sym_COMMA = 162,
+  anon_sym_counter = 163,
+  anon_sym_new = 164,
+  anon_sym_established = 165,
+  anon_sym_related = 166,
+  anon_sym_invalid = 167,
+  anon_sym_reject = 168,
+  anon_sym_masquerade = 169,
+  anon_sym_classify = 170,
+  anon_sym_snat = 171,
+  anon_sym_dnat = 172,
+  sym_nat_target = 173,
+  anon_sym_DOT = 174,
+  aux_sym__name_start_token1 = 175,
+  aux_sym__imm_name_part_token1 = 176,
+  anon_sym_LBRACE = 177,
+  anon_sym_RBRACE = 178,
+  anon_sym_LBRACE2 = 179,
+  anon_sym_LPAREN = 180,
+  anon_sym_RPAREN = 181,
+  anon_sym_PLUS = 182,
+  anon_sym_STAR = 183,
+  anon_sym_PERCENT = 184,
+  sym_integer = 185,
+  anon_sym_DQUOTE = 186,
+  aux_sym_string_token1 = 187,
+  sym_comment = 188,
+  sym_line_continuation = 189,
+  sym_rate = 190,
+  sym_size = 191,
+  sym_duration = 192,
+  sym_percentage = 193,
+  sym_mac_address = 194,
+  anon_sym_SLASH2 = 195,
+  aux_sym_ipv4_address_token1 = 196,
+  aux_sym_ipv6_address_token1 = 197,
+  sym_source_file = 198,
+  sym__statements = 199,
+  sym__sep = 200,
+  sym_block = 201,
+  sym__statement = 202,
+  sym_netns_statement = 203,
+  sym_host_statement = 204,
+  sym_table_statement = 205,
+  sym_let_statement = 206,
+  sym_for_statement = 207,
+  sym_range = 208,
+  sym_include_statement = 209,
+  sym_expect_statement = 210,
+  sym__let_value = 211,
+  sym_veth_statement = 212,
+  sym_bridge_statement = 213,
+  sym_dummy_statement = 214,
+  sym_vrf_statement = 215,
+  sym_macvlan_statement = 216,
+  sym_vlan_statement = 217,
+  sym_vxlan_statement = 218,
+  sym_link_statement = 219,
+  sym_addr_statement = 220,
+  sym_state_statement = 221,
+  sym_mtu_statement = 222,
+  sym_mac_statement = 223,
+  sym_master_statement = 224,
+  sym_shape_statement = 225,
+  sym__tc_framing = 226,
+  sym_htb_statement = 227,
+  sym_class_statement = 228,
+  sym_filter_statement = 229,
+  sym_u32_table_statement = 230,
+  sym_class_id = 231,
+  sym_qdisc_statement = 232,
+  sym_netem_statement = 233,
+  sym_bpf_statement = 234,
+  sym_xdp_statement = 235,
+  sym__section_opt = 236,
+  sym_route_statement = 237,
+  sym__dev_opt = 238,
+  sym__table_opt = 239,
+  sym_rule_statement = 240,
+  sym_forward_statement = 241,
+  sym_sysctl_statement = 242,
+  sym_sysctl_key = 243,
+  sym__port_opt = 244,
+  sym_firewall_statement = 245,
+  sym_rule_block = 246,
+  sym_firewall_rule = 247,
+  sym__ct_state = 248,
+  sym_firewall_action = 249,
+  sym_namespace_name = 250,
+  sym_interface_name = 251,
+  sym_peer_name = 252,
+  sym__ns_name = 253,
+  sym__if_name = 254,
+  sym__name_start = 255,
+  sym__imm_name_part = 256,
+  sym_table_name = 257,
+  sym_variable = 258,
+  sym_interpolation = 259,
+  sym__imm_interp = 260,
+  sym__expression = 261,
+  sym_parenthesized_expression = 262,
+  sym_unary_expression = 263,
+  sym_binary_expression = 264,
+  sym_string = 265,
+  sym_ipv4_address = 266,
+  sym__imm_octet = 267,
+  sym_ipv6_address = 268,
+  sym__ip_value = 269,
+  sym__int_value = 270,
+  sym__rate_value = 271,
+  sym__size_value = 272,
+  sym__duration_value = 273,
+  sym__percent_value = 274,
+  aux_sym__statements_repeat1 = 275,
+  aux_sym__statements_repeat2 = 276,
+  aux_sym_expect_statement_repeat1 = 277,
+  aux_sym_vxlan_statement_repeat1 = 278,
+  aux_sym_addr_statement_repeat1 = 279,
+  aux_sym_shape_statement_repeat1 = 280,
+  aux_sym_htb_statement_repeat1 = 281,
+  aux_sym_class_statement_repeat1 = 282,
+  aux_sym_filter_statement_repeat1 = 283,
+  aux_sym_netem_statement_repeat1 = 284,
+  aux_sym_netem_statement_repeat2 = 285,
+  aux_sym_bpf_statement_repeat1 = 286,
+  aux_sym_xdp_statement_repeat1 = 287,
+  aux_sym_route_statement_repeat1 = 288,
+  aux_sym_rule_statement_repeat1 = 289,
+  aux_sym_sysctl_key_repeat1 = 290,
+  aux_sym_rule_block_repeat1 = 291,
+  aux_sym_firewall_rule_repeat1 = 292,
+  aux_sym_firewall_rule_repeat2 = 293,
+  aux_sym__ns_name_repeat1 = 294,
+  aux_sym__if_name_repeat1 = 295,
+  alias_sym_default = 296,
+  alias_sym_distribution = 297,
+  alias_sym_octet = 298,
+  alias_sym_verdict = 299,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -404,6 +409,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_sport] = "sport",
   [anon_sym_dport] = "dport",
   [anon_sym_handle] = "handle",
+  [anon_sym_hashkey] = "hashkey",
+  [anon_sym_mask] = "mask",
+  [anon_sym_at] = "at",
   [anon_sym_DASH_GT] = "->",
   [anon_sym_action] = "action",
   [anon_sym_ok] = "ok",
@@ -411,6 +419,7 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_pass] = "pass",
   [anon_sym_reclassify] = "reclassify",
   [anon_sym_continue] = "continue",
+  [anon_sym_divisor] = "divisor",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
   [anon_sym_qdisc] = "qdisc",
@@ -551,6 +560,7 @@ static const char * const ts_symbol_names[] = {
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
+  [sym_u32_table_statement] = "u32_table_statement",
   [sym_class_id] = "class_id",
   [sym_qdisc_statement] = "qdisc_statement",
   [sym_netem_statement] = "netem_statement",
@@ -702,6 +712,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_sport] = anon_sym_sport,
   [anon_sym_dport] = anon_sym_dport,
   [anon_sym_handle] = anon_sym_handle,
+  [anon_sym_hashkey] = anon_sym_hashkey,
+  [anon_sym_mask] = anon_sym_mask,
+  [anon_sym_at] = anon_sym_at,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [anon_sym_action] = anon_sym_action,
   [anon_sym_ok] = anon_sym_ok,
@@ -709,6 +722,7 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_pass] = anon_sym_pass,
   [anon_sym_reclassify] = anon_sym_reclassify,
   [anon_sym_continue] = anon_sym_continue,
+  [anon_sym_divisor] = anon_sym_divisor,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
   [anon_sym_qdisc] = anon_sym_qdisc,
@@ -849,6 +863,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
+  [sym_u32_table_statement] = sym_u32_table_statement,
   [sym_class_id] = sym_class_id,
   [sym_qdisc_statement] = sym_qdisc_statement,
   [sym_netem_statement] = sym_netem_statement,
@@ -1237,6 +1252,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_hashkey] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_mask] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_at] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_DASH_GT] = {
     .visible = true,
     .named = false,
@@ -1262,6 +1289,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_divisor] = {
     .visible = true,
     .named = false,
   },
@@ -1825,6 +1856,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym_u32_table_statement] = {
+    .visible = true,
+    .named = true,
+  },
   [sym_class_id] = {
     .visible = true,
     .named = true,
@@ -2117,23 +2152,24 @@ enum ts_field_identifiers {
   field_id = 11,
   field_interface = 12,
   field_key = 13,
-  field_mode = 14,
-  field_name = 15,
-  field_namespace = 16,
-  field_parent = 17,
-  field_path = 18,
-  field_peer = 19,
-  field_policy = 20,
-  field_program = 21,
-  field_protocol = 22,
-  field_range = 23,
-  field_rules = 24,
-  field_section = 25,
-  field_start = 26,
-  field_table = 27,
-  field_target = 28,
-  field_value = 29,
-  field_variable = 30,
+  field_link = 14,
+  field_mode = 15,
+  field_name = 16,
+  field_namespace = 17,
+  field_parent = 18,
+  field_path = 19,
+  field_peer = 20,
+  field_policy = 21,
+  field_program = 22,
+  field_protocol = 23,
+  field_range = 24,
+  field_rules = 25,
+  field_section = 26,
+  field_start = 27,
+  field_table = 28,
+  field_target = 29,
+  field_value = 30,
+  field_variable = 31,
 };
 
 static const char * const ts_field_names[] = {
@@ -2151,6 +2187,7 @@ static const char * const ts_field_names[] = {
   [field_id] = "id",
   [field_interface] = "interface",
   [field_key] = "key",
+  [field_link] = "link",
   [field_mode] = "mode",
   [field_name] = "name",
   [field_namespace] = "namespace",
@@ -2180,63 +2217,66 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [7] = {.index = 6, .length = 1},
   [8] = {.index = 7, .length = 1},
   [9] = {.index = 8, .length = 1},
-  [10] = {.index = 8, .length = 1},
+  [10] = {.index = 9, .length = 1},
   [11] = {.index = 9, .length = 1},
-  [12] = {.index = 10, .length = 2},
-  [14] = {.index = 12, .length = 2},
-  [15] = {.index = 14, .length = 1},
-  [16] = {.index = 15, .length = 2},
-  [17] = {.index = 17, .length = 1},
-  [18] = {.index = 18, .length = 2},
-  [19] = {.index = 20, .length = 2},
-  [20] = {.index = 22, .length = 2},
-  [21] = {.index = 24, .length = 1},
+  [12] = {.index = 10, .length = 1},
+  [13] = {.index = 11, .length = 2},
+  [15] = {.index = 13, .length = 2},
+  [16] = {.index = 15, .length = 1},
+  [17] = {.index = 16, .length = 2},
+  [18] = {.index = 18, .length = 1},
+  [19] = {.index = 19, .length = 2},
+  [20] = {.index = 21, .length = 2},
+  [21] = {.index = 23, .length = 2},
   [22] = {.index = 25, .length = 1},
-  [24] = {.index = 26, .length = 1},
-  [25] = {.index = 27, .length = 1},
-  [26] = {.index = 28, .length = 1},
-  [27] = {.index = 29, .length = 1},
-  [28] = {.index = 30, .length = 2},
-  [29] = {.index = 32, .length = 3},
-  [30] = {.index = 35, .length = 1},
-  [31] = {.index = 35, .length = 1},
-  [32] = {.index = 32, .length = 3},
-  [33] = {.index = 36, .length = 1},
-  [34] = {.index = 37, .length = 1},
-  [35] = {.index = 38, .length = 4},
-  [36] = {.index = 42, .length = 2},
-  [37] = {.index = 44, .length = 2},
-  [38] = {.index = 46, .length = 2},
-  [39] = {.index = 48, .length = 2},
-  [40] = {.index = 50, .length = 1},
-  [41] = {.index = 51, .length = 2},
-  [42] = {.index = 53, .length = 2},
-  [43] = {.index = 55, .length = 3},
-  [44] = {.index = 58, .length = 2},
-  [46] = {.index = 60, .length = 2},
-  [47] = {.index = 62, .length = 1},
-  [48] = {.index = 63, .length = 2},
-  [49] = {.index = 65, .length = 1},
+  [23] = {.index = 26, .length = 1},
+  [24] = {.index = 27, .length = 2},
+  [25] = {.index = 29, .length = 1},
+  [27] = {.index = 30, .length = 1},
+  [28] = {.index = 31, .length = 1},
+  [29] = {.index = 32, .length = 1},
+  [30] = {.index = 33, .length = 1},
+  [31] = {.index = 34, .length = 2},
+  [32] = {.index = 36, .length = 3},
+  [33] = {.index = 39, .length = 1},
+  [34] = {.index = 39, .length = 1},
+  [35] = {.index = 36, .length = 3},
+  [36] = {.index = 40, .length = 1},
+  [37] = {.index = 41, .length = 1},
+  [38] = {.index = 42, .length = 4},
+  [39] = {.index = 46, .length = 2},
+  [40] = {.index = 48, .length = 2},
+  [41] = {.index = 50, .length = 2},
+  [42] = {.index = 52, .length = 2},
+  [43] = {.index = 54, .length = 1},
+  [44] = {.index = 55, .length = 2},
+  [45] = {.index = 57, .length = 2},
+  [46] = {.index = 59, .length = 3},
+  [47] = {.index = 62, .length = 2},
+  [49] = {.index = 64, .length = 2},
   [50] = {.index = 66, .length = 2},
-  [51] = {.index = 68, .length = 1},
-  [52] = {.index = 69, .length = 1},
-  [53] = {.index = 70, .length = 2},
-  [55] = {.index = 72, .length = 3},
-  [56] = {.index = 72, .length = 3},
-  [57] = {.index = 75, .length = 2},
+  [51] = {.index = 68, .length = 2},
+  [52] = {.index = 70, .length = 1},
+  [53] = {.index = 71, .length = 2},
+  [54] = {.index = 73, .length = 1},
+  [55] = {.index = 74, .length = 1},
+  [56] = {.index = 75, .length = 2},
   [58] = {.index = 77, .length = 3},
-  [59] = {.index = 80, .length = 3},
-  [60] = {.index = 83, .length = 3},
-  [61] = {.index = 86, .length = 3},
-  [62] = {.index = 89, .length = 3},
-  [63] = {.index = 92, .length = 2},
-  [64] = {.index = 94, .length = 2},
-  [65] = {.index = 96, .length = 3},
-  [66] = {.index = 99, .length = 3},
-  [67] = {.index = 102, .length = 4},
-  [68] = {.index = 106, .length = 4},
-  [69] = {.index = 110, .length = 4},
-  [70] = {.index = 114, .length = 5},
+  [59] = {.index = 77, .length = 3},
+  [60] = {.index = 80, .length = 2},
+  [61] = {.index = 82, .length = 3},
+  [62] = {.index = 85, .length = 3},
+  [63] = {.index = 88, .length = 3},
+  [64] = {.index = 91, .length = 3},
+  [65] = {.index = 94, .length = 3},
+  [66] = {.index = 97, .length = 2},
+  [67] = {.index = 99, .length = 2},
+  [68] = {.index = 101, .length = 3},
+  [69] = {.index = 104, .length = 3},
+  [70] = {.index = 107, .length = 4},
+  [71] = {.index = 111, .length = 4},
+  [72] = {.index = 115, .length = 4},
+  [73] = {.index = 119, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2253,169 +2293,177 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [5] =
     {field_id, 1},
   [6] =
-    {field_rules, 1},
+    {field_link, 1, .inherited = true},
   [7] =
-    {field_program, 1},
+    {field_rules, 1},
   [8] =
-    {field_destination, 1},
+    {field_program, 1},
   [9] =
-    {field_table, 0, .inherited = true},
+    {field_destination, 1},
   [10] =
+    {field_table, 0, .inherited = true},
+  [11] =
     {field_device, 1, .inherited = true},
     {field_table, 1, .inherited = true},
-  [12] =
+  [13] =
     {field_body, 2},
     {field_name, 1},
-  [14] =
-    {field_device, 0, .inherited = true},
   [15] =
+    {field_device, 0, .inherited = true},
+  [16] =
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [17] =
-    {field_default, 1},
   [18] =
+    {field_default, 1},
+  [19] =
     {field_body, 2},
     {field_default, 1, .inherited = true},
-  [20] =
+  [21] =
     {field_default, 0, .inherited = true},
     {field_default, 1, .inherited = true},
-  [22] =
+  [23] =
     {field_body, 2},
     {field_id, 1},
-  [24] =
-    {field_target, 2},
   [25] =
-    {field_body, 2},
+    {field_link, 1},
   [26] =
-    {field_rules, 2},
+    {field_target, 2},
   [27] =
-    {field_program, 2},
-  [28] =
-    {field_action, 0},
+    {field_link, 0, .inherited = true},
+    {field_link, 1, .inherited = true},
   [29] =
-    {field_section, 0, .inherited = true},
+    {field_body, 2},
   [30] =
+    {field_rules, 2},
+  [31] =
+    {field_program, 2},
+  [32] =
+    {field_action, 0},
+  [33] =
+    {field_section, 0, .inherited = true},
+  [34] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [32] =
+  [36] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [35] =
+  [39] =
     {field_destination, 2},
-  [36] =
+  [40] =
     {field_table, 1},
-  [37] =
+  [41] =
     {field_device, 1},
-  [38] =
+  [42] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [42] =
+  [46] =
     {field_hook, 1},
     {field_rules, 2},
-  [44] =
-    {field_name, 1},
-    {field_value, 3},
-  [46] =
-    {field_address, 3},
-    {field_namespace, 1},
   [48] =
     {field_name, 1},
-    {field_peer, 3},
+    {field_value, 3},
   [50] =
+    {field_address, 3},
+    {field_namespace, 1},
+  [52] =
+    {field_name, 1},
+    {field_peer, 3},
+  [54] =
     {field_interface, 0},
-  [51] =
+  [55] =
     {field_name, 1},
     {field_table, 3},
-  [53] =
+  [57] =
     {field_name, 1},
     {field_parent, 3},
-  [55] =
+  [59] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [58] =
+  [62] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [60] =
+  [64] =
     {field_body, 3},
     {field_id, 1},
-  [62] =
+  [66] =
+    {field_link, 1, .inherited = true},
     {field_target, 3},
-  [63] =
+  [68] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [65] =
+  [70] =
     {field_class, 1},
-  [66] =
+  [71] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [68] =
+  [73] =
     {field_rules, 3},
-  [69] =
+  [74] =
     {field_section, 1},
-  [70] =
+  [75] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [72] =
+  [77] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [75] =
+  [80] =
     {field_key, 1},
     {field_value, 3},
-  [77] =
+  [82] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [80] =
+  [85] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [83] =
+  [88] =
     {field_body, 4},
     {field_name, 1},
     {field_table, 3},
-  [86] =
+  [91] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [89] =
+  [94] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [92] =
+  [97] =
     {field_end, 2},
     {field_start, 0},
-  [94] =
+  [99] =
     {field_interface, 2},
     {field_namespace, 0},
-  [96] =
+  [101] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [99] =
+  [104] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [102] =
+  [107] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [106] =
+  [111] =
     {field_body, 6},
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [110] =
+  [115] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
     {field_protocol, 7},
-  [114] =
+  [119] =
     {field_body, 8},
     {field_id, 5},
     {field_name, 1},
@@ -2425,48 +2473,48 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
 
 static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE_LENGTH] = {
   [0] = {0},
-  [9] = {
+  [10] = {
     [1] = alias_sym_default,
   },
-  [13] = {
+  [14] = {
     [1] = anon_sym_off,
   },
-  [23] = {
+  [26] = {
     [1] = alias_sym_distribution,
   },
-  [29] = {
+  [32] = {
     [1] = alias_sym_default,
   },
-  [30] = {
+  [33] = {
     [2] = alias_sym_default,
   },
-  [36] = {
+  [39] = {
     [1] = anon_sym_input,
   },
-  [40] = {
+  [43] = {
     [0] = sym_interface_name,
   },
-  [45] = {
+  [48] = {
     [0] = alias_sym_octet,
   },
-  [54] = {
+  [57] = {
     [1] = anon_sym_tcp,
   },
-  [55] = {
+  [58] = {
     [2] = alias_sym_default,
   },
-  [62] = {
+  [65] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [64] = {
+  [67] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [65] = {
+  [68] = {
     [5] = anon_sym_private,
   },
-  [67] = {
+  [70] = {
     [5] = anon_sym_private,
   },
 };
@@ -2504,60 +2552,60 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [19] = 19,
   [20] = 20,
   [21] = 21,
-  [22] = 22,
+  [22] = 2,
   [23] = 23,
   [24] = 24,
   [25] = 25,
   [26] = 26,
-  [27] = 2,
-  [28] = 9,
-  [29] = 25,
-  [30] = 30,
+  [27] = 27,
+  [28] = 2,
+  [29] = 9,
+  [30] = 26,
   [31] = 31,
   [32] = 32,
   [33] = 33,
   [34] = 34,
-  [35] = 24,
-  [36] = 26,
-  [37] = 37,
+  [35] = 27,
+  [36] = 36,
+  [37] = 25,
   [38] = 38,
   [39] = 39,
   [40] = 40,
-  [41] = 2,
+  [41] = 41,
   [42] = 42,
   [43] = 43,
   [44] = 44,
   [45] = 45,
   [46] = 46,
   [47] = 47,
-  [48] = 2,
-  [49] = 9,
+  [48] = 48,
+  [49] = 49,
   [50] = 50,
   [51] = 51,
-  [52] = 52,
+  [52] = 9,
   [53] = 53,
   [54] = 54,
   [55] = 55,
   [56] = 56,
   [57] = 57,
-  [58] = 58,
-  [59] = 25,
-  [60] = 60,
+  [58] = 2,
+  [59] = 59,
+  [60] = 25,
   [61] = 26,
-  [62] = 24,
+  [62] = 27,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 24,
-  [69] = 69,
+  [68] = 68,
+  [69] = 19,
   [70] = 70,
-  [71] = 71,
-  [72] = 25,
-  [73] = 73,
-  [74] = 19,
-  [75] = 26,
+  [71] = 25,
+  [72] = 26,
+  [73] = 27,
+  [74] = 74,
+  [75] = 75,
   [76] = 76,
   [77] = 77,
   [78] = 78,
@@ -2566,9 +2614,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [81] = 81,
   [82] = 82,
   [83] = 83,
-  [84] = 2,
+  [84] = 84,
   [85] = 85,
-  [86] = 86,
+  [86] = 2,
   [87] = 9,
   [88] = 88,
   [89] = 89,
@@ -2577,9 +2625,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 95,
+  [95] = 9,
   [96] = 96,
-  [97] = 97,
+  [97] = 17,
   [98] = 98,
   [99] = 99,
   [100] = 100,
@@ -2592,40 +2640,40 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 110,
-  [111] = 111,
-  [112] = 2,
+  [110] = 23,
+  [111] = 24,
+  [112] = 112,
   [113] = 113,
-  [114] = 9,
-  [115] = 115,
-  [116] = 116,
-  [117] = 117,
+  [114] = 114,
+  [115] = 2,
+  [116] = 9,
+  [117] = 15,
   [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
-  [122] = 26,
-  [123] = 123,
-  [124] = 124,
-  [125] = 24,
-  [126] = 25,
-  [127] = 26,
-  [128] = 24,
+  [122] = 122,
+  [123] = 16,
+  [124] = 18,
+  [125] = 125,
+  [126] = 126,
+  [127] = 127,
+  [128] = 128,
   [129] = 129,
   [130] = 130,
   [131] = 131,
-  [132] = 25,
+  [132] = 132,
   [133] = 133,
   [134] = 134,
-  [135] = 135,
-  [136] = 136,
-  [137] = 137,
-  [138] = 138,
-  [139] = 139,
+  [135] = 27,
+  [136] = 25,
+  [137] = 27,
+  [138] = 26,
+  [139] = 25,
   [140] = 140,
   [141] = 141,
-  [142] = 9,
-  [143] = 143,
+  [142] = 142,
+  [143] = 26,
   [144] = 144,
   [145] = 145,
   [146] = 146,
@@ -2633,52 +2681,52 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [148] = 148,
   [149] = 149,
   [150] = 150,
-  [151] = 151,
+  [151] = 9,
   [152] = 152,
   [153] = 153,
-  [154] = 2,
+  [154] = 154,
   [155] = 155,
   [156] = 156,
   [157] = 157,
   [158] = 158,
-  [159] = 9,
-  [160] = 2,
+  [159] = 2,
+  [160] = 160,
   [161] = 161,
-  [162] = 155,
-  [163] = 147,
-  [164] = 155,
-  [165] = 147,
-  [166] = 155,
-  [167] = 147,
-  [168] = 155,
-  [169] = 147,
-  [170] = 155,
-  [171] = 147,
-  [172] = 155,
-  [173] = 147,
-  [174] = 155,
-  [175] = 147,
-  [176] = 155,
-  [177] = 147,
-  [178] = 155,
-  [179] = 147,
-  [180] = 155,
-  [181] = 147,
-  [182] = 155,
-  [183] = 147,
-  [184] = 155,
-  [185] = 185,
-  [186] = 186,
-  [187] = 187,
-  [188] = 188,
-  [189] = 189,
-  [190] = 190,
-  [191] = 191,
-  [192] = 192,
-  [193] = 193,
-  [194] = 194,
-  [195] = 195,
-  [196] = 196,
+  [162] = 162,
+  [163] = 163,
+  [164] = 164,
+  [165] = 165,
+  [166] = 166,
+  [167] = 2,
+  [168] = 9,
+  [169] = 157,
+  [170] = 170,
+  [171] = 171,
+  [172] = 163,
+  [173] = 173,
+  [174] = 163,
+  [175] = 157,
+  [176] = 163,
+  [177] = 157,
+  [178] = 163,
+  [179] = 157,
+  [180] = 163,
+  [181] = 157,
+  [182] = 163,
+  [183] = 157,
+  [184] = 163,
+  [185] = 157,
+  [186] = 163,
+  [187] = 157,
+  [188] = 163,
+  [189] = 157,
+  [190] = 163,
+  [191] = 157,
+  [192] = 163,
+  [193] = 157,
+  [194] = 163,
+  [195] = 157,
+  [196] = 157,
   [197] = 197,
   [198] = 198,
   [199] = 199,
@@ -2705,29 +2753,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [220] = 220,
   [221] = 221,
   [222] = 222,
-  [223] = 223,
-  [224] = 141,
-  [225] = 24,
-  [226] = 134,
-  [227] = 25,
-  [228] = 136,
-  [229] = 26,
-  [230] = 24,
-  [231] = 25,
-  [232] = 26,
-  [233] = 233,
-  [234] = 24,
-  [235] = 25,
-  [236] = 26,
-  [237] = 237,
-  [238] = 238,
+  [223] = 26,
+  [224] = 224,
+  [225] = 155,
+  [226] = 226,
+  [227] = 27,
+  [228] = 25,
+  [229] = 146,
+  [230] = 230,
+  [231] = 26,
+  [232] = 232,
+  [233] = 149,
+  [234] = 27,
+  [235] = 235,
+  [236] = 25,
+  [237] = 26,
+  [238] = 27,
   [239] = 239,
   [240] = 240,
   [241] = 241,
   [242] = 242,
   [243] = 243,
   [244] = 244,
-  [245] = 245,
+  [245] = 25,
   [246] = 246,
   [247] = 247,
   [248] = 248,
@@ -2756,62 +2804,62 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [271] = 271,
   [272] = 272,
   [273] = 273,
-  [274] = 243,
-  [275] = 259,
-  [276] = 266,
-  [277] = 243,
-  [278] = 266,
-  [279] = 243,
-  [280] = 266,
-  [281] = 243,
-  [282] = 266,
-  [283] = 243,
-  [284] = 266,
-  [285] = 243,
-  [286] = 266,
-  [287] = 243,
-  [288] = 266,
-  [289] = 243,
-  [290] = 266,
-  [291] = 243,
-  [292] = 266,
-  [293] = 243,
-  [294] = 266,
-  [295] = 243,
-  [296] = 266,
-  [297] = 243,
-  [298] = 298,
-  [299] = 299,
-  [300] = 300,
-  [301] = 301,
-  [302] = 302,
-  [303] = 303,
-  [304] = 304,
-  [305] = 305,
-  [306] = 306,
-  [307] = 307,
-  [308] = 308,
-  [309] = 309,
-  [310] = 310,
+  [274] = 274,
+  [275] = 275,
+  [276] = 276,
+  [277] = 277,
+  [278] = 278,
+  [279] = 279,
+  [280] = 280,
+  [281] = 281,
+  [282] = 282,
+  [283] = 283,
+  [284] = 284,
+  [285] = 2,
+  [286] = 260,
+  [287] = 287,
+  [288] = 251,
+  [289] = 260,
+  [290] = 251,
+  [291] = 260,
+  [292] = 251,
+  [293] = 260,
+  [294] = 251,
+  [295] = 260,
+  [296] = 251,
+  [297] = 260,
+  [298] = 251,
+  [299] = 260,
+  [300] = 251,
+  [301] = 260,
+  [302] = 260,
+  [303] = 251,
+  [304] = 260,
+  [305] = 251,
+  [306] = 260,
+  [307] = 251,
+  [308] = 260,
+  [309] = 251,
+  [310] = 260,
   [311] = 311,
   [312] = 312,
-  [313] = 313,
+  [313] = 251,
   [314] = 314,
   [315] = 315,
   [316] = 316,
   [317] = 317,
-  [318] = 318,
-  [319] = 319,
+  [318] = 268,
+  [319] = 17,
   [320] = 320,
   [321] = 321,
   [322] = 322,
   [323] = 323,
   [324] = 324,
   [325] = 325,
-  [326] = 14,
+  [326] = 326,
   [327] = 327,
-  [328] = 12,
-  [329] = 13,
+  [328] = 328,
+  [329] = 329,
   [330] = 330,
   [331] = 331,
   [332] = 332,
@@ -2825,8 +2873,8 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [340] = 340,
   [341] = 341,
   [342] = 342,
-  [343] = 343,
-  [344] = 344,
+  [343] = 16,
+  [344] = 18,
   [345] = 345,
   [346] = 346,
   [347] = 347,
@@ -2845,17 +2893,17 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [360] = 360,
   [361] = 361,
   [362] = 362,
-  [363] = 2,
+  [363] = 363,
   [364] = 364,
-  [365] = 9,
+  [365] = 365,
   [366] = 366,
   [367] = 367,
-  [368] = 2,
-  [369] = 9,
-  [370] = 331,
+  [368] = 368,
+  [369] = 369,
+  [370] = 370,
   [371] = 371,
-  [372] = 2,
-  [373] = 9,
+  [372] = 372,
+  [373] = 373,
   [374] = 374,
   [375] = 375,
   [376] = 376,
@@ -2873,16 +2921,16 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [388] = 388,
   [389] = 389,
   [390] = 390,
-  [391] = 9,
+  [391] = 391,
   [392] = 2,
-  [393] = 393,
+  [393] = 9,
   [394] = 394,
   [395] = 395,
-  [396] = 396,
-  [397] = 397,
+  [396] = 2,
+  [397] = 9,
   [398] = 398,
-  [399] = 399,
-  [400] = 400,
+  [399] = 2,
+  [400] = 9,
   [401] = 401,
   [402] = 402,
   [403] = 403,
@@ -2892,11 +2940,11 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [407] = 407,
   [408] = 408,
   [409] = 409,
-  [410] = 410,
-  [411] = 411,
+  [410] = 2,
+  [411] = 9,
   [412] = 412,
-  [413] = 350,
-  [414] = 351,
+  [413] = 413,
+  [414] = 414,
   [415] = 415,
   [416] = 416,
   [417] = 417,
@@ -2910,20 +2958,20 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [425] = 425,
   [426] = 426,
   [427] = 427,
-  [428] = 415,
-  [429] = 417,
-  [430] = 359,
-  [431] = 431,
-  [432] = 432,
+  [428] = 428,
+  [429] = 429,
+  [430] = 430,
+  [431] = 368,
+  [432] = 369,
   [433] = 433,
   [434] = 434,
   [435] = 435,
-  [436] = 2,
-  [437] = 9,
-  [438] = 435,
+  [436] = 436,
+  [437] = 437,
+  [438] = 438,
   [439] = 439,
-  [440] = 432,
-  [441] = 433,
+  [440] = 440,
+  [441] = 441,
   [442] = 442,
   [443] = 443,
   [444] = 444,
@@ -2932,48 +2980,91 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [447] = 447,
   [448] = 448,
   [449] = 449,
-  [450] = 450,
-  [451] = 451,
+  [450] = 368,
+  [451] = 369,
   [452] = 452,
-  [453] = 453,
-  [454] = 454,
+  [453] = 380,
+  [454] = 381,
   [455] = 455,
-  [456] = 456,
-  [457] = 457,
-  [458] = 458,
-  [459] = 459,
-  [460] = 460,
-  [461] = 461,
+  [456] = 380,
+  [457] = 381,
+  [458] = 420,
+  [459] = 446,
+  [460] = 420,
+  [461] = 446,
   [462] = 462,
   [463] = 463,
   [464] = 464,
-  [465] = 465,
+  [465] = 463,
   [466] = 466,
   [467] = 467,
-  [468] = 468,
-  [469] = 469,
-  [470] = 470,
+  [468] = 2,
+  [469] = 9,
+  [470] = 467,
   [471] = 471,
   [472] = 472,
   [473] = 473,
-  [474] = 474,
-  [475] = 475,
-  [476] = 476,
+  [474] = 467,
+  [475] = 463,
+  [476] = 466,
   [477] = 477,
   [478] = 478,
-  [479] = 479,
+  [479] = 466,
   [480] = 480,
   [481] = 481,
   [482] = 482,
-  [483] = 470,
+  [483] = 483,
   [484] = 484,
   [485] = 485,
-  [486] = 482,
+  [486] = 486,
   [487] = 487,
-  [488] = 485,
-  [489] = 478,
+  [488] = 488,
+  [489] = 489,
   [490] = 490,
   [491] = 491,
+  [492] = 489,
+  [493] = 493,
+  [494] = 494,
+  [495] = 495,
+  [496] = 496,
+  [497] = 497,
+  [498] = 498,
+  [499] = 498,
+  [500] = 500,
+  [501] = 501,
+  [502] = 502,
+  [503] = 503,
+  [504] = 504,
+  [505] = 505,
+  [506] = 506,
+  [507] = 506,
+  [508] = 501,
+  [509] = 509,
+  [510] = 510,
+  [511] = 511,
+  [512] = 512,
+  [513] = 513,
+  [514] = 514,
+  [515] = 515,
+  [516] = 516,
+  [517] = 517,
+  [518] = 506,
+  [519] = 501,
+  [520] = 520,
+  [521] = 521,
+  [522] = 522,
+  [523] = 513,
+  [524] = 524,
+  [525] = 525,
+  [526] = 526,
+  [527] = 527,
+  [528] = 522,
+  [529] = 513,
+  [530] = 530,
+  [531] = 531,
+  [532] = 532,
+  [533] = 533,
+  [534] = 522,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -2981,70 +3072,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '.', 428,
-        '/', 769,
-        '0', 770,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
+        '\n', 285,
+        '"', 756,
+        '#', 761,
+        '%', 746,
+        '(', 742,
+        ')', 743,
+        '*', 745,
+        '+', 744,
+        ',', 428,
+        '-', 393,
+        '.', 433,
+        '/', 774,
+        '0', 775,
+        ';', 284,
+        '<', 287,
+        '=', 292,
+        '>', 288,
         '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 736,
-        '}', 735,
+        'a', 612,
+        'c', 674,
+        'd', 626,
+        'f', 661,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 592,
+        'n', 618,
+        'o', 647,
+        'p', 683,
+        'r', 620,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 741,
+        '}', 740,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(771);
+          lookahead == ' ') SKIP(251);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(776);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        'c', 516,
-        'd', 534,
-        'i', 480,
-        'm', 439,
-        'o', 483,
-        'p', 552,
-        's', 537,
-        '{', 736,
+        'c', 521,
+        'd', 539,
+        'i', 485,
+        'm', 444,
+        'o', 488,
+        'p', 557,
+        's', 542,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3053,66 +3144,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        'c', 149,
-        'd', 179,
-        'i', 116,
-        'm', 57,
-        'o', 118,
-        'p', 195,
-        's', 181,
+        'c', 151,
+        'd', 181,
+        'i', 118,
+        'm', 59,
+        'o', 120,
+        'p', 197,
+        's', 183,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '>') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(590);
+      if (lookahead == 'm') ADVANCE(595);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(763);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(763);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\r') ADVANCE(752);
-      if (lookahead != 0) ADVANCE(755);
+      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\r') ADVANCE(757);
+      if (lookahead != 0) ADVANCE(760);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(763);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(228);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(418);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '"') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3120,12 +3211,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(412);
+      if (lookahead == '"') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '\\') ADVANCE(417);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3133,69 +3224,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(418);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(751);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '"') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(758);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(759);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(755);
+          lookahead != '\n') ADVANCE(760);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '(') ADVANCE(737);
-      if (lookahead == '-') ADVANCE(387);
-      if (lookahead == '0') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '(') ADVANCE(742);
+      if (lookahead == '-') ADVANCE(392);
+      if (lookahead == '0') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(739);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 12:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '-') ADVANCE(51);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '.') ADVANCE(433);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'd') ADVANCE(692);
-      if (lookahead == 'p') ADVANCE(708);
-      if (lookahead == 's') ADVANCE(695);
+      if (lookahead == 'i') ADVANCE(456);
+      if (lookahead == '{') ADVANCE(741);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(12);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 13:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(451);
-      if (lookahead == '{') ADVANCE(736);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(17);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 13:
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '.') ADVANCE(433);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(510);
+      if (lookahead == '{') ADVANCE(741);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(20);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '.') ADVANCE(433);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(505);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == 't') ADVANCE(436);
+      if (lookahead == '{') ADVANCE(741);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
@@ -3203,1645 +3295,1584 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 15:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '.') ADVANCE(428);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '=') ADVANCE(292);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(431);
-      if (lookahead == '{') ADVANCE(736);
+      if (lookahead == '{') ADVANCE(741);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(22);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 16:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(736);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(16);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
+      END_STATE();
+    case 16:
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '=') ADVANCE(292);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '=') ADVANCE(288);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'i') ADVANCE(80);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(78);
+      if (lookahead == 'n') ADVANCE(162);
+      if (lookahead == 'r') ADVANCE(107);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(18);
       END_STATE();
     case 19:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(160);
-      if (lookahead == 'r') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(531);
+      if (lookahead == 'r') ADVANCE(472);
+      if (lookahead == '{') ADVANCE(741);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
-      END_STATE();
-    case 20:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(526);
-      if (lookahead == 'r') ADVANCE(467);
-      if (lookahead == '{') ADVANCE(736);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(19);
+          lookahead == ' ') SKIP(18);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 20:
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(144);
+      if (lookahead == 't') ADVANCE(56);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(54);
+      if (lookahead == '{') ADVANCE(739);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
-      END_STATE();
-    case 23:
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(23);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
+      END_STATE();
+    case 23:
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(23);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(341);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(739);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
       END_STATE();
     case 25:
-      if (lookahead == '#') ADVANCE(756);
+      if (lookahead == '#') ADVANCE(761);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(734);
+      if (lookahead == '{') ADVANCE(739);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(25);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 40,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        '.', 42,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
+        '%', 772,
+        '.', 232,
         '0', 28,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        'B', 48,
+        'b', 48,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
+        '%', 772,
+        '.', 232,
         '2', 26,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        ':', 248,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        ':', 245,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        '.', 232,
+        ':', 248,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 46,
-        'b', 46,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        '.', 232,
+        'B', 48,
+        'b', 48,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 767,
-        '.', 230,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        '.', 232,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 767,
-        'Q', 307,
-        'a', 80,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        '.', 233,
+        'M', 225,
+        'm', 225,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'U', 225,
+        'u', 225,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 767,
-        'B', 222,
-        'b', 222,
-        'G', 219,
-        'g', 219,
-        'K', 219,
-        'k', 219,
-        'M', 220,
-        'm', 220,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        'Q', 311,
+        'a', 82,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 767,
-        'B', 765,
-        'b', 765,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
+        '%', 772,
+        'B', 224,
+        'b', 224,
+        'G', 221,
+        'g', 221,
+        'K', 221,
+        'k', 221,
+        'M', 222,
+        'm', 222,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      if (lookahead == '-') ADVANCE(52);
+      ADVANCE_MAP(
+        '%', 772,
+        'B', 770,
+        'b', 770,
+        'G', 768,
+        'g', 768,
+        'K', 768,
+        'k', 768,
+        'M', 769,
+        'm', 769,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 36:
-      if (lookahead == '.') ADVANCE(289);
+      ADVANCE_MAP(
+        '%', 772,
+        'M', 225,
+        'm', 225,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'U', 225,
+        'u', 225,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
       END_STATE();
     case 37:
-      if (lookahead == '.') ADVANCE(229);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      if (lookahead == '-') ADVANCE(54);
       END_STATE();
     case 38:
-      ADVANCE_MAP(
-        '.', 231,
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      if (lookahead == '.') ADVANCE(293);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(232);
+      if (lookahead == '.') ADVANCE(231);
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 40:
-      if (lookahead == '1') ADVANCE(32);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      ADVANCE_MAP(
+        '.', 234,
+        'B', 765,
+        'b', 765,
+        'G', 767,
+        'g', 767,
+        'K', 767,
+        'k', 767,
+        'M', 767,
+        'm', 767,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
       END_STATE();
     case 41:
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      if (lookahead == '.') ADVANCE(235);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
       END_STATE();
     case 42:
-      if (lookahead == ':') ADVANCE(228);
+      if (lookahead == '1') ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 43:
-      if (lookahead == ':') ADVANCE(228);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
+      if (lookahead == ':') ADVANCE(777);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(245);
+      if (lookahead == ':') ADVANCE(230);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'v') ADVANCE(362);
+      if (lookahead == ':') ADVANCE(230);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(245);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+      if (lookahead == ':') ADVANCE(248);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(237);
+      if (lookahead == ':') ADVANCE(248);
+      if (lookahead == 'v') ADVANCE(367);
       END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(239);
+      if (lookahead == ':') ADVANCE(248);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(226);
       END_STATE();
     case 49:
-      if (lookahead == ':') ADVANCE(241);
+      if (lookahead == ':') ADVANCE(240);
       END_STATE();
     case 50:
-      if (lookahead == ':') ADVANCE(243);
+      if (lookahead == ':') ADVANCE(242);
       END_STATE();
     case 51:
-      if (lookahead == '>') ADVANCE(336);
+      if (lookahead == ':') ADVANCE(244);
       END_STATE();
     case 52:
-      if (lookahead == '>') ADVANCE(297);
+      if (lookahead == ':') ADVANCE(246);
       END_STATE();
     case 53:
-      if (lookahead == ']') ADVANCE(42);
+      if (lookahead == '>') ADVANCE(340);
+      END_STATE();
+    case 54:
+      if (lookahead == '>') ADVANCE(301);
+      END_STATE();
+    case 55:
+      if (lookahead == ']') ADVANCE(44);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
-      END_STATE();
-    case 54:
-      if (lookahead == 'a') ADVANCE(66);
-      END_STATE();
-    case 55:
-      if (lookahead == 'a') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(372);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(341);
+      if (lookahead == 'a') ADVANCE(68);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(185);
+      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'o') ADVANCE(377);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(185);
-      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 'a') ADVANCE(346);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'a') ADVANCE(187);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(69);
-      if (lookahead == 'm') ADVANCE(171);
+      if (lookahead == 'a') ADVANCE(187);
+      if (lookahead == 'o') ADVANCE(85);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(67);
+      if (lookahead == 'a') ADVANCE(71);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(145);
+      if (lookahead == 'a') ADVANCE(71);
+      if (lookahead == 'm') ADVANCE(173);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(75);
+      if (lookahead == 'a') ADVANCE(69);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(132);
+      if (lookahead == 'a') ADVANCE(147);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(188);
+      if (lookahead == 'a') ADVANCE(77);
       END_STATE();
     case 66:
-      if (lookahead == 'b') ADVANCE(137);
+      if (lookahead == 'a') ADVANCE(134);
       END_STATE();
     case 67:
-      if (lookahead == 'b') ADVANCE(102);
+      if (lookahead == 'a') ADVANCE(190);
       END_STATE();
     case 68:
-      if (lookahead == 'c') ADVANCE(324);
+      if (lookahead == 'b') ADVANCE(139);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(112);
+      if (lookahead == 'b') ADVANCE(104);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(344);
+      if (lookahead == 'c') ADVANCE(328);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
+      if (lookahead == 'c') ADVANCE(114);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(172);
-      if (lookahead == 'f') ADVANCE(124);
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 'c') ADVANCE(349);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(64);
+      if (lookahead == 'c') ADVANCE(174);
+      if (lookahead == 'f') ADVANCE(126);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(64);
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'c') ADVANCE(174);
+      if (lookahead == 'f') ADVANCE(126);
+      if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(113);
+      if (lookahead == 'c') ADVANCE(66);
       END_STATE();
     case 76:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'c') ADVANCE(66);
+      if (lookahead == 'o') ADVANCE(133);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(164);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'c') ADVANCE(115);
       END_STATE();
     case 78:
-      if (lookahead == 'd') ADVANCE(304);
+      if (lookahead == 'c') ADVANCE(166);
+      if (lookahead == 'p') ADVANCE(168);
+      if (lookahead == 'r') ADVANCE(70);
       END_STATE();
     case 79:
-      if (lookahead == 'd') ADVANCE(304);
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'c') ADVANCE(166);
+      if (lookahead == 'r') ADVANCE(70);
       END_STATE();
     case 80:
       if (lookahead == 'd') ADVANCE(308);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(401);
+      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'i') ADVANCE(109);
+      if (lookahead == 'p') ADVANCE(179);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(215);
+      if (lookahead == 'd') ADVANCE(312);
       END_STATE();
     case 83:
-      if (lookahead == 'd') ADVANCE(87);
+      if (lookahead == 'd') ADVANCE(406);
       END_STATE();
     case 84:
-      if (lookahead == 'd') ADVANCE(189);
+      if (lookahead == 'd') ADVANCE(217);
       END_STATE();
     case 85:
-      if (lookahead == 'e') ADVANCE(45);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(72);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'd') ADVANCE(89);
       END_STATE();
     case 86:
-      if (lookahead == 'e') ADVANCE(60);
+      if (lookahead == 'd') ADVANCE(191);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(301);
+      if (lookahead == 'e') ADVANCE(47);
+      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(74);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(285);
+      if (lookahead == 'e') ADVANCE(62);
       END_STATE();
     case 89:
-      if (lookahead == 'e') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(305);
       END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(289);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(217);
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'e') ADVANCE(389);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(353);
+      if (lookahead == 'e') ADVANCE(219);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(214);
+      if (lookahead == 'e') ADVANCE(219);
+      if (lookahead == 'o') ADVANCE(188);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(214);
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'e') ADVANCE(358);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'e') ADVANCE(216);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(109);
-      if (lookahead == 'i') ADVANCE(168);
-      if (lookahead == 'o') ADVANCE(207);
+      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(73);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(63);
+      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'i') ADVANCE(170);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(143);
+      if (lookahead == 'e') ADVANCE(111);
+      if (lookahead == 'i') ADVANCE(170);
+      if (lookahead == 'o') ADVANCE(209);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(136);
+      if (lookahead == 'e') ADVANCE(65);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(122);
+      if (lookahead == 'e') ADVANCE(145);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(133);
+      if (lookahead == 'e') ADVANCE(138);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 'o') ADVANCE(83);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'e') ADVANCE(124);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(209);
-      if (lookahead == 't') ADVANCE(211);
+      if (lookahead == 'e') ADVANCE(135);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(59);
+      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(183);
+      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 107:
-      if (lookahead == 'f') ADVANCE(374);
+      if (lookahead == 'e') ADVANCE(61);
       END_STATE();
     case 108:
-      if (lookahead == 'f') ADVANCE(377);
+      if (lookahead == 'e') ADVANCE(185);
       END_STATE();
     case 109:
-      if (lookahead == 'f') ADVANCE(392);
+      if (lookahead == 'f') ADVANCE(379);
       END_STATE();
     case 110:
-      if (lookahead == 'g') ADVANCE(114);
+      if (lookahead == 'f') ADVANCE(382);
       END_STATE();
     case 111:
-      if (lookahead == 'g') ADVANCE(90);
+      if (lookahead == 'f') ADVANCE(397);
       END_STATE();
     case 112:
-      if (lookahead == 'h') ADVANCE(291);
+      if (lookahead == 'g') ADVANCE(116);
       END_STATE();
     case 113:
-      if (lookahead == 'h') ADVANCE(294);
+      if (lookahead == 'g') ADVANCE(92);
       END_STATE();
     case 114:
-      if (lookahead == 'h') ADVANCE(203);
+      if (lookahead == 'h') ADVANCE(295);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(167);
+      if (lookahead == 'h') ADVANCE(298);
       END_STATE();
     case 116:
-      if (lookahead == 'i') ADVANCE(107);
+      if (lookahead == 'h') ADVANCE(205);
       END_STATE();
     case 117:
-      if (lookahead == 'i') ADVANCE(107);
-      if (lookahead == 'p') ADVANCE(177);
+      if (lookahead == 'h') ADVANCE(169);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(108);
+      if (lookahead == 'i') ADVANCE(109);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(109);
+      if (lookahead == 'p') ADVANCE(179);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(108);
-      if (lookahead == 'n') ADVANCE(139);
+      if (lookahead == 'i') ADVANCE(110);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(84);
+      if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(302);
       END_STATE();
     case 122:
       if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(141);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(147);
+      if (lookahead == 'i') ADVANCE(86);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(100);
+      if (lookahead == 'i') ADVANCE(112);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(70);
+      if (lookahead == 'i') ADVANCE(149);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(56);
+      if (lookahead == 'i') ADVANCE(102);
       END_STATE();
     case 127:
-      if (lookahead == 'i') ADVANCE(202);
+      if (lookahead == 'i') ADVANCE(72);
       END_STATE();
     case 128:
-      if (lookahead == 'k') ADVANCE(417);
+      if (lookahead == 'i') ADVANCE(58);
       END_STATE();
     case 129:
-      if (lookahead == 'k') ADVANCE(380);
+      if (lookahead == 'i') ADVANCE(204);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(347);
+      if (lookahead == 'k') ADVANCE(422);
       END_STATE();
     case 131:
-      if (lookahead == 'k') ADVANCE(213);
+      if (lookahead == 'k') ADVANCE(385);
       END_STATE();
     case 132:
-      if (lookahead == 'l') ADVANCE(315);
+      if (lookahead == 'k') ADVANCE(352);
       END_STATE();
     case 133:
-      if (lookahead == 'l') ADVANCE(407);
+      if (lookahead == 'k') ADVANCE(215);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 'l') ADVANCE(319);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(153);
-      if (lookahead == 'r') ADVANCE(158);
-      if (lookahead == 'w') ADVANCE(140);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (lookahead == 'l') ADVANCE(412);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(81);
+      if (lookahead == 'l') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(160);
+      if (lookahead == 'w') ADVANCE(142);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(88);
-      END_STATE();
-    case 138:
-      if (lookahead == 'l') ADVANCE(61);
-      END_STATE();
-    case 139:
-      if (lookahead == 'l') ADVANCE(123);
-      END_STATE();
-    case 140:
-      if (lookahead == 'm') ADVANCE(65);
-      END_STATE();
-    case 141:
-      if (lookahead == 'm') ADVANCE(368);
-      END_STATE();
-    case 142:
-      if (lookahead == 'm') ADVANCE(197);
-      END_STATE();
-    case 143:
-      if (lookahead == 'm') ADVANCE(171);
-      END_STATE();
-    case 144:
-      if (lookahead == 'n') ADVANCE(298);
-      END_STATE();
-    case 145:
-      if (lookahead == 'n') ADVANCE(111);
-      END_STATE();
-    case 146:
-      if (lookahead == 'n') ADVANCE(205);
-      END_STATE();
-    case 147:
-      if (lookahead == 'n') ADVANCE(130);
-      END_STATE();
-    case 148:
-      if (lookahead == 'n') ADVANCE(139);
-      END_STATE();
-    case 149:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
-      END_STATE();
-    case 150:
-      if (lookahead == 'o') ADVANCE(210);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 'l') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(160);
+      if (lookahead == 'w') ADVANCE(142);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      END_STATE();
+    case 138:
+      if (lookahead == 'l') ADVANCE(83);
+      END_STATE();
+    case 139:
+      if (lookahead == 'l') ADVANCE(90);
+      END_STATE();
+    case 140:
+      if (lookahead == 'l') ADVANCE(63);
+      END_STATE();
+    case 141:
+      if (lookahead == 'l') ADVANCE(125);
+      END_STATE();
+    case 142:
+      if (lookahead == 'm') ADVANCE(67);
+      END_STATE();
+    case 143:
+      if (lookahead == 'm') ADVANCE(373);
+      END_STATE();
+    case 144:
+      if (lookahead == 'm') ADVANCE(199);
+      END_STATE();
+    case 145:
+      if (lookahead == 'm') ADVANCE(173);
+      END_STATE();
+    case 146:
+      if (lookahead == 'n') ADVANCE(302);
+      END_STATE();
+    case 147:
+      if (lookahead == 'n') ADVANCE(113);
+      END_STATE();
+    case 148:
+      if (lookahead == 'n') ADVANCE(207);
+      END_STATE();
+    case 149:
+      if (lookahead == 'n') ADVANCE(132);
+      END_STATE();
+    case 150:
+      if (lookahead == 'n') ADVANCE(141);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(74);
+      if (lookahead == 'o') ADVANCE(212);
+      if (lookahead == 't') ADVANCE(425);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(83);
+      if (lookahead == 'o') ADVANCE(212);
+      if (lookahead == 't') ADVANCE(425);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(216);
+      if (lookahead == 'o') ADVANCE(76);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'o') ADVANCE(85);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(321);
+      if (lookahead == 'o') ADVANCE(218);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(395);
+      if (lookahead == 'o') ADVANCE(133);
       END_STATE();
     case 157:
-      if (lookahead == 'o') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(325);
       END_STATE();
     case 158:
-      if (lookahead == 'o') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(400);
       END_STATE();
     case 159:
-      if (lookahead == 'o') ADVANCE(207);
+      if (lookahead == 'o') ADVANCE(214);
       END_STATE();
     case 160:
-      if (lookahead == 'o') ADVANCE(186);
+      if (lookahead == 'o') ADVANCE(143);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(182);
+      if (lookahead == 'o') ADVANCE(209);
       END_STATE();
     case 162:
-      if (lookahead == 'o') ADVANCE(182);
-      if (lookahead == 'r') ADVANCE(97);
+      if (lookahead == 'o') ADVANCE(188);
       END_STATE();
     case 163:
-      if (lookahead == 'o') ADVANCE(190);
+      if (lookahead == 'o') ADVANCE(184);
       END_STATE();
     case 164:
-      if (lookahead == 'o') ADVANCE(176);
+      if (lookahead == 'o') ADVANCE(184);
+      if (lookahead == 'r') ADVANCE(99);
       END_STATE();
     case 165:
-      if (lookahead == 'o') ADVANCE(73);
-      END_STATE();
-    case 166:
       if (lookahead == 'o') ADVANCE(192);
       END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(178);
+      END_STATE();
     case 167:
-      if (lookahead == 'o') ADVANCE(175);
+      if (lookahead == 'o') ADVANCE(75);
       END_STATE();
     case 168:
-      if (lookahead == 'o') ADVANCE(187);
+      if (lookahead == 'o') ADVANCE(194);
       END_STATE();
     case 169:
-      if (lookahead == 'o') ADVANCE(154);
+      if (lookahead == 'o') ADVANCE(177);
       END_STATE();
     case 170:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'o') ADVANCE(189);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(206);
+      if (lookahead == 'o') ADVANCE(156);
       END_STATE();
     case 172:
-      if (lookahead == 'p') ADVANCE(404);
+      if (lookahead == 'o') ADVANCE(210);
       END_STATE();
     case 173:
-      if (lookahead == 'p') ADVANCE(312);
+      if (lookahead == 'o') ADVANCE(208);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(365);
+      if (lookahead == 'p') ADVANCE(409);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(356);
+      if (lookahead == 'p') ADVANCE(316);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(93);
+      if (lookahead == 'p') ADVANCE(370);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(193);
+      if (lookahead == 'p') ADVANCE(361);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(71);
+      if (lookahead == 'p') ADVANCE(95);
       END_STATE();
     case 179:
-      if (lookahead == 'p') ADVANCE(163);
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 'p') ADVANCE(195);
       END_STATE();
     case 180:
-      if (lookahead == 'p') ADVANCE(166);
+      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(73);
       END_STATE();
     case 181:
-      if (lookahead == 'p') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(68);
+      if (lookahead == 'p') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(200);
       END_STATE();
     case 182:
-      if (lookahead == 'r') ADVANCE(199);
+      if (lookahead == 'p') ADVANCE(168);
       END_STATE();
     case 183:
-      if (lookahead == 'r') ADVANCE(424);
+      if (lookahead == 'p') ADVANCE(168);
+      if (lookahead == 'r') ADVANCE(70);
       END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(128);
+      if (lookahead == 'r') ADVANCE(429);
       END_STATE();
     case 186:
       if (lookahead == 'r') ADVANCE(98);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 'r') ADVANCE(130);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(100);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(62);
+      if (lookahead == 'r') ADVANCE(129);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(200);
+      if (lookahead == 'r') ADVANCE(131);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(157);
+      if (lookahead == 'r') ADVANCE(64);
       END_STATE();
     case 192:
-      if (lookahead == 'r') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(202);
       END_STATE();
     case 193:
-      if (lookahead == 'r') ADVANCE(170);
-      END_STATE();
-    case 194:
-      if (lookahead == 'r') ADVANCE(125);
-      END_STATE();
-    case 195:
       if (lookahead == 'r') ADVANCE(159);
       END_STATE();
+    case 194:
+      if (lookahead == 'r') ADVANCE(203);
+      END_STATE();
+    case 195:
+      if (lookahead == 'r') ADVANCE(172);
+      END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(350);
+      if (lookahead == 'r') ADVANCE(127);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(161);
       END_STATE();
     case 198:
-      if (lookahead == 't') ADVANCE(327);
+      if (lookahead == 's') ADVANCE(355);
       END_STATE();
     case 199:
-      if (lookahead == 't') ADVANCE(414);
+      if (lookahead == 's') ADVANCE(198);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 't') ADVANCE(331);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(330);
+      if (lookahead == 't') ADVANCE(419);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(218);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(359);
+      if (lookahead == 't') ADVANCE(334);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(115);
+      if (lookahead == 't') ADVANCE(220);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(106);
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(89);
+      if (lookahead == 't') ADVANCE(117);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(155);
+      if (lookahead == 't') ADVANCE(108);
       END_STATE();
     case 208:
-      if (lookahead == 't') ADVANCE(156);
+      if (lookahead == 't') ADVANCE(91);
       END_STATE();
     case 209:
-      if (lookahead == 't') ADVANCE(194);
+      if (lookahead == 't') ADVANCE(157);
       END_STATE();
     case 210:
-      if (lookahead == 'u') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(158);
       END_STATE();
     case 211:
-      if (lookahead == 'u') ADVANCE(318);
+      if (lookahead == 't') ADVANCE(196);
       END_STATE();
     case 212:
-      if (lookahead == 'u') ADVANCE(173);
+      if (lookahead == 'u') ADVANCE(148);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(174);
+      if (lookahead == 'u') ADVANCE(322);
       END_STATE();
     case 214:
-      if (lookahead == 'v') ADVANCE(362);
+      if (lookahead == 'u') ADVANCE(175);
       END_STATE();
     case 215:
-      if (lookahead == 'v') ADVANCE(142);
+      if (lookahead == 'u') ADVANCE(176);
       END_STATE();
     case 216:
-      if (lookahead == 'w') ADVANCE(138);
+      if (lookahead == 'v') ADVANCE(367);
       END_STATE();
     case 217:
-      if (lookahead == 'x') ADVANCE(204);
+      if (lookahead == 'v') ADVANCE(144);
       END_STATE();
     case 218:
-      if (lookahead == 'y') ADVANCE(389);
+      if (lookahead == 'w') ADVANCE(140);
       END_STATE();
     case 219:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
+      if (lookahead == 'x') ADVANCE(206);
       END_STATE();
     case 220:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(222);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
+      if (lookahead == 'y') ADVANCE(394);
       END_STATE();
     case 221:
-      ADVANCE_MAP(
-        'B', 760,
-        'b', 760,
-        'G', 764,
-        'g', 764,
-        'K', 764,
-        'k', 764,
-        'M', 764,
-        'm', 764,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(224);
       END_STATE();
     case 222:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(224);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(771);
       END_STATE();
     case 223:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
+      ADVANCE_MAP(
+        'B', 765,
+        'b', 765,
+        'G', 767,
+        'g', 767,
+        'K', 767,
+        'k', 767,
+        'M', 767,
+        'm', 767,
+      );
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
       END_STATE();
     case 224:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(759);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(226);
       END_STATE();
     case 225:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(759);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(771);
       END_STATE();
     case 226:
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(764);
+      END_STATE();
+    case 227:
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(764);
+      END_STATE();
+    case 228:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(228);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
-      END_STATE();
-    case 227:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
-      END_STATE();
-    case 228:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
+          lookahead != '>') ADVANCE(418);
       END_STATE();
     case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(43);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
       END_STATE();
     case 230:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
       END_STATE();
     case 231:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(221);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
       END_STATE();
     case 232:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
-      END_STATE();
-    case 233:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
+    case 233:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      END_STATE();
     case 234:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
       END_STATE();
     case 235:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(768);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
       END_STATE();
     case 236:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
       END_STATE();
     case 237:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(235);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
       END_STATE();
     case 238:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(773);
       END_STATE();
     case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 240:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(48);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
       END_STATE();
     case 241:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(240);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
       END_STATE();
     case 242:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(241);
       END_STATE();
     case 243:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(242);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
     case 244:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(243);
       END_STATE();
     case 245:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(244);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
       END_STATE();
     case 246:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(245);
+      END_STATE();
+    case 247:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(52);
+      END_STATE();
+    case 248:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(247);
+      END_STATE();
+    case 249:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(53);
-      END_STATE();
-    case 247:
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(755);
-      END_STATE();
-    case 248:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        ',', 423,
-        '-', 388,
-        '/', 383,
-        '0', 748,
-        ';', 280,
-        '<', 283,
-        '=', 288,
-        '>', 284,
-        '\\', 5,
-        'a', 607,
-        'c', 669,
-        'd', 621,
-        'f', 656,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 587,
-        'n', 613,
-        'o', 642,
-        'p', 678,
-        'r', 615,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
-        '}', 735,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(248);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 249:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        '%', 741,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 36,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'm', 718,
-        't', 585,
-        '{', 734,
-        '}', 735,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(249);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
       END_STATE();
     case 250:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
-        '\\', 5,
-        'a', 82,
-        'd', 95,
-        'f', 134,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 103,
-        'n', 92,
-        'o', 120,
-        'p', 162,
-        'r', 86,
-        's', 76,
-        't', 55,
-        'u', 121,
-        'v', 126,
-        'w', 101,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(760);
       END_STATE();
     case 251:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '"', 751,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
+        '\n', 285,
+        '"', 756,
+        '#', 761,
+        '%', 746,
+        '(', 742,
+        ')', 743,
+        '*', 745,
+        '+', 744,
+        ',', 428,
+        '-', 393,
+        '/', 388,
+        '0', 753,
+        ';', 284,
+        '<', 287,
+        '=', 292,
+        '>', 288,
         '\\', 5,
-        'a', 82,
-        'd', 95,
-        'f', 134,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 103,
-        'n', 92,
-        'o', 120,
-        'p', 162,
-        'r', 86,
-        's', 76,
-        't', 55,
-        'u', 121,
-        'v', 126,
-        'w', 101,
+        'a', 612,
+        'c', 674,
+        'd', 626,
+        'f', 661,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 592,
+        'n', 618,
+        'o', 647,
+        'p', 683,
+        'r', 620,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 739,
+        '}', 740,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(251);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 252:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '(', 737,
-        ')', 738,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 36,
-        '/', 383,
-        '0', 742,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '=', 288,
-        '>', 284,
+        '\n', 285,
+        '"', 756,
+        '#', 761,
+        '%', 746,
+        ')', 743,
+        '*', 745,
+        '+', 744,
+        '-', 392,
+        '.', 38,
+        '/', 388,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        '{', 734,
-        '}', 735,
+        'm', 723,
+        't', 590,
+        '{', 739,
+        '}', 740,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '.', 428,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
+        '\n', 285,
+        '"', 756,
+        '#', 761,
+        '0', 753,
+        ';', 284,
+        '<', 286,
+        '=', 292,
+        '>', 288,
         '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
+        'a', 84,
+        'd', 97,
+        'f', 136,
+        'g', 193,
+        'i', 81,
+        'l', 153,
+        'm', 105,
+        'n', 94,
+        'o', 122,
+        'p', 164,
+        'r', 88,
+        's', 78,
+        't', 57,
+        'u', 123,
+        'v', 128,
+        'w', 103,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          lookahead == ' ') SKIP(253);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '%', 741,
-        '*', 740,
-        '+', 739,
-        '-', 387,
-        '/', 383,
-        '0', 744,
-        ':', 772,
-        ';', 280,
-        '<', 35,
-        '>', 284,
-        '[', 246,
+        '\n', 285,
+        '#', 761,
+        '%', 746,
+        '(', 742,
+        ')', 743,
+        '*', 745,
+        '+', 744,
+        '-', 392,
+        '.', 38,
+        '/', 388,
+        '0', 747,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '=', 292,
+        '>', 288,
         '\\', 5,
-        'm', 589,
-        't', 585,
-        '{', 734,
+        '{', 739,
+        '}', 740,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(254);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(745);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(748);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 255:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ',', 423,
-        '-', 387,
-        '/', 383,
-        '8', 27,
-        ';', 280,
-        '<', 283,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '%', 746,
+        '*', 745,
+        '+', 744,
+        '-', 392,
+        '.', 433,
+        '/', 388,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'c', 150,
-        'd', 85,
-        'f', 135,
-        'g', 191,
-        'i', 79,
-        'l', 151,
-        'm', 58,
-        'n', 160,
-        'o', 119,
-        'p', 162,
-        'r', 86,
-        's', 181,
-        't', 55,
-        'u', 121,
-        '{', 734,
+        'a', 582,
+        'c', 585,
+        'd', 583,
+        'f', 584,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 593,
+        'n', 619,
+        'o', 648,
+        'p', 683,
+        'r', 630,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
+          lookahead == ' ') SKIP(256);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(236);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 256:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '.', 428,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '%', 746,
+        '*', 745,
+        '+', 744,
+        '-', 392,
+        '/', 388,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'a', 582,
+        'c', 585,
+        'd', 583,
+        'f', 584,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 593,
+        'n', 619,
+        'o', 648,
+        'p', 683,
+        'r', 630,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
+          lookahead == ' ') SKIP(256);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 257:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 388,
-        '/', 383,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        ',', 428,
+        '-', 392,
+        '/', 388,
+        '8', 27,
+        ';', 284,
+        '<', 287,
+        '>', 288,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'c', 152,
+        'd', 87,
+        'f', 137,
+        'g', 193,
+        'i', 81,
+        'l', 153,
+        'm', 60,
+        'n', 162,
+        'o', 121,
+        'p', 164,
+        'r', 88,
+        's', 183,
+        't', 57,
+        'u', 123,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(257);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(239);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 258:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '.', 428,
-        '/', 769,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '-', 53,
+        '.', 433,
+        '/', 774,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'a', 582,
+        'c', 585,
+        'd', 583,
+        'f', 584,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 593,
+        'n', 619,
+        'o', 648,
+        'p', 683,
+        'r', 630,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(260);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 259:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '0', 748,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '-', 53,
+        '.', 433,
+        '/', 774,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        'c', 669,
-        'd', 692,
-        'i', 639,
-        'm', 589,
-        'o', 644,
-        'p', 708,
-        's', 695,
-        '{', 734,
+        'd', 697,
+        'p', 713,
+        's', 700,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(259);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(749);
+          lookahead == ' ') SKIP(261);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 260:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '-', 51,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '-', 53,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'a', 577,
-        'c', 580,
-        'd', 578,
-        'f', 579,
-        'g', 701,
-        'i', 608,
-        'l', 670,
-        'm', 588,
-        'n', 614,
-        'o', 643,
-        'p', 678,
-        'r', 625,
-        's', 606,
-        't', 584,
-        'u', 645,
-        'v', 640,
-        'w', 623,
-        '{', 734,
+        'a', 582,
+        'c', 585,
+        'd', 583,
+        'f', 584,
+        'g', 706,
+        'i', 613,
+        'l', 675,
+        'm', 593,
+        'n', 619,
+        'o', 648,
+        'p', 683,
+        'r', 630,
+        's', 611,
+        't', 589,
+        'u', 650,
+        'v', 645,
+        'w', 628,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(260);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(583);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 261:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        '/', 769,
-        ';', 280,
-        '<', 283,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '-', 53,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        '{', 736,
+        'd', 697,
+        'p', 713,
+        's', 700,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(268);
+          lookahead == ' ') SKIP(261);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(283);
+      ADVANCE_MAP(
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        '/', 774,
+        ';', 284,
+        '<', 287,
+        '>', 288,
+        '\\', 5,
+        '{', 741,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'd', 460,
-        'g', 550,
-        'i', 451,
-        'l', 517,
-        'p', 524,
-        'r', 463,
-        '{', 736,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(269);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 263:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'm', 521,
-        '{', 736,
+        'd', 465,
+        'g', 555,
+        'i', 456,
+        'l', 522,
+        'p', 529,
+        'r', 468,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -4850,2258 +4881,2313 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 264:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        '{', 736,
+        'm', 526,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
+          lookahead == ' ') SKIP(276);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 265:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'a', 450,
-        'd', 460,
-        'l', 519,
-        'm', 465,
-        'n', 456,
-        'o', 507,
-        'p', 552,
-        's', 448,
-        't', 431,
-        'v', 488,
-        'w', 466,
-        '{', 736,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
+          lookahead == ' ') SKIP(277);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 266:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '.', 428,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        'd', 533,
-        'f', 497,
-        'i', 479,
-        'l', 519,
-        'o', 483,
-        'p', 539,
-        's', 538,
-        't', 430,
-        'u', 481,
-        '{', 736,
+        'a', 455,
+        'd', 465,
+        'l', 524,
+        'm', 470,
+        'n', 461,
+        'o', 512,
+        'p', 557,
+        's', 453,
+        't', 436,
+        'v', 493,
+        'w', 471,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
+          lookahead == ' ') SKIP(278);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 267:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        '0', 746,
-        ':', 772,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '.', 433,
+        ';', 284,
+        '>', 288,
         '\\', 5,
-        '{', 734,
+        'd', 538,
+        'f', 502,
+        'i', 484,
+        'l', 524,
+        'o', 488,
+        'p', 544,
+        's', 543,
+        't', 435,
+        'u', 486,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(267);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == ' ') SKIP(279);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 268:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(283);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(283);
+      ADVANCE_MAP(
+        '\n', 285,
+        '#', 761,
+        '0', 751,
+        ':', 777,
+        ';', 284,
+        '>', 288,
+        '\\', 5,
+        '{', 739,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 269:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        '0', 749,
+        ':', 777,
+        ';', 284,
+        '<', 37,
+        '>', 288,
+        '[', 249,
         '\\', 5,
-        'd', 94,
-        'g', 191,
-        'i', 78,
-        'l', 165,
-        'p', 161,
-        'r', 99,
+        'm', 594,
+        't', 590,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(750);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(279);
-      ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
-        '\\', 5,
-        'd', 622,
-        'g', 701,
-        'i', 609,
-        'l', 681,
-        'p', 679,
-        'r', 625,
-      );
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '<') ADVANCE(287);
+      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '<', 282,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'm', 718,
-        '{', 734,
+        'c', 674,
+        'd', 697,
+        'i', 644,
+        'm', 594,
+        'o', 649,
+        'p', 713,
+        's', 700,
+        '{', 739,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 272:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(152);
+      if (eof) ADVANCE(283);
+      ADVANCE_MAP(
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '<', 286,
+        '>', 288,
+        '\\', 5,
+        'd', 96,
+        'g', 193,
+        'i', 80,
+        'l', 167,
+        'p', 163,
+        'r', 101,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(272);
       END_STATE();
     case 273:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '<') ADVANCE(282);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
-      END_STATE();
-    case 274:
-      if (eof) ADVANCE(279);
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'a', 82,
-        'd', 94,
-        'l', 169,
-        'm', 104,
-        'n', 91,
-        'o', 148,
-        'p', 195,
-        's', 77,
-        't', 54,
-        'v', 126,
-        'w', 101,
+        'd', 627,
+        'g', 706,
+        'i', 614,
+        'l', 686,
+        'p', 684,
+        'r', 630,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(274);
+          lookahead == ' ') SKIP(273);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
-    case 275:
-      if (eof) ADVANCE(279);
+    case 274:
+      if (eof) ADVANCE(283);
       ADVANCE_MAP(
-        '\n', 281,
-        '#', 756,
-        ';', 280,
-        '>', 284,
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '<', 286,
+        '>', 288,
         '\\', 5,
-        'd', 178,
-        'f', 134,
-        'i', 117,
-        'l', 169,
-        'o', 118,
-        'p', 184,
-        's', 180,
-        't', 55,
-        'u', 121,
+        'm', 723,
+        '{', 741,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(275);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 275:
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '<') ADVANCE(286);
+      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(723);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(275);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 276:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '<') ADVANCE(286);
+      if (lookahead == '>') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(674);
+      if (lookahead == 'm') ADVANCE(154);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(276);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 277:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '<') ADVANCE(286);
+      if (lookahead == '>') ADVANCE(288);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(665);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(277);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 278:
-      if (eof) ADVANCE(279);
-      if (lookahead == '\n') ADVANCE(281);
-      if (lookahead == '#') ADVANCE(756);
-      if (lookahead == ';') ADVANCE(280);
-      if (lookahead == '>') ADVANCE(284);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(679);
+      if (eof) ADVANCE(283);
+      ADVANCE_MAP(
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '>', 288,
+        '\\', 5,
+        'a', 84,
+        'd', 96,
+        'l', 171,
+        'm', 106,
+        'n', 93,
+        'o', 150,
+        'p', 197,
+        's', 79,
+        't', 56,
+        'v', 128,
+        'w', 103,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(278);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
       END_STATE();
     case 279:
-      ACCEPT_TOKEN(ts_builtin_sym_end);
+      if (eof) ADVANCE(283);
+      ADVANCE_MAP(
+        '\n', 285,
+        '#', 761,
+        ';', 284,
+        '>', 288,
+        '\\', 5,
+        'd', 180,
+        'f', 136,
+        'i', 119,
+        'l', 171,
+        'o', 120,
+        'p', 186,
+        's', 182,
+        't', 57,
+        'u', 123,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(279);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_SEMI);
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(679);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(280);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 281:
-      ACCEPT_TOKEN(sym__newline);
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(670);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(281);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 282:
-      ACCEPT_TOKEN(anon_sym_LT);
+      if (eof) ADVANCE(283);
+      if (lookahead == '\n') ADVANCE(285);
+      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == ';') ADVANCE(284);
+      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(684);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(282);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 283:
-      ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(52);
+      ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
     case 284:
-      ACCEPT_TOKEN(anon_sym_GT);
+      ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_table);
+      ACCEPT_TOKEN(sym__newline);
       END_STATE();
     case 286:
-      ACCEPT_TOKEN(anon_sym_table);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
     case 287:
+      ACCEPT_TOKEN(anon_sym_LT);
+      if (lookahead == '-') ADVANCE(54);
+      END_STATE();
+    case 288:
+      ACCEPT_TOKEN(anon_sym_GT);
+      END_STATE();
+    case 289:
+      ACCEPT_TOKEN(anon_sym_table);
+      END_STATE();
+    case 290:
+      ACCEPT_TOKEN(anon_sym_table);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 291:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 288:
-      ACCEPT_TOKEN(anon_sym_EQ);
-      END_STATE();
-    case 289:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(290);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
-      END_STATE();
-    case 291:
-      ACCEPT_TOKEN(anon_sym_reach);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 292:
-      ACCEPT_TOKEN(anon_sym_reach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
     case 293:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT);
+      if (lookahead == '=') ADVANCE(294);
+      END_STATE();
+    case 294:
+      ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_reach);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_reach);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 297:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 294:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      END_STATE();
-    case 295:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 296:
-      ACCEPT_TOKEN(anon_sym_noreach);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 297:
-      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 298:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
     case 299:
-      ACCEPT_TOKEN(anon_sym_on);
+      ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 300:
+      ACCEPT_TOKEN(anon_sym_noreach);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 303:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 304:
       ACCEPT_TOKEN(anon_sym_on);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 301:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 302:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 303:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_id);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 305:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_mode);
       END_STATE();
     case 306:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 310:
       ACCEPT_TOKEN(anon_sym_id);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_remote);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 311:
+      ACCEPT_TOKEN(anon_sym_802_DOT1Q);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_802_DOT1ad);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 314:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 315:
       ACCEPT_TOKEN(anon_sym_remote);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 312:
-      ACCEPT_TOKEN(anon_sym_group);
-      END_STATE();
-    case 313:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 314:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 315:
-      ACCEPT_TOKEN(anon_sym_local);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_group);
       END_STATE();
     case 317:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 318:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 319:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 320:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 321:
       ACCEPT_TOKEN(anon_sym_local);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 318:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      END_STATE();
-    case 319:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 320:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 321:
-      ACCEPT_TOKEN(anon_sym_proto);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 323:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 324:
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 325:
+      ACCEPT_TOKEN(anon_sym_proto);
+      END_STATE();
+    case 326:
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 327:
       ACCEPT_TOKEN(anon_sym_proto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 324:
-      ACCEPT_TOKEN(anon_sym_src);
-      END_STATE();
-    case 325:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 326:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 327:
-      ACCEPT_TOKEN(anon_sym_dst);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 329:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 330:
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 331:
+      ACCEPT_TOKEN(anon_sym_dst);
+      END_STATE();
+    case 332:
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 333:
       ACCEPT_TOKEN(anon_sym_dst);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 330:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 331:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 332:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dport);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 334:
+      ACCEPT_TOKEN(anon_sym_sport);
+      END_STATE();
+    case 335:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 336:
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 337:
+      ACCEPT_TOKEN(anon_sym_dport);
+      END_STATE();
+    case 338:
       ACCEPT_TOKEN(anon_sym_dport);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
-    case 335:
+    case 339:
       ACCEPT_TOKEN(anon_sym_dport);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
-    case 336:
+    case 340:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 337:
+    case 341:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(339);
+      if (lookahead == ':') ADVANCE(344);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(337);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
       END_STATE();
-    case 338:
+    case 342:
+      ACCEPT_TOKEN(aux_sym_class_id_token1);
+      if (lookahead == ':') ADVANCE(344);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 343:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
       END_STATE();
-    case 339:
+    case 344:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(338);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
       END_STATE();
-    case 340:
+    case 345:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(340);
-      END_STATE();
-    case 341:
-      ACCEPT_TOKEN(anon_sym_via);
-      END_STATE();
-    case 342:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 343:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 344:
-      ACCEPT_TOKEN(anon_sym_metric);
-      END_STATE();
-    case 345:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
       END_STATE();
     case 346:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 347:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 348:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 349:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 350:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 351:
       ACCEPT_TOKEN(anon_sym_metric);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 347:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      END_STATE();
-    case 348:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 349:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 350:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      END_STATE();
-    case 351:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 352:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 353:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 354:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 355:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      END_STATE();
+    case 356:
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 357:
       ACCEPT_TOKEN(anon_sym_advmss);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 353:
-      ACCEPT_TOKEN(anon_sym_scope);
-      END_STATE();
-    case 354:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 355:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 356:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      END_STATE();
-    case 357:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 358:
+      ACCEPT_TOKEN(anon_sym_scope);
+      END_STATE();
+    case 359:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 360:
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 361:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      END_STATE();
+    case 362:
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 363:
       ACCEPT_TOKEN(anon_sym_nexthop);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 359:
-      ACCEPT_TOKEN(anon_sym_weight);
-      END_STATE();
-    case 360:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 361:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 362:
-      ACCEPT_TOKEN(anon_sym_dev);
-      END_STATE();
-    case 363:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 364:
+      ACCEPT_TOKEN(anon_sym_weight);
+      END_STATE();
+    case 365:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 366:
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 367:
+      ACCEPT_TOKEN(anon_sym_dev);
+      END_STATE();
+    case 368:
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 369:
       ACCEPT_TOKEN(anon_sym_dev);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 365:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      END_STATE();
-    case 366:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 367:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 368:
-      ACCEPT_TOKEN(anon_sym_from);
-      END_STATE();
-    case 369:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 370:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      END_STATE();
+    case 371:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 372:
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 373:
+      ACCEPT_TOKEN(anon_sym_from);
+      END_STATE();
+    case 374:
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 375:
       ACCEPT_TOKEN(anon_sym_from);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 371:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(399);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 372:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(398);
-      END_STATE();
-    case 373:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(400);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 374:
-      ACCEPT_TOKEN(anon_sym_iif);
-      END_STATE();
-    case 375:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 376:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(404);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 377:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(403);
+      END_STATE();
+    case 378:
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(405);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 379:
+      ACCEPT_TOKEN(anon_sym_iif);
+      END_STATE();
+    case 380:
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 381:
       ACCEPT_TOKEN(anon_sym_iif);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 377:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 378:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 379:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 380:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 382:
+      ACCEPT_TOKEN(anon_sym_oif);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 387:
       ACCEPT_TOKEN(anon_sym_fwmark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_SLASH);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_uidrange);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_DASH);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 388:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_uidrange);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 391:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 392:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 393:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(340);
+      END_STATE();
+    case 394:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 396:
       ACCEPT_TOKEN(anon_sym_priority);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 392:
-      ACCEPT_TOKEN(anon_sym_pref);
-      END_STATE();
-    case 393:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 394:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      END_STATE();
-    case 396:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 397:
+      ACCEPT_TOKEN(anon_sym_pref);
+      END_STATE();
+    case 398:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 399:
+      ACCEPT_TOKEN(anon_sym_pref);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 400:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      END_STATE();
+    case 401:
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 402:
       ACCEPT_TOKEN(anon_sym_ipproto);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_tos);
-      END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 401:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      END_STATE();
-    case 402:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 403:
+      ACCEPT_TOKEN(anon_sym_tos);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 405:
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 406:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      END_STATE();
+    case 407:
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 408:
       ACCEPT_TOKEN(anon_sym_dsfield);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 404:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 405:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 406:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 407:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 409:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      END_STATE();
+    case 410:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 414:
       ACCEPT_TOKEN(anon_sym_flowlabel);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
-    case 410:
+    case 415:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(410);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
       END_STATE();
-    case 411:
+    case 416:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(411);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
       END_STATE();
-    case 412:
+    case 417:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(758);
+      if (lookahead == '\n') ADVANCE(763);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(228);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
+          lookahead != '>') ADVANCE(418);
       END_STATE();
-    case 413:
+    case 418:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(226);
+          lookahead == ' ') ADVANCE(228);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(413);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_port);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 416:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 417:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          lookahead != '>') ADVANCE(418);
       END_STATE();
     case 419:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 424:
       ACCEPT_TOKEN(anon_sym_mark);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 420:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_COMMA);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(anon_sym_counter);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 425:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 426:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(anon_sym_COMMA);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(anon_sym_counter);
+      END_STATE();
+    case 430:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
-    case 426:
+    case 431:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
-    case 427:
+    case 432:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(427);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
       END_STATE();
-    case 428:
+    case 433:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 429:
+    case 434:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(429);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
-      if (lookahead == 'o') ADVANCE(373);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 431:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(440);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 432:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(504);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 433:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(343);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(441);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
       END_STATE();
     case 435:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(445);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
-    case 436:
+    case 437:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(509);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 438:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(348);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'a') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(543);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 438:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(546);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(496);
+      if (lookahead == 'a') ADVANCE(450);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(464);
+      if (lookahead == 'a') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(326);
+      if (lookahead == 'a') ADVANCE(548);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(346);
+      if (lookahead == 'a') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(529);
-      if (lookahead == 'f') ADVANCE(482);
+      if (lookahead == 'a') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(475);
+      if (lookahead == 'b') ADVANCE(501);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(476);
+      if (lookahead == 'b') ADVANCE(469);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(438);
+      if (lookahead == 'c') ADVANCE(330);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(520);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'c') ADVANCE(351);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(403);
+      if (lookahead == 'c') ADVANCE(534);
+      if (lookahead == 'f') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(572);
+      if (lookahead == 'c') ADVANCE(480);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(306);
+      if (lookahead == 'c') ADVANCE(481);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(542);
+      if (lookahead == 'c') ADVANCE(443);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(459);
+      if (lookahead == 'c') ADVANCE(525);
+      if (lookahead == 'r') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(287);
+      if (lookahead == 'd') ADVANCE(408);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 455:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'd') ADVANCE(577);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(574);
+      if (lookahead == 'd') ADVANCE(310);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(355);
+      if (lookahead == 'd') ADVANCE(547);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 458:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(311);
+      if (lookahead == 'd') ADVANCE(464);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 459:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(303);
+      if (lookahead == 'e') ADVANCE(291);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(571);
+      if (lookahead == 'e') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 461:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(472);
-      if (lookahead == 'i') ADVANCE(523);
+      if (lookahead == 'e') ADVANCE(579);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 462:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(495);
+      if (lookahead == 'e') ADVANCE(360);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 463:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(503);
+      if (lookahead == 'e') ADVANCE(315);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(493);
+      if (lookahead == 'e') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 465:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(563);
-      if (lookahead == 't') ADVANCE(567);
+      if (lookahead == 'e') ADVANCE(576);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 466:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(484);
+      if (lookahead == 'e') ADVANCE(477);
+      if (lookahead == 'i') ADVANCE(528);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 467:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(435);
+      if (lookahead == 'e') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(436);
+      if (lookahead == 'e') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(541);
+      if (lookahead == 'e') ADVANCE(498);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(376);
+      if (lookahead == 'e') ADVANCE(568);
+      if (lookahead == 't') ADVANCE(572);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(379);
+      if (lookahead == 'e') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(394);
+      if (lookahead == 'e') ADVANCE(440);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(477);
+      if (lookahead == 'e') ADVANCE(441);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(455);
+      if (lookahead == 'e') ADVANCE(546);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(293);
+      if (lookahead == 'f') ADVANCE(381);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(296);
+      if (lookahead == 'f') ADVANCE(384);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 477:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(559);
+      if (lookahead == 'f') ADVANCE(399);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 478:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(522);
+      if (lookahead == 'g') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 479:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
-      if (lookahead == 'p') ADVANCE(535);
+      if (lookahead == 'g') ADVANCE(460);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 480:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == 'h') ADVANCE(297);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 481:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(452);
+      if (lookahead == 'h') ADVANCE(300);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 482:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(462);
+      if (lookahead == 'h') ADVANCE(564);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 483:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(471);
+      if (lookahead == 'h') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 484:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(473);
+      if (lookahead == 'i') ADVANCE(475);
+      if (lookahead == 'p') ADVANCE(540);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 485:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(443);
+      if (lookahead == 'i') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 486:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(506);
+      if (lookahead == 'i') ADVANCE(457);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(557);
+      if (lookahead == 'i') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(433);
+      if (lookahead == 'i') ADVANCE(476);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(568);
+      if (lookahead == 'i') ADVANCE(478);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(382);
+      if (lookahead == 'i') ADVANCE(448);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(349);
+      if (lookahead == 'i') ADVANCE(511);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(419);
+      if (lookahead == 'i') ADVANCE(562);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(409);
+      if (lookahead == 'i') ADVANCE(438);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == 'k') ADVANCE(573);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(449);
+      if (lookahead == 'k') ADVANCE(387);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 496:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(354);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(424);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(414);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'l') ADVANCE(321);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'l') ADVANCE(454);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 497:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(509);
-      if (lookahead == 'r') ADVANCE(514);
-      if (lookahead == 'w') ADVANCE(500);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 498:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(434);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 499:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(486);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 500:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(437);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(370);
+      if (lookahead == 'l') ADVANCE(459);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(554);
+      if (lookahead == 'l') ADVANCE(514);
+      if (lookahead == 'r') ADVANCE(519);
+      if (lookahead == 'w') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(525);
+      if (lookahead == 'l') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 504:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(474);
+      if (lookahead == 'l') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(300);
+      if (lookahead == 'm') ADVANCE(442);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(491);
+      if (lookahead == 'm') ADVANCE(375);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 507:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(499);
+      if (lookahead == 'm') ADVANCE(559);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 508:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(564);
+      if (lookahead == 'm') ADVANCE(530);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 509:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(573);
+      if (lookahead == 'n') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 510:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(489);
+      if (lookahead == 'n') ADVANCE(304);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(397);
+      if (lookahead == 'n') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 512:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(323);
+      if (lookahead == 'n') ADVANCE(504);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 513:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(540);
+      if (lookahead == 'n') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 514:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(501);
+      if (lookahead == 'o') ADVANCE(578);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 515:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == 'o') ADVANCE(494);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 516:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(569);
-      if (lookahead == 't') ADVANCE(422);
+      if (lookahead == 'o') ADVANCE(402);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 517:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(447);
+      if (lookahead == 'o') ADVANCE(327);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(544);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(510);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(453);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(531);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
-    case 524:
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(506);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(574);
+      if (lookahead == 't') ADVANCE(427);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(452);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 523:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(549);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(515);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 525:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == 'o') ADVANCE(541);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 526:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(551);
+      if (lookahead == 'o') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(536);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(550);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(554);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(571);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(556);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(575);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 533:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(565);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(406);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(367);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(358);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(314);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 533:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(444);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(513);
-      if (lookahead == 's') ADVANCE(560);
+      if (lookahead == 'p') ADVANCE(411);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(547);
+      if (lookahead == 'p') ADVANCE(372);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(457);
+      if (lookahead == 'p') ADVANCE(363);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 'r') ADVANCE(442);
+      if (lookahead == 'p') ADVANCE(318);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 's') ADVANCE(449);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(461);
+      if (lookahead == 'p') ADVANCE(518);
+      if (lookahead == 's') ADVANCE(565);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(555);
+      if (lookahead == 'p') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(426);
+      if (lookahead == 'p') ADVANCE(462);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(432);
+      if (lookahead == 'p') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(447);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
+      if (lookahead == 'p') ADVANCE(523);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(556);
+      if (lookahead == 'r') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(487);
+      if (lookahead == 'r') ADVANCE(560);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
+      if (lookahead == 'r') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(437);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(485);
+      if (lookahead == 'r') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
@@ -7110,1802 +7196,1847 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(527);
+      if (lookahead == 'r') ADVANCE(492);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(468);
+      if (lookahead == 'r') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(528);
+      if (lookahead == 'r') ADVANCE(520);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(352);
+      if (lookahead == 'r') ADVANCE(490);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(553);
+      if (lookahead == 'r') ADVANCE(566);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 'r') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 'r') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(575);
+      if (lookahead == 'r') ADVANCE(533);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(478);
+      if (lookahead == 's') ADVANCE(357);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(361);
+      if (lookahead == 's') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(329);
+      if (lookahead == 't') ADVANCE(339);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(416);
+      if (lookahead == 't') ADVANCE(336);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(511);
+      if (lookahead == 't') ADVANCE(580);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(548);
+      if (lookahead == 't') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(469);
+      if (lookahead == 't') ADVANCE(366);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(512);
+      if (lookahead == 't') ADVANCE(333);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(458);
+      if (lookahead == 't') ADVANCE(421);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(320);
+      if (lookahead == 't') ADVANCE(516);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(530);
+      if (lookahead == 't') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(508);
+      if (lookahead == 't') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(532);
+      if (lookahead == 't') ADVANCE(517);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(364);
+      if (lookahead == 't') ADVANCE(463);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(502);
+      if (lookahead == 'u') ADVANCE(324);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(498);
+      if (lookahead == 'u') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 574:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(558);
+      if (lookahead == 'u') ADVANCE(513);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 575:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(391);
+      if (lookahead == 'u') ADVANCE(537);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 576:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(369);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 577:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'v') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 578:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'w') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 579:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'x') ADVANCE(563);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 580:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'y') ADVANCE(396);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      END_STATE();
+    case 581:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(576);
-      END_STATE();
-    case 577:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'd') ADVANCE(582);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 578:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'e') ADVANCE(581);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 579:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 580:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 581:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(363);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'v') ADVANCE(661);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'd') ADVANCE(587);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(772);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'e') ADVANCE(586);
+      if (lookahead == 'p') ADVANCE(687);
+      if (lookahead == 's') ADVANCE(606);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(583);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
-      if (lookahead == 'o') ADVANCE(371);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'l') ADVANCE(676);
+      if (lookahead == 'r') ADVANCE(681);
+      if (lookahead == 'w') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(597);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'o') ADVANCE(729);
+      if (lookahead == 't') ADVANCE(426);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(342);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'v') ADVANCE(368);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 'o') ADVANCE(611);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'v') ADVANCE(666);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 'e') ADVANCE(719);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == ':') ADVANCE(777);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 'a') ADVANCE(602);
+      if (lookahead == 'o') ADVANCE(376);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(697);
+      if (lookahead == 'a') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 591:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(602);
-      if (lookahead == 'm') ADVANCE(687);
+      if (lookahead == 'a') ADVANCE(347);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 592:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(598);
+      if (lookahead == 'a') ADVANCE(702);
+      if (lookahead == 'e') ADVANCE(724);
+      if (lookahead == 'o') ADVANCE(616);
+      if (lookahead == 't') ADVANCE(730);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 593:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(666);
+      if (lookahead == 'a') ADVANCE(702);
+      if (lookahead == 'e') ADVANCE(724);
+      if (lookahead == 't') ADVANCE(730);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(654);
+      if (lookahead == 'a') ADVANCE(702);
+      if (lookahead == 't') ADVANCE(730);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(699);
+      if (lookahead == 'a') ADVANCE(702);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(605);
+      if (lookahead == 'a') ADVANCE(607);
+      if (lookahead == 'm') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(659);
+      if (lookahead == 'a') ADVANCE(603);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(628);
+      if (lookahead == 'a') ADVANCE(671);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(325);
+      if (lookahead == 'a') ADVANCE(659);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(345);
+      if (lookahead == 'a') ADVANCE(704);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(688);
-      if (lookahead == 'f') ADVANCE(648);
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'a') ADVANCE(610);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(635);
+      if (lookahead == 'b') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
-      if (lookahead == 'o') ADVANCE(653);
+      if (lookahead == 'b') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(594);
+      if (lookahead == 'c') ADVANCE(329);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(636);
+      if (lookahead == 'c') ADVANCE(350);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(677);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
+      if (lookahead == 'c') ADVANCE(693);
+      if (lookahead == 'f') ADVANCE(653);
+      if (lookahead == 't') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(729);
+      if (lookahead == 'c') ADVANCE(640);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
-      if (lookahead == 'i') ADVANCE(630);
-      if (lookahead == 'p') ADVANCE(694);
+      if (lookahead == 'c') ADVANCE(599);
+      if (lookahead == 'o') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(305);
+      if (lookahead == 'c') ADVANCE(599);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(402);
+      if (lookahead == 'c') ADVANCE(641);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(616);
+      if (lookahead == 'c') ADVANCE(682);
+      if (lookahead == 'p') ADVANCE(691);
+      if (lookahead == 'r') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(703);
+      if (lookahead == 'd') ADVANCE(734);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
-      if (lookahead == 'o') ADVANCE(700);
+      if (lookahead == 'd') ADVANCE(309);
+      if (lookahead == 'i') ADVANCE(635);
+      if (lookahead == 'p') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(731);
+      if (lookahead == 'd') ADVANCE(309);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(591);
+      if (lookahead == 'd') ADVANCE(407);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 616:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(302);
+      if (lookahead == 'd') ADVANCE(621);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 617:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(354);
+      if (lookahead == 'd') ADVANCE(708);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 618:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(286);
+      if (lookahead == 'e') ADVANCE(736);
+      if (lookahead == 'o') ADVANCE(705);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 619:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(310);
+      if (lookahead == 'e') ADVANCE(736);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(385);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 621:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(601);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 622:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(728);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 623:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(641);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 624:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(632);
-      if (lookahead == 'i') ADVANCE(684);
-      if (lookahead == 'o') ADVANCE(721);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 625:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(664);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 626:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(306);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 622:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(359);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 623:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(290);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 624:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(314);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 625:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(390);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 626:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(733);
+      if (lookahead == 'p') ADVANCE(687);
+      if (lookahead == 's') ADVANCE(606);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(657);
+      if (lookahead == 'e') ADVANCE(733);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(655);
+      if (lookahead == 'e') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(696);
+      if (lookahead == 'e') ADVANCE(637);
+      if (lookahead == 'i') ADVANCE(689);
+      if (lookahead == 'o') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(375);
+      if (lookahead == 'e') ADVANCE(669);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(378);
+      if (lookahead == 'e') ADVANCE(601);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(393);
+      if (lookahead == 'e') ADVANCE(662);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(637);
+      if (lookahead == 'e') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(620);
+      if (lookahead == 'e') ADVANCE(701);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(292);
+      if (lookahead == 'f') ADVANCE(380);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(295);
+      if (lookahead == 'f') ADVANCE(383);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(716);
+      if (lookahead == 'f') ADVANCE(398);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(683);
+      if (lookahead == 'g') ADVANCE(642);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(630);
+      if (lookahead == 'g') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(586);
+      if (lookahead == 'h') ADVANCE(296);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(633);
+      if (lookahead == 'h') ADVANCE(299);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(299);
+      if (lookahead == 'h') ADVANCE(721);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
-      if (lookahead == 'n') ADVANCE(660);
+      if (lookahead == 'h') ADVANCE(688);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(631);
+      if (lookahead == 'i') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(612);
+      if (lookahead == 'i') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(600);
+      if (lookahead == 'i') ADVANCE(638);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(667);
+      if (lookahead == 'i') ADVANCE(636);
+      if (lookahead == 'n') ADVANCE(303);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(627);
+      if (lookahead == 'i') ADVANCE(636);
+      if (lookahead == 'n') ADVANCE(665);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(717);
+      if (lookahead == 'i') ADVANCE(636);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(418);
+      if (lookahead == 'i') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(381);
+      if (lookahead == 'i') ADVANCE(605);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(348);
+      if (lookahead == 'i') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(727);
+      if (lookahead == 'i') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(316);
+      if (lookahead == 'i') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(408);
+      if (lookahead == 'k') ADVANCE(423);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 656:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(671);
-      if (lookahead == 'r') ADVANCE(676);
-      if (lookahead == 'w') ADVANCE(663);
+      if (lookahead == 'k') ADVANCE(386);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 657:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(610);
+      if (lookahead == 'k') ADVANCE(353);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 658:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(592);
+      if (lookahead == 'k') ADVANCE(732);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 659:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(618);
+      if (lookahead == 'l') ADVANCE(320);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 660:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(647);
+      if (lookahead == 'l') ADVANCE(413);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 661:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(710);
+      if (lookahead == 'l') ADVANCE(676);
+      if (lookahead == 'r') ADVANCE(681);
+      if (lookahead == 'w') ADVANCE(668);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 662:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(369);
+      if (lookahead == 'l') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(595);
+      if (lookahead == 'l') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(687);
+      if (lookahead == 'l') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(299);
+      if (lookahead == 'l') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(634);
+      if (lookahead == 'm') ADVANCE(715);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(652);
+      if (lookahead == 'm') ADVANCE(374);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 668:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(720);
+      if (lookahead == 'm') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 669:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(421);
+      if (lookahead == 'm') ADVANCE(692);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 670:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(603);
+      if (lookahead == 'n') ADVANCE(303);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 671:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(730);
+      if (lookahead == 'n') ADVANCE(639);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 672:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(322);
+      if (lookahead == 'n') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 673:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(396);
+      if (lookahead == 'n') ADVANCE(725);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 674:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(611);
+      if (lookahead == 'o') ADVANCE(729);
+      if (lookahead == 't') ADVANCE(426);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(735);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(326);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(401);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(616);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(731);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(667);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(698);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(703);
+      if (lookahead == 'r') ADVANCE(629);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(703);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 685:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(662);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(693);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (lookahead == 'r') ADVANCE(624);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(721);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(604);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(691);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 684:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(704);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(723);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 686:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(706);
+      if (lookahead == 'o') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 687:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(722);
+      if (lookahead == 'o') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 688:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(405);
+      if (lookahead == 'o') ADVANCE(696);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 689:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(313);
+      if (lookahead == 'o') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 690:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(366);
+      if (lookahead == 'o') ADVANCE(728);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 691:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(357);
+      if (lookahead == 'o') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 692:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(682);
-      if (lookahead == 's') ADVANCE(711);
+      if (lookahead == 'o') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(617);
+      if (lookahead == 'p') ADVANCE(410);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(707);
+      if (lookahead == 'p') ADVANCE(317);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(686);
-      if (lookahead == 'r') ADVANCE(599);
+      if (lookahead == 'p') ADVANCE(371);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(425);
+      if (lookahead == 'p') ADVANCE(362);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(650);
+      if (lookahead == 'p') ADVANCE(687);
+      if (lookahead == 's') ADVANCE(716);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(713);
+      if (lookahead == 'p') ADVANCE(622);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(651);
+      if (lookahead == 'p') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(626);
+      if (lookahead == 'p') ADVANCE(691);
+      if (lookahead == 'r') ADVANCE(604);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(675);
+      if (lookahead == 'r') ADVANCE(430);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(646);
+      if (lookahead == 'r') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(593);
+      if (lookahead == 'r') ADVANCE(718);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(649);
+      if (lookahead == 'r') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(714);
+      if (lookahead == 'r') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 706:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(715);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 707:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(685);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 708:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'r') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 707:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 708:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'r') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(351);
+      if (lookahead == 'r') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(709);
+      if (lookahead == 'r') ADVANCE(719);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(328);
+      if (lookahead == 'r') ADVANCE(720);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(638);
+      if (lookahead == 'r') ADVANCE(690);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(415);
+      if (lookahead == 'r') ADVANCE(685);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 's') ADVANCE(356);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 's') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(360);
+      if (lookahead == 't') ADVANCE(332);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(732);
+      if (lookahead == 't') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(725);
+      if (lookahead == 't') ADVANCE(420);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(702);
+      if (lookahead == 't') ADVANCE(338);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(629);
+      if (lookahead == 't') ADVANCE(335);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(672);
+      if (lookahead == 't') ADVANCE(365);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(619);
+      if (lookahead == 't') ADVANCE(737);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(673);
+      if (lookahead == 't') ADVANCE(730);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(668);
+      if (lookahead == 't') ADVANCE(707);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(319);
+      if (lookahead == 't') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(689);
+      if (lookahead == 't') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(690);
+      if (lookahead == 't') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 728:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(363);
+      if (lookahead == 't') ADVANCE(678);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 729:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(661);
+      if (lookahead == 'u') ADVANCE(673);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 730:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(658);
+      if (lookahead == 'u') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 731:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(712);
+      if (lookahead == 'u') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 732:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(390);
+      if (lookahead == 'u') ADVANCE(695);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 733:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(368);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 734:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'v') ADVANCE(666);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 735:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'w') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 736:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'x') ADVANCE(717);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 737:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'y') ADVANCE(395);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      END_STATE();
+    case 738:
       ACCEPT_TOKEN(sym_identifier);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(733);
-      END_STATE();
-    case 734:
-      ACCEPT_TOKEN(anon_sym_LBRACE);
-      END_STATE();
-    case 735:
-      ACCEPT_TOKEN(anon_sym_RBRACE);
-      END_STATE();
-    case 736:
-      ACCEPT_TOKEN(anon_sym_LBRACE2);
-      END_STATE();
-    case 737:
-      ACCEPT_TOKEN(anon_sym_LPAREN);
-      END_STATE();
-    case 738:
-      ACCEPT_TOKEN(anon_sym_RPAREN);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 739:
-      ACCEPT_TOKEN(anon_sym_PLUS);
+      ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
     case 740:
-      ACCEPT_TOKEN(anon_sym_STAR);
+      ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
     case 741:
-      ACCEPT_TOKEN(anon_sym_PERCENT);
+      ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
     case 742:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'x', 234,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
     case 743:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 767,
-        '.', 233,
-        ':', 772,
-        'B', 761,
-        'b', 761,
-        'G', 762,
-        'g', 762,
-        'K', 762,
-        'k', 762,
-        'M', 763,
-        'm', 763,
-        'N', 223,
-        'n', 223,
-        'S', 766,
-        's', 766,
-        'T', 219,
-        't', 219,
-        'U', 223,
-        'u', 223,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(743);
+      ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
     case 744:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
     case 745:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(227);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(745);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
     case 746:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(anon_sym_PERCENT);
       END_STATE();
     case 747:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(772);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(747);
+      ADVANCE_MAP(
+        '%', 772,
+        '.', 236,
+        ':', 777,
+        'x', 237,
+        'B', 766,
+        'b', 766,
+        'G', 768,
+        'g', 768,
+        'K', 768,
+        'k', 768,
+        'M', 769,
+        'm', 769,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
+      );
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
       END_STATE();
     case 748:
       ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      ADVANCE_MAP(
+        '%', 772,
+        '.', 236,
+        ':', 777,
+        'B', 766,
+        'b', 766,
+        'G', 768,
+        'g', 768,
+        'K', 768,
+        'k', 768,
+        'M', 769,
+        'm', 769,
+        'N', 225,
+        'n', 225,
+        'S', 771,
+        's', 771,
+        'T', 221,
+        't', 221,
+        'U', 225,
+        'u', 225,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
       END_STATE();
     case 749:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(749);
+      if (lookahead == '.') ADVANCE(229);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'x') ADVANCE(237);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 750:
       ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(750);
+      if (lookahead == '.') ADVANCE(229);
+      if (lookahead == ':') ADVANCE(777);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 751:
-      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'x') ADVANCE(237);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 752:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(758);
-      if (lookahead == '\\') ADVANCE(247);
-      if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(755);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(777);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 753:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '\\') ADVANCE(757);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(237);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
       END_STATE();
     case 754:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
+      END_STATE();
+    case 755:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
+      END_STATE();
+    case 756:
+      ACCEPT_TOKEN(anon_sym_DQUOTE);
+      END_STATE();
+    case 757:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead != 0 &&
+          lookahead != '"') ADVANCE(760);
+      END_STATE();
+    case 758:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '"') ADVANCE(761);
+      if (lookahead == '\\') ADVANCE(762);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(758);
+      END_STATE();
+    case 759:
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '#') ADVANCE(758);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(754);
+          lookahead == ' ') ADVANCE(759);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(755);
-      END_STATE();
-    case 755:
-      ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(247);
-      if (lookahead != 0 &&
-          lookahead != '\n' &&
-          lookahead != '"') ADVANCE(755);
-      END_STATE();
-    case 756:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(756);
-      END_STATE();
-    case 757:
-      ACCEPT_TOKEN(sym_comment);
-      if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(753);
-      END_STATE();
-    case 758:
-      ACCEPT_TOKEN(sym_line_continuation);
-      END_STATE();
-    case 759:
-      ACCEPT_TOKEN(sym_rate);
+          lookahead != '#') ADVANCE(760);
       END_STATE();
     case 760:
-      ACCEPT_TOKEN(sym_size);
+      ACCEPT_TOKEN(aux_sym_string_token1);
+      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead != 0 &&
+          lookahead != '\n' &&
+          lookahead != '"') ADVANCE(760);
       END_STATE();
     case 761:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(772);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(41);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(761);
       END_STATE();
     case 762:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
+      ACCEPT_TOKEN(sym_comment);
+      if (lookahead != 0 &&
+          lookahead != '\n') ADVANCE(758);
       END_STATE();
     case 763:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(766);
+      ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
     case 764:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(760);
+      ACCEPT_TOKEN(sym_rate);
       END_STATE();
     case 765:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(225);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(224);
       END_STATE();
     case 766:
-      ACCEPT_TOKEN(sym_duration);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
       END_STATE();
     case 767:
-      ACCEPT_TOKEN(sym_percentage);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(765);
       END_STATE();
     case 768:
-      ACCEPT_TOKEN(sym_mac_address);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(770);
       END_STATE();
     case 769:
-      ACCEPT_TOKEN(anon_sym_SLASH2);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(770);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(771);
       END_STATE();
     case 770:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(234);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(227);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(226);
       END_STATE();
     case 771:
-      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(771);
+      ACCEPT_TOKEN(sym_duration);
       END_STATE();
     case 772:
+      ACCEPT_TOKEN(sym_percentage);
+      END_STATE();
+    case 773:
+      ACCEPT_TOKEN(sym_mac_address);
+      END_STATE();
+    case 774:
+      ACCEPT_TOKEN(anon_sym_SLASH2);
+      END_STATE();
+    case 775:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (lookahead == 'x') ADVANCE(237);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      END_STATE();
+    case 776:
+      ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      END_STATE();
+    case 777:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(772);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(777);
       END_STATE();
     default:
       return false;
@@ -9072,6 +9203,7 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'd') ADVANCE(98);
       END_STATE();
     case 26:
+      ACCEPT_TOKEN(anon_sym_at);
       if (lookahead == 'm') ADVANCE(99);
       END_STATE();
     case 27:
@@ -9110,1351 +9242,1387 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
     case 37:
       if (lookahead == 'r') ADVANCE(113);
       if (lookahead == 's') ADVANCE(114);
+      if (lookahead == 'v') ADVANCE(115);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(115);
+      if (lookahead == 'a') ADVANCE(116);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(116);
+      if (lookahead == 'w') ADVANCE(117);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(117);
+      if (lookahead == 'o') ADVANCE(118);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(118);
-      if (lookahead == 'p') ADVANCE(119);
+      if (lookahead == 'm') ADVANCE(119);
+      if (lookahead == 'p') ADVANCE(120);
       END_STATE();
     case 42:
-      if (lookahead == 'r') ADVANCE(120);
+      if (lookahead == 'r') ADVANCE(121);
       END_STATE();
     case 43:
-      if (lookahead == 't') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(122);
       END_STATE();
     case 44:
-      if (lookahead == 'h') ADVANCE(122);
+      if (lookahead == 'h') ADVANCE(123);
       END_STATE();
     case 45:
-      if (lookahead == 'p') ADVANCE(123);
+      if (lookahead == 'p') ADVANCE(124);
       END_STATE();
     case 46:
-      if (lookahead == 'l') ADVANCE(124);
-      if (lookahead == 'r') ADVANCE(125);
-      END_STATE();
-    case 47:
+      if (lookahead == 'l') ADVANCE(125);
       if (lookahead == 'r') ADVANCE(126);
       END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(127);
+      END_STATE();
     case 48:
-      if (lookahead == 'p') ADVANCE(127);
+      if (lookahead == 'p') ADVANCE(128);
       END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(128);
-      if (lookahead == 'n') ADVANCE(129);
+      if (lookahead == 'm') ADVANCE(129);
+      if (lookahead == 'n') ADVANCE(130);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(130);
+      if (lookahead == 'o') ADVANCE(131);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(131);
+      if (lookahead == 'n') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(133);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(132);
+      if (lookahead == 's') ADVANCE(134);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(133);
+      if (lookahead == 'b') ADVANCE(135);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(134);
+      if (lookahead == 'm') ADVANCE(136);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(135);
-      if (lookahead == 'g') ADVANCE(136);
-      if (lookahead == 'p') ADVANCE(137);
-      if (lookahead == 'v') ADVANCE(138);
+      if (lookahead == 'c') ADVANCE(137);
+      if (lookahead == 'g') ADVANCE(138);
+      if (lookahead == 'p') ADVANCE(139);
+      if (lookahead == 'v') ADVANCE(140);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(139);
-      END_STATE();
-    case 57:
-      if (lookahead == 't') ADVANCE(140);
-      END_STATE();
-    case 58:
       if (lookahead == 't') ADVANCE(141);
       END_STATE();
+    case 57:
+      if (lookahead == 't') ADVANCE(142);
+      END_STATE();
+    case 58:
+      if (lookahead == 't') ADVANCE(143);
+      END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(142);
-      if (lookahead == 'n') ADVANCE(143);
+      if (lookahead == 'm') ADVANCE(144);
+      if (lookahead == 'n') ADVANCE(145);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(144);
-      END_STATE();
-    case 61:
-      if (lookahead == 'c') ADVANCE(145);
       if (lookahead == 's') ADVANCE(146);
       END_STATE();
+    case 61:
+      if (lookahead == 'c') ADVANCE(147);
+      if (lookahead == 's') ADVANCE(148);
+      END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(147);
+      if (lookahead == 'u') ADVANCE(149);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(148);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(149);
-      if (lookahead == 'w') ADVANCE(150);
+      if (lookahead == 't') ADVANCE(151);
+      if (lookahead == 'w') ADVANCE(152);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(151);
+      if (lookahead == 'f') ADVANCE(153);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(154);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(153);
+      if (lookahead == 'e') ADVANCE(155);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(154);
-      if (lookahead == 's') ADVANCE(155);
+      if (lookahead == 'c') ADVANCE(156);
+      if (lookahead == 's') ADVANCE(157);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(156);
-      if (lookahead == 'e') ADVANCE(157);
+      if (lookahead == 'a') ADVANCE(158);
+      if (lookahead == 'e') ADVANCE(159);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(158);
-      if (lookahead == 's') ADVANCE(159);
+      if (lookahead == 'l') ADVANCE(160);
+      if (lookahead == 's') ADVANCE(161);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(160);
-      if (lookahead == 'i') ADVANCE(161);
-      if (lookahead == 'o') ADVANCE(162);
+      if (lookahead == 'e') ADVANCE(162);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(164);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'i') ADVANCE(165);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(164);
+      if (lookahead == 'a') ADVANCE(166);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(165);
+      if (lookahead == 'q') ADVANCE(167);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(166);
+      if (lookahead == 't') ADVANCE(168);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(167);
-      if (lookahead == 'j') ADVANCE(168);
-      if (lookahead == 'l') ADVANCE(169);
-      if (lookahead == 'o') ADVANCE(170);
+      if (lookahead == 'c') ADVANCE(169);
+      if (lookahead == 'j') ADVANCE(170);
+      if (lookahead == 'l') ADVANCE(171);
+      if (lookahead == 'o') ADVANCE(172);
       END_STATE();
     case 78:
-      if (lookahead == 'u') ADVANCE(171);
+      if (lookahead == 'u') ADVANCE(173);
       END_STATE();
     case 79:
-      if (lookahead == 'l') ADVANCE(172);
+      if (lookahead == 'l') ADVANCE(174);
       END_STATE();
     case 80:
-      if (lookahead == 'c') ADVANCE(173);
+      if (lookahead == 'c') ADVANCE(175);
       END_STATE();
     case 81:
-      if (lookahead == 'a') ADVANCE(174);
-      END_STATE();
-    case 82:
-      if (lookahead == 'o') ADVANCE(175);
-      END_STATE();
-    case 83:
       if (lookahead == 'a') ADVANCE(176);
       END_STATE();
+    case 82:
+      if (lookahead == 'o') ADVANCE(177);
+      END_STATE();
+    case 83:
+      if (lookahead == 'a') ADVANCE(178);
+      END_STATE();
     case 84:
-      if (lookahead == 'a') ADVANCE(177);
+      if (lookahead == 'a') ADVANCE(179);
       END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(178);
+      if (lookahead == 's') ADVANCE(180);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'p') ADVANCE(181);
       END_STATE();
     case 87:
-      if (lookahead == 'p') ADVANCE(180);
+      if (lookahead == 'p') ADVANCE(182);
       END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(181);
+      if (lookahead == 'r') ADVANCE(183);
       END_STATE();
     case 89:
       ACCEPT_TOKEN(anon_sym_up);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(182);
-      if (lookahead == 't') ADVANCE(183);
+      if (lookahead == 'p') ADVANCE(184);
+      if (lookahead == 't') ADVANCE(185);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(184);
+      if (lookahead == 'a') ADVANCE(186);
       END_STATE();
     case 92:
-      if (lookahead == 'f') ADVANCE(185);
+      if (lookahead == 'f') ADVANCE(187);
       END_STATE();
     case 93:
-      if (lookahead == 'l') ADVANCE(186);
+      if (lookahead == 'l') ADVANCE(188);
       END_STATE();
     case 94:
-      if (lookahead == 't') ADVANCE(187);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 95:
-      if (lookahead == 'p') ADVANCE(188);
+      if (lookahead == 'p') ADVANCE(190);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(189);
+      if (lookahead == 'e') ADVANCE(191);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(190);
+      if (lookahead == 'i') ADVANCE(192);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(191);
+      if (lookahead == 'r') ADVANCE(193);
       END_STATE();
     case 99:
       ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(192);
+      if (lookahead == 'c') ADVANCE(194);
       END_STATE();
     case 101:
       ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(193);
+      if (lookahead == 'd') ADVANCE(195);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(194);
+      if (lookahead == 's') ADVANCE(196);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(195);
+      if (lookahead == 'e') ADVANCE(197);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(196);
+      if (lookahead == 'r') ADVANCE(198);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(197);
+      if (lookahead == 'l') ADVANCE(199);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 's') ADVANCE(200);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(199);
+      if (lookahead == 'a') ADVANCE(201);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(200);
+      if (lookahead == 't') ADVANCE(202);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(203);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(202);
+      if (lookahead == 'a') ADVANCE(204);
       END_STATE();
     case 112:
-      if (lookahead == 'a') ADVANCE(203);
+      if (lookahead == 'a') ADVANCE(205);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'e') ADVANCE(206);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(207);
       END_STATE();
     case 115:
-      if (lookahead == 't') ADVANCE(206);
+      if (lookahead == 'i') ADVANCE(208);
       END_STATE();
     case 116:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 't') ADVANCE(209);
       END_STATE();
     case 117:
-      if (lookahead == 'p') ADVANCE(208);
+      if (lookahead == 'n') ADVANCE(210);
       END_STATE();
     case 118:
-      if (lookahead == 'm') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(211);
       END_STATE();
     case 119:
-      if (lookahead == 'l') ADVANCE(210);
+      if (lookahead == 'm') ADVANCE(212);
       END_STATE();
     case 120:
-      if (lookahead == 'e') ADVANCE(211);
+      if (lookahead == 'l') ADVANCE(213);
       END_STATE();
     case 121:
-      if (lookahead == 'a') ADVANCE(212);
-      END_STATE();
-    case 122:
-      if (lookahead == 'e') ADVANCE(213);
-      END_STATE();
-    case 123:
       if (lookahead == 'e') ADVANCE(214);
       END_STATE();
-    case 124:
-      if (lookahead == 't') ADVANCE(215);
+    case 122:
+      if (lookahead == 'a') ADVANCE(215);
       END_STATE();
-    case 125:
+    case 123:
       if (lookahead == 'e') ADVANCE(216);
       END_STATE();
+    case 124:
+      if (lookahead == 'e') ADVANCE(217);
+      END_STATE();
+    case 125:
+      if (lookahead == 't') ADVANCE(218);
+      END_STATE();
     case 126:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(217);
-      END_STATE();
-    case 127:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 128:
-      if (lookahead == 'o') ADVANCE(218);
-      END_STATE();
-    case 129:
       if (lookahead == 'e') ADVANCE(219);
       END_STATE();
+    case 127:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(220);
+      END_STATE();
+    case 128:
+      ACCEPT_TOKEN(anon_sym_gap);
+      END_STATE();
+    case 129:
+      if (lookahead == 'o') ADVANCE(221);
+      END_STATE();
     case 130:
-      if (lookahead == 'b') ADVANCE(220);
+      if (lookahead == 'e') ADVANCE(222);
       END_STATE();
     case 131:
-      if (lookahead == 'd') ADVANCE(221);
+      if (lookahead == 'b') ADVANCE(223);
       END_STATE();
     case 132:
-      if (lookahead == 't') ADVANCE(222);
+      if (lookahead == 'd') ADVANCE(224);
       END_STATE();
     case 133:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'h') ADVANCE(225);
       END_STATE();
     case 134:
-      if (lookahead == 'p') ADVANCE(223);
+      if (lookahead == 't') ADVANCE(226);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(224);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 136:
-      if (lookahead == 'r') ADVANCE(225);
+      if (lookahead == 'p') ADVANCE(227);
       END_STATE();
     case 137:
-      if (lookahead == 'u') ADVANCE(226);
+      if (lookahead == 'l') ADVANCE(228);
       END_STATE();
     case 138:
-      if (lookahead == 'a') ADVANCE(227);
+      if (lookahead == 'r') ADVANCE(229);
       END_STATE();
     case 139:
-      if (lookahead == 't') ADVANCE(228);
+      if (lookahead == 'u') ADVANCE(230);
       END_STATE();
     case 140:
-      if (lookahead == 'e') ADVANCE(229);
+      if (lookahead == 'a') ADVANCE(231);
       END_STATE();
     case 141:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 't') ADVANCE(232);
       END_STATE();
     case 142:
-      if (lookahead == 'i') ADVANCE(230);
+      if (lookahead == 'e') ADVANCE(233);
       END_STATE();
     case 143:
-      if (lookahead == 'k') ADVANCE(231);
+      ACCEPT_TOKEN(anon_sym_let);
       END_STATE();
     case 144:
-      if (lookahead == 's') ADVANCE(232);
+      if (lookahead == 'i') ADVANCE(234);
       END_STATE();
     case 145:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(233);
+      if (lookahead == 'k') ADVANCE(235);
       END_STATE();
     case 146:
-      if (lookahead == 'q') ADVANCE(234);
-      if (lookahead == 't') ADVANCE(235);
+      if (lookahead == 's') ADVANCE(236);
       END_STATE();
     case 147:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(237);
       END_STATE();
     case 148:
-      if (lookahead == 'i') ADVANCE(236);
+      if (lookahead == 'k') ADVANCE(238);
+      if (lookahead == 'q') ADVANCE(239);
+      if (lookahead == 't') ADVANCE(240);
       END_STATE();
     case 149:
-      if (lookahead == 'e') ADVANCE(237);
-      if (lookahead == 'n') ADVANCE(238);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 150:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'i') ADVANCE(241);
       END_STATE();
     case 151:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'e') ADVANCE(242);
+      if (lookahead == 'n') ADVANCE(243);
       END_STATE();
     case 152:
-      if (lookahead == 'p') ADVANCE(239);
+      ACCEPT_TOKEN(anon_sym_new);
       END_STATE();
     case 153:
-      if (lookahead == 'r') ADVANCE(240);
+      ACCEPT_TOKEN(anon_sym_off);
       END_STATE();
     case 154:
-      if (lookahead == 'k') ADVANCE(241);
+      if (lookahead == 'p') ADVANCE(244);
       END_STATE();
     case 155:
-      if (lookahead == 's') ADVANCE(242);
+      if (lookahead == 'r') ADVANCE(245);
       END_STATE();
     case 156:
-      if (lookahead == 'k') ADVANCE(243);
+      if (lookahead == 'k') ADVANCE(246);
       END_STATE();
     case 157:
-      if (lookahead == 'r') ADVANCE(244);
+      if (lookahead == 's') ADVANCE(247);
       END_STATE();
     case 158:
-      if (lookahead == 'i') ADVANCE(245);
+      if (lookahead == 'k') ADVANCE(248);
       END_STATE();
     case 159:
-      if (lookahead == 't') ADVANCE(246);
+      if (lookahead == 'r') ADVANCE(249);
       END_STATE();
     case 160:
-      if (lookahead == 'r') ADVANCE(247);
+      if (lookahead == 'i') ADVANCE(250);
       END_STATE();
     case 161:
-      if (lookahead == 'o') ADVANCE(248);
-      if (lookahead == 'v') ADVANCE(249);
-      END_STATE();
-    case 162:
-      if (lookahead == 'h') ADVANCE(250);
       if (lookahead == 't') ADVANCE(251);
       END_STATE();
+    case 162:
+      if (lookahead == 'r') ADVANCE(252);
+      END_STATE();
     case 163:
-      if (lookahead == 's') ADVANCE(252);
+      if (lookahead == 'o') ADVANCE(253);
+      if (lookahead == 'v') ADVANCE(254);
       END_STATE();
     case 164:
-      if (lookahead == 'n') ADVANCE(253);
+      if (lookahead == 'h') ADVANCE(255);
+      if (lookahead == 't') ADVANCE(256);
       END_STATE();
     case 165:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 's') ADVANCE(257);
       END_STATE();
     case 166:
-      if (lookahead == 'e') ADVANCE(254);
+      if (lookahead == 'n') ADVANCE(258);
       END_STATE();
     case 167:
-      if (lookahead == 'l') ADVANCE(255);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 168:
-      if (lookahead == 'e') ADVANCE(256);
+      if (lookahead == 'e') ADVANCE(259);
       END_STATE();
     case 169:
-      if (lookahead == 'a') ADVANCE(257);
+      if (lookahead == 'l') ADVANCE(260);
       END_STATE();
     case 170:
-      if (lookahead == 'r') ADVANCE(258);
+      if (lookahead == 'e') ADVANCE(261);
       END_STATE();
     case 171:
-      if (lookahead == 't') ADVANCE(259);
+      if (lookahead == 'a') ADVANCE(262);
       END_STATE();
     case 172:
-      if (lookahead == 'e') ADVANCE(260);
+      if (lookahead == 'r') ADVANCE(263);
       END_STATE();
     case 173:
-      if (lookahead == 't') ADVANCE(261);
-      END_STATE();
-    case 174:
-      if (lookahead == 'p') ADVANCE(262);
-      END_STATE();
-    case 175:
-      if (lookahead == 't') ADVANCE(263);
-      END_STATE();
-    case 176:
       if (lookahead == 't') ADVANCE(264);
       END_STATE();
+    case 174:
+      if (lookahead == 'e') ADVANCE(265);
+      END_STATE();
+    case 175:
+      if (lookahead == 't') ADVANCE(266);
+      END_STATE();
+    case 176:
+      if (lookahead == 'p') ADVANCE(267);
+      END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(265);
+      if (lookahead == 't') ADVANCE(268);
       END_STATE();
     case 178:
-      if (lookahead == 'c') ADVANCE(266);
+      if (lookahead == 't') ADVANCE(269);
       END_STATE();
     case 179:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(270);
       END_STATE();
     case 180:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'c') ADVANCE(271);
       END_STATE();
     case 181:
-      if (lookahead == 'e') ADVANCE(267);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 182:
-      if (lookahead == 'a') ADVANCE(268);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 183:
-      if (lookahead == 'h') ADVANCE(269);
+      if (lookahead == 'e') ADVANCE(272);
       END_STATE();
     case 184:
-      if (lookahead == 'n') ADVANCE(270);
+      if (lookahead == 'a') ADVANCE(273);
       END_STATE();
     case 185:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      if (lookahead == 'h') ADVANCE(274);
       END_STATE();
     case 186:
-      if (lookahead == 'a') ADVANCE(271);
+      if (lookahead == 'n') ADVANCE(275);
       END_STATE();
     case 187:
-      if (lookahead == 'h') ADVANCE(272);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 188:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      if (lookahead == 'a') ADVANCE(276);
       END_STATE();
     case 189:
-      if (lookahead == 'p') ADVANCE(273);
+      if (lookahead == 'h') ADVANCE(277);
       END_STATE();
     case 190:
-      if (lookahead == 'o') ADVANCE(274);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 191:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'p') ADVANCE(278);
       END_STATE();
     case 192:
-      if (lookahead == 'k') ADVANCE(275);
+      if (lookahead == 'o') ADVANCE(279);
       END_STATE();
     case 193:
-      if (lookahead == 'g') ADVANCE(276);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 194:
-      if (lookahead == 't') ADVANCE(277);
+      if (lookahead == 'k') ADVANCE(280);
       END_STATE();
     case 195:
-      if (lookahead == 's') ADVANCE(278);
+      if (lookahead == 'g') ADVANCE(281);
       END_STATE();
     case 196:
-      if (lookahead == 's') ADVANCE(279);
+      if (lookahead == 't') ADVANCE(282);
       END_STATE();
     case 197:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 's') ADVANCE(283);
       END_STATE();
     case 198:
-      if (lookahead == 's') ADVANCE(280);
+      if (lookahead == 's') ADVANCE(284);
       END_STATE();
     case 199:
-      if (lookahead == 'c') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_ceil);
       END_STATE();
     case 200:
-      if (lookahead == 'i') ADVANCE(282);
+      if (lookahead == 's') ADVANCE(285);
       END_STATE();
     case 201:
-      if (lookahead == 'u') ADVANCE(283);
-      END_STATE();
-    case 202:
-      if (lookahead == 'u') ADVANCE(284);
-      END_STATE();
-    case 203:
-      if (lookahead == 'y') ADVANCE(285);
-      END_STATE();
-    case 204:
       if (lookahead == 'c') ADVANCE(286);
       END_STATE();
+    case 202:
+      if (lookahead == 'i') ADVANCE(287);
+      END_STATE();
+    case 203:
+      if (lookahead == 'u') ADVANCE(288);
+      END_STATE();
+    case 204:
+      if (lookahead == 'u') ADVANCE(289);
+      END_STATE();
     case 205:
-      if (lookahead == 'r') ADVANCE(287);
+      if (lookahead == 'y') ADVANCE(290);
       END_STATE();
     case 206:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'c') ADVANCE(291);
       END_STATE();
     case 207:
-      ACCEPT_TOKEN(anon_sym_down);
-      END_STATE();
-    case 208:
-      ACCEPT_TOKEN(anon_sym_drop);
-      END_STATE();
-    case 209:
-      if (lookahead == 'y') ADVANCE(288);
-      END_STATE();
-    case 210:
-      if (lookahead == 'i') ADVANCE(289);
-      END_STATE();
-    case 211:
-      if (lookahead == 's') ADVANCE(290);
-      END_STATE();
-    case 212:
-      if (lookahead == 'b') ADVANCE(291);
-      END_STATE();
-    case 213:
       if (lookahead == 'r') ADVANCE(292);
       END_STATE();
+    case 208:
+      if (lookahead == 's') ADVANCE(293);
+      END_STATE();
+    case 209:
+      ACCEPT_TOKEN(anon_sym_dnat);
+      END_STATE();
+    case 210:
+      ACCEPT_TOKEN(anon_sym_down);
+      END_STATE();
+    case 211:
+      ACCEPT_TOKEN(anon_sym_drop);
+      END_STATE();
+    case 212:
+      if (lookahead == 'y') ADVANCE(294);
+      END_STATE();
+    case 213:
+      if (lookahead == 'i') ADVANCE(295);
+      END_STATE();
     case 214:
-      if (lookahead == 'c') ADVANCE(293);
+      if (lookahead == 's') ADVANCE(296);
       END_STATE();
     case 215:
-      if (lookahead == 'e') ADVANCE(294);
+      if (lookahead == 'b') ADVANCE(297);
       END_STATE();
     case 216:
-      if (lookahead == 'w') ADVANCE(295);
-      END_STATE();
-    case 217:
-      if (lookahead == 'a') ADVANCE(296);
-      END_STATE();
-    case 218:
-      if (lookahead == 'd') ADVANCE(297);
-      END_STATE();
-    case 219:
       if (lookahead == 'r') ADVANCE(298);
       END_STATE();
+    case 217:
+      if (lookahead == 'c') ADVANCE(299);
+      END_STATE();
+    case 218:
+      if (lookahead == 'e') ADVANCE(300);
+      END_STATE();
+    case 219:
+      if (lookahead == 'w') ADVANCE(301);
+      END_STATE();
     case 220:
-      if (lookahead == 'a') ADVANCE(299);
+      if (lookahead == 'a') ADVANCE(302);
       END_STATE();
     case 221:
-      if (lookahead == 'l') ADVANCE(300);
+      if (lookahead == 'd') ADVANCE(303);
       END_STATE();
     case 222:
-      ACCEPT_TOKEN(anon_sym_host);
+      if (lookahead == 'r') ADVANCE(304);
       END_STATE();
     case 223:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(301);
+      if (lookahead == 'a') ADVANCE(305);
       END_STATE();
     case 224:
-      if (lookahead == 'u') ADVANCE(302);
+      if (lookahead == 'l') ADVANCE(306);
       END_STATE();
     case 225:
-      if (lookahead == 'e') ADVANCE(303);
+      if (lookahead == 'k') ADVANCE(307);
       END_STATE();
     case 226:
-      if (lookahead == 't') ADVANCE(304);
+      ACCEPT_TOKEN(anon_sym_host);
       END_STATE();
     case 227:
-      if (lookahead == 'l') ADVANCE(305);
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(308);
       END_STATE();
     case 228:
-      if (lookahead == 'e') ADVANCE(306);
+      if (lookahead == 'u') ADVANCE(309);
       END_STATE();
     case 229:
-      if (lookahead == 'n') ADVANCE(307);
+      if (lookahead == 'e') ADVANCE(310);
       END_STATE();
     case 230:
-      if (lookahead == 't') ADVANCE(308);
+      if (lookahead == 't') ADVANCE(311);
       END_STATE();
     case 231:
-      ACCEPT_TOKEN(anon_sym_link);
-      if (lookahead == 'l') ADVANCE(309);
+      if (lookahead == 'l') ADVANCE(312);
       END_STATE();
     case 232:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'e') ADVANCE(313);
       END_STATE();
     case 233:
-      if (lookahead == 'l') ADVANCE(310);
+      if (lookahead == 'n') ADVANCE(314);
       END_STATE();
     case 234:
-      if (lookahead == 'u') ADVANCE(311);
+      if (lookahead == 't') ADVANCE(315);
       END_STATE();
     case 235:
-      if (lookahead == 'e') ADVANCE(312);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(316);
       END_STATE();
     case 236:
-      if (lookahead == 'v') ADVANCE(313);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 237:
-      if (lookahead == 'm') ADVANCE(314);
+      if (lookahead == 'l') ADVANCE(317);
       END_STATE();
     case 238:
-      if (lookahead == 's') ADVANCE(315);
+      ACCEPT_TOKEN(anon_sym_mask);
       END_STATE();
     case 239:
-      if (lookahead == 'u') ADVANCE(316);
+      if (lookahead == 'u') ADVANCE(318);
       END_STATE();
     case 240:
-      if (lookahead == 'h') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(319);
       END_STATE();
     case 241:
-      if (lookahead == 'e') ADVANCE(318);
+      if (lookahead == 'v') ADVANCE(320);
       END_STATE();
     case 242:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(319);
+      if (lookahead == 'm') ADVANCE(321);
       END_STATE();
     case 243:
-      if (lookahead == 'r') ADVANCE(320);
+      if (lookahead == 's') ADVANCE(322);
       END_STATE();
     case 244:
-      ACCEPT_TOKEN(anon_sym_peer);
+      if (lookahead == 'u') ADVANCE(323);
       END_STATE();
     case 245:
-      if (lookahead == 'c') ADVANCE(321);
+      if (lookahead == 'h') ADVANCE(324);
       END_STATE();
     case 246:
-      if (lookahead == 'r') ADVANCE(322);
+      if (lookahead == 'e') ADVANCE(325);
       END_STATE();
     case 247:
-      if (lookahead == 'o') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(326);
       END_STATE();
     case 248:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'r') ADVANCE(327);
       END_STATE();
     case 249:
-      if (lookahead == 'a') ADVANCE(324);
+      ACCEPT_TOKEN(anon_sym_peer);
       END_STATE();
     case 250:
-      if (lookahead == 'i') ADVANCE(325);
+      if (lookahead == 'c') ADVANCE(328);
       END_STATE();
     case 251:
-      if (lookahead == 'o') ADVANCE(326);
+      if (lookahead == 'r') ADVANCE(329);
       END_STATE();
     case 252:
-      if (lookahead == 'c') ADVANCE(327);
+      if (lookahead == 'o') ADVANCE(330);
       END_STATE();
     case 253:
-      if (lookahead == 't') ADVANCE(328);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 254:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'a') ADVANCE(331);
       END_STATE();
     case 255:
-      if (lookahead == 'a') ADVANCE(329);
+      if (lookahead == 'i') ADVANCE(332);
       END_STATE();
     case 256:
-      if (lookahead == 'c') ADVANCE(330);
+      if (lookahead == 'o') ADVANCE(333);
       END_STATE();
     case 257:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 'c') ADVANCE(334);
       END_STATE();
     case 258:
-      if (lookahead == 'd') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(335);
       END_STATE();
     case 259:
-      if (lookahead == 'e') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 260:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'a') ADVANCE(336);
       END_STATE();
     case 261:
-      if (lookahead == 'i') ADVANCE(334);
+      if (lookahead == 'c') ADVANCE(337);
       END_STATE();
     case 262:
-      if (lookahead == 'e') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(338);
       END_STATE();
     case 263:
-      ACCEPT_TOKEN(anon_sym_slot);
+      if (lookahead == 'd') ADVANCE(339);
       END_STATE();
     case 264:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'e') ADVANCE(340);
       END_STATE();
     case 265:
-      if (lookahead == 'e') ADVANCE(336);
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
     case 266:
-      if (lookahead == 't') ADVANCE(337);
+      if (lookahead == 'i') ADVANCE(341);
       END_STATE();
     case 267:
-      if (lookahead == 'a') ADVANCE(338);
+      if (lookahead == 'e') ADVANCE(342);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_vepa);
+      ACCEPT_TOKEN(anon_sym_slot);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_veth);
+      ACCEPT_TOKEN(anon_sym_snat);
       END_STATE();
     case 270:
-      ACCEPT_TOKEN(anon_sym_vlan);
+      if (lookahead == 'e') ADVANCE(343);
       END_STATE();
     case 271:
-      if (lookahead == 'n') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(344);
       END_STATE();
     case 272:
-      if (lookahead == 'i') ADVANCE(340);
+      if (lookahead == 'a') ADVANCE(345);
       END_STATE();
     case 273:
-      if (lookahead == 't') ADVANCE(341);
+      ACCEPT_TOKEN(anon_sym_vepa);
       END_STATE();
     case 274:
-      if (lookahead == 'n') ADVANCE(342);
+      ACCEPT_TOKEN(anon_sym_veth);
       END_STATE();
     case 275:
-      if (lookahead == 'h') ADVANCE(343);
+      ACCEPT_TOKEN(anon_sym_vlan);
       END_STATE();
     case 276:
-      if (lookahead == 'e') ADVANCE(344);
+      if (lookahead == 'n') ADVANCE(346);
       END_STATE();
     case 277:
-      ACCEPT_TOKEN(anon_sym_burst);
+      if (lookahead == 'i') ADVANCE(347);
       END_STATE();
     case 278:
-      ACCEPT_TOKEN(anon_sym_bytes);
+      if (lookahead == 't') ADVANCE(348);
       END_STATE();
     case 279:
-      if (lookahead == 't') ADVANCE(345);
+      if (lookahead == 'n') ADVANCE(349);
       END_STATE();
     case 280:
-      ACCEPT_TOKEN(anon_sym_class);
-      if (lookahead == 'i') ADVANCE(346);
+      if (lookahead == 'h') ADVANCE(350);
       END_STATE();
     case 281:
-      if (lookahead == 't') ADVANCE(347);
+      if (lookahead == 'e') ADVANCE(351);
       END_STATE();
     case 282:
-      if (lookahead == 'n') ADVANCE(348);
+      ACCEPT_TOKEN(anon_sym_burst);
       END_STATE();
     case 283:
-      if (lookahead == 'p') ADVANCE(349);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 284:
-      if (lookahead == 'l') ADVANCE(350);
+      if (lookahead == 't') ADVANCE(352);
       END_STATE();
     case 285:
-      ACCEPT_TOKEN(anon_sym_delay);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(353);
       END_STATE();
     case 286:
-      if (lookahead == 't') ADVANCE(351);
+      if (lookahead == 't') ADVANCE(354);
       END_STATE();
     case 287:
-      if (lookahead == 'i') ADVANCE(352);
+      if (lookahead == 'n') ADVANCE(355);
       END_STATE();
     case 288:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 'p') ADVANCE(356);
       END_STATE();
     case 289:
-      if (lookahead == 'c') ADVANCE(353);
+      if (lookahead == 'l') ADVANCE(357);
       END_STATE();
     case 290:
-      if (lookahead == 's') ADVANCE(354);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 291:
-      if (lookahead == 'l') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(358);
       END_STATE();
     case 292:
-      if (lookahead == 'n') ADVANCE(356);
+      if (lookahead == 'i') ADVANCE(359);
       END_STATE();
     case 293:
-      if (lookahead == 't') ADVANCE(357);
+      if (lookahead == 'o') ADVANCE(360);
       END_STATE();
     case 294:
-      if (lookahead == 'r') ADVANCE(358);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 295:
-      if (lookahead == 'a') ADVANCE(359);
+      if (lookahead == 'c') ADVANCE(361);
       END_STATE();
     case 296:
-      if (lookahead == 'r') ADVANCE(360);
+      if (lookahead == 's') ADVANCE(362);
       END_STATE();
     case 297:
-      if (lookahead == 'e') ADVANCE(361);
-      END_STATE();
-    case 298:
-      if (lookahead == 'i') ADVANCE(362);
-      END_STATE();
-    case 299:
       if (lookahead == 'l') ADVANCE(363);
       END_STATE();
+    case 298:
+      if (lookahead == 'n') ADVANCE(364);
+      END_STATE();
+    case 299:
+      if (lookahead == 't') ADVANCE(365);
+      END_STATE();
     case 300:
-      if (lookahead == 'e') ADVANCE(364);
+      if (lookahead == 'r') ADVANCE(366);
       END_STATE();
     case 301:
-      if (lookahead == '6') ADVANCE(365);
+      if (lookahead == 'a') ADVANCE(367);
       END_STATE();
     case 302:
-      if (lookahead == 'd') ADVANCE(366);
+      if (lookahead == 'r') ADVANCE(368);
       END_STATE();
     case 303:
-      if (lookahead == 's') ADVANCE(367);
+      if (lookahead == 'e') ADVANCE(369);
       END_STATE();
     case 304:
-      ACCEPT_TOKEN(anon_sym_input);
+      if (lookahead == 'i') ADVANCE(370);
       END_STATE();
     case 305:
-      if (lookahead == 'i') ADVANCE(368);
+      if (lookahead == 'l') ADVANCE(371);
       END_STATE();
     case 306:
-      if (lookahead == 'r') ADVANCE(369);
+      if (lookahead == 'e') ADVANCE(372);
       END_STATE();
     case 307:
-      if (lookahead == 'c') ADVANCE(370);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_limit);
-      END_STATE();
-    case 309:
-      if (lookahead == 'a') ADVANCE(371);
-      END_STATE();
-    case 310:
-      if (lookahead == 'a') ADVANCE(372);
-      END_STATE();
-    case 311:
       if (lookahead == 'e') ADVANCE(373);
       END_STATE();
+    case 308:
+      if (lookahead == '6') ADVANCE(374);
+      END_STATE();
+    case 309:
+      if (lookahead == 'd') ADVANCE(375);
+      END_STATE();
+    case 310:
+      if (lookahead == 's') ADVANCE(376);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_input);
+      END_STATE();
     case 312:
-      if (lookahead == 'r') ADVANCE(374);
+      if (lookahead == 'i') ADVANCE(377);
       END_STATE();
     case 313:
-      if (lookahead == 'e') ADVANCE(375);
+      if (lookahead == 'r') ADVANCE(378);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_netem);
+      if (lookahead == 'c') ADVANCE(379);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_netns);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 316:
-      if (lookahead == 't') ADVANCE(376);
-      END_STATE();
-    case 317:
-      if (lookahead == 'e') ADVANCE(377);
-      END_STATE();
-    case 318:
-      if (lookahead == 't') ADVANCE(378);
-      END_STATE();
-    case 319:
-      if (lookahead == 'h') ADVANCE(379);
-      END_STATE();
-    case 320:
       if (lookahead == 'a') ADVANCE(380);
       END_STATE();
+    case 317:
+      if (lookahead == 'a') ADVANCE(381);
+      END_STATE();
+    case 318:
+      if (lookahead == 'e') ADVANCE(382);
+      END_STATE();
+    case 319:
+      if (lookahead == 'r') ADVANCE(383);
+      END_STATE();
+    case 320:
+      if (lookahead == 'e') ADVANCE(384);
+      END_STATE();
     case 321:
-      if (lookahead == 'y') ADVANCE(381);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 322:
-      if (lookahead == 'o') ADVANCE(382);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 323:
-      if (lookahead == 'u') ADVANCE(383);
+      if (lookahead == 't') ADVANCE(385);
       END_STATE();
     case 324:
-      if (lookahead == 't') ADVANCE(384);
+      if (lookahead == 'e') ADVANCE(386);
       END_STATE();
     case 325:
-      if (lookahead == 'b') ADVANCE(385);
+      if (lookahead == 't') ADVANCE(387);
       END_STATE();
     case 326:
-      if (lookahead == 'c') ADVANCE(386);
+      if (lookahead == 'h') ADVANCE(388);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 'a') ADVANCE(389);
       END_STATE();
     case 328:
-      if (lookahead == 'u') ADVANCE(387);
+      if (lookahead == 'y') ADVANCE(390);
       END_STATE();
     case 329:
-      if (lookahead == 's') ADVANCE(388);
+      if (lookahead == 'o') ADVANCE(391);
       END_STATE();
     case 330:
-      if (lookahead == 't') ADVANCE(389);
+      if (lookahead == 'u') ADVANCE(392);
       END_STATE();
     case 331:
-      if (lookahead == 'e') ADVANCE(390);
+      if (lookahead == 't') ADVANCE(393);
       END_STATE();
     case 332:
-      if (lookahead == 'e') ADVANCE(391);
+      if (lookahead == 'b') ADVANCE(394);
       END_STATE();
     case 333:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'c') ADVANCE(395);
       END_STATE();
     case 334:
-      if (lookahead == 'o') ADVANCE(392);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 335:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 'u') ADVANCE(396);
       END_STATE();
     case 336:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 's') ADVANCE(397);
       END_STATE();
     case 337:
-      if (lookahead == 'l') ADVANCE(393);
+      if (lookahead == 't') ADVANCE(398);
       END_STATE();
     case 338:
-      if (lookahead == 'c') ADVANCE(394);
+      if (lookahead == 'e') ADVANCE(399);
       END_STATE();
     case 339:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'e') ADVANCE(400);
       END_STATE();
     case 340:
-      if (lookahead == 'n') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 341:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 'o') ADVANCE(401);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_action);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 343:
-      if (lookahead == 'o') ADVANCE(396);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 344:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      if (lookahead == 'l') ADVANCE(402);
       END_STATE();
     case 345:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'c') ADVANCE(403);
       END_STATE();
     case 346:
-      if (lookahead == 'f') ADVANCE(397);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      if (lookahead == 'n') ADVANCE(404);
       END_STATE();
     case 348:
-      if (lookahead == 'u') ADVANCE(398);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 349:
-      if (lookahead == 't') ADVANCE(399);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 350:
-      if (lookahead == 't') ADVANCE(400);
+      if (lookahead == 'o') ADVANCE(405);
       END_STATE();
     case 351:
-      if (lookahead == '_') ADVANCE(401);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 352:
-      if (lookahead == 'b') ADVANCE(402);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 353:
-      if (lookahead == 'a') ADVANCE(403);
+      if (lookahead == 'f') ADVANCE(406);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_egress);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 355:
-      if (lookahead == 'i') ADVANCE(404);
+      if (lookahead == 'u') ADVANCE(407);
       END_STATE();
     case 356:
-      if (lookahead == 'e') ADVANCE(405);
+      if (lookahead == 't') ADVANCE(408);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 't') ADVANCE(409);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_filter);
+      if (lookahead == '_') ADVANCE(410);
       END_STATE();
     case 359:
-      if (lookahead == 'l') ADVANCE(406);
+      if (lookahead == 'b') ADVANCE(411);
       END_STATE();
     case 360:
-      if (lookahead == 'd') ADVANCE(407);
+      if (lookahead == 'r') ADVANCE(412);
       END_STATE();
     case 361:
-      if (lookahead == 'l') ADVANCE(408);
+      if (lookahead == 'a') ADVANCE(413);
       END_STATE();
     case 362:
-      if (lookahead == 'c') ADVANCE(409);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'i') ADVANCE(414);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'e') ADVANCE(415);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 366:
-      if (lookahead == 'e') ADVANCE(410);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 367:
-      if (lookahead == 's') ADVANCE(411);
+      if (lookahead == 'l') ADVANCE(416);
       END_STATE();
     case 368:
-      if (lookahead == 'd') ADVANCE(412);
+      if (lookahead == 'd') ADVANCE(417);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      if (lookahead == 'l') ADVANCE(418);
       END_STATE();
     case 370:
-      if (lookahead == 'y') ADVANCE(413);
+      if (lookahead == 'c') ADVANCE(419);
       END_STATE();
     case 371:
-      if (lookahead == 'y') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 372:
-      if (lookahead == 'n') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 373:
-      if (lookahead == 'r') ADVANCE(416);
+      if (lookahead == 'y') ADVANCE(420);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_native);
+      if (lookahead == 'e') ADVANCE(421);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 's') ADVANCE(422);
       END_STATE();
     case 377:
-      if (lookahead == 'a') ADVANCE(417);
+      if (lookahead == 'd') ADVANCE(423);
       END_STATE();
     case 378:
-      if (lookahead == 's') ADVANCE(418);
+      ACCEPT_TOKEN(anon_sym_jitter);
       END_STATE();
     case 379:
-      if (lookahead == 'r') ADVANCE(419);
+      if (lookahead == 'y') ADVANCE(424);
       END_STATE();
     case 380:
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 'y') ADVANCE(425);
       END_STATE();
     case 381:
-      ACCEPT_TOKEN(anon_sym_policy);
+      if (lookahead == 'n') ADVANCE(426);
       END_STATE();
     case 382:
-      if (lookahead == 'u') ADVANCE(421);
+      if (lookahead == 'r') ADVANCE(427);
       END_STATE();
     case 383:
-      if (lookahead == 't') ADVANCE(422);
+      ACCEPT_TOKEN(anon_sym_master);
       END_STATE();
     case 384:
-      if (lookahead == 'e') ADVANCE(423);
+      ACCEPT_TOKEN(anon_sym_native);
       END_STATE();
     case 385:
-      if (lookahead == 'i') ADVANCE(424);
+      ACCEPT_TOKEN(anon_sym_output);
       END_STATE();
     case 386:
-      if (lookahead == 'o') ADVANCE(425);
+      if (lookahead == 'a') ADVANCE(428);
       END_STATE();
     case 387:
-      if (lookahead == 'm') ADVANCE(426);
+      if (lookahead == 's') ADVANCE(429);
       END_STATE();
     case 388:
-      if (lookahead == 's') ADVANCE(427);
+      if (lookahead == 'r') ADVANCE(430);
       END_STATE();
     case 389:
-      ACCEPT_TOKEN(anon_sym_reject);
+      if (lookahead == 't') ADVANCE(431);
       END_STATE();
     case 390:
-      if (lookahead == 'd') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 391:
-      if (lookahead == 'r') ADVANCE(429);
+      if (lookahead == 'u') ADVANCE(432);
       END_STATE();
     case 392:
-      if (lookahead == 'n') ADVANCE(430);
+      if (lookahead == 't') ADVANCE(433);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_sysctl);
-      END_STATE();
-    case 394:
-      if (lookahead == 'h') ADVANCE(431);
-      END_STATE();
-    case 395:
-      ACCEPT_TOKEN(anon_sym_within);
-      END_STATE();
-    case 396:
-      if (lookahead == 'l') ADVANCE(432);
-      END_STATE();
-    case 397:
-      if (lookahead == 'y') ADVANCE(433);
-      END_STATE();
-    case 398:
       if (lookahead == 'e') ADVANCE(434);
       END_STATE();
-    case 399:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+    case 394:
+      if (lookahead == 'i') ADVANCE(435);
       END_STATE();
-    case 400:
-      ACCEPT_TOKEN(anon_sym_default);
+    case 395:
+      if (lookahead == 'o') ADVANCE(436);
       END_STATE();
-    case 401:
-      if (lookahead == 'q') ADVANCE(435);
+    case 396:
+      if (lookahead == 'm') ADVANCE(437);
       END_STATE();
-    case 402:
-      if (lookahead == 'u') ADVANCE(436);
-      END_STATE();
-    case 403:
-      if (lookahead == 't') ADVANCE(437);
-      END_STATE();
-    case 404:
+    case 397:
       if (lookahead == 's') ADVANCE(438);
       END_STATE();
+    case 398:
+      ACCEPT_TOKEN(anon_sym_reject);
+      END_STATE();
+    case 399:
+      if (lookahead == 'd') ADVANCE(439);
+      END_STATE();
+    case 400:
+      if (lookahead == 'r') ADVANCE(440);
+      END_STATE();
+    case 401:
+      if (lookahead == 'n') ADVANCE(441);
+      END_STATE();
+    case 402:
+      ACCEPT_TOKEN(anon_sym_sysctl);
+      END_STATE();
+    case 403:
+      if (lookahead == 'h') ADVANCE(442);
+      END_STATE();
+    case 404:
+      ACCEPT_TOKEN(anon_sym_within);
+      END_STATE();
     case 405:
-      if (lookahead == 't') ADVANCE(439);
+      if (lookahead == 'l') ADVANCE(443);
       END_STATE();
     case 406:
-      if (lookahead == 'l') ADVANCE(440);
+      if (lookahead == 'y') ADVANCE(444);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_forward);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_gemodel);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_generic);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_include);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_ingress);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_invalid);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_latency);
-      END_STATE();
-    case 414:
-      if (lookahead == 'e') ADVANCE(441);
-      END_STATE();
-    case 415:
-      ACCEPT_TOKEN(anon_sym_macvlan);
-      END_STATE();
-    case 416:
-      if (lookahead == 'a') ADVANCE(442);
-      END_STATE();
-    case 417:
-      if (lookahead == 'd') ADVANCE(443);
-      END_STATE();
-    case 418:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 419:
-      if (lookahead == 'u') ADVANCE(444);
-      END_STATE();
-    case 420:
       if (lookahead == 'e') ADVANCE(445);
       END_STATE();
-    case 421:
-      if (lookahead == 't') ADVANCE(446);
+    case 408:
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
-    case 422:
-      if (lookahead == 'i') ADVANCE(447);
+    case 409:
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_private);
+    case 410:
+      if (lookahead == 'q') ADVANCE(446);
       END_STATE();
-    case 424:
+    case 411:
+      if (lookahead == 'u') ADVANCE(447);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_divisor);
+      END_STATE();
+    case 413:
       if (lookahead == 't') ADVANCE(448);
       END_STATE();
+    case 414:
+      if (lookahead == 's') ADVANCE(449);
+      END_STATE();
+    case 415:
+      if (lookahead == 't') ADVANCE(450);
+      END_STATE();
+    case 416:
+      if (lookahead == 'l') ADVANCE(451);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 419:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 420:
+      ACCEPT_TOKEN(anon_sym_hashkey);
+      END_STATE();
+    case 421:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 422:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 423:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 424:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
     case 425:
-      if (lookahead == 'l') ADVANCE(449);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 427:
-      if (lookahead == 'i') ADVANCE(450);
-      END_STATE();
-    case 428:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 429:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 430:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 431:
-      if (lookahead == 'a') ADVANCE(451);
-      END_STATE();
-    case 432:
       if (lookahead == 'e') ADVANCE(452);
       END_STATE();
+    case 426:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 427:
+      if (lookahead == 'a') ADVANCE(453);
+      END_STATE();
+    case 428:
+      if (lookahead == 'd') ADVANCE(454);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(anon_sym_packets);
+      END_STATE();
+    case 430:
+      if (lookahead == 'u') ADVANCE(455);
+      END_STATE();
+    case 431:
+      if (lookahead == 'e') ADVANCE(456);
+      END_STATE();
+    case 432:
+      if (lookahead == 't') ADVANCE(457);
+      END_STATE();
     case 433:
-      ACCEPT_TOKEN(anon_sym_classify);
+      if (lookahead == 'i') ADVANCE(458);
       END_STATE();
     case 434:
-      ACCEPT_TOKEN(anon_sym_continue);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 435:
-      if (lookahead == 'l') ADVANCE(453);
+      if (lookahead == 't') ADVANCE(459);
       END_STATE();
     case 436:
-      if (lookahead == 't') ADVANCE(454);
+      if (lookahead == 'l') ADVANCE(460);
       END_STATE();
     case 437:
-      if (lookahead == 'e') ADVANCE(455);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 438:
-      if (lookahead == 'h') ADVANCE(456);
+      if (lookahead == 'i') ADVANCE(461);
       END_STATE();
     case 439:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 440:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 441:
-      if (lookahead == 'r') ADVANCE(457);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 442:
-      if (lookahead == 'd') ADVANCE(458);
+      if (lookahead == 'a') ADVANCE(462);
       END_STATE();
     case 443:
-      ACCEPT_TOKEN(anon_sym_overhead);
-      END_STATE();
-    case 444:
-      ACCEPT_TOKEN(anon_sym_passthru);
-      END_STATE();
-    case 445:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 446:
-      if (lookahead == 'i') ADVANCE(459);
-      END_STATE();
-    case 447:
-      if (lookahead == 'n') ADVANCE(460);
-      END_STATE();
-    case 448:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 449:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 450:
-      if (lookahead == 'f') ADVANCE(461);
-      END_STATE();
-    case 451:
-      if (lookahead == 'b') ADVANCE(462);
-      END_STATE();
-    case 452:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 453:
       if (lookahead == 'e') ADVANCE(463);
       END_STATE();
-    case 454:
-      if (lookahead == 'i') ADVANCE(464);
+    case 444:
+      ACCEPT_TOKEN(anon_sym_classify);
       END_STATE();
-    case 455:
-      ACCEPT_TOKEN(anon_sym_duplicate);
+    case 445:
+      ACCEPT_TOKEN(anon_sym_continue);
       END_STATE();
-    case 456:
-      if (lookahead == 'e') ADVANCE(465);
+    case 446:
+      if (lookahead == 'l') ADVANCE(464);
       END_STATE();
-    case 457:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+    case 447:
+      if (lookahead == 't') ADVANCE(465);
       END_STATE();
-    case 458:
+    case 448:
       if (lookahead == 'e') ADVANCE(466);
       END_STATE();
-    case 459:
-      if (lookahead == 'n') ADVANCE(467);
+    case 449:
+      if (lookahead == 'h') ADVANCE(467);
       END_STATE();
-    case 460:
-      if (lookahead == 'g') ADVANCE(468);
+    case 450:
+      ACCEPT_TOKEN(anon_sym_ethernet);
       END_STATE();
-    case 461:
-      if (lookahead == 'y') ADVANCE(469);
+    case 451:
+      ACCEPT_TOKEN(anon_sym_firewall);
       END_STATE();
-    case 462:
-      if (lookahead == 'l') ADVANCE(470);
+    case 452:
+      if (lookahead == 'r') ADVANCE(468);
       END_STATE();
-    case 463:
+    case 453:
+      if (lookahead == 'd') ADVANCE(469);
+      END_STATE();
+    case 454:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
+    case 455:
+      ACCEPT_TOKEN(anon_sym_passthru);
+      END_STATE();
+    case 456:
+      ACCEPT_TOKEN(anon_sym_peakrate);
+      END_STATE();
+    case 457:
+      if (lookahead == 'i') ADVANCE(470);
+      END_STATE();
+    case 458:
       if (lookahead == 'n') ADVANCE(471);
       END_STATE();
+    case 459:
+      ACCEPT_TOKEN(anon_sym_prohibit);
+      END_STATE();
+    case 460:
+      ACCEPT_TOKEN(anon_sym_protocol);
+      END_STATE();
+    case 461:
+      if (lookahead == 'f') ADVANCE(472);
+      END_STATE();
+    case 462:
+      if (lookahead == 'b') ADVANCE(473);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(anon_sym_blackhole);
+      END_STATE();
     case 464:
-      if (lookahead == 'o') ADVANCE(472);
+      if (lookahead == 'e') ADVANCE(474);
       END_STATE();
     case 465:
-      if (lookahead == 'd') ADVANCE(473);
+      if (lookahead == 'i') ADVANCE(475);
       END_STATE();
     case 466:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 467:
-      if (lookahead == 'g') ADVANCE(474);
+      if (lookahead == 'e') ADVANCE(476);
       END_STATE();
     case 468:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 469:
-      ACCEPT_TOKEN(anon_sym_reclassify);
+      if (lookahead == 'e') ADVANCE(477);
       END_STATE();
     case 470:
-      if (lookahead == 'e') ADVANCE(475);
+      if (lookahead == 'n') ADVANCE(478);
       END_STATE();
     case 471:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'g') ADVANCE(479);
       END_STATE();
     case 472:
-      if (lookahead == 'n') ADVANCE(476);
+      if (lookahead == 'y') ADVANCE(480);
       END_STATE();
     case 473:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'l') ADVANCE(481);
       END_STATE();
     case 474:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'n') ADVANCE(482);
       END_STATE();
     case 475:
-      ACCEPT_TOKEN(anon_sym_unreachable);
+      if (lookahead == 'o') ADVANCE(483);
       END_STATE();
     case 476:
+      if (lookahead == 'd') ADVANCE(484);
+      END_STATE();
+    case 477:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 478:
+      if (lookahead == 'g') ADVANCE(485);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 481:
+      if (lookahead == 'e') ADVANCE(486);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 483:
+      if (lookahead == 'n') ADVANCE(487);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 487:
       ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
@@ -10464,174 +10632,174 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 249},
-  [2] = {.lex_state = 256},
-  [3] = {.lex_state = 249},
-  [4] = {.lex_state = 249},
-  [5] = {.lex_state = 249},
-  [6] = {.lex_state = 249},
-  [7] = {.lex_state = 249},
-  [8] = {.lex_state = 249},
+  [1] = {.lex_state = 252},
+  [2] = {.lex_state = 255},
+  [3] = {.lex_state = 252},
+  [4] = {.lex_state = 252},
+  [5] = {.lex_state = 252},
+  [6] = {.lex_state = 252},
+  [7] = {.lex_state = 252},
+  [8] = {.lex_state = 252},
   [9] = {.lex_state = 258},
   [10] = {.lex_state = 258},
   [11] = {.lex_state = 258},
   [12] = {.lex_state = 258},
   [13] = {.lex_state = 258},
-  [14] = {.lex_state = 258},
-  [15] = {.lex_state = 258},
+  [14] = {.lex_state = 269},
+  [15] = {.lex_state = 255},
   [16] = {.lex_state = 258},
   [17] = {.lex_state = 258},
-  [18] = {.lex_state = 253},
-  [19] = {.lex_state = 255},
-  [20] = {.lex_state = 250},
-  [21] = {.lex_state = 250},
+  [18] = {.lex_state = 258},
+  [19] = {.lex_state = 257},
+  [20] = {.lex_state = 253},
+  [21] = {.lex_state = 253},
   [22] = {.lex_state = 259},
-  [23] = {.lex_state = 259},
-  [24] = {.lex_state = 266},
-  [25] = {.lex_state = 266},
-  [26] = {.lex_state = 266},
-  [27] = {.lex_state = 266},
-  [28] = {.lex_state = 266},
-  [29] = {.lex_state = 265},
-  [30] = {.lex_state = 255},
-  [31] = {.lex_state = 255},
-  [32] = {.lex_state = 255},
-  [33] = {.lex_state = 250},
-  [34] = {.lex_state = 255},
-  [35] = {.lex_state = 265},
-  [36] = {.lex_state = 265},
-  [37] = {.lex_state = 252},
-  [38] = {.lex_state = 255},
-  [39] = {.lex_state = 255},
-  [40] = {.lex_state = 252},
-  [41] = {.lex_state = 252},
-  [42] = {.lex_state = 255},
-  [43] = {.lex_state = 255},
-  [44] = {.lex_state = 255},
-  [45] = {.lex_state = 252},
-  [46] = {.lex_state = 255},
-  [47] = {.lex_state = 255},
-  [48] = {.lex_state = 265},
-  [49] = {.lex_state = 265},
-  [50] = {.lex_state = 250},
-  [51] = {.lex_state = 250},
-  [52] = {.lex_state = 250},
-  [53] = {.lex_state = 250},
-  [54] = {.lex_state = 250},
-  [55] = {.lex_state = 250},
-  [56] = {.lex_state = 250},
-  [57] = {.lex_state = 250},
-  [58] = {.lex_state = 250},
-  [59] = {.lex_state = 1},
-  [60] = {.lex_state = 252},
+  [23] = {.lex_state = 271},
+  [24] = {.lex_state = 271},
+  [25] = {.lex_state = 267},
+  [26] = {.lex_state = 267},
+  [27] = {.lex_state = 267},
+  [28] = {.lex_state = 267},
+  [29] = {.lex_state = 267},
+  [30] = {.lex_state = 266},
+  [31] = {.lex_state = 253},
+  [32] = {.lex_state = 257},
+  [33] = {.lex_state = 257},
+  [34] = {.lex_state = 257},
+  [35] = {.lex_state = 266},
+  [36] = {.lex_state = 257},
+  [37] = {.lex_state = 266},
+  [38] = {.lex_state = 257},
+  [39] = {.lex_state = 254},
+  [40] = {.lex_state = 257},
+  [41] = {.lex_state = 254},
+  [42] = {.lex_state = 257},
+  [43] = {.lex_state = 254},
+  [44] = {.lex_state = 257},
+  [45] = {.lex_state = 257},
+  [46] = {.lex_state = 257},
+  [47] = {.lex_state = 257},
+  [48] = {.lex_state = 253},
+  [49] = {.lex_state = 253},
+  [50] = {.lex_state = 253},
+  [51] = {.lex_state = 253},
+  [52] = {.lex_state = 266},
+  [53] = {.lex_state = 253},
+  [54] = {.lex_state = 253},
+  [55] = {.lex_state = 253},
+  [56] = {.lex_state = 253},
+  [57] = {.lex_state = 253},
+  [58] = {.lex_state = 266},
+  [59] = {.lex_state = 254},
+  [60] = {.lex_state = 1},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 271},
-  [64] = {.lex_state = 271},
-  [65] = {.lex_state = 252},
-  [66] = {.lex_state = 252},
-  [67] = {.lex_state = 271},
-  [68] = {.lex_state = 262},
-  [69] = {.lex_state = 252},
-  [70] = {.lex_state = 250},
-  [71] = {.lex_state = 252},
-  [72] = {.lex_state = 262},
-  [73] = {.lex_state = 252},
-  [74] = {.lex_state = 250},
-  [75] = {.lex_state = 262},
-  [76] = {.lex_state = 271},
-  [77] = {.lex_state = 250},
-  [78] = {.lex_state = 250},
-  [79] = {.lex_state = 250},
+  [63] = {.lex_state = 274},
+  [64] = {.lex_state = 274},
+  [65] = {.lex_state = 254},
+  [66] = {.lex_state = 274},
+  [67] = {.lex_state = 254},
+  [68] = {.lex_state = 274},
+  [69] = {.lex_state = 253},
+  [70] = {.lex_state = 253},
+  [71] = {.lex_state = 263},
+  [72] = {.lex_state = 263},
+  [73] = {.lex_state = 263},
+  [74] = {.lex_state = 253},
+  [75] = {.lex_state = 254},
+  [76] = {.lex_state = 254},
+  [77] = {.lex_state = 253},
+  [78] = {.lex_state = 253},
+  [79] = {.lex_state = 254},
   [80] = {.lex_state = 3},
   [81] = {.lex_state = 3},
   [82] = {.lex_state = 3},
   [83] = {.lex_state = 3},
-  [84] = {.lex_state = 1},
-  [85] = {.lex_state = 252},
-  [86] = {.lex_state = 3},
+  [84] = {.lex_state = 3},
+  [85] = {.lex_state = 254},
+  [86] = {.lex_state = 1},
   [87] = {.lex_state = 1},
-  [88] = {.lex_state = 250},
-  [89] = {.lex_state = 255},
-  [90] = {.lex_state = 3},
-  [91] = {.lex_state = 271},
-  [92] = {.lex_state = 255},
-  [93] = {.lex_state = 255},
-  [94] = {.lex_state = 250},
-  [95] = {.lex_state = 271},
-  [96] = {.lex_state = 250},
-  [97] = {.lex_state = 271},
-  [98] = {.lex_state = 271},
-  [99] = {.lex_state = 249},
-  [100] = {.lex_state = 249},
-  [101] = {.lex_state = 255},
-  [102] = {.lex_state = 255},
-  [103] = {.lex_state = 249},
-  [104] = {.lex_state = 271},
-  [105] = {.lex_state = 255},
-  [106] = {.lex_state = 255},
-  [107] = {.lex_state = 255},
-  [108] = {.lex_state = 255},
-  [109] = {.lex_state = 252},
-  [110] = {.lex_state = 271},
-  [111] = {.lex_state = 255},
-  [112] = {.lex_state = 262},
-  [113] = {.lex_state = 249},
-  [114] = {.lex_state = 262},
-  [115] = {.lex_state = 255},
-  [116] = {.lex_state = 255},
-  [117] = {.lex_state = 255},
-  [118] = {.lex_state = 255},
-  [119] = {.lex_state = 255},
-  [120] = {.lex_state = 255},
-  [121] = {.lex_state = 255},
-  [122] = {.lex_state = 261},
-  [123] = {.lex_state = 271},
-  [124] = {.lex_state = 249},
-  [125] = {.lex_state = 263},
-  [126] = {.lex_state = 263},
-  [127] = {.lex_state = 263},
-  [128] = {.lex_state = 261},
-  [129] = {.lex_state = 249},
-  [130] = {.lex_state = 264},
-  [131] = {.lex_state = 270},
-  [132] = {.lex_state = 261},
-  [133] = {.lex_state = 267},
-  [134] = {.lex_state = 264},
-  [135] = {.lex_state = 250},
+  [88] = {.lex_state = 257},
+  [89] = {.lex_state = 253},
+  [90] = {.lex_state = 257},
+  [91] = {.lex_state = 257},
+  [92] = {.lex_state = 3},
+  [93] = {.lex_state = 274},
+  [94] = {.lex_state = 253},
+  [95] = {.lex_state = 259},
+  [96] = {.lex_state = 252},
+  [97] = {.lex_state = 259},
+  [98] = {.lex_state = 257},
+  [99] = {.lex_state = 257},
+  [100] = {.lex_state = 253},
+  [101] = {.lex_state = 257},
+  [102] = {.lex_state = 254},
+  [103] = {.lex_state = 274},
+  [104] = {.lex_state = 257},
+  [105] = {.lex_state = 257},
+  [106] = {.lex_state = 274},
+  [107] = {.lex_state = 259},
+  [108] = {.lex_state = 274},
+  [109] = {.lex_state = 274},
+  [110] = {.lex_state = 259},
+  [111] = {.lex_state = 259},
+  [112] = {.lex_state = 257},
+  [113] = {.lex_state = 259},
+  [114] = {.lex_state = 252},
+  [115] = {.lex_state = 263},
+  [116] = {.lex_state = 263},
+  [117] = {.lex_state = 259},
+  [118] = {.lex_state = 274},
+  [119] = {.lex_state = 252},
+  [120] = {.lex_state = 252},
+  [121] = {.lex_state = 259},
+  [122] = {.lex_state = 259},
+  [123] = {.lex_state = 259},
+  [124] = {.lex_state = 259},
+  [125] = {.lex_state = 257},
+  [126] = {.lex_state = 257},
+  [127] = {.lex_state = 257},
+  [128] = {.lex_state = 257},
+  [129] = {.lex_state = 259},
+  [130] = {.lex_state = 257},
+  [131] = {.lex_state = 257},
+  [132] = {.lex_state = 257},
+  [133] = {.lex_state = 259},
+  [134] = {.lex_state = 257},
+  [135] = {.lex_state = 262},
   [136] = {.lex_state = 264},
-  [137] = {.lex_state = 250},
-  [138] = {.lex_state = 252},
-  [139] = {.lex_state = 252},
-  [140] = {.lex_state = 11},
-  [141] = {.lex_state = 264},
-  [142] = {.lex_state = 261},
-  [143] = {.lex_state = 253},
-  [144] = {.lex_state = 11},
-  [145] = {.lex_state = 11},
-  [146] = {.lex_state = 11},
-  [147] = {.lex_state = 11},
-  [148] = {.lex_state = 252},
-  [149] = {.lex_state = 12},
-  [150] = {.lex_state = 11},
-  [151] = {.lex_state = 12},
+  [137] = {.lex_state = 264},
+  [138] = {.lex_state = 264},
+  [139] = {.lex_state = 262},
+  [140] = {.lex_state = 252},
+  [141] = {.lex_state = 252},
+  [142] = {.lex_state = 274},
+  [143] = {.lex_state = 262},
+  [144] = {.lex_state = 273},
+  [145] = {.lex_state = 265},
+  [146] = {.lex_state = 265},
+  [147] = {.lex_state = 253},
+  [148] = {.lex_state = 253},
+  [149] = {.lex_state = 265},
+  [150] = {.lex_state = 268},
+  [151] = {.lex_state = 262},
   [152] = {.lex_state = 11},
-  [153] = {.lex_state = 12},
-  [154] = {.lex_state = 261},
-  [155] = {.lex_state = 11},
-  [156] = {.lex_state = 249},
-  [157] = {.lex_state = 249},
+  [153] = {.lex_state = 255},
+  [154] = {.lex_state = 254},
+  [155] = {.lex_state = 265},
+  [156] = {.lex_state = 254},
+  [157] = {.lex_state = 11},
   [158] = {.lex_state = 252},
-  [159] = {.lex_state = 263},
-  [160] = {.lex_state = 263},
+  [159] = {.lex_state = 262},
+  [160] = {.lex_state = 11},
   [161] = {.lex_state = 11},
-  [162] = {.lex_state = 11},
+  [162] = {.lex_state = 254},
   [163] = {.lex_state = 11},
-  [164] = {.lex_state = 11},
+  [164] = {.lex_state = 252},
   [165] = {.lex_state = 11},
-  [166] = {.lex_state = 11},
-  [167] = {.lex_state = 11},
-  [168] = {.lex_state = 11},
+  [166] = {.lex_state = 254},
+  [167] = {.lex_state = 264},
+  [168] = {.lex_state = 264},
   [169] = {.lex_state = 11},
   [170] = {.lex_state = 11},
   [171] = {.lex_state = 11},
@@ -10648,313 +10816,356 @@ static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [182] = {.lex_state = 11},
   [183] = {.lex_state = 11},
   [184] = {.lex_state = 11},
-  [185] = {.lex_state = 276},
-  [186] = {.lex_state = 278},
-  [187] = {.lex_state = 278},
-  [188] = {.lex_state = 252},
-  [189] = {.lex_state = 267},
-  [190] = {.lex_state = 276},
-  [191] = {.lex_state = 249},
+  [185] = {.lex_state = 11},
+  [186] = {.lex_state = 11},
+  [187] = {.lex_state = 11},
+  [188] = {.lex_state = 11},
+  [189] = {.lex_state = 11},
+  [190] = {.lex_state = 11},
+  [191] = {.lex_state = 11},
   [192] = {.lex_state = 11},
-  [193] = {.lex_state = 252},
-  [194] = {.lex_state = 276},
-  [195] = {.lex_state = 276},
-  [196] = {.lex_state = 253},
-  [197] = {.lex_state = 264},
-  [198] = {.lex_state = 267},
-  [199] = {.lex_state = 12},
-  [200] = {.lex_state = 276},
-  [201] = {.lex_state = 278},
-  [202] = {.lex_state = 276},
-  [203] = {.lex_state = 252},
-  [204] = {.lex_state = 0},
-  [205] = {.lex_state = 0},
-  [206] = {.lex_state = 249},
-  [207] = {.lex_state = 249},
-  [208] = {.lex_state = 250},
-  [209] = {.lex_state = 249},
-  [210] = {.lex_state = 249},
-  [211] = {.lex_state = 252},
-  [212] = {.lex_state = 249},
-  [213] = {.lex_state = 249},
-  [214] = {.lex_state = 0},
+  [193] = {.lex_state = 11},
+  [194] = {.lex_state = 11},
+  [195] = {.lex_state = 11},
+  [196] = {.lex_state = 11},
+  [197] = {.lex_state = 254},
+  [198] = {.lex_state = 11},
+  [199] = {.lex_state = 280},
+  [200] = {.lex_state = 280},
+  [201] = {.lex_state = 280},
+  [202] = {.lex_state = 280},
+  [203] = {.lex_state = 268},
+  [204] = {.lex_state = 268},
+  [205] = {.lex_state = 280},
+  [206] = {.lex_state = 282},
+  [207] = {.lex_state = 265},
+  [208] = {.lex_state = 282},
+  [209] = {.lex_state = 282},
+  [210] = {.lex_state = 254},
+  [211] = {.lex_state = 280},
+  [212] = {.lex_state = 252},
+  [213] = {.lex_state = 269},
+  [214] = {.lex_state = 252},
   [215] = {.lex_state = 0},
-  [216] = {.lex_state = 0},
-  [217] = {.lex_state = 252},
-  [218] = {.lex_state = 252},
-  [219] = {.lex_state = 11},
-  [220] = {.lex_state = 249},
-  [221] = {.lex_state = 23},
+  [216] = {.lex_state = 252},
+  [217] = {.lex_state = 0},
+  [218] = {.lex_state = 0},
+  [219] = {.lex_state = 252},
+  [220] = {.lex_state = 22},
+  [221] = {.lex_state = 252},
   [222] = {.lex_state = 252},
-  [223] = {.lex_state = 249},
-  [224] = {.lex_state = 20},
-  [225] = {.lex_state = 15},
-  [226] = {.lex_state = 20},
-  [227] = {.lex_state = 15},
-  [228] = {.lex_state = 20},
-  [229] = {.lex_state = 15},
-  [230] = {.lex_state = 14},
+  [223] = {.lex_state = 12},
+  [224] = {.lex_state = 252},
+  [225] = {.lex_state = 19},
+  [226] = {.lex_state = 254},
+  [227] = {.lex_state = 12},
+  [228] = {.lex_state = 14},
+  [229] = {.lex_state = 19},
+  [230] = {.lex_state = 252},
   [231] = {.lex_state = 14},
-  [232] = {.lex_state = 14},
-  [233] = {.lex_state = 249},
-  [234] = {.lex_state = 13},
-  [235] = {.lex_state = 13},
+  [232] = {.lex_state = 0},
+  [233] = {.lex_state = 19},
+  [234] = {.lex_state = 14},
+  [235] = {.lex_state = 252},
   [236] = {.lex_state = 13},
-  [237] = {.lex_state = 249},
-  [238] = {.lex_state = 250},
-  [239] = {.lex_state = 23},
-  [240] = {.lex_state = 276},
-  [241] = {.lex_state = 249},
-  [242] = {.lex_state = 23},
-  [243] = {.lex_state = 249},
-  [244] = {.lex_state = 23},
-  [245] = {.lex_state = 249},
-  [246] = {.lex_state = 252},
-  [247] = {.lex_state = 249},
-  [248] = {.lex_state = 252},
-  [249] = {.lex_state = 0},
+  [237] = {.lex_state = 13},
+  [238] = {.lex_state = 13},
+  [239] = {.lex_state = 253},
+  [240] = {.lex_state = 254},
+  [241] = {.lex_state = 254},
+  [242] = {.lex_state = 11},
+  [243] = {.lex_state = 253},
+  [244] = {.lex_state = 252},
+  [245] = {.lex_state = 12},
+  [246] = {.lex_state = 0},
+  [247] = {.lex_state = 254},
+  [248] = {.lex_state = 254},
+  [249] = {.lex_state = 252},
   [250] = {.lex_state = 23},
-  [251] = {.lex_state = 23},
-  [252] = {.lex_state = 249},
-  [253] = {.lex_state = 23},
-  [254] = {.lex_state = 0},
-  [255] = {.lex_state = 249},
-  [256] = {.lex_state = 278},
-  [257] = {.lex_state = 249},
-  [258] = {.lex_state = 23},
-  [259] = {.lex_state = 23},
-  [260] = {.lex_state = 249},
-  [261] = {.lex_state = 23},
-  [262] = {.lex_state = 11},
-  [263] = {.lex_state = 249},
-  [264] = {.lex_state = 23},
-  [265] = {.lex_state = 0},
-  [266] = {.lex_state = 249},
-  [267] = {.lex_state = 23},
-  [268] = {.lex_state = 277},
-  [269] = {.lex_state = 0},
-  [270] = {.lex_state = 23},
-  [271] = {.lex_state = 23},
-  [272] = {.lex_state = 249},
-  [273] = {.lex_state = 249},
-  [274] = {.lex_state = 249},
-  [275] = {.lex_state = 23},
-  [276] = {.lex_state = 249},
-  [277] = {.lex_state = 249},
-  [278] = {.lex_state = 249},
-  [279] = {.lex_state = 249},
-  [280] = {.lex_state = 249},
-  [281] = {.lex_state = 249},
-  [282] = {.lex_state = 249},
-  [283] = {.lex_state = 249},
-  [284] = {.lex_state = 249},
-  [285] = {.lex_state = 249},
-  [286] = {.lex_state = 249},
-  [287] = {.lex_state = 249},
-  [288] = {.lex_state = 249},
-  [289] = {.lex_state = 249},
-  [290] = {.lex_state = 249},
-  [291] = {.lex_state = 249},
-  [292] = {.lex_state = 249},
-  [293] = {.lex_state = 249},
-  [294] = {.lex_state = 249},
-  [295] = {.lex_state = 249},
-  [296] = {.lex_state = 249},
-  [297] = {.lex_state = 249},
-  [298] = {.lex_state = 23},
-  [299] = {.lex_state = 249},
-  [300] = {.lex_state = 0},
-  [301] = {.lex_state = 23},
-  [302] = {.lex_state = 276},
-  [303] = {.lex_state = 23},
-  [304] = {.lex_state = 16},
+  [251] = {.lex_state = 252},
+  [252] = {.lex_state = 22},
+  [253] = {.lex_state = 22},
+  [254] = {.lex_state = 22},
+  [255] = {.lex_state = 252},
+  [256] = {.lex_state = 22},
+  [257] = {.lex_state = 22},
+  [258] = {.lex_state = 22},
+  [259] = {.lex_state = 22},
+  [260] = {.lex_state = 252},
+  [261] = {.lex_state = 22},
+  [262] = {.lex_state = 0},
+  [263] = {.lex_state = 22},
+  [264] = {.lex_state = 0},
+  [265] = {.lex_state = 280},
+  [266] = {.lex_state = 22},
+  [267] = {.lex_state = 22},
+  [268] = {.lex_state = 22},
+  [269] = {.lex_state = 254},
+  [270] = {.lex_state = 0},
+  [271] = {.lex_state = 252},
+  [272] = {.lex_state = 252},
+  [273] = {.lex_state = 0},
+  [274] = {.lex_state = 252},
+  [275] = {.lex_state = 282},
+  [276] = {.lex_state = 252},
+  [277] = {.lex_state = 252},
+  [278] = {.lex_state = 252},
+  [279] = {.lex_state = 22},
+  [280] = {.lex_state = 22},
+  [281] = {.lex_state = 0},
+  [282] = {.lex_state = 280},
+  [283] = {.lex_state = 252},
+  [284] = {.lex_state = 254},
+  [285] = {.lex_state = 254},
+  [286] = {.lex_state = 252},
+  [287] = {.lex_state = 22},
+  [288] = {.lex_state = 252},
+  [289] = {.lex_state = 252},
+  [290] = {.lex_state = 252},
+  [291] = {.lex_state = 252},
+  [292] = {.lex_state = 252},
+  [293] = {.lex_state = 252},
+  [294] = {.lex_state = 252},
+  [295] = {.lex_state = 252},
+  [296] = {.lex_state = 252},
+  [297] = {.lex_state = 252},
+  [298] = {.lex_state = 252},
+  [299] = {.lex_state = 252},
+  [300] = {.lex_state = 252},
+  [301] = {.lex_state = 252},
+  [302] = {.lex_state = 252},
+  [303] = {.lex_state = 252},
+  [304] = {.lex_state = 252},
   [305] = {.lex_state = 252},
   [306] = {.lex_state = 252},
-  [307] = {.lex_state = 24},
-  [308] = {.lex_state = 250},
-  [309] = {.lex_state = 24},
-  [310] = {.lex_state = 249},
+  [307] = {.lex_state = 252},
+  [308] = {.lex_state = 252},
+  [309] = {.lex_state = 252},
+  [310] = {.lex_state = 252},
   [311] = {.lex_state = 252},
-  [312] = {.lex_state = 24},
-  [313] = {.lex_state = 23},
-  [314] = {.lex_state = 255},
-  [315] = {.lex_state = 252},
+  [312] = {.lex_state = 22},
+  [313] = {.lex_state = 252},
+  [314] = {.lex_state = 281},
+  [315] = {.lex_state = 11},
   [316] = {.lex_state = 252},
-  [317] = {.lex_state = 24},
-  [318] = {.lex_state = 252},
-  [319] = {.lex_state = 16},
-  [320] = {.lex_state = 249},
-  [321] = {.lex_state = 24},
-  [322] = {.lex_state = 24},
-  [323] = {.lex_state = 16},
+  [317] = {.lex_state = 252},
+  [318] = {.lex_state = 22},
+  [319] = {.lex_state = 258},
+  [320] = {.lex_state = 22},
+  [321] = {.lex_state = 254},
+  [322] = {.lex_state = 254},
+  [323] = {.lex_state = 254},
   [324] = {.lex_state = 252},
-  [325] = {.lex_state = 11},
-  [326] = {.lex_state = 258},
-  [327] = {.lex_state = 252},
-  [328] = {.lex_state = 258},
-  [329] = {.lex_state = 258},
-  [330] = {.lex_state = 0},
-  [331] = {.lex_state = 250},
-  [332] = {.lex_state = 259},
-  [333] = {.lex_state = 0},
-  [334] = {.lex_state = 0},
-  [335] = {.lex_state = 255},
-  [336] = {.lex_state = 0},
-  [337] = {.lex_state = 0},
-  [338] = {.lex_state = 0},
-  [339] = {.lex_state = 0},
-  [340] = {.lex_state = 259},
-  [341] = {.lex_state = 0},
-  [342] = {.lex_state = 0},
-  [343] = {.lex_state = 259},
-  [344] = {.lex_state = 259},
-  [345] = {.lex_state = 259},
-  [346] = {.lex_state = 259},
-  [347] = {.lex_state = 259},
-  [348] = {.lex_state = 0},
-  [349] = {.lex_state = 0},
-  [350] = {.lex_state = 250},
-  [351] = {.lex_state = 250},
+  [325] = {.lex_state = 254},
+  [326] = {.lex_state = 254},
+  [327] = {.lex_state = 254},
+  [328] = {.lex_state = 24},
+  [329] = {.lex_state = 24},
+  [330] = {.lex_state = 257},
+  [331] = {.lex_state = 24},
+  [332] = {.lex_state = 24},
+  [333] = {.lex_state = 11},
+  [334] = {.lex_state = 24},
+  [335] = {.lex_state = 24},
+  [336] = {.lex_state = 24},
+  [337] = {.lex_state = 253},
+  [338] = {.lex_state = 15},
+  [339] = {.lex_state = 15},
+  [340] = {.lex_state = 254},
+  [341] = {.lex_state = 15},
+  [342] = {.lex_state = 254},
+  [343] = {.lex_state = 258},
+  [344] = {.lex_state = 258},
+  [345] = {.lex_state = 252},
+  [346] = {.lex_state = 253},
+  [347] = {.lex_state = 253},
+  [348] = {.lex_state = 257},
+  [349] = {.lex_state = 257},
+  [350] = {.lex_state = 0},
+  [351] = {.lex_state = 0},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 259},
-  [354] = {.lex_state = 0},
+  [353] = {.lex_state = 253},
+  [354] = {.lex_state = 253},
   [355] = {.lex_state = 0},
-  [356] = {.lex_state = 0},
-  [357] = {.lex_state = 259},
+  [356] = {.lex_state = 271},
+  [357] = {.lex_state = 0},
   [358] = {.lex_state = 0},
-  [359] = {.lex_state = 250},
-  [360] = {.lex_state = 259},
+  [359] = {.lex_state = 0},
+  [360] = {.lex_state = 0},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 259},
-  [363] = {.lex_state = 20},
-  [364] = {.lex_state = 252},
-  [365] = {.lex_state = 20},
+  [362] = {.lex_state = 0},
+  [363] = {.lex_state = 253},
+  [364] = {.lex_state = 253},
+  [365] = {.lex_state = 253},
   [366] = {.lex_state = 0},
-  [367] = {.lex_state = 259},
-  [368] = {.lex_state = 15},
-  [369] = {.lex_state = 15},
-  [370] = {.lex_state = 250},
-  [371] = {.lex_state = 259},
-  [372] = {.lex_state = 14},
-  [373] = {.lex_state = 14},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 274},
+  [369] = {.lex_state = 274},
+  [370] = {.lex_state = 253},
+  [371] = {.lex_state = 0},
+  [372] = {.lex_state = 253},
+  [373] = {.lex_state = 0},
   [374] = {.lex_state = 271},
-  [375] = {.lex_state = 255},
-  [376] = {.lex_state = 255},
-  [377] = {.lex_state = 259},
-  [378] = {.lex_state = 271},
+  [375] = {.lex_state = 0},
+  [376] = {.lex_state = 257},
+  [377] = {.lex_state = 253},
+  [378] = {.lex_state = 0},
   [379] = {.lex_state = 0},
-  [380] = {.lex_state = 259},
-  [381] = {.lex_state = 0},
-  [382] = {.lex_state = 0},
-  [383] = {.lex_state = 271},
-  [384] = {.lex_state = 255},
-  [385] = {.lex_state = 259},
+  [380] = {.lex_state = 274},
+  [381] = {.lex_state = 274},
+  [382] = {.lex_state = 253},
+  [383] = {.lex_state = 0},
+  [384] = {.lex_state = 0},
+  [385] = {.lex_state = 0},
   [386] = {.lex_state = 0},
   [387] = {.lex_state = 0},
-  [388] = {.lex_state = 25},
-  [389] = {.lex_state = 255},
-  [390] = {.lex_state = 0},
-  [391] = {.lex_state = 13},
-  [392] = {.lex_state = 13},
-  [393] = {.lex_state = 0},
-  [394] = {.lex_state = 0},
-  [395] = {.lex_state = 259},
-  [396] = {.lex_state = 259},
-  [397] = {.lex_state = 0},
+  [388] = {.lex_state = 0},
+  [389] = {.lex_state = 0},
+  [390] = {.lex_state = 257},
+  [391] = {.lex_state = 0},
+  [392] = {.lex_state = 19},
+  [393] = {.lex_state = 19},
+  [394] = {.lex_state = 253},
+  [395] = {.lex_state = 0},
+  [396] = {.lex_state = 14},
+  [397] = {.lex_state = 14},
   [398] = {.lex_state = 0},
-  [399] = {.lex_state = 0},
-  [400] = {.lex_state = 255},
-  [401] = {.lex_state = 259},
+  [399] = {.lex_state = 13},
+  [400] = {.lex_state = 13},
+  [401] = {.lex_state = 253},
   [402] = {.lex_state = 0},
   [403] = {.lex_state = 0},
-  [404] = {.lex_state = 0},
-  [405] = {.lex_state = 255},
+  [404] = {.lex_state = 253},
+  [405] = {.lex_state = 0},
   [406] = {.lex_state = 0},
-  [407] = {.lex_state = 255},
-  [408] = {.lex_state = 271},
+  [407] = {.lex_state = 253},
+  [408] = {.lex_state = 253},
   [409] = {.lex_state = 0},
-  [410] = {.lex_state = 252},
-  [411] = {.lex_state = 0},
-  [412] = {.lex_state = 259},
-  [413] = {.lex_state = 250},
-  [414] = {.lex_state = 250},
-  [415] = {.lex_state = 250},
+  [410] = {.lex_state = 12},
+  [411] = {.lex_state = 12},
+  [412] = {.lex_state = 253},
+  [413] = {.lex_state = 257},
+  [414] = {.lex_state = 257},
+  [415] = {.lex_state = 0},
   [416] = {.lex_state = 0},
-  [417] = {.lex_state = 250},
-  [418] = {.lex_state = 0},
-  [419] = {.lex_state = 259},
-  [420] = {.lex_state = 0},
-  [421] = {.lex_state = 0},
+  [417] = {.lex_state = 254},
+  [418] = {.lex_state = 253},
+  [419] = {.lex_state = 253},
+  [420] = {.lex_state = 274},
+  [421] = {.lex_state = 253},
   [422] = {.lex_state = 0},
   [423] = {.lex_state = 0},
-  [424] = {.lex_state = 259},
-  [425] = {.lex_state = 259},
-  [426] = {.lex_state = 249},
+  [424] = {.lex_state = 253},
+  [425] = {.lex_state = 253},
+  [426] = {.lex_state = 0},
   [427] = {.lex_state = 0},
-  [428] = {.lex_state = 250},
-  [429] = {.lex_state = 250},
-  [430] = {.lex_state = 250},
-  [431] = {.lex_state = 255},
-  [432] = {.lex_state = 250},
-  [433] = {.lex_state = 250},
-  [434] = {.lex_state = 255},
-  [435] = {.lex_state = 250},
-  [436] = {.lex_state = 16},
-  [437] = {.lex_state = 16},
-  [438] = {.lex_state = 250},
-  [439] = {.lex_state = 9},
-  [440] = {.lex_state = 250},
-  [441] = {.lex_state = 250},
-  [442] = {.lex_state = 8},
-  [443] = {.lex_state = 252},
+  [428] = {.lex_state = 0},
+  [429] = {.lex_state = 253},
+  [430] = {.lex_state = 0},
+  [431] = {.lex_state = 274},
+  [432] = {.lex_state = 274},
+  [433] = {.lex_state = 0},
+  [434] = {.lex_state = 257},
+  [435] = {.lex_state = 257},
+  [436] = {.lex_state = 271},
+  [437] = {.lex_state = 253},
+  [438] = {.lex_state = 252},
+  [439] = {.lex_state = 0},
+  [440] = {.lex_state = 253},
+  [441] = {.lex_state = 0},
+  [442] = {.lex_state = 0},
+  [443] = {.lex_state = 0},
   [444] = {.lex_state = 0},
-  [445] = {.lex_state = 252},
-  [446] = {.lex_state = 252},
-  [447] = {.lex_state = 249},
-  [448] = {.lex_state = 252},
-  [449] = {.lex_state = 252},
-  [450] = {.lex_state = 249},
-  [451] = {.lex_state = 252},
-  [452] = {.lex_state = 10},
-  [453] = {.lex_state = 250},
-  [454] = {.lex_state = 252},
-  [455] = {.lex_state = 252},
-  [456] = {.lex_state = 252},
-  [457] = {.lex_state = 249},
-  [458] = {.lex_state = 252},
-  [459] = {.lex_state = 255},
-  [460] = {.lex_state = 0},
-  [461] = {.lex_state = 255},
-  [462] = {.lex_state = 252},
-  [463] = {.lex_state = 249},
-  [464] = {.lex_state = 255},
-  [465] = {.lex_state = 0},
-  [466] = {.lex_state = 0},
-  [467] = {.lex_state = 0},
-  [468] = {.lex_state = 255},
-  [469] = {.lex_state = 252},
-  [470] = {.lex_state = 0},
-  [471] = {.lex_state = 0},
-  [472] = {.lex_state = 253},
-  [473] = {.lex_state = 255},
-  [474] = {.lex_state = 255},
-  [475] = {.lex_state = 0},
-  [476] = {.lex_state = 249},
-  [477] = {.lex_state = 0},
-  [478] = {.lex_state = 0},
-  [479] = {.lex_state = 255},
-  [480] = {.lex_state = 0},
-  [481] = {.lex_state = 0},
-  [482] = {.lex_state = 0},
-  [483] = {.lex_state = 0},
-  [484] = {.lex_state = 255},
-  [485] = {.lex_state = 0},
-  [486] = {.lex_state = 0},
-  [487] = {.lex_state = 0},
-  [488] = {.lex_state = 0},
-  [489] = {.lex_state = 0},
-  [490] = {.lex_state = 0},
-  [491] = {.lex_state = 252},
+  [445] = {.lex_state = 25},
+  [446] = {.lex_state = 274},
+  [447] = {.lex_state = 253},
+  [448] = {.lex_state = 257},
+  [449] = {.lex_state = 0},
+  [450] = {.lex_state = 274},
+  [451] = {.lex_state = 274},
+  [452] = {.lex_state = 254},
+  [453] = {.lex_state = 274},
+  [454] = {.lex_state = 274},
+  [455] = {.lex_state = 253},
+  [456] = {.lex_state = 274},
+  [457] = {.lex_state = 274},
+  [458] = {.lex_state = 274},
+  [459] = {.lex_state = 274},
+  [460] = {.lex_state = 274},
+  [461] = {.lex_state = 274},
+  [462] = {.lex_state = 271},
+  [463] = {.lex_state = 274},
+  [464] = {.lex_state = 9},
+  [465] = {.lex_state = 274},
+  [466] = {.lex_state = 274},
+  [467] = {.lex_state = 274},
+  [468] = {.lex_state = 15},
+  [469] = {.lex_state = 15},
+  [470] = {.lex_state = 274},
+  [471] = {.lex_state = 257},
+  [472] = {.lex_state = 254},
+  [473] = {.lex_state = 0},
+  [474] = {.lex_state = 274},
+  [475] = {.lex_state = 274},
+  [476] = {.lex_state = 274},
+  [477] = {.lex_state = 8},
+  [478] = {.lex_state = 254},
+  [479] = {.lex_state = 274},
+  [480] = {.lex_state = 252},
+  [481] = {.lex_state = 254},
+  [482] = {.lex_state = 254},
+  [483] = {.lex_state = 254},
+  [484] = {.lex_state = 0},
+  [485] = {.lex_state = 254},
+  [486] = {.lex_state = 257},
+  [487] = {.lex_state = 254},
+  [488] = {.lex_state = 252},
+  [489] = {.lex_state = 267},
+  [490] = {.lex_state = 254},
+  [491] = {.lex_state = 257},
+  [492] = {.lex_state = 267},
+  [493] = {.lex_state = 252},
+  [494] = {.lex_state = 254},
+  [495] = {.lex_state = 254},
+  [496] = {.lex_state = 10},
+  [497] = {.lex_state = 252},
+  [498] = {.lex_state = 0},
+  [499] = {.lex_state = 0},
+  [500] = {.lex_state = 257},
+  [501] = {.lex_state = 0},
+  [502] = {.lex_state = 0},
+  [503] = {.lex_state = 257},
+  [504] = {.lex_state = 0},
+  [505] = {.lex_state = 254},
+  [506] = {.lex_state = 0},
+  [507] = {.lex_state = 0},
+  [508] = {.lex_state = 0},
+  [509] = {.lex_state = 254},
+  [510] = {.lex_state = 254},
+  [511] = {.lex_state = 257},
+  [512] = {.lex_state = 269},
+  [513] = {.lex_state = 0},
+  [514] = {.lex_state = 0},
+  [515] = {.lex_state = 0},
+  [516] = {.lex_state = 257},
+  [517] = {.lex_state = 254},
+  [518] = {.lex_state = 0},
+  [519] = {.lex_state = 0},
+  [520] = {.lex_state = 257},
+  [521] = {.lex_state = 0},
+  [522] = {.lex_state = 0},
+  [523] = {.lex_state = 0},
+  [524] = {.lex_state = 254},
+  [525] = {.lex_state = 257},
+  [526] = {.lex_state = 0},
+  [527] = {.lex_state = 252},
+  [528] = {.lex_state = 0},
+  [529] = {.lex_state = 0},
+  [530] = {.lex_state = 0},
+  [531] = {.lex_state = 254},
+  [532] = {.lex_state = 0},
+  [533] = {.lex_state = 0},
+  [534] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -11034,6 +11245,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_sport] = ACTIONS(1),
     [anon_sym_dport] = ACTIONS(1),
     [anon_sym_handle] = ACTIONS(1),
+    [anon_sym_hashkey] = ACTIONS(1),
+    [anon_sym_mask] = ACTIONS(1),
+    [anon_sym_at] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
     [anon_sym_action] = ACTIONS(1),
     [anon_sym_ok] = ACTIONS(1),
@@ -11041,6 +11255,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_pass] = ACTIONS(1),
     [anon_sym_reclassify] = ACTIONS(1),
     [anon_sym_continue] = ACTIONS(1),
+    [anon_sym_divisor] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
     [anon_sym_netem] = ACTIONS(1),
@@ -11134,44 +11349,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(487),
-    [sym__statements] = STATE(475),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(216),
-    [sym_netns_statement] = STATE(216),
-    [sym_host_statement] = STATE(216),
-    [sym_table_statement] = STATE(216),
-    [sym_let_statement] = STATE(216),
-    [sym_for_statement] = STATE(216),
-    [sym_include_statement] = STATE(216),
-    [sym_expect_statement] = STATE(216),
-    [sym_veth_statement] = STATE(216),
-    [sym_bridge_statement] = STATE(216),
-    [sym_dummy_statement] = STATE(216),
-    [sym_vrf_statement] = STATE(216),
-    [sym_macvlan_statement] = STATE(216),
-    [sym_vlan_statement] = STATE(216),
-    [sym_vxlan_statement] = STATE(216),
-    [sym_link_statement] = STATE(216),
-    [sym_addr_statement] = STATE(216),
-    [sym_state_statement] = STATE(216),
-    [sym_mtu_statement] = STATE(216),
-    [sym_mac_statement] = STATE(216),
-    [sym_master_statement] = STATE(216),
-    [sym_shape_statement] = STATE(216),
-    [sym_htb_statement] = STATE(216),
-    [sym_class_statement] = STATE(216),
-    [sym_filter_statement] = STATE(216),
-    [sym_qdisc_statement] = STATE(216),
-    [sym_netem_statement] = STATE(216),
-    [sym_bpf_statement] = STATE(216),
-    [sym_xdp_statement] = STATE(216),
-    [sym_route_statement] = STATE(216),
-    [sym_rule_statement] = STATE(216),
-    [sym_forward_statement] = STATE(216),
-    [sym_sysctl_statement] = STATE(216),
-    [sym_firewall_statement] = STATE(216),
-    [aux_sym__statements_repeat1] = STATE(4),
+    [sym_source_file] = STATE(502),
+    [sym__statements] = STATE(533),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(232),
+    [sym_netns_statement] = STATE(232),
+    [sym_host_statement] = STATE(232),
+    [sym_table_statement] = STATE(232),
+    [sym_let_statement] = STATE(232),
+    [sym_for_statement] = STATE(232),
+    [sym_include_statement] = STATE(232),
+    [sym_expect_statement] = STATE(232),
+    [sym_veth_statement] = STATE(232),
+    [sym_bridge_statement] = STATE(232),
+    [sym_dummy_statement] = STATE(232),
+    [sym_vrf_statement] = STATE(232),
+    [sym_macvlan_statement] = STATE(232),
+    [sym_vlan_statement] = STATE(232),
+    [sym_vxlan_statement] = STATE(232),
+    [sym_link_statement] = STATE(232),
+    [sym_addr_statement] = STATE(232),
+    [sym_state_statement] = STATE(232),
+    [sym_mtu_statement] = STATE(232),
+    [sym_mac_statement] = STATE(232),
+    [sym_master_statement] = STATE(232),
+    [sym_shape_statement] = STATE(232),
+    [sym_htb_statement] = STATE(232),
+    [sym_class_statement] = STATE(232),
+    [sym_filter_statement] = STATE(232),
+    [sym_u32_table_statement] = STATE(232),
+    [sym_qdisc_statement] = STATE(232),
+    [sym_netem_statement] = STATE(232),
+    [sym_bpf_statement] = STATE(232),
+    [sym_xdp_statement] = STATE(232),
+    [sym_route_statement] = STATE(232),
+    [sym_rule_statement] = STATE(232),
+    [sym_forward_statement] = STATE(232),
+    [sym_sysctl_statement] = STATE(232),
+    [sym_firewall_statement] = STATE(232),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11247,8 +11463,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_sport] = ACTIONS(75),
     [anon_sym_dport] = ACTIONS(75),
     [anon_sym_handle] = ACTIONS(75),
-    [anon_sym_DASH_GT] = ACTIONS(75),
+    [anon_sym_at] = ACTIONS(75),
     [anon_sym_action] = ACTIONS(75),
+    [anon_sym_divisor] = ACTIONS(75),
     [anon_sym_delay] = ACTIONS(75),
     [anon_sym_jitter] = ACTIONS(75),
     [anon_sym_loss] = ACTIONS(75),
@@ -11276,7 +11493,7 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_fwmark] = ACTIONS(75),
     [anon_sym_SLASH] = ACTIONS(75),
     [anon_sym_uidrange] = ACTIONS(75),
-    [anon_sym_DASH] = ACTIONS(77),
+    [anon_sym_DASH] = ACTIONS(75),
     [anon_sym_priority] = ACTIONS(75),
     [anon_sym_pref] = ACTIONS(75),
     [anon_sym_ipproto] = ACTIONS(75),
@@ -11296,42 +11513,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv6_address_token1] = ACTIONS(75),
   },
   [STATE(3)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
-    [aux_sym__statements_repeat1] = STATE(18),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(218),
+    [sym_netns_statement] = STATE(218),
+    [sym_host_statement] = STATE(218),
+    [sym_table_statement] = STATE(218),
+    [sym_let_statement] = STATE(218),
+    [sym_for_statement] = STATE(218),
+    [sym_include_statement] = STATE(218),
+    [sym_expect_statement] = STATE(218),
+    [sym_veth_statement] = STATE(218),
+    [sym_bridge_statement] = STATE(218),
+    [sym_dummy_statement] = STATE(218),
+    [sym_vrf_statement] = STATE(218),
+    [sym_macvlan_statement] = STATE(218),
+    [sym_vlan_statement] = STATE(218),
+    [sym_vxlan_statement] = STATE(218),
+    [sym_link_statement] = STATE(218),
+    [sym_addr_statement] = STATE(218),
+    [sym_state_statement] = STATE(218),
+    [sym_mtu_statement] = STATE(218),
+    [sym_mac_statement] = STATE(218),
+    [sym_master_statement] = STATE(218),
+    [sym_shape_statement] = STATE(218),
+    [sym_htb_statement] = STATE(218),
+    [sym_class_statement] = STATE(218),
+    [sym_filter_statement] = STATE(218),
+    [sym_u32_table_statement] = STATE(218),
+    [sym_qdisc_statement] = STATE(218),
+    [sym_netem_statement] = STATE(218),
+    [sym_bpf_statement] = STATE(218),
+    [sym_xdp_statement] = STATE(218),
+    [sym_route_statement] = STATE(218),
+    [sym_rule_statement] = STATE(218),
+    [sym_forward_statement] = STATE(218),
+    [sym_sysctl_statement] = STATE(218),
+    [sym_firewall_statement] = STATE(218),
+    [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11374,45 +11592,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(215),
-    [sym_netns_statement] = STATE(215),
-    [sym_host_statement] = STATE(215),
-    [sym_table_statement] = STATE(215),
-    [sym_let_statement] = STATE(215),
-    [sym_for_statement] = STATE(215),
-    [sym_include_statement] = STATE(215),
-    [sym_expect_statement] = STATE(215),
-    [sym_veth_statement] = STATE(215),
-    [sym_bridge_statement] = STATE(215),
-    [sym_dummy_statement] = STATE(215),
-    [sym_vrf_statement] = STATE(215),
-    [sym_macvlan_statement] = STATE(215),
-    [sym_vlan_statement] = STATE(215),
-    [sym_vxlan_statement] = STATE(215),
-    [sym_link_statement] = STATE(215),
-    [sym_addr_statement] = STATE(215),
-    [sym_state_statement] = STATE(215),
-    [sym_mtu_statement] = STATE(215),
-    [sym_mac_statement] = STATE(215),
-    [sym_master_statement] = STATE(215),
-    [sym_shape_statement] = STATE(215),
-    [sym_htb_statement] = STATE(215),
-    [sym_class_statement] = STATE(215),
-    [sym_filter_statement] = STATE(215),
-    [sym_qdisc_statement] = STATE(215),
-    [sym_netem_statement] = STATE(215),
-    [sym_bpf_statement] = STATE(215),
-    [sym_xdp_statement] = STATE(215),
-    [sym_route_statement] = STATE(215),
-    [sym_rule_statement] = STATE(215),
-    [sym_forward_statement] = STATE(215),
-    [sym_sysctl_statement] = STATE(215),
-    [sym_firewall_statement] = STATE(215),
-    [aux_sym__statements_repeat1] = STATE(18),
-    [ts_builtin_sym_end] = ACTIONS(83),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__statements] = STATE(504),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(232),
+    [sym_netns_statement] = STATE(232),
+    [sym_host_statement] = STATE(232),
+    [sym_table_statement] = STATE(232),
+    [sym_let_statement] = STATE(232),
+    [sym_for_statement] = STATE(232),
+    [sym_include_statement] = STATE(232),
+    [sym_expect_statement] = STATE(232),
+    [sym_veth_statement] = STATE(232),
+    [sym_bridge_statement] = STATE(232),
+    [sym_dummy_statement] = STATE(232),
+    [sym_vrf_statement] = STATE(232),
+    [sym_macvlan_statement] = STATE(232),
+    [sym_vlan_statement] = STATE(232),
+    [sym_vxlan_statement] = STATE(232),
+    [sym_link_statement] = STATE(232),
+    [sym_addr_statement] = STATE(232),
+    [sym_state_statement] = STATE(232),
+    [sym_mtu_statement] = STATE(232),
+    [sym_mac_statement] = STATE(232),
+    [sym_master_statement] = STATE(232),
+    [sym_shape_statement] = STATE(232),
+    [sym_htb_statement] = STATE(232),
+    [sym_class_statement] = STATE(232),
+    [sym_filter_statement] = STATE(232),
+    [sym_u32_table_statement] = STATE(232),
+    [sym_qdisc_statement] = STATE(232),
+    [sym_netem_statement] = STATE(232),
+    [sym_bpf_statement] = STATE(232),
+    [sym_xdp_statement] = STATE(232),
+    [sym_route_statement] = STATE(232),
+    [sym_rule_statement] = STATE(232),
+    [sym_forward_statement] = STATE(232),
+    [sym_sysctl_statement] = STATE(232),
+    [sym_firewall_statement] = STATE(232),
+    [aux_sym__statements_repeat1] = STATE(3),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11452,45 +11671,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__statements] = STATE(480),
-    [sym__sep] = STATE(4),
-    [sym__statement] = STATE(216),
-    [sym_netns_statement] = STATE(216),
-    [sym_host_statement] = STATE(216),
-    [sym_table_statement] = STATE(216),
-    [sym_let_statement] = STATE(216),
-    [sym_for_statement] = STATE(216),
-    [sym_include_statement] = STATE(216),
-    [sym_expect_statement] = STATE(216),
-    [sym_veth_statement] = STATE(216),
-    [sym_bridge_statement] = STATE(216),
-    [sym_dummy_statement] = STATE(216),
-    [sym_vrf_statement] = STATE(216),
-    [sym_macvlan_statement] = STATE(216),
-    [sym_vlan_statement] = STATE(216),
-    [sym_vxlan_statement] = STATE(216),
-    [sym_link_statement] = STATE(216),
-    [sym_addr_statement] = STATE(216),
-    [sym_state_statement] = STATE(216),
-    [sym_mtu_statement] = STATE(216),
-    [sym_mac_statement] = STATE(216),
-    [sym_master_statement] = STATE(216),
-    [sym_shape_statement] = STATE(216),
-    [sym_htb_statement] = STATE(216),
-    [sym_class_statement] = STATE(216),
-    [sym_filter_statement] = STATE(216),
-    [sym_qdisc_statement] = STATE(216),
-    [sym_netem_statement] = STATE(216),
-    [sym_bpf_statement] = STATE(216),
-    [sym_xdp_statement] = STATE(216),
-    [sym_route_statement] = STATE(216),
-    [sym_rule_statement] = STATE(216),
-    [sym_forward_statement] = STATE(216),
-    [sym_sysctl_statement] = STATE(216),
-    [sym_firewall_statement] = STATE(216),
-    [aux_sym__statements_repeat1] = STATE(4),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(433),
+    [sym_netns_statement] = STATE(433),
+    [sym_host_statement] = STATE(433),
+    [sym_table_statement] = STATE(433),
+    [sym_let_statement] = STATE(433),
+    [sym_for_statement] = STATE(433),
+    [sym_include_statement] = STATE(433),
+    [sym_expect_statement] = STATE(433),
+    [sym_veth_statement] = STATE(433),
+    [sym_bridge_statement] = STATE(433),
+    [sym_dummy_statement] = STATE(433),
+    [sym_vrf_statement] = STATE(433),
+    [sym_macvlan_statement] = STATE(433),
+    [sym_vlan_statement] = STATE(433),
+    [sym_vxlan_statement] = STATE(433),
+    [sym_link_statement] = STATE(433),
+    [sym_addr_statement] = STATE(433),
+    [sym_state_statement] = STATE(433),
+    [sym_mtu_statement] = STATE(433),
+    [sym_mac_statement] = STATE(433),
+    [sym_master_statement] = STATE(433),
+    [sym_shape_statement] = STATE(433),
+    [sym_htb_statement] = STATE(433),
+    [sym_class_statement] = STATE(433),
+    [sym_filter_statement] = STATE(433),
+    [sym_u32_table_statement] = STATE(433),
+    [sym_qdisc_statement] = STATE(433),
+    [sym_netem_statement] = STATE(433),
+    [sym_bpf_statement] = STATE(433),
+    [sym_xdp_statement] = STATE(433),
+    [sym_route_statement] = STATE(433),
+    [sym_rule_statement] = STATE(433),
+    [sym_forward_statement] = STATE(433),
+    [sym_sysctl_statement] = STATE(433),
+    [sym_firewall_statement] = STATE(433),
+    [aux_sym__statements_repeat1] = STATE(14),
+    [ts_builtin_sym_end] = ACTIONS(85),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11530,42 +11750,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(6)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
-    [aux_sym__statements_repeat1] = STATE(18),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(433),
+    [sym_netns_statement] = STATE(433),
+    [sym_host_statement] = STATE(433),
+    [sym_table_statement] = STATE(433),
+    [sym_let_statement] = STATE(433),
+    [sym_for_statement] = STATE(433),
+    [sym_include_statement] = STATE(433),
+    [sym_expect_statement] = STATE(433),
+    [sym_veth_statement] = STATE(433),
+    [sym_bridge_statement] = STATE(433),
+    [sym_dummy_statement] = STATE(433),
+    [sym_vrf_statement] = STATE(433),
+    [sym_macvlan_statement] = STATE(433),
+    [sym_vlan_statement] = STATE(433),
+    [sym_vxlan_statement] = STATE(433),
+    [sym_link_statement] = STATE(433),
+    [sym_addr_statement] = STATE(433),
+    [sym_state_statement] = STATE(433),
+    [sym_mtu_statement] = STATE(433),
+    [sym_mac_statement] = STATE(433),
+    [sym_master_statement] = STATE(433),
+    [sym_shape_statement] = STATE(433),
+    [sym_htb_statement] = STATE(433),
+    [sym_class_statement] = STATE(433),
+    [sym_filter_statement] = STATE(433),
+    [sym_u32_table_statement] = STATE(433),
+    [sym_qdisc_statement] = STATE(433),
+    [sym_netem_statement] = STATE(433),
+    [sym_bpf_statement] = STATE(433),
+    [sym_xdp_statement] = STATE(433),
+    [sym_route_statement] = STATE(433),
+    [sym_rule_statement] = STATE(433),
+    [sym_forward_statement] = STATE(433),
+    [sym_sysctl_statement] = STATE(433),
+    [sym_firewall_statement] = STATE(433),
+    [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11608,42 +11829,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(7)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
-    [aux_sym__statements_repeat1] = STATE(18),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(433),
+    [sym_netns_statement] = STATE(433),
+    [sym_host_statement] = STATE(433),
+    [sym_table_statement] = STATE(433),
+    [sym_let_statement] = STATE(433),
+    [sym_for_statement] = STATE(433),
+    [sym_include_statement] = STATE(433),
+    [sym_expect_statement] = STATE(433),
+    [sym_veth_statement] = STATE(433),
+    [sym_bridge_statement] = STATE(433),
+    [sym_dummy_statement] = STATE(433),
+    [sym_vrf_statement] = STATE(433),
+    [sym_macvlan_statement] = STATE(433),
+    [sym_vlan_statement] = STATE(433),
+    [sym_vxlan_statement] = STATE(433),
+    [sym_link_statement] = STATE(433),
+    [sym_addr_statement] = STATE(433),
+    [sym_state_statement] = STATE(433),
+    [sym_mtu_statement] = STATE(433),
+    [sym_mac_statement] = STATE(433),
+    [sym_master_statement] = STATE(433),
+    [sym_shape_statement] = STATE(433),
+    [sym_htb_statement] = STATE(433),
+    [sym_class_statement] = STATE(433),
+    [sym_filter_statement] = STATE(433),
+    [sym_u32_table_statement] = STATE(433),
+    [sym_qdisc_statement] = STATE(433),
+    [sym_netem_statement] = STATE(433),
+    [sym_bpf_statement] = STATE(433),
+    [sym_xdp_statement] = STATE(433),
+    [sym_route_statement] = STATE(433),
+    [sym_rule_statement] = STATE(433),
+    [sym_forward_statement] = STATE(433),
+    [sym_sysctl_statement] = STATE(433),
+    [sym_firewall_statement] = STATE(433),
+    [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -11686,42 +11908,43 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(8)] = {
-    [sym__sep] = STATE(18),
-    [sym__statement] = STATE(398),
-    [sym_netns_statement] = STATE(398),
-    [sym_host_statement] = STATE(398),
-    [sym_table_statement] = STATE(398),
-    [sym_let_statement] = STATE(398),
-    [sym_for_statement] = STATE(398),
-    [sym_include_statement] = STATE(398),
-    [sym_expect_statement] = STATE(398),
-    [sym_veth_statement] = STATE(398),
-    [sym_bridge_statement] = STATE(398),
-    [sym_dummy_statement] = STATE(398),
-    [sym_vrf_statement] = STATE(398),
-    [sym_macvlan_statement] = STATE(398),
-    [sym_vlan_statement] = STATE(398),
-    [sym_vxlan_statement] = STATE(398),
-    [sym_link_statement] = STATE(398),
-    [sym_addr_statement] = STATE(398),
-    [sym_state_statement] = STATE(398),
-    [sym_mtu_statement] = STATE(398),
-    [sym_mac_statement] = STATE(398),
-    [sym_master_statement] = STATE(398),
-    [sym_shape_statement] = STATE(398),
-    [sym_htb_statement] = STATE(398),
-    [sym_class_statement] = STATE(398),
-    [sym_filter_statement] = STATE(398),
-    [sym_qdisc_statement] = STATE(398),
-    [sym_netem_statement] = STATE(398),
-    [sym_bpf_statement] = STATE(398),
-    [sym_xdp_statement] = STATE(398),
-    [sym_route_statement] = STATE(398),
-    [sym_rule_statement] = STATE(398),
-    [sym_forward_statement] = STATE(398),
-    [sym_sysctl_statement] = STATE(398),
-    [sym_firewall_statement] = STATE(398),
-    [aux_sym__statements_repeat1] = STATE(18),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(433),
+    [sym_netns_statement] = STATE(433),
+    [sym_host_statement] = STATE(433),
+    [sym_table_statement] = STATE(433),
+    [sym_let_statement] = STATE(433),
+    [sym_for_statement] = STATE(433),
+    [sym_include_statement] = STATE(433),
+    [sym_expect_statement] = STATE(433),
+    [sym_veth_statement] = STATE(433),
+    [sym_bridge_statement] = STATE(433),
+    [sym_dummy_statement] = STATE(433),
+    [sym_vrf_statement] = STATE(433),
+    [sym_macvlan_statement] = STATE(433),
+    [sym_vlan_statement] = STATE(433),
+    [sym_vxlan_statement] = STATE(433),
+    [sym_link_statement] = STATE(433),
+    [sym_addr_statement] = STATE(433),
+    [sym_state_statement] = STATE(433),
+    [sym_mtu_statement] = STATE(433),
+    [sym_mac_statement] = STATE(433),
+    [sym_master_statement] = STATE(433),
+    [sym_shape_statement] = STATE(433),
+    [sym_htb_statement] = STATE(433),
+    [sym_class_statement] = STATE(433),
+    [sym_filter_statement] = STATE(433),
+    [sym_u32_table_statement] = STATE(433),
+    [sym_qdisc_statement] = STATE(433),
+    [sym_netem_statement] = STATE(433),
+    [sym_bpf_statement] = STATE(433),
+    [sym_xdp_statement] = STATE(433),
+    [sym_route_statement] = STATE(433),
+    [sym_rule_statement] = STATE(433),
+    [sym_forward_statement] = STATE(433),
+    [sym_sysctl_statement] = STATE(433),
+    [sym_firewall_statement] = STATE(433),
+    [aux_sym__statements_repeat1] = STATE(14),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
     [anon_sym_netns] = ACTIONS(9),
@@ -11761,73 +11984,6 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_comment] = ACTIONS(3),
     [sym_line_continuation] = ACTIONS(3),
   },
-  [STATE(9)] = {
-    [ts_builtin_sym_end] = ACTIONS(91),
-    [anon_sym_SEMI] = ACTIONS(91),
-    [sym__newline] = ACTIONS(91),
-    [anon_sym_LT] = ACTIONS(91),
-    [anon_sym_GT] = ACTIONS(91),
-    [anon_sym_table] = ACTIONS(91),
-    [anon_sym_within] = ACTIONS(91),
-    [anon_sym_id] = ACTIONS(91),
-    [anon_sym_remote] = ACTIONS(91),
-    [anon_sym_group] = ACTIONS(91),
-    [anon_sym_local] = ACTIONS(91),
-    [anon_sym_peer] = ACTIONS(91),
-    [anon_sym_mtu] = ACTIONS(91),
-    [anon_sym_burst] = ACTIONS(91),
-    [anon_sym_overhead] = ACTIONS(91),
-    [anon_sym_mpu] = ACTIONS(91),
-    [anon_sym_linklayer] = ACTIONS(91),
-    [anon_sym_default] = ACTIONS(91),
-    [anon_sym_r2q] = ACTIONS(91),
-    [anon_sym_direct_qlen] = ACTIONS(91),
-    [anon_sym_rate] = ACTIONS(91),
-    [anon_sym_ceil] = ACTIONS(91),
-    [anon_sym_prio] = ACTIONS(93),
-    [anon_sym_cburst] = ACTIONS(91),
-    [anon_sym_quantum] = ACTIONS(91),
-    [anon_sym_proto] = ACTIONS(91),
-    [anon_sym_src] = ACTIONS(91),
-    [anon_sym_dst] = ACTIONS(91),
-    [anon_sym_sport] = ACTIONS(91),
-    [anon_sym_dport] = ACTIONS(91),
-    [anon_sym_handle] = ACTIONS(91),
-    [anon_sym_DASH_GT] = ACTIONS(91),
-    [anon_sym_action] = ACTIONS(91),
-    [anon_sym_via] = ACTIONS(91),
-    [anon_sym_metric] = ACTIONS(91),
-    [anon_sym_onlink] = ACTIONS(91),
-    [anon_sym_advmss] = ACTIONS(91),
-    [anon_sym_scope] = ACTIONS(91),
-    [anon_sym_nexthop] = ACTIONS(91),
-    [anon_sym_weight] = ACTIONS(91),
-    [anon_sym_dev] = ACTIONS(91),
-    [anon_sym_lookup] = ACTIONS(91),
-    [anon_sym_from] = ACTIONS(91),
-    [anon_sym_to] = ACTIONS(93),
-    [anon_sym_iif] = ACTIONS(91),
-    [anon_sym_oif] = ACTIONS(91),
-    [anon_sym_fwmark] = ACTIONS(91),
-    [anon_sym_uidrange] = ACTIONS(91),
-    [anon_sym_priority] = ACTIONS(91),
-    [anon_sym_pref] = ACTIONS(91),
-    [anon_sym_ipproto] = ACTIONS(91),
-    [anon_sym_tos] = ACTIONS(91),
-    [anon_sym_dsfield] = ACTIONS(91),
-    [anon_sym_dscp] = ACTIONS(91),
-    [anon_sym_flowlabel] = ACTIONS(91),
-    [anon_sym_port] = ACTIONS(91),
-    [anon_sym_mark] = ACTIONS(91),
-    [anon_sym_ct] = ACTIONS(91),
-    [anon_sym_counter] = ACTIONS(91),
-    [anon_sym_LBRACE] = ACTIONS(91),
-    [sym_integer] = ACTIONS(93),
-    [sym_comment] = ACTIONS(3),
-    [sym_line_continuation] = ACTIONS(3),
-    [anon_sym_SLASH2] = ACTIONS(91),
-    [aux_sym_ipv6_address_token1] = ACTIONS(91),
-  },
 };
 
 static const uint16_t ts_small_parse_table[] = {
@@ -11835,11 +11991,11 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(97), 3,
+    ACTIONS(93), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(95), 49,
+    ACTIONS(91), 59,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11851,6 +12007,75 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_cburst,
+      anon_sym_quantum,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_action,
+      anon_sym_divisor,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      anon_sym_SLASH2,
+      aux_sym_ipv6_address_token1,
+  [71] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(97), 3,
+      anon_sym_prio,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(95), 50,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_link,
       anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
@@ -11889,9 +12114,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [61] = 4,
-    ACTIONS(103), 1,
-      anon_sym_DOT,
+  [133] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -11899,7 +12122,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(99), 47,
+    ACTIONS(99), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11911,6 +12134,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_link,
       anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
@@ -11947,17 +12171,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [123] = 4,
-    ACTIONS(109), 1,
-      anon_sym_SLASH2,
+  [193] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(107), 3,
+    ACTIONS(105), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(105), 47,
+    ACTIONS(103), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -11969,6 +12191,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_link,
       anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12005,17 +12228,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [185] = 4,
-    ACTIONS(115), 1,
-      anon_sym_SLASH2,
+  [253] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(113), 3,
+    ACTIONS(109), 3,
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(111), 47,
+    ACTIONS(107), 48,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12027,6 +12248,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
+      anon_sym_link,
       anon_sym_peer,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12063,247 +12285,21 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [247] = 4,
-    ACTIONS(121), 1,
-      anon_sym_SLASH2,
+  [313] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(119), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(117), 47,
-      ts_builtin_sym_end,
+    ACTIONS(113), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_peer,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [309] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(125), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(123), 47,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_peer,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [368] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(129), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(127), 47,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_peer,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [427] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(133), 3,
-      anon_sym_prio,
-      anon_sym_to,
-      sym_integer,
-    ACTIONS(131), 47,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_within,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_peer,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-      anon_sym_port,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [486] = 5,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(137), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
+    STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(140), 3,
+    ACTIONS(116), 3,
       anon_sym_for,
       anon_sym_mac,
       anon_sym_class,
-    ACTIONS(135), 42,
+    ACTIONS(111), 42,
       ts_builtin_sym_end,
       anon_sym_GT,
       anon_sym_netns,
@@ -12346,7 +12342,227 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [548] = 3,
+  [375] = 4,
+    ACTIONS(122), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(120), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(118), 45,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [434] = 4,
+    ACTIONS(128), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(126), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(124), 45,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [493] = 4,
+    ACTIONS(134), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(132), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(130), 45,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [552] = 4,
+    ACTIONS(140), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(138), 2,
+      anon_sym_to,
+      sym_integer,
+    ACTIONS(136), 45,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_within,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_peer,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+      anon_sym_port,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [611] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12389,7 +12605,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [594] = 3,
+  [657] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12428,7 +12644,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [636] = 3,
+  [699] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12466,11 +12682,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [677] = 2,
+  [740] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(154), 31,
+    ACTIONS(75), 31,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_DASH_GT,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+      anon_sym_DOT,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [778] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12494,19 +12746,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
       anon_sym_action,
+      anon_sym_divisor,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [715] = 2,
+  [815] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(156), 31,
+    ACTIONS(156), 30,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12530,15 +12781,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
       anon_sym_action,
+      anon_sym_divisor,
       anon_sym_iif,
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [753] = 7,
+  [852] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12548,7 +12798,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12575,7 +12825,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [797] = 7,
+  [896] = 7,
     ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(172), 1,
@@ -12585,7 +12835,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12612,7 +12862,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [841] = 7,
+  [940] = 7,
     ACTIONS(180), 1,
       anon_sym_DOT,
     ACTIONS(183), 1,
@@ -12622,7 +12872,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12649,7 +12899,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [885] = 3,
+  [984] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12679,7 +12929,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [918] = 3,
+  [1017] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12709,7 +12959,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [951] = 7,
+  [1050] = 7,
     ACTIONS(189), 1,
       anon_sym_DOT,
     ACTIONS(191), 1,
@@ -12719,7 +12969,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12742,120 +12992,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [991] = 13,
-    ACTIONS(201), 1,
-      anon_sym_from,
-    ACTIONS(203), 1,
-      anon_sym_to,
-    ACTIONS(209), 1,
-      anon_sym_uidrange,
-    ACTIONS(213), 1,
-      anon_sym_ipproto,
-    STATE(34), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
+  [1090] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(199), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(205), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(207), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(195), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(211), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1043] = 5,
-    ACTIONS(217), 1,
-      anon_sym_to,
-    ACTIONS(219), 1,
-      anon_sym_SLASH,
-    ACTIONS(221), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(215), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1079] = 13,
-    ACTIONS(231), 1,
-      anon_sym_from,
-    ACTIONS(234), 1,
-      anon_sym_to,
-    ACTIONS(243), 1,
-      anon_sym_uidrange,
-    ACTIONS(249), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(225), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(228), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(237), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(240), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(223), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(246), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1131] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(252), 23,
+    ACTIONS(195), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12879,89 +13020,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1161] = 13,
-    ACTIONS(201), 1,
+  [1120] = 13,
+    ACTIONS(205), 1,
       anon_sym_from,
-    ACTIONS(203), 1,
+    ACTIONS(208), 1,
       anon_sym_to,
-    ACTIONS(209), 1,
+    ACTIONS(217), 1,
       anon_sym_uidrange,
-    ACTIONS(213), 1,
+    ACTIONS(223), 1,
       anon_sym_ipproto,
     STATE(32), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(43), 1,
+    STATE(46), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(199), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(199), 2,
+    ACTIONS(202), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(205), 2,
+    ACTIONS(211), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(207), 3,
+    ACTIONS(214), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(211), 4,
+    ACTIONS(197), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(220), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-    ACTIONS(254), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1213] = 7,
-    ACTIONS(193), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(256), 1,
-      anon_sym_DOT,
-    ACTIONS(258), 1,
-      aux_sym__imm_name_part_token1,
+  [1172] = 13,
+    ACTIONS(232), 1,
+      anon_sym_from,
+    ACTIONS(234), 1,
+      anon_sym_to,
+    ACTIONS(240), 1,
+      anon_sym_uidrange,
+    ACTIONS(244), 1,
+      anon_sym_ipproto,
+    STATE(36), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(46), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(29), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(160), 13,
+    ACTIONS(228), 2,
       anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
       anon_sym_lookup,
-  [1253] = 7,
-    ACTIONS(260), 1,
+    ACTIONS(230), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(236), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(238), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(226), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(242), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1224] = 5,
+    ACTIONS(248), 1,
+      anon_sym_to,
+    ACTIONS(250), 1,
+      anon_sym_SLASH,
+    ACTIONS(252), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(246), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1260] = 7,
+    ACTIONS(254), 1,
       anon_sym_DOT,
-    ACTIONS(263), 1,
+    ACTIONS(257), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(266), 1,
+    ACTIONS(260), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(36), 3,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12984,7 +13162,108 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1293] = 5,
+  [1300] = 13,
+    ACTIONS(232), 1,
+      anon_sym_from,
+    ACTIONS(234), 1,
+      anon_sym_to,
+    ACTIONS(240), 1,
+      anon_sym_uidrange,
+    ACTIONS(244), 1,
+      anon_sym_ipproto,
+    STATE(32), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(46), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(230), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(236), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(238), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(242), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(263), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1352] = 7,
+    ACTIONS(193), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(265), 1,
+      anon_sym_DOT,
+    ACTIONS(267), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(160), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1392] = 4,
+    ACTIONS(248), 1,
+      anon_sym_to,
+    ACTIONS(250), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(246), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1425] = 5,
     ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(273), 1,
@@ -12992,7 +13271,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(41), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -13014,36 +13293,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1328] = 4,
-    ACTIONS(217), 1,
-      anon_sym_to,
-    ACTIONS(219), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(215), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1361] = 4,
+  [1460] = 4,
     ACTIONS(277), 1,
       anon_sym_to,
     ACTIONS(279), 1,
@@ -13072,7 +13322,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1394] = 5,
+  [1493] = 5,
     ACTIONS(283), 1,
       anon_sym_LBRACE,
     ACTIONS(286), 1,
@@ -13080,7 +13330,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 3,
+    STATE(41), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -13102,40 +13352,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1429] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 22,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [1458] = 3,
-    ACTIONS(217), 1,
+  [1528] = 3,
+    ACTIONS(248), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(215), 20,
+    ACTIONS(246), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13156,72 +13379,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1488] = 3,
+  [1558] = 5,
     ACTIONS(291), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(289), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1518] = 3,
-    ACTIONS(295), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(293), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1548] = 5,
-    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(301), 1,
+    ACTIONS(293), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(76), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(297), 17,
+    ACTIONS(289), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13239,13 +13408,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1582] = 3,
-    ACTIONS(277), 1,
+  [1592] = 3,
+    ACTIONS(297), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(275), 20,
+    ACTIONS(295), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13266,7 +13435,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1612] = 3,
+  [1622] = 3,
+    ACTIONS(301), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(299), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1652] = 3,
     ACTIONS(305), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13293,33 +13489,174 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1642] = 3,
+  [1682] = 3,
+    ACTIONS(277), 1,
+      anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 6,
+    ACTIONS(275), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 14,
       anon_sym_table,
-      anon_sym_mtu,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1712] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(54), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(70), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-      anon_sym_metric,
+    ACTIONS(315), 2,
       anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
       anon_sym_nexthop,
+    ACTIONS(307), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
       anon_sym_weight,
+  [1759] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
       anon_sym_dev,
+    STATE(55), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(70), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
+      anon_sym_table,
       anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1671] = 3,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(323), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1806] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(70), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(327), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(325), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1853] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(70), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(327), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(329), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1900] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13345,147 +13682,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [1700] = 12,
-    ACTIONS(311), 1,
+  [1929] = 12,
+    ACTIONS(339), 1,
       anon_sym_proto,
-    ACTIONS(317), 1,
+    ACTIONS(348), 1,
       anon_sym_scope,
-    ACTIONS(319), 1,
+    ACTIONS(351), 1,
       anon_sym_dev,
-    STATE(52), 1,
+    STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
+    STATE(70), 1,
       sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(333), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(313), 2,
+    ACTIONS(342), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(315), 2,
+    ACTIONS(345), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(307), 4,
+    ACTIONS(331), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(309), 4,
+    ACTIONS(336), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1747] = 12,
-    ACTIONS(329), 1,
-      anon_sym_proto,
-    ACTIONS(338), 1,
-      anon_sym_scope,
-    ACTIONS(341), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(323), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(332), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(335), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(326), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1794] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(344), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1841] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(348), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1888] = 12,
+  [1976] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
@@ -13494,55 +13726,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
+    STATE(70), 1,
       sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(228), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(352), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(350), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1935] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(58), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(356), 2,
+    ACTIONS(327), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13555,23 +13752,58 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1982] = 12,
+  [2023] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(57), 1,
+    STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
+    STATE(70), 1,
       sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(228), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(327), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(356), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2070] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(70), 1,
+      sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(228), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
@@ -13590,7 +13822,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2029] = 12,
+  [2117] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
@@ -13599,20 +13831,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(51), 1,
       aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
+    STATE(70), 1,
       sym__dev_opt,
+    STATE(78), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
+    ACTIONS(228), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(346), 2,
+    ACTIONS(364), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13625,140 +13857,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2076] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(51), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(77), 1,
-      sym__table_opt,
-    STATE(78), 1,
-      sym__dev_opt,
+  [2164] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(197), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(364), 4,
+    ACTIONS(75), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2123] = 7,
-    ACTIONS(366), 1,
       anon_sym_DOT,
-    ACTIONS(368), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(370), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(168), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(61), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(170), 10,
+    ACTIONS(77), 14,
+      anon_sym_table,
+      anon_sym_mtu,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2159] = 12,
-    ACTIONS(372), 1,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2193] = 12,
+    ACTIONS(366), 1,
       sym_identifier,
-    ACTIONS(374), 1,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(376), 1,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(380), 1,
+    ACTIONS(374), 1,
       sym_integer,
-    ACTIONS(384), 1,
+    ACTIONS(378), 1,
       sym_size,
-    ACTIONS(386), 1,
+    ACTIONS(380), 1,
       aux_sym_ipv6_address_token1,
-    STATE(466), 1,
+    STATE(514), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(382), 3,
+    ACTIONS(376), 3,
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(366), 3,
+    STATE(444), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(157), 5,
+    STATE(164), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2205] = 7,
-    ACTIONS(388), 1,
+  [2239] = 7,
+    ACTIONS(382), 1,
       anon_sym_DOT,
-    ACTIONS(391), 1,
+    ACTIONS(384), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(394), 1,
+    ACTIONS(386), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(176), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(61), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(178), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2241] = 7,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(397), 1,
-      anon_sym_DOT,
-    ACTIONS(399), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13766,7 +13931,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(59), 3,
+    STATE(61), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13781,7 +13946,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2277] = 11,
+  [2275] = 7,
+    ACTIONS(386), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(388), 1,
+      anon_sym_DOT,
+    ACTIONS(390), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(168), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(170), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2311] = 7,
+    ACTIONS(392), 1,
+      anon_sym_DOT,
+    ACTIONS(395), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(398), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(176), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(62), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(178), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2347] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13792,7 +14015,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(339), 1,
+    STATE(378), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13800,7 +14023,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(76), 2,
+    STATE(64), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(401), 4,
@@ -13813,7 +14036,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2320] = 11,
+  [2390] = 11,
     ACTIONS(403), 1,
       anon_sym_LT,
     ACTIONS(407), 1,
@@ -13824,7 +14047,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_linklayer,
     ACTIONS(415), 1,
       anon_sym_prio,
-    STATE(386), 1,
+    STATE(385), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -13832,7 +14055,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(413), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(63), 2,
+    STATE(68), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
     ACTIONS(405), 4,
@@ -13845,18 +14068,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2363] = 11,
-    ACTIONS(422), 1,
+  [2433] = 11,
+    ACTIONS(423), 1,
       anon_sym_rate,
-    ACTIONS(428), 1,
+    ACTIONS(427), 1,
       anon_sym_loss,
-    ACTIONS(434), 1,
+    ACTIONS(431), 1,
       anon_sym_slot,
-    ACTIONS(437), 1,
+    ACTIONS(433), 1,
       anon_sym_bytes,
-    ACTIONS(440), 1,
+    ACTIONS(435), 1,
       anon_sym_distribution,
-    STATE(65), 1,
+    STATE(67), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13864,56 +14087,24 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(425), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(419), 3,
+    ACTIONS(421), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(431), 3,
+    ACTIONS(429), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(297), 4,
+    ACTIONS(419), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2406] = 11,
-    ACTIONS(447), 1,
-      anon_sym_rate,
-    ACTIONS(451), 1,
-      anon_sym_loss,
-    ACTIONS(455), 1,
-      anon_sym_slot,
-    ACTIONS(457), 1,
-      anon_sym_bytes,
-    ACTIONS(459), 1,
-      anon_sym_distribution,
-    STATE(65), 1,
-      aux_sym_netem_statement_repeat2,
+  [2476] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(449), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(445), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(453), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(443), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2449] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(461), 18,
+    ACTIONS(437), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13932,149 +14123,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2474] = 7,
-    ACTIONS(463), 1,
-      anon_sym_DOT,
-    ACTIONS(465), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(467), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(72), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2508] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(469), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
+  [2501] = 11,
+    ACTIONS(442), 1,
       anon_sym_rate,
+    ACTIONS(448), 1,
+      anon_sym_loss,
+    ACTIONS(454), 1,
+      anon_sym_slot,
+    ACTIONS(457), 1,
+      anon_sym_bytes,
+    ACTIONS(460), 1,
+      anon_sym_distribution,
+    STATE(67), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(445), 2,
       anon_sym_delay,
       anon_sym_jitter,
-      anon_sym_loss,
+    ACTIONS(439), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(451), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2532] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(471), 17,
+    ACTIONS(289), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
+  [2544] = 9,
+    ACTIONS(468), 1,
+      anon_sym_overhead,
+    ACTIONS(471), 1,
+      anon_sym_mpu,
+    ACTIONS(474), 1,
+      anon_sym_linklayer,
+    ACTIONS(480), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(477), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(68), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(465), 4,
       anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2556] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(297), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2580] = 7,
-    ACTIONS(467), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(473), 1,
-      anon_sym_DOT,
-    ACTIONS(475), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(463), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2614] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(269), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2638] = 2,
+  [2582] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14096,17 +14206,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2662] = 7,
-    ACTIONS(477), 1,
+  [2606] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(483), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2630] = 7,
+    ACTIONS(485), 1,
       anon_sym_DOT,
-    ACTIONS(480), 1,
+    ACTIONS(487), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(483), 1,
+    ACTIONS(489), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(75), 3,
+    STATE(72), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2664] = 7,
+    ACTIONS(489), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(491), 1,
+      anon_sym_DOT,
+    ACTIONS(493), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2698] = 7,
+    ACTIONS(495), 1,
+      anon_sym_DOT,
+    ACTIONS(498), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(501), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(73), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14123,36 +14309,73 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2696] = 9,
-    ACTIONS(491), 1,
-      anon_sym_overhead,
-    ACTIONS(494), 1,
-      anon_sym_mpu,
-    ACTIONS(497), 1,
-      anon_sym_linklayer,
-    ACTIONS(503), 1,
-      anon_sym_prio,
+  [2732] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(500), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(76), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(488), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(486), 5,
+    ACTIONS(504), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-  [2734] = 2,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2756] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(289), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2780] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2804] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14174,7 +14397,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2758] = 2,
+  [2828] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14196,7 +14419,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2782] = 2,
+  [2852] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14205,63 +14428,33 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2806] = 11,
-    ACTIONS(514), 1,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [2876] = 11,
+    ACTIONS(512), 1,
       anon_sym_GT,
-    ACTIONS(518), 1,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(300), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(512), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(83), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2847] = 11,
     ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
-    ACTIONS(524), 1,
+    ACTIONS(522), 1,
       anon_sym_dnat,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(107), 1,
+    STATE(104), 1,
       sym_firewall_action,
-    STATE(444), 1,
+    STATE(264), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14269,59 +14462,89 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2888] = 11,
-    ACTIONS(518), 1,
+  [2917] = 11,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
+    ACTIONS(518), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
     ACTIONS(524), 1,
+      anon_sym_GT,
+    STATE(104), 1,
+      sym_firewall_action,
+    STATE(473), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [2958] = 11,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
       anon_sym_dnat,
     ACTIONS(528), 1,
       anon_sym_GT,
-    STATE(107), 1,
+    STATE(104), 1,
       sym_firewall_action,
-    STATE(444), 1,
+    STATE(281), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(526), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(80), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2929] = 11,
-    ACTIONS(518), 1,
+  [2999] = 11,
+    ACTIONS(516), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
+    ACTIONS(518), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(520), 1,
       anon_sym_snat,
-    ACTIONS(524), 1,
+    ACTIONS(522), 1,
       anon_sym_dnat,
     ACTIONS(530), 1,
       anon_sym_GT,
-    STATE(107), 1,
+    STATE(104), 1,
       sym_firewall_action,
-    STATE(269), 1,
+    STATE(473), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14329,16 +14552,68 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(18), 2,
+    STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(514), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2970] = 3,
+  [3040] = 11,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(104), 1,
+      sym_firewall_action,
+    STATE(473), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3081] = 3,
+    ACTIONS(536), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(534), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3106] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14360,59 +14635,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [2995] = 3,
-    ACTIONS(534), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(532), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3020] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(536), 1,
-      anon_sym_GT,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(444), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3061] = 3,
+  [3131] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14434,43 +14657,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3086] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
+  [3156] = 4,
     ACTIONS(540), 1,
-      anon_sym_id,
-    ACTIONS(544), 1,
-      anon_sym_dev,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    STATE(137), 1,
-      sym__dev_opt,
-    STATE(423), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(542), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(538), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3124] = 4,
-    ACTIONS(550), 1,
       anon_sym_COMMA,
-    STATE(93), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(548), 13,
+    ACTIONS(538), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14484,58 +14679,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3150] = 10,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    STATE(107), 1,
-      sym_firewall_action,
-    STATE(444), 1,
-      sym_firewall_rule,
+  [3182] = 10,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(544), 1,
+      anon_sym_id,
+    ACTIONS(548), 1,
+      anon_sym_dev,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    STATE(148), 1,
+      sym__dev_opt,
+    STATE(405), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(18), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3188] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(486), 15,
+    STATE(94), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(546), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(542), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-      anon_sym_rate,
-      anon_sym_ceil,
-      anon_sym_prio,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [3210] = 4,
-    ACTIONS(554), 1,
+  [3220] = 4,
+    ACTIONS(540), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(88), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
@@ -14554,15 +14729,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3236] = 4,
-    ACTIONS(550), 1,
+  [3246] = 4,
+    ACTIONS(556), 1,
       anon_sym_COMMA,
-    STATE(92), 1,
+    STATE(91), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(557), 13,
+    ACTIONS(554), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14576,26 +14751,74 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3262] = 10,
+  [3272] = 10,
+    ACTIONS(516), 1,
+      anon_sym_mark,
+    ACTIONS(518), 1,
+      anon_sym_classify,
+    ACTIONS(520), 1,
+      anon_sym_snat,
+    ACTIONS(522), 1,
+      anon_sym_dnat,
+    STATE(104), 1,
+      sym_firewall_action,
+    STATE(473), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(514), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3310] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(463), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+      anon_sym_rate,
+      anon_sym_ceil,
+      anon_sym_prio,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [3332] = 10,
     ACTIONS(403), 1,
       anon_sym_LT,
-    ACTIONS(540), 1,
-      anon_sym_id,
     ACTIONS(544), 1,
+      anon_sym_id,
+    ACTIONS(548), 1,
       anon_sym_dev,
-    ACTIONS(546), 1,
+    ACTIONS(550), 1,
       anon_sym_port,
-    STATE(137), 1,
+    STATE(148), 1,
       sym__dev_opt,
-    STATE(355), 1,
+    STATE(439), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(88), 2,
+    STATE(100), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(542), 3,
+    ACTIONS(546), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
@@ -14604,183 +14827,74 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3300] = 9,
-    ACTIONS(566), 1,
-      anon_sym_latency,
+  [3370] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_DASH_GT,
+      anon_sym_SLASH2,
+  [3392] = 4,
+    ACTIONS(563), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(561), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3417] = 3,
+    ACTIONS(567), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(130), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [3440] = 3,
     ACTIONS(569), 1,
-      anon_sym_peakrate,
-    ACTIONS(572), 1,
-      anon_sym_overhead,
-    ACTIONS(575), 1,
-      anon_sym_mpu,
-    ACTIONS(578), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(563), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(561), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3335] = 8,
-    ACTIONS(583), 1,
-      anon_sym_id,
-    ACTIONS(589), 1,
-      anon_sym_dev,
-    ACTIONS(592), 1,
-      anon_sym_port,
-    STATE(137), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(586), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(581), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3368] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(104), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(595), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3403] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(595), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3438] = 3,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(603), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
       anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3461] = 3,
-    ACTIONS(609), 1,
-      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(607), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3484] = 10,
-    ACTIONS(613), 1,
-      anon_sym_proto,
-    ACTIONS(621), 1,
-      anon_sym_mark,
-    ACTIONS(623), 1,
-      anon_sym_ct,
-    ACTIONS(625), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(615), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(617), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(619), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(611), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3521] = 3,
-    ACTIONS(627), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 13,
+    ACTIONS(552), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14794,78 +14908,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3544] = 4,
-    ACTIONS(605), 1,
-      anon_sym_DOT_DOT,
+  [3463] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(603), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3569] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(599), 1,
-      anon_sym_latency,
-    ACTIONS(601), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(95), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(631), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3604] = 3,
-    ACTIONS(627), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(548), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3627] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(633), 14,
+    ACTIONS(571), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14880,118 +14927,143 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3648] = 10,
-    ACTIONS(613), 1,
+  [3484] = 8,
+    ACTIONS(575), 1,
+      anon_sym_id,
+    ACTIONS(581), 1,
+      anon_sym_dev,
+    ACTIONS(584), 1,
+      anon_sym_port,
+    STATE(148), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(100), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(578), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(573), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [3517] = 10,
+    ACTIONS(589), 1,
       anon_sym_proto,
-    ACTIONS(621), 1,
+    ACTIONS(601), 1,
       anon_sym_mark,
-    ACTIONS(623), 1,
+    ACTIONS(604), 1,
       anon_sym_ct,
-    ACTIONS(637), 1,
+    ACTIONS(607), 1,
       anon_sym_counter,
     STATE(101), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(615), 2,
+    ACTIONS(592), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(617), 2,
+    ACTIONS(595), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(619), 2,
+    ACTIONS(598), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(635), 3,
+    ACTIONS(587), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3685] = 10,
-    ACTIONS(641), 1,
-      anon_sym_proto,
-    ACTIONS(653), 1,
-      anon_sym_mark,
-    ACTIONS(656), 1,
-      anon_sym_ct,
-    ACTIONS(659), 1,
-      anon_sym_counter,
-    STATE(108), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(644), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(647), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(650), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(639), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3722] = 10,
-    ACTIONS(447), 1,
+  [3554] = 10,
+    ACTIONS(423), 1,
       anon_sym_rate,
-    ACTIONS(451), 1,
+    ACTIONS(427), 1,
       anon_sym_loss,
-    ACTIONS(455), 1,
+    ACTIONS(431), 1,
       anon_sym_slot,
-    ACTIONS(457), 1,
+    ACTIONS(433), 1,
       anon_sym_bytes,
-    ACTIONS(459), 1,
+    ACTIONS(435), 1,
       anon_sym_distribution,
-    STATE(66), 1,
+    STATE(65), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(449), 2,
+    ACTIONS(425), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(445), 3,
+    ACTIONS(421), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(453), 3,
+    ACTIONS(429), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-  [3759] = 9,
+  [3591] = 9,
     ACTIONS(407), 1,
       anon_sym_overhead,
     ACTIONS(409), 1,
       anon_sym_mpu,
     ACTIONS(411), 1,
       anon_sym_linklayer,
-    ACTIONS(599), 1,
+    ACTIONS(614), 1,
       anon_sym_latency,
-    ACTIONS(601), 1,
+    ACTIONS(616), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
+    STATE(106), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(597), 3,
+    ACTIONS(612), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(662), 4,
+    ACTIONS(610), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3794] = 2,
+  [3626] = 10,
+    ACTIONS(620), 1,
+      anon_sym_proto,
+    ACTIONS(628), 1,
+      anon_sym_mark,
+    ACTIONS(630), 1,
+      anon_sym_ct,
+    ACTIONS(632), 1,
+      anon_sym_counter,
+    STATE(125), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(552), 14,
+    ACTIONS(622), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(624), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(626), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(618), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3663] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(554), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15006,7 +15078,208 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3815] = 3,
+  [3684] = 9,
+    ACTIONS(639), 1,
+      anon_sym_latency,
+    ACTIONS(642), 1,
+      anon_sym_peakrate,
+    ACTIONS(645), 1,
+      anon_sym_overhead,
+    ACTIONS(648), 1,
+      anon_sym_mpu,
+    ACTIONS(651), 1,
+      anon_sym_linklayer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(636), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(634), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3719] = 8,
+    ACTIONS(656), 1,
+      anon_sym_link,
+    ACTIONS(662), 1,
+      anon_sym_proto,
+    ACTIONS(668), 1,
+      anon_sym_handle,
+    STATE(107), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(665), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(659), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(654), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DASH_GT,
+  [3752] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(614), 1,
+      anon_sym_latency,
+    ACTIONS(616), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(612), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(671), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3787] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(614), 1,
+      anon_sym_latency,
+    ACTIONS(616), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(612), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(671), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3822] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_DASH_GT,
+  [3843] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(156), 14,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_DASH_GT,
+  [3864] = 3,
+    ACTIONS(569), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(552), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3887] = 3,
+    ACTIONS(675), 1,
+      anon_sym_hashkey,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(673), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [3910] = 3,
+    ACTIONS(679), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(677), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3933] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15026,27 +15299,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3838] = 3,
-    ACTIONS(666), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(664), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3861] = 3,
+  [3956] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15066,11 +15319,216 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3884] = 2,
+  [3979] = 3,
+    ACTIONS(681), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(668), 13,
+    ACTIONS(118), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4002] = 9,
+    ACTIONS(407), 1,
+      anon_sym_overhead,
+    ACTIONS(409), 1,
+      anon_sym_mpu,
+    ACTIONS(411), 1,
+      anon_sym_linklayer,
+    ACTIONS(614), 1,
+      anon_sym_latency,
+    ACTIONS(616), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(109), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(612), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(683), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4037] = 3,
+    ACTIONS(687), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4060] = 3,
+    ACTIONS(563), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(561), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4083] = 9,
+    ACTIONS(691), 1,
+      anon_sym_link,
+    ACTIONS(695), 1,
+      anon_sym_proto,
+    ACTIONS(699), 1,
+      anon_sym_handle,
+    ACTIONS(701), 1,
+      anon_sym_DASH_GT,
+    STATE(122), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(697), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(693), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(689), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4118] = 9,
+    ACTIONS(691), 1,
+      anon_sym_link,
+    ACTIONS(695), 1,
+      anon_sym_proto,
+    ACTIONS(699), 1,
+      anon_sym_handle,
+    ACTIONS(705), 1,
+      anon_sym_DASH_GT,
+    STATE(107), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(697), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(693), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(703), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4153] = 3,
+    ACTIONS(707), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(124), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4176] = 3,
+    ACTIONS(709), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(136), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4199] = 10,
+    ACTIONS(620), 1,
+      anon_sym_proto,
+    ACTIONS(628), 1,
+      anon_sym_mark,
+    ACTIONS(630), 1,
+      anon_sym_ct,
+    ACTIONS(713), 1,
+      anon_sym_counter,
+    STATE(101), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(622), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(624), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(626), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(711), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4236] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(715), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15084,11 +15542,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3904] = 2,
+  [4256] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(670), 13,
+    ACTIONS(717), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15102,11 +15560,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3924] = 2,
+  [4276] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(672), 13,
+    ACTIONS(719), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15120,11 +15578,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3944] = 2,
+  [4296] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(674), 13,
+    ACTIONS(721), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4316] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(723), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15138,11 +15614,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3964] = 2,
+  [4336] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(548), 13,
+    ACTIONS(725), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15156,11 +15632,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3984] = 2,
+  [4356] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(676), 13,
+    ACTIONS(552), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15174,11 +15650,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4004] = 2,
+  [4376] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(678), 13,
+    ACTIONS(727), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_DASH_GT,
+  [4396] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(729), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15192,18 +15686,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4024] = 6,
+  [4416] = 6,
     ACTIONS(178), 1,
       anon_sym_LT,
-    ACTIONS(683), 1,
+    ACTIONS(734), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(680), 2,
+    ACTIONS(731), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(122), 3,
+    STATE(135), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15213,11 +15707,144 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4051] = 2,
+  [4443] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(737), 1,
+      anon_sym_DOT,
+    ACTIONS(739), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(741), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(561), 12,
+    STATE(138), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4472] = 7,
+    ACTIONS(178), 1,
+      anon_sym_mode,
+    ACTIONS(743), 1,
+      anon_sym_DOT,
+    ACTIONS(746), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(749), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(137), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4501] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(741), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(752), 1,
+      anon_sym_DOT,
+    ACTIONS(754), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(137), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4530] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(756), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(143), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4557] = 8,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(141), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(203), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(760), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4588] = 8,
+    ACTIONS(768), 1,
+      anon_sym_LBRACE,
+    ACTIONS(771), 1,
+      sym_integer,
+    ACTIONS(774), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(141), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(203), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(766), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4619] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(634), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15230,64 +15857,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4070] = 8,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(129), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(189), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(686), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4101] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(692), 1,
-      anon_sym_DOT,
-    ACTIONS(694), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(696), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4130] = 7,
+  [4638] = 6,
     ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(696), 1,
+      anon_sym_LT,
+    ACTIONS(758), 1,
       anon_sym_LBRACE2,
-    ACTIONS(698), 1,
-      anon_sym_DOT,
-    ACTIONS(700), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 3,
+    ACTIONS(777), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(135), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15295,102 +15876,13 @@ static const uint16_t ts_small_parse_table[] = {
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4159] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(702), 1,
-      anon_sym_DOT,
-    ACTIONS(705), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(708), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(127), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4188] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(711), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(132), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4215] = 8,
-    ACTIONS(717), 1,
-      anon_sym_LBRACE,
-    ACTIONS(720), 1,
-      sym_integer,
-    ACTIONS(723), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(129), 1,
-      aux_sym_addr_statement_repeat1,
+  [4665] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(189), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(715), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4246] = 8,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(726), 1,
-      anon_sym_DOT,
-    ACTIONS(729), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(132), 1,
-      aux_sym__if_name_repeat1,
-    STATE(134), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(197), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4277] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(731), 12,
+    ACTIONS(779), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15403,198 +15895,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4296] = 6,
-    ACTIONS(170), 1,
+  [4684] = 8,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(781), 1,
+      anon_sym_DOT,
+    ACTIONS(784), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(143), 1,
+      aux_sym__if_name_repeat1,
+    STATE(146), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(207), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_LT,
-    ACTIONS(713), 1,
+      anon_sym_GT,
+  [4715] = 5,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(788), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(149), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(786), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4739] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4757] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4775] = 5,
+    ACTIONS(796), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(799), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(733), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(122), 3,
+    STATE(149), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(794), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4323] = 8,
-    ACTIONS(299), 1,
+      anon_sym_DOT,
+  [4799] = 8,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(762), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(764), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(735), 1,
+    ACTIONS(802), 1,
       anon_sym_default,
-    STATE(11), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(737), 3,
+    ACTIONS(804), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(56), 3,
+    STATE(57), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4353] = 5,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(741), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(739), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4377] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(743), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4395] = 5,
-    ACTIONS(747), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(750), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(136), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(745), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4419] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(753), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4437] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(757), 1,
-      anon_sym_default,
-    STATE(139), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(402), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(755), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4464] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(757), 1,
-      anon_sym_default,
-    STATE(158), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(381), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(759), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(761), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4491] = 7,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(765), 1,
-      sym_integer,
-    STATE(463), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(207), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4518] = 5,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(769), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(134), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(767), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4541] = 3,
+  [4829] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15610,13 +16026,33 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4560] = 3,
-    ACTIONS(773), 1,
+  [4848] = 7,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(808), 1,
+      sym_integer,
+    STATE(488), 1,
+      sym_range,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(235), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [4875] = 3,
+    ACTIONS(812), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(771), 9,
+    ACTIONS(810), 9,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15626,190 +16062,99 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4579] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(775), 1,
-      sym_integer,
+  [4894] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(816), 1,
+      anon_sym_default,
+    STATE(166), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(371), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(156), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4603] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(777), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(113), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4627] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(779), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(263), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4651] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(781), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(266), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4675] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    STATE(203), 1,
-      sym__section_opt,
-    STATE(211), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(783), 4,
+    ACTIONS(818), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(814), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4699] = 7,
-    ACTIONS(791), 1,
-      anon_sym_proto,
-    ACTIONS(795), 1,
-      anon_sym_handle,
-    ACTIONS(797), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
+  [4921] = 5,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(822), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(793), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(789), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4725] = 6,
-    ACTIONS(374), 1,
+    STATE(146), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(820), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4944] = 7,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(816), 1,
+      anon_sym_default,
+    STATE(154), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(403), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(818), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(824), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4971] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(799), 1,
+    ACTIONS(826), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(99), 5,
+    STATE(286), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4749] = 7,
-    ACTIONS(804), 1,
-      anon_sym_proto,
-    ACTIONS(810), 1,
-      anon_sym_handle,
-    ACTIONS(813), 1,
-      anon_sym_DASH_GT,
-    STATE(151), 1,
-      aux_sym_filter_statement_repeat1,
+  [4995] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(807), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(801), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4775] = 6,
-    ACTIONS(374), 1,
+    ACTIONS(830), 2,
       anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(815), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4799] = 7,
-    ACTIONS(791), 1,
-      anon_sym_proto,
-    ACTIONS(795), 1,
-      anon_sym_handle,
-    ACTIONS(817), 1,
-      anon_sym_DASH_GT,
-    STATE(149), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(793), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(789), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-  [4825] = 3,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(828), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5015] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -15824,89 +16169,130 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [4843] = 6,
-    ACTIONS(374), 1,
+  [5033] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(819), 1,
+    ACTIONS(832), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(243), 5,
+    STATE(114), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4867] = 4,
+  [5057] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(834), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(821), 4,
+    STATE(311), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5081] = 6,
+    ACTIONS(840), 1,
+      anon_sym_section,
+    STATE(240), 1,
+      sym__section_opt,
+    STATE(241), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(836), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4887] = 4,
+  [5105] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(842), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    STATE(313), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5129] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(565), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(825), 4,
+    ACTIONS(844), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4907] = 5,
-    ACTIONS(829), 1,
+  [5149] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(846), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(158), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5173] = 5,
+    ACTIONS(850), 1,
       anon_sym_default,
-    STATE(158), 1,
+    STATE(166), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(832), 2,
+    ACTIONS(853), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(827), 5,
+    ACTIONS(848), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4929] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(93), 2,
-      anon_sym_mode,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-  [4947] = 3,
+  [5195] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15921,32 +16307,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [4965] = 6,
-    ACTIONS(374), 1,
+  [5213] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(93), 2,
+      anon_sym_mode,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+  [5231] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(835), 1,
+    ACTIONS(856), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(255), 5,
+    STATE(260), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4989] = 6,
-    ACTIONS(374), 1,
+  [5255] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(837), 1,
+    ACTIONS(858), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15957,230 +16358,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5013] = 6,
-    ACTIONS(374), 1,
+  [5279] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(839), 1,
+    ACTIONS(860), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 5,
+    STATE(120), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5037] = 6,
-    ACTIONS(374), 1,
+  [5303] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(841), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5061] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(843), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(278), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5085] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(845), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(279), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5109] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(847), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(280), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5133] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(849), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(281), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5157] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(851), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(282), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5181] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(853), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(283), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5205] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(855), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(284), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5229] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(857), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(285), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5253] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(859), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(286), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5277] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(861), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5301] = 6,
-    ACTIONS(374), 1,
-      anon_sym_DASH,
-    ACTIONS(378), 1,
-      anon_sym_LPAREN,
-    ACTIONS(763), 1,
-      sym_identifier,
-    ACTIONS(863), 1,
+    ACTIONS(862), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16191,32 +16394,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5325] = 6,
-    ACTIONS(374), 1,
+  [5327] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(865), 1,
+    ACTIONS(864), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(289), 5,
+    STATE(96), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5349] = 6,
-    ACTIONS(374), 1,
+  [5351] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(867), 1,
+    ACTIONS(866), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16227,14 +16430,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5373] = 6,
-    ACTIONS(374), 1,
+  [5375] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(869), 1,
+    ACTIONS(868), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16245,14 +16448,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5397] = 6,
-    ACTIONS(374), 1,
+  [5399] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(871), 1,
+    ACTIONS(870), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16263,14 +16466,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5421] = 6,
-    ACTIONS(374), 1,
+  [5423] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(873), 1,
+    ACTIONS(872), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16281,14 +16484,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5445] = 6,
-    ACTIONS(374), 1,
+  [5447] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(875), 1,
+    ACTIONS(874), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16299,14 +16502,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5469] = 6,
-    ACTIONS(374), 1,
+  [5471] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(877), 1,
+    ACTIONS(876), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16317,14 +16520,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5493] = 6,
-    ACTIONS(374), 1,
+  [5495] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(879), 1,
+    ACTIONS(878), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16335,74 +16538,299 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5517] = 6,
-    ACTIONS(374), 1,
+  [5519] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-    ACTIONS(378), 1,
+    ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(763), 1,
+    ACTIONS(806), 1,
       sym_identifier,
-    ACTIONS(881), 1,
+    ACTIONS(880), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(277), 5,
+    STATE(297), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5541] = 2,
+  [5543] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(882), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(883), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5556] = 5,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    ACTIONS(887), 1,
-      anon_sym_within,
+    STATE(298), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5567] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(884), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(187), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(885), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5577] = 5,
-    ACTIONS(891), 1,
-      anon_sym_within,
+    STATE(299), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5591] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(886), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(300), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5615] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(888), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(301), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5639] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(890), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(251), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5663] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(892), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(302), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5687] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
     ACTIONS(894), 1,
-      anon_sym_port,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(187), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(889), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5598] = 2,
+    STATE(303), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5711] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(896), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(897), 8,
+    STATE(304), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5735] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(898), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(305), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5759] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(900), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(306), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5783] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(902), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(307), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5807] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(904), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(308), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5831] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(906), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(309), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5855] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(908), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(310), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5879] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(806), 1,
+      sym_identifier,
+    ACTIONS(910), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(289), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5903] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(912), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16411,60 +16839,10 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5613] = 4,
-    ACTIONS(901), 1,
-      anon_sym_peer,
-    ACTIONS(903), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(899), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [5918] = 5,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [5632] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    ACTIONS(907), 1,
-      anon_sym_mode,
-    STATE(202), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(905), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5655] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    STATE(124), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(189), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5680] = 5,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(911), 1,
+    ACTIONS(916), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -16472,16 +16850,184 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(909), 4,
+    ACTIONS(914), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5701] = 2,
+  [5939] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(913), 8,
+    ACTIONS(918), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5954] = 6,
+    ACTIONS(922), 1,
+      anon_sym_mode,
+    ACTIONS(925), 1,
+      anon_sym_section,
+    STATE(200), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(282), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(920), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5977] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(928), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [5992] = 6,
+    ACTIONS(840), 1,
+      anon_sym_section,
+    ACTIONS(932), 1,
+      anon_sym_mode,
+    STATE(211), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(282), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(930), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6015] = 4,
+    ACTIONS(936), 1,
+      anon_sym_peer,
+    ACTIONS(938), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(934), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6034] = 7,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(940), 1,
+      anon_sym_default,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(49), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6059] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(942), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6074] = 5,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    ACTIONS(946), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(944), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6095] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(950), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(948), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6112] = 5,
+    ACTIONS(550), 1,
+      anon_sym_port,
+    ACTIONS(946), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(953), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6133] = 5,
+    ACTIONS(957), 1,
+      anon_sym_within,
+    ACTIONS(960), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(209), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(955), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6154] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(963), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16490,256 +17036,98 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5716] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(915), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
+  [6169] = 6,
+    ACTIONS(840), 1,
       anon_sym_section,
-  [5731] = 6,
-    ACTIONS(919), 1,
-      anon_sym_mode,
-    ACTIONS(922), 1,
-      anon_sym_section,
-    STATE(195), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(917), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5754] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(925), 1,
-      sym_nat_target,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5779] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(929), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(927), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [5796] = 7,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
     ACTIONS(932), 1,
-      anon_sym_default,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(54), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [5821] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(813), 8,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [5836] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(934), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
       anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5851] = 5,
-    ACTIONS(546), 1,
-      anon_sym_port,
-    ACTIONS(887), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(186), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(936), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5872] = 6,
-    ACTIONS(787), 1,
-      anon_sym_section,
-    ACTIONS(907), 1,
-      anon_sym_mode,
-    STATE(195), 1,
+    STATE(200), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(302), 1,
+    STATE(282), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(938), 4,
+    ACTIONS(965), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5895] = 4,
-    STATE(217), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(940), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5913] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(944), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5933] = 5,
-    STATE(204), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(947), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [5953] = 6,
-    ACTIONS(299), 1,
+  [6192] = 7,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(762), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(764), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(140), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(203), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6217] = 7,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(967), 1,
+      sym_nat_target,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 3,
+    STATE(134), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [5975] = 5,
-    ACTIONS(949), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(951), 1,
-      anon_sym_DOT_DOT_EQ,
+  [6242] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [5995] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(955), 1,
-      anon_sym_mode,
-    STATE(411), 1,
-      sym_block,
+    STATE(74), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6264] = 5,
+    STATE(217), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(953), 4,
+    ACTIONS(85), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(969), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [6015] = 3,
-    ACTIONS(959), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(957), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6284] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6031] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(762), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(764), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -16748,226 +17136,106 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6053] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(961), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6071] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(116), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6093] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(119), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6115] = 5,
-    STATE(204), 1,
+  [6306] = 5,
+    STATE(217), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(971), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(963), 2,
+    ACTIONS(973), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
+    STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6135] = 5,
-    STATE(205), 1,
+  [6326] = 5,
+    STATE(246), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(87), 2,
+    ACTIONS(85), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(963), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(3), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6155] = 5,
-    STATE(214), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(83), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(965), 2,
+    ACTIONS(969), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6175] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(785), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(967), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6193] = 4,
-    STATE(218), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(969), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6211] = 4,
-    ACTIONS(299), 1,
+  [6346] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(974), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(762), 1,
       sym_integer,
-  [6229] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(764), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(201), 3,
+    STATE(208), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6251] = 7,
-    ACTIONS(376), 1,
+  [6368] = 7,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
     ACTIONS(976), 1,
       aux_sym__name_start_token1,
-    STATE(247), 1,
+    STATE(316), 1,
       sym_peer_name,
-    STATE(310), 1,
+    STATE(345), 1,
       sym__if_name,
-    STATE(467), 1,
+    STATE(515), 1,
       sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(145), 2,
       sym__name_start,
       sym_interpolation,
-  [6275] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
+  [6392] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(978), 1,
+      sym_integer,
     ACTIONS(980), 1,
-      anon_sym_protocol,
-    STATE(349), 1,
-      sym_block,
+      aux_sym_ipv6_address_token1,
+    STATE(117), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(978), 4,
+    STATE(129), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6414] = 3,
+    ACTIONS(984), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(982), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6295] = 6,
-    ACTIONS(299), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6317] = 5,
-    ACTIONS(984), 1,
-      aux_sym__imm_name_part_token1,
+  [6430] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
     ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(226), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6337] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(988), 1,
       anon_sym_DOT,
-    ACTIONS(990), 1,
+    ACTIONS(988), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(992), 1,
+    ACTIONS(990), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -16976,76 +17244,76 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6359] = 5,
-    ACTIONS(986), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(996), 1,
-      aux_sym__imm_name_part_token1,
+  [6452] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(994), 2,
+    STATE(147), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6474] = 5,
+    ACTIONS(994), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(996), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(992), 2,
       anon_sym_reach,
       anon_sym_noreach,
-    STATE(228), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6379] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(992), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(998), 1,
-      anon_sym_DOT,
-    ACTIONS(1000), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
     STATE(229), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6401] = 5,
-    ACTIONS(1004), 1,
+      aux_sym__ns_name_repeat1,
+  [6494] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(1000), 1,
+      anon_sym_protocol,
+    STATE(367), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(998), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6514] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1002), 1,
+      anon_sym_DOT,
+    ACTIONS(1005), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1007), 1,
+    ACTIONS(1008), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1002), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(228), 3,
+    STATE(227), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6421] = 6,
-    ACTIONS(178), 1,
+      aux_sym__if_name_repeat1,
+  [6536] = 6,
+    ACTIONS(160), 1,
       anon_sym_table,
-    ACTIONS(1010), 1,
+    ACTIONS(1011), 1,
       anon_sym_DOT,
     ACTIONS(1013), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1016), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6443] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1019), 1,
-      anon_sym_DOT,
-    ACTIONS(1021), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1023), 1,
+    ACTIONS(1015), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17054,123 +17322,167 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6465] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(1023), 1,
+  [6558] = 5,
+    ACTIONS(996), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1025), 1,
-      anon_sym_DOT,
-    ACTIONS(1027), 1,
+    ACTIONS(1019), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(232), 3,
+    ACTIONS(1017), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(233), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6487] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1029), 1,
-      anon_sym_DOT,
-    ACTIONS(1032), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1035), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(232), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6509] = 6,
-    ACTIONS(299), 1,
+      aux_sym__ns_name_repeat1,
+  [6578] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(688), 1,
+    ACTIONS(762), 1,
       sym_integer,
-    ACTIONS(690), 1,
+    ACTIONS(764), 1,
       aux_sym_ipv6_address_token1,
-    STATE(11), 1,
+    STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(209), 3,
+    STATE(132), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6531] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(1038), 1,
-      anon_sym_DOT,
-    ACTIONS(1040), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1042), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(235), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6553] = 6,
+  [6600] = 6,
     ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(1042), 1,
+      anon_sym_table,
+    ACTIONS(1015), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1044), 1,
+    ACTIONS(1021), 1,
       anon_sym_DOT,
-    ACTIONS(1046), 1,
+    ACTIONS(1023), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 3,
+    STATE(234), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6575] = 6,
+  [6622] = 5,
+    STATE(215), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(79), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1025), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(5), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [6642] = 5,
+    ACTIONS(1029), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1032), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1027), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(233), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6662] = 6,
     ACTIONS(178), 1,
-      anon_sym_id,
+      anon_sym_table,
+    ACTIONS(1035), 1,
+      anon_sym_DOT,
+    ACTIONS(1038), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1041), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(234), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6684] = 5,
+    ACTIONS(1044), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(1046), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6704] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
     ACTIONS(1048), 1,
       anon_sym_DOT,
-    ACTIONS(1051), 1,
+    ACTIONS(1050), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1054), 1,
+    ACTIONS(1052), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 3,
+    STATE(237), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6597] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(688), 1,
-      sym_integer,
-    ACTIONS(690), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(11), 1,
-      sym_interpolation,
+  [6726] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1052), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1054), 1,
+      anon_sym_DOT,
+    ACTIONS(1056), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6619] = 2,
+    STATE(238), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6748] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1058), 1,
+      anon_sym_DOT,
+    ACTIONS(1061), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1064), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1057), 7,
+    STATE(238), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6770] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1067), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -17178,92 +17490,54 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_reach,
       anon_sym_noreach,
-  [6633] = 6,
-    ACTIONS(1059), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1061), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(208), 1,
-      sym_interface_name,
+  [6784] = 4,
+    STATE(247), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(125), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6654] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1063), 6,
+    ACTIONS(838), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1069), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
+  [6802] = 4,
+    STATE(248), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1071), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6820] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1073), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6838] = 5,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    ACTIONS(1077), 1,
       anon_sym_mode,
-      anon_sym_section,
-  [6667] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(394), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1065), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6684] = 6,
-    ACTIONS(1067), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1069), 1,
-      anon_sym_LBRACE,
-    STATE(238), 1,
-      sym__ns_name,
-    STATE(461), 1,
-      sym_namespace_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6705] = 4,
-    ACTIONS(1071), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6722] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(472), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6743] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(404), 1,
+    STATE(355), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
@@ -17273,62 +17547,162 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6760] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(969), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_prio,
-      anon_sym_handle,
-  [6773] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(406), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1077), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6790] = 5,
-    ACTIONS(299), 1,
+  [6858] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(71), 2,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
       sym_interpolation,
-      sym__percent_value,
-  [6809] = 5,
-    ACTIONS(1086), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    STATE(134), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6880] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(990), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1079), 1,
+      anon_sym_DOT,
+    ACTIONS(1081), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(223), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6902] = 5,
+    STATE(217), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(87), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
     ACTIONS(1083), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(90), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6828] = 6,
-    ACTIONS(376), 1,
+  [6922] = 4,
+    STATE(248), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(838), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1085), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6940] = 4,
+    STATE(248), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1089), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1087), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6958] = 6,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+    ACTIONS(762), 1,
+      sym_integer,
+    ACTIONS(764), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(222), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6980] = 8,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1092), 1,
+      sym_identifier,
+    ACTIONS(1094), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(505), 1,
+      sym_class_id,
+    STATE(526), 1,
+      sym_table_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [7006] = 4,
+    ACTIONS(1098), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7023] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(512), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7044] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(271), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7065] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -17337,192 +17711,447 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(139), 2,
       sym__name_start,
       sym_interpolation,
-  [6849] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(273), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6870] = 4,
+  [7086] = 4,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(409), 1,
+    STATE(375), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1088), 4,
+    ACTIONS(1102), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6887] = 6,
-    ACTIONS(1090), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1092), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(479), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(225), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6908] = 5,
-    ACTIONS(528), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1094), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(86), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6927] = 4,
-    ACTIONS(1096), 1,
-      anon_sym_LT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6944] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(889), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_within,
-      anon_sym_port,
-  [6957] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(348), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1098), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6974] = 6,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1102), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(484), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6995] = 6,
+  [7103] = 6,
     ACTIONS(1104), 1,
       aux_sym__name_start_token1,
     ACTIONS(1106), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(33), 1,
+    STATE(520), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 2,
+    STATE(228), 2,
       sym__name_start,
       sym_interpolation,
-  [7016] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(358), 1,
-      sym_block,
+  [7124] = 6,
+    ACTIONS(1108), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1110), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(511), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1108), 4,
+    STATE(236), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7145] = 6,
+    ACTIONS(1108), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1110), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(500), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7166] = 6,
+    ACTIONS(1112), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1114), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(89), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7187] = 4,
+    ACTIONS(1116), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7204] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(277), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7225] = 5,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(270), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1118), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(83), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7244] = 6,
+    ACTIONS(1120), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1122), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(126), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(60), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7265] = 5,
+    ACTIONS(532), 1,
+      anon_sym_GT,
+    STATE(273), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1118), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(83), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7284] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1124), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7033] = 6,
-    ACTIONS(1110), 1,
+      anon_sym_mode,
+      anon_sym_section,
+  [7297] = 6,
+    ACTIONS(1126), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
+    ACTIONS(1128), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(473), 1,
+    STATE(243), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 2,
+    STATE(136), 2,
       sym__name_start,
       sym_interpolation,
-  [7054] = 5,
-    ACTIONS(299), 1,
+  [7318] = 6,
+    ACTIONS(1130), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1132), 1,
       anon_sym_LBRACE,
-    ACTIONS(1114), 1,
-      sym_identifier,
-    ACTIONS(1116), 1,
-      sym_integer,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(503), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
+    STATE(245), 2,
+      sym__name_start,
       sym_interpolation,
-      sym__int_value,
-  [7073] = 4,
-    ACTIONS(1118), 1,
-      anon_sym_RPAREN,
+  [7339] = 6,
+    ACTIONS(1112), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1114), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(31), 1,
+      sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    STATE(71), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7360] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1087), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_prio,
+      anon_sym_handle,
+  [7373] = 5,
+    ACTIONS(1137), 1,
+      anon_sym_GT,
+    STATE(270), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1134), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(92), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7392] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(427), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1139), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7409] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(428), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1141), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7426] = 5,
+    ACTIONS(530), 1,
+      anon_sym_GT,
+    STATE(270), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1143), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(81), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7445] = 4,
+    ACTIONS(1145), 1,
+      anon_sym_LT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(565), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7090] = 6,
-    ACTIONS(1120), 1,
+  [7462] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(955), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_within,
+      anon_sym_port,
+  [7475] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(366), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1147), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7492] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(416), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1149), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7509] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(379), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1151), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7526] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1122), 1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(388), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7547] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1153), 1,
+      aux_sym__name_start_token1,
+    STATE(239), 1,
+      sym__ns_name,
+    STATE(255), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(155), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7568] = 5,
+    ACTIONS(512), 1,
+      anon_sym_GT,
+    STATE(262), 1,
+      aux_sym_rule_block_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1155), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(84), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7587] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1157), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_section,
+  [7600] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(383), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1159), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7617] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1163), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1161), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [7636] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_protocol,
+  [7649] = 4,
+    ACTIONS(1165), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7666] = 6,
+    ACTIONS(1167), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1169), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
@@ -17531,1116 +18160,764 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(24), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [7111] = 5,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(249), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1124), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7130] = 4,
-    ACTIONS(1126), 1,
+  [7687] = 4,
+    ACTIONS(1171), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(823), 2,
+    ACTIONS(830), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(629), 3,
+    ACTIONS(565), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7147] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
+  [7704] = 4,
+    ACTIONS(1173), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7721] = 4,
+    ACTIONS(1175), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7738] = 4,
+    ACTIONS(1177), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7755] = 4,
+    ACTIONS(1179), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7772] = 4,
+    ACTIONS(1181), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7789] = 4,
+    ACTIONS(1183), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7806] = 4,
+    ACTIONS(1185), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7823] = 4,
+    ACTIONS(1187), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7840] = 4,
+    ACTIONS(1189), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7857] = 4,
+    ACTIONS(1191), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7874] = 4,
+    ACTIONS(1193), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7891] = 4,
+    ACTIONS(1195), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7908] = 4,
+    ACTIONS(1197), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7925] = 4,
+    ACTIONS(1199), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7942] = 4,
+    ACTIONS(1201), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7959] = 4,
+    ACTIONS(1203), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7976] = 4,
+    ACTIONS(1205), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7993] = 4,
+    ACTIONS(1207), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8010] = 4,
+    ACTIONS(1209), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8027] = 4,
+    ACTIONS(1211), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8044] = 4,
+    ACTIONS(1213), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8061] = 4,
+    ACTIONS(1215), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8078] = 4,
+    ACTIONS(1217), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8095] = 6,
+    ACTIONS(1219), 1,
       aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(399), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7168] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1130), 2,
-      anon_sym_on,
-      anon_sym_off,
-    ACTIONS(1128), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7183] = 5,
-    ACTIONS(526), 1,
-      anon_sym_GT,
-    STATE(254), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1124), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(82), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7202] = 6,
-    ACTIONS(1110), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
+    ACTIONS(1221), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(474), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(230), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7223] = 6,
-    ACTIONS(1104), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1106), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(94), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7244] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(336), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1132), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7261] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(337), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1134), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7278] = 4,
-    ACTIONS(1136), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7295] = 6,
-    ACTIONS(1138), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1140), 1,
-      anon_sym_LBRACE,
-    STATE(33), 1,
-      sym_interface_name,
-    STATE(74), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(35), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7316] = 4,
-    ACTIONS(1142), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7333] = 4,
-    ACTIONS(1144), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7350] = 4,
-    ACTIONS(1146), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7367] = 4,
-    ACTIONS(1148), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7384] = 4,
-    ACTIONS(1150), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7401] = 4,
-    ACTIONS(1152), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7418] = 4,
-    ACTIONS(1154), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7435] = 4,
-    ACTIONS(1156), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7452] = 4,
-    ACTIONS(1158), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7469] = 4,
-    ACTIONS(1160), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7486] = 4,
-    ACTIONS(1162), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7503] = 4,
-    ACTIONS(1164), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7520] = 4,
-    ACTIONS(1166), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7537] = 4,
-    ACTIONS(1168), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7554] = 4,
-    ACTIONS(1170), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7571] = 4,
-    ACTIONS(1172), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7588] = 4,
-    ACTIONS(1174), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7605] = 4,
-    ACTIONS(1176), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7622] = 4,
-    ACTIONS(1178), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7639] = 4,
-    ACTIONS(1180), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7656] = 4,
-    ACTIONS(1182), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7673] = 4,
-    ACTIONS(1184), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(823), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(629), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7690] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(299), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7711] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(330), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1186), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7728] = 5,
-    ACTIONS(530), 1,
-      anon_sym_GT,
-    STATE(265), 1,
-      aux_sym_rule_block_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1188), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(81), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [7747] = 6,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1190), 1,
-      aux_sym__name_start_token1,
-    STATE(238), 1,
+    STATE(239), 1,
       sym__ns_name,
-    STATE(245), 1,
+    STATE(491), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(141), 2,
+    STATE(225), 2,
       sym__name_start,
       sym_interpolation,
-  [7768] = 2,
+  [8116] = 4,
+    ACTIONS(1223), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1192), 6,
+    ACTIONS(830), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(565), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8133] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1227), 2,
+      anon_sym_on,
+      anon_sym_off,
+    ACTIONS(1225), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_section,
-  [7781] = 6,
-    ACTIONS(1194), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1196), 1,
+  [8148] = 5,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(121), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(62), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7802] = 5,
-    ACTIONS(1198), 1,
-      anon_sym_EQ,
-    ACTIONS(1200), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(319), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [7820] = 3,
-    STATE(89), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1204), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7834] = 3,
-    STATE(111), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1204), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [7848] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(64), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7868] = 6,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    ACTIONS(1212), 1,
-      anon_sym_mode,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    STATE(190), 1,
-      sym_string,
-    STATE(334), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7888] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(193), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7908] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1216), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [7920] = 3,
-    ACTIONS(1220), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1218), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7934] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(316), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [7954] = 5,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      aux_sym__name_start_token1,
-    STATE(320), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(128), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7972] = 4,
-    ACTIONS(271), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1222), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [7988] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1224), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8000] = 3,
-    ACTIONS(1228), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1226), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8014] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(311), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8034] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1230), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8046] = 5,
-    ACTIONS(1202), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1232), 1,
-      anon_sym_EQ,
-    ACTIONS(1234), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8064] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1236), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8076] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(115), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8096] = 6,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1206), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1208), 1,
-      aux_sym_class_id_token2,
-    STATE(22), 1,
-      sym_interpolation,
-    STATE(199), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8116] = 5,
-    ACTIONS(1238), 1,
-      anon_sym_EQ,
-    ACTIONS(1240), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1243), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(323), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8134] = 5,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1246), 1,
-      anon_sym_ingress,
-    ACTIONS(1248), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(110), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8152] = 5,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(974), 1,
-      sym_integer,
-    ACTIONS(1250), 1,
+    ACTIONS(1229), 1,
       sym_identifier,
+    ACTIONS(1231), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 2,
+    STATE(21), 3,
+      sym_table_name,
       sym_interpolation,
       sym__int_value,
-  [8170] = 3,
-    ACTIONS(1252), 1,
+  [8167] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(395), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1233), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8184] = 4,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(449), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1235), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8201] = 6,
+    ACTIONS(1237), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1239), 1,
+      anon_sym_LBRACE,
+    STATE(31), 1,
+      sym_interface_name,
+    STATE(69), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(37), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8222] = 3,
+    ACTIONS(1241), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(117), 4,
+    ACTIONS(130), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8184] = 2,
+  [8236] = 5,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1100), 1,
+      aux_sym__name_start_token1,
+    STATE(324), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1254), 5,
+    STATE(139), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8254] = 6,
+    ACTIONS(1243), 1,
+      anon_sym_ok,
+    ACTIONS(1245), 1,
+      anon_sym_drop,
+    ACTIONS(1247), 1,
+      anon_sym_pass,
+    ACTIONS(1249), 1,
+      anon_sym_reclassify,
+    ACTIONS(1251), 1,
+      anon_sym_continue,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8274] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1253), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8286] = 3,
+    ACTIONS(1257), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1255), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8300] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8312] = 3,
+    STATE(105), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8326] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1263), 1,
+      anon_sym_ingress,
+    ACTIONS(1265), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(118), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8344] = 3,
+    ACTIONS(1269), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8358] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1271), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(323), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8378] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1271), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(63), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8398] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1273), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [8414] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1271), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(127), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8434] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1271), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(197), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8454] = 5,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      sym_integer,
+    ACTIONS(1275), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8472] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1277), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1279), 1,
+      aux_sym_class_id_token2,
+    STATE(110), 1,
+      sym_interpolation,
+    STATE(113), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8492] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1277), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1279), 1,
+      aux_sym_class_id_token2,
+    STATE(110), 1,
+      sym_interpolation,
+    STATE(129), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8512] = 6,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1096), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1271), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(327), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8532] = 6,
+    ACTIONS(1281), 1,
+      anon_sym_LT,
+    ACTIONS(1283), 1,
+      anon_sym_mode,
+    ACTIONS(1285), 1,
+      anon_sym_DQUOTE,
+    STATE(202), 1,
+      sym_string,
+    STATE(442), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8552] = 5,
+    ACTIONS(1287), 1,
+      anon_sym_EQ,
+    ACTIONS(1289), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1291), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(341), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8570] = 5,
+    ACTIONS(1291), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1293), 1,
+      anon_sym_EQ,
+    ACTIONS(1295), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(338), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8588] = 3,
+    STATE(90), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1261), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8602] = 5,
+    ACTIONS(1297), 1,
+      anon_sym_EQ,
+    ACTIONS(1299), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1302), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(341), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8620] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1305), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [8196] = 3,
-    ACTIONS(1256), 1,
+  [8632] = 3,
+    ACTIONS(1307), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(105), 4,
+    ACTIONS(124), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8210] = 3,
-    ACTIONS(1258), 1,
+  [8646] = 3,
+    ACTIONS(1309), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(111), 4,
+    ACTIONS(136), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8224] = 2,
+  [8660] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1260), 4,
+    ACTIONS(1311), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-  [8235] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(489), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8250] = 4,
-    ACTIONS(299), 1,
+  [8672] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1264), 1,
+    ACTIONS(1313), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(199), 2,
+    STATE(144), 2,
       sym_interpolation,
       sym__int_value,
-  [8265] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1266), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8276] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1268), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8287] = 4,
-    ACTIONS(299), 1,
+  [8687] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1270), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(97), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8302] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1272), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8313] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1274), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8324] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1276), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8335] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1278), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8346] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1280), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8361] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1282), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8372] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1284), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8383] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1286), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(120), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8398] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1288), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(31), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8413] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1290), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(246), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8428] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1292), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(135), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8443] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1294), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(47), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8458] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1296), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8469] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1298), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8480] = 4,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(13), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8495] = 4,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(14), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8510] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1302), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8521] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1304), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(131), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8536] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1306), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8547] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1308), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8558] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1310), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8569] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1312), 1,
+    ACTIONS(1315), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -18648,58 +18925,441 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(38), 2,
       sym_interpolation,
       sym__int_value,
-  [8584] = 2,
+  [8702] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1314), 4,
+    STATE(142), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8717] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8732] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1319), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8595] = 4,
-    ACTIONS(713), 1,
+  [8743] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8754] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1323), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8765] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1325), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(269), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8780] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1327), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8795] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1329), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8806] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1327), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(66), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8821] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8832] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8843] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8854] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8865] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1331), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8876] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1333), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8887] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1335), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8902] = 4,
+    ACTIONS(1337), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1339), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(226), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8917] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1341), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8932] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1343), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8943] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1345), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8954] = 4,
+    ACTIONS(1347), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(1349), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(485), 2,
+    STATE(18), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8610] = 4,
-    ACTIONS(299), 1,
+  [8969] = 4,
+    ACTIONS(1347), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(17), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [8984] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1316), 1,
+    ACTIONS(1351), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(476), 2,
+    STATE(133), 2,
       sym_interpolation,
       sym__int_value,
-  [8625] = 2,
+  [8999] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1318), 4,
+    ACTIONS(1353), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8636] = 4,
-    ACTIONS(299), 1,
+  [9010] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(909), 1,
+    ACTIONS(1355), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(527), 2,
       sym_interpolation,
       sym__int_value,
-  [8651] = 3,
+  [9025] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1357), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9036] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1359), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9051] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1361), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9062] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1359), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9077] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1359), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(93), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9092] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1363), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9103] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1365), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9114] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(506), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9129] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(501), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9144] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1367), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(509), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9159] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1369), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9170] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1371), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9181] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1373), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9192] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1375), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9203] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1377), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9214] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1379), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9225] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1381), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9236] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1383), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(108), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9251] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1385), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9262] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18709,17 +19369,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8664] = 3,
-    ACTIONS(1322), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1320), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [8677] = 3,
+  [9275] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -18729,27 +19379,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [8690] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1324), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8701] = 4,
-    ACTIONS(299), 1,
+  [9288] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1326), 1,
+    ACTIONS(1387), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(102), 2,
+    STATE(128), 2,
       sym_interpolation,
       sym__int_value,
-  [8716] = 3,
+  [9303] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1389), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9314] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18759,7 +19409,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(77), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8729] = 3,
+  [9327] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18769,677 +19419,725 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_table,
       aux_sym__imm_name_part_token1,
-  [8742] = 4,
-    ACTIONS(713), 1,
+  [9340] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1391), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9351] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
       anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9364] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9377] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1393), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(210), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9392] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1395), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9403] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1397), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9414] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1073), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(74), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9429] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1399), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9440] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1401), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9451] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1403), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9466] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1405), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(386), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9481] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1407), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9492] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9505] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9518] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1163), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9533] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1163), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9548] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1163), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(75), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9563] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1409), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9574] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1411), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9585] = 3,
+    ACTIONS(1415), 1,
+      anon_sym_icmp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1413), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [9598] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1417), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9613] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1419), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(98), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9628] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(478), 2,
+    STATE(534), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [8757] = 4,
-    ACTIONS(299), 1,
+  [9643] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1328), 1,
+    ACTIONS(1421), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(517), 2,
       sym_interpolation,
       sym__int_value,
-  [8772] = 3,
+  [9658] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
+    ACTIONS(1423), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9669] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1425), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9680] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1427), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9695] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1429), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(40), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9710] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1431), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9721] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1433), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9732] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1435), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9743] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1437), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(317), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9758] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1439), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9769] = 4,
+    ACTIONS(758), 1,
       anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8785] = 3,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
+    STATE(344), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9784] = 4,
+    ACTIONS(758), 1,
       anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [8798] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
-      sym_size,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8813] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
-      sym_duration,
+    STATE(319), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9799] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8828] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1330), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(123), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8843] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1332), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8858] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1332), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(67), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8873] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1334), 4,
+    ACTIONS(971), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8884] = 4,
-    ACTIONS(299), 1,
+  [9810] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8899] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1336), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8910] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1338), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8921] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1340), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8936] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1340), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8951] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1340), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8966] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1342), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8977] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1344), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8988] = 5,
-    ACTIONS(1346), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1348), 1,
-      anon_sym_LBRACE,
-    STATE(304), 1,
-      sym_interpolation,
-    STATE(481), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9005] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(71), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9020] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1350), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9031] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [9044] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [9057] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1352), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9068] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1354), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9079] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1356), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(46), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9094] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1358), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9109] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1360), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9120] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9131] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1362), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9142] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1081), 1,
+    ACTIONS(1163), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(75), 2,
       sym_interpolation,
       sym__percent_value,
-  [9157] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1364), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(188), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9172] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1366), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9183] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1368), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9194] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1370), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9205] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1372), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(256), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9220] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1374), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9231] = 4,
+  [9825] = 4,
     ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1376), 1,
+    ACTIONS(1441), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(43), 2,
       sym_interpolation,
       sym__duration_value,
-  [9246] = 4,
-    ACTIONS(299), 1,
+  [9840] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
+    ACTIONS(1163), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(75), 2,
       sym_interpolation,
       sym__size_value,
-  [9261] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1378), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9272] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1380), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9283] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1382), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9294] = 4,
-    ACTIONS(271), 1,
+  [9855] = 4,
+    ACTIONS(291), 1,
       anon_sym_LBRACE,
-    ACTIONS(1384), 1,
+    ACTIONS(914), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 2,
+    STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-  [9309] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(329), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9324] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(326), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9339] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(486), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9354] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1386), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9365] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(470), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9380] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1388), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9391] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1390), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9406] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1392), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9417] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1394), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9428] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1396), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9439] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1398), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9450] = 4,
-    ACTIONS(376), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1400), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(387), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9465] = 4,
-    ACTIONS(299), 1,
-      anon_sym_LBRACE,
-    ACTIONS(974), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(70), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9480] = 5,
-    ACTIONS(1210), 1,
+  [9870] = 5,
+    ACTIONS(1281), 1,
       anon_sym_LT,
-    ACTIONS(1214), 1,
+    ACTIONS(1285), 1,
       anon_sym_DQUOTE,
-    STATE(148), 1,
+    STATE(162), 1,
       sym_string,
-    STATE(416), 1,
+    STATE(389), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9497] = 2,
+  [9887] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1402), 4,
+    ACTIONS(1443), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9508] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(482), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9523] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(483), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9538] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1262), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(488), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9553] = 4,
-    ACTIONS(299), 1,
+  [9898] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1081), 1,
-      sym_rate,
+    ACTIONS(1445), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(351), 2,
       sym_interpolation,
-      sym__rate_value,
-  [9568] = 4,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1404), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
+      sym__int_value,
+  [9913] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9582] = 4,
-    ACTIONS(1300), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1406), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
+    ACTIONS(1447), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9924] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9596] = 4,
-    ACTIONS(376), 1,
+    ACTIONS(1449), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9935] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1451), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9946] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1453), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9957] = 5,
+    ACTIONS(1455), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1457), 1,
       anon_sym_LBRACE,
-    ACTIONS(1408), 1,
-      sym_mac_address,
-    STATE(352), 1,
+    STATE(339), 1,
       sym_interpolation,
+    STATE(521), 1,
+      sym_sysctl_key,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9610] = 4,
-    ACTIONS(1300), 1,
+  [9974] = 4,
+    ACTIONS(758), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1410), 1,
+    ACTIONS(1349), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(513), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9989] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1459), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(147), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10004] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1461), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [10019] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1463), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10030] = 4,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(124), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10045] = 4,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10060] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1467), 4,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [10071] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(507), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10086] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(508), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10101] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1469), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(34), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10116] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(518), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10131] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(519), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10146] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(522), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10161] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(523), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10176] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(528), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10191] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1349), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(529), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10206] = 4,
+    ACTIONS(291), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1317), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(142), 2,
+      sym_interpolation,
+      sym__size_value,
+  [10221] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1471), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9624] = 2,
+  [10235] = 4,
+    ACTIONS(1285), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1473), 1,
+      sym_sysctl_value,
+    STATE(426), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10249] = 4,
+    ACTIONS(1347), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1471), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10263] = 4,
+    ACTIONS(1347), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1475), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(13), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10277] = 4,
+    ACTIONS(1347), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1477), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10291] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19447,7 +20145,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9634] = 2,
+  [10301] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19455,871 +20153,989 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [9644] = 4,
-    ACTIONS(713), 1,
+  [10311] = 4,
+    ACTIONS(758), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1410), 1,
+    ACTIONS(1477), 1,
       aux_sym_ipv4_address_token1,
-    STATE(17), 1,
+    STATE(11), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9658] = 4,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1412), 1,
-      sym_sysctl_value,
-    STATE(397), 1,
-      sym_string,
+  [10325] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1479), 1,
+      sym_mac_address,
+    STATE(387), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9672] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1404), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(15), 1,
-      sym__imm_interp,
+  [10339] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9686] = 4,
-    ACTIONS(713), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1406), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(16), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9700] = 4,
-    ACTIONS(1214), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1414), 1,
-      sym_section_name,
-    STATE(194), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9714] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1264), 3,
+    ACTIONS(1403), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [9724] = 2,
+  [10349] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1086), 3,
+    ACTIONS(1137), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9734] = 4,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    ACTIONS(1416), 1,
-      anon_sym_policy,
-    STATE(393), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9748] = 3,
-    ACTIONS(763), 1,
-      sym_identifier,
-    STATE(477), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9759] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(333), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1418), 2,
-      anon_sym_drop,
-      anon_sym_accept,
-  [9779] = 3,
-    ACTIONS(1114), 1,
-      sym_identifier,
-    STATE(471), 1,
-      sym_table_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9790] = 3,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    STATE(338), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9801] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1332), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [9810] = 3,
-    ACTIONS(1420), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1422), 1,
-      aux_sym_string_token1,
-    ACTIONS(1424), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9821] = 3,
-    ACTIONS(1300), 1,
+  [10359] = 4,
+    ACTIONS(1465), 1,
       anon_sym_LBRACE2,
-    STATE(23), 1,
+    ACTIONS(1477), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9832] = 2,
+  [10373] = 4,
+    ACTIONS(1465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1471), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1426), 2,
-      anon_sym_ingress,
-      anon_sym_egress,
-  [9841] = 3,
-    ACTIONS(763), 1,
-      sym_identifier,
-    STATE(491), 1,
-      sym_variable,
+  [10387] = 4,
+    ACTIONS(1465), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1475), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(13), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9852] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1428), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9861] = 3,
-    ACTIONS(1210), 1,
-      anon_sym_LT,
-    STATE(382), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9872] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1430), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [9881] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1432), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [9890] = 3,
-    ACTIONS(1214), 1,
+  [10401] = 4,
+    ACTIONS(1285), 1,
       anon_sym_DQUOTE,
-    STATE(379), 1,
+    ACTIONS(1481), 1,
+      sym_section_name,
+    STATE(199), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9901] = 2,
+  [10415] = 4,
+    ACTIONS(1281), 1,
+      anon_sym_LT,
+    ACTIONS(1483), 1,
+      anon_sym_policy,
+    STATE(430), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1434), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [9910] = 2,
+  [10429] = 4,
+    ACTIONS(758), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1475), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(13), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1436), 2,
+  [10443] = 3,
+    ACTIONS(1281), 1,
+      anon_sym_LT,
+    STATE(350), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10454] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1485), 2,
       anon_sym_ingress,
       anon_sym_clsact,
-  [9919] = 3,
+  [10463] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1487), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [10472] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1489), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [10481] = 3,
+    ACTIONS(1285), 1,
+      anon_sym_DQUOTE,
+    STATE(423), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10492] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1491), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [10501] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1493), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [10510] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1327), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [10519] = 3,
     ACTIONS(403), 1,
       anon_sym_LT,
-    STATE(403), 1,
+    STATE(443), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9930] = 2,
-    ACTIONS(1438), 1,
-      anon_sym_to,
+  [10530] = 3,
+    ACTIONS(1465), 1,
+      anon_sym_LBRACE2,
+    STATE(111), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9938] = 2,
-    ACTIONS(1440), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9946] = 2,
-    ACTIONS(1442), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9954] = 2,
-    ACTIONS(1444), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9962] = 2,
-    ACTIONS(1446), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9970] = 2,
-    ACTIONS(1448), 1,
+  [10541] = 3,
+    ACTIONS(806), 1,
       sym_identifier,
+    STATE(531), 1,
+      sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9978] = 2,
-    ACTIONS(1450), 1,
+  [10552] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1495), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [10561] = 3,
+    ACTIONS(1347), 1,
+      anon_sym_LBRACE2,
+    STATE(24), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10572] = 3,
+    ACTIONS(1281), 1,
+      anon_sym_LT,
+    STATE(422), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10583] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1497), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [10592] = 3,
+    ACTIONS(806), 1,
+      sym_identifier,
+    STATE(530), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10603] = 3,
+    ACTIONS(1499), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1501), 1,
+      aux_sym_string_token1,
+    ACTIONS(1503), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10614] = 3,
+    ACTIONS(403), 1,
+      anon_sym_LT,
+    STATE(352), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10625] = 2,
+    ACTIONS(1505), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9986] = 2,
-    ACTIONS(1452), 1,
-      anon_sym_EQ,
+  [10633] = 2,
+    ACTIONS(1507), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9994] = 2,
-    ACTIONS(1454), 1,
-      anon_sym_LT_DASH_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10002] = 2,
-    ACTIONS(1456), 1,
+  [10641] = 2,
+    ACTIONS(1509), 1,
       anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10010] = 2,
-    ACTIONS(1458), 1,
-      anon_sym_on,
+  [10649] = 2,
+    ACTIONS(1511), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10018] = 2,
-    ACTIONS(1460), 1,
+  [10657] = 2,
+    ACTIONS(1513), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10026] = 2,
-    ACTIONS(219), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10034] = 2,
-    ACTIONS(1462), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10042] = 2,
-    ACTIONS(1464), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10050] = 2,
-    ACTIONS(1466), 1,
-      anon_sym_table,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10058] = 2,
-    ACTIONS(1468), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10066] = 2,
-    ACTIONS(1470), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10074] = 2,
-    ACTIONS(1472), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10082] = 2,
-    ACTIONS(1474), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10090] = 2,
-    ACTIONS(1476), 1,
+  [10665] = 2,
+    ACTIONS(1515), 1,
       anon_sym_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10098] = 2,
-    ACTIONS(1478), 1,
+  [10673] = 2,
+    ACTIONS(1517), 1,
+      anon_sym_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10681] = 2,
+    ACTIONS(1519), 1,
+      anon_sym_divisor,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10689] = 2,
+    ACTIONS(1521), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10106] = 2,
-    ACTIONS(1480), 1,
+  [10697] = 2,
+    ACTIONS(1523), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10114] = 2,
-    ACTIONS(1482), 1,
+  [10705] = 2,
+    ACTIONS(1525), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10713] = 2,
+    ACTIONS(1527), 1,
+      anon_sym_at,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10721] = 2,
+    ACTIONS(1529), 1,
+      anon_sym_mask,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10729] = 2,
+    ACTIONS(1531), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10737] = 2,
+    ACTIONS(1533), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10745] = 2,
+    ACTIONS(1535), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10753] = 2,
+    ACTIONS(1537), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10761] = 2,
+    ACTIONS(1539), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10769] = 2,
+    ACTIONS(1541), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10777] = 2,
+    ACTIONS(1543), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10785] = 2,
+    ACTIONS(1545), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10793] = 2,
+    ACTIONS(1547), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10801] = 2,
+    ACTIONS(1549), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10809] = 2,
+    ACTIONS(1551), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10817] = 2,
+    ACTIONS(1553), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10825] = 2,
+    ACTIONS(1555), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10833] = 2,
+    ACTIONS(1557), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10841] = 2,
+    ACTIONS(1559), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10849] = 2,
+    ACTIONS(1561), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10857] = 2,
+    ACTIONS(250), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10865] = 2,
+    ACTIONS(1563), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10873] = 2,
+    ACTIONS(1565), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10881] = 2,
+    ACTIONS(1567), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10889] = 2,
+    ACTIONS(1569), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10897] = 2,
+    ACTIONS(1571), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10905] = 2,
+    ACTIONS(1573), 1,
       ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10122] = 2,
-    ACTIONS(1484), 1,
+  [10913] = 2,
+    ACTIONS(1575), 1,
       anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10130] = 2,
-    ACTIONS(1486), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10138] = 2,
-    ACTIONS(1488), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10146] = 2,
-    ACTIONS(1490), 1,
-      anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
 };
 
 static const uint32_t ts_small_parse_table_map[] = {
-  [SMALL_STATE(10)] = 0,
-  [SMALL_STATE(11)] = 61,
-  [SMALL_STATE(12)] = 123,
-  [SMALL_STATE(13)] = 185,
-  [SMALL_STATE(14)] = 247,
-  [SMALL_STATE(15)] = 309,
-  [SMALL_STATE(16)] = 368,
-  [SMALL_STATE(17)] = 427,
-  [SMALL_STATE(18)] = 486,
-  [SMALL_STATE(19)] = 548,
-  [SMALL_STATE(20)] = 594,
-  [SMALL_STATE(21)] = 636,
-  [SMALL_STATE(22)] = 677,
-  [SMALL_STATE(23)] = 715,
-  [SMALL_STATE(24)] = 753,
-  [SMALL_STATE(25)] = 797,
-  [SMALL_STATE(26)] = 841,
-  [SMALL_STATE(27)] = 885,
-  [SMALL_STATE(28)] = 918,
-  [SMALL_STATE(29)] = 951,
-  [SMALL_STATE(30)] = 991,
-  [SMALL_STATE(31)] = 1043,
-  [SMALL_STATE(32)] = 1079,
-  [SMALL_STATE(33)] = 1131,
-  [SMALL_STATE(34)] = 1161,
-  [SMALL_STATE(35)] = 1213,
-  [SMALL_STATE(36)] = 1253,
-  [SMALL_STATE(37)] = 1293,
-  [SMALL_STATE(38)] = 1328,
-  [SMALL_STATE(39)] = 1361,
-  [SMALL_STATE(40)] = 1394,
-  [SMALL_STATE(41)] = 1429,
-  [SMALL_STATE(42)] = 1458,
-  [SMALL_STATE(43)] = 1488,
-  [SMALL_STATE(44)] = 1518,
-  [SMALL_STATE(45)] = 1548,
-  [SMALL_STATE(46)] = 1582,
-  [SMALL_STATE(47)] = 1612,
-  [SMALL_STATE(48)] = 1642,
-  [SMALL_STATE(49)] = 1671,
-  [SMALL_STATE(50)] = 1700,
-  [SMALL_STATE(51)] = 1747,
-  [SMALL_STATE(52)] = 1794,
-  [SMALL_STATE(53)] = 1841,
-  [SMALL_STATE(54)] = 1888,
-  [SMALL_STATE(55)] = 1935,
-  [SMALL_STATE(56)] = 1982,
-  [SMALL_STATE(57)] = 2029,
-  [SMALL_STATE(58)] = 2076,
-  [SMALL_STATE(59)] = 2123,
-  [SMALL_STATE(60)] = 2159,
-  [SMALL_STATE(61)] = 2205,
-  [SMALL_STATE(62)] = 2241,
-  [SMALL_STATE(63)] = 2277,
-  [SMALL_STATE(64)] = 2320,
-  [SMALL_STATE(65)] = 2363,
-  [SMALL_STATE(66)] = 2406,
-  [SMALL_STATE(67)] = 2449,
-  [SMALL_STATE(68)] = 2474,
-  [SMALL_STATE(69)] = 2508,
-  [SMALL_STATE(70)] = 2532,
-  [SMALL_STATE(71)] = 2556,
-  [SMALL_STATE(72)] = 2580,
-  [SMALL_STATE(73)] = 2614,
-  [SMALL_STATE(74)] = 2638,
-  [SMALL_STATE(75)] = 2662,
-  [SMALL_STATE(76)] = 2696,
-  [SMALL_STATE(77)] = 2734,
-  [SMALL_STATE(78)] = 2758,
-  [SMALL_STATE(79)] = 2782,
-  [SMALL_STATE(80)] = 2806,
-  [SMALL_STATE(81)] = 2847,
-  [SMALL_STATE(82)] = 2888,
-  [SMALL_STATE(83)] = 2929,
-  [SMALL_STATE(84)] = 2970,
-  [SMALL_STATE(85)] = 2995,
-  [SMALL_STATE(86)] = 3020,
-  [SMALL_STATE(87)] = 3061,
-  [SMALL_STATE(88)] = 3086,
-  [SMALL_STATE(89)] = 3124,
-  [SMALL_STATE(90)] = 3150,
-  [SMALL_STATE(91)] = 3188,
-  [SMALL_STATE(92)] = 3210,
-  [SMALL_STATE(93)] = 3236,
-  [SMALL_STATE(94)] = 3262,
-  [SMALL_STATE(95)] = 3300,
-  [SMALL_STATE(96)] = 3335,
-  [SMALL_STATE(97)] = 3368,
-  [SMALL_STATE(98)] = 3403,
-  [SMALL_STATE(99)] = 3438,
-  [SMALL_STATE(100)] = 3461,
-  [SMALL_STATE(101)] = 3484,
-  [SMALL_STATE(102)] = 3521,
-  [SMALL_STATE(103)] = 3544,
-  [SMALL_STATE(104)] = 3569,
-  [SMALL_STATE(105)] = 3604,
-  [SMALL_STATE(106)] = 3627,
-  [SMALL_STATE(107)] = 3648,
-  [SMALL_STATE(108)] = 3685,
-  [SMALL_STATE(109)] = 3722,
-  [SMALL_STATE(110)] = 3759,
-  [SMALL_STATE(111)] = 3794,
-  [SMALL_STATE(112)] = 3815,
-  [SMALL_STATE(113)] = 3838,
-  [SMALL_STATE(114)] = 3861,
-  [SMALL_STATE(115)] = 3884,
-  [SMALL_STATE(116)] = 3904,
-  [SMALL_STATE(117)] = 3924,
-  [SMALL_STATE(118)] = 3944,
-  [SMALL_STATE(119)] = 3964,
-  [SMALL_STATE(120)] = 3984,
-  [SMALL_STATE(121)] = 4004,
-  [SMALL_STATE(122)] = 4024,
-  [SMALL_STATE(123)] = 4051,
-  [SMALL_STATE(124)] = 4070,
-  [SMALL_STATE(125)] = 4101,
-  [SMALL_STATE(126)] = 4130,
-  [SMALL_STATE(127)] = 4159,
-  [SMALL_STATE(128)] = 4188,
-  [SMALL_STATE(129)] = 4215,
-  [SMALL_STATE(130)] = 4246,
-  [SMALL_STATE(131)] = 4277,
-  [SMALL_STATE(132)] = 4296,
-  [SMALL_STATE(133)] = 4323,
-  [SMALL_STATE(134)] = 4353,
-  [SMALL_STATE(135)] = 4377,
-  [SMALL_STATE(136)] = 4395,
-  [SMALL_STATE(137)] = 4419,
-  [SMALL_STATE(138)] = 4437,
-  [SMALL_STATE(139)] = 4464,
-  [SMALL_STATE(140)] = 4491,
-  [SMALL_STATE(141)] = 4518,
-  [SMALL_STATE(142)] = 4541,
-  [SMALL_STATE(143)] = 4560,
-  [SMALL_STATE(144)] = 4579,
-  [SMALL_STATE(145)] = 4603,
-  [SMALL_STATE(146)] = 4627,
-  [SMALL_STATE(147)] = 4651,
-  [SMALL_STATE(148)] = 4675,
-  [SMALL_STATE(149)] = 4699,
-  [SMALL_STATE(150)] = 4725,
-  [SMALL_STATE(151)] = 4749,
-  [SMALL_STATE(152)] = 4775,
-  [SMALL_STATE(153)] = 4799,
-  [SMALL_STATE(154)] = 4825,
-  [SMALL_STATE(155)] = 4843,
-  [SMALL_STATE(156)] = 4867,
-  [SMALL_STATE(157)] = 4887,
-  [SMALL_STATE(158)] = 4907,
-  [SMALL_STATE(159)] = 4929,
-  [SMALL_STATE(160)] = 4947,
-  [SMALL_STATE(161)] = 4965,
-  [SMALL_STATE(162)] = 4989,
-  [SMALL_STATE(163)] = 5013,
-  [SMALL_STATE(164)] = 5037,
-  [SMALL_STATE(165)] = 5061,
-  [SMALL_STATE(166)] = 5085,
-  [SMALL_STATE(167)] = 5109,
-  [SMALL_STATE(168)] = 5133,
-  [SMALL_STATE(169)] = 5157,
-  [SMALL_STATE(170)] = 5181,
-  [SMALL_STATE(171)] = 5205,
-  [SMALL_STATE(172)] = 5229,
-  [SMALL_STATE(173)] = 5253,
-  [SMALL_STATE(174)] = 5277,
-  [SMALL_STATE(175)] = 5301,
-  [SMALL_STATE(176)] = 5325,
-  [SMALL_STATE(177)] = 5349,
-  [SMALL_STATE(178)] = 5373,
-  [SMALL_STATE(179)] = 5397,
-  [SMALL_STATE(180)] = 5421,
-  [SMALL_STATE(181)] = 5445,
-  [SMALL_STATE(182)] = 5469,
-  [SMALL_STATE(183)] = 5493,
-  [SMALL_STATE(184)] = 5517,
-  [SMALL_STATE(185)] = 5541,
-  [SMALL_STATE(186)] = 5556,
-  [SMALL_STATE(187)] = 5577,
-  [SMALL_STATE(188)] = 5598,
-  [SMALL_STATE(189)] = 5613,
-  [SMALL_STATE(190)] = 5632,
-  [SMALL_STATE(191)] = 5655,
-  [SMALL_STATE(192)] = 5680,
-  [SMALL_STATE(193)] = 5701,
-  [SMALL_STATE(194)] = 5716,
-  [SMALL_STATE(195)] = 5731,
-  [SMALL_STATE(196)] = 5754,
-  [SMALL_STATE(197)] = 5779,
-  [SMALL_STATE(198)] = 5796,
-  [SMALL_STATE(199)] = 5821,
-  [SMALL_STATE(200)] = 5836,
-  [SMALL_STATE(201)] = 5851,
-  [SMALL_STATE(202)] = 5872,
-  [SMALL_STATE(203)] = 5895,
-  [SMALL_STATE(204)] = 5913,
-  [SMALL_STATE(205)] = 5933,
-  [SMALL_STATE(206)] = 5953,
-  [SMALL_STATE(207)] = 5975,
-  [SMALL_STATE(208)] = 5995,
-  [SMALL_STATE(209)] = 6015,
-  [SMALL_STATE(210)] = 6031,
-  [SMALL_STATE(211)] = 6053,
-  [SMALL_STATE(212)] = 6071,
-  [SMALL_STATE(213)] = 6093,
-  [SMALL_STATE(214)] = 6115,
-  [SMALL_STATE(215)] = 6135,
-  [SMALL_STATE(216)] = 6155,
-  [SMALL_STATE(217)] = 6175,
-  [SMALL_STATE(218)] = 6193,
-  [SMALL_STATE(219)] = 6211,
-  [SMALL_STATE(220)] = 6229,
-  [SMALL_STATE(221)] = 6251,
-  [SMALL_STATE(222)] = 6275,
-  [SMALL_STATE(223)] = 6295,
-  [SMALL_STATE(224)] = 6317,
-  [SMALL_STATE(225)] = 6337,
-  [SMALL_STATE(226)] = 6359,
-  [SMALL_STATE(227)] = 6379,
-  [SMALL_STATE(228)] = 6401,
-  [SMALL_STATE(229)] = 6421,
-  [SMALL_STATE(230)] = 6443,
-  [SMALL_STATE(231)] = 6465,
-  [SMALL_STATE(232)] = 6487,
-  [SMALL_STATE(233)] = 6509,
-  [SMALL_STATE(234)] = 6531,
-  [SMALL_STATE(235)] = 6553,
-  [SMALL_STATE(236)] = 6575,
-  [SMALL_STATE(237)] = 6597,
-  [SMALL_STATE(238)] = 6619,
-  [SMALL_STATE(239)] = 6633,
-  [SMALL_STATE(240)] = 6654,
-  [SMALL_STATE(241)] = 6667,
-  [SMALL_STATE(242)] = 6684,
-  [SMALL_STATE(243)] = 6705,
-  [SMALL_STATE(244)] = 6722,
-  [SMALL_STATE(245)] = 6743,
-  [SMALL_STATE(246)] = 6760,
-  [SMALL_STATE(247)] = 6773,
-  [SMALL_STATE(248)] = 6790,
-  [SMALL_STATE(249)] = 6809,
-  [SMALL_STATE(250)] = 6828,
-  [SMALL_STATE(251)] = 6849,
-  [SMALL_STATE(252)] = 6870,
-  [SMALL_STATE(253)] = 6887,
-  [SMALL_STATE(254)] = 6908,
-  [SMALL_STATE(255)] = 6927,
-  [SMALL_STATE(256)] = 6944,
-  [SMALL_STATE(257)] = 6957,
-  [SMALL_STATE(258)] = 6974,
-  [SMALL_STATE(259)] = 6995,
-  [SMALL_STATE(260)] = 7016,
-  [SMALL_STATE(261)] = 7033,
-  [SMALL_STATE(262)] = 7054,
-  [SMALL_STATE(263)] = 7073,
-  [SMALL_STATE(264)] = 7090,
-  [SMALL_STATE(265)] = 7111,
-  [SMALL_STATE(266)] = 7130,
-  [SMALL_STATE(267)] = 7147,
-  [SMALL_STATE(268)] = 7168,
-  [SMALL_STATE(269)] = 7183,
-  [SMALL_STATE(270)] = 7202,
-  [SMALL_STATE(271)] = 7223,
-  [SMALL_STATE(272)] = 7244,
-  [SMALL_STATE(273)] = 7261,
-  [SMALL_STATE(274)] = 7278,
-  [SMALL_STATE(275)] = 7295,
-  [SMALL_STATE(276)] = 7316,
-  [SMALL_STATE(277)] = 7333,
-  [SMALL_STATE(278)] = 7350,
-  [SMALL_STATE(279)] = 7367,
-  [SMALL_STATE(280)] = 7384,
-  [SMALL_STATE(281)] = 7401,
-  [SMALL_STATE(282)] = 7418,
-  [SMALL_STATE(283)] = 7435,
-  [SMALL_STATE(284)] = 7452,
-  [SMALL_STATE(285)] = 7469,
-  [SMALL_STATE(286)] = 7486,
-  [SMALL_STATE(287)] = 7503,
-  [SMALL_STATE(288)] = 7520,
-  [SMALL_STATE(289)] = 7537,
-  [SMALL_STATE(290)] = 7554,
-  [SMALL_STATE(291)] = 7571,
-  [SMALL_STATE(292)] = 7588,
-  [SMALL_STATE(293)] = 7605,
-  [SMALL_STATE(294)] = 7622,
-  [SMALL_STATE(295)] = 7639,
-  [SMALL_STATE(296)] = 7656,
-  [SMALL_STATE(297)] = 7673,
-  [SMALL_STATE(298)] = 7690,
-  [SMALL_STATE(299)] = 7711,
-  [SMALL_STATE(300)] = 7728,
-  [SMALL_STATE(301)] = 7747,
-  [SMALL_STATE(302)] = 7768,
-  [SMALL_STATE(303)] = 7781,
-  [SMALL_STATE(304)] = 7802,
-  [SMALL_STATE(305)] = 7820,
-  [SMALL_STATE(306)] = 7834,
-  [SMALL_STATE(307)] = 7848,
-  [SMALL_STATE(308)] = 7868,
-  [SMALL_STATE(309)] = 7888,
-  [SMALL_STATE(310)] = 7908,
-  [SMALL_STATE(311)] = 7920,
-  [SMALL_STATE(312)] = 7934,
-  [SMALL_STATE(313)] = 7954,
-  [SMALL_STATE(314)] = 7972,
-  [SMALL_STATE(315)] = 7988,
-  [SMALL_STATE(316)] = 8000,
-  [SMALL_STATE(317)] = 8014,
-  [SMALL_STATE(318)] = 8034,
-  [SMALL_STATE(319)] = 8046,
-  [SMALL_STATE(320)] = 8064,
-  [SMALL_STATE(321)] = 8076,
-  [SMALL_STATE(322)] = 8096,
-  [SMALL_STATE(323)] = 8116,
-  [SMALL_STATE(324)] = 8134,
-  [SMALL_STATE(325)] = 8152,
-  [SMALL_STATE(326)] = 8170,
-  [SMALL_STATE(327)] = 8184,
-  [SMALL_STATE(328)] = 8196,
-  [SMALL_STATE(329)] = 8210,
-  [SMALL_STATE(330)] = 8224,
-  [SMALL_STATE(331)] = 8235,
-  [SMALL_STATE(332)] = 8250,
-  [SMALL_STATE(333)] = 8265,
-  [SMALL_STATE(334)] = 8276,
-  [SMALL_STATE(335)] = 8287,
-  [SMALL_STATE(336)] = 8302,
-  [SMALL_STATE(337)] = 8313,
-  [SMALL_STATE(338)] = 8324,
-  [SMALL_STATE(339)] = 8335,
-  [SMALL_STATE(340)] = 8346,
-  [SMALL_STATE(341)] = 8361,
-  [SMALL_STATE(342)] = 8372,
-  [SMALL_STATE(343)] = 8383,
-  [SMALL_STATE(344)] = 8398,
-  [SMALL_STATE(345)] = 8413,
-  [SMALL_STATE(346)] = 8428,
-  [SMALL_STATE(347)] = 8443,
-  [SMALL_STATE(348)] = 8458,
-  [SMALL_STATE(349)] = 8469,
-  [SMALL_STATE(350)] = 8480,
-  [SMALL_STATE(351)] = 8495,
-  [SMALL_STATE(352)] = 8510,
-  [SMALL_STATE(353)] = 8521,
-  [SMALL_STATE(354)] = 8536,
-  [SMALL_STATE(355)] = 8547,
-  [SMALL_STATE(356)] = 8558,
-  [SMALL_STATE(357)] = 8569,
-  [SMALL_STATE(358)] = 8584,
-  [SMALL_STATE(359)] = 8595,
-  [SMALL_STATE(360)] = 8610,
-  [SMALL_STATE(361)] = 8625,
-  [SMALL_STATE(362)] = 8636,
-  [SMALL_STATE(363)] = 8651,
-  [SMALL_STATE(364)] = 8664,
-  [SMALL_STATE(365)] = 8677,
-  [SMALL_STATE(366)] = 8690,
-  [SMALL_STATE(367)] = 8701,
-  [SMALL_STATE(368)] = 8716,
-  [SMALL_STATE(369)] = 8729,
-  [SMALL_STATE(370)] = 8742,
-  [SMALL_STATE(371)] = 8757,
-  [SMALL_STATE(372)] = 8772,
-  [SMALL_STATE(373)] = 8785,
-  [SMALL_STATE(374)] = 8798,
-  [SMALL_STATE(375)] = 8813,
-  [SMALL_STATE(376)] = 8828,
-  [SMALL_STATE(377)] = 8843,
-  [SMALL_STATE(378)] = 8858,
-  [SMALL_STATE(379)] = 8873,
-  [SMALL_STATE(380)] = 8884,
-  [SMALL_STATE(381)] = 8899,
-  [SMALL_STATE(382)] = 8910,
-  [SMALL_STATE(383)] = 8921,
-  [SMALL_STATE(384)] = 8936,
-  [SMALL_STATE(385)] = 8951,
-  [SMALL_STATE(386)] = 8966,
-  [SMALL_STATE(387)] = 8977,
-  [SMALL_STATE(388)] = 8988,
-  [SMALL_STATE(389)] = 9005,
-  [SMALL_STATE(390)] = 9020,
-  [SMALL_STATE(391)] = 9031,
-  [SMALL_STATE(392)] = 9044,
-  [SMALL_STATE(393)] = 9057,
-  [SMALL_STATE(394)] = 9068,
-  [SMALL_STATE(395)] = 9079,
-  [SMALL_STATE(396)] = 9094,
-  [SMALL_STATE(397)] = 9109,
-  [SMALL_STATE(398)] = 9120,
-  [SMALL_STATE(399)] = 9131,
-  [SMALL_STATE(400)] = 9142,
-  [SMALL_STATE(401)] = 9157,
-  [SMALL_STATE(402)] = 9172,
-  [SMALL_STATE(403)] = 9183,
-  [SMALL_STATE(404)] = 9194,
-  [SMALL_STATE(405)] = 9205,
-  [SMALL_STATE(406)] = 9220,
-  [SMALL_STATE(407)] = 9231,
-  [SMALL_STATE(408)] = 9246,
-  [SMALL_STATE(409)] = 9261,
-  [SMALL_STATE(410)] = 9272,
-  [SMALL_STATE(411)] = 9283,
-  [SMALL_STATE(412)] = 9294,
-  [SMALL_STATE(413)] = 9309,
-  [SMALL_STATE(414)] = 9324,
-  [SMALL_STATE(415)] = 9339,
-  [SMALL_STATE(416)] = 9354,
-  [SMALL_STATE(417)] = 9365,
-  [SMALL_STATE(418)] = 9380,
-  [SMALL_STATE(419)] = 9391,
-  [SMALL_STATE(420)] = 9406,
-  [SMALL_STATE(421)] = 9417,
-  [SMALL_STATE(422)] = 9428,
-  [SMALL_STATE(423)] = 9439,
-  [SMALL_STATE(424)] = 9450,
-  [SMALL_STATE(425)] = 9465,
-  [SMALL_STATE(426)] = 9480,
-  [SMALL_STATE(427)] = 9497,
-  [SMALL_STATE(428)] = 9508,
-  [SMALL_STATE(429)] = 9523,
-  [SMALL_STATE(430)] = 9538,
-  [SMALL_STATE(431)] = 9553,
-  [SMALL_STATE(432)] = 9568,
-  [SMALL_STATE(433)] = 9582,
-  [SMALL_STATE(434)] = 9596,
-  [SMALL_STATE(435)] = 9610,
-  [SMALL_STATE(436)] = 9624,
-  [SMALL_STATE(437)] = 9634,
-  [SMALL_STATE(438)] = 9644,
-  [SMALL_STATE(439)] = 9658,
-  [SMALL_STATE(440)] = 9672,
-  [SMALL_STATE(441)] = 9686,
-  [SMALL_STATE(442)] = 9700,
-  [SMALL_STATE(443)] = 9714,
-  [SMALL_STATE(444)] = 9724,
-  [SMALL_STATE(445)] = 9734,
-  [SMALL_STATE(446)] = 9748,
-  [SMALL_STATE(447)] = 9759,
-  [SMALL_STATE(448)] = 9770,
-  [SMALL_STATE(449)] = 9779,
-  [SMALL_STATE(450)] = 9790,
-  [SMALL_STATE(451)] = 9801,
-  [SMALL_STATE(452)] = 9810,
-  [SMALL_STATE(453)] = 9821,
-  [SMALL_STATE(454)] = 9832,
-  [SMALL_STATE(455)] = 9841,
-  [SMALL_STATE(456)] = 9852,
-  [SMALL_STATE(457)] = 9861,
-  [SMALL_STATE(458)] = 9872,
-  [SMALL_STATE(459)] = 9881,
-  [SMALL_STATE(460)] = 9890,
-  [SMALL_STATE(461)] = 9901,
-  [SMALL_STATE(462)] = 9910,
-  [SMALL_STATE(463)] = 9919,
-  [SMALL_STATE(464)] = 9930,
-  [SMALL_STATE(465)] = 9938,
-  [SMALL_STATE(466)] = 9946,
-  [SMALL_STATE(467)] = 9954,
-  [SMALL_STATE(468)] = 9962,
-  [SMALL_STATE(469)] = 9970,
-  [SMALL_STATE(470)] = 9978,
-  [SMALL_STATE(471)] = 9986,
-  [SMALL_STATE(472)] = 9994,
-  [SMALL_STATE(473)] = 10002,
-  [SMALL_STATE(474)] = 10010,
-  [SMALL_STATE(475)] = 10018,
-  [SMALL_STATE(476)] = 10026,
-  [SMALL_STATE(477)] = 10034,
-  [SMALL_STATE(478)] = 10042,
-  [SMALL_STATE(479)] = 10050,
-  [SMALL_STATE(480)] = 10058,
-  [SMALL_STATE(481)] = 10066,
-  [SMALL_STATE(482)] = 10074,
-  [SMALL_STATE(483)] = 10082,
-  [SMALL_STATE(484)] = 10090,
-  [SMALL_STATE(485)] = 10098,
-  [SMALL_STATE(486)] = 10106,
-  [SMALL_STATE(487)] = 10114,
-  [SMALL_STATE(488)] = 10122,
-  [SMALL_STATE(489)] = 10130,
-  [SMALL_STATE(490)] = 10138,
-  [SMALL_STATE(491)] = 10146,
+  [SMALL_STATE(9)] = 0,
+  [SMALL_STATE(10)] = 71,
+  [SMALL_STATE(11)] = 133,
+  [SMALL_STATE(12)] = 193,
+  [SMALL_STATE(13)] = 253,
+  [SMALL_STATE(14)] = 313,
+  [SMALL_STATE(15)] = 375,
+  [SMALL_STATE(16)] = 434,
+  [SMALL_STATE(17)] = 493,
+  [SMALL_STATE(18)] = 552,
+  [SMALL_STATE(19)] = 611,
+  [SMALL_STATE(20)] = 657,
+  [SMALL_STATE(21)] = 699,
+  [SMALL_STATE(22)] = 740,
+  [SMALL_STATE(23)] = 778,
+  [SMALL_STATE(24)] = 815,
+  [SMALL_STATE(25)] = 852,
+  [SMALL_STATE(26)] = 896,
+  [SMALL_STATE(27)] = 940,
+  [SMALL_STATE(28)] = 984,
+  [SMALL_STATE(29)] = 1017,
+  [SMALL_STATE(30)] = 1050,
+  [SMALL_STATE(31)] = 1090,
+  [SMALL_STATE(32)] = 1120,
+  [SMALL_STATE(33)] = 1172,
+  [SMALL_STATE(34)] = 1224,
+  [SMALL_STATE(35)] = 1260,
+  [SMALL_STATE(36)] = 1300,
+  [SMALL_STATE(37)] = 1352,
+  [SMALL_STATE(38)] = 1392,
+  [SMALL_STATE(39)] = 1425,
+  [SMALL_STATE(40)] = 1460,
+  [SMALL_STATE(41)] = 1493,
+  [SMALL_STATE(42)] = 1528,
+  [SMALL_STATE(43)] = 1558,
+  [SMALL_STATE(44)] = 1592,
+  [SMALL_STATE(45)] = 1622,
+  [SMALL_STATE(46)] = 1652,
+  [SMALL_STATE(47)] = 1682,
+  [SMALL_STATE(48)] = 1712,
+  [SMALL_STATE(49)] = 1759,
+  [SMALL_STATE(50)] = 1806,
+  [SMALL_STATE(51)] = 1853,
+  [SMALL_STATE(52)] = 1900,
+  [SMALL_STATE(53)] = 1929,
+  [SMALL_STATE(54)] = 1976,
+  [SMALL_STATE(55)] = 2023,
+  [SMALL_STATE(56)] = 2070,
+  [SMALL_STATE(57)] = 2117,
+  [SMALL_STATE(58)] = 2164,
+  [SMALL_STATE(59)] = 2193,
+  [SMALL_STATE(60)] = 2239,
+  [SMALL_STATE(61)] = 2275,
+  [SMALL_STATE(62)] = 2311,
+  [SMALL_STATE(63)] = 2347,
+  [SMALL_STATE(64)] = 2390,
+  [SMALL_STATE(65)] = 2433,
+  [SMALL_STATE(66)] = 2476,
+  [SMALL_STATE(67)] = 2501,
+  [SMALL_STATE(68)] = 2544,
+  [SMALL_STATE(69)] = 2582,
+  [SMALL_STATE(70)] = 2606,
+  [SMALL_STATE(71)] = 2630,
+  [SMALL_STATE(72)] = 2664,
+  [SMALL_STATE(73)] = 2698,
+  [SMALL_STATE(74)] = 2732,
+  [SMALL_STATE(75)] = 2756,
+  [SMALL_STATE(76)] = 2780,
+  [SMALL_STATE(77)] = 2804,
+  [SMALL_STATE(78)] = 2828,
+  [SMALL_STATE(79)] = 2852,
+  [SMALL_STATE(80)] = 2876,
+  [SMALL_STATE(81)] = 2917,
+  [SMALL_STATE(82)] = 2958,
+  [SMALL_STATE(83)] = 2999,
+  [SMALL_STATE(84)] = 3040,
+  [SMALL_STATE(85)] = 3081,
+  [SMALL_STATE(86)] = 3106,
+  [SMALL_STATE(87)] = 3131,
+  [SMALL_STATE(88)] = 3156,
+  [SMALL_STATE(89)] = 3182,
+  [SMALL_STATE(90)] = 3220,
+  [SMALL_STATE(91)] = 3246,
+  [SMALL_STATE(92)] = 3272,
+  [SMALL_STATE(93)] = 3310,
+  [SMALL_STATE(94)] = 3332,
+  [SMALL_STATE(95)] = 3370,
+  [SMALL_STATE(96)] = 3392,
+  [SMALL_STATE(97)] = 3417,
+  [SMALL_STATE(98)] = 3440,
+  [SMALL_STATE(99)] = 3463,
+  [SMALL_STATE(100)] = 3484,
+  [SMALL_STATE(101)] = 3517,
+  [SMALL_STATE(102)] = 3554,
+  [SMALL_STATE(103)] = 3591,
+  [SMALL_STATE(104)] = 3626,
+  [SMALL_STATE(105)] = 3663,
+  [SMALL_STATE(106)] = 3684,
+  [SMALL_STATE(107)] = 3719,
+  [SMALL_STATE(108)] = 3752,
+  [SMALL_STATE(109)] = 3787,
+  [SMALL_STATE(110)] = 3822,
+  [SMALL_STATE(111)] = 3843,
+  [SMALL_STATE(112)] = 3864,
+  [SMALL_STATE(113)] = 3887,
+  [SMALL_STATE(114)] = 3910,
+  [SMALL_STATE(115)] = 3933,
+  [SMALL_STATE(116)] = 3956,
+  [SMALL_STATE(117)] = 3979,
+  [SMALL_STATE(118)] = 4002,
+  [SMALL_STATE(119)] = 4037,
+  [SMALL_STATE(120)] = 4060,
+  [SMALL_STATE(121)] = 4083,
+  [SMALL_STATE(122)] = 4118,
+  [SMALL_STATE(123)] = 4153,
+  [SMALL_STATE(124)] = 4176,
+  [SMALL_STATE(125)] = 4199,
+  [SMALL_STATE(126)] = 4236,
+  [SMALL_STATE(127)] = 4256,
+  [SMALL_STATE(128)] = 4276,
+  [SMALL_STATE(129)] = 4296,
+  [SMALL_STATE(130)] = 4316,
+  [SMALL_STATE(131)] = 4336,
+  [SMALL_STATE(132)] = 4356,
+  [SMALL_STATE(133)] = 4376,
+  [SMALL_STATE(134)] = 4396,
+  [SMALL_STATE(135)] = 4416,
+  [SMALL_STATE(136)] = 4443,
+  [SMALL_STATE(137)] = 4472,
+  [SMALL_STATE(138)] = 4501,
+  [SMALL_STATE(139)] = 4530,
+  [SMALL_STATE(140)] = 4557,
+  [SMALL_STATE(141)] = 4588,
+  [SMALL_STATE(142)] = 4619,
+  [SMALL_STATE(143)] = 4638,
+  [SMALL_STATE(144)] = 4665,
+  [SMALL_STATE(145)] = 4684,
+  [SMALL_STATE(146)] = 4715,
+  [SMALL_STATE(147)] = 4739,
+  [SMALL_STATE(148)] = 4757,
+  [SMALL_STATE(149)] = 4775,
+  [SMALL_STATE(150)] = 4799,
+  [SMALL_STATE(151)] = 4829,
+  [SMALL_STATE(152)] = 4848,
+  [SMALL_STATE(153)] = 4875,
+  [SMALL_STATE(154)] = 4894,
+  [SMALL_STATE(155)] = 4921,
+  [SMALL_STATE(156)] = 4944,
+  [SMALL_STATE(157)] = 4971,
+  [SMALL_STATE(158)] = 4995,
+  [SMALL_STATE(159)] = 5015,
+  [SMALL_STATE(160)] = 5033,
+  [SMALL_STATE(161)] = 5057,
+  [SMALL_STATE(162)] = 5081,
+  [SMALL_STATE(163)] = 5105,
+  [SMALL_STATE(164)] = 5129,
+  [SMALL_STATE(165)] = 5149,
+  [SMALL_STATE(166)] = 5173,
+  [SMALL_STATE(167)] = 5195,
+  [SMALL_STATE(168)] = 5213,
+  [SMALL_STATE(169)] = 5231,
+  [SMALL_STATE(170)] = 5255,
+  [SMALL_STATE(171)] = 5279,
+  [SMALL_STATE(172)] = 5303,
+  [SMALL_STATE(173)] = 5327,
+  [SMALL_STATE(174)] = 5351,
+  [SMALL_STATE(175)] = 5375,
+  [SMALL_STATE(176)] = 5399,
+  [SMALL_STATE(177)] = 5423,
+  [SMALL_STATE(178)] = 5447,
+  [SMALL_STATE(179)] = 5471,
+  [SMALL_STATE(180)] = 5495,
+  [SMALL_STATE(181)] = 5519,
+  [SMALL_STATE(182)] = 5543,
+  [SMALL_STATE(183)] = 5567,
+  [SMALL_STATE(184)] = 5591,
+  [SMALL_STATE(185)] = 5615,
+  [SMALL_STATE(186)] = 5639,
+  [SMALL_STATE(187)] = 5663,
+  [SMALL_STATE(188)] = 5687,
+  [SMALL_STATE(189)] = 5711,
+  [SMALL_STATE(190)] = 5735,
+  [SMALL_STATE(191)] = 5759,
+  [SMALL_STATE(192)] = 5783,
+  [SMALL_STATE(193)] = 5807,
+  [SMALL_STATE(194)] = 5831,
+  [SMALL_STATE(195)] = 5855,
+  [SMALL_STATE(196)] = 5879,
+  [SMALL_STATE(197)] = 5903,
+  [SMALL_STATE(198)] = 5918,
+  [SMALL_STATE(199)] = 5939,
+  [SMALL_STATE(200)] = 5954,
+  [SMALL_STATE(201)] = 5977,
+  [SMALL_STATE(202)] = 5992,
+  [SMALL_STATE(203)] = 6015,
+  [SMALL_STATE(204)] = 6034,
+  [SMALL_STATE(205)] = 6059,
+  [SMALL_STATE(206)] = 6074,
+  [SMALL_STATE(207)] = 6095,
+  [SMALL_STATE(208)] = 6112,
+  [SMALL_STATE(209)] = 6133,
+  [SMALL_STATE(210)] = 6154,
+  [SMALL_STATE(211)] = 6169,
+  [SMALL_STATE(212)] = 6192,
+  [SMALL_STATE(213)] = 6217,
+  [SMALL_STATE(214)] = 6242,
+  [SMALL_STATE(215)] = 6264,
+  [SMALL_STATE(216)] = 6284,
+  [SMALL_STATE(217)] = 6306,
+  [SMALL_STATE(218)] = 6326,
+  [SMALL_STATE(219)] = 6346,
+  [SMALL_STATE(220)] = 6368,
+  [SMALL_STATE(221)] = 6392,
+  [SMALL_STATE(222)] = 6414,
+  [SMALL_STATE(223)] = 6430,
+  [SMALL_STATE(224)] = 6452,
+  [SMALL_STATE(225)] = 6474,
+  [SMALL_STATE(226)] = 6494,
+  [SMALL_STATE(227)] = 6514,
+  [SMALL_STATE(228)] = 6536,
+  [SMALL_STATE(229)] = 6558,
+  [SMALL_STATE(230)] = 6578,
+  [SMALL_STATE(231)] = 6600,
+  [SMALL_STATE(232)] = 6622,
+  [SMALL_STATE(233)] = 6642,
+  [SMALL_STATE(234)] = 6662,
+  [SMALL_STATE(235)] = 6684,
+  [SMALL_STATE(236)] = 6704,
+  [SMALL_STATE(237)] = 6726,
+  [SMALL_STATE(238)] = 6748,
+  [SMALL_STATE(239)] = 6770,
+  [SMALL_STATE(240)] = 6784,
+  [SMALL_STATE(241)] = 6802,
+  [SMALL_STATE(242)] = 6820,
+  [SMALL_STATE(243)] = 6838,
+  [SMALL_STATE(244)] = 6858,
+  [SMALL_STATE(245)] = 6880,
+  [SMALL_STATE(246)] = 6902,
+  [SMALL_STATE(247)] = 6922,
+  [SMALL_STATE(248)] = 6940,
+  [SMALL_STATE(249)] = 6958,
+  [SMALL_STATE(250)] = 6980,
+  [SMALL_STATE(251)] = 7006,
+  [SMALL_STATE(252)] = 7023,
+  [SMALL_STATE(253)] = 7044,
+  [SMALL_STATE(254)] = 7065,
+  [SMALL_STATE(255)] = 7086,
+  [SMALL_STATE(256)] = 7103,
+  [SMALL_STATE(257)] = 7124,
+  [SMALL_STATE(258)] = 7145,
+  [SMALL_STATE(259)] = 7166,
+  [SMALL_STATE(260)] = 7187,
+  [SMALL_STATE(261)] = 7204,
+  [SMALL_STATE(262)] = 7225,
+  [SMALL_STATE(263)] = 7244,
+  [SMALL_STATE(264)] = 7265,
+  [SMALL_STATE(265)] = 7284,
+  [SMALL_STATE(266)] = 7297,
+  [SMALL_STATE(267)] = 7318,
+  [SMALL_STATE(268)] = 7339,
+  [SMALL_STATE(269)] = 7360,
+  [SMALL_STATE(270)] = 7373,
+  [SMALL_STATE(271)] = 7392,
+  [SMALL_STATE(272)] = 7409,
+  [SMALL_STATE(273)] = 7426,
+  [SMALL_STATE(274)] = 7445,
+  [SMALL_STATE(275)] = 7462,
+  [SMALL_STATE(276)] = 7475,
+  [SMALL_STATE(277)] = 7492,
+  [SMALL_STATE(278)] = 7509,
+  [SMALL_STATE(279)] = 7526,
+  [SMALL_STATE(280)] = 7547,
+  [SMALL_STATE(281)] = 7568,
+  [SMALL_STATE(282)] = 7587,
+  [SMALL_STATE(283)] = 7600,
+  [SMALL_STATE(284)] = 7617,
+  [SMALL_STATE(285)] = 7636,
+  [SMALL_STATE(286)] = 7649,
+  [SMALL_STATE(287)] = 7666,
+  [SMALL_STATE(288)] = 7687,
+  [SMALL_STATE(289)] = 7704,
+  [SMALL_STATE(290)] = 7721,
+  [SMALL_STATE(291)] = 7738,
+  [SMALL_STATE(292)] = 7755,
+  [SMALL_STATE(293)] = 7772,
+  [SMALL_STATE(294)] = 7789,
+  [SMALL_STATE(295)] = 7806,
+  [SMALL_STATE(296)] = 7823,
+  [SMALL_STATE(297)] = 7840,
+  [SMALL_STATE(298)] = 7857,
+  [SMALL_STATE(299)] = 7874,
+  [SMALL_STATE(300)] = 7891,
+  [SMALL_STATE(301)] = 7908,
+  [SMALL_STATE(302)] = 7925,
+  [SMALL_STATE(303)] = 7942,
+  [SMALL_STATE(304)] = 7959,
+  [SMALL_STATE(305)] = 7976,
+  [SMALL_STATE(306)] = 7993,
+  [SMALL_STATE(307)] = 8010,
+  [SMALL_STATE(308)] = 8027,
+  [SMALL_STATE(309)] = 8044,
+  [SMALL_STATE(310)] = 8061,
+  [SMALL_STATE(311)] = 8078,
+  [SMALL_STATE(312)] = 8095,
+  [SMALL_STATE(313)] = 8116,
+  [SMALL_STATE(314)] = 8133,
+  [SMALL_STATE(315)] = 8148,
+  [SMALL_STATE(316)] = 8167,
+  [SMALL_STATE(317)] = 8184,
+  [SMALL_STATE(318)] = 8201,
+  [SMALL_STATE(319)] = 8222,
+  [SMALL_STATE(320)] = 8236,
+  [SMALL_STATE(321)] = 8254,
+  [SMALL_STATE(322)] = 8274,
+  [SMALL_STATE(323)] = 8286,
+  [SMALL_STATE(324)] = 8300,
+  [SMALL_STATE(325)] = 8312,
+  [SMALL_STATE(326)] = 8326,
+  [SMALL_STATE(327)] = 8344,
+  [SMALL_STATE(328)] = 8358,
+  [SMALL_STATE(329)] = 8378,
+  [SMALL_STATE(330)] = 8398,
+  [SMALL_STATE(331)] = 8414,
+  [SMALL_STATE(332)] = 8434,
+  [SMALL_STATE(333)] = 8454,
+  [SMALL_STATE(334)] = 8472,
+  [SMALL_STATE(335)] = 8492,
+  [SMALL_STATE(336)] = 8512,
+  [SMALL_STATE(337)] = 8532,
+  [SMALL_STATE(338)] = 8552,
+  [SMALL_STATE(339)] = 8570,
+  [SMALL_STATE(340)] = 8588,
+  [SMALL_STATE(341)] = 8602,
+  [SMALL_STATE(342)] = 8620,
+  [SMALL_STATE(343)] = 8632,
+  [SMALL_STATE(344)] = 8646,
+  [SMALL_STATE(345)] = 8660,
+  [SMALL_STATE(346)] = 8672,
+  [SMALL_STATE(347)] = 8687,
+  [SMALL_STATE(348)] = 8702,
+  [SMALL_STATE(349)] = 8717,
+  [SMALL_STATE(350)] = 8732,
+  [SMALL_STATE(351)] = 8743,
+  [SMALL_STATE(352)] = 8754,
+  [SMALL_STATE(353)] = 8765,
+  [SMALL_STATE(354)] = 8780,
+  [SMALL_STATE(355)] = 8795,
+  [SMALL_STATE(356)] = 8806,
+  [SMALL_STATE(357)] = 8821,
+  [SMALL_STATE(358)] = 8832,
+  [SMALL_STATE(359)] = 8843,
+  [SMALL_STATE(360)] = 8854,
+  [SMALL_STATE(361)] = 8865,
+  [SMALL_STATE(362)] = 8876,
+  [SMALL_STATE(363)] = 8887,
+  [SMALL_STATE(364)] = 8902,
+  [SMALL_STATE(365)] = 8917,
+  [SMALL_STATE(366)] = 8932,
+  [SMALL_STATE(367)] = 8943,
+  [SMALL_STATE(368)] = 8954,
+  [SMALL_STATE(369)] = 8969,
+  [SMALL_STATE(370)] = 8984,
+  [SMALL_STATE(371)] = 8999,
+  [SMALL_STATE(372)] = 9010,
+  [SMALL_STATE(373)] = 9025,
+  [SMALL_STATE(374)] = 9036,
+  [SMALL_STATE(375)] = 9051,
+  [SMALL_STATE(376)] = 9062,
+  [SMALL_STATE(377)] = 9077,
+  [SMALL_STATE(378)] = 9092,
+  [SMALL_STATE(379)] = 9103,
+  [SMALL_STATE(380)] = 9114,
+  [SMALL_STATE(381)] = 9129,
+  [SMALL_STATE(382)] = 9144,
+  [SMALL_STATE(383)] = 9159,
+  [SMALL_STATE(384)] = 9170,
+  [SMALL_STATE(385)] = 9181,
+  [SMALL_STATE(386)] = 9192,
+  [SMALL_STATE(387)] = 9203,
+  [SMALL_STATE(388)] = 9214,
+  [SMALL_STATE(389)] = 9225,
+  [SMALL_STATE(390)] = 9236,
+  [SMALL_STATE(391)] = 9251,
+  [SMALL_STATE(392)] = 9262,
+  [SMALL_STATE(393)] = 9275,
+  [SMALL_STATE(394)] = 9288,
+  [SMALL_STATE(395)] = 9303,
+  [SMALL_STATE(396)] = 9314,
+  [SMALL_STATE(397)] = 9327,
+  [SMALL_STATE(398)] = 9340,
+  [SMALL_STATE(399)] = 9351,
+  [SMALL_STATE(400)] = 9364,
+  [SMALL_STATE(401)] = 9377,
+  [SMALL_STATE(402)] = 9392,
+  [SMALL_STATE(403)] = 9403,
+  [SMALL_STATE(404)] = 9414,
+  [SMALL_STATE(405)] = 9429,
+  [SMALL_STATE(406)] = 9440,
+  [SMALL_STATE(407)] = 9451,
+  [SMALL_STATE(408)] = 9466,
+  [SMALL_STATE(409)] = 9481,
+  [SMALL_STATE(410)] = 9492,
+  [SMALL_STATE(411)] = 9505,
+  [SMALL_STATE(412)] = 9518,
+  [SMALL_STATE(413)] = 9533,
+  [SMALL_STATE(414)] = 9548,
+  [SMALL_STATE(415)] = 9563,
+  [SMALL_STATE(416)] = 9574,
+  [SMALL_STATE(417)] = 9585,
+  [SMALL_STATE(418)] = 9598,
+  [SMALL_STATE(419)] = 9613,
+  [SMALL_STATE(420)] = 9628,
+  [SMALL_STATE(421)] = 9643,
+  [SMALL_STATE(422)] = 9658,
+  [SMALL_STATE(423)] = 9669,
+  [SMALL_STATE(424)] = 9680,
+  [SMALL_STATE(425)] = 9695,
+  [SMALL_STATE(426)] = 9710,
+  [SMALL_STATE(427)] = 9721,
+  [SMALL_STATE(428)] = 9732,
+  [SMALL_STATE(429)] = 9743,
+  [SMALL_STATE(430)] = 9758,
+  [SMALL_STATE(431)] = 9769,
+  [SMALL_STATE(432)] = 9784,
+  [SMALL_STATE(433)] = 9799,
+  [SMALL_STATE(434)] = 9810,
+  [SMALL_STATE(435)] = 9825,
+  [SMALL_STATE(436)] = 9840,
+  [SMALL_STATE(437)] = 9855,
+  [SMALL_STATE(438)] = 9870,
+  [SMALL_STATE(439)] = 9887,
+  [SMALL_STATE(440)] = 9898,
+  [SMALL_STATE(441)] = 9913,
+  [SMALL_STATE(442)] = 9924,
+  [SMALL_STATE(443)] = 9935,
+  [SMALL_STATE(444)] = 9946,
+  [SMALL_STATE(445)] = 9957,
+  [SMALL_STATE(446)] = 9974,
+  [SMALL_STATE(447)] = 9989,
+  [SMALL_STATE(448)] = 10004,
+  [SMALL_STATE(449)] = 10019,
+  [SMALL_STATE(450)] = 10030,
+  [SMALL_STATE(451)] = 10045,
+  [SMALL_STATE(452)] = 10060,
+  [SMALL_STATE(453)] = 10071,
+  [SMALL_STATE(454)] = 10086,
+  [SMALL_STATE(455)] = 10101,
+  [SMALL_STATE(456)] = 10116,
+  [SMALL_STATE(457)] = 10131,
+  [SMALL_STATE(458)] = 10146,
+  [SMALL_STATE(459)] = 10161,
+  [SMALL_STATE(460)] = 10176,
+  [SMALL_STATE(461)] = 10191,
+  [SMALL_STATE(462)] = 10206,
+  [SMALL_STATE(463)] = 10221,
+  [SMALL_STATE(464)] = 10235,
+  [SMALL_STATE(465)] = 10249,
+  [SMALL_STATE(466)] = 10263,
+  [SMALL_STATE(467)] = 10277,
+  [SMALL_STATE(468)] = 10291,
+  [SMALL_STATE(469)] = 10301,
+  [SMALL_STATE(470)] = 10311,
+  [SMALL_STATE(471)] = 10325,
+  [SMALL_STATE(472)] = 10339,
+  [SMALL_STATE(473)] = 10349,
+  [SMALL_STATE(474)] = 10359,
+  [SMALL_STATE(475)] = 10373,
+  [SMALL_STATE(476)] = 10387,
+  [SMALL_STATE(477)] = 10401,
+  [SMALL_STATE(478)] = 10415,
+  [SMALL_STATE(479)] = 10429,
+  [SMALL_STATE(480)] = 10443,
+  [SMALL_STATE(481)] = 10454,
+  [SMALL_STATE(482)] = 10463,
+  [SMALL_STATE(483)] = 10472,
+  [SMALL_STATE(484)] = 10481,
+  [SMALL_STATE(485)] = 10492,
+  [SMALL_STATE(486)] = 10501,
+  [SMALL_STATE(487)] = 10510,
+  [SMALL_STATE(488)] = 10519,
+  [SMALL_STATE(489)] = 10530,
+  [SMALL_STATE(490)] = 10541,
+  [SMALL_STATE(491)] = 10552,
+  [SMALL_STATE(492)] = 10561,
+  [SMALL_STATE(493)] = 10572,
+  [SMALL_STATE(494)] = 10583,
+  [SMALL_STATE(495)] = 10592,
+  [SMALL_STATE(496)] = 10603,
+  [SMALL_STATE(497)] = 10614,
+  [SMALL_STATE(498)] = 10625,
+  [SMALL_STATE(499)] = 10633,
+  [SMALL_STATE(500)] = 10641,
+  [SMALL_STATE(501)] = 10649,
+  [SMALL_STATE(502)] = 10657,
+  [SMALL_STATE(503)] = 10665,
+  [SMALL_STATE(504)] = 10673,
+  [SMALL_STATE(505)] = 10681,
+  [SMALL_STATE(506)] = 10689,
+  [SMALL_STATE(507)] = 10697,
+  [SMALL_STATE(508)] = 10705,
+  [SMALL_STATE(509)] = 10713,
+  [SMALL_STATE(510)] = 10721,
+  [SMALL_STATE(511)] = 10729,
+  [SMALL_STATE(512)] = 10737,
+  [SMALL_STATE(513)] = 10745,
+  [SMALL_STATE(514)] = 10753,
+  [SMALL_STATE(515)] = 10761,
+  [SMALL_STATE(516)] = 10769,
+  [SMALL_STATE(517)] = 10777,
+  [SMALL_STATE(518)] = 10785,
+  [SMALL_STATE(519)] = 10793,
+  [SMALL_STATE(520)] = 10801,
+  [SMALL_STATE(521)] = 10809,
+  [SMALL_STATE(522)] = 10817,
+  [SMALL_STATE(523)] = 10825,
+  [SMALL_STATE(524)] = 10833,
+  [SMALL_STATE(525)] = 10841,
+  [SMALL_STATE(526)] = 10849,
+  [SMALL_STATE(527)] = 10857,
+  [SMALL_STATE(528)] = 10865,
+  [SMALL_STATE(529)] = 10873,
+  [SMALL_STATE(530)] = 10881,
+  [SMALL_STATE(531)] = 10889,
+  [SMALL_STATE(532)] = 10897,
+  [SMALL_STATE(533)] = 10905,
+  [SMALL_STATE(534)] = 10913,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -20327,698 +21143,740 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(455),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(434),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(497),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(495),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(490),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(484),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(471),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(481),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(482),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
-  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(18),
-  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
+  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 45),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 45),
-  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [105] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [107] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [109] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 45),
-  [113] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 45),
-  [115] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [117] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [119] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [121] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
-  [123] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 45),
-  [125] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 45),
-  [127] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [129] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
-  [131] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [133] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [135] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [137] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(18),
-  [140] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 48),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 48),
+  [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
+  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 48),
+  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 48),
+  [107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [109] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
+  [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [113] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
+  [116] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
+  [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
+  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 48),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 48),
+  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 33),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 33),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 36),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 36),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(25),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
   [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
   [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(36),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [203] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [217] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(344),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
-  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(210),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(264),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(357),
-  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(360),
-  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(362),
-  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(192),
-  [252] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 34),
-  [254] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 12),
-  [256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [258] = {.entry = {.count = 1, .reusable = false}}, SHIFT(29),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [263] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(36),
-  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
+  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 37),
+  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
+  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(315),
+  [202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(455),
+  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
+  [208] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
+  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(287),
+  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(347),
+  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(372),
+  [220] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(437),
+  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(198),
+  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [234] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
+  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [248] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [257] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
+  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(192),
+  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 13),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
   [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
   [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 11),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 34),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 30),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35),
-  [323] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(262),
-  [326] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(425),
-  [329] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(325),
-  [332] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(237),
-  [335] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(51),
-  [338] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(219),
-  [341] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 35), SHIFT_REPEAT(275),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 55),
-  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 56),
-  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 31),
-  [352] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 9),
-  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
+  [297] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [301] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 33),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 34),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 35),
+  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38),
+  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(315),
+  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(404),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(333),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(214),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(53),
+  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(242),
+  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(318),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 58),
+  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 59),
   [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
-  [364] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 29),
-  [366] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [368] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [372] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
-  [374] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [378] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [380] = {.entry = {.count = 1, .reusable = false}}, SHIFT(143),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(366),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [391] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(61),
-  [394] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(59),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(380),
-  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(431),
-  [425] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(389),
-  [428] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(248),
-  [431] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(400),
-  [434] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(407),
-  [437] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(408),
-  [440] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(469),
-  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
-  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
-  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [465] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
-  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 23),
-  [471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [475] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [480] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [483] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(169),
-  [486] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [488] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(383),
-  [491] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
-  [494] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [497] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
-  [500] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(384),
-  [503] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(385),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 11),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 15),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 54),
-  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
-  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [532] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [534] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 16),
-  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [548] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(306),
-  [557] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [569] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
-  [572] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
-  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(451),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(346),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(223),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(259),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 44), SHIFT_REPEAT(353),
-  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [609] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [611] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 50),
-  [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [621] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [623] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [625] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [627] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [629] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [631] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [633] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [635] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 26),
-  [637] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [639] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44),
-  [641] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(364),
-  [644] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(213),
-  [647] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(367),
-  [650] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(303),
-  [653] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(371),
-  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(305),
-  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 44), SHIFT_REPEAT(108),
-  [662] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [664] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [666] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [668] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 49),
-  [670] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [672] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [674] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [676] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [678] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 34),
-  [680] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(122),
-  [683] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [686] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [688] = {.entry = {.count = 1, .reusable = false}}, SHIFT(490),
-  [690] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [692] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [694] = {.entry = {.count = 1, .reusable = false}}, SHIFT(126),
-  [696] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [698] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [700] = {.entry = {.count = 1, .reusable = false}}, SHIFT(127),
-  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
-  [705] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(127),
-  [708] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [717] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(170),
-  [720] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(490),
-  [723] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(12),
-  [726] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(132),
-  [729] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [733] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [735] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [747] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(136),
-  [750] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
-  [753] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 15),
-  [755] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [761] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [763] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [765] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [767] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [769] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [771] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
-  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [781] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [783] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 25),
-  [785] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
-  [787] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [789] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [791] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [793] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [795] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [797] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [799] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [801] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [804] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(443),
-  [807] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(206),
-  [810] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(322),
-  [813] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [815] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
-  [817] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [819] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [821] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 37),
-  [823] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [825] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [827] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19),
-  [829] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(309),
-  [832] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 19), SHIFT_REPEAT(401),
-  [835] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [837] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [839] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [841] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [843] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [845] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [847] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [849] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [851] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
-  [853] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [855] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [857] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [859] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [861] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [863] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [865] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [867] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [869] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [871] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [873] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [875] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [877] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [879] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [881] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [883] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [885] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 38),
-  [887] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [889] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [891] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(405),
-  [894] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
-  [897] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [899] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [901] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
-  [903] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [905] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [907] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [909] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [911] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [913] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 17),
-  [915] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 52),
-  [917] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53),
-  [919] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(458),
-  [922] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 53), SHIFT_REPEAT(442),
-  [925] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [927] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [929] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [936] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 38),
-  [938] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 28),
-  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 48),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [944] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [947] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [949] = {.entry = {.count = 1, .reusable = false}}, SHIFT(161),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 42),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [959] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [961] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 25),
-  [963] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 48),
-  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(345),
-  [974] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [978] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 66),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [982] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [984] = {.entry = {.count = 1, .reusable = false}}, SHIFT(226),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [988] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [990] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [992] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [994] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(228),
-  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [1000] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
-  [1002] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [1004] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(228),
-  [1007] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [1010] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1013] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(229),
-  [1016] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [1019] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1021] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
-  [1023] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [1027] = {.entry = {.count = 1, .reusable = false}}, SHIFT(232),
-  [1029] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1032] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(232),
-  [1035] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(167),
-  [1038] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1040] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [1046] = {.entry = {.count = 1, .reusable = false}}, SHIFT(236),
-  [1048] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
-  [1051] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
-  [1054] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [1057] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1059] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 39),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1083] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(90),
-  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1088] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 41),
-  [1090] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1094] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 63),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 65),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 69),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
-  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [1162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [1164] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [1166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1168] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [1170] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [1174] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [1176] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1178] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
-  [1180] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [1182] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1184] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1186] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1188] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1190] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
-  [1192] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 27),
-  [1194] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [1196] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
-  [1198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1200] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [1202] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1204] = {.entry = {.count = 1, .reusable = true}}, SHIFT(106),
-  [1206] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1208] = {.entry = {.count = 1, .reusable = false}}, SHIFT(453),
-  [1210] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [1212] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
-  [1214] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1216] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 40),
-  [1218] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 21),
-  [1220] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [1222] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1224] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 47),
-  [1228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1232] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1234] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [1236] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 64),
-  [1238] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(323),
-  [1243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
-  [1246] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [1248] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [1254] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [1256] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [1258] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [1260] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 14),
-  [1262] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1264] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1266] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1268] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 7),
-  [1270] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1272] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 14),
-  [1274] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 14),
-  [1276] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 62),
-  [1278] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 46),
-  [1280] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [1282] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 47),
-  [1284] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1286] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [1288] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [1290] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
-  [1292] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1294] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1296] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 67),
-  [1298] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 68),
-  [1300] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1302] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1304] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [1306] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1308] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 14),
-  [1310] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1312] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1314] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 70),
-  [1316] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
-  [1318] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1320] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1322] = {.entry = {.count = 1, .reusable = false}}, SHIFT(119),
-  [1324] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 37),
-  [1326] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [1328] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1330] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(67),
-  [1334] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1336] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 18),
-  [1338] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 51),
-  [1340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
-  [1342] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 20),
-  [1344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [1348] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 13),
-  [1352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 36),
-  [1354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 22),
-  [1356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1358] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 57),
-  [1362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [1366] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1368] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 58),
-  [1370] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 14),
-  [1372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [1374] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 59),
-  [1376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1378] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 60),
-  [1380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [1382] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 61),
-  [1384] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1386] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 24),
-  [1388] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1390] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1392] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 21),
-  [1394] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1396] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1398] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 43),
-  [1400] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1402] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1404] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
-  [1406] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [1408] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1410] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [1412] = {.entry = {.count = 1, .reusable = false}}, SHIFT(397),
-  [1414] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1416] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [1418] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1420] = {.entry = {.count = 1, .reusable = false}}, SHIFT(185),
-  [1422] = {.entry = {.count = 1, .reusable = false}}, SHIFT(465),
-  [1424] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1426] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [1428] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
-  [1430] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1432] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [1434] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [1436] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [1438] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [1440] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
-  [1442] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [1444] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [1446] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1448] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [1450] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [1452] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1454] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [1456] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1458] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [1460] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1462] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1464] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [1466] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [1468] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [1470] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [1472] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [1474] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [1476] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [1478] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1480] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [1482] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1484] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1486] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1488] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1490] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 11),
+  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(153),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(444),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(487),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(524),
+  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [439] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(412),
+  [442] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(413),
+  [445] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(414),
+  [448] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(284),
+  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(434),
+  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(435),
+  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(436),
+  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(524),
+  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
+  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(487),
+  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
+  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
+  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 16),
+  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
+  [487] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [493] = {.entry = {.count = 1, .reusable = false}}, SHIFT(73),
+  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
+  [498] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
+  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 57),
+  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 12),
+  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 26),
+  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(516),
+  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(525),
+  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
+  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [536] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
+  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 17),
+  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [563] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
+  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47),
+  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(447),
+  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(224),
+  [581] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(268),
+  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(346),
+  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47),
+  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(417),
+  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(230),
+  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(418),
+  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(263),
+  [601] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(419),
+  [604] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(340),
+  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(101),
+  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
+  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 29),
+  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(462),
+  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(348),
+  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(487),
+  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24),
+  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(334),
+  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(407),
+  [662] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(472),
+  [665] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(221),
+  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(335),
+  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [673] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 22),
+  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(510),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [679] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [683] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [687] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 1, 0, 0),
+  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 2, 0, 7),
+  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(474),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(475),
+  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 37),
+  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
+  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 7, 0, 22),
+  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(135),
+  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
+  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [743] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
+  [746] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
+  [749] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
+  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [754] = {.entry = {.count = 1, .reusable = false}}, SHIFT(137),
+  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [762] = {.entry = {.count = 1, .reusable = false}}, SHIFT(499),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [766] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [768] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
+  [771] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(499),
+  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(16),
+  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [779] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [781] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(143),
+  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [786] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 16),
+  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
+  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
+  [810] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [828] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 40),
+  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [836] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 28),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(477),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [844] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [848] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20),
+  [850] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(332),
+  [853] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(401),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
+  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [916] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [918] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 55),
+  [920] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56),
+  [922] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(494),
+  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(477),
+  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [930] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 9),
+  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(494),
+  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [938] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 41),
+  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [950] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 41),
+  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [957] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(448),
+  [960] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
+  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 31),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [973] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(498),
+  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [984] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [988] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
+  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [992] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 69),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
+  [1002] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
+  [1005] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
+  [1008] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(190),
+  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1013] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1017] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1019] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
+  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [1023] = {.entry = {.count = 1, .reusable = false}}, SHIFT(234),
+  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [1027] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1029] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
+  [1032] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
+  [1035] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(234),
+  [1038] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(234),
+  [1041] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [1044] = {.entry = {.count = 1, .reusable = false}}, SHIFT(170),
+  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(237),
+  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [1056] = {.entry = {.count = 1, .reusable = false}}, SHIFT(238),
+  [1058] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
+  [1061] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
+  [1064] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 51),
+  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 28),
+  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 45),
+  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
+  [1081] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
+  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 51),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [1089] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [1092] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
+  [1094] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [1096] = {.entry = {.count = 1, .reusable = false}}, SHIFT(492),
+  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1134] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(92),
+  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
+  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 66),
+  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 68),
+  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 72),
+  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
+  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 30),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 42),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 44),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 50),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 67),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 23),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
+  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT(489),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(485),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(496),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(341),
+  [1302] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 43),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 65),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 64),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 50),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 70),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 71),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 19),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(527),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 15),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 21),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 73),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(509),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 25),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 23),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 49),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 27),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 62),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 14),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 15),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
+  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT(132),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(517),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 54),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 60),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 15),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 15),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 39),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 46),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 61),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 40),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 63),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [1473] = {.entry = {.count = 1, .reusable = false}}, SHIFT(426),
+  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [1483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
+  [1485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [1487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [1489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
+  [1491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(493),
+  [1493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
+  [1495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
+  [1497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [1499] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
+  [1501] = {.entry = {.count = 1, .reusable = false}}, SHIFT(532),
+  [1503] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
+  [1507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [1509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [1511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [1513] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [1521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [1525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [1533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [1537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [1539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [1543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [1545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [1549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
+  [1553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
+  [1555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [1557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [1563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
+  [1565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [1567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [1571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
 };
 
 #ifdef __cplusplus

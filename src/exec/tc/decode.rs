@@ -143,13 +143,26 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
         .collect();
     let is_key_node = options.iter().any(|o| matches!(o, TcFilterU32Option::Selector(_)));
     if kind_of(msg) == Some("u32") && !is_key_node {
-        return Ok(None);
+        // A hash table: one a script names (`table ID`, ids below the kernel's own from
+        // 800) is reported; the priority's own table, and the priority itself, are not.
+        let table = u32::from(msg.header.handle) >> 20;
+        let divisor = options.iter().find_map(|o| match o {
+            TcFilterU32Option::Divisor(d) => Some(*d),
+            _ => None,
+        });
+        return Ok(match divisor {
+            Some(divisor) if ingress && u32::from(msg.header.handle) & 0xf_ffff == 0 && (1..=crate::model::MAX_U32_TABLE).contains(&table) => {
+                let protocol_all = protocol == ETH_P_ALL;
+                Some(DecodedFilter { prio, spec: protocol_all.then_some(FilterSpec::U32Table { prio, table, divisor }) })
+            }
+            _ => None,
+        });
     }
     let owned: Vec<TcFilterU32Option> = options.into_iter().cloned().collect();
     let spec = (kind_of(msg) == Some("u32") && protocol == ETH_P_IP)
         .then(|| filter::decode_classify(&owned))
         .flatten()
-        .filter(|c| c.classid.major == QDISC_MAJOR)
+        .filter(|c| c.classid.is_none_or(|id| id.major == QDISC_MAJOR))
         .map(|c| FilterSpec::U32 {
             ingress,
             handle: u32_node(msg.header.handle),
@@ -159,8 +172,10 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             dst: c.dst,
             sport: c.sport,
             dport: c.dport,
-            flowid: c.classid.minor as u32,
+            flowid: c.classid.map(|id| id.minor as u32),
             action: c.verdict,
+            link: c.link.map(|(table, _)| table),
+            hashkey: c.link.and_then(|(_, key)| key),
         });
     Ok(Some(DecodedFilter { prio, spec }))
 }

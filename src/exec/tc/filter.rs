@@ -2,7 +2,7 @@
 //! the catch-all that redirects ingress traffic to an ifb device (`m_mirred.c`).
 
 use super::TcError;
-use crate::model::{FilterVerdict, IpProto};
+use crate::model::{FilterVerdict, HashKey, IpProto};
 use netlink_packet_core::{DefaultNla, Nla};
 use ipnet::IpNet;
 use netlink_packet_route::tc::{
@@ -60,15 +60,26 @@ impl Selector {
         }
     }
 
-    /// The selector, TC_U32_TERMINAL set: tc sets it whenever a flowid or an action
-    /// is given, and without it the kernel would neither classify nor run actions.
-    fn finish(mut self) -> TcU32Selector {
+    /// The selector, TC_U32_TERMINAL set when `terminal`: tc sets it whenever a flowid
+    /// or an action is given, and without it the kernel would neither classify nor run
+    /// actions (a filter that only links to a hash table has neither).
+    fn finish(self) -> TcU32Selector {
+        self.finish_with(true, None)
+    }
+
+    fn finish_with(mut self, terminal: bool, hashkey: Option<HashKey>) -> TcU32Selector {
         if self.keys.is_empty() {
             // `match u32 0 0`: a key that matches every packet.
             self.pack(0, 0, 0);
         }
         let mut sel = TcU32Selector::default();
-        sel.flags = TcU32SelectorFlags::Terminal;
+        if terminal {
+            sel.flags = TcU32SelectorFlags::Terminal;
+        }
+        if let Some(key) = hashkey {
+            sel.hmask = key.mask;
+            sel.hoff = key.at as i16;
+        }
         sel.nkeys = self.keys.len() as u8;
         sel.keys = self.keys;
         sel
@@ -142,8 +153,9 @@ pub fn classify_options(
     dst: Option<&IpNet>,
     sport: Option<u16>,
     dport: Option<u16>,
-    classid: TcHandle,
+    classid: Option<TcHandle>,
     verdict: Option<FilterVerdict>,
+    link: Option<(TcHandle, Option<HashKey>)>,
 ) -> Result<Vec<TcFilterU32Option>, TcError> {
     let mut sel = Selector::default();
     if let Some(proto) = proto {
@@ -161,13 +173,20 @@ pub fn classify_options(
     if let Some(dport) = dport {
         sel.pack(dport as u32, 0x0000_ffff, IP_PORTS);
     }
-    // tc adds the classid as it parses `flowid`, then the actions as it parses
-    // `action`, the selector at the end.
-    let mut options = vec![TcFilterU32Option::ClassId(classid)];
+    // tc adds the link as it parses `link` (tc-testing writes it first), the classid as
+    // it parses `flowid`, then the actions as it parses `action`, the selector at the end.
+    let mut options = Vec::new();
+    if let Some((table, _)) = link {
+        options.push(TcFilterU32Option::Link(u32::from(table)));
+    }
+    if let Some(classid) = classid {
+        options.push(TcFilterU32Option::ClassId(classid));
+    }
     if let Some(verdict) = verdict {
         options.push(TcFilterU32Option::Action(vec![gact_action(verdict)]));
     }
-    options.push(TcFilterU32Option::Selector(sel.finish()));
+    let terminal = classid.is_some() || verdict.is_some();
+    options.push(TcFilterU32Option::Selector(sel.finish_with(terminal, link.and_then(|(_, key)| key))));
     Ok(options)
 }
 
@@ -201,8 +220,10 @@ pub struct Classify {
     pub dst: Option<IpNet>,
     pub sport: Option<u16>,
     pub dport: Option<u16>,
-    pub classid: TcHandle,
+    pub classid: Option<TcHandle>,
     pub verdict: Option<FilterVerdict>,
+    /// `link ID:` (the table's id, 1..7ff) and its `hashkey`.
+    pub link: Option<(u32, Option<HashKey>)>,
 }
 
 /// The prefix a u32 key at `off` matches, if its mask is a prefix mask.
@@ -221,9 +242,11 @@ pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
     let mut classid = None;
     let mut selector = None;
     let mut verdict = None;
+    let mut link = None;
     for option in options {
         match option {
             TcFilterU32Option::ClassId(h) => classid = Some(*h),
+            TcFilterU32Option::Link(h) if h & 0xf_ffff == 0 && (1..=crate::model::MAX_U32_TABLE).contains(&(h >> 20)) => link = Some(h >> 20),
             TcFilterU32Option::Action(actions) => verdict = Some(decode_gact(actions)?),
             TcFilterU32Option::Selector(s) => selector = Some(s),
             // The kernel reports the node's hash table and its flags; harmless.
@@ -232,10 +255,21 @@ pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
         }
     }
     let sel = selector?;
-    if sel.offshift != 0 || sel.offmask != 0 || sel.hmask != 0 || sel.off != 0 || sel.offoff != 0 || sel.hoff != 0 {
+    if sel.offshift != 0 || sel.offmask != 0 || sel.off != 0 || sel.offoff != 0 {
         return None;
     }
-    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid: classid?, verdict };
+    // A hashkey only on a link (tc's `hashkey` without `link` hashes into nothing).
+    let hashkey = (sel.hmask != 0 || sel.hoff != 0).then_some(HashKey { mask: sel.hmask, at: i32::from(sel.hoff) });
+    if hashkey.is_some() && link.is_none() {
+        return None;
+    }
+    // TERMINAL exactly when there is a classid or an action, as tc sets it.
+    let terminal = sel.flags.contains(TcU32SelectorFlags::Terminal);
+    if terminal != (classid.is_some() || verdict.is_some()) || (classid.is_none() && link.is_none()) {
+        return None;
+    }
+    let link = link.map(|table| (table, hashkey));
+    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid, verdict, link };
     for key in &sel.keys {
         if key.offmask != 0 {
             return None;

@@ -13,6 +13,7 @@
 //! | `QdiscSpec::Clsact` | `tc qdisc add dev X clsact` | [`qdisc_message`] |
 //! | `ClassSpec` | `tc class add dev X parent 1:[P] classid 1:ID htb rate R ceil C [prio N]` | [`class_message`] |
 //! | `FilterSpec::U32` | `tc filter add dev X parent 1: protocol ip prio P u32 match ip ... flowid 1:F` (`tc filter add dev X ingress protocol ip …` when `ingress`) | [`filter_message`] |
+//! | `FilterSpec::U32Table` | `tc filter add dev X ingress prio P handle ID: u32 divisor N` | [`filter_message`] |
 //! | `FilterSpec::MirredToIfb` | `tc filter add dev X parent ffff: protocol all prio 1 u32 match u32 0 0 action mirred egress redirect dev IFB` | [`filter_message`] |
 //!
 //! The ingress redirect uses u32 with `match u32 0 0`, not matchall: the kernel this
@@ -208,6 +209,8 @@ pub fn filter_message(
             dport,
             flowid,
             action,
+            link,
+            hashkey,
             ..
         } => filter::classify_options(
             *proto,
@@ -215,19 +218,22 @@ pub fn filter_message(
             dst.as_ref(),
             *sport,
             *dport,
-            handle(QDISC_MAJOR, minor(*flowid)?),
+            flowid.map(|f| minor(f).map(|m| handle(QDISC_MAJOR, m))).transpose()?,
             *action,
+            link.map(|table| table_handle(table).map(|h| (h, *hashkey))).transpose()?,
         )?,
         FilterSpec::MirredToIfb { ifb } => {
             let index = ifb_ifindex.ok_or_else(|| TcError::MissingIfbIndex(ifb.clone()))?;
             filter::redirect_options(index)
         }
+        FilterSpec::U32Table { divisor, .. } => vec![netlink_packet_route::tc::TcFilterU32Option::Divisor(*divisor)],
     };
     // Without `handle`, the kernel picks the filter's handle (tc sends 0); with one, tc
     // sends the node id alone (`handle ::N`), and the kernel puts it in the priority's
     // hash table.
     let node = match filter {
         FilterSpec::U32 { handle: Some(node), .. } => TcHandle::from(*node),
+        FilterSpec::U32Table { table, .. } => table_handle(*table)?,
         _ => TcHandle::UNSPEC,
     };
     let mut msg = header(ifindex, node, parent, info);
@@ -241,9 +247,27 @@ pub fn filter_message(
 /// `tc filter del dev X parent 1: protocol ip prio P` (or the redirect's `parent ffff:
 /// protocol all prio 1`): removes every filter of that priority, which is the one
 /// netscript put there.
+///
+/// A hash table is deleted by its handle, as `tc filter del dev X ingress prio P handle
+/// ID: u32` does: the rest of its priority (the kernel's own table 800:) goes with it
+/// when nothing else is there, and another's filters at that priority stay.
 pub fn filter_delete_message(ifindex: i32, filter: &FilterSpec) -> Result<TcMessage, TcError> {
     let (parent, info) = filter_position(filter)?;
+    if let FilterSpec::U32Table { table, .. } = filter {
+        // Without `protocol`, as tc sends it: 0, any protocol.
+        let mut msg = header(ifindex, table_handle(*table)?, parent, info & 0xffff_0000);
+        msg.attributes.push(TcAttribute::Kind("u32".to_string()));
+        return Ok(msg);
+    }
     Ok(header(ifindex, TcHandle::UNSPEC, parent, info))
+}
+
+/// A u32 hash table's handle, `ID:` (the table id in the top 12 bits).
+fn table_handle(table: u32) -> Result<TcHandle, TcError> {
+    if table == 0 || table > crate::model::MAX_U32_TABLE {
+        return Err(TcError::Invalid("a u32 hash table id is between 1 and 7ff"));
+    }
+    Ok(TcHandle::from(table << 20))
 }
 
 fn filter_position(filter: &FilterSpec) -> Result<(TcHandle, u32), TcError> {
@@ -260,6 +284,13 @@ fn filter_position(filter: &FilterSpec) -> Result<(TcHandle, u32), TcError> {
             handle(INGRESS_MAJOR, 0),
             filter_info(REDIRECT_PRIO, ETH_P_ALL),
         ),
+        FilterSpec::U32Table { prio, .. } => {
+            let prio = u16::try_from(*prio)
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or(TcError::Invalid("a filter prio is between 1 and 65535"))?;
+            (handle(INGRESS_MAJOR, INGRESS_HOOK_MINOR), filter_info(prio, ETH_P_ALL))
+        }
     })
 }
 

@@ -259,7 +259,9 @@ fn u32_filters_round_trip() {
         dst: dst.map(|s| s.parse().unwrap()),
         sport,
         dport,
-        flowid,
+        flowid: Some(flowid),
+        link: None,
+        hashkey: None,
         handle: None,
     };
     use crate::model::IpProto::*;
@@ -275,7 +277,7 @@ fn u32_filters_round_trip() {
         assert_eq!(decoded.spec.as_ref(), Some(&spec));
         // The same filter on the ingress qdisc: parent ffff:, read back as such.
         let on_ingress = match spec {
-            FilterSpec::U32 { ingress: _, prio, proto, src, dst, sport, dport, flowid, handle, action } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle, action },
+            FilterSpec::U32 { ingress: _, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey },
             other => other,
         };
         let msg = over_the_wire(&filter_message(3, &on_ingress, None).unwrap());
@@ -284,7 +286,7 @@ fn u32_filters_round_trip() {
         // With each gact verdict: read back as written.
         for verdict in [crate::model::FilterVerdict::Ok, crate::model::FilterVerdict::Drop, crate::model::FilterVerdict::Reclassify, crate::model::FilterVerdict::Continue] {
             let acting = match on_ingress.clone() {
-                FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict) },
+                FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey },
                 other => other,
             };
             let msg = over_the_wire(&filter_message(3, &acting, None).unwrap());
@@ -294,7 +296,7 @@ fn u32_filters_round_trip() {
     // `handle ::10`: tc sends the node id alone; the kernel dumps it in the priority's
     // hash table (801:0:10 here), and its default node (800) reads as no handle.
     let with_node = |handle| match u32(5, None, None, None, None, Some(22), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle, action: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle, action: None, link: None, hashkey: None },
         other => other,
     };
     let with_handle = with_node(Some(0x10));
@@ -329,6 +331,34 @@ fn u32_filters_round_trip() {
         }
     }
     assert_eq!(decode_filter(&over_the_wire(&odd)).unwrap(), Some(DecodedFilter { prio: 4, spec: None }));
+    // A filter that links to a hash table, with a hashkey and no flowid (u32.json 1644),
+    // and with a flowid and no hashkey: read back as written; a hashkey without a link
+    // is foreign.
+    let linking = |flowid, hashkey| FilterSpec::U32 {
+        ingress: true,
+        prio: 98,
+        proto: None,
+        src: Some("192.168.0.0/16".parse().unwrap()),
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid,
+        link: Some(0x43),
+        hashkey,
+        handle: None,
+        action: None,
+    };
+    for spec in [linking(None, Some(crate::model::HashKey { mask: 0xff00, at: 12 })), linking(Some(1), None)] {
+        let msg = over_the_wire(&filter_message(3, &spec, None).unwrap());
+        assert_eq!(decode_filter(&msg).unwrap().unwrap().spec, Some(spec));
+    }
+    let mut unlinked = filter_message(3, &linking(None, Some(crate::model::HashKey { mask: 0xff00, at: 12 })), None).unwrap();
+    for a in &mut unlinked.attributes {
+        if let TcAttribute::Options(options) = a {
+            options.retain(|o| !matches!(o, TcOption::U32(TcFilterU32Option::Link(_))));
+        }
+    }
+    assert_eq!(decode_filter(&over_the_wire(&unlinked)).unwrap(), Some(DecodedFilter { prio: 98, spec: None }));
 }
 
 #[test]
@@ -346,7 +376,9 @@ fn refusals() {
         dst: None,
         sport: None,
         dport: None,
-        flowid: 0x10,
+        flowid: Some(0x10),
+        link: None,
+        hashkey: None,
         handle: None,
     };
     assert!(filter_message(3, &v6, None).is_err());
@@ -359,7 +391,9 @@ fn refusals() {
         dst: None,
         sport: None,
         dport: Some(1),
-        flowid: 0x10,
+        flowid: Some(0x10),
+        link: None,
+        hashkey: None,
         handle: None,
     };
     assert!(filter_message(3, &prio0, None).is_err());

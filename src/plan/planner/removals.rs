@@ -334,6 +334,7 @@ impl Planner<'_> {
                         list.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))
                     }),
                     FilterSpec::MirredToIfb { ifb } => seen.is_some_and(|o| o.redirects.iter().any(|(d, to)| d == dev && to == ifb)),
+                    FilterSpec::U32Table { .. } => seen.is_some_and(|o| o.ingress_filters.iter().any(|f| f.dev == *dev && f.spec.as_ref() == Some(filter))),
                 };
                 if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }
             }

@@ -163,14 +163,72 @@ impl Planner<'_> {
         // compare them, priority by priority. A new htb starts without any.
         let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
         let in_place = !recreated && matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
-        self.u32_filters(ns, iface, &htb.filters, false, qdisc_op, in_place, &class_ops);
+        self.u32_filters(ns, iface, &htb.filters, false, qdisc_op, in_place, &class_ops, (&HashMap::default(), &[]));
     }
 
     /// The u32 filters of `qdisc ingress < filter … >` (tc's `parent ffff:`), after the
     /// ingress qdisc (`qdisc_op`, when this plan makes it).
     fn ingress_filters(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>) {
         let in_place = self.qdisc_on(&ns.name, &iface.name, QdiscParent::Ingress) == Some(&QdiscSpec::Ingress);
-        self.u32_filters(ns, iface, &iface.ingress_filters, true, qdisc_op, in_place, &HashMap::default());
+        let (table_ops, unlinked) = self.ingress_tables(ns, iface, qdisc_op, in_place);
+        self.u32_filters(ns, iface, &iface.ingress_filters, true, qdisc_op, in_place, &HashMap::default(), (&table_ops, &unlinked));
+    }
+
+    /// The u32 hash tables of `qdisc ingress < table … >`, by id: one already there as
+    /// wanted stays; netscript's own earlier table of that id (another divisor or
+    /// priority) is deleted and made again; anyone else's is refused and never touched.
+    /// Gives the operations that make each table (a filter linking to it waits for its
+    /// table), and the priorities of the filters deleted first because they linked to a
+    /// table made again (the kernel deletes no table in use; they are added back).
+    fn ingress_tables(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>, in_place: bool) -> (HashMap<u32, usize>, Vec<u32>) {
+        let mut table_ops = HashMap::default();
+        let mut unlinked = Vec::new();
+        let observed_filters: Vec<ObservedFilter> = if in_place && !self.observed.offline {
+            self.observed_ns(&ns.name).map(|o| o.ingress_filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let seen: Vec<FilterSpec> = if in_place && !self.observed.offline {
+            self.observed_ns(&ns.name)
+                .map(|o| o.ingress_filters.iter().filter(|f| f.dev == iface.name).filter_map(|f| f.spec.clone()).filter(|s| matches!(s, FilterSpec::U32Table { .. })).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        for t in &iface.ingress_tables {
+            let table = FilterSpec::U32Table { prio: t.prio.node, table: t.id.node, divisor: t.divisor.node };
+            let old = seen.iter().find(|s| matches!(s, FilterSpec::U32Table { table: id, .. } if *id == t.id.node));
+            if old == Some(&table) {
+                continue;
+            }
+            let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
+            deps.extend(self.link_deps(&ns.name, &iface.name));
+            let add = Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: table.clone() };
+            if let Some(old) = old {
+                if !self.owns(&crate::plan::ownership::key(&add)) {
+                    self.diagnostics.push(
+                        Diagnostic::error(FILTER_CONFLICT, t.span, format!("`{}` in `{}` already has a hash table {:x} that netscript did not write", iface.name, ns.name, t.id.node))
+                            .label("this table would take its place")
+                            .help(format!("remove the other one (`tc filter del dev {} ingress prio P handle {:x}: u32`), or give this table another id", iface.name, t.id.node)),
+                    );
+                    continue;
+                }
+                let mut del_deps = deps.clone();
+                for linking in observed_filters.iter().filter(|f| matches!(f.spec, Some(FilterSpec::U32 { link: Some(l), .. }) if l == t.id.node)) {
+                    let spec = linking.spec.clone().expect("a decoded filter");
+                    let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec.clone() }];
+                    del_deps.push(self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec }, t.span, deps.clone(), undo));
+                    unlinked.push(linking.prio);
+                }
+                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }, t.span, del_deps, undo);
+                deps.push(del);
+            }
+            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: table }];
+            let op = self.push(add, t.span, deps, undo);
+            table_ops.insert(t.id.node, op);
+        }
+        (table_ops, unlinked)
     }
 
     /// Adds the u32 filters of one qdisc (an htb's, or the ingress qdisc's when
@@ -178,11 +236,12 @@ impl Planner<'_> {
     /// own earlier filter at that priority is replaced; anyone else's is refused. The
     /// observed ones count only on a qdisc that stays (`in_place`).
     #[allow(clippy::too_many_arguments)]
-    fn u32_filters(&mut self, ns: &Namespace, iface: &Interface, filters: &[U32Filter], ingress: bool, qdisc_op: Option<usize>, in_place: bool, class_ops: &HashMap<u32, usize>) {
+    fn u32_filters(&mut self, ns: &Namespace, iface: &Interface, filters: &[U32Filter], ingress: bool, qdisc_op: Option<usize>, in_place: bool, class_ops: &HashMap<u32, usize>, tables: (&HashMap<u32, usize>, &[u32])) {
+        let (table_ops, unlinked) = tables;
         let seen: Vec<ObservedFilter> = if in_place && !self.observed.offline {
             self.observed_ns(&ns.name)
                 .map(|o| if ingress { &o.ingress_filters } else { &o.filters })
-                .map(|list| list.iter().filter(|f| f.dev == iface.name).cloned().collect())
+                .map(|list| list.iter().filter(|f| f.dev == iface.name && !unlinked.contains(&f.prio)).cloned().collect())
                 .unwrap_or_default()
         } else {
             Vec::new()
@@ -198,7 +257,9 @@ impl Planner<'_> {
                 dst: f.dst.as_ref().map(|s| s.node),
                 sport: f.sport.as_ref().map(|s| s.node),
                 dport: f.dport.as_ref().map(|s| s.node),
-                flowid: f.flowid.node,
+                flowid: f.flowid.as_ref().map(|id| id.node),
+                link: f.link.as_ref().map(|l| l.table.node),
+                hashkey: f.link.as_ref().and_then(|l| l.hashkey),
                 handle: f.handle.as_ref().map(|h| h.node),
                 action: f.action.as_ref().map(|a| a.node),
             };
@@ -210,7 +271,8 @@ impl Planner<'_> {
             }
             let mut deps: Vec<usize> = qdisc_op.into_iter().collect();
             deps.extend(self.link_deps(&ns.name, &iface.name));
-            deps.extend(class_ops.get(&f.flowid.node));
+            deps.extend(f.flowid.as_ref().and_then(|id| class_ops.get(&id.node)));
+            deps.extend(f.link.as_ref().and_then(|l| table_ops.get(&l.table.node)));
             if !at_prio.is_empty() {
                 // Something else sits at this priority: netscript's own earlier filter
                 // (removed, and put back by the undo), or one it cannot restore.

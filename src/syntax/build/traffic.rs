@@ -107,6 +107,7 @@ impl Builder<'_> {
                 action = Some(self.spanned(&p, verdict));
                 continue;
             }
+            let inner_opt = first(p.clone());
             let (rule, span, value) = self.option(p);
             opts.push(match rule {
                 Rule::proto_opt => {
@@ -122,10 +123,19 @@ impl Builder<'_> {
                 Rule::sport_opt => FilterOpt::Sport(Spanned::new(self.int_value(value), span)),
                 Rule::prio_opt => FilterOpt::Prio(Spanned::new(self.int_value(value), span)),
                 Rule::u32_handle_opt => FilterOpt::Handle(self.class_id(value)),
+                Rule::u32_link_opt => {
+                    let hashkey = args(inner_opt).nth(1).map(|h| {
+                        let mut it = args(h);
+                        let (mask, at) = (it.next().unwrap(), it.next().unwrap());
+                        let (mask_span, at_span) = (self.span(&mask), self.span(&at));
+                        (Spanned::new(self.int_value(mask), mask_span), Spanned::new(self.int_value(at), at_span))
+                    });
+                    FilterOpt::Link { table: self.class_id(value), hashkey }
+                }
                 _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
             });
         }
-        StmtKind::Filter { opts, target: target.expect("grammar requires a target"), action }
+        StmtKind::Filter { opts, target, action }
     }
 
     pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
