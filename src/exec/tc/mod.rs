@@ -35,6 +35,8 @@ mod tbf;
 mod wire;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_u32;
 
 pub use decode::{DecodedFilter, DecodedQdisc, decode_class, decode_class_in, decode_filter, decode_qdisc, decode_redirect};
 pub use equivalence::{class_equivalent, class_equivalent_in, equivalent};
