@@ -104,15 +104,7 @@ fn export_makes_the_same_and_down_restores_the_start() {
     let before = sb.dump();
     let script = sb.write_script("places.ns", SCRIPT);
     sb.netscript(&["run", &script]).ok();
-    let exported = sb.netscript(&["export", "a"]).ok();
-    assert!(exported.contains("filter prio 7 handle abc src 10.0.0.0/8 -> 20"), "{exported}");
-    assert!(exported.contains("filter prio 10 handle 5 proto tcp dport 80 -> 10"), "{exported}");
-    let copy = Sandbox::new();
-    let path = copy.write_script("exported.ns", &format!("{exported}\nnetns b\n"));
-    let run = copy.netscript(&["run", &path]);
-    assert!(run.success, "the export runs: {}\n{exported}", run.stderr);
-    assert_eq!(support::without_macs(&copy.dump()), support::without_macs(&sb.dump()), "the export makes the same:\n{exported}");
-    copy.assert_up_to_date(&path);
+    sb.assert_export_makes_the_same("a", "netns b\n", &["filter prio 7 handle abc src 10.0.0.0/8 -> 20", "filter prio 10 handle 5 proto tcp dport 80 -> 10"]);
     sb.netscript(&["down", &script]).ok();
     support::assert_same_dump(&before, &sb.dump(), "after down");
 }

@@ -117,14 +117,7 @@ fn export_makes_the_same_and_a_dropped_table_and_down_remove_them() {
     let start = sb.dump();
     let script = sb.write_script("tables.ns", SCRIPT);
     sb.netscript(&["run", &script]).ok();
-    let exported = sb.netscript(&["export", "a"]).ok();
-    assert!(exported.contains("qdisc ingress <") && exported.contains("table 42 divisor 256 prio 99"), "{exported}");
-    let copy = Sandbox::new();
-    let path = copy.write_script("exported.ns", &format!("{exported}\nnetns b\n"));
-    let run = copy.netscript(&["run", &path]);
-    assert!(run.success, "the export runs: {}\n{exported}", run.stderr);
-    assert_eq!(support::without_macs(&copy.dump()), support::without_macs(&sb.dump()), "the export makes the same:\n{exported}");
-    copy.assert_up_to_date(&path);
+    sb.assert_export_makes_the_same("a", "netns b\n", &["qdisc ingress <", "table 42 divisor 256 prio 99"]);
     // A table gone from the script (the qdisc kept) is deleted; the other stays.
     sb.put(&script, &SCRIPT.replace("    table 42 divisor 256 prio 99\n", ""));
     let run = sb.netscript(&["run", &script]);
@@ -178,12 +171,7 @@ fn a_linking_filter_equals_tc_survives_its_table_made_again_and_goes_on_down() {
     }
     assert_eq!(support::without_macs(&sb.dump()), support::without_macs(&reference.dump()));
     sb.assert_up_to_date(&script);
-    let exported = sb.netscript(&["export", "a"]).ok();
-    assert!(exported.contains("filter prio 98 link 43 hashkey mask 0x0000ff00 at 12 src 192.168.0.0/16"), "{exported}");
-    let copy = Sandbox::new();
-    let path = copy.write_script("exported.ns", &format!("{exported}\nnetns b\n"));
-    assert!(copy.netscript(&["run", &path]).success, "the export runs:\n{exported}");
-    assert_eq!(support::without_macs(&copy.dump()), support::without_macs(&sb.dump()), "the export makes the same:\n{exported}");
+    sb.assert_export_makes_the_same("a", "netns b\n", &["filter prio 98 link 43 hashkey mask 0x0000ff00 at 12 src 192.168.0.0/16"]);
     // The table made again (another divisor): the kernel deletes no table in use, so the
     // filter goes first and comes back after it.
     let edited = LINKED.replace("divisor 256", "divisor 16");

@@ -115,14 +115,7 @@ fn export_makes_the_same_and_a_dropped_block_and_down_remove_the_filters() {
     let start = sb.dump();
     let script = sb.write_script("ingress.ns", SCRIPT);
     sb.netscript(&["run", &script]).ok();
-    let exported = sb.netscript(&["export", "a"]).ok();
-    assert!(exported.contains("qdisc ingress <") && exported.contains("filter prio 10 handle 5 proto tcp dport 22 -> 2"), "{exported}");
-    let copy = Sandbox::new();
-    let path = copy.write_script("exported.ns", &format!("{exported}\nnetns b\n"));
-    let run = copy.netscript(&["run", &path]);
-    assert!(run.success, "the export runs: {}\n{exported}", run.stderr);
-    assert_eq!(support::without_macs(&copy.dump()), support::without_macs(&sb.dump()), "the export makes the same:\n{exported}");
-    copy.assert_up_to_date(&path);
+    sb.assert_export_makes_the_same("a", "netns b\n", &["qdisc ingress <", "filter prio 10 handle 5 proto tcp dport 22 -> 2"]);
     // The qdisc stays without its block: the filters go.
     sb.put(&script, &SCRIPT.replace(" <\n    filter src 127.0.0.1/32 -> 1\n    filter prio 10 handle 5 proto tcp dport 22 -> 2\n    filter dst 10.0.0.0/8 -> 3\n  >", ""));
     let run = sb.netscript(&["run", &script]);

@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod crash;
+pub mod export;
 pub mod netem;
 pub mod oracle;
 pub mod tc_options;
