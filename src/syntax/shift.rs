@@ -284,7 +284,7 @@ impl Shift for FilterOpt {
             FilterOpt::Src(v) | FilterOpt::Dst(v) => v.shift(d),
             FilterOpt::Sport(v) | FilterOpt::Dport(v) | FilterOpt::Prio(v) => v.shift(d),
             FilterOpt::Handle(id) => id.shift(d),
-            FilterOpt::Link { table, hashkey } => table.shift(d) && hashkey.as_ref().is_none_or(|(m, a)| m.clone().shift(d) && a.clone().shift(d)),
+            FilterOpt::Link { table, hashkey } => table.shift(d) && hashkey.as_mut().is_none_or(|(m, a)| m.shift(d) && a.shift(d)),
         }
     }
 }
