@@ -15,7 +15,8 @@
 //! namespace, …), each holding a value or nothing. A draws every slot; B takes A's value
 //! for most slots and a fresh draw for the others, so B is A with statements dropped,
 //! added or changed: renumbered addresses (same subnet), other gateways, shape ↔ htb,
-//! namespaces removed, veths moved, mtu/up/down changed, sysctls, `forward` and
+//! namespaces removed, veths moved (and the macvlans on them), macvlan modes and
+//! parents changed, mtu/up/down changed, sysctls, `forward` and
 //! firewall hooks (policy and rules, NAT included) and inline eBPF filters (XDP, tc
 //! ingress) changed.
 //! Statements whose dependencies a version lacks (a route through a link that is down or
@@ -92,7 +93,13 @@ enum Key {
     Xdp(Iface),
     /// An inline tc classifier on an interface's ingress (`BPF_MENU`).
     BpfIngress(Iface),
+    /// A macvlan on an end of veth k: `Choice(c)`, on the A end when c is even, in
+    /// mode `MACVLAN_MODES[c / 2]` (the kernel deletes it with the veth, which a moved
+    /// peer makes again).
+    Macvlan(u8),
 }
+
+const MACVLAN_MODES: [&str; 3] = ["bridge", "private", "vepa"];
 
 /// Where the B end of a veth goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -255,7 +262,7 @@ fn places() -> Vec<Place> {
 
 /// Every slot, in a fixed order.
 fn universe() -> Vec<Key> {
-    let mut keys: Vec<Key> = (0..NAMESPACES).map(Key::Ns).chain((0..VETHS).map(Key::Veth)).collect();
+    let mut keys: Vec<Key> = (0..NAMESPACES).map(Key::Ns).chain((0..VETHS).map(Key::Veth)).chain((0..VETHS).map(Key::Macvlan)).collect();
     for i in ifaces() {
         keys.extend([Key::Addr4(i, 0), Key::Addr4(i, 1), Key::Addr6(i), Key::Mtu(i), Key::State(i), Key::Qdisc(i), Key::Xdp(i), Key::BpfIngress(i)]);
     }
@@ -321,6 +328,7 @@ fn slot_strategy(key: Key) -> BoxedStrategy<Option<Val>> {
         Key::Sysctl(_, s) => weighted(0.2, (0..SYSCTLS[s as usize].1.len() as u8).prop_map(Val::Choice)).boxed(),
         Key::Xdp(_) => weighted(0.3, (0..XDP_MENU.len() as u8).prop_map(Val::Choice)).boxed(),
         Key::BpfIngress(_) => weighted(0.3, (0..BPF_MENU.len() as u8).prop_map(Val::Choice)).boxed(),
+        Key::Macvlan(_) => weighted(0.35, (0..2 * MACVLAN_MODES.len() as u8).prop_map(Val::Choice)).boxed(),
         Key::Firewall(_, h) => {
             let menu = fw_menu(h).len() as u8;
             let policy = proptest::option::of(any::<bool>());
@@ -589,6 +597,13 @@ fn render(tag: &str, pre: &Pre, v: &Version) -> Rendered {
         };
         let a = Iface::Veth(k, Side::A);
         lines.entry(Place::Ns(from)).or_default().push(format!("veth {} <-> {peer}{}", view.iface_name(a), block(view.attributes(a))));
+    }
+    for k in 0..VETHS {
+        let Some(Val::Choice(c)) = v.get(&Key::Macvlan(k)) else { continue };
+        let parent = Iface::Veth(k, if c % 2 == 0 { Side::A } else { Side::B });
+        let Some(p) = view.place(parent) else { continue };
+        let mode = MACVLAN_MODES[(c / 2) as usize];
+        lines.entry(p).or_default().push(format!("macvlan {}m{k} on {} mode {mode} < addr 10.7.{k}.1/24 >", tag, view.iface_name(parent)));
     }
     let mut h0_declared = false;
     for i in ifaces() {

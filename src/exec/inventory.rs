@@ -24,12 +24,11 @@ pub mod state;
 
 pub use state::{Live, LiveLink, LiveNs, LiveQdisc, LiveRoute, LiveRule, LiveSysctl, MacOrigin, Peer, VxlanInfo, named_namespaces, read_table_names};
 use crate::model::{Desired, MacvlanMode, Namespace, NsOrigin, HOST};
-use netlink_packet_route::link::{InfoData, InfoMacVlan, InfoVxlan, LinkAttribute, LinkInfo, LinkMessage, MacVlanMode};
+use netlink_packet_route::link::{InfoData, LinkAttribute, LinkInfo, LinkMessage};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::RouteNetlinkMessage as M;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
 
 /// What to read besides the state itself.
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,7 +64,6 @@ struct RawLink {
     netnsid: Option<i32>,
     macvlan_mode: Option<MacvlanMode>,
     vxlan: Option<VxlanInfo>,
-    vxlan_dev: Option<u32>,
     vrf_table: Option<u32>,
 }
 
@@ -98,15 +96,8 @@ impl Executor {
         for (name, extra) in present.iter().zip(extras) {
             let seen = &observed.namespaces[name];
             let mut ns = LiveNs { name: name.clone(), id: seen.id, firewall: seen.firewall.clone(), ..Default::default() };
-            let by_index: HashMap<u32, &str> = seen.links.values().map(|l| (l.index, l.name.as_str())).collect();
             for l in seen.links.values() {
                 let r = extra.links.get(&l.name).cloned().unwrap_or_default();
-                let lower = match (l.kind.as_deref(), r.link, r.vxlan_dev) {
-                    (Some("vxlan"), _, Some(dev)) => by_index.get(&dev).map(|s| s.to_string()),
-                    (Some("macvlan"), Some(parent), _) if r.netnsid.is_none() => by_index.get(&parent).map(|s| s.to_string()),
-                    (Some("vlan"), _, _) => l.vlan.as_ref().and_then(|v| v.parent.clone()),
-                    _ => None,
-                };
                 ns.links.push(LiveLink {
                     name: l.name.clone(),
                     index: l.index,
@@ -118,11 +109,14 @@ impl Executor {
                     master: l.master.clone(),
                     addrs: l.addrs.clone(),
                     peer: None,
-                    lower,
+                    lower: l.lower.clone(),
                     macvlan_mode: r.macvlan_mode,
                     vxlan: r.vxlan.clone(),
                     vrf_table: r.vrf_table,
-                    vlan: l.vlan.as_ref().map(|v| (v.id, v.protocol)),
+                    vlan: match &l.made_as {
+                        Some(crate::plan::action::LinkKind::Vlan { id, protocol, .. }) => Some((*id, *protocol)),
+                        _ => None,
+                    },
                 });
             }
             ns.links.sort_by_key(|l| l.index);
@@ -325,19 +319,7 @@ fn raw_link(l: &LinkMessage, index: u32, kind: Option<String>) -> RawLink {
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
-                        LinkInfo::Data(InfoData::MacVlan(data)) => {
-                            for d in data {
-                                if let InfoMacVlan::Mode(mode) = d {
-                                    raw.macvlan_mode = match mode {
-                                        MacVlanMode::Private => Some(MacvlanMode::Private),
-                                        MacVlanMode::Vepa => Some(MacvlanMode::Vepa),
-                                        MacVlanMode::Bridge => Some(MacvlanMode::Bridge),
-                                        MacVlanMode::Passthrough => Some(MacvlanMode::Passthru),
-                                        _ => None,
-                                    };
-                                }
-                            }
-                        }
+                        LinkInfo::Data(InfoData::MacVlan(data)) => raw.macvlan_mode = crate::exec::messages::decode_macvlan_mode(data),
                         LinkInfo::Data(InfoData::Vrf(data)) => {
                             raw.vrf_table = data.iter().find_map(|d| match d {
                                 netlink_packet_route::link::InfoVrf::TableId(t) => Some(*t),
@@ -345,28 +327,8 @@ fn raw_link(l: &LinkMessage, index: u32, kind: Option<String>) -> RawLink {
                             });
                         }
                         LinkInfo::Data(InfoData::Vxlan(data)) => {
-                            let mut v = VxlanInfo { vni: 0, remote: None, group: None, local: None, port: None };
-                            let mut peer: Option<IpAddr> = None;
-                            for d in data {
-                                match d {
-                                    InfoVxlan::Id(id) => v.vni = *id,
-                                    InfoVxlan::Group(a) => peer = Some(IpAddr::V4(*a)),
-                                    InfoVxlan::Group6(a) => peer = Some(IpAddr::V6(*a)),
-                                    InfoVxlan::Local(a) => v.local = Some(IpAddr::V4(*a)),
-                                    InfoVxlan::Local6(a) => v.local = Some(IpAddr::V6(*a)),
-                                    InfoVxlan::Link(i) if *i != 0 => raw.vxlan_dev = Some(*i),
-                                    InfoVxlan::Port(p) => v.port = Some(*p),
-                                    _ => {}
-                                }
-                            }
-                            // The kernel keeps a unicast remote and a multicast group in
-                            // one attribute, as `ip -d link` tells them apart.
-                            match peer {
-                                Some(a) if a.is_multicast() => v.group = Some(a),
-                                Some(a) if !a.is_unspecified() => v.remote = Some(a),
-                                _ => {}
-                            }
-                            raw.vxlan = Some(v);
+                            let v = crate::exec::messages::decode_vxlan(data);
+                            raw.vxlan = Some(VxlanInfo { vni: v.vni, remote: v.remote, group: v.group, local: v.local, port: v.port });
                         }
                         _ => {}
                     }

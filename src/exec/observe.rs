@@ -6,7 +6,7 @@
 use super::conn::DumpSocket;
 use super::{ExecError, Inner, messages, netns, sysctl, traffic};
 use crate::model::{Desired, HOST, TABLE_MAIN};
-use crate::plan::action::QdiscParent;
+use crate::plan::action::{LinkKind, QdiscParent};
 use crate::plan::observed::{ObservedFilter, ObservedLink, ObservedNs, ObservedQdisc, SeenQdisc};
 use crate::plan::Observed;
 use crate::plan::firewall::{FirewallSeal, FwTable};
@@ -222,7 +222,8 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 master: l.master_index.and_then(|i| names.get(&i).cloned()),
                 addrs: Vec::new(),
                 vrf_table: l.vrf_table,
-                vlan: l.vlan.map(|(id, protocol)| crate::plan::observed::ObservedVlan { id, protocol, parent: l.link_index.and_then(|i| names.get(&i).cloned()) }),
+                lower: lower_of(l).and_then(|i| names.get(&i).cloned()),
+                made_as: made_as(l, &names),
             },
         );
     }
@@ -324,4 +325,28 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         out.firewall = super::nft::observe_unless_sealed(sealed.as_ref().map(|(seal, table)| (seal, table)))?;
     }
     Ok(Some(out))
+}
+
+/// The index of the link `l` sits on in its namespace (see `ObservedLink::lower`).
+fn lower_of(l: &messages::DumpedLink) -> Option<u32> {
+    match l.kind.as_deref() {
+        Some("macvlan" | "vlan") => l.link_index,
+        Some("vxlan") => l.vxlan.as_ref().and_then(|v| v.link),
+        _ => None,
+    }
+}
+
+/// What `l` was made as, in the planner's terms (see `ObservedLink::made_as`).
+fn made_as(l: &messages::DumpedLink, names: &HashMap<u32, String>) -> Option<LinkKind> {
+    let lower = || lower_of(l).and_then(|i| names.get(&i).cloned()).unwrap_or_default();
+    match l.kind.as_deref()? {
+        "vlan" => l.vlan.map(|(id, protocol)| LinkKind::Vlan { parent: lower(), id, protocol }),
+        "macvlan" => l.macvlan_mode.map(|mode| LinkKind::Macvlan { parent: lower(), mode }),
+        "vrf" => l.vrf_table.map(|table| LinkKind::Vrf { table }),
+        "vxlan" => l.vxlan.as_ref().map(|v| {
+            let dev = v.link.map(|_| lower());
+            LinkKind::Vxlan { vni: v.vni, remote: v.remote, group: v.group, local: v.local, dev, port: v.port }
+        }),
+        _ => None,
+    }
 }

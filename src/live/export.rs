@@ -292,13 +292,7 @@ fn declaration(script: &Script, link: &LiveLink, me: usize, position: &HashMap<&
         },
         Some("macvlan") => match (&link.lower, link.macvlan_mode) {
             (Some(parent), Some(mode)) => {
-                let mode = match mode {
-                    crate::model::MacvlanMode::Private => "private",
-                    crate::model::MacvlanMode::Vepa => "vepa",
-                    crate::model::MacvlanMode::Bridge => "bridge",
-                    crate::model::MacvlanMode::Passthru => "passthru",
-                };
-                Decl::Create(format!("macvlan {name} on {parent} mode {mode}"))
+                Decl::Create(format!("macvlan {name} on {parent} mode {}", mode.word()))
             }
             _ => Decl::Comment(format!("macvlan {name}: its parent or mode is not one a script can name (source mode, or a parent in another namespace); left out")),
         },

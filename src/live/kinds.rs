@@ -65,15 +65,6 @@ pub fn kernel_address(link: &LiveLink, addr: &crate::model::IfAddr) -> bool {
 
 pub struct Links;
 
-fn macvlan_word(mode: MacvlanMode) -> &'static str {
-    match mode {
-        MacvlanMode::Private => "private",
-        MacvlanMode::Vepa => "vepa",
-        MacvlanMode::Bridge => "bridge",
-        MacvlanMode::Passthru => "passthru",
-    }
-}
-
 impl Kind for Links {
     fn key(&self) -> &'static str {
         "links"
@@ -89,7 +80,7 @@ impl Kind for Links {
                     _ => (None, None),
                 };
                 let info_data = match (&l.macvlan_mode, &l.vxlan) {
-                    (Some(mode), _) => json!({ "mode": macvlan_word(*mode) }),
+                    (Some(mode), _) => json!({ "mode": MacvlanMode::word(*mode) }),
                     (_, Some(v)) => json!({ "id": v.vni, "remote": v.remote, "group": v.group, "local": v.local, "dstport": v.port }),
                     _ => match l.vlan {
                         // ip's words: `protocol` and `id`.

@@ -145,6 +145,18 @@ pub enum MacvlanMode {
     Passthru,
 }
 
+impl MacvlanMode {
+    /// The script's (and ip's) word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            MacvlanMode::Private => "private",
+            MacvlanMode::Vepa => "vepa",
+            MacvlanMode::Bridge => "bridge",
+            MacvlanMode::Passthru => "passthru",
+        }
+    }
+}
+
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Vxlan {
     pub vni: Spanned<u32>,

@@ -79,18 +79,15 @@ pub struct ObservedLink {
     /// A vrf's routing table, as the kernel reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,
-    /// A vlan's id, tag protocol and parent, as the kernel reports them.
+    /// The link it sits on in its namespace, which the kernel deletes it with: a
+    /// macvlan's or vlan's parent, a vxlan's `dev`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub vlan: Option<ObservedVlan>,
-}
-
-/// A vlan as the kernel reports it (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL, IFLA_LINK).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ObservedVlan {
-    pub id: u16,
-    pub protocol: crate::model::VlanProtocol,
-    /// The parent's name, when it is in the vlan's namespace.
-    pub parent: Option<String>,
+    pub lower: Option<String>,
+    /// What it was made as, as the kernel reports it (vlan, macvlan, vxlan, vrf; a
+    /// parent in another namespace as an empty name): compared with the script's, and
+    /// what makes it again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub made_as: Option<crate::plan::action::LinkKind>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

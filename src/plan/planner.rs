@@ -19,10 +19,12 @@ mod removals;
 mod routing;
 mod traffic;
 mod netem_change;
-mod vlan;
+mod remake;
+mod stacked;
 mod vrf;
 
 use links::*;
+use remake::Made;
 pub use routing::*;
 pub use traffic::*;
 
@@ -34,6 +36,11 @@ pub const FOREIGN_QDISC: &str = "netscript::plan::foreign_qdisc";
 /// drop a delay table on it, or it had one: which table the kernel holds cannot be read.
 pub const NETEM_TABLE_UNKNOWN: &str = "netscript::plan::netem_table_unknown";
 pub const FOREIGN_LINK: &str = "netscript::plan::foreign_link";
+/// The script's interface exists, made otherwise (another mode, id, parent…) by someone
+/// else: netscript does not make it again (remake.rs).
+pub const LINK_CONFLICT: &str = "netscript::plan::link_conflict";
+/// A plan would make a link again that someone else's link sits on (stacked.rs).
+pub const STACKED_LINK: &str = "netscript::plan::stacked_link";
 pub const OWNED_BY_OTHER: &str = "netscript::plan::owned_by_other";
 
 pub use crate::model::ifb_name;

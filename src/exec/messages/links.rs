@@ -161,6 +161,8 @@ pub struct DumpedLink {
     /// IFLA_LINK (a vlan's or macvlan's parent), when IFLA_LINK_NETNSID does not say it
     /// is in another namespace.
     pub link_index: Option<u32>,
+    pub macvlan_mode: Option<MacvlanMode>,
+    pub vxlan: Option<super::VxlanData>,
 }
 
 pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
@@ -175,6 +177,8 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         vrf_table: None,
         vlan: None,
         link_index: None,
+        macvlan_mode: None,
+        vxlan: None,
     };
     let mut other_netns = false;
     for attr in &msg.attributes {
@@ -194,8 +198,11 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                     if let LinkInfo::Kind(k) = info {
                         link.kind = Some(k.to_string());
                     }
-                    if let LinkInfo::Data(InfoData::Vlan(data)) = info {
-                        link.vlan = super::vlan::decode(data);
+                    match info {
+                        LinkInfo::Data(InfoData::Vlan(data)) => link.vlan = super::vlan::decode(data),
+                        LinkInfo::Data(InfoData::MacVlan(data)) => link.macvlan_mode = super::decode_macvlan_mode(data),
+                        LinkInfo::Data(InfoData::Vxlan(data)) => link.vxlan = Some(super::decode_vxlan(data)),
+                        _ => {}
                     }
                     if let LinkInfo::Data(InfoData::Vrf(data)) = info {
                         link.vrf_table = data.iter().find_map(|d| match d {

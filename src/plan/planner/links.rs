@@ -129,6 +129,9 @@ impl<'a> Planner<'a> {
     }
 
     pub(super) fn link(&mut self, ns: &Namespace, iface: &Interface) {
+        if self.sits_on_replaced(&ns.name, &iface.name) && self.created_by_script(&ns.name, &iface.name) {
+            self.replaced.push((ns.name.clone(), iface.name.clone()));
+        }
         let observed = self.observed_link(&ns.name, &iface.name).cloned();
         let create_kind = match &iface.kind {
             IfaceKind::Veth { peer } => {
@@ -175,6 +178,14 @@ impl<'a> Planner<'a> {
                     && let Some(made) = self.moved_veth(&ns.name, &iface.name, peer)
                 {
                     // The script's veth now pairs with another end: made anew.
+                    let old_peer = match made {
+                        Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } => Some((peer_ns.clone(), peer_name.clone())),
+                        _ => None,
+                    };
+                    let peer_ours = old_peer.is_none_or(|(pns, pname)| self.stacked_are_ours(&pns, &pname, iface.span));
+                    if !(self.stacked_are_ours(&ns.name, &iface.name, iface.span) && peer_ours) {
+                        return;
+                    }
                     let mut deps = self.link_deps(&ns.name, &iface.name);
                     deps.extend(self.ns_deps(&peer.ns));
                     // A rollback makes it again with its addresses and the routes through it.
@@ -190,9 +201,10 @@ impl<'a> Planner<'a> {
                     self.create_link(ns, iface, kind);
                     return;
                 }
-                if let Some(old) = self.vlan_changed(&ns.name, iface, &kind, &found) {
-                    self.replace_vlan(ns, iface, kind, &found, old);
-                    return;
+                match self.made_check(&ns.name, iface, &kind, &found) {
+                    Made::Refused => return,
+                    Made::Remake(old) => return self.remake_link(ns, iface, kind, &found, old),
+                    Made::Same => {}
                 }
                 if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
                     self.replace_vrf(ns, iface, kind, &found, old_table);
@@ -265,11 +277,11 @@ impl<'a> Planner<'a> {
             put_back.extend(self.addrs_of(peer_ns, peer_name));
         }
         put_back.extend(self.held_by_ends(ns, name, Some(made)));
+        put_back.extend(self.routes_through(ns, name));
+        put_back.extend(self.stacked_put_back(ns, name));
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
-            put_back.extend(self.routes_through(ns, name));
             put_back.extend(self.routes_through(peer_ns, peer_name));
-        } else {
-            put_back.extend(self.routes_through(ns, name));
+            put_back.extend(self.stacked_put_back(peer_ns, peer_name));
         }
         put_back
     }
@@ -293,6 +305,9 @@ impl<'a> Planner<'a> {
         });
         let Some(((old_ns, old_name), made)) = old else { return };
         let Some(found) = self.observed_link(&old_ns, &old_name).cloned() else { return };
+        if !self.stacked_are_ours(&old_ns, &old_name, iface.span) {
+            return;
+        }
         let put_back = self.old_pair_put_back(&old_ns, &old_name, made, &found);
         if let Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. } = made {
             self.replaced.push((peer_ns.clone(), peer_name.clone()));

@@ -287,6 +287,11 @@ impl Planner<'_> {
                     })
                     .chain(self.goes_with_veth(entry))
                     .chain(self.held_by_ends(ns, name, entry.made.as_ref()))
+                    .chain(self.stacked_put_back(ns, name))
+                    .chain(match &entry.made {
+                        Some(Action::CreateLink { kind: LinkKind::Veth { peer_ns, peer_name, .. }, .. }) => self.stacked_put_back(peer_ns, peer_name),
+                        _ => Vec::new(),
+                    })
                     .collect()),
             },
             Action::DelAddr { ns, dev, addr } => match link(ns, dev) {

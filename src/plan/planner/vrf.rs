@@ -21,6 +21,9 @@ impl Planner<'_> {
 
     pub(super) fn replace_vrf(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind, found: &ObservedLink, old_table: u32) {
         let (nsn, name) = (ns.name.clone(), iface.name.clone());
+        if !self.stacked_are_ours(&nsn, &name, iface.span) {
+            return;
+        }
         let ports: Vec<String> = self
             .observed_ns(&nsn)
             .map(|o| o.links.values().filter(|l| l.master.as_deref() == Some(name.as_str())).map(|l| l.name.clone()).collect())
@@ -39,6 +42,7 @@ impl Planner<'_> {
             self.flushed_devs.insert((nsn.clone(), port.clone()));
         }
         put_back.extend(self.routes_through(&nsn, &name));
+        put_back.extend(self.stacked_put_back(&nsn, &name));
         let deps = self.link_deps(&nsn, &name);
         let op = self.push(Action::DeleteLink { ns: nsn.clone(), name: name.clone() }, iface.span, deps, put_back);
         self.record_link_op(&nsn, &name, op);

@@ -1,0 +1,132 @@
+//! The planner against hand-built kernel states and records (no kernel): what it plans
+//! when links were made otherwise since the last run, and what each operation's undo
+//! puts back. Each plan is rendered one operation a line, its undo indented under it
+//! (golden files, `insta`); the same situations run against the kernel in
+//! tests/link_remake.rs. Pure and fast, so mutation testing of the planner can use it.
+//! Regenerate with `INSTA_UPDATE=always cargo test --test plan_states`.
+
+use netscript::check::{self, FsLoader};
+use netscript::model::{IfAddr, MacvlanMode};
+use netscript::plan::action::{Action, LinkAttrs, LinkKind};
+use netscript::plan::observed::{ObservedLink, ObservedNs};
+use netscript::plan::ownership::Owned;
+use netscript::plan::{self, describe, Observed};
+use netscript::source::SourceMap;
+
+/// Plans `script` against `observed`, with the script's record holding `owned`; the
+/// operations and their undos, one a line.
+fn planned(script: &str, observed: &Observed, owned: &[Owned]) -> String {
+    let mut sources = SourceMap::new();
+    let file = sources.add("states.ns".to_string(), None, script.to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "does not check: {:?}", checked.diagnostics);
+    let ownership = plan::Ownership { entries: owned, ..Default::default() };
+    let plan = plan::plan_owned(&checked.desired, observed, ownership).unwrap_or_else(|d| panic!("refused: {d:?}"));
+    let mut out = String::new();
+    for (i, op) in plan.ops.iter().enumerate() {
+        out += &format!("{i}: {} (after {:?})\n", describe(&op.action), op.deps);
+        for u in &op.undo {
+            out += &format!("     undo: {}\n", describe(u));
+        }
+    }
+    out
+}
+
+fn observed(namespaces: &[(&str, Vec<ObservedLink>)]) -> Observed {
+    let mut o = Observed { offline: false, ..Observed::empty() };
+    for (name, links) in namespaces {
+        let mut ns = ObservedNs::default();
+        for l in std::iter::once(link("lo", None, 1)).chain(links.iter().cloned()) {
+            ns.links.insert(l.name.clone(), l);
+        }
+        o.namespaces.insert(name.to_string(), ns);
+    }
+    o
+}
+
+fn link(name: &str, kind: Option<&str>, index: u32) -> ObservedLink {
+    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: Some([2, 0, 0, 0, 0, index as u8]), master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None }
+}
+
+fn on(parent: &str, kind: LinkKind, l: ObservedLink) -> ObservedLink {
+    ObservedLink { lower: Some(parent.into()), made_as: Some(kind), ..l }
+}
+
+fn with_addr(mut l: ObservedLink, addr: &str) -> ObservedLink {
+    l.addrs.push(addr.parse::<IfAddr>().unwrap());
+    l
+}
+
+/// A record entry for a link the script made.
+fn made(ns: &str, name: &str, kind: LinkKind) -> Owned {
+    Owned { made: Some(Action::CreateLink { ns: ns.into(), name: name.into(), kind, attrs: LinkAttrs { up: true, ..Default::default() } }), undo: vec![Action::DeleteLink { ns: ns.into(), name: name.into() }] }
+}
+
+fn veth_to(peer_ns: &str, peer: &str) -> LinkKind {
+    LinkKind::Veth { peer_ns: peer_ns.into(), peer_name: peer.into(), peer_attrs: LinkAttrs { up: true, ..Default::default() } }
+}
+
+fn macvlan(parent: &str, mode: MacvlanMode) -> LinkKind {
+    LinkKind::Macvlan { parent: parent.into(), mode }
+}
+
+#[test]
+fn a_macvlan_the_record_made_found_in_another_mode_is_made_again() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), with_addr(on("v0", macvlan("v0", MacvlanMode::Private), link("m0", Some("macvlan"), 3)), "10.9.0.1/24")]),
+        ("b", vec![link("v1", Some("veth"), 2)]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "m0", macvlan("v0", MacvlanMode::Bridge))];
+    let text = planned("netns a <\n  veth v0 <-> b.v1\n  macvlan m0 on v0 mode bridge < addr 10.9.0.1/24 >\n>\nnetns b\n", &state, &owned);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_vxlan_without_port_is_made_with_4789_so_the_kernels_4789_is_no_change() {
+    let vxlan = |port| LinkKind::Vxlan { vni: 42, remote: Some("10.1.0.2".parse().unwrap()), group: None, local: None, dev: Some("v0".into()), port };
+    let state = observed(&[("a", vec![link("v0", Some("veth"), 2), on("v0", vxlan(Some(4789)), link("x0", Some("vxlan"), 3))]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "x0", vxlan(None))];
+    let script = "netns a <\n  veth v0 <-> b.v1\n  vxlan x0 id 42 remote 10.1.0.2 dev v0\n>\nnetns b\n";
+    assert_eq!(planned(script, &state, &owned), "");
+    // With another port in the kernel, it is made again.
+    let moved = observed(&[("a", vec![link("v0", Some("veth"), 2), on("v0", vxlan(Some(8472)), link("x0", Some("vxlan"), 3))]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    insta::assert_snapshot!(planned(script, &moved, &owned));
+}
+
+/// The veth pairs with another end now: made anew, and the kernel deletes the macvlan on
+/// it. The macvlan is made again after it; the veth's deletion, undone, makes the old
+/// pair and then the macvlan on it as it was (its MAC, mode, address).
+#[test]
+fn a_macvlan_on_a_veth_made_again_is_made_again_and_comes_back_on_rollback() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), with_addr(on("v0", macvlan("v0", MacvlanMode::Vepa), link("m0", Some("macvlan"), 3)), "10.9.0.1/24")]),
+        ("b", vec![link("v1", Some("veth"), 2)]),
+        ("c", vec![]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "m0", macvlan("v0", MacvlanMode::Vepa))];
+    let text = planned("netns a <\n  veth v0 <-> c.v1\n  macvlan m0 on v0 mode vepa < addr 10.9.0.1/24 >\n>\nnetns b\nnetns c\n", &state, &owned);
+    insta::assert_snapshot!(text);
+}
+
+/// The script drops the veth someone else's macvlan sits on: the deletion's undo makes
+/// the macvlan again after the veth.
+#[test]
+fn dropping_a_veth_puts_back_what_sits_on_it_on_rollback() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 4), with_addr(on("v0", macvlan("v0", MacvlanMode::Private), link("theirs", Some("macvlan"), 3)), "10.8.0.1/24")]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3)]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "v2", veth_to("b", "v3"))];
+    insta::assert_snapshot!(planned("netns a < veth v2 <-> b.v3 >\nnetns b\n", &state, &owned));
+}
+
+/// Someone enslaved a link the script made and gives no master: freed again, the undo
+/// enslaves it back.
+#[test]
+fn a_master_someone_set_on_a_link_the_script_made_is_taken_off() {
+    let mut v0 = link("v0", Some("veth"), 3);
+    v0.master = Some("br0".into());
+    let state = observed(&[("a", vec![link("br0", Some("bridge"), 2), v0]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let owned = [made("a", "br0", LinkKind::Bridge), made("a", "v0", veth_to("b", "v1"))];
+    insta::assert_snapshot!(planned("netns a <\n  bridge br0\n  veth v0 <-> b.v1\n>\nnetns b\n", &state, &owned));
+}
