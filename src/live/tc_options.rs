@@ -45,7 +45,7 @@ pub fn class_json_extras(c: &ClassSpec, class: &mut Value) {
 }
 
 /// netem's JSON with `slot`, `loss_model` and `distribution` when it has them (min and max in µs, as tc's delay is;
-/// `packets`/`bytes` when limited), and as it was without.
+/// `packets`/`bytes` when limited, `distribution` for `slot distribution`), and as it was without.
 pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
     if let (Some(slot), Some(map)) = (&n.slot, v.as_object_mut()) {
         let mut s = json!({ "min": slot.min.micros(), "max": slot.max.micros() });
@@ -55,6 +55,14 @@ pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
         }
         if let Some(b) = slot.bytes {
             inner.insert("bytes".into(), json!(b));
+        }
+        // `slot distribution`: delay and jitter in µs; its table where the record knows it.
+        if let Some(spacing) = slot.spacing {
+            let mut d = json!({ "delay": spacing.delay.micros(), "jitter": spacing.jitter.micros() });
+            if let (Some(t), Some(m)) = (spacing.table, d.as_object_mut()) {
+                m.insert("table".into(), json!(t.name()));
+            }
+            inner.insert("distribution".into(), d);
         }
         map.insert("slot".into(), s);
     }
@@ -66,4 +74,17 @@ pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
         map.insert("distribution".into(), json!(d.name()));
     }
     v
+}
+
+/// A netem as an export writes it (`words`: netscript's words for a netem). The kernel
+/// never reports the slot's table of `slot distribution`: such a slot is left out, and a
+/// comment above says so (its delay and jitter, as tc's `show` prints them).
+pub fn netem_script(n: &crate::model::Netem, words: impl Fn(&crate::model::Netem) -> String, out: &mut Vec<String>) {
+    match n.slot {
+        Some(slot) if slot.spacing.is_some_and(|s| s.table.is_none()) => {
+            out.push(format!("#{}: the kernel does not report the slot's table; left out", slot.words()));
+            out.push(words(&crate::model::Netem { slot: None, ..n.clone() }));
+        }
+        _ => out.push(words(n)),
+    }
 }
