@@ -134,9 +134,11 @@ impl Evaluator<'_> {
         }
         let known = NetemDistribution::ALL.map(|d| d.name());
         let nearest = known.iter().min_by_key(|k| strsim::levenshtein(k, &name.node)).filter(|k| strsim::levenshtein(k, &name.node) <= 3);
+        // tc's `uniform` is no table: a plain jitter, or a plain `slot MIN MAX`.
+        let uniform = if what == "slot" { "uniform slots are `slot MIN MAX`" } else { "tc's uniform jitter is no `distribution` at all" };
         let help = match nearest {
-            Some(k) => format!("did you mean `{k}`? netscript has the tables `normal`, `pareto` and `paretonormal` (tc's uniform jitter is no `distribution` at all)"),
-            None => "netscript has the tables `normal`, `pareto` and `paretonormal`, which it computes as iproute2 does (tc's uniform jitter is no `distribution` at all; `experimental` and custom tables are files netscript does not read)".to_string(),
+            Some(k) => format!("did you mean `{k}`? netscript has the tables `normal`, `pareto` and `paretonormal` ({uniform})"),
+            None => format!("netscript has the tables `normal`, `pareto` and `paretonormal`, which it computes as iproute2 does ({uniform}; `experimental` and custom tables are files netscript does not read)"),
         };
         self.report(Diagnostic::error(UNKNOWN_DISTRIBUTION, name.span, format!("unknown {what} distribution `{}`", name.node)).label("not a table netscript knows").help(help));
         None

@@ -88,3 +88,26 @@ pub fn netem_script(n: &crate::model::Netem, words: impl Fn(&crate::model::Netem
         _ => out.push(words(n)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Netem, NetemDistribution, NetemSlot, SlotSpacing};
+    use crate::units::Duration;
+
+    /// A slot table the kernel did not tell: the export leaves the slot out, says so in
+    /// a comment, and writes the rest; with the table known, the slot is written.
+    #[test]
+    fn an_unknown_slot_table_is_a_comment_in_an_export() {
+        let spacing = SlotSpacing { delay: Duration(1_000_000), jitter: Duration(100_000), table: None };
+        let slot = NetemSlot { spacing: Some(spacing), ..NetemSlot::range(Duration(0), Duration(0)) };
+        let n = Netem { slot: Some(slot), limit: Some(200), ..Netem::delay(Duration(0)) };
+        let words = |n: &Netem| format!("netem{}", n.more_words());
+        let mut out = Vec::new();
+        super::netem_script(&n, words, &mut out);
+        assert_eq!(out, ["# slot distribution 1ms 100us: the kernel does not report the slot's table; left out", "netem limit 200"]);
+        let known = Netem { slot: Some(NetemSlot { spacing: Some(SlotSpacing { table: Some(NetemDistribution::Pareto), ..spacing }), ..slot }), ..n };
+        out.clear();
+        super::netem_script(&known, words, &mut out);
+        assert_eq!(out, ["netem limit 200 slot distribution pareto 1ms 100us"]);
+    }
+}

@@ -264,7 +264,7 @@ pub struct Netem {
     pub loss_model: Option<LossModel>,
     /// tc's `distribution NAME`: the delay's jitter follows that table rather than
     /// being uniform. The kernel never reports it back: netscript's record keeps it
-    /// (see docs/OWNERSHIP.md, "netem's delay table").
+    /// (see docs/OWNERSHIP.md, "netem's tables").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<NetemDistribution>,
 }
