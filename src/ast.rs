@@ -395,13 +395,22 @@ pub struct LossModelAst {
     pub values: Vec<Spanned<PercentValue>>,
 }
 
-/// netem's `slot MIN [MAX] [packets N] [bytes SIZE]` as written.
+/// netem's `slot MIN [MAX] [packets N] [bytes SIZE]` or `slot distribution TABLE DELAY
+/// JITTER [packets N] [bytes SIZE]`, as written.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SlotAst {
-    pub min: Spanned<DurationValue>,
-    pub max: Option<Spanned<DurationValue>>,
+    pub times: SlotTimes,
     pub packets: Vec<Spanned<IntValue>>,
     pub bytes: Vec<Spanned<SizeValue>>,
+}
+
+/// When slots start: every MIN to MAX (uniformly), or every DELAY ± JITTER shaped by a
+/// table (tc's two forms of `slot`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum SlotTimes {
+    Range { min: Spanned<DurationValue>, max: Option<Spanned<DurationValue>> },
+    /// The table's name as written (the checker knows the tables).
+    Distribution { table: Spanned<String>, delay: Spanned<DurationValue>, jitter: Spanned<DurationValue> },
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -568,7 +568,7 @@ fn htb_class_overhead_mpu_linklayer() {
 /// (tc puts TCA_NETEM_SLOT between corrupt and rate), and `slot 2ms` (max = min).
 #[test]
 fn netem_slot() {
-    let slot = |min_us: u64, max_us: u64, packets, bytes| Some(netscript::model::NetemSlot { min: Duration(min_us * 1000), max: Duration(max_us * 1000), packets, bytes });
+    let slot = |min_us: u64, max_us: u64, packets, bytes| Some(netscript::model::NetemSlot { packets, bytes, ..netscript::model::NetemSlot::range(Duration(min_us * 1000), Duration(max_us * 1000)) });
     let full = Netem { corrupt: Some(Percent(1.0)), rate: Some(Rate(1_000_000)), slot: slot(800, 1000, Some(32), Some(64 * 1024)), ..Netem::delay(Duration(10_000_000)) };
     qdisc("netem_slot", QdiscSpec::Netem(full));
     qdisc("netem_slot_min", QdiscSpec::Netem(Netem { slot: slot(2000, 2000, None, None), ..Netem::delay(Duration(0)) }));
@@ -583,7 +583,7 @@ fn netem_loss_models() {
     let state = |rest| Netem { loss_model: Some(LossModel::State { p13: Percent(1.0), rest }), ..Netem::delay(Duration(10_000_000)) };
     qdisc("netem_loss_state", QdiscSpec::Netem(state([None; 4])));
     let all = Netem {
-        slot: Some(netscript::model::NetemSlot { min: Duration(1_000_000), max: Duration(1_000_000), packets: None, bytes: None }),
+        slot: Some(netscript::model::NetemSlot::range(Duration(1_000_000), Duration(1_000_000))),
         rate: Some(Rate(1_000_000)),
         ..state([p(20.0), p(3.0), p(40.0), p(5.0)])
     };
@@ -604,4 +604,17 @@ fn netem_distribution() {
     qdisc("netem_distribution_pareto", QdiscSpec::Netem(Netem { loss: Some(Percent(1.0)), rate: Some(Rate(1_000_000)), ..base(NetemDistribution::Pareto) }));
     let state = LossModel::State { p13: Percent(1.0), rest: [None; 4] };
     qdisc("netem_distribution_paretonormal", QdiscSpec::Netem(Netem { loss_model: Some(state), ..base(NetemDistribution::ParetoNormal) }));
+}
+
+/// netem's `slot distribution TABLE DELAY JITTER` (tc-testing 5439): the slot's
+/// dist_delay and dist_jitter in TCA_NETEM_SLOT (min and max 0), its table sent last as
+/// TCA_NETEM_SLOT_DIST, after the delay table.
+#[test]
+fn netem_slot_distribution() {
+    use netscript::model::{NetemDistribution, NetemSlot, SlotSpacing};
+    let spaced = |delay, jitter, table| NetemSlot { spacing: Some(SlotSpacing { delay: Duration(delay), jitter: Duration(jitter), table: Some(table) }), ..NetemSlot::range(Duration(0), Duration(0)) };
+    qdisc("netem_slot_distribution", QdiscSpec::Netem(Netem { slot: Some(spaced(1_000_000, 100_000, NetemDistribution::Pareto)), ..Netem::delay(Duration(0)) }));
+    let slot = NetemSlot { packets: Some(16), bytes: Some(32_768), ..spaced(2_000_000, 500_000, NetemDistribution::ParetoNormal) };
+    let all = Netem { jitter: Some(Duration(10_000_000)), distribution: Some(NetemDistribution::Normal), loss: Some(Percent(1.0)), slot: Some(slot), ..Netem::delay(Duration(100_000_000)) };
+    qdisc("netem_slot_distribution_all", QdiscSpec::Netem(all));
 }

@@ -1,14 +1,15 @@
 //! netem's finer options (issue 24): `limit N` (packets), `duplicate P`, `corrupt P`,
-//! `reorder P` and `gap N`, `slot`, loss models, `distribution NAME`, checked against what tc (q_netem.c) accepts.
+//! `reorder P` and `gap N`, `slot` (and `slot distribution`), loss models,
+//! `distribution NAME`, checked against what tc (q_netem.c) accepts.
 
 use super::codes::*;
 use super::core::*;
 use super::values::{self as v};
-use crate::ast::{NetemOpt, PercentValue, Stmt};
+use crate::ast::{DurationValue, NetemOpt, PercentValue, SlotTimes, Stmt};
 use crate::diagnostic::Diagnostic;
-use crate::model::{LossModel, Netem, NetemDistribution, NetemSlot, NETEM_DEFAULT_LIMIT};
+use crate::model::{LossModel, Netem, NetemDistribution, NetemSlot, SlotSpacing, NETEM_DEFAULT_LIMIT};
 use crate::source::Spanned;
-use crate::units::Percent;
+use crate::units::{Duration, Percent};
 
 impl Evaluator<'_> {
     /// A percentage of 0–100%, as tc's `get_percent` takes it.
@@ -37,36 +38,26 @@ impl Evaluator<'_> {
             NetemOpt::Slot(slot) if self.once(seen, "slot", slot.span) => netem.slot = self.netem_slot(&slot.node),
             // `loss` once, whether a percentage or a model (tc: "duplicate loss argument").
             NetemOpt::LossModel(m) if self.once(seen, "loss", m.span) => netem.loss_model = self.loss_model(&m.node),
-            NetemOpt::Distribution(name) if self.once(seen, "distribution", name.span) => netem.distribution = self.distribution(name),
+            NetemOpt::Distribution(name) if self.once(seen, "distribution", name.span) => netem.distribution = self.distribution(name, "delay"),
             _ => {}
         }
     }
 
     /// `slot MIN [MAX] [packets N] [bytes SIZE]`: MAX at least MIN (tc refuses a smaller
-    /// one) and above 0 (a slot of 0 is none: the kernel keeps nothing of it); the
-    /// limits at least 1 and below the kernel's "no limit" (INT_MAX), each once.
+    /// one) and above 0 (a slot of 0 is none: the kernel keeps nothing of it); or `slot
+    /// distribution TABLE DELAY JITTER` (see [`Self::slot_spacing`]); the limits at least 1
+    /// and below the kernel's "no limit" (INT_MAX), each once.
     fn netem_slot(&mut self, slot: &crate::ast::SlotAst) -> Option<NetemSlot> {
-        let min = self.ok(v::duration(&self.env, &slot.min.node))?;
-        let max = match &slot.max {
-            Some(m) => self.ok(v::duration(&self.env, &m.node))?,
-            None => min.clone(),
+        let (min, max, spacing) = match &slot.times {
+            SlotTimes::Range { min, max } => {
+                let (min, max) = self.slot_range(min, max.as_ref())?;
+                (min, max, None)
+            }
+            SlotTimes::Distribution { table, delay, jitter } => {
+                let zero = crate::units::Duration(0);
+                (zero, zero, Some(self.slot_spacing(table, delay, jitter)?))
+            }
         };
-        if max.node < min.node {
-            self.report(
-                Diagnostic::error(OUT_OF_RANGE, max.span, format!("a slot's max ({}) is below its min ({})", max.node, min.node))
-                    .label("below the min")
-                    .also(min.span, "min given here")
-                    .help("slots start every MIN to MAX, picked uniformly: give MAX ≥ MIN (tc refuses it too)"),
-            );
-            return None;
-        }
-        if max.node.0 == 0 || max.node.0 > i64::MAX as u64 {
-            self.report(
-                v::out_of_range(max.span, "a slot", max.node, "1ns", crate::units::Duration(i64::MAX as u64))
-                    .help("a slot of 0 is no slot: the kernel keeps none (leave `slot` out)"),
-            );
-            return None;
-        }
         let mut seen = Seen::default();
         let mut packets = None;
         for p in &slot.packets {
@@ -85,22 +76,71 @@ impl Evaluator<'_> {
                 bytes = Some(size.node.0 as u32);
             }
         }
-        Some(NetemSlot { min: min.node, max: max.node, packets, bytes })
+        Some(NetemSlot { min, max, packets, bytes, spacing })
     }
 
-    /// `distribution NAME`: one of the tables netscript computes (iproute2's
-    /// generated ones; `experimental` is measured data, not computed).
-    fn distribution(&mut self, name: &Spanned<String>) -> Option<NetemDistribution> {
+    fn slot_range(&mut self, min: &Spanned<DurationValue>, max: Option<&Spanned<DurationValue>>) -> Option<(Duration, Duration)> {
+        let min = self.ok(v::duration(&self.env, &min.node))?;
+        let max = match max {
+            Some(m) => self.ok(v::duration(&self.env, &m.node))?,
+            None => min.clone(),
+        };
+        if max.node < min.node {
+            self.report(
+                Diagnostic::error(OUT_OF_RANGE, max.span, format!("a slot's max ({}) is below its min ({})", max.node, min.node))
+                    .label("below the min")
+                    .also(min.span, "min given here")
+                    .help("slots start every MIN to MAX, picked uniformly: give MAX ≥ MIN (tc refuses it too)"),
+            );
+            return None;
+        }
+        if max.node.0 == 0 || max.node.0 > i64::MAX as u64 {
+            self.report(
+                v::out_of_range(max.span, "a slot", max.node, "1ns", Duration(i64::MAX as u64))
+                    .help("a slot of 0 is no slot: the kernel keeps none (leave `slot` out)"),
+            );
+            return None;
+        }
+        Some((min.node, max.node))
+    }
+
+    /// `slot distribution TABLE DELAY JITTER`: one of the computed tables, a DELAY the
+    /// kernel's s64 holds (0 is tc's too), a JITTER above 0 (tc: "Non-positive jitter")
+    /// and at most INT_MAX ns, where the kernel caps it (it would read back otherwise).
+    fn slot_spacing(&mut self, table: &Spanned<String>, delay: &Spanned<DurationValue>, jitter: &Spanned<DurationValue>) -> Option<SlotSpacing> {
+        let table = self.distribution(table, "slot");
+        let delay = self.ok(v::duration(&self.env, &delay.node))?;
+        let jitter = self.ok(v::duration(&self.env, &jitter.node))?;
+        if delay.node.0 > i64::MAX as u64 {
+            self.report(v::out_of_range(delay.span, "a slot delay", delay.node, "0ns", Duration(i64::MAX as u64)));
+            return None;
+        }
+        if jitter.node.0 == 0 || jitter.node.0 > i32::MAX as u64 {
+            self.report(
+                v::out_of_range(jitter.span, "a slot jitter", jitter.node, "1ns", Duration(i32::MAX as u64))
+                    .help("the table scales the jitter around the delay: tc refuses a jitter of 0, and the kernel caps it at 2147483647ns"),
+            );
+            return None;
+        }
+        Some(SlotSpacing { delay: delay.node, jitter: jitter.node, table: Some(table?) })
+    }
+
+    /// `distribution NAME` (`what`: `delay`) or `slot distribution NAME` (`slot`): one of
+    /// the tables netscript computes (iproute2's generated ones; `experimental` is
+    /// measured data, not computed).
+    fn distribution(&mut self, name: &Spanned<String>, what: &str) -> Option<NetemDistribution> {
         if let Some(d) = NetemDistribution::from_name(&name.node) {
             return Some(d);
         }
         let known = NetemDistribution::ALL.map(|d| d.name());
         let nearest = known.iter().min_by_key(|k| strsim::levenshtein(k, &name.node)).filter(|k| strsim::levenshtein(k, &name.node) <= 3);
+        // tc's `uniform` is no table: a plain jitter, or a plain `slot MIN MAX`.
+        let uniform = if what == "slot" { "uniform slots are `slot MIN MAX`" } else { "tc's uniform jitter is no `distribution` at all" };
         let help = match nearest {
-            Some(k) => format!("did you mean `{k}`? netscript has the tables `normal`, `pareto` and `paretonormal` (tc's uniform jitter is no `distribution` at all)"),
-            None => "netscript has the tables `normal`, `pareto` and `paretonormal`, which it computes as iproute2 does (tc's uniform jitter is no `distribution` at all; `experimental` and custom tables are files netscript does not read)".to_string(),
+            Some(k) => format!("did you mean `{k}`? netscript has the tables `normal`, `pareto` and `paretonormal` ({uniform})"),
+            None => format!("netscript has the tables `normal`, `pareto` and `paretonormal`, which it computes as iproute2 does ({uniform}; `experimental` and custom tables are files netscript does not read)"),
         };
-        self.report(Diagnostic::error(UNKNOWN_DISTRIBUTION, name.span, format!("unknown delay distribution `{}`", name.node)).label("not a table netscript knows").help(help));
+        self.report(Diagnostic::error(UNKNOWN_DISTRIBUTION, name.span, format!("unknown {what} distribution `{}`", name.node)).label("not a table netscript knows").help(help));
         None
     }
 

@@ -143,11 +143,12 @@ pub fn normalize(observed: &mut crate::plan::Observed, desired: &crate::model::D
     }
 }
 
-/// The kernel never reports a netem's delay table. A root netem the record made that
-/// still has the parameters the record made it with (within the kernel's rounding) is
-/// that netem, and holds the record's table (or none): the observed netem gets it. One
-/// whose parameters changed since was changed or made again by someone else, with a
-/// table nobody can read back: it is listed in `netem_drift` with the record's table,
+/// The kernel never reports a netem's tables (the delay's, the slots'). A root netem the
+/// record made that still has the parameters the record made it with (within the
+/// kernel's rounding) is that netem, and holds the record's tables (or none): the
+/// observed netem gets them. One whose parameters changed since was changed or made
+/// again by someone else, with tables nobody can read back: it is listed in
+/// `netem_drift` with the record's tables,
 /// for the planner to refuse what it cannot give back (plan::planner::netem_change).
 pub fn recall_netem_tables(observed: &mut crate::plan::Observed, interest: &crate::plan::ownership::Interest) {
     if interest.netems.is_empty() {
@@ -157,11 +158,11 @@ pub fn recall_netem_tables(observed: &mut crate::plan::Observed, interest: &crat
         let mut drift = Vec::new();
         for q in seen.qdiscs.iter_mut().filter(|q| q.spec.parent() == QdiscParent::Root) {
             let (QdiscSpec::Netem(have), Some(made)) = (&mut q.spec, interest.netems.get(&(name.clone(), q.dev.clone()))) else { continue };
-            let untabled = crate::model::Netem { distribution: None, ..made.clone() };
+            let untabled = made.clone().with_tables(Default::default());
             if tc::equivalent(&QdiscSpec::Netem(untabled), &QdiscSpec::Netem(have.clone()), psched()) {
-                have.distribution = made.distribution;
+                *have = have.clone().with_tables(made.tables());
             } else {
-                drift.push((q.dev.clone(), made.distribution));
+                drift.push((q.dev.clone(), made.tables()));
             }
         }
         seen.netem_drift = drift;

@@ -276,7 +276,7 @@ impl Kind for Qdiscs {
         for q in ns.qdiscs.iter().filter(|q| q.dev == link.name) {
             match (q.parent, &q.spec) {
                 (QdiscParent::Root, Some(QdiscSpec::Tbf(t))) => out.push(format!("shape {} {}", t.rate, t.option_words())),
-                (QdiscParent::Root, Some(QdiscSpec::Netem(n))) => out.push(netem_words(n)),
+                (QdiscParent::Root, Some(QdiscSpec::Netem(n))) => super::tc_options::netem_script(n, netem_words, out),
                 (QdiscParent::Root, Some(QdiscSpec::Htb { default_class, r2q, direct_qlen })) => {
                     htb_script(ns, &link.name, *default_class, crate::plan::action::htb_option_words(*r2q, *direct_qlen), out)
                 }

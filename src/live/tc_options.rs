@@ -45,7 +45,7 @@ pub fn class_json_extras(c: &ClassSpec, class: &mut Value) {
 }
 
 /// netem's JSON with `slot`, `loss_model` and `distribution` when it has them (min and max in µs, as tc's delay is;
-/// `packets`/`bytes` when limited), and as it was without.
+/// `packets`/`bytes` when limited, `distribution` for `slot distribution`), and as it was without.
 pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
     if let (Some(slot), Some(map)) = (&n.slot, v.as_object_mut()) {
         let mut s = json!({ "min": slot.min.micros(), "max": slot.max.micros() });
@@ -55,6 +55,14 @@ pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
         }
         if let Some(b) = slot.bytes {
             inner.insert("bytes".into(), json!(b));
+        }
+        // `slot distribution`: delay and jitter in µs; its table where the record knows it.
+        if let Some(spacing) = slot.spacing {
+            let mut d = json!({ "delay": spacing.delay.micros(), "jitter": spacing.jitter.micros() });
+            if let (Some(t), Some(m)) = (spacing.table, d.as_object_mut()) {
+                m.insert("table".into(), json!(t.name()));
+            }
+            inner.insert("distribution".into(), d);
         }
         map.insert("slot".into(), s);
     }
@@ -66,4 +74,40 @@ pub fn netem_slot_json(n: &crate::model::Netem, mut v: Value) -> Value {
         map.insert("distribution".into(), json!(d.name()));
     }
     v
+}
+
+/// A netem as an export writes it (`words`: netscript's words for a netem). The kernel
+/// never reports the slot's table of `slot distribution`: such a slot is left out, and a
+/// comment above says so (its delay and jitter, as tc's `show` prints them).
+pub fn netem_script(n: &crate::model::Netem, words: impl Fn(&crate::model::Netem) -> String, out: &mut Vec<String>) {
+    match n.slot {
+        Some(slot) if slot.spacing.is_some_and(|s| s.table.is_none()) => {
+            out.push(format!("#{}: the kernel does not report the slot's table; left out", slot.words()));
+            out.push(words(&crate::model::Netem { slot: None, ..n.clone() }));
+        }
+        _ => out.push(words(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{Netem, NetemDistribution, NetemSlot, SlotSpacing};
+    use crate::units::Duration;
+
+    /// A slot table the kernel did not tell: the export leaves the slot out, says so in
+    /// a comment, and writes the rest; with the table known, the slot is written.
+    #[test]
+    fn an_unknown_slot_table_is_a_comment_in_an_export() {
+        let spacing = SlotSpacing { delay: Duration(1_000_000), jitter: Duration(100_000), table: None };
+        let slot = NetemSlot { spacing: Some(spacing), ..NetemSlot::range(Duration(0), Duration(0)) };
+        let n = Netem { slot: Some(slot), limit: Some(200), ..Netem::delay(Duration(0)) };
+        let words = |n: &Netem| format!("netem{}", n.more_words());
+        let mut out = Vec::new();
+        super::netem_script(&n, words, &mut out);
+        assert_eq!(out, ["# slot distribution 1ms 100us: the kernel does not report the slot's table; left out", "netem limit 200"]);
+        let known = Netem { slot: Some(NetemSlot { spacing: Some(SlotSpacing { table: Some(NetemDistribution::Pareto), ..spacing }), ..slot }), ..n };
+        out.clear();
+        super::netem_script(&known, words, &mut out);
+        assert_eq!(out, ["netem limit 200 slot distribution pareto 1ms 100us"]);
+    }
 }

@@ -264,7 +264,7 @@ pub struct Netem {
     pub loss_model: Option<LossModel>,
     /// tc's `distribution NAME`: the delay's jitter follows that table rather than
     /// being uniform. The kernel never reports it back: netscript's record keeps it
-    /// (see docs/OWNERSHIP.md, "netem's delay table").
+    /// (see docs/OWNERSHIP.md, "netem's tables").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<NetemDistribution>,
 }
@@ -327,7 +327,8 @@ impl LossModel {
 }
 
 /// netem's `slot`: packets are sent in bursts ("slots") that start every MIN to MAX
-/// (uniformly), each carrying at most `packets` packets and `bytes` bytes.
+/// (uniformly), or every DELAY ± JITTER shaped by a table (`spacing`: min and max are
+/// then 0), each carrying at most `packets` packets and `bytes` bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NetemSlot {
     pub min: Duration,
@@ -337,12 +338,38 @@ pub struct NetemSlot {
     pub packets: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<u32>,
+    /// tc's `slot distribution TABLE DELAY JITTER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<SlotSpacing>,
+}
+
+/// `slot distribution TABLE DELAY JITTER`: the time from one slot to the next is DELAY
+/// plus JITTER scaled by a value drawn from the table (TCA_NETEM_SLOT's dist_delay and
+/// dist_jitter, the table as TCA_NETEM_SLOT_DIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SlotSpacing {
+    pub delay: Duration,
+    pub jitter: Duration,
+    /// The kernel never reports it: `None` from a dump means "not known", filled from
+    /// the record where netscript made the netem (docs/OWNERSHIP.md, "netem's tables").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<NetemDistribution>,
 }
 
 impl NetemSlot {
-    /// ` slot MIN MAX [packets N] [bytes B]`, the same words in netscript and tc.
+    /// A slot of MIN to MAX.
+    pub fn range(min: Duration, max: Duration) -> NetemSlot {
+        NetemSlot { min, max, packets: None, bytes: None, spacing: None }
+    }
+
+    /// ` slot MIN MAX [packets N] [bytes B]` or ` slot distribution TABLE DELAY JITTER
+    /// …`, the same words in netscript and tc; a table the kernel did not tell is left
+    /// out, as tc's `show` prints it (` slot distribution DELAY JITTER`).
     pub fn words(&self) -> String {
-        let mut out = format!(" slot {} {}", self.min, self.max);
+        let mut out = match self.spacing {
+            Some(SlotSpacing { delay, jitter, table }) => format!(" slot distribution{} {delay} {jitter}", table.map(|t| format!(" {}", t.name())).unwrap_or_default()),
+            None => format!(" slot {} {}", self.min, self.max),
+        };
         if let Some(p) = self.packets {
             out.push_str(&format!(" packets {p}"));
         }
@@ -353,10 +380,34 @@ impl NetemSlot {
     }
 }
 
+/// The tables of a netem, which the kernel takes and never reports: the delay's
+/// (`distribution`) and the slots' (`slot distribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct NetemTables {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<NetemDistribution>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<NetemDistribution>,
+}
+
 impl Netem {
     /// `netem delay D` and nothing else.
     pub fn delay(delay: Duration) -> Netem {
         Netem { delay, jitter: None, loss: None, rate: None, limit: None, duplicate: None, corrupt: None, reorder: None, gap: None, slot: None, loss_model: None, distribution: None }
+    }
+
+    /// Its tables (see [`NetemTables`]).
+    pub fn tables(&self) -> NetemTables {
+        NetemTables { delay: self.distribution, slot: self.slot.and_then(|s| s.spacing).and_then(|s| s.table) }
+    }
+
+    /// The same netem with `tables` (a slot table only where the slot has a spacing).
+    pub fn with_tables(mut self, tables: NetemTables) -> Netem {
+        self.distribution = tables.delay;
+        if let Some(spacing) = self.slot.as_mut().and_then(|s| s.spacing.as_mut()) {
+            spacing.table = tables.slot;
+        }
+        self
     }
 
     /// ` limit N duplicate P corrupt P reorder P gap N slot … loss … distribution D`, each when given: the same words

@@ -57,12 +57,12 @@ pub struct ObservedNs {
     /// netscript's nftables table (`inet netscript`), when it exists and was read.
     pub firewall: Option<crate::plan::firewall::ObservedFirewall>,
     /// Root netems the script's record made whose parameters are no longer the ones it
-    /// made them with (someone else changed or re-made them), by device, with the delay
-    /// table the record made them with: the table the kernel holds now cannot be known
+    /// made them with (someone else changed or re-made them), by device, with the tables
+    /// (delay, slot) the record made them with: the table the kernel holds now cannot be known
     /// (it never reports one). Where the parameters are still the record's, the
     /// observed netem carries the record's table instead (see docs/OWNERSHIP.md).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub netem_drift: Vec<(String, Option<crate::model::NetemDistribution>)>,
+    pub netem_drift: Vec<(String, crate::model::NetemTables)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -312,7 +312,11 @@ impl Shift for LossModelAst {
 
 impl Shift for SlotAst {
     fn shift(&mut self, d: i64) -> bool {
-        self.min.shift(d) && self.max.shift(d) && self.packets.shift(d) && self.bytes.shift(d)
+        let times = match &mut self.times {
+            SlotTimes::Range { min, max } => min.shift(d) && max.shift(d),
+            SlotTimes::Distribution { table, delay, jitter } => table.shift(d) && delay.shift(d) && jitter.shift(d),
+        };
+        times && self.packets.shift(d) && self.bytes.shift(d)
     }
 }
 

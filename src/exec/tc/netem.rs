@@ -18,15 +18,17 @@ const TCA_NETEM_JITTER64: u16 = 11;
 const TCA_NETEM_RATE64: u16 = 8;
 const TCA_NETEM_SLOT: u16 = 12;
 const TCA_NETEM_LOSS: u16 = 5;
-/// The delay distribution table: s16 values (q_netem.c sends it last).
+/// The delay distribution table: s16 values (q_netem.c sends it last but one).
 const TCA_NETEM_DELAY_DIST: u16 = 2;
+/// The slot distribution table (`slot distribution`), the same s16 values, sent last.
+const TCA_NETEM_SLOT_DIST: u16 = 13;
 /// Inside TCA_NETEM_LOSS: `struct tc_netem_gimodel` (p13, p31, p32, p14, p23) and
 /// `struct tc_netem_gemodel` (p, r, h, k1), probabilities scaled to `u32::MAX`.
 const NETEM_LOSS_GI: u16 = 1;
 const NETEM_LOSS_GE: u16 = 2;
 const NLA_F_NESTED: u16 = 0x8000;
 /// `struct tc_netem_slot`: min_delay, max_delay (s64 ns), max_packets, max_bytes (s32),
-/// dist_delay, dist_jitter (s64 ns, for `slot distribution`, which netscript leaves out).
+/// dist_delay, dist_jitter (s64 ns, for `slot distribution`).
 const NETEM_SLOT_LEN: usize = 40;
 
 /// `struct tc_netem_qopt`: latency, limit, loss, gap, duplicate, jitter.
@@ -64,6 +66,10 @@ pub struct NetemParams {
     pub loss_model: Option<(bool, Vec<u32>)>,
     /// `distribution NAME`: its table is sent as TCA_NETEM_DELAY_DIST.
     pub distribution: Option<NetemDistribution>,
+    /// `slot distribution TABLE DELAY JITTER`: the slot's dist_delay and dist_jitter (ns).
+    pub slot_spacing: Option<(u64, u64)>,
+    /// …and its table, sent as TCA_NETEM_SLOT_DIST.
+    pub slot_distribution: Option<NetemDistribution>,
 }
 
 /// tc's `set_percent`: `rint(fraction × UINT32_MAX)`.
@@ -121,12 +127,14 @@ impl NetemParams {
             slot: netem.slot.map(|s| (s.min.0, s.max.0, s.packets.unwrap_or(0), s.bytes.unwrap_or(0))),
             loss_model: netem.loss_model.as_ref().map(loss_model_fields).transpose()?,
             distribution: netem.distribution,
+            slot_spacing: netem.slot.and_then(|s| s.spacing).map(|s| (s.delay.0, s.jitter.0)),
+            slot_distribution: netem.slot.and_then(|s| s.spacing).and_then(|s| s.table),
         })
     }
 
     /// The payload of TCA_OPTIONS: the struct, then (q_netem.c's order) TCA_NETEM_REORDER,
     /// TCA_NETEM_CORRUPT, TCA_NETEM_SLOT, TCA_NETEM_LOSS (nested), TCA_NETEM_RATE64,
-    /// TCA_NETEM_RATE and TCA_NETEM_DELAY_DIST, each when given.
+    /// TCA_NETEM_RATE, TCA_NETEM_DELAY_DIST and TCA_NETEM_SLOT_DIST, each when given.
     pub fn options(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(NETEM_QOPT_LEN + 32);
         for v in [
@@ -151,7 +159,9 @@ impl NetemParams {
             for v in [min.to_ne_bytes().to_vec(), max.to_ne_bytes().to_vec(), packets.to_ne_bytes().to_vec(), bytes.to_ne_bytes().to_vec()] {
                 slot.extend_from_slice(&v);
             }
-            slot.resize(NETEM_SLOT_LEN, 0); // no slot distribution
+            let (dist_delay, dist_jitter) = self.slot_spacing.unwrap_or((0, 0));
+            slot.extend_from_slice(&dist_delay.to_ne_bytes());
+            slot.extend_from_slice(&dist_jitter.to_ne_bytes());
             nlas.push(nla(TCA_NETEM_SLOT, slot));
         }
         if let Some((gi, fields)) = &self.loss_model {
@@ -169,6 +179,9 @@ impl NetemParams {
         }
         if let Some(dist) = self.distribution {
             nlas.push(nla(TCA_NETEM_DELAY_DIST, super::netem_dist::table_bytes(dist)));
+        }
+        if let Some(dist) = self.slot_distribution {
+            nlas.push(nla(TCA_NETEM_SLOT_DIST, super::netem_dist::table_bytes(dist)));
         }
         if !nlas.is_empty() {
             out.extend_from_slice(&nlas_bytes(&nlas));
@@ -208,9 +221,14 @@ pub struct NetemState {
     /// The kernel always dumps TCA_NETEM_REORDER and TCA_NETEM_CORRUPT.
     pub reorder: u32,
     pub corrupt: u32,
-    /// The slot as dumped (only when its min or max is not 0): min, max, packets, bytes
-    /// (0: no limit).
+    /// The slot as dumped (only when its min, max or dist_jitter is not 0): min, max,
+    /// packets, bytes (0: no limit).
     pub slot: Option<(u64, u64, u32, u32)>,
+    /// The slot's dist_delay and dist_jitter, when the jitter is not 0 (tc's `show` then
+    /// prints `slot distribution DELAY JITTER`).
+    pub slot_spacing: Option<(u64, u64)>,
+    /// The slot's table: never dumped, as [`NetemState::distribution`].
+    pub slot_distribution: Option<NetemDistribution>,
     /// The loss model, as [`NetemParams::loss_model`] (none: random loss).
     pub loss_model: Option<(bool, Vec<u32>)>,
     /// The delay table. The kernel never dumps it: `None` from a dump means "not
@@ -258,8 +276,13 @@ impl NetemState {
                 let (min, max) = (wire::u64_at(v, 0).expect("length checked"), wire::u64_at(v, 8).expect("length checked"));
                 (min, max, wire::u32_at(v, 16).expect("length checked"), wire::u32_at(v, 20).expect("length checked"))
             }),
+            slot_spacing: wire::find(&nlas, TCA_NETEM_SLOT).filter(|v| v.len() >= NETEM_SLOT_LEN).and_then(|v| {
+                let (delay, jitter) = (wire::u64_at(v, 24).expect("length checked"), wire::u64_at(v, 32).expect("length checked"));
+                (jitter != 0).then_some((delay, jitter))
+            }),
             loss_model: parse_loss_model(&nlas),
             distribution: None,
+            slot_distribution: None,
         })
     }
 
@@ -279,13 +302,17 @@ impl NetemState {
             // get_slot: kept as sent (no limit, 0, dumped as 0); dumped only when the min
             // or the max is not 0. Without TCA_NETEM_SLOT a change keeps the old slot:
             // the planner sends a zero one to drop it (plan::planner::netem_change).
-            slot: params.slot.filter(|(min, max, _, _)| min | max != 0),
+            slot: params.slot.filter(|(min, max, _, _)| min | max | params.slot_spacing.map_or(0, |(_, j)| j) != 0),
+            // get_slot caps dist_jitter at INT_MAX (the checker refuses more).
+            slot_spacing: params.slot_spacing.map(|(d, j)| (d, j.min(i32::MAX as u64))).filter(|(_, j)| *j != 0),
             // get_loss_clg keeps the fields as sent; without TCA_NETEM_LOSS a change
             // goes back to random loss.
             loss_model: params.loss_model.clone(),
             // Kept as sent; a change without a table keeps the old one (the planner
             // makes the netem anew instead: plan::planner::netem_change).
             distribution: params.distribution,
+            // The slot table likewise (a change without one keeps the old one).
+            slot_distribution: params.slot_distribution,
         }
     }
 
@@ -310,6 +337,7 @@ impl NetemState {
                 max: Duration(max),
                 packets: (packets != 0).then_some(packets),
                 bytes: (bytes != 0).then_some(bytes),
+                spacing: self.slot_spacing.map(|(delay, jitter)| crate::model::SlotSpacing { delay: Duration(delay), jitter: Duration(jitter), table: self.slot_distribution }),
             }),
             loss_model: self.loss_model.as_ref().map(|(gi, f)| {
                 let pct = |v: u32| Percent(v as f64 * 100.0 / MAX_PERCENT_VALUE);

@@ -359,14 +359,35 @@ fn framed_tbf_round_trips_up_to_whole_cells() {
 #[test]
 fn netem_slot_round_trips() {
     use crate::model::NetemSlot;
-    let slot = NetemSlot { min: Duration(800_000), max: Duration(1_000_000), packets: Some(32), bytes: Some(65_536) };
+    let slot = NetemSlot { packets: Some(32), bytes: Some(65_536), ..NetemSlot::range(Duration(800_000), Duration(1_000_000)) };
     let with = Netem { slot: Some(slot), ..netem(10_000, None, None, None) };
     let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
     assert_eq!(kept(&with), with);
     assert_eq!(round_trip(&QdiscSpec::Netem(with.clone())), QdiscSpec::Netem(with.clone()));
-    let zero = Netem { slot: Some(NetemSlot { min: Duration(0), max: Duration(0), packets: None, bytes: None }), ..netem(10_000, None, None, None) };
+    let zero = Netem { slot: Some(NetemSlot::range(Duration(0), Duration(0))), ..netem(10_000, None, None, None) };
     assert_eq!(kept(&zero).slot, None);
     assert!(!equivalent(&QdiscSpec::Netem(netem(10_000, None, None, None)), &QdiscSpec::Netem(with), &P));
+}
+
+/// `slot distribution`: the delay and jitter read back as sent (min and max 0), the
+/// table does not (the kernel never dumps it: what the record gives back), and the words
+/// are tc's (the table left out where it is not known, as tc's `show` prints it).
+#[test]
+fn netem_slot_distribution_round_trips() {
+    use crate::model::{NetemDistribution, NetemSlot, NetemTables, SlotSpacing};
+    let spacing = SlotSpacing { delay: Duration(1_000_000), jitter: Duration(100_000), table: Some(NetemDistribution::Pareto) };
+    let slot = NetemSlot { spacing: Some(spacing), packets: Some(4), ..NetemSlot::range(Duration(0), Duration(0)) };
+    let with = Netem { slot: Some(slot), ..netem(10_000, None, None, None) };
+    let kept = |n: &Netem| NetemState::predict(&NetemParams::new(n, &P).unwrap()).to_netem();
+    assert_eq!(kept(&with), with);
+    let QdiscSpec::Netem(read) = round_trip(&QdiscSpec::Netem(with.clone())) else { panic!("a netem") };
+    assert_eq!(read.tables(), NetemTables::default());
+    assert_eq!(read.slot.unwrap().words(), " slot distribution 1ms 100us packets 4");
+    assert_eq!(read.with_tables(with.tables()), with);
+    assert_eq!(slot.words(), " slot distribution pareto 1ms 100us packets 4");
+    // A plain slot is another netem.
+    let plain = Netem { slot: Some(NetemSlot::range(Duration(1_000_000), Duration(1_000_000))), ..with.clone() };
+    assert!(!equivalent(&QdiscSpec::Netem(plain), &QdiscSpec::Netem(with), &P));
 }
 
 /// Loss models read back with every parameter explicit, which gives the same request:

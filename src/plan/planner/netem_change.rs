@@ -4,9 +4,10 @@
 //! the command has no `reorder` / `corrupt`: so a script that drops one of them sends it
 //! as 0% (the kernel then holds none), where tc would leave the old value in place.
 //!
-//! The delay table (`distribution`) is kept across a change that sends none, and the
-//! kernel refuses an empty one: a netem whose table changes (to another, to none, from
-//! none) is deleted and made anew, and its undo makes the old one again, table included.
+//! The delay table (`distribution`) and the slot table (`slot distribution`) are each
+//! kept across a change that sends none, and the kernel refuses an empty one: a netem
+//! whose tables change (to another, to none, from none) is deleted and made anew, and
+//! its undo makes the old one again, tables included.
 //! The kernel never reports a table: the planner knows it from the record (see
 //! `exec::traffic::recall_netem_tables`), and refuses to touch a table it cannot know.
 
@@ -15,7 +16,7 @@ use crate::diagnostic::Diagnostic;
 use crate::source::Span;
 
 use super::super::action::QdiscSpec;
-use crate::model::Netem;
+use crate::model::{Netem, NetemTables};
 use crate::units::Percent;
 
 /// `wanted`, with 0% for a reorder or corrupt probability that `observed` (the netem in
@@ -31,7 +32,7 @@ pub fn sent_netem(wanted: &Netem, observed: Option<&QdiscSpec>) -> Netem {
         }
         // Without TCA_NETEM_SLOT the kernel keeps the old slot; a zero one clears it.
         if old.slot.is_some() && sent.slot.is_none() {
-            sent.slot = Some(crate::model::NetemSlot { min: crate::units::Duration(0), max: crate::units::Duration(0), packets: None, bytes: None });
+            sent.slot = Some(crate::model::NetemSlot::range(crate::units::Duration(0), crate::units::Duration(0)));
         }
     }
     sent
@@ -46,10 +47,16 @@ pub fn undo_netem(old: QdiscSpec, new: &QdiscSpec) -> QdiscSpec {
     }
 }
 
-/// Whether going from `old` to `new` changes a netem's delay table (the kernel keeps the
-/// old table across a change without one: the netem is made anew).
+/// Whether going from `old` to `new` changes a netem's delay or slot table (the kernel
+/// keeps an old table across a change without one: the netem is made anew).
 pub fn table_changes(old: &QdiscSpec, new: &QdiscSpec) -> bool {
-    matches!((old, new), (QdiscSpec::Netem(o), QdiscSpec::Netem(n)) if o.distribution != n.distribution)
+    matches!((old, new), (QdiscSpec::Netem(o), QdiscSpec::Netem(n)) if o.tables() != n.tables())
+}
+
+/// A netem's tables in the script's words, for a diagnostic.
+fn tables_words(t: NetemTables) -> String {
+    let words: Vec<String> = [("distribution", t.delay), ("slot distribution", t.slot)].into_iter().filter_map(|(w, d)| d.map(|d| format!("`{w} {}`", d.name()))).collect();
+    if words.is_empty() { "without a table".to_string() } else { format!("with {}", words.join(" and ")) }
 }
 
 impl Planner<'_> {
@@ -63,16 +70,13 @@ impl Planner<'_> {
             return false;
         }
         let Some(made) = self.observed_ns(ns).and_then(|o| o.netem_drift.iter().find(|(d, _)| d == dev)).map(|(_, t)| *t) else { return false };
-        if made.is_none() && wanted.distribution.is_none() {
+        if made == NetemTables::default() && wanted.tables() == NetemTables::default() {
             return false;
         }
         let in_ns = if ns == crate::model::HOST { String::new() } else { format!(" -n {ns}") };
-        let made_with = match made {
-            Some(d) => format!("with `distribution {}`", d.name()),
-            None => "without a delay table".to_string(),
-        };
+        let made_with = tables_words(made);
         self.diagnostics.push(
-            Diagnostic::error(super::NETEM_TABLE_UNKNOWN, origin, format!("the netem on `{dev}` in `{ns}` was changed by someone else since netscript made it {made_with}; the delay table it holds now cannot be read"))
+            Diagnostic::error(super::NETEM_TABLE_UNKNOWN, origin, format!("the netem on `{dev}` in `{ns}` was changed by someone else since netscript made it {made_with}; the tables it holds now cannot be read"))
                 .label("this would set or keep a table netscript cannot see")
                 .help(format!("the kernel never reports a netem's table, so netscript could neither keep the promise nor give the table back: remove that netem (`tc{in_ns} qdisc del dev {dev} root`) and run again, netscript then makes it anew")),
         );

@@ -167,14 +167,29 @@ impl Builder<'_> {
         }
     }
 
-    /// `slot MIN [MAX] [packets N] [bytes SIZE]`: the limits may come in any order (each
+    /// `slot MIN [MAX] [packets N] [bytes SIZE]` or `slot distribution TABLE DELAY JITTER
+    /// …`: the limits may come in any order (each
     /// is kept as often as given, so that the checker can name a repeat).
     fn slot_opt(&mut self, pair: P<'_>) -> NetemOpt {
         let span = self.span(&pair);
         let mut times = Vec::new();
+        let mut dist = None;
         let (mut packets, mut bytes) = (Vec::new(), Vec::new());
         for p in args(pair) {
             match p.as_rule() {
+                Rule::slot_dist => {
+                    let mut parts = args(p);
+                    let name = parts.next().expect("a table name");
+                    let table = Spanned::new(name.as_str().to_string(), self.span(&name));
+                    let mut time = |p: Option<P<'_>>| {
+                        let p = p.expect("grammar requires a delay and a jitter");
+                        let s = self.span(&p);
+                        Spanned::new(self.duration_value(p), s)
+                    };
+                    let delay = time(parts.next());
+                    let jitter = time(parts.next());
+                    dist = Some(SlotTimes::Distribution { table, delay, jitter });
+                }
                 Rule::duration_value => {
                     let s = self.span(&p);
                     times.push(Spanned::new(self.duration_value(p), s));
@@ -189,9 +204,12 @@ impl Builder<'_> {
                 }
             }
         }
-        let mut times = times.into_iter();
-        let min = times.next().expect("grammar requires a min");
-        NetemOpt::Slot(Spanned::new(SlotAst { min, max: times.next(), packets, bytes }, span))
+        let times = dist.unwrap_or_else(|| {
+            let mut times = times.into_iter();
+            let min = times.next().expect("grammar requires a min");
+            SlotTimes::Range { min, max: times.next() }
+        });
+        NetemOpt::Slot(Spanned::new(SlotAst { times, packets, bytes }, span))
     }
 
     pub(super) fn class_id(&mut self, pair: P<'_>) -> ClassId {
