@@ -198,9 +198,13 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
     for ns in desired.namespaces.values() {
         p.namespace(ns);
     }
-    for ns in desired.namespaces.values() {
-        for iface in link_order(ns) {
-            p.link(ns, iface);
+    // Links that sit on another come after every namespace's other links: their parent
+    // can be the end of a veth that another namespace declares.
+    for stacked in [false, true] {
+        for ns in desired.namespaces.values() {
+            for iface in link_order(ns).into_iter().filter(|i| sits_on_a_parent(i) == stacked) {
+                p.link(ns, iface);
+            }
         }
     }
     for ns in desired.namespaces.values() {

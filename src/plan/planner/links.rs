@@ -478,6 +478,11 @@ pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
     out
 }
 
+/// A macvlan or vlan on its parent, a vxlan on its `dev`.
+pub(super) fn sits_on_a_parent(iface: &Interface) -> bool {
+    matches!(&iface.kind, IfaceKind::Macvlan { .. } | IfaceKind::Vlan { .. }) || matches!(&iface.kind, IfaceKind::Vxlan(x) if x.dev.is_some())
+}
+
 fn link_dependencies(iface: &Interface) -> Vec<&str> {
     let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
     match &iface.kind {

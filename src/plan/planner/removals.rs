@@ -279,8 +279,8 @@ impl Planner<'_> {
                                 peer_attrs.mac = self.observed_link(peer_ns, peer_name).and_then(|p| p.mac).or(peer_attrs.mac);
                             }
                             // A bridge made with an explicit MAC has no carrier until it has a
-                            // port: only a veth's MACs are given again.
-                            let mac = if matches!(kind, LinkKind::Veth { .. }) { l.mac.or(attrs.mac) } else { attrs.mac };
+                            // port: every other kind's MAC is given again.
+                            let mac = if matches!(kind, LinkKind::Bridge) { attrs.mac } else { l.mac.or(attrs.mac) };
                             Some(Action::CreateLink { ns: n.clone(), name: nm.clone(), kind, attrs: LinkAttrs { mac, ..attrs.clone() } })
                         }
                         _ => None,
