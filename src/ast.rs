@@ -361,6 +361,23 @@ pub enum FilterOpt {
     Handle(ClassId),
     /// `link ID [hashkey mask M at OFF]`: tc's `link ID: hashkey mask M at OFF`.
     Link { table: ClassId, hashkey: Option<(Spanned<IntValue>, Spanned<IntValue>)> },
+    /// `ht ID[:BUCKET]`: tc's `ht ID:[BUCKET]`, the hash table the filter sits in.
+    Ht(ClassId),
+    /// `sample u32|u16|u8 VALUE MASK [at OFF]`: tc's `sample`, the bucket by a value.
+    Sample(RawKeyAst),
+    /// `match u32|u16|u8 VALUE MASK [at OFF]`: tc's raw `match`.
+    Match(RawKeyAst),
+}
+
+/// `u32|u16|u8 VALUE MASK [at OFF]`, a raw u32 key as tc's `match` and `sample` read it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RawKeyAst {
+    pub span: Span,
+    pub width: Spanned<crate::model::KeyWidth>,
+    pub value: Spanned<IntValue>,
+    pub mask: Spanned<IntValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<Spanned<IntValue>>,
 }
 
 /// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.

@@ -239,7 +239,7 @@ fn u32_filter(
         dport,
         flowid: Some(flowid),
         link: None,
-        hashkey: None,
+        hashkey: None, raw: Vec::new(), ht: None,
         handle: None,
     }
 }
@@ -276,7 +276,7 @@ fn u32_single_matches() {
 #[test]
 fn u32_prio_and_handle() {
     let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None, link: None, hashkey: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None, link: None, hashkey: None, raw: Vec::new(), ht: None },
         other => other,
     };
     filter("u32_handle", spec);
@@ -423,7 +423,7 @@ fn deletions() {
 /// `parent ffff: protocol ip prio P u32 …` (u32.json afa9's match, without the action).
 fn on_ingress(spec: FilterSpec, node: Option<u32>) -> FilterSpec {
     match spec {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None, link: None, hashkey: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None, link: None, hashkey: None, raw: Vec::new(), ht: None },
         other => other,
     }
 }
@@ -474,7 +474,7 @@ fn u32_link_with_hashkey() {
 fn u32_gact_verdicts() {
     use netscript::model::FilterVerdict;
     let with = |spec: FilterSpec, verdict| match spec {
-        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey },
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, raw, ht, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey, raw, ht },
         other => other,
     };
     filter("u32_ingress_action_ok", with(on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None), FilterVerdict::Ok));

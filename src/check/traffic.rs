@@ -190,7 +190,8 @@ impl Evaluator<'_> {
             return;
         }
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, link: None, prio: None, handle: None, action };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, link: None, prio: None, handle: None, action, raw: Vec::new(), ht: None };
+        let (mut ht, mut sample) = (None, None);
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -216,8 +217,27 @@ impl Evaluator<'_> {
                     let Some(link) = self.u32_link(table, hashkey.as_ref()) else { return };
                     f.link = Some(link);
                 }
+                FilterOpt::Ht(id) if self.once(&mut seen, "ht", id.span) => {
+                    if place == FilterPlace::Htb {
+                        self.report(
+                            Diagnostic::error(MISPLACED, id.span, "an htb filter cannot sit in a hash table")
+                                .label("`ht` here")
+                                .help("hash tables (`table ID divisor N prio P`) are for filters in a `qdisc ingress` block"),
+                        );
+                        return;
+                    }
+                    ht = Some((self.u32_ht(id), id.span));
+                }
+                FilterOpt::Sample(k) if self.once(&mut seen, "sample", k.span) => sample = Some((self.u32_raw_key(k), k.span)),
+                FilterOpt::Match(k) => match self.u32_raw_key(k) {
+                    Some(key) => f.raw.push(key),
+                    None => return,
+                },
                 _ => {}
             }
+        }
+        if !self.u32_place(&mut f, ht, sample) {
+            return;
         }
         for (prefix, what) in [(&f.src, "src"), (&f.dst, "dst")] {
             if let Some(p) = prefix

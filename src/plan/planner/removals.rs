@@ -307,7 +307,11 @@ impl Planner<'_> {
             },
             Action::DelQdisc { ns, dev, parent } => {
                 let present = seen.is_some_and(|o| o.root_qdiscs.iter().any(|q| q.dev == *dev && q.parent == *parent && (q.parent != QdiscParent::Root || q.handle >> 16 != 0)));
-                if !present {
+                // An ingress qdisc that holds another's filter is left to it (deleting
+                // the qdisc would delete the filter): forgotten, not removed.
+                let holds_foreign = *parent == QdiscParent::Ingress
+                    && seen.is_some_and(|o| o.ingress_filters.iter().any(|f| f.dev == *dev && !matches!(f.spec, Some(FilterSpec::U32Table { .. })) && !self.owns_filter(ns, dev, f.spec.as_ref())));
+                if !present || holds_foreign {
                     return Gone;
                 }
                 Do(self.qdisc_on(ns, dev, *parent).map(|q| Action::ReplaceQdisc { ns: ns.clone(), dev: dev.clone(), qdisc: q.clone() }).into_iter().collect())
@@ -334,7 +338,13 @@ impl Planner<'_> {
                         list.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))
                     }),
                     FilterSpec::MirredToIfb { ifb } => seen.is_some_and(|o| o.redirects.iter().any(|(d, to)| d == dev && to == ifb)),
-                    FilterSpec::U32Table { .. } => seen.is_some_and(|o| o.ingress_filters.iter().any(|f| f.dev == *dev && f.spec.as_ref() == Some(filter))),
+                    // A table that holds another's filter is left to it (deleting the
+                    // table would delete the filter): forgotten, not removed.
+                    FilterSpec::U32Table { table, .. } => seen.is_some_and(|o| {
+                        let list = o.ingress_filters.iter().filter(|f| f.dev == *dev);
+                        let foreign_inside = list.clone().any(|f| f.handle >> 20 == *table && f.handle & 0xf_ffff != 0 && !self.owns_filter(ns, dev, f.spec.as_ref()));
+                        !foreign_inside && list.clone().any(|f| f.spec.as_ref() == Some(filter))
+                    }),
                 };
                 if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }
             }
