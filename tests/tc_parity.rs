@@ -464,8 +464,62 @@ fn u32_link_with_hashkey() {
         hashkey: Some(netscript::model::HashKey { mask: 0x0000_ff00, at: 12 }),
         handle: None,
         action: None,
+        raw: Vec::new(),
+        ht: None,
     };
     filter("u32_ingress_link", linking);
+}
+
+/// A filter placed in a hash table's bucket by `sample` (u32.json 0692), protocol all,
+/// with `match u8 0 0` and its node id (netscript always sends it: tc's `handle ::800`),
+/// and its deletion by its whole handle `1:40:800`.
+#[test]
+fn u32_filter_in_a_hash_table() {
+    use netscript::model::{KeyWidth, RawKey, U32Place};
+    let bucket = RawKey::packed(KeyWidth::U32, 0x1020_3040, 0xff, 0).sample_bucket();
+    assert_eq!(bucket, 0x40);
+    let placed = FilterSpec::U32 {
+        ingress: true,
+        prio: 99,
+        proto: None,
+        src: None,
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: Some(1),
+        link: None,
+        hashkey: None,
+        handle: Some(0x800),
+        action: None,
+        raw: vec![RawKey::packed(KeyWidth::U8, 0, 0, 0)],
+        ht: Some(U32Place { table: 1, bucket }),
+    };
+    filter("u32_ingress_ht_sample", placed.clone());
+    assert_parity("del_u32_ingress_ht", TcRequest::DelFilter, filter_delete_message(IFINDEX, &placed).unwrap());
+}
+
+/// Raw keys after a named match (`match u16 0x1234 0xffff at 2 match u8 1 0xff at 15`):
+/// the u8 merges into the key of `src`, as tc packs it.
+#[test]
+fn u32_raw_keys() {
+    use netscript::model::{KeyWidth, RawKey};
+    let raw = FilterSpec::U32 {
+        ingress: true,
+        prio: 3,
+        proto: None,
+        src: net("10.0.0.0/8"),
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: Some(2),
+        link: None,
+        hashkey: None,
+        handle: None,
+        action: None,
+        raw: vec![RawKey::packed(KeyWidth::U16, 0x1234, 0xffff, 2), RawKey::packed(KeyWidth::U8, 1, 0xff, 15)],
+        ht: None,
+    };
+    filter("u32_ingress_raw", raw);
 }
 
 /// `action ok|drop|continue|reclassify` (gact) after the flowid, as u32.json afa9 writes

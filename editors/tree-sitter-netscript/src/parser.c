@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 535
+#define STATE_COUNT 543
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 296
+#define SYMBOL_COUNT 303
 #define ALIAS_COUNT 4
-#define TOKEN_COUNT 198
+#define TOKEN_COUNT 204
 #define EXTERNAL_TOKEN_COUNT 0
-#define FIELD_COUNT 31
+#define FIELD_COUNT 32
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 74
+#define PRODUCTION_ID_COUNT 75
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -109,224 +109,231 @@ enum ts_symbol_identifiers {
   anon_sym_hashkey = 79,
   anon_sym_mask = 80,
   anon_sym_at = 81,
-  anon_sym_DASH_GT = 82,
-  anon_sym_action = 83,
-  anon_sym_ok = 84,
-  anon_sym_drop = 85,
-  anon_sym_pass = 86,
-  anon_sym_reclassify = 87,
-  anon_sym_continue = 88,
-  anon_sym_divisor = 89,
-  aux_sym_class_id_token1 = 90,
-  aux_sym_class_id_token2 = 91,
-  anon_sym_qdisc = 92,
-  anon_sym_clsact = 93,
-  anon_sym_netem = 94,
-  anon_sym_delay = 95,
-  anon_sym_jitter = 96,
-  anon_sym_loss = 97,
-  anon_sym_state = 98,
-  anon_sym_gemodel = 99,
-  anon_sym_duplicate = 100,
-  anon_sym_corrupt = 101,
-  anon_sym_reorder = 102,
-  anon_sym_gap = 103,
-  anon_sym_slot = 104,
-  anon_sym_packets = 105,
-  anon_sym_bytes = 106,
-  anon_sym_distribution = 107,
-  anon_sym_bpf = 108,
-  anon_sym_egress = 109,
-  anon_sym_xdp = 110,
-  anon_sym_generic = 111,
-  anon_sym_native = 112,
-  anon_sym_section = 113,
-  sym_section_name = 114,
-  anon_sym_route = 115,
-  anon_sym_blackhole = 116,
-  anon_sym_unreachable = 117,
-  anon_sym_prohibit = 118,
-  anon_sym_via = 119,
-  anon_sym_metric = 120,
-  anon_sym_onlink = 121,
-  anon_sym_advmss = 122,
-  anon_sym_scope = 123,
-  anon_sym_global = 124,
-  anon_sym_nexthop = 125,
-  anon_sym_weight = 126,
-  anon_sym_dev = 127,
-  anon_sym_lookup = 128,
-  anon_sym_rule = 129,
-  anon_sym_from = 130,
-  anon_sym_to = 131,
-  anon_sym_iif = 132,
-  anon_sym_oif = 133,
-  anon_sym_fwmark = 134,
-  anon_sym_SLASH = 135,
-  anon_sym_uidrange = 136,
-  anon_sym_DASH = 137,
-  anon_sym_priority = 138,
-  anon_sym_pref = 139,
-  anon_sym_ipproto = 140,
-  anon_sym_icmpv6 = 141,
-  anon_sym_tos = 142,
-  anon_sym_dsfield = 143,
-  anon_sym_dscp = 144,
-  anon_sym_flowlabel = 145,
-  anon_sym_forward = 146,
-  anon_sym_off = 147,
-  anon_sym_sysctl = 148,
-  aux_sym_sysctl_key_token1 = 149,
-  aux_sym_sysctl_key_token2 = 150,
-  sym_sysctl_value = 151,
-  anon_sym_port = 152,
-  anon_sym_firewall = 153,
-  anon_sym_input = 154,
-  anon_sym_output = 155,
-  anon_sym_prerouting = 156,
-  anon_sym_postrouting = 157,
-  anon_sym_policy = 158,
-  anon_sym_accept = 159,
-  anon_sym_mark = 160,
-  anon_sym_ct = 161,
-  anon_sym_COMMA = 162,
-  anon_sym_counter = 163,
-  anon_sym_new = 164,
-  anon_sym_established = 165,
-  anon_sym_related = 166,
-  anon_sym_invalid = 167,
-  anon_sym_reject = 168,
-  anon_sym_masquerade = 169,
-  anon_sym_classify = 170,
-  anon_sym_snat = 171,
-  anon_sym_dnat = 172,
-  sym_nat_target = 173,
-  anon_sym_DOT = 174,
-  aux_sym__name_start_token1 = 175,
-  aux_sym__imm_name_part_token1 = 176,
-  anon_sym_LBRACE = 177,
-  anon_sym_RBRACE = 178,
-  anon_sym_LBRACE2 = 179,
-  anon_sym_LPAREN = 180,
-  anon_sym_RPAREN = 181,
-  anon_sym_PLUS = 182,
-  anon_sym_STAR = 183,
-  anon_sym_PERCENT = 184,
-  sym_integer = 185,
-  anon_sym_DQUOTE = 186,
-  aux_sym_string_token1 = 187,
-  sym_comment = 188,
-  sym_line_continuation = 189,
-  sym_rate = 190,
-  sym_size = 191,
-  sym_duration = 192,
-  sym_percentage = 193,
-  sym_mac_address = 194,
-  anon_sym_SLASH2 = 195,
-  aux_sym_ipv4_address_token1 = 196,
-  aux_sym_ipv6_address_token1 = 197,
-  sym_source_file = 198,
-  sym__statements = 199,
-  sym__sep = 200,
-  sym_block = 201,
-  sym__statement = 202,
-  sym_netns_statement = 203,
-  sym_host_statement = 204,
-  sym_table_statement = 205,
-  sym_let_statement = 206,
-  sym_for_statement = 207,
-  sym_range = 208,
-  sym_include_statement = 209,
-  sym_expect_statement = 210,
-  sym__let_value = 211,
-  sym_veth_statement = 212,
-  sym_bridge_statement = 213,
-  sym_dummy_statement = 214,
-  sym_vrf_statement = 215,
-  sym_macvlan_statement = 216,
-  sym_vlan_statement = 217,
-  sym_vxlan_statement = 218,
-  sym_link_statement = 219,
-  sym_addr_statement = 220,
-  sym_state_statement = 221,
-  sym_mtu_statement = 222,
-  sym_mac_statement = 223,
-  sym_master_statement = 224,
-  sym_shape_statement = 225,
-  sym__tc_framing = 226,
-  sym_htb_statement = 227,
-  sym_class_statement = 228,
-  sym_filter_statement = 229,
-  sym_u32_table_statement = 230,
-  sym_class_id = 231,
-  sym_qdisc_statement = 232,
-  sym_netem_statement = 233,
-  sym_bpf_statement = 234,
-  sym_xdp_statement = 235,
-  sym__section_opt = 236,
-  sym_route_statement = 237,
-  sym__dev_opt = 238,
-  sym__table_opt = 239,
-  sym_rule_statement = 240,
-  sym_forward_statement = 241,
-  sym_sysctl_statement = 242,
-  sym_sysctl_key = 243,
-  sym__port_opt = 244,
-  sym_firewall_statement = 245,
-  sym_rule_block = 246,
-  sym_firewall_rule = 247,
-  sym__ct_state = 248,
-  sym_firewall_action = 249,
-  sym_namespace_name = 250,
-  sym_interface_name = 251,
-  sym_peer_name = 252,
-  sym__ns_name = 253,
-  sym__if_name = 254,
-  sym__name_start = 255,
-  sym__imm_name_part = 256,
-  sym_table_name = 257,
-  sym_variable = 258,
-  sym_interpolation = 259,
-  sym__imm_interp = 260,
-  sym__expression = 261,
-  sym_parenthesized_expression = 262,
-  sym_unary_expression = 263,
-  sym_binary_expression = 264,
-  sym_string = 265,
-  sym_ipv4_address = 266,
-  sym__imm_octet = 267,
-  sym_ipv6_address = 268,
-  sym__ip_value = 269,
-  sym__int_value = 270,
-  sym__rate_value = 271,
-  sym__size_value = 272,
-  sym__duration_value = 273,
-  sym__percent_value = 274,
-  aux_sym__statements_repeat1 = 275,
-  aux_sym__statements_repeat2 = 276,
-  aux_sym_expect_statement_repeat1 = 277,
-  aux_sym_vxlan_statement_repeat1 = 278,
-  aux_sym_addr_statement_repeat1 = 279,
-  aux_sym_shape_statement_repeat1 = 280,
-  aux_sym_htb_statement_repeat1 = 281,
-  aux_sym_class_statement_repeat1 = 282,
-  aux_sym_filter_statement_repeat1 = 283,
-  aux_sym_netem_statement_repeat1 = 284,
-  aux_sym_netem_statement_repeat2 = 285,
-  aux_sym_bpf_statement_repeat1 = 286,
-  aux_sym_xdp_statement_repeat1 = 287,
-  aux_sym_route_statement_repeat1 = 288,
-  aux_sym_rule_statement_repeat1 = 289,
-  aux_sym_sysctl_key_repeat1 = 290,
-  aux_sym_rule_block_repeat1 = 291,
-  aux_sym_firewall_rule_repeat1 = 292,
-  aux_sym_firewall_rule_repeat2 = 293,
-  aux_sym__ns_name_repeat1 = 294,
-  aux_sym__if_name_repeat1 = 295,
-  alias_sym_default = 296,
-  alias_sym_distribution = 297,
-  alias_sym_octet = 298,
-  alias_sym_verdict = 299,
+  anon_sym_ht = 82,
+  anon_sym_sample = 83,
+  anon_sym_match = 84,
+  anon_sym_DASH_GT = 85,
+  anon_sym_action = 86,
+  anon_sym_ok = 87,
+  anon_sym_drop = 88,
+  anon_sym_pass = 89,
+  anon_sym_reclassify = 90,
+  anon_sym_continue = 91,
+  anon_sym_u32 = 92,
+  anon_sym_u16 = 93,
+  anon_sym_u8 = 94,
+  anon_sym_divisor = 95,
+  aux_sym_class_id_token1 = 96,
+  aux_sym_class_id_token2 = 97,
+  anon_sym_qdisc = 98,
+  anon_sym_clsact = 99,
+  anon_sym_netem = 100,
+  anon_sym_delay = 101,
+  anon_sym_jitter = 102,
+  anon_sym_loss = 103,
+  anon_sym_state = 104,
+  anon_sym_gemodel = 105,
+  anon_sym_duplicate = 106,
+  anon_sym_corrupt = 107,
+  anon_sym_reorder = 108,
+  anon_sym_gap = 109,
+  anon_sym_slot = 110,
+  anon_sym_packets = 111,
+  anon_sym_bytes = 112,
+  anon_sym_distribution = 113,
+  anon_sym_bpf = 114,
+  anon_sym_egress = 115,
+  anon_sym_xdp = 116,
+  anon_sym_generic = 117,
+  anon_sym_native = 118,
+  anon_sym_section = 119,
+  sym_section_name = 120,
+  anon_sym_route = 121,
+  anon_sym_blackhole = 122,
+  anon_sym_unreachable = 123,
+  anon_sym_prohibit = 124,
+  anon_sym_via = 125,
+  anon_sym_metric = 126,
+  anon_sym_onlink = 127,
+  anon_sym_advmss = 128,
+  anon_sym_scope = 129,
+  anon_sym_global = 130,
+  anon_sym_nexthop = 131,
+  anon_sym_weight = 132,
+  anon_sym_dev = 133,
+  anon_sym_lookup = 134,
+  anon_sym_rule = 135,
+  anon_sym_from = 136,
+  anon_sym_to = 137,
+  anon_sym_iif = 138,
+  anon_sym_oif = 139,
+  anon_sym_fwmark = 140,
+  anon_sym_SLASH = 141,
+  anon_sym_uidrange = 142,
+  anon_sym_DASH = 143,
+  anon_sym_priority = 144,
+  anon_sym_pref = 145,
+  anon_sym_ipproto = 146,
+  anon_sym_icmpv6 = 147,
+  anon_sym_tos = 148,
+  anon_sym_dsfield = 149,
+  anon_sym_dscp = 150,
+  anon_sym_flowlabel = 151,
+  anon_sym_forward = 152,
+  anon_sym_off = 153,
+  anon_sym_sysctl = 154,
+  aux_sym_sysctl_key_token1 = 155,
+  aux_sym_sysctl_key_token2 = 156,
+  sym_sysctl_value = 157,
+  anon_sym_port = 158,
+  anon_sym_firewall = 159,
+  anon_sym_input = 160,
+  anon_sym_output = 161,
+  anon_sym_prerouting = 162,
+  anon_sym_postrouting = 163,
+  anon_sym_policy = 164,
+  anon_sym_accept = 165,
+  anon_sym_mark = 166,
+  anon_sym_ct = 167,
+  anon_sym_COMMA = 168,
+  anon_sym_counter = 169,
+  anon_sym_new = 170,
+  anon_sym_established = 171,
+  anon_sym_related = 172,
+  anon_sym_invalid = 173,
+  anon_sym_reject = 174,
+  anon_sym_masquerade = 175,
+  anon_sym_classify = 176,
+  anon_sym_snat = 177,
+  anon_sym_dnat = 178,
+  sym_nat_target = 179,
+  anon_sym_DOT = 180,
+  aux_sym__name_start_token1 = 181,
+  aux_sym__imm_name_part_token1 = 182,
+  anon_sym_LBRACE = 183,
+  anon_sym_RBRACE = 184,
+  anon_sym_LBRACE2 = 185,
+  anon_sym_LPAREN = 186,
+  anon_sym_RPAREN = 187,
+  anon_sym_PLUS = 188,
+  anon_sym_STAR = 189,
+  anon_sym_PERCENT = 190,
+  sym_integer = 191,
+  anon_sym_DQUOTE = 192,
+  aux_sym_string_token1 = 193,
+  sym_comment = 194,
+  sym_line_continuation = 195,
+  sym_rate = 196,
+  sym_size = 197,
+  sym_duration = 198,
+  sym_percentage = 199,
+  sym_mac_address = 200,
+  anon_sym_SLASH2 = 201,
+  aux_sym_ipv4_address_token1 = 202,
+  aux_sym_ipv6_address_token1 = 203,
+  sym_source_file = 204,
+  sym__statements = 205,
+  sym__sep = 206,
+  sym_block = 207,
+  sym__statement = 208,
+  sym_netns_statement = 209,
+  sym_host_statement = 210,
+  sym_table_statement = 211,
+  sym_let_statement = 212,
+  sym_for_statement = 213,
+  sym_range = 214,
+  sym_include_statement = 215,
+  sym_expect_statement = 216,
+  sym__let_value = 217,
+  sym_veth_statement = 218,
+  sym_bridge_statement = 219,
+  sym_dummy_statement = 220,
+  sym_vrf_statement = 221,
+  sym_macvlan_statement = 222,
+  sym_vlan_statement = 223,
+  sym_vxlan_statement = 224,
+  sym_link_statement = 225,
+  sym_addr_statement = 226,
+  sym_state_statement = 227,
+  sym_mtu_statement = 228,
+  sym_mac_statement = 229,
+  sym_master_statement = 230,
+  sym_shape_statement = 231,
+  sym__tc_framing = 232,
+  sym_htb_statement = 233,
+  sym_class_statement = 234,
+  sym_filter_statement = 235,
+  sym__u32_raw_key = 236,
+  sym_u32_table_statement = 237,
+  sym_class_id = 238,
+  sym_qdisc_statement = 239,
+  sym_netem_statement = 240,
+  sym_bpf_statement = 241,
+  sym_xdp_statement = 242,
+  sym__section_opt = 243,
+  sym_route_statement = 244,
+  sym__dev_opt = 245,
+  sym__table_opt = 246,
+  sym_rule_statement = 247,
+  sym_forward_statement = 248,
+  sym_sysctl_statement = 249,
+  sym_sysctl_key = 250,
+  sym__port_opt = 251,
+  sym_firewall_statement = 252,
+  sym_rule_block = 253,
+  sym_firewall_rule = 254,
+  sym__ct_state = 255,
+  sym_firewall_action = 256,
+  sym_namespace_name = 257,
+  sym_interface_name = 258,
+  sym_peer_name = 259,
+  sym__ns_name = 260,
+  sym__if_name = 261,
+  sym__name_start = 262,
+  sym__imm_name_part = 263,
+  sym_table_name = 264,
+  sym_variable = 265,
+  sym_interpolation = 266,
+  sym__imm_interp = 267,
+  sym__expression = 268,
+  sym_parenthesized_expression = 269,
+  sym_unary_expression = 270,
+  sym_binary_expression = 271,
+  sym_string = 272,
+  sym_ipv4_address = 273,
+  sym__imm_octet = 274,
+  sym_ipv6_address = 275,
+  sym__ip_value = 276,
+  sym__int_value = 277,
+  sym__rate_value = 278,
+  sym__size_value = 279,
+  sym__duration_value = 280,
+  sym__percent_value = 281,
+  aux_sym__statements_repeat1 = 282,
+  aux_sym__statements_repeat2 = 283,
+  aux_sym_expect_statement_repeat1 = 284,
+  aux_sym_vxlan_statement_repeat1 = 285,
+  aux_sym_addr_statement_repeat1 = 286,
+  aux_sym_shape_statement_repeat1 = 287,
+  aux_sym_htb_statement_repeat1 = 288,
+  aux_sym_class_statement_repeat1 = 289,
+  aux_sym_filter_statement_repeat1 = 290,
+  aux_sym_netem_statement_repeat1 = 291,
+  aux_sym_netem_statement_repeat2 = 292,
+  aux_sym_bpf_statement_repeat1 = 293,
+  aux_sym_xdp_statement_repeat1 = 294,
+  aux_sym_route_statement_repeat1 = 295,
+  aux_sym_rule_statement_repeat1 = 296,
+  aux_sym_sysctl_key_repeat1 = 297,
+  aux_sym_rule_block_repeat1 = 298,
+  aux_sym_firewall_rule_repeat1 = 299,
+  aux_sym_firewall_rule_repeat2 = 300,
+  aux_sym__ns_name_repeat1 = 301,
+  aux_sym__if_name_repeat1 = 302,
+  alias_sym_default = 303,
+  alias_sym_distribution = 304,
+  alias_sym_octet = 305,
+  alias_sym_verdict = 306,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -412,6 +419,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_hashkey] = "hashkey",
   [anon_sym_mask] = "mask",
   [anon_sym_at] = "at",
+  [anon_sym_ht] = "ht",
+  [anon_sym_sample] = "sample",
+  [anon_sym_match] = "match",
   [anon_sym_DASH_GT] = "->",
   [anon_sym_action] = "action",
   [anon_sym_ok] = "ok",
@@ -419,6 +429,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_pass] = "pass",
   [anon_sym_reclassify] = "reclassify",
   [anon_sym_continue] = "continue",
+  [anon_sym_u32] = "u32",
+  [anon_sym_u16] = "u16",
+  [anon_sym_u8] = "u8",
   [anon_sym_divisor] = "divisor",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
@@ -560,6 +573,7 @@ static const char * const ts_symbol_names[] = {
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
+  [sym__u32_raw_key] = "_u32_raw_key",
   [sym_u32_table_statement] = "u32_table_statement",
   [sym_class_id] = "class_id",
   [sym_qdisc_statement] = "qdisc_statement",
@@ -715,6 +729,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_hashkey] = anon_sym_hashkey,
   [anon_sym_mask] = anon_sym_mask,
   [anon_sym_at] = anon_sym_at,
+  [anon_sym_ht] = anon_sym_ht,
+  [anon_sym_sample] = anon_sym_sample,
+  [anon_sym_match] = anon_sym_match,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [anon_sym_action] = anon_sym_action,
   [anon_sym_ok] = anon_sym_ok,
@@ -722,6 +739,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_pass] = anon_sym_pass,
   [anon_sym_reclassify] = anon_sym_reclassify,
   [anon_sym_continue] = anon_sym_continue,
+  [anon_sym_u32] = anon_sym_u32,
+  [anon_sym_u16] = anon_sym_u16,
+  [anon_sym_u8] = anon_sym_u8,
   [anon_sym_divisor] = anon_sym_divisor,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
@@ -863,6 +883,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
+  [sym__u32_raw_key] = sym__u32_raw_key,
   [sym_u32_table_statement] = sym_u32_table_statement,
   [sym_class_id] = sym_class_id,
   [sym_qdisc_statement] = sym_qdisc_statement,
@@ -1264,6 +1285,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_ht] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_sample] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_match] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_DASH_GT] = {
     .visible = true,
     .named = false,
@@ -1289,6 +1322,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u32] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u16] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u8] = {
     .visible = true,
     .named = false,
   },
@@ -1856,6 +1901,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym__u32_raw_key] = {
+    .visible = false,
+    .named = true,
+  },
   [sym_u32_table_statement] = {
     .visible = true,
     .named = true,
@@ -2149,27 +2198,28 @@ enum ts_field_identifiers {
   field_device = 8,
   field_end = 9,
   field_hook = 10,
-  field_id = 11,
-  field_interface = 12,
-  field_key = 13,
-  field_link = 14,
-  field_mode = 15,
-  field_name = 16,
-  field_namespace = 17,
-  field_parent = 18,
-  field_path = 19,
-  field_peer = 20,
-  field_policy = 21,
-  field_program = 22,
-  field_protocol = 23,
-  field_range = 24,
-  field_rules = 25,
-  field_section = 26,
-  field_start = 27,
-  field_table = 28,
-  field_target = 29,
-  field_value = 30,
-  field_variable = 31,
+  field_ht = 11,
+  field_id = 12,
+  field_interface = 13,
+  field_key = 14,
+  field_link = 15,
+  field_mode = 16,
+  field_name = 17,
+  field_namespace = 18,
+  field_parent = 19,
+  field_path = 20,
+  field_peer = 21,
+  field_policy = 22,
+  field_program = 23,
+  field_protocol = 24,
+  field_range = 25,
+  field_rules = 26,
+  field_section = 27,
+  field_start = 28,
+  field_table = 29,
+  field_target = 30,
+  field_value = 31,
+  field_variable = 32,
 };
 
 static const char * const ts_field_names[] = {
@@ -2184,6 +2234,7 @@ static const char * const ts_field_names[] = {
   [field_device] = "device",
   [field_end] = "end",
   [field_hook] = "hook",
+  [field_ht] = "ht",
   [field_id] = "id",
   [field_interface] = "interface",
   [field_key] = "key",
@@ -2214,69 +2265,70 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [4] = {.index = 3, .length = 1},
   [5] = {.index = 4, .length = 1},
   [6] = {.index = 5, .length = 1},
-  [7] = {.index = 6, .length = 1},
-  [8] = {.index = 7, .length = 1},
-  [9] = {.index = 8, .length = 1},
-  [10] = {.index = 9, .length = 1},
-  [11] = {.index = 9, .length = 1},
-  [12] = {.index = 10, .length = 1},
-  [13] = {.index = 11, .length = 2},
-  [15] = {.index = 13, .length = 2},
-  [16] = {.index = 15, .length = 1},
-  [17] = {.index = 16, .length = 2},
-  [18] = {.index = 18, .length = 1},
-  [19] = {.index = 19, .length = 2},
-  [20] = {.index = 21, .length = 2},
-  [21] = {.index = 23, .length = 2},
-  [22] = {.index = 25, .length = 1},
-  [23] = {.index = 26, .length = 1},
-  [24] = {.index = 27, .length = 2},
-  [25] = {.index = 29, .length = 1},
-  [27] = {.index = 30, .length = 1},
-  [28] = {.index = 31, .length = 1},
-  [29] = {.index = 32, .length = 1},
-  [30] = {.index = 33, .length = 1},
-  [31] = {.index = 34, .length = 2},
-  [32] = {.index = 36, .length = 3},
-  [33] = {.index = 39, .length = 1},
-  [34] = {.index = 39, .length = 1},
-  [35] = {.index = 36, .length = 3},
-  [36] = {.index = 40, .length = 1},
-  [37] = {.index = 41, .length = 1},
-  [38] = {.index = 42, .length = 4},
-  [39] = {.index = 46, .length = 2},
-  [40] = {.index = 48, .length = 2},
-  [41] = {.index = 50, .length = 2},
-  [42] = {.index = 52, .length = 2},
-  [43] = {.index = 54, .length = 1},
-  [44] = {.index = 55, .length = 2},
-  [45] = {.index = 57, .length = 2},
-  [46] = {.index = 59, .length = 3},
-  [47] = {.index = 62, .length = 2},
-  [49] = {.index = 64, .length = 2},
-  [50] = {.index = 66, .length = 2},
-  [51] = {.index = 68, .length = 2},
-  [52] = {.index = 70, .length = 1},
-  [53] = {.index = 71, .length = 2},
-  [54] = {.index = 73, .length = 1},
-  [55] = {.index = 74, .length = 1},
-  [56] = {.index = 75, .length = 2},
-  [58] = {.index = 77, .length = 3},
-  [59] = {.index = 77, .length = 3},
-  [60] = {.index = 80, .length = 2},
-  [61] = {.index = 82, .length = 3},
-  [62] = {.index = 85, .length = 3},
-  [63] = {.index = 88, .length = 3},
-  [64] = {.index = 91, .length = 3},
-  [65] = {.index = 94, .length = 3},
-  [66] = {.index = 97, .length = 2},
-  [67] = {.index = 99, .length = 2},
-  [68] = {.index = 101, .length = 3},
-  [69] = {.index = 104, .length = 3},
-  [70] = {.index = 107, .length = 4},
-  [71] = {.index = 111, .length = 4},
-  [72] = {.index = 115, .length = 4},
-  [73] = {.index = 119, .length = 5},
+  [7] = {.index = 6, .length = 2},
+  [8] = {.index = 8, .length = 1},
+  [9] = {.index = 9, .length = 1},
+  [10] = {.index = 10, .length = 1},
+  [11] = {.index = 10, .length = 1},
+  [12] = {.index = 11, .length = 1},
+  [13] = {.index = 12, .length = 2},
+  [15] = {.index = 14, .length = 2},
+  [16] = {.index = 16, .length = 1},
+  [17] = {.index = 17, .length = 2},
+  [18] = {.index = 19, .length = 1},
+  [19] = {.index = 20, .length = 2},
+  [20] = {.index = 22, .length = 2},
+  [21] = {.index = 24, .length = 2},
+  [22] = {.index = 26, .length = 1},
+  [23] = {.index = 27, .length = 1},
+  [24] = {.index = 28, .length = 1},
+  [25] = {.index = 29, .length = 4},
+  [26] = {.index = 33, .length = 1},
+  [28] = {.index = 34, .length = 1},
+  [29] = {.index = 35, .length = 1},
+  [30] = {.index = 36, .length = 1},
+  [31] = {.index = 37, .length = 1},
+  [32] = {.index = 38, .length = 2},
+  [33] = {.index = 40, .length = 3},
+  [34] = {.index = 43, .length = 1},
+  [35] = {.index = 43, .length = 1},
+  [36] = {.index = 40, .length = 3},
+  [37] = {.index = 44, .length = 1},
+  [38] = {.index = 45, .length = 1},
+  [39] = {.index = 46, .length = 4},
+  [40] = {.index = 50, .length = 2},
+  [41] = {.index = 52, .length = 2},
+  [42] = {.index = 54, .length = 2},
+  [43] = {.index = 56, .length = 2},
+  [44] = {.index = 58, .length = 1},
+  [45] = {.index = 59, .length = 2},
+  [46] = {.index = 61, .length = 2},
+  [47] = {.index = 63, .length = 3},
+  [48] = {.index = 66, .length = 2},
+  [50] = {.index = 68, .length = 2},
+  [51] = {.index = 70, .length = 3},
+  [52] = {.index = 73, .length = 2},
+  [53] = {.index = 75, .length = 1},
+  [54] = {.index = 76, .length = 2},
+  [55] = {.index = 78, .length = 1},
+  [56] = {.index = 79, .length = 1},
+  [57] = {.index = 80, .length = 2},
+  [59] = {.index = 82, .length = 3},
+  [60] = {.index = 82, .length = 3},
+  [61] = {.index = 85, .length = 2},
+  [62] = {.index = 87, .length = 3},
+  [63] = {.index = 90, .length = 3},
+  [64] = {.index = 93, .length = 3},
+  [65] = {.index = 96, .length = 3},
+  [66] = {.index = 99, .length = 3},
+  [67] = {.index = 102, .length = 2},
+  [68] = {.index = 104, .length = 2},
+  [69] = {.index = 106, .length = 3},
+  [70] = {.index = 109, .length = 3},
+  [71] = {.index = 112, .length = 4},
+  [72] = {.index = 116, .length = 4},
+  [73] = {.index = 120, .length = 4},
+  [74] = {.index = 124, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2293,177 +2345,183 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [5] =
     {field_id, 1},
   [6] =
+    {field_ht, 1, .inherited = true},
     {field_link, 1, .inherited = true},
-  [7] =
-    {field_rules, 1},
   [8] =
-    {field_program, 1},
+    {field_rules, 1},
   [9] =
-    {field_destination, 1},
+    {field_program, 1},
   [10] =
-    {field_table, 0, .inherited = true},
+    {field_destination, 1},
   [11] =
+    {field_table, 0, .inherited = true},
+  [12] =
     {field_device, 1, .inherited = true},
     {field_table, 1, .inherited = true},
-  [13] =
+  [14] =
     {field_body, 2},
     {field_name, 1},
-  [15] =
-    {field_device, 0, .inherited = true},
   [16] =
+    {field_device, 0, .inherited = true},
+  [17] =
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [18] =
-    {field_default, 1},
   [19] =
+    {field_default, 1},
+  [20] =
     {field_body, 2},
     {field_default, 1, .inherited = true},
-  [21] =
+  [22] =
     {field_default, 0, .inherited = true},
     {field_default, 1, .inherited = true},
-  [23] =
+  [24] =
     {field_body, 2},
     {field_id, 1},
-  [25] =
-    {field_link, 1},
   [26] =
-    {field_target, 2},
+    {field_link, 1},
   [27] =
+    {field_ht, 1},
+  [28] =
+    {field_target, 2},
+  [29] =
+    {field_ht, 0, .inherited = true},
+    {field_ht, 1, .inherited = true},
     {field_link, 0, .inherited = true},
     {field_link, 1, .inherited = true},
-  [29] =
-    {field_body, 2},
-  [30] =
-    {field_rules, 2},
-  [31] =
-    {field_program, 2},
-  [32] =
-    {field_action, 0},
   [33] =
-    {field_section, 0, .inherited = true},
+    {field_body, 2},
   [34] =
+    {field_rules, 2},
+  [35] =
+    {field_program, 2},
+  [36] =
+    {field_action, 0},
+  [37] =
+    {field_section, 0, .inherited = true},
+  [38] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [36] =
+  [40] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [39] =
+  [43] =
     {field_destination, 2},
-  [40] =
+  [44] =
     {field_table, 1},
-  [41] =
+  [45] =
     {field_device, 1},
-  [42] =
+  [46] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [46] =
+  [50] =
     {field_hook, 1},
     {field_rules, 2},
-  [48] =
-    {field_name, 1},
-    {field_value, 3},
-  [50] =
-    {field_address, 3},
-    {field_namespace, 1},
   [52] =
     {field_name, 1},
-    {field_peer, 3},
+    {field_value, 3},
   [54] =
+    {field_address, 3},
+    {field_namespace, 1},
+  [56] =
+    {field_name, 1},
+    {field_peer, 3},
+  [58] =
     {field_interface, 0},
-  [55] =
+  [59] =
     {field_name, 1},
     {field_table, 3},
-  [57] =
+  [61] =
     {field_name, 1},
     {field_parent, 3},
-  [59] =
+  [63] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [62] =
+  [66] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [64] =
+  [68] =
     {field_body, 3},
     {field_id, 1},
-  [66] =
+  [70] =
+    {field_ht, 1, .inherited = true},
     {field_link, 1, .inherited = true},
     {field_target, 3},
-  [68] =
+  [73] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [70] =
+  [75] =
     {field_class, 1},
-  [71] =
+  [76] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [73] =
+  [78] =
     {field_rules, 3},
-  [74] =
+  [79] =
     {field_section, 1},
-  [75] =
+  [80] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [77] =
+  [82] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [80] =
+  [85] =
     {field_key, 1},
     {field_value, 3},
-  [82] =
+  [87] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [85] =
+  [90] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [88] =
+  [93] =
     {field_body, 4},
     {field_name, 1},
     {field_table, 3},
-  [91] =
+  [96] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [94] =
+  [99] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [97] =
+  [102] =
     {field_end, 2},
     {field_start, 0},
-  [99] =
+  [104] =
     {field_interface, 2},
     {field_namespace, 0},
-  [101] =
+  [106] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [104] =
+  [109] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [107] =
+  [112] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [111] =
+  [116] =
     {field_body, 6},
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [115] =
+  [120] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
     {field_protocol, 7},
-  [119] =
+  [124] =
     {field_body, 8},
     {field_id, 5},
     {field_name, 1},
@@ -2479,42 +2537,42 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [14] = {
     [1] = anon_sym_off,
   },
-  [26] = {
+  [27] = {
     [1] = alias_sym_distribution,
   },
-  [32] = {
+  [33] = {
     [1] = alias_sym_default,
   },
-  [33] = {
+  [34] = {
     [2] = alias_sym_default,
   },
-  [39] = {
+  [40] = {
     [1] = anon_sym_input,
   },
-  [43] = {
+  [44] = {
     [0] = sym_interface_name,
   },
-  [48] = {
+  [49] = {
     [0] = alias_sym_octet,
   },
-  [57] = {
+  [58] = {
     [1] = anon_sym_tcp,
   },
-  [58] = {
+  [59] = {
     [2] = alias_sym_default,
   },
-  [65] = {
+  [66] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [67] = {
+  [68] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [68] = {
+  [69] = {
     [5] = anon_sym_private,
   },
-  [70] = {
+  [71] = {
     [5] = anon_sym_private,
   },
 };
@@ -2550,9 +2608,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [17] = 17,
   [18] = 18,
   [19] = 19,
-  [20] = 20,
+  [20] = 2,
   [21] = 21,
-  [22] = 2,
+  [22] = 22,
   [23] = 23,
   [24] = 24,
   [25] = 25,
@@ -2560,14 +2618,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [27] = 27,
   [28] = 2,
   [29] = 9,
-  [30] = 26,
+  [30] = 27,
   [31] = 31,
   [32] = 32,
   [33] = 33,
   [34] = 34,
-  [35] = 27,
-  [36] = 36,
-  [37] = 25,
+  [35] = 26,
+  [36] = 25,
+  [37] = 37,
   [38] = 38,
   [39] = 39,
   [40] = 40,
@@ -2582,13 +2640,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [49] = 49,
   [50] = 50,
   [51] = 51,
-  [52] = 9,
+  [52] = 52,
   [53] = 53,
   [54] = 54,
   [55] = 55,
-  [56] = 56,
+  [56] = 2,
   [57] = 57,
-  [58] = 2,
+  [58] = 9,
   [59] = 59,
   [60] = 25,
   [61] = 26,
@@ -2598,38 +2656,38 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 68,
-  [69] = 19,
-  [70] = 70,
-  [71] = 25,
-  [72] = 26,
-  [73] = 27,
+  [68] = 9,
+  [69] = 69,
+  [70] = 15,
+  [71] = 71,
+  [72] = 72,
+  [73] = 73,
   [74] = 74,
   [75] = 75,
   [76] = 76,
   [77] = 77,
   [78] = 78,
-  [79] = 79,
-  [80] = 80,
-  [81] = 81,
-  [82] = 82,
-  [83] = 83,
-  [84] = 84,
+  [79] = 23,
+  [80] = 19,
+  [81] = 24,
+  [82] = 25,
+  [83] = 26,
+  [84] = 27,
   [85] = 85,
-  [86] = 2,
-  [87] = 9,
-  [88] = 88,
-  [89] = 89,
-  [90] = 90,
+  [86] = 86,
+  [87] = 87,
+  [88] = 16,
+  [89] = 18,
+  [90] = 17,
   [91] = 91,
   [92] = 92,
   [93] = 93,
   [94] = 94,
-  [95] = 9,
+  [95] = 95,
   [96] = 96,
-  [97] = 17,
-  [98] = 98,
-  [99] = 99,
+  [97] = 97,
+  [98] = 2,
+  [99] = 9,
   [100] = 100,
   [101] = 101,
   [102] = 102,
@@ -2640,21 +2698,21 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 23,
-  [111] = 24,
+  [110] = 110,
+  [111] = 111,
   [112] = 112,
   [113] = 113,
   [114] = 114,
-  [115] = 2,
-  [116] = 9,
-  [117] = 15,
+  [115] = 115,
+  [116] = 116,
+  [117] = 117,
   [118] = 118,
   [119] = 119,
   [120] = 120,
   [121] = 121,
   [122] = 122,
-  [123] = 16,
-  [124] = 18,
+  [123] = 2,
+  [124] = 9,
   [125] = 125,
   [126] = 126,
   [127] = 127,
@@ -2665,71 +2723,71 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [132] = 132,
   [133] = 133,
   [134] = 134,
-  [135] = 27,
-  [136] = 25,
-  [137] = 27,
-  [138] = 26,
-  [139] = 25,
-  [140] = 140,
-  [141] = 141,
+  [135] = 135,
+  [136] = 136,
+  [137] = 137,
+  [138] = 27,
+  [139] = 139,
+  [140] = 25,
+  [141] = 26,
   [142] = 142,
-  [143] = 26,
-  [144] = 144,
-  [145] = 145,
+  [143] = 143,
+  [144] = 25,
+  [145] = 26,
   [146] = 146,
-  [147] = 147,
+  [147] = 27,
   [148] = 148,
   [149] = 149,
   [150] = 150,
-  [151] = 9,
+  [151] = 151,
   [152] = 152,
   [153] = 153,
   [154] = 154,
   [155] = 155,
   [156] = 156,
-  [157] = 157,
+  [157] = 9,
   [158] = 158,
-  [159] = 2,
+  [159] = 159,
   [160] = 160,
   [161] = 161,
   [162] = 162,
-  [163] = 163,
+  [163] = 2,
   [164] = 164,
   [165] = 165,
   [166] = 166,
-  [167] = 2,
-  [168] = 9,
-  [169] = 157,
+  [167] = 167,
+  [168] = 168,
+  [169] = 169,
   [170] = 170,
   [171] = 171,
-  [172] = 163,
-  [173] = 173,
-  [174] = 163,
-  [175] = 157,
-  [176] = 163,
-  [177] = 157,
-  [178] = 163,
-  [179] = 157,
-  [180] = 163,
-  [181] = 157,
-  [182] = 163,
-  [183] = 157,
-  [184] = 163,
-  [185] = 157,
-  [186] = 163,
-  [187] = 157,
-  [188] = 163,
-  [189] = 157,
-  [190] = 163,
-  [191] = 157,
-  [192] = 163,
-  [193] = 157,
-  [194] = 163,
-  [195] = 157,
-  [196] = 157,
-  [197] = 197,
-  [198] = 198,
-  [199] = 199,
+  [172] = 172,
+  [173] = 2,
+  [174] = 9,
+  [175] = 160,
+  [176] = 165,
+  [177] = 160,
+  [178] = 165,
+  [179] = 160,
+  [180] = 165,
+  [181] = 160,
+  [182] = 165,
+  [183] = 160,
+  [184] = 165,
+  [185] = 160,
+  [186] = 165,
+  [187] = 160,
+  [188] = 165,
+  [189] = 165,
+  [190] = 160,
+  [191] = 165,
+  [192] = 160,
+  [193] = 165,
+  [194] = 160,
+  [195] = 165,
+  [196] = 160,
+  [197] = 165,
+  [198] = 160,
+  [199] = 165,
   [200] = 200,
   [201] = 201,
   [202] = 202,
@@ -2739,7 +2797,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [206] = 206,
   [207] = 207,
   [208] = 208,
-  [209] = 209,
+  [209] = 2,
   [210] = 210,
   [211] = 211,
   [212] = 212,
@@ -2753,36 +2811,36 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [220] = 220,
   [221] = 221,
   [222] = 222,
-  [223] = 26,
+  [223] = 223,
   [224] = 224,
-  [225] = 155,
+  [225] = 225,
   [226] = 226,
-  [227] = 27,
-  [228] = 25,
-  [229] = 146,
-  [230] = 230,
-  [231] = 26,
-  [232] = 232,
-  [233] = 149,
-  [234] = 27,
-  [235] = 235,
-  [236] = 25,
-  [237] = 26,
-  [238] = 27,
-  [239] = 239,
-  [240] = 240,
-  [241] = 241,
-  [242] = 242,
+  [227] = 156,
+  [228] = 228,
+  [229] = 229,
+  [230] = 25,
+  [231] = 152,
+  [232] = 25,
+  [233] = 26,
+  [234] = 234,
+  [235] = 153,
+  [236] = 27,
+  [237] = 237,
+  [238] = 238,
+  [239] = 25,
+  [240] = 26,
+  [241] = 27,
+  [242] = 26,
   [243] = 243,
   [244] = 244,
-  [245] = 25,
+  [245] = 245,
   [246] = 246,
   [247] = 247,
   [248] = 248,
   [249] = 249,
   [250] = 250,
   [251] = 251,
-  [252] = 252,
+  [252] = 27,
   [253] = 253,
   [254] = 254,
   [255] = 255,
@@ -2795,7 +2853,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [262] = 262,
   [263] = 263,
   [264] = 264,
-  [265] = 265,
+  [265] = 255,
   [266] = 266,
   [267] = 267,
   [268] = 268,
@@ -2815,45 +2873,45 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [282] = 282,
   [283] = 283,
   [284] = 284,
-  [285] = 2,
-  [286] = 260,
+  [285] = 285,
+  [286] = 286,
   [287] = 287,
-  [288] = 251,
-  [289] = 260,
-  [290] = 251,
-  [291] = 260,
-  [292] = 251,
-  [293] = 260,
-  [294] = 251,
-  [295] = 260,
-  [296] = 251,
-  [297] = 260,
-  [298] = 251,
-  [299] = 260,
-  [300] = 251,
-  [301] = 260,
-  [302] = 260,
-  [303] = 251,
-  [304] = 260,
-  [305] = 251,
-  [306] = 260,
-  [307] = 251,
-  [308] = 260,
-  [309] = 251,
-  [310] = 260,
-  [311] = 311,
-  [312] = 312,
-  [313] = 251,
+  [288] = 288,
+  [289] = 255,
+  [290] = 273,
+  [291] = 291,
+  [292] = 255,
+  [293] = 293,
+  [294] = 255,
+  [295] = 293,
+  [296] = 255,
+  [297] = 293,
+  [298] = 255,
+  [299] = 293,
+  [300] = 255,
+  [301] = 293,
+  [302] = 255,
+  [303] = 293,
+  [304] = 293,
+  [305] = 255,
+  [306] = 293,
+  [307] = 255,
+  [308] = 293,
+  [309] = 255,
+  [310] = 293,
+  [311] = 255,
+  [312] = 293,
+  [313] = 255,
   [314] = 314,
   [315] = 315,
-  [316] = 316,
+  [316] = 293,
   [317] = 317,
-  [318] = 268,
-  [319] = 17,
+  [318] = 318,
+  [319] = 319,
   [320] = 320,
-  [321] = 321,
+  [321] = 293,
   [322] = 322,
-  [323] = 323,
+  [323] = 17,
   [324] = 324,
   [325] = 325,
   [326] = 326,
@@ -2873,14 +2931,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [340] = 340,
   [341] = 341,
   [342] = 342,
-  [343] = 16,
-  [344] = 18,
+  [343] = 343,
+  [344] = 344,
   [345] = 345,
   [346] = 346,
   [347] = 347,
-  [348] = 348,
-  [349] = 349,
-  [350] = 350,
+  [348] = 16,
+  [349] = 18,
+  [350] = 2,
   [351] = 351,
   [352] = 352,
   [353] = 353,
@@ -2922,31 +2980,31 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [389] = 389,
   [390] = 390,
   [391] = 391,
-  [392] = 2,
-  [393] = 9,
-  [394] = 394,
+  [392] = 392,
+  [393] = 393,
+  [394] = 2,
   [395] = 395,
-  [396] = 2,
-  [397] = 9,
+  [396] = 9,
+  [397] = 397,
   [398] = 398,
-  [399] = 2,
-  [400] = 9,
-  [401] = 401,
-  [402] = 402,
+  [399] = 399,
+  [400] = 400,
+  [401] = 9,
+  [402] = 2,
   [403] = 403,
-  [404] = 404,
+  [404] = 9,
   [405] = 405,
   [406] = 406,
   [407] = 407,
   [408] = 408,
   [409] = 409,
-  [410] = 2,
-  [411] = 9,
+  [410] = 410,
+  [411] = 411,
   [412] = 412,
   [413] = 413,
   [414] = 414,
-  [415] = 415,
-  [416] = 416,
+  [415] = 2,
+  [416] = 9,
   [417] = 417,
   [418] = 418,
   [419] = 419,
@@ -2961,13 +3019,13 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [428] = 428,
   [429] = 429,
   [430] = 430,
-  [431] = 368,
-  [432] = 369,
+  [431] = 431,
+  [432] = 432,
   [433] = 433,
   [434] = 434,
   [435] = 435,
-  [436] = 436,
-  [437] = 437,
+  [436] = 370,
+  [437] = 371,
   [438] = 438,
   [439] = 439,
   [440] = 440,
@@ -2980,56 +3038,56 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [447] = 447,
   [448] = 448,
   [449] = 449,
-  [450] = 368,
-  [451] = 369,
+  [450] = 450,
+  [451] = 451,
   [452] = 452,
-  [453] = 380,
-  [454] = 381,
-  [455] = 455,
-  [456] = 380,
-  [457] = 381,
-  [458] = 420,
-  [459] = 446,
-  [460] = 420,
-  [461] = 446,
+  [453] = 453,
+  [454] = 454,
+  [455] = 370,
+  [456] = 371,
+  [457] = 457,
+  [458] = 458,
+  [459] = 366,
+  [460] = 382,
+  [461] = 461,
   [462] = 462,
-  [463] = 463,
-  [464] = 464,
-  [465] = 463,
-  [466] = 466,
-  [467] = 467,
-  [468] = 2,
-  [469] = 9,
-  [470] = 467,
-  [471] = 471,
+  [463] = 366,
+  [464] = 382,
+  [465] = 422,
+  [466] = 427,
+  [467] = 422,
+  [468] = 427,
+  [469] = 469,
+  [470] = 470,
+  [471] = 9,
   [472] = 472,
   [473] = 473,
-  [474] = 467,
-  [475] = 463,
-  [476] = 466,
+  [474] = 474,
+  [475] = 472,
+  [476] = 474,
   [477] = 477,
   [478] = 478,
-  [479] = 466,
-  [480] = 480,
+  [479] = 477,
+  [480] = 2,
   [481] = 481,
-  [482] = 482,
-  [483] = 483,
+  [482] = 472,
+  [483] = 474,
   [484] = 484,
   [485] = 485,
   [486] = 486,
-  [487] = 487,
+  [487] = 477,
   [488] = 488,
   [489] = 489,
   [490] = 490,
   [491] = 491,
-  [492] = 489,
+  [492] = 492,
   [493] = 493,
   [494] = 494,
   [495] = 495,
   [496] = 496,
   [497] = 497,
   [498] = 498,
-  [499] = 498,
+  [499] = 491,
   [500] = 500,
   [501] = 501,
   [502] = 502,
@@ -3037,34 +3095,42 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [504] = 504,
   [505] = 505,
   [506] = 506,
-  [507] = 506,
-  [508] = 501,
+  [507] = 507,
+  [508] = 508,
   [509] = 509,
   [510] = 510,
   [511] = 511,
   [512] = 512,
   [513] = 513,
   [514] = 514,
-  [515] = 515,
+  [515] = 514,
   [516] = 516,
   [517] = 517,
-  [518] = 506,
-  [519] = 501,
+  [518] = 518,
+  [519] = 519,
   [520] = 520,
-  [521] = 521,
+  [521] = 516,
   [522] = 522,
-  [523] = 513,
+  [523] = 523,
   [524] = 524,
   [525] = 525,
-  [526] = 526,
-  [527] = 527,
-  [528] = 522,
-  [529] = 513,
-  [530] = 530,
+  [526] = 514,
+  [527] = 516,
+  [528] = 528,
+  [529] = 529,
+  [530] = 510,
   [531] = 531,
   [532] = 532,
   [533] = 533,
-  [534] = 522,
+  [534] = 534,
+  [535] = 535,
+  [536] = 510,
+  [537] = 531,
+  [538] = 531,
+  [539] = 539,
+  [540] = 512,
+  [541] = 541,
+  [542] = 542,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -3072,70 +3138,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        ',', 428,
-        '-', 393,
-        '.', 433,
-        '/', 774,
-        '0', 775,
-        ';', 284,
-        '<', 287,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        ',', 420,
+        '-', 385,
+        '.', 425,
+        '/', 766,
+        '0', 767,
+        ';', 276,
+        '<', 279,
+        '=', 284,
+        '>', 280,
         '\\', 5,
-        'a', 612,
-        'c', 674,
-        'd', 626,
-        'f', 661,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 592,
-        'n', 618,
-        'o', 647,
-        'p', 683,
-        'r', 620,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 741,
-        '}', 740,
+        'a', 604,
+        'c', 666,
+        'd', 618,
+        'f', 653,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 584,
+        'n', 610,
+        'o', 639,
+        'p', 675,
+        'r', 612,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 733,
+        '}', 732,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(776);
+          lookahead == ' ') SKIP(242);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(768);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'c', 521,
-        'd', 539,
-        'i', 485,
-        'm', 444,
-        'o', 488,
-        'p', 557,
-        's', 542,
-        '{', 741,
+        'c', 513,
+        'd', 531,
+        'i', 477,
+        'm', 436,
+        'o', 480,
+        'p', 549,
+        's', 534,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3144,66 +3210,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'c', 151,
-        'd', 181,
-        'i', 118,
-        'm', 59,
-        'o', 120,
-        'p', 197,
-        's', 183,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(595);
+      if (lookahead == 'm') ADVANCE(587);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(763);
-      if (lookahead == '\r') ADVANCE(757);
-      if (lookahead != 0) ADVANCE(760);
+      if (lookahead == '\n') ADVANCE(755);
+      if (lookahead == '\r') ADVANCE(749);
+      if (lookahead != 0) ADVANCE(752);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3211,12 +3277,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(417);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(409);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3224,55 +3290,55 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(758);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(750);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(759);
+          lookahead == ' ') ADVANCE(751);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(760);
+          lookahead != '\n') ADVANCE(752);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '(') ADVANCE(742);
-      if (lookahead == '-') ADVANCE(392);
-      if (lookahead == '0') ADVANCE(753);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == 'i') ADVANCE(448);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 12:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(456);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(16);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 12:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == '{') ADVANCE(733);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(19);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(510);
-      if (lookahead == '{') ADVANCE(741);
+      if (lookahead == 't') ADVANCE(428);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -3280,5763 +3346,5640 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '=') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(436);
-      if (lookahead == '{') ADVANCE(741);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(21);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '=') ADVANCE(292);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(15);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(408);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '=') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '=') ADVANCE(292);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(107);
+      if (lookahead == 'n') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(464);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
-      END_STATE();
-    case 19:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(531);
-      if (lookahead == 'r') ADVANCE(472);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(17);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 19:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(140);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(56);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(333);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(334);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(426);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(341);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      END_STATE();
-    case 25:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(25);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(407);
+      END_STATE();
+    case 25:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 42,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 39,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
+        '%', 764,
+        '.', 224,
         '0', 28,
-        'B', 48,
-        'b', 48,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
+        '%', 764,
+        '.', 224,
         '2', 26,
-        ':', 248,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        ':', 248,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 224,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        'B', 48,
-        'b', 48,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 225,
+        'B', 216,
+        'b', 216,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 215,
+        'm', 215,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'Q', 303,
+        'a', 77,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 233,
-        'M', 225,
-        'm', 225,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 772,
-        'Q', 311,
-        'a', 82,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 216,
+        'b', 216,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 215,
+        'm', 215,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 772,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 762,
+        'b', 762,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      ADVANCE_MAP(
-        '%', 772,
-        'B', 770,
-        'b', 770,
-        'G', 768,
-        'g', 768,
-        'K', 768,
-        'k', 768,
-        'M', 769,
-        'm', 769,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 36:
-      ADVANCE_MAP(
-        '%', 772,
-        'M', 225,
-        'm', 225,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'U', 225,
-        'u', 225,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (lookahead == '.') ADVANCE(285);
       END_STATE();
     case 37:
-      if (lookahead == '-') ADVANCE(54);
+      if (lookahead == '.') ADVANCE(223);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == '.') ADVANCE(293);
+      if (lookahead == '.') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(231);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+      if (lookahead == '1') ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 40:
-      ADVANCE_MAP(
-        '.', 234,
-        'B', 765,
-        'b', 765,
-        'G', 767,
-        'g', 767,
-        'K', 767,
-        'k', 767,
-        'M', 767,
-        'm', 767,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
-      END_STATE();
-    case 41:
-      if (lookahead == '.') ADVANCE(235);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
-      END_STATE();
-    case 42:
-      if (lookahead == '1') ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 43:
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == ':') ADVANCE(769);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(222);
+      END_STATE();
+    case 42:
+      if (lookahead == ':') ADVANCE(222);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
+      END_STATE();
+    case 43:
+      if (lookahead == ':') ADVANCE(239);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == ':') ADVANCE(231);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
+      if (lookahead == ':') ADVANCE(233);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(248);
+      if (lookahead == ':') ADVANCE(235);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(248);
-      if (lookahead == 'v') ADVANCE(367);
+      if (lookahead == ':') ADVANCE(237);
       END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(248);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(332);
       END_STATE();
     case 49:
-      if (lookahead == ':') ADVANCE(240);
+      if (lookahead == '>') ADVANCE(293);
       END_STATE();
     case 50:
-      if (lookahead == ':') ADVANCE(242);
-      END_STATE();
-    case 51:
-      if (lookahead == ':') ADVANCE(244);
-      END_STATE();
-    case 52:
-      if (lookahead == ':') ADVANCE(246);
-      END_STATE();
-    case 53:
-      if (lookahead == '>') ADVANCE(340);
-      END_STATE();
-    case 54:
-      if (lookahead == '>') ADVANCE(301);
-      END_STATE();
-    case 55:
-      if (lookahead == ']') ADVANCE(44);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
+      END_STATE();
+    case 52:
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(369);
+      END_STATE();
+    case 53:
+      if (lookahead == 'a') ADVANCE(338);
+      END_STATE();
+    case 54:
+      if (lookahead == 'a') ADVANCE(180);
+      END_STATE();
+    case 55:
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(68);
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(346);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(187);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(187);
-      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(71);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(71);
-      if (lookahead == 'm') ADVANCE(173);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(77);
+      if (lookahead == 'c') ADVANCE(320);
       END_STATE();
     case 66:
-      if (lookahead == 'a') ADVANCE(134);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'a') ADVANCE(190);
+      if (lookahead == 'c') ADVANCE(341);
       END_STATE();
     case 68:
-      if (lookahead == 'b') ADVANCE(139);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'b') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(114);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(349);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(174);
-      if (lookahead == 'f') ADVANCE(126);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(174);
-      if (lookahead == 'f') ADVANCE(126);
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(66);
+      if (lookahead == 'd') ADVANCE(300);
       END_STATE();
     case 76:
-      if (lookahead == 'c') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(133);
+      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(115);
+      if (lookahead == 'd') ADVANCE(304);
       END_STATE();
     case 78:
-      if (lookahead == 'c') ADVANCE(166);
-      if (lookahead == 'p') ADVANCE(168);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'd') ADVANCE(398);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(308);
-      if (lookahead == 'i') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(312);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(69);
       END_STATE();
     case 84:
-      if (lookahead == 'd') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 85:
-      if (lookahead == 'd') ADVANCE(89);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 86:
-      if (lookahead == 'd') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(297);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(47);
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(74);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'e') ADVANCE(281);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(62);
-      END_STATE();
-    case 89:
       if (lookahead == 'e') ADVANCE(305);
       END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(381);
+      END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(313);
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(389);
+      if (lookahead == 'e') ADVANCE(350);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(219);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(219);
-      if (lookahead == 'o') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'e') ADVANCE(139);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(216);
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(73);
+      if (lookahead == 'e') ADVANCE(132);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(111);
-      if (lookahead == 'i') ADVANCE(170);
+      if (lookahead == 'e') ADVANCE(119);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(111);
-      if (lookahead == 'i') ADVANCE(170);
-      if (lookahead == 'o') ADVANCE(209);
+      if (lookahead == 'e') ADVANCE(130);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(138);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(124);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(135);
+      if (lookahead == 'f') ADVANCE(371);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(211);
-      if (lookahead == 'o') ADVANCE(85);
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'f') ADVANCE(374);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(211);
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'f') ADVANCE(389);
       END_STATE();
     case 107:
-      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(185);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'f') ADVANCE(379);
+      if (lookahead == 'h') ADVANCE(287);
       END_STATE();
     case 110:
-      if (lookahead == 'f') ADVANCE(382);
+      if (lookahead == 'h') ADVANCE(290);
       END_STATE();
     case 111:
-      if (lookahead == 'f') ADVANCE(397);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'g') ADVANCE(116);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'g') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'h') ADVANCE(295);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(105);
       END_STATE();
     case 116:
-      if (lookahead == 'h') ADVANCE(205);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(294);
       END_STATE();
     case 117:
-      if (lookahead == 'h') ADVANCE(169);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(110);
-      if (lookahead == 'n') ADVANCE(302);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(110);
-      if (lookahead == 'n') ADVANCE(141);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(112);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(149);
+      if (lookahead == 'k') ADVANCE(414);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(102);
+      if (lookahead == 'k') ADVANCE(377);
       END_STATE();
     case 127:
-      if (lookahead == 'i') ADVANCE(72);
+      if (lookahead == 'k') ADVANCE(344);
       END_STATE();
     case 128:
-      if (lookahead == 'i') ADVANCE(58);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'i') ADVANCE(204);
+      if (lookahead == 'l') ADVANCE(311);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(422);
+      if (lookahead == 'l') ADVANCE(404);
       END_STATE();
     case 131:
-      if (lookahead == 'k') ADVANCE(385);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'k') ADVANCE(352);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'k') ADVANCE(215);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(319);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(412);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(155);
-      if (lookahead == 'r') ADVANCE(160);
-      if (lookahead == 'w') ADVANCE(142);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(155);
-      if (lookahead == 'r') ADVANCE(160);
-      if (lookahead == 'w') ADVANCE(142);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'm') ADVANCE(365);
       END_STATE();
     case 138:
-      if (lookahead == 'l') ADVANCE(83);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'l') ADVANCE(90);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'l') ADVANCE(63);
+      if (lookahead == 'n') ADVANCE(294);
       END_STATE();
     case 141:
-      if (lookahead == 'l') ADVANCE(125);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'm') ADVANCE(67);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'm') ADVANCE(373);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'm') ADVANCE(199);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'm') ADVANCE(173);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(417);
       END_STATE();
     case 146:
-      if (lookahead == 'n') ADVANCE(302);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 147:
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 148:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
     case 149:
-      if (lookahead == 'n') ADVANCE(132);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 150:
-      if (lookahead == 'n') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(317);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(212);
-      if (lookahead == 't') ADVANCE(425);
+      if (lookahead == 'o') ADVANCE(392);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(212);
-      if (lookahead == 't') ADVANCE(425);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(76);
+      if (lookahead == 'o') ADVANCE(137);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(218);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(133);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(325);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(400);
-      END_STATE();
-    case 159:
-      if (lookahead == 'o') ADVANCE(214);
-      END_STATE();
-    case 160:
-      if (lookahead == 'o') ADVANCE(143);
-      END_STATE();
-    case 161:
-      if (lookahead == 'o') ADVANCE(209);
-      END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(188);
-      END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(184);
-      END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(184);
-      if (lookahead == 'r') ADVANCE(99);
-      END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 167:
-      if (lookahead == 'o') ADVANCE(75);
-      END_STATE();
-    case 168:
-      if (lookahead == 'o') ADVANCE(194);
-      END_STATE();
-    case 169:
       if (lookahead == 'o') ADVANCE(177);
       END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'r') ADVANCE(94);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
+      END_STATE();
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
+    case 160:
+      if (lookahead == 'o') ADVANCE(70);
+      END_STATE();
+    case 161:
+      if (lookahead == 'o') ADVANCE(187);
+      END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(401);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(308);
+      END_STATE();
+    case 169:
+      if (lookahead == 'p') ADVANCE(362);
+      END_STATE();
     case 170:
-      if (lookahead == 'o') ADVANCE(189);
+      if (lookahead == 'p') ADVANCE(353);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(156);
+      if (lookahead == 'p') ADVANCE(92);
       END_STATE();
     case 172:
-      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 'p') ADVANCE(188);
       END_STATE();
     case 173:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(409);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(316);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(370);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(421);
       END_STATE();
     case 179:
-      if (lookahead == 'p') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(93);
       END_STATE();
     case 180:
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(73);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 181:
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(200);
+      if (lookahead == 'r') ADVANCE(95);
       END_STATE();
     case 182:
-      if (lookahead == 'p') ADVANCE(168);
+      if (lookahead == 'r') ADVANCE(124);
       END_STATE();
     case 183:
-      if (lookahead == 'p') ADVANCE(168);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'r') ADVANCE(126);
       END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(429);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(152);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(130);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'r') ADVANCE(165);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(122);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(64);
+      if (lookahead == 's') ADVANCE(347);
       END_STATE();
     case 192:
-      if (lookahead == 'r') ADVANCE(202);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 193:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 194:
-      if (lookahead == 'r') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(411);
       END_STATE();
     case 195:
-      if (lookahead == 'r') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(329);
       END_STATE();
     case 196:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(326);
       END_STATE();
     case 197:
-      if (lookahead == 'r') ADVANCE(161);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 's') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(356);
       END_STATE();
     case 199:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(419);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(364);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 'u') ADVANCE(314);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(108);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
-      if (lookahead == 't') ADVANCE(91);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 'v') ADVANCE(359);
       END_STATE();
     case 210:
-      if (lookahead == 't') ADVANCE(158);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 't') ADVANCE(196);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'u') ADVANCE(148);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(322);
+      if (lookahead == 'y') ADVANCE(386);
       END_STATE();
     case 214:
-      if (lookahead == 'u') ADVANCE(175);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(216);
       END_STATE();
     case 215:
-      if (lookahead == 'u') ADVANCE(176);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(216);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(763);
       END_STATE();
     case 216:
-      if (lookahead == 'v') ADVANCE(367);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(219);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(218);
       END_STATE();
     case 217:
-      if (lookahead == 'v') ADVANCE(144);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(763);
       END_STATE();
     case 218:
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(756);
       END_STATE();
     case 219:
-      if (lookahead == 'x') ADVANCE(206);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(756);
       END_STATE();
     case 220:
-      if (lookahead == 'y') ADVANCE(394);
-      END_STATE();
-    case 221:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(224);
-      END_STATE();
-    case 222:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(224);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
-      END_STATE();
-    case 223:
-      ADVANCE_MAP(
-        'B', 765,
-        'b', 765,
-        'G', 767,
-        'g', 767,
-        'K', 767,
-        'k', 767,
-        'M', 767,
-        'm', 767,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
-      END_STATE();
-    case 224:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
-      END_STATE();
-    case 225:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
-      END_STATE();
-    case 226:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(764);
-      END_STATE();
-    case 227:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(764);
-      END_STATE();
-    case 228:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
-    case 230:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(424);
       END_STATE();
-    case 231:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
+    case 223:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
-    case 232:
+    case 224:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 227:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(747);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(765);
+      END_STATE();
+    case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 231:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
+      END_STATE();
+    case 232:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
     case 233:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
       END_STATE();
     case 234:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
       END_STATE();
     case 235:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
       END_STATE();
     case 236:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 237:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
-      END_STATE();
-    case 238:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(773);
-      END_STATE();
-    case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
-    case 240:
+    case 237:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
+      END_STATE();
+    case 238:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
       END_STATE();
-    case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
-      END_STATE();
-    case 242:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(241);
-      END_STATE();
-    case 243:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
-      END_STATE();
-    case 244:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(243);
-      END_STATE();
-    case 245:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
-      END_STATE();
-    case 246:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(245);
-      END_STATE();
-    case 247:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(52);
-      END_STATE();
-    case 248:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(247);
-      END_STATE();
-    case 249:
+    case 240:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 250:
+    case 241:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(760);
+          lookahead != '\n') ADVANCE(752);
       END_STATE();
-    case 251:
-      if (eof) ADVANCE(283);
+    case 242:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        ',', 428,
-        '-', 393,
-        '/', 388,
-        '0', 753,
-        ';', 284,
-        '<', 287,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        ',', 420,
+        '-', 385,
+        '/', 380,
+        '0', 745,
+        ';', 276,
+        '<', 279,
+        '=', 284,
+        '>', 280,
         '\\', 5,
-        'a', 612,
-        'c', 674,
-        'd', 626,
-        'f', 661,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 592,
-        'n', 618,
-        'o', 647,
-        'p', 683,
-        'r', 620,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-        '}', 740,
+        'a', 604,
+        'c', 666,
+        'd', 618,
+        'f', 653,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 584,
+        'n', 610,
+        'o', 639,
+        'p', 675,
+        'r', 612,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+        '}', 732,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
+          lookahead == ' ') SKIP(242);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 252:
-      if (eof) ADVANCE(283);
+    case 243:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 38,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 36,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'm', 723,
-        't', 590,
-        '{', 739,
-        '}', 740,
+        'm', 715,
+        't', 582,
+        '{', 731,
+        '}', 732,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '0', 745,
+        ';', 276,
+        '<', 278,
+        '=', 284,
+        '>', 280,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 36,
+        '/', 380,
+        '0', 739,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '=', 284,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+        '}', 732,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 425,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '(', 734,
+        '-', 384,
+        '0', 745,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ',', 420,
+        '-', 384,
+        '/', 380,
+        '8', 27,
+        ';', 276,
+        '<', 279,
+        '>', 280,
+        '\\', 5,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '.', 425,
+        '/', 766,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 253:
-      if (eof) ADVANCE(283);
+    case 251:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '0', 753,
-        ';', 284,
-        '<', 286,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '.', 425,
+        '/', 766,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'a', 84,
-        'd', 97,
-        'f', 136,
-        'g', 193,
-        'i', 81,
-        'l', 153,
-        'm', 105,
-        'n', 94,
-        'o', 122,
-        'p', 164,
-        'r', 88,
-        's', 78,
-        't', 57,
-        'u', 123,
-        'v', 128,
-        'w', 103,
-        '{', 739,
+        'd', 689,
+        'p', 705,
+        's', 692,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(253);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 253:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'd', 689,
+        'p', 705,
+        's', 692,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 38,
-        '/', 388,
-        '0', 747,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        '/', 766,
+        ';', 276,
+        '<', 279,
+        '>', 280,
         '\\', 5,
-        '{', 739,
-        '}', 740,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 433,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(256);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 257:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ',', 428,
-        '-', 392,
-        '/', 388,
-        '8', 27,
-        ';', 284,
-        '<', 287,
-        '>', 288,
-        '\\', 5,
-        'c', 152,
-        'd', 87,
-        'f', 137,
-        'g', 193,
-        'i', 81,
-        'l', 153,
-        'm', 60,
-        'n', 162,
-        'o', 121,
-        'p', 164,
-        'r', 88,
-        's', 183,
-        't', 57,
-        'u', 123,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(239);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 258:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '.', 433,
-        '/', 774,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 259:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '.', 433,
-        '/', 774,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 697,
-        'p', 713,
-        's', 700,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 260:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(260);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 697,
-        'p', 713,
-        's', 700,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        '/', 774,
-        ';', 284,
-        '<', 287,
-        '>', 288,
-        '\\', 5,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(270);
+          lookahead == ' ') SKIP(262);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 263:
-      if (eof) ADVANCE(283);
+    case 255:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'd', 465,
-        'g', 555,
-        'i', 456,
-        'l', 522,
-        'p', 529,
-        'r', 468,
-        '{', 741,
+        'd', 457,
+        'g', 547,
+        'i', 448,
+        'l', 514,
+        'p', 521,
+        'r', 460,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
+          lookahead == ' ') SKIP(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 264:
-      if (eof) ADVANCE(283);
+    case 256:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'm', 526,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 265:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 266:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'a', 455,
-        'd', 465,
-        'l', 524,
-        'm', 470,
-        'n', 461,
-        'o', 512,
-        'p', 557,
-        's', 453,
-        't', 436,
-        'v', 493,
-        'w', 471,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 267:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 538,
-        'f', 502,
-        'i', 484,
-        'l', 524,
-        'o', 488,
-        'p', 544,
-        's', 543,
-        't', 435,
-        'u', 486,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(279);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 268:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        '{', 739,
+        'm', 518,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(268);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 269:
-      if (eof) ADVANCE(283);
+    case 257:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '0', 749,
-        ':', 777,
-        ';', 284,
-        '<', 37,
-        '>', 288,
-        '[', 249,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'm', 594,
-        't', 590,
-        '{', 739,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(750);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 258:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'a', 447,
+        'd', 457,
+        'l', 516,
+        'm', 462,
+        'n', 453,
+        'o', 504,
+        'p', 549,
+        's', 445,
+        't', 428,
+        'v', 485,
+        'w', 463,
+        '{', 733,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 259:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'd', 530,
+        'f', 494,
+        'i', 476,
+        'l', 516,
+        'o', 480,
+        'p', 536,
+        's', 535,
+        't', 427,
+        'u', 478,
+        '{', 733,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(271);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 261:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '0', 741,
+        ':', 769,
+        ';', 276,
+        '<', 35,
+        '>', 280,
+        '[', 240,
+        '\\', 5,
+        'm', 586,
+        't', 582,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(279);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(262);
+      END_STATE();
+    case 263:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'c', 666,
+        'd', 689,
+        'i', 636,
+        'm', 586,
+        'o', 641,
+        'p', 705,
+        's', 692,
+        '{', 733,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 264:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'c', 666,
+        'd', 689,
+        'i', 636,
+        'm', 586,
+        'o', 641,
+        'p', 705,
+        's', 692,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 265:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(265);
+      END_STATE();
+    case 266:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'd', 619,
+        'g', 698,
+        'i', 606,
+        'l', 678,
+        'p', 676,
+        'r', 622,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 267:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(715);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(267);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 268:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(268);
+      END_STATE();
+    case 269:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(269);
       END_STATE();
     case 270:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(287);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
+      );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
       END_STATE();
     case 271:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'c', 674,
-        'd', 697,
-        'i', 644,
-        'm', 594,
-        'o', 649,
-        'p', 713,
-        's', 700,
-        '{', 739,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
       END_STATE();
     case 272:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'd', 96,
-        'g', 193,
-        'i', 80,
-        'l', 167,
-        'p', 163,
-        'r', 101,
-      );
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(671);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(272);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 273:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'd', 627,
-        'g', 706,
-        'i', 614,
-        'l', 686,
-        'p', 684,
-        'r', 630,
-      );
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(662);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(273);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 274:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'm', 723,
-        '{', 741,
-      );
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(676);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+          lookahead == ' ') SKIP(274);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 275:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(286);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(723);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 276:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(286);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(154);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
-      END_STATE();
-    case 277:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(286);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      END_STATE();
-    case 278:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'a', 84,
-        'd', 96,
-        'l', 171,
-        'm', 106,
-        'n', 93,
-        'o', 150,
-        'p', 197,
-        's', 79,
-        't', 56,
-        'v', 128,
-        'w', 103,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      END_STATE();
-    case 279:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 180,
-        'f', 136,
-        'i', 119,
-        'l', 171,
-        'o', 120,
-        'p', 186,
-        's', 182,
-        't', 57,
-        'u', 123,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(279);
-      END_STATE();
-    case 280:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(280);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 281:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(670);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(281);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 282:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(684);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(282);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 283:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 284:
+    case 276:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 285:
+    case 277:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 286:
+    case 278:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 287:
+    case 279:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(54);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 288:
+    case 280:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 289:
+    case 281:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 290:
+    case 282:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 291:
+    case 283:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 292:
+    case 284:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 293:
+    case 285:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(294);
+      if (lookahead == '=') ADVANCE(286);
       END_STATE();
-    case 294:
+    case 286:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 295:
+    case 287:
       ACCEPT_TOKEN(anon_sym_reach);
       END_STATE();
-    case 296:
+    case 288:
       ACCEPT_TOKEN(anon_sym_reach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 297:
+    case 289:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 298:
+    case 290:
       ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
-    case 299:
+    case 291:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 300:
+    case 292:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 301:
+    case 293:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 302:
+    case 294:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 311:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 312:
+    case 304:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 313:
+    case 305:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 340:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 341:
+    case 333:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 342:
+    case 334:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(334);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 343:
+    case 335:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(335);
       END_STATE();
-    case 344:
+    case 336:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(335);
       END_STATE();
-    case 345:
+    case 337:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(395);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(404);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(405);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 388:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 389:
+    case 381:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(332);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 415:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(407);
       END_STATE();
-    case 416:
+    case 408:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(408);
       END_STATE();
-    case 417:
+    case 409:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
-    case 418:
+    case 410:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 428:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 429:
+    case 421:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 430:
+    case 422:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 431:
+    case 423:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 432:
+    case 424:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(424);
       END_STATE();
-    case 433:
+    case 425:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 434:
+    case 426:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(426);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == 'o') ADVANCE(370);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(340);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(443);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(540);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'a') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'a') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(509);
+      if (lookahead == 'b') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(348);
+      if (lookahead == 'b') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(446);
+      if (lookahead == 'c') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(450);
+      if (lookahead == 'c') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(451);
+      if (lookahead == 'c') ADVANCE(526);
+      if (lookahead == 'f') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(548);
+      if (lookahead == 'c') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == 'c') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(551);
+      if (lookahead == 'c') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(501);
+      if (lookahead == 'c') ADVANCE(517);
+      if (lookahead == 'r') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(469);
+      if (lookahead == 'd') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(330);
+      if (lookahead == 'd') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(351);
+      if (lookahead == 'd') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(534);
-      if (lookahead == 'f') ADVANCE(487);
+      if (lookahead == 'd') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(480);
+      if (lookahead == 'd') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(481);
+      if (lookahead == 'e') ADVANCE(283);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(525);
-      if (lookahead == 'r') ADVANCE(447);
+      if (lookahead == 'e') ADVANCE(571);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(408);
+      if (lookahead == 'e') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 455:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(577);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 456:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(310);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(547);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(464);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(291);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(579);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(360);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(315);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 465:
+    case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(576);
+      if (lookahead == 'e') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 466:
+    case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(477);
-      if (lookahead == 'i') ADVANCE(528);
+      if (lookahead == 'e') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 467:
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(564);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(481);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(432);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(538);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(508);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'f') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(568);
-      if (lookahead == 't') ADVANCE(572);
+      if (lookahead == 'g') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(489);
+      if (lookahead == 'g') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(440);
+      if (lookahead == 'h') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(441);
+      if (lookahead == 'h') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(546);
+      if (lookahead == 'h') ADVANCE(556);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(381);
+      if (lookahead == 'h') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(384);
+      if (lookahead == 'i') ADVANCE(467);
+      if (lookahead == 'p') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(482);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(460);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(297);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(300);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(564);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(475);
-      if (lookahead == 'p') ADVANCE(540);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(475);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(449);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(459);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(554);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(430);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(565);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(379);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(476);
+      if (lookahead == 'k') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(478);
+      if (lookahead == 'k') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(448);
+      if (lookahead == 'l') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(511);
+      if (lookahead == 'l') ADVANCE(313);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(562);
+      if (lookahead == 'l') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'l') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(573);
+      if (lookahead == 'l') ADVANCE(506);
+      if (lookahead == 'r') ADVANCE(511);
+      if (lookahead == 'w') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(387);
+      if (lookahead == 'l') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(354);
+      if (lookahead == 'l') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(424);
+      if (lookahead == 'm') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(414);
+      if (lookahead == 'm') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(321);
+      if (lookahead == 'm') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(454);
+      if (lookahead == 'm') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(459);
+      if (lookahead == 'n') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(514);
-      if (lookahead == 'r') ADVANCE(519);
-      if (lookahead == 'w') ADVANCE(505);
+      if (lookahead == 'n') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(439);
+      if (lookahead == 'n') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(491);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(442);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(375);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(559);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(530);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(479);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'n') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 512:
+    case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(504);
+      if (lookahead == 'n') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(569);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(578);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(545);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(506);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(567);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(574);
-      if (lookahead == 't') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(452);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(549);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(541);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(550);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(554);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(571);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(556);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(575);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 533:
+    case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(486);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(394);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(319);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(537);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(559);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(541);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(533);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(563);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(548);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(403);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(355);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(310);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(510);
+      if (lookahead == 's') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(510);
+      if (lookahead == 's') ADVANCE(557);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(544);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(454);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(411);
+      if (lookahead == 'p') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(372);
+      if (lookahead == 'p') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(363);
+      if (lookahead == 'r') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(318);
+      if (lookahead == 'r') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 's') ADVANCE(449);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 's') ADVANCE(565);
+      if (lookahead == 'r') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(552);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(462);
+      if (lookahead == 'r') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(523);
-      if (lookahead == 'r') ADVANCE(447);
+      if (lookahead == 'r') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(466);
+      if (lookahead == 'r') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(524);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(495);
+      if (lookahead == 'r') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 'r') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
+      if (lookahead == 's') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == 's') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(520);
+      if (lookahead == 't') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
+      if (lookahead == 't') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(572);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 't') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(357);
+      if (lookahead == 't') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(558);
+      if (lookahead == 't') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(336);
+      if (lookahead == 't') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(580);
+      if (lookahead == 't') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(483);
+      if (lookahead == 't') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(366);
+      if (lookahead == 'u') ADVANCE(316);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 'u') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(421);
+      if (lookahead == 'u') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(516);
+      if (lookahead == 'u') ADVANCE(529);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(553);
+      if (lookahead == 'v') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
+      if (lookahead == 'v') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == 'w') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(463);
+      if (lookahead == 'x') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(324);
+      if (lookahead == 'y') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 574:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(513);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'd') ADVANCE(579);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 575:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(537);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'e') ADVANCE(578);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 576:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(369);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'l') ADVANCE(668);
+      if (lookahead == 'r') ADVANCE(673);
+      if (lookahead == 'w') ADVANCE(660);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 577:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(507);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'o') ADVANCE(721);
+      if (lookahead == 't') ADVANCE(418);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 578:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(503);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'v') ADVANCE(360);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 579:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(563);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'v') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 580:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(396);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 581:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(594);
+      if (lookahead == 'o') ADVANCE(368);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'd') ADVANCE(587);
+      if (lookahead == 'a') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'e') ADVANCE(586);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(606);
+      if (lookahead == 'a') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'l') ADVANCE(676);
-      if (lookahead == 'r') ADVANCE(681);
-      if (lookahead == 'w') ADVANCE(668);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(716);
+      if (lookahead == 'o') ADVANCE(608);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'o') ADVANCE(729);
-      if (lookahead == 't') ADVANCE(426);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(716);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'v') ADVANCE(368);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'v') ADVANCE(666);
+      if (lookahead == 'a') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'a') ADVANCE(599);
+      if (lookahead == 'm') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(602);
-      if (lookahead == 'o') ADVANCE(376);
+      if (lookahead == 'a') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(696);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 593:
+      ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(347);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 592:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 'e') ADVANCE(724);
-      if (lookahead == 'o') ADVANCE(616);
-      if (lookahead == 't') ADVANCE(730);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 593:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 'e') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(730);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 't') ADVANCE(730);
+      if (lookahead == 'b') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
+      if (lookahead == 'b') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(607);
-      if (lookahead == 'm') ADVANCE(692);
+      if (lookahead == 'c') ADVANCE(321);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(603);
+      if (lookahead == 'c') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(671);
+      if (lookahead == 'c') ADVANCE(685);
+      if (lookahead == 'f') ADVANCE(645);
+      if (lookahead == 't') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(659);
+      if (lookahead == 'c') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(704);
+      if (lookahead == 'c') ADVANCE(591);
+      if (lookahead == 'o') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(610);
+      if (lookahead == 'c') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(664);
+      if (lookahead == 'c') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(633);
+      if (lookahead == 'c') ADVANCE(674);
+      if (lookahead == 'p') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(329);
+      if (lookahead == 'd') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(350);
+      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'i') ADVANCE(627);
+      if (lookahead == 'p') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(693);
-      if (lookahead == 'f') ADVANCE(653);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 'd') ADVANCE(301);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(640);
+      if (lookahead == 'd') ADVANCE(399);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(599);
-      if (lookahead == 'o') ADVANCE(658);
+      if (lookahead == 'd') ADVANCE(613);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(599);
+      if (lookahead == 'd') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(641);
+      if (lookahead == 'e') ADVANCE(728);
+      if (lookahead == 'o') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(682);
-      if (lookahead == 'p') ADVANCE(691);
-      if (lookahead == 'r') ADVANCE(604);
+      if (lookahead == 'e') ADVANCE(728);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(734);
+      if (lookahead == 'e') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(309);
-      if (lookahead == 'i') ADVANCE(635);
-      if (lookahead == 'p') ADVANCE(699);
+      if (lookahead == 'e') ADVANCE(298);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(407);
+      if (lookahead == 'e') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(736);
-      if (lookahead == 'o') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(736);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 621:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(382);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(725);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(638);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(629);
+      if (lookahead == 'i') ADVANCE(681);
+      if (lookahead == 'o') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == 'e') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(314);
+      if (lookahead == 'e') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(390);
+      if (lookahead == 'e') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(733);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(606);
+      if (lookahead == 'e') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(733);
+      if (lookahead == 'f') ADVANCE(372);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(646);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(637);
-      if (lookahead == 'i') ADVANCE(689);
-      if (lookahead == 'o') ADVANCE(726);
+      if (lookahead == 'f') ADVANCE(390);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(669);
+      if (lookahead == 'g') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(601);
+      if (lookahead == 'g') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(662);
+      if (lookahead == 'h') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(660);
+      if (lookahead == 'h') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(701);
+      if (lookahead == 'h') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(380);
+      if (lookahead == 'h') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(383);
+      if (lookahead == 'i') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(398);
+      if (lookahead == 'i') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(642);
+      if (lookahead == 'i') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(625);
+      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'n') ADVANCE(295);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'n') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(721);
+      if (lookahead == 'i') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(688);
+      if (lookahead == 'i') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(635);
+      if (lookahead == 'i') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(591);
+      if (lookahead == 'i') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(638);
+      if (lookahead == 'i') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
-      if (lookahead == 'n') ADVANCE(303);
+      if (lookahead == 'k') ADVANCE(415);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
-      if (lookahead == 'n') ADVANCE(665);
+      if (lookahead == 'k') ADVANCE(378);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
+      if (lookahead == 'k') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(617);
+      if (lookahead == 'k') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(605);
+      if (lookahead == 'l') ADVANCE(312);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(672);
+      if (lookahead == 'l') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(632);
+      if (lookahead == 'l') ADVANCE(668);
+      if (lookahead == 'r') ADVANCE(673);
+      if (lookahead == 'w') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(722);
+      if (lookahead == 'l') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(423);
+      if (lookahead == 'l') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 656:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(386);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 657:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(320);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(413);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(676);
-      if (lookahead == 'r') ADVANCE(681);
-      if (lookahead == 'w') ADVANCE(668);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 662:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'l') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(707);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(366);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(597);
+      if (lookahead == 'n') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(623);
+      if (lookahead == 'n') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(652);
+      if (lookahead == 'n') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(715);
+      if (lookahead == 'o') ADVANCE(721);
+      if (lookahead == 't') ADVANCE(418);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(374);
+      if (lookahead == 'o') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(600);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(692);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(303);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(729);
-      if (lookahead == 't') ADVANCE(426);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(735);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(326);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(401);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(731);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(667);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(703);
-      if (lookahead == 'r') ADVANCE(629);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 684:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(703);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(726);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 686:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(609);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 687:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(696);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(709);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(728);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(711);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 692:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(318);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(393);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(723);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(690);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'r') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(601);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(702);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(688);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(701);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(720);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(703);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(402);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(309);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(708);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(410);
+      if (lookahead == 'r') ADVANCE(422);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(317);
+      if (lookahead == 'r') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(371);
+      if (lookahead == 'r') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(362);
+      if (lookahead == 'r') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(716);
+      if (lookahead == 'r') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(622);
+      if (lookahead == 'r') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(712);
+      if (lookahead == 'r') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(691);
-      if (lookahead == 'r') ADVANCE(604);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(430);
+      if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(655);
+      if (lookahead == 'r') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(718);
+      if (lookahead == 'r') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(656);
+      if (lookahead == 'r') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(631);
+      if (lookahead == 'r') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
+      if (lookahead == 's') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(651);
+      if (lookahead == 's') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(654);
+      if (lookahead == 't') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(412);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(330);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(690);
+      if (lookahead == 't') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(356);
+      if (lookahead == 't') ADVANCE(729);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 't') ADVANCE(669);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'u') ADVANCE(665);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(737);
+      if (lookahead == 'u') ADVANCE(315);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(730);
+      if (lookahead == 'u') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(707);
+      if (lookahead == 'u') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(634);
+      if (lookahead == 'v') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == 'v') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 'w') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 728:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(678);
+      if (lookahead == 'x') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 729:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(673);
+      if (lookahead == 'y') ADVANCE(387);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 730:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 731:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(694);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(695);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(368);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 734:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(666);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 735:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 736:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(717);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 737:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(395);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 738:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 739:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 740:
+    case 732:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 741:
+    case 733:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 742:
+    case 734:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 743:
+    case 735:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 744:
+    case 736:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 745:
+    case 737:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 746:
+    case 738:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 739:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 764,
+        '.', 227,
+        ':', 769,
+        'x', 228,
+        'B', 758,
+        'b', 758,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      END_STATE();
+    case 740:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 764,
+        '.', 227,
+        ':', 769,
+        'B', 758,
+        'b', 758,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 742:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 743:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 744:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 745:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      END_STATE();
+    case 746:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(746);
       END_STATE();
     case 747:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 772,
-        '.', 236,
-        ':', 777,
-        'x', 237,
-        'B', 766,
-        'b', 766,
-        'G', 768,
-        'g', 768,
-        'K', 768,
-        'k', 768,
-        'M', 769,
-        'm', 769,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 772,
-        '.', 236,
-        ':', 777,
-        'B', 766,
-        'b', 766,
-        'G', 768,
-        'g', 768,
-        'K', 768,
-        'k', 768,
-        'M', 769,
-        'm', 769,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(229);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(229);
-      if (lookahead == ':') ADVANCE(777);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 751:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 752:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(777);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 753:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      END_STATE();
-    case 754:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      END_STATE();
-    case 755:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(747);
       END_STATE();
-    case 756:
+    case 748:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 757:
+    case 749:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(763);
-      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead == '\n') ADVANCE(755);
+      if (lookahead == '\\') ADVANCE(241);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(760);
+          lookahead != '"') ADVANCE(752);
       END_STATE();
-    case 758:
+    case 750:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(762);
+      if (lookahead == '"') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(754);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(758);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
-    case 759:
+    case 751:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(758);
+      if (lookahead == '#') ADVANCE(750);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(759);
+          lookahead == ' ') ADVANCE(751);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(760);
+          lookahead != '#') ADVANCE(752);
       END_STATE();
-    case 760:
+    case 752:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead == '\\') ADVANCE(241);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(760);
+          lookahead != '"') ADVANCE(752);
       END_STATE();
-    case 761:
+    case 753:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(761);
+          lookahead != '\n') ADVANCE(753);
       END_STATE();
-    case 762:
+    case 754:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(758);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
-    case 763:
+    case 755:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 764:
+    case 756:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 765:
+    case 757:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 766:
+    case 758:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == ':') ADVANCE(769);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
+          lookahead == 'i') ADVANCE(219);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+          lookahead == 'p') ADVANCE(218);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 767:
+    case 759:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
+          lookahead == 'b') ADVANCE(757);
       END_STATE();
-    case 768:
+    case 760:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(770);
+          lookahead == 'b') ADVANCE(762);
       END_STATE();
-    case 769:
+    case 761:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(770);
+          lookahead == 'b') ADVANCE(762);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
+          lookahead == 's') ADVANCE(763);
       END_STATE();
-    case 770:
+    case 762:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
+          lookahead == 'i') ADVANCE(219);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+          lookahead == 'p') ADVANCE(218);
       END_STATE();
-    case 771:
+    case 763:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 772:
+    case 764:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 773:
+    case 765:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 774:
+    case 766:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 775:
+    case 767:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
       END_STATE();
-    case 776:
+    case 768:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
       END_STATE();
-    case 777:
+    case 769:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(777);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(769);
       END_STATE();
     default:
       return false;
@@ -9168,1461 +9111,1506 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'u') ADVANCE(79);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(80);
-      if (lookahead == 'h') ADVANCE(81);
-      if (lookahead == 'l') ADVANCE(82);
-      if (lookahead == 'n') ADVANCE(83);
-      if (lookahead == 't') ADVANCE(84);
-      if (lookahead == 'y') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(80);
+      if (lookahead == 'e') ADVANCE(81);
+      if (lookahead == 'h') ADVANCE(82);
+      if (lookahead == 'l') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(84);
+      if (lookahead == 't') ADVANCE(85);
+      if (lookahead == 'y') ADVANCE(86);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(86);
+      if (lookahead == 'c') ADVANCE(87);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(87);
-      if (lookahead == 'n') ADVANCE(88);
-      if (lookahead == 'p') ADVANCE(89);
+      if (lookahead == '1') ADVANCE(88);
+      if (lookahead == '3') ADVANCE(89);
+      if (lookahead == '8') ADVANCE(90);
+      if (lookahead == 'd') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(92);
+      if (lookahead == 'p') ADVANCE(93);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(90);
-      if (lookahead == 'l') ADVANCE(91);
-      if (lookahead == 'r') ADVANCE(92);
-      if (lookahead == 'x') ADVANCE(93);
+      if (lookahead == 'e') ADVANCE(94);
+      if (lookahead == 'l') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'x') ADVANCE(97);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(94);
+      if (lookahead == 'i') ADVANCE(98);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(95);
+      if (lookahead == 'd') ADVANCE(99);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(96);
-      if (lookahead == 't') ADVANCE(97);
+      if (lookahead == 'c') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(98);
+      if (lookahead == 'd') ADVANCE(102);
       END_STATE();
     case 26:
       ACCEPT_TOKEN(anon_sym_at);
-      if (lookahead == 'm') ADVANCE(99);
+      if (lookahead == 'm') ADVANCE(103);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(100);
+      if (lookahead == 'a') ADVANCE(104);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(101);
+      if (lookahead == 'f') ADVANCE(105);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(102);
-      END_STATE();
-    case 30:
-      if (lookahead == 'r') ADVANCE(103);
-      END_STATE();
-    case 31:
-      if (lookahead == 't') ADVANCE(104);
-      END_STATE();
-    case 32:
-      if (lookahead == 'u') ADVANCE(105);
-      END_STATE();
-    case 33:
       if (lookahead == 'i') ADVANCE(106);
       END_STATE();
+    case 30:
+      if (lookahead == 'r') ADVANCE(107);
+      END_STATE();
+    case 31:
+      if (lookahead == 't') ADVANCE(108);
+      END_STATE();
+    case 32:
+      if (lookahead == 'u') ADVANCE(109);
+      END_STATE();
+    case 33:
+      if (lookahead == 'i') ADVANCE(110);
+      END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(107);
-      if (lookahead == 's') ADVANCE(108);
+      if (lookahead == 'a') ADVANCE(111);
+      if (lookahead == 's') ADVANCE(112);
       END_STATE();
     case 35:
-      if (lookahead == 'n') ADVANCE(109);
-      if (lookahead == 'r') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 36:
-      if (lookahead == 'f') ADVANCE(111);
-      if (lookahead == 'l') ADVANCE(112);
+      if (lookahead == 'f') ADVANCE(115);
+      if (lookahead == 'l') ADVANCE(116);
       END_STATE();
     case 37:
-      if (lookahead == 'r') ADVANCE(113);
-      if (lookahead == 's') ADVANCE(114);
-      if (lookahead == 'v') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(117);
+      if (lookahead == 's') ADVANCE(118);
+      if (lookahead == 'v') ADVANCE(119);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(116);
+      if (lookahead == 'a') ADVANCE(120);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(117);
+      if (lookahead == 'w') ADVANCE(121);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(118);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(119);
-      if (lookahead == 'p') ADVANCE(120);
-      END_STATE();
-    case 42:
-      if (lookahead == 'r') ADVANCE(121);
-      END_STATE();
-    case 43:
-      if (lookahead == 't') ADVANCE(122);
-      END_STATE();
-    case 44:
-      if (lookahead == 'h') ADVANCE(123);
-      END_STATE();
-    case 45:
+      if (lookahead == 'm') ADVANCE(123);
       if (lookahead == 'p') ADVANCE(124);
       END_STATE();
-    case 46:
-      if (lookahead == 'l') ADVANCE(125);
-      if (lookahead == 'r') ADVANCE(126);
+    case 42:
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
-    case 47:
-      if (lookahead == 'r') ADVANCE(127);
+    case 43:
+      if (lookahead == 't') ADVANCE(126);
       END_STATE();
-    case 48:
+    case 44:
+      if (lookahead == 'h') ADVANCE(127);
+      END_STATE();
+    case 45:
       if (lookahead == 'p') ADVANCE(128);
       END_STATE();
+    case 46:
+      if (lookahead == 'l') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(130);
+      END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(131);
+      END_STATE();
+    case 48:
+      if (lookahead == 'p') ADVANCE(132);
+      END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(129);
-      if (lookahead == 'n') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(133);
+      if (lookahead == 'n') ADVANCE(134);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'o') ADVANCE(135);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(133);
+      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(137);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(138);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(135);
+      ACCEPT_TOKEN(anon_sym_ht);
+      if (lookahead == 'b') ADVANCE(139);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(136);
+      if (lookahead == 'm') ADVANCE(140);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(137);
-      if (lookahead == 'g') ADVANCE(138);
-      if (lookahead == 'p') ADVANCE(139);
-      if (lookahead == 'v') ADVANCE(140);
+      if (lookahead == 'c') ADVANCE(141);
+      if (lookahead == 'g') ADVANCE(142);
+      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 'v') ADVANCE(144);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(145);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(142);
+      if (lookahead == 't') ADVANCE(146);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(144);
-      if (lookahead == 'n') ADVANCE(145);
+      if (lookahead == 'm') ADVANCE(148);
+      if (lookahead == 'n') ADVANCE(149);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(146);
+      if (lookahead == 's') ADVANCE(150);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(147);
-      if (lookahead == 's') ADVANCE(148);
+      if (lookahead == 'c') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(153);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(149);
+      if (lookahead == 'u') ADVANCE(154);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(150);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(151);
-      if (lookahead == 'w') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(156);
+      if (lookahead == 'w') ADVANCE(157);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(153);
+      if (lookahead == 'f') ADVANCE(158);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(154);
+      if (lookahead == 't') ADVANCE(159);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(155);
+      if (lookahead == 'e') ADVANCE(160);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(156);
-      if (lookahead == 's') ADVANCE(157);
+      if (lookahead == 'c') ADVANCE(161);
+      if (lookahead == 's') ADVANCE(162);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(158);
-      if (lookahead == 'e') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(163);
+      if (lookahead == 'e') ADVANCE(164);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(160);
-      if (lookahead == 's') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(162);
-      if (lookahead == 'i') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'e') ADVANCE(167);
+      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(165);
+      if (lookahead == 'i') ADVANCE(170);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(166);
+      if (lookahead == 'a') ADVANCE(171);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(167);
+      if (lookahead == 'q') ADVANCE(172);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(168);
+      if (lookahead == 't') ADVANCE(173);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(169);
-      if (lookahead == 'j') ADVANCE(170);
-      if (lookahead == 'l') ADVANCE(171);
-      if (lookahead == 'o') ADVANCE(172);
-      END_STATE();
-    case 78:
-      if (lookahead == 'u') ADVANCE(173);
-      END_STATE();
-    case 79:
-      if (lookahead == 'l') ADVANCE(174);
-      END_STATE();
-    case 80:
-      if (lookahead == 'c') ADVANCE(175);
-      END_STATE();
-    case 81:
-      if (lookahead == 'a') ADVANCE(176);
-      END_STATE();
-    case 82:
+      if (lookahead == 'c') ADVANCE(174);
+      if (lookahead == 'j') ADVANCE(175);
+      if (lookahead == 'l') ADVANCE(176);
       if (lookahead == 'o') ADVANCE(177);
       END_STATE();
+    case 78:
+      if (lookahead == 'u') ADVANCE(178);
+      END_STATE();
+    case 79:
+      if (lookahead == 'l') ADVANCE(179);
+      END_STATE();
+    case 80:
+      if (lookahead == 'm') ADVANCE(180);
+      END_STATE();
+    case 81:
+      if (lookahead == 'c') ADVANCE(181);
+      END_STATE();
+    case 82:
+      if (lookahead == 'a') ADVANCE(182);
+      END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(178);
+      if (lookahead == 'o') ADVANCE(183);
       END_STATE();
     case 84:
-      if (lookahead == 'a') ADVANCE(179);
+      if (lookahead == 'a') ADVANCE(184);
       END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(180);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(181);
+      if (lookahead == 's') ADVANCE(186);
       END_STATE();
     case 87:
-      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(187);
       END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(183);
+      if (lookahead == '6') ADVANCE(188);
       END_STATE();
     case 89:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == '2') ADVANCE(189);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(184);
-      if (lookahead == 't') ADVANCE(185);
+      ACCEPT_TOKEN(anon_sym_u8);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(186);
-      END_STATE();
-    case 92:
-      if (lookahead == 'f') ADVANCE(187);
-      END_STATE();
-    case 93:
-      if (lookahead == 'l') ADVANCE(188);
-      END_STATE();
-    case 94:
-      if (lookahead == 't') ADVANCE(189);
-      END_STATE();
-    case 95:
       if (lookahead == 'p') ADVANCE(190);
       END_STATE();
+    case 92:
+      if (lookahead == 'r') ADVANCE(191);
+      END_STATE();
+    case 93:
+      ACCEPT_TOKEN(anon_sym_up);
+      END_STATE();
+    case 94:
+      if (lookahead == 'p') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(193);
+      END_STATE();
+    case 95:
+      if (lookahead == 'a') ADVANCE(194);
+      END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(191);
+      if (lookahead == 'f') ADVANCE(195);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(192);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 99:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'p') ADVANCE(198);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(194);
+      if (lookahead == 'e') ADVANCE(199);
       END_STATE();
     case 101:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'i') ADVANCE(200);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'c') ADVANCE(202);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(199);
+      if (lookahead == 'd') ADVANCE(203);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(200);
+      if (lookahead == 's') ADVANCE(204);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(201);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(202);
+      if (lookahead == 'r') ADVANCE(206);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(203);
+      if (lookahead == 'l') ADVANCE(207);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(204);
+      if (lookahead == 's') ADVANCE(208);
       END_STATE();
     case 112:
-      if (lookahead == 'a') ADVANCE(205);
+      if (lookahead == 'a') ADVANCE(209);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(210);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'r') ADVANCE(211);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(208);
+      if (lookahead == 'a') ADVANCE(212);
       END_STATE();
     case 116:
-      if (lookahead == 't') ADVANCE(209);
+      if (lookahead == 'a') ADVANCE(213);
       END_STATE();
     case 117:
-      if (lookahead == 'n') ADVANCE(210);
-      END_STATE();
-    case 118:
-      if (lookahead == 'p') ADVANCE(211);
-      END_STATE();
-    case 119:
-      if (lookahead == 'm') ADVANCE(212);
-      END_STATE();
-    case 120:
-      if (lookahead == 'l') ADVANCE(213);
-      END_STATE();
-    case 121:
       if (lookahead == 'e') ADVANCE(214);
       END_STATE();
+    case 118:
+      if (lookahead == 't') ADVANCE(215);
+      END_STATE();
+    case 119:
+      if (lookahead == 'i') ADVANCE(216);
+      END_STATE();
+    case 120:
+      if (lookahead == 't') ADVANCE(217);
+      END_STATE();
+    case 121:
+      if (lookahead == 'n') ADVANCE(218);
+      END_STATE();
     case 122:
-      if (lookahead == 'a') ADVANCE(215);
+      if (lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 123:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'm') ADVANCE(220);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'l') ADVANCE(221);
       END_STATE();
     case 125:
-      if (lookahead == 't') ADVANCE(218);
-      END_STATE();
-    case 126:
-      if (lookahead == 'e') ADVANCE(219);
-      END_STATE();
-    case 127:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(220);
-      END_STATE();
-    case 128:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 129:
-      if (lookahead == 'o') ADVANCE(221);
-      END_STATE();
-    case 130:
       if (lookahead == 'e') ADVANCE(222);
       END_STATE();
-    case 131:
-      if (lookahead == 'b') ADVANCE(223);
+    case 126:
+      if (lookahead == 'a') ADVANCE(223);
       END_STATE();
-    case 132:
-      if (lookahead == 'd') ADVANCE(224);
+    case 127:
+      if (lookahead == 'e') ADVANCE(224);
       END_STATE();
-    case 133:
-      if (lookahead == 'h') ADVANCE(225);
+    case 128:
+      if (lookahead == 'e') ADVANCE(225);
       END_STATE();
-    case 134:
+    case 129:
       if (lookahead == 't') ADVANCE(226);
       END_STATE();
+    case 130:
+      if (lookahead == 'e') ADVANCE(227);
+      END_STATE();
+    case 131:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(228);
+      END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_gap);
+      END_STATE();
+    case 133:
+      if (lookahead == 'o') ADVANCE(229);
+      END_STATE();
+    case 134:
+      if (lookahead == 'e') ADVANCE(230);
+      END_STATE();
     case 135:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'b') ADVANCE(231);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(227);
+      if (lookahead == 'd') ADVANCE(232);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(228);
+      if (lookahead == 'h') ADVANCE(233);
       END_STATE();
     case 138:
-      if (lookahead == 'r') ADVANCE(229);
+      if (lookahead == 't') ADVANCE(234);
       END_STATE();
     case 139:
-      if (lookahead == 'u') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 140:
-      if (lookahead == 'a') ADVANCE(231);
+      if (lookahead == 'p') ADVANCE(235);
       END_STATE();
     case 141:
-      if (lookahead == 't') ADVANCE(232);
+      if (lookahead == 'l') ADVANCE(236);
       END_STATE();
     case 142:
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'r') ADVANCE(237);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'u') ADVANCE(238);
       END_STATE();
     case 144:
-      if (lookahead == 'i') ADVANCE(234);
+      if (lookahead == 'a') ADVANCE(239);
       END_STATE();
     case 145:
-      if (lookahead == 'k') ADVANCE(235);
-      END_STATE();
-    case 146:
-      if (lookahead == 's') ADVANCE(236);
-      END_STATE();
-    case 147:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(237);
-      END_STATE();
-    case 148:
-      if (lookahead == 'k') ADVANCE(238);
-      if (lookahead == 'q') ADVANCE(239);
       if (lookahead == 't') ADVANCE(240);
       END_STATE();
+    case 146:
+      if (lookahead == 'e') ADVANCE(241);
+      END_STATE();
+    case 147:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 148:
+      if (lookahead == 'i') ADVANCE(242);
+      END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'k') ADVANCE(243);
       END_STATE();
     case 150:
-      if (lookahead == 'i') ADVANCE(241);
+      if (lookahead == 's') ADVANCE(244);
       END_STATE();
     case 151:
-      if (lookahead == 'e') ADVANCE(242);
-      if (lookahead == 'n') ADVANCE(243);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(245);
       END_STATE();
     case 152:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'k') ADVANCE(246);
+      if (lookahead == 'q') ADVANCE(247);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 153:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'c') ADVANCE(249);
       END_STATE();
     case 154:
-      if (lookahead == 'p') ADVANCE(244);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(245);
-      END_STATE();
-    case 156:
-      if (lookahead == 'k') ADVANCE(246);
-      END_STATE();
-    case 157:
-      if (lookahead == 's') ADVANCE(247);
-      END_STATE();
-    case 158:
-      if (lookahead == 'k') ADVANCE(248);
-      END_STATE();
-    case 159:
-      if (lookahead == 'r') ADVANCE(249);
-      END_STATE();
-    case 160:
       if (lookahead == 'i') ADVANCE(250);
       END_STATE();
+    case 156:
+      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'n') ADVANCE(252);
+      END_STATE();
+    case 157:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
+    case 158:
+      ACCEPT_TOKEN(anon_sym_off);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(253);
+      END_STATE();
+    case 160:
+      if (lookahead == 'r') ADVANCE(254);
+      END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(251);
+      if (lookahead == 'k') ADVANCE(255);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(252);
+      if (lookahead == 's') ADVANCE(256);
       END_STATE();
     case 163:
-      if (lookahead == 'o') ADVANCE(253);
-      if (lookahead == 'v') ADVANCE(254);
+      if (lookahead == 'k') ADVANCE(257);
       END_STATE();
     case 164:
-      if (lookahead == 'h') ADVANCE(255);
-      if (lookahead == 't') ADVANCE(256);
+      if (lookahead == 'r') ADVANCE(258);
       END_STATE();
     case 165:
-      if (lookahead == 's') ADVANCE(257);
+      if (lookahead == 'i') ADVANCE(259);
       END_STATE();
     case 166:
-      if (lookahead == 'n') ADVANCE(258);
+      if (lookahead == 't') ADVANCE(260);
       END_STATE();
     case 167:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'r') ADVANCE(261);
       END_STATE();
     case 168:
-      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == 'o') ADVANCE(262);
+      if (lookahead == 'v') ADVANCE(263);
       END_STATE();
     case 169:
-      if (lookahead == 'l') ADVANCE(260);
+      if (lookahead == 'h') ADVANCE(264);
+      if (lookahead == 't') ADVANCE(265);
       END_STATE();
     case 170:
-      if (lookahead == 'e') ADVANCE(261);
+      if (lookahead == 's') ADVANCE(266);
       END_STATE();
     case 171:
-      if (lookahead == 'a') ADVANCE(262);
+      if (lookahead == 'n') ADVANCE(267);
       END_STATE();
     case 172:
-      if (lookahead == 'r') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 173:
-      if (lookahead == 't') ADVANCE(264);
+      if (lookahead == 'e') ADVANCE(268);
       END_STATE();
     case 174:
-      if (lookahead == 'e') ADVANCE(265);
+      if (lookahead == 'l') ADVANCE(269);
       END_STATE();
     case 175:
-      if (lookahead == 't') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(270);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(271);
       END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(268);
+      if (lookahead == 'r') ADVANCE(272);
       END_STATE();
     case 178:
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 179:
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'e') ADVANCE(274);
       END_STATE();
     case 180:
-      if (lookahead == 'c') ADVANCE(271);
+      if (lookahead == 'p') ADVANCE(275);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(276);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'p') ADVANCE(277);
       END_STATE();
     case 183:
-      if (lookahead == 'e') ADVANCE(272);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 184:
-      if (lookahead == 'a') ADVANCE(273);
+      if (lookahead == 't') ADVANCE(279);
       END_STATE();
     case 185:
-      if (lookahead == 'h') ADVANCE(274);
+      if (lookahead == 't') ADVANCE(280);
       END_STATE();
     case 186:
-      if (lookahead == 'n') ADVANCE(275);
+      if (lookahead == 'c') ADVANCE(281);
       END_STATE();
     case 187:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 188:
-      if (lookahead == 'a') ADVANCE(276);
+      ACCEPT_TOKEN(anon_sym_u16);
       END_STATE();
     case 189:
-      if (lookahead == 'h') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_u32);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 191:
-      if (lookahead == 'p') ADVANCE(278);
+      if (lookahead == 'e') ADVANCE(282);
       END_STATE();
     case 192:
-      if (lookahead == 'o') ADVANCE(279);
+      if (lookahead == 'a') ADVANCE(283);
       END_STATE();
     case 193:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'h') ADVANCE(284);
       END_STATE();
     case 194:
-      if (lookahead == 'k') ADVANCE(280);
+      if (lookahead == 'n') ADVANCE(285);
       END_STATE();
     case 195:
-      if (lookahead == 'g') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(282);
+      if (lookahead == 'a') ADVANCE(286);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(283);
+      if (lookahead == 'h') ADVANCE(287);
       END_STATE();
     case 198:
-      if (lookahead == 's') ADVANCE(284);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 199:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'p') ADVANCE(288);
       END_STATE();
     case 200:
-      if (lookahead == 's') ADVANCE(285);
+      if (lookahead == 'o') ADVANCE(289);
       END_STATE();
     case 201:
-      if (lookahead == 'c') ADVANCE(286);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 202:
-      if (lookahead == 'i') ADVANCE(287);
+      if (lookahead == 'k') ADVANCE(290);
       END_STATE();
     case 203:
-      if (lookahead == 'u') ADVANCE(288);
+      if (lookahead == 'g') ADVANCE(291);
       END_STATE();
     case 204:
-      if (lookahead == 'u') ADVANCE(289);
+      if (lookahead == 't') ADVANCE(292);
       END_STATE();
     case 205:
-      if (lookahead == 'y') ADVANCE(290);
-      END_STATE();
-    case 206:
-      if (lookahead == 'c') ADVANCE(291);
-      END_STATE();
-    case 207:
-      if (lookahead == 'r') ADVANCE(292);
-      END_STATE();
-    case 208:
       if (lookahead == 's') ADVANCE(293);
       END_STATE();
+    case 206:
+      if (lookahead == 's') ADVANCE(294);
+      END_STATE();
+    case 207:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
+    case 208:
+      if (lookahead == 's') ADVANCE(295);
+      END_STATE();
     case 209:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'c') ADVANCE(296);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'i') ADVANCE(297);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_drop);
+      if (lookahead == 'u') ADVANCE(298);
       END_STATE();
     case 212:
-      if (lookahead == 'y') ADVANCE(294);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 213:
-      if (lookahead == 'i') ADVANCE(295);
+      if (lookahead == 'y') ADVANCE(300);
       END_STATE();
     case 214:
-      if (lookahead == 's') ADVANCE(296);
+      if (lookahead == 'c') ADVANCE(301);
       END_STATE();
     case 215:
-      if (lookahead == 'b') ADVANCE(297);
+      if (lookahead == 'r') ADVANCE(302);
       END_STATE();
     case 216:
-      if (lookahead == 'r') ADVANCE(298);
+      if (lookahead == 's') ADVANCE(303);
       END_STATE();
     case 217:
-      if (lookahead == 'c') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 218:
-      if (lookahead == 'e') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 219:
-      if (lookahead == 'w') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 220:
-      if (lookahead == 'a') ADVANCE(302);
+      if (lookahead == 'y') ADVANCE(304);
       END_STATE();
     case 221:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'i') ADVANCE(305);
       END_STATE();
     case 222:
-      if (lookahead == 'r') ADVANCE(304);
+      if (lookahead == 's') ADVANCE(306);
       END_STATE();
     case 223:
-      if (lookahead == 'a') ADVANCE(305);
+      if (lookahead == 'b') ADVANCE(307);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(306);
+      if (lookahead == 'r') ADVANCE(308);
       END_STATE();
     case 225:
-      if (lookahead == 'k') ADVANCE(307);
+      if (lookahead == 'c') ADVANCE(309);
       END_STATE();
     case 226:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(308);
-      END_STATE();
-    case 228:
-      if (lookahead == 'u') ADVANCE(309);
-      END_STATE();
-    case 229:
       if (lookahead == 'e') ADVANCE(310);
       END_STATE();
+    case 227:
+      if (lookahead == 'w') ADVANCE(311);
+      END_STATE();
+    case 228:
+      if (lookahead == 'a') ADVANCE(312);
+      END_STATE();
+    case 229:
+      if (lookahead == 'd') ADVANCE(313);
+      END_STATE();
     case 230:
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'r') ADVANCE(314);
       END_STATE();
     case 231:
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'a') ADVANCE(315);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(313);
-      END_STATE();
-    case 233:
-      if (lookahead == 'n') ADVANCE(314);
-      END_STATE();
-    case 234:
-      if (lookahead == 't') ADVANCE(315);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_link);
       if (lookahead == 'l') ADVANCE(316);
       END_STATE();
+    case 233:
+      if (lookahead == 'k') ADVANCE(317);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_host);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(318);
+      END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'u') ADVANCE(319);
       END_STATE();
     case 237:
-      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(320);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_mask);
+      if (lookahead == 't') ADVANCE(321);
       END_STATE();
     case 239:
-      if (lookahead == 'u') ADVANCE(318);
+      if (lookahead == 'l') ADVANCE(322);
       END_STATE();
     case 240:
-      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == 'e') ADVANCE(323);
       END_STATE();
     case 241:
-      if (lookahead == 'v') ADVANCE(320);
+      if (lookahead == 'n') ADVANCE(324);
       END_STATE();
     case 242:
-      if (lookahead == 'm') ADVANCE(321);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 243:
-      if (lookahead == 's') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(326);
       END_STATE();
     case 244:
-      if (lookahead == 'u') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 245:
-      if (lookahead == 'h') ADVANCE(324);
+      if (lookahead == 'l') ADVANCE(327);
       END_STATE();
     case 246:
-      if (lookahead == 'e') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_mask);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'u') ADVANCE(328);
       END_STATE();
     case 248:
-      if (lookahead == 'r') ADVANCE(327);
+      if (lookahead == 'e') ADVANCE(329);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_peer);
+      if (lookahead == 'h') ADVANCE(330);
       END_STATE();
     case 250:
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'v') ADVANCE(331);
       END_STATE();
     case 251:
-      if (lookahead == 'r') ADVANCE(329);
+      if (lookahead == 'm') ADVANCE(332);
       END_STATE();
     case 252:
-      if (lookahead == 'o') ADVANCE(330);
+      if (lookahead == 's') ADVANCE(333);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'u') ADVANCE(334);
       END_STATE();
     case 254:
-      if (lookahead == 'a') ADVANCE(331);
+      if (lookahead == 'h') ADVANCE(335);
       END_STATE();
     case 255:
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 'e') ADVANCE(336);
       END_STATE();
     case 256:
-      if (lookahead == 'o') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 257:
-      if (lookahead == 'c') ADVANCE(334);
+      if (lookahead == 'r') ADVANCE(338);
       END_STATE();
     case 258:
-      if (lookahead == 't') ADVANCE(335);
+      ACCEPT_TOKEN(anon_sym_peer);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 260:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'r') ADVANCE(340);
       END_STATE();
     case 261:
-      if (lookahead == 'c') ADVANCE(337);
+      if (lookahead == 'o') ADVANCE(341);
       END_STATE();
     case 262:
-      if (lookahead == 't') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 263:
-      if (lookahead == 'd') ADVANCE(339);
+      if (lookahead == 'a') ADVANCE(342);
       END_STATE();
     case 264:
-      if (lookahead == 'e') ADVANCE(340);
+      if (lookahead == 'i') ADVANCE(343);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'o') ADVANCE(344);
       END_STATE();
     case 266:
-      if (lookahead == 'i') ADVANCE(341);
+      if (lookahead == 'c') ADVANCE(345);
       END_STATE();
     case 267:
-      if (lookahead == 'e') ADVANCE(342);
+      if (lookahead == 't') ADVANCE(346);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_slot);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'a') ADVANCE(347);
       END_STATE();
     case 270:
-      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == 'c') ADVANCE(348);
       END_STATE();
     case 271:
-      if (lookahead == 't') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(349);
       END_STATE();
     case 272:
-      if (lookahead == 'a') ADVANCE(345);
+      if (lookahead == 'd') ADVANCE(350);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_vlan);
-      END_STATE();
-    case 276:
-      if (lookahead == 'n') ADVANCE(346);
-      END_STATE();
-    case 277:
-      if (lookahead == 'i') ADVANCE(347);
-      END_STATE();
-    case 278:
-      if (lookahead == 't') ADVANCE(348);
-      END_STATE();
-    case 279:
-      if (lookahead == 'n') ADVANCE(349);
-      END_STATE();
-    case 280:
-      if (lookahead == 'h') ADVANCE(350);
-      END_STATE();
-    case 281:
       if (lookahead == 'e') ADVANCE(351);
       END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_burst);
+    case 274:
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_bytes);
+    case 275:
+      if (lookahead == 'l') ADVANCE(352);
       END_STATE();
-    case 284:
-      if (lookahead == 't') ADVANCE(352);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_class);
+    case 276:
       if (lookahead == 'i') ADVANCE(353);
       END_STATE();
+    case 277:
+      if (lookahead == 'e') ADVANCE(354);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 280:
+      if (lookahead == 'e') ADVANCE(355);
+      END_STATE();
+    case 281:
+      if (lookahead == 't') ADVANCE(356);
+      END_STATE();
+    case 282:
+      if (lookahead == 'a') ADVANCE(357);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_vlan);
+      END_STATE();
     case 286:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 'n') ADVANCE(358);
       END_STATE();
     case 287:
-      if (lookahead == 'n') ADVANCE(355);
-      END_STATE();
-    case 288:
-      if (lookahead == 'p') ADVANCE(356);
-      END_STATE();
-    case 289:
-      if (lookahead == 'l') ADVANCE(357);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 291:
-      if (lookahead == 't') ADVANCE(358);
-      END_STATE();
-    case 292:
       if (lookahead == 'i') ADVANCE(359);
       END_STATE();
+    case 288:
+      if (lookahead == 't') ADVANCE(360);
+      END_STATE();
+    case 289:
+      if (lookahead == 'n') ADVANCE(361);
+      END_STATE();
+    case 290:
+      if (lookahead == 'h') ADVANCE(362);
+      END_STATE();
+    case 291:
+      if (lookahead == 'e') ADVANCE(363);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
     case 293:
-      if (lookahead == 'o') ADVANCE(360);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
     case 295:
-      if (lookahead == 'c') ADVANCE(361);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(365);
       END_STATE();
     case 296:
-      if (lookahead == 's') ADVANCE(362);
+      if (lookahead == 't') ADVANCE(366);
       END_STATE();
     case 297:
-      if (lookahead == 'l') ADVANCE(363);
+      if (lookahead == 'n') ADVANCE(367);
       END_STATE();
     case 298:
-      if (lookahead == 'n') ADVANCE(364);
+      if (lookahead == 'p') ADVANCE(368);
       END_STATE();
     case 299:
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'l') ADVANCE(369);
       END_STATE();
     case 300:
-      if (lookahead == 'r') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 301:
-      if (lookahead == 'a') ADVANCE(367);
+      if (lookahead == 't') ADVANCE(370);
       END_STATE();
     case 302:
-      if (lookahead == 'r') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(371);
       END_STATE();
     case 303:
-      if (lookahead == 'e') ADVANCE(369);
+      if (lookahead == 'o') ADVANCE(372);
       END_STATE();
     case 304:
-      if (lookahead == 'i') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 305:
-      if (lookahead == 'l') ADVANCE(371);
+      if (lookahead == 'c') ADVANCE(373);
       END_STATE();
     case 306:
-      if (lookahead == 'e') ADVANCE(372);
+      if (lookahead == 's') ADVANCE(374);
       END_STATE();
     case 307:
-      if (lookahead == 'e') ADVANCE(373);
+      if (lookahead == 'l') ADVANCE(375);
       END_STATE();
     case 308:
-      if (lookahead == '6') ADVANCE(374);
+      if (lookahead == 'n') ADVANCE(376);
       END_STATE();
     case 309:
-      if (lookahead == 'd') ADVANCE(375);
+      if (lookahead == 't') ADVANCE(377);
       END_STATE();
     case 310:
-      if (lookahead == 's') ADVANCE(376);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 312:
-      if (lookahead == 'i') ADVANCE(377);
-      END_STATE();
-    case 313:
       if (lookahead == 'r') ADVANCE(378);
       END_STATE();
+    case 311:
+      if (lookahead == 'a') ADVANCE(379);
+      END_STATE();
+    case 312:
+      if (lookahead == 'r') ADVANCE(380);
+      END_STATE();
+    case 313:
+      if (lookahead == 'e') ADVANCE(381);
+      END_STATE();
     case 314:
-      if (lookahead == 'c') ADVANCE(379);
+      if (lookahead == 'i') ADVANCE(382);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'l') ADVANCE(383);
       END_STATE();
     case 316:
-      if (lookahead == 'a') ADVANCE(380);
-      END_STATE();
-    case 317:
-      if (lookahead == 'a') ADVANCE(381);
-      END_STATE();
-    case 318:
-      if (lookahead == 'e') ADVANCE(382);
-      END_STATE();
-    case 319:
-      if (lookahead == 'r') ADVANCE(383);
-      END_STATE();
-    case 320:
       if (lookahead == 'e') ADVANCE(384);
       END_STATE();
+    case 317:
+      if (lookahead == 'e') ADVANCE(385);
+      END_STATE();
+    case 318:
+      if (lookahead == '6') ADVANCE(386);
+      END_STATE();
+    case 319:
+      if (lookahead == 'd') ADVANCE(387);
+      END_STATE();
+    case 320:
+      if (lookahead == 's') ADVANCE(388);
+      END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_netem);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'i') ADVANCE(389);
       END_STATE();
     case 323:
-      if (lookahead == 't') ADVANCE(385);
+      if (lookahead == 'r') ADVANCE(390);
       END_STATE();
     case 324:
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'c') ADVANCE(391);
       END_STATE();
     case 325:
-      if (lookahead == 't') ADVANCE(387);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 326:
-      if (lookahead == 'h') ADVANCE(388);
+      if (lookahead == 'a') ADVANCE(392);
       END_STATE();
     case 327:
-      if (lookahead == 'a') ADVANCE(389);
+      if (lookahead == 'a') ADVANCE(393);
       END_STATE();
     case 328:
-      if (lookahead == 'y') ADVANCE(390);
+      if (lookahead == 'e') ADVANCE(394);
       END_STATE();
     case 329:
-      if (lookahead == 'o') ADVANCE(391);
+      if (lookahead == 'r') ADVANCE(395);
       END_STATE();
     case 330:
-      if (lookahead == 'u') ADVANCE(392);
+      ACCEPT_TOKEN(anon_sym_match);
       END_STATE();
     case 331:
-      if (lookahead == 't') ADVANCE(393);
+      if (lookahead == 'e') ADVANCE(396);
       END_STATE();
     case 332:
-      if (lookahead == 'b') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 333:
-      if (lookahead == 'c') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 't') ADVANCE(397);
       END_STATE();
     case 335:
-      if (lookahead == 'u') ADVANCE(396);
+      if (lookahead == 'e') ADVANCE(398);
       END_STATE();
     case 336:
-      if (lookahead == 's') ADVANCE(397);
+      if (lookahead == 't') ADVANCE(399);
       END_STATE();
     case 337:
-      if (lookahead == 't') ADVANCE(398);
+      if (lookahead == 'h') ADVANCE(400);
       END_STATE();
     case 338:
-      if (lookahead == 'e') ADVANCE(399);
+      if (lookahead == 'a') ADVANCE(401);
       END_STATE();
     case 339:
-      if (lookahead == 'e') ADVANCE(400);
+      if (lookahead == 'y') ADVANCE(402);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'o') ADVANCE(403);
       END_STATE();
     case 341:
-      if (lookahead == 'o') ADVANCE(401);
+      if (lookahead == 'u') ADVANCE(404);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 't') ADVANCE(405);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'b') ADVANCE(406);
       END_STATE();
     case 344:
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'c') ADVANCE(407);
       END_STATE();
     case 345:
-      if (lookahead == 'c') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'u') ADVANCE(408);
       END_STATE();
     case 347:
-      if (lookahead == 'n') ADVANCE(404);
+      if (lookahead == 's') ADVANCE(409);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 't') ADVANCE(410);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_action);
+      if (lookahead == 'e') ADVANCE(411);
       END_STATE();
     case 350:
-      if (lookahead == 'o') ADVANCE(405);
+      if (lookahead == 'e') ADVANCE(412);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'e') ADVANCE(413);
       END_STATE();
     case 353:
-      if (lookahead == 'f') ADVANCE(406);
+      if (lookahead == 'o') ADVANCE(414);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 355:
-      if (lookahead == 'u') ADVANCE(407);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 356:
-      if (lookahead == 't') ADVANCE(408);
+      if (lookahead == 'l') ADVANCE(415);
       END_STATE();
     case 357:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 'c') ADVANCE(416);
       END_STATE();
     case 358:
-      if (lookahead == '_') ADVANCE(410);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 359:
-      if (lookahead == 'b') ADVANCE(411);
+      if (lookahead == 'n') ADVANCE(417);
       END_STATE();
     case 360:
-      if (lookahead == 'r') ADVANCE(412);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 361:
-      if (lookahead == 'a') ADVANCE(413);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 'o') ADVANCE(418);
       END_STATE();
     case 363:
-      if (lookahead == 'i') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 364:
-      if (lookahead == 'e') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'f') ADVANCE(419);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 367:
-      if (lookahead == 'l') ADVANCE(416);
+      if (lookahead == 'u') ADVANCE(420);
       END_STATE();
     case 368:
-      if (lookahead == 'd') ADVANCE(417);
+      if (lookahead == 't') ADVANCE(421);
       END_STATE();
     case 369:
-      if (lookahead == 'l') ADVANCE(418);
+      if (lookahead == 't') ADVANCE(422);
       END_STATE();
     case 370:
-      if (lookahead == 'c') ADVANCE(419);
+      if (lookahead == '_') ADVANCE(423);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'b') ADVANCE(424);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'r') ADVANCE(425);
       END_STATE();
     case 373:
-      if (lookahead == 'y') ADVANCE(420);
+      if (lookahead == 'a') ADVANCE(426);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 375:
-      if (lookahead == 'e') ADVANCE(421);
+      if (lookahead == 'i') ADVANCE(427);
       END_STATE();
     case 376:
-      if (lookahead == 's') ADVANCE(422);
+      if (lookahead == 'e') ADVANCE(428);
       END_STATE();
     case 377:
-      if (lookahead == 'd') ADVANCE(423);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 379:
-      if (lookahead == 'y') ADVANCE(424);
+      if (lookahead == 'l') ADVANCE(429);
       END_STATE();
     case 380:
-      if (lookahead == 'y') ADVANCE(425);
+      if (lookahead == 'd') ADVANCE(430);
       END_STATE();
     case 381:
-      if (lookahead == 'n') ADVANCE(426);
+      if (lookahead == 'l') ADVANCE(431);
       END_STATE();
     case 382:
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'c') ADVANCE(432);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_native);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'y') ADVANCE(433);
       END_STATE();
     case 386:
-      if (lookahead == 'a') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 387:
-      if (lookahead == 's') ADVANCE(429);
-      END_STATE();
-    case 388:
-      if (lookahead == 'r') ADVANCE(430);
-      END_STATE();
-    case 389:
-      if (lookahead == 't') ADVANCE(431);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_policy);
-      END_STATE();
-    case 391:
-      if (lookahead == 'u') ADVANCE(432);
-      END_STATE();
-    case 392:
-      if (lookahead == 't') ADVANCE(433);
-      END_STATE();
-    case 393:
       if (lookahead == 'e') ADVANCE(434);
       END_STATE();
+    case 388:
+      if (lookahead == 's') ADVANCE(435);
+      END_STATE();
+    case 389:
+      if (lookahead == 'd') ADVANCE(436);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_jitter);
+      END_STATE();
+    case 391:
+      if (lookahead == 'y') ADVANCE(437);
+      END_STATE();
+    case 392:
+      if (lookahead == 'y') ADVANCE(438);
+      END_STATE();
+    case 393:
+      if (lookahead == 'n') ADVANCE(439);
+      END_STATE();
     case 394:
-      if (lookahead == 'i') ADVANCE(435);
-      END_STATE();
-    case 395:
-      if (lookahead == 'o') ADVANCE(436);
-      END_STATE();
-    case 396:
-      if (lookahead == 'm') ADVANCE(437);
-      END_STATE();
-    case 397:
-      if (lookahead == 's') ADVANCE(438);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_reject);
-      END_STATE();
-    case 399:
-      if (lookahead == 'd') ADVANCE(439);
-      END_STATE();
-    case 400:
       if (lookahead == 'r') ADVANCE(440);
       END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 398:
+      if (lookahead == 'a') ADVANCE(441);
+      END_STATE();
+    case 399:
+      if (lookahead == 's') ADVANCE(442);
+      END_STATE();
+    case 400:
+      if (lookahead == 'r') ADVANCE(443);
+      END_STATE();
     case 401:
-      if (lookahead == 'n') ADVANCE(441);
+      if (lookahead == 't') ADVANCE(444);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 403:
-      if (lookahead == 'h') ADVANCE(442);
+      if (lookahead == 'u') ADVANCE(445);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 't') ADVANCE(446);
       END_STATE();
     case 405:
-      if (lookahead == 'l') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(447);
       END_STATE();
     case 406:
-      if (lookahead == 'y') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(448);
       END_STATE();
     case 407:
-      if (lookahead == 'e') ADVANCE(445);
+      if (lookahead == 'o') ADVANCE(449);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'm') ADVANCE(450);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 's') ADVANCE(451);
       END_STATE();
     case 410:
-      if (lookahead == 'q') ADVANCE(446);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 411:
-      if (lookahead == 'u') ADVANCE(447);
+      if (lookahead == 'd') ADVANCE(452);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_divisor);
+      if (lookahead == 'r') ADVANCE(453);
       END_STATE();
     case 413:
-      if (lookahead == 't') ADVANCE(448);
+      ACCEPT_TOKEN(anon_sym_sample);
       END_STATE();
     case 414:
-      if (lookahead == 's') ADVANCE(449);
+      if (lookahead == 'n') ADVANCE(454);
       END_STATE();
     case 415:
-      if (lookahead == 't') ADVANCE(450);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 416:
-      if (lookahead == 'l') ADVANCE(451);
+      if (lookahead == 'h') ADVANCE(455);
       END_STATE();
     case 417:
-      ACCEPT_TOKEN(anon_sym_forward);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 'l') ADVANCE(456);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'y') ADVANCE(457);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(anon_sym_hashkey);
+      if (lookahead == 'e') ADVANCE(458);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 422:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      if (lookahead == 'q') ADVANCE(459);
       END_STATE();
     case 424:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 'u') ADVANCE(460);
       END_STATE();
     case 425:
-      if (lookahead == 'e') ADVANCE(452);
+      ACCEPT_TOKEN(anon_sym_divisor);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 't') ADVANCE(461);
       END_STATE();
     case 427:
-      if (lookahead == 'a') ADVANCE(453);
+      if (lookahead == 's') ADVANCE(462);
       END_STATE();
     case 428:
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 't') ADVANCE(463);
       END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 430:
-      if (lookahead == 'u') ADVANCE(455);
-      END_STATE();
-    case 431:
-      if (lookahead == 'e') ADVANCE(456);
-      END_STATE();
-    case 432:
-      if (lookahead == 't') ADVANCE(457);
-      END_STATE();
-    case 433:
-      if (lookahead == 'i') ADVANCE(458);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 435:
-      if (lookahead == 't') ADVANCE(459);
-      END_STATE();
-    case 436:
-      if (lookahead == 'l') ADVANCE(460);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 438:
-      if (lookahead == 'i') ADVANCE(461);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 441:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 442:
-      if (lookahead == 'a') ADVANCE(462);
-      END_STATE();
-    case 443:
-      if (lookahead == 'e') ADVANCE(463);
-      END_STATE();
-    case 444:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 445:
-      ACCEPT_TOKEN(anon_sym_continue);
-      END_STATE();
-    case 446:
       if (lookahead == 'l') ADVANCE(464);
       END_STATE();
+    case 430:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(anon_sym_hashkey);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 438:
+      if (lookahead == 'e') ADVANCE(465);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 440:
+      if (lookahead == 'a') ADVANCE(466);
+      END_STATE();
+    case 441:
+      if (lookahead == 'd') ADVANCE(467);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(anon_sym_packets);
+      END_STATE();
+    case 443:
+      if (lookahead == 'u') ADVANCE(468);
+      END_STATE();
+    case 444:
+      if (lookahead == 'e') ADVANCE(469);
+      END_STATE();
+    case 445:
+      if (lookahead == 't') ADVANCE(470);
+      END_STATE();
+    case 446:
+      if (lookahead == 'i') ADVANCE(471);
+      END_STATE();
     case 447:
-      if (lookahead == 't') ADVANCE(465);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 448:
-      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == 't') ADVANCE(472);
       END_STATE();
     case 449:
-      if (lookahead == 'h') ADVANCE(467);
+      if (lookahead == 'l') ADVANCE(473);
       END_STATE();
     case 450:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 451:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'i') ADVANCE(474);
       END_STATE();
     case 452:
-      if (lookahead == 'r') ADVANCE(468);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 453:
-      if (lookahead == 'd') ADVANCE(469);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 454:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 455:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'a') ADVANCE(475);
       END_STATE();
     case 456:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 457:
-      if (lookahead == 'i') ADVANCE(470);
-      END_STATE();
-    case 458:
-      if (lookahead == 'n') ADVANCE(471);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 461:
-      if (lookahead == 'f') ADVANCE(472);
-      END_STATE();
-    case 462:
-      if (lookahead == 'b') ADVANCE(473);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 464:
-      if (lookahead == 'e') ADVANCE(474);
-      END_STATE();
-    case 465:
-      if (lookahead == 'i') ADVANCE(475);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 467:
       if (lookahead == 'e') ADVANCE(476);
       END_STATE();
+    case 457:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(anon_sym_continue);
+      END_STATE();
+    case 459:
+      if (lookahead == 'l') ADVANCE(477);
+      END_STATE();
+    case 460:
+      if (lookahead == 't') ADVANCE(478);
+      END_STATE();
+    case 461:
+      if (lookahead == 'e') ADVANCE(479);
+      END_STATE();
+    case 462:
+      if (lookahead == 'h') ADVANCE(480);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 465:
+      if (lookahead == 'r') ADVANCE(481);
+      END_STATE();
+    case 466:
+      if (lookahead == 'd') ADVANCE(482);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
     case 468:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 469:
-      if (lookahead == 'e') ADVANCE(477);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 470:
-      if (lookahead == 'n') ADVANCE(478);
+      if (lookahead == 'i') ADVANCE(483);
       END_STATE();
     case 471:
-      if (lookahead == 'g') ADVANCE(479);
+      if (lookahead == 'n') ADVANCE(484);
       END_STATE();
     case 472:
-      if (lookahead == 'y') ADVANCE(480);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 473:
-      if (lookahead == 'l') ADVANCE(481);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 474:
-      if (lookahead == 'n') ADVANCE(482);
+      if (lookahead == 'f') ADVANCE(485);
       END_STATE();
     case 475:
-      if (lookahead == 'o') ADVANCE(483);
+      if (lookahead == 'b') ADVANCE(486);
       END_STATE();
     case 476:
-      if (lookahead == 'd') ADVANCE(484);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 477:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'e') ADVANCE(487);
       END_STATE();
     case 478:
-      if (lookahead == 'g') ADVANCE(485);
+      if (lookahead == 'i') ADVANCE(488);
       END_STATE();
     case 479:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 480:
-      ACCEPT_TOKEN(anon_sym_reclassify);
+      if (lookahead == 'e') ADVANCE(489);
       END_STATE();
     case 481:
-      if (lookahead == 'e') ADVANCE(486);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 482:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'e') ADVANCE(490);
       END_STATE();
     case 483:
-      if (lookahead == 'n') ADVANCE(487);
+      if (lookahead == 'n') ADVANCE(491);
       END_STATE();
     case 484:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'g') ADVANCE(492);
       END_STATE();
     case 485:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'y') ADVANCE(493);
       END_STATE();
     case 486:
-      ACCEPT_TOKEN(anon_sym_unreachable);
+      if (lookahead == 'l') ADVANCE(494);
       END_STATE();
     case 487:
+      if (lookahead == 'n') ADVANCE(495);
+      END_STATE();
+    case 488:
+      if (lookahead == 'o') ADVANCE(496);
+      END_STATE();
+    case 489:
+      if (lookahead == 'd') ADVANCE(497);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 491:
+      if (lookahead == 'g') ADVANCE(498);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 494:
+      if (lookahead == 'e') ADVANCE(499);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 496:
+      if (lookahead == 'n') ADVANCE(500);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 500:
       ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
@@ -10632,540 +10620,548 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 252},
-  [2] = {.lex_state = 255},
-  [3] = {.lex_state = 252},
-  [4] = {.lex_state = 252},
-  [5] = {.lex_state = 252},
-  [6] = {.lex_state = 252},
-  [7] = {.lex_state = 252},
-  [8] = {.lex_state = 252},
-  [9] = {.lex_state = 258},
-  [10] = {.lex_state = 258},
-  [11] = {.lex_state = 258},
-  [12] = {.lex_state = 258},
-  [13] = {.lex_state = 258},
-  [14] = {.lex_state = 269},
-  [15] = {.lex_state = 255},
-  [16] = {.lex_state = 258},
-  [17] = {.lex_state = 258},
-  [18] = {.lex_state = 258},
-  [19] = {.lex_state = 257},
-  [20] = {.lex_state = 253},
-  [21] = {.lex_state = 253},
-  [22] = {.lex_state = 259},
-  [23] = {.lex_state = 271},
-  [24] = {.lex_state = 271},
-  [25] = {.lex_state = 267},
-  [26] = {.lex_state = 267},
-  [27] = {.lex_state = 267},
-  [28] = {.lex_state = 267},
-  [29] = {.lex_state = 267},
-  [30] = {.lex_state = 266},
-  [31] = {.lex_state = 253},
-  [32] = {.lex_state = 257},
-  [33] = {.lex_state = 257},
-  [34] = {.lex_state = 257},
-  [35] = {.lex_state = 266},
-  [36] = {.lex_state = 257},
-  [37] = {.lex_state = 266},
-  [38] = {.lex_state = 257},
-  [39] = {.lex_state = 254},
-  [40] = {.lex_state = 257},
-  [41] = {.lex_state = 254},
-  [42] = {.lex_state = 257},
-  [43] = {.lex_state = 254},
-  [44] = {.lex_state = 257},
-  [45] = {.lex_state = 257},
-  [46] = {.lex_state = 257},
-  [47] = {.lex_state = 257},
-  [48] = {.lex_state = 253},
-  [49] = {.lex_state = 253},
-  [50] = {.lex_state = 253},
-  [51] = {.lex_state = 253},
-  [52] = {.lex_state = 266},
-  [53] = {.lex_state = 253},
-  [54] = {.lex_state = 253},
-  [55] = {.lex_state = 253},
-  [56] = {.lex_state = 253},
-  [57] = {.lex_state = 253},
-  [58] = {.lex_state = 266},
-  [59] = {.lex_state = 254},
+  [1] = {.lex_state = 243},
+  [2] = {.lex_state = 246},
+  [3] = {.lex_state = 243},
+  [4] = {.lex_state = 243},
+  [5] = {.lex_state = 243},
+  [6] = {.lex_state = 243},
+  [7] = {.lex_state = 243},
+  [8] = {.lex_state = 243},
+  [9] = {.lex_state = 250},
+  [10] = {.lex_state = 250},
+  [11] = {.lex_state = 250},
+  [12] = {.lex_state = 250},
+  [13] = {.lex_state = 250},
+  [14] = {.lex_state = 261},
+  [15] = {.lex_state = 246},
+  [16] = {.lex_state = 250},
+  [17] = {.lex_state = 250},
+  [18] = {.lex_state = 250},
+  [19] = {.lex_state = 249},
+  [20] = {.lex_state = 251},
+  [21] = {.lex_state = 244},
+  [22] = {.lex_state = 244},
+  [23] = {.lex_state = 263},
+  [24] = {.lex_state = 263},
+  [25] = {.lex_state = 259},
+  [26] = {.lex_state = 259},
+  [27] = {.lex_state = 259},
+  [28] = {.lex_state = 259},
+  [29] = {.lex_state = 259},
+  [30] = {.lex_state = 258},
+  [31] = {.lex_state = 249},
+  [32] = {.lex_state = 244},
+  [33] = {.lex_state = 249},
+  [34] = {.lex_state = 249},
+  [35] = {.lex_state = 258},
+  [36] = {.lex_state = 258},
+  [37] = {.lex_state = 249},
+  [38] = {.lex_state = 245},
+  [39] = {.lex_state = 249},
+  [40] = {.lex_state = 245},
+  [41] = {.lex_state = 249},
+  [42] = {.lex_state = 249},
+  [43] = {.lex_state = 249},
+  [44] = {.lex_state = 245},
+  [45] = {.lex_state = 249},
+  [46] = {.lex_state = 249},
+  [47] = {.lex_state = 249},
+  [48] = {.lex_state = 244},
+  [49] = {.lex_state = 244},
+  [50] = {.lex_state = 244},
+  [51] = {.lex_state = 244},
+  [52] = {.lex_state = 244},
+  [53] = {.lex_state = 244},
+  [54] = {.lex_state = 244},
+  [55] = {.lex_state = 244},
+  [56] = {.lex_state = 258},
+  [57] = {.lex_state = 244},
+  [58] = {.lex_state = 258},
+  [59] = {.lex_state = 245},
   [60] = {.lex_state = 1},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 274},
-  [64] = {.lex_state = 274},
-  [65] = {.lex_state = 254},
-  [66] = {.lex_state = 274},
-  [67] = {.lex_state = 254},
-  [68] = {.lex_state = 274},
-  [69] = {.lex_state = 253},
-  [70] = {.lex_state = 253},
-  [71] = {.lex_state = 263},
-  [72] = {.lex_state = 263},
-  [73] = {.lex_state = 263},
-  [74] = {.lex_state = 253},
-  [75] = {.lex_state = 254},
-  [76] = {.lex_state = 254},
-  [77] = {.lex_state = 253},
-  [78] = {.lex_state = 253},
-  [79] = {.lex_state = 254},
-  [80] = {.lex_state = 3},
-  [81] = {.lex_state = 3},
-  [82] = {.lex_state = 3},
-  [83] = {.lex_state = 3},
-  [84] = {.lex_state = 3},
-  [85] = {.lex_state = 254},
-  [86] = {.lex_state = 1},
-  [87] = {.lex_state = 1},
-  [88] = {.lex_state = 257},
-  [89] = {.lex_state = 253},
-  [90] = {.lex_state = 257},
-  [91] = {.lex_state = 257},
+  [63] = {.lex_state = 245},
+  [64] = {.lex_state = 267},
+  [65] = {.lex_state = 267},
+  [66] = {.lex_state = 267},
+  [67] = {.lex_state = 245},
+  [68] = {.lex_state = 251},
+  [69] = {.lex_state = 245},
+  [70] = {.lex_state = 251},
+  [71] = {.lex_state = 244},
+  [72] = {.lex_state = 244},
+  [73] = {.lex_state = 251},
+  [74] = {.lex_state = 251},
+  [75] = {.lex_state = 267},
+  [76] = {.lex_state = 244},
+  [77] = {.lex_state = 244},
+  [78] = {.lex_state = 251},
+  [79] = {.lex_state = 251},
+  [80] = {.lex_state = 244},
+  [81] = {.lex_state = 251},
+  [82] = {.lex_state = 255},
+  [83] = {.lex_state = 255},
+  [84] = {.lex_state = 255},
+  [85] = {.lex_state = 251},
+  [86] = {.lex_state = 251},
+  [87] = {.lex_state = 245},
+  [88] = {.lex_state = 251},
+  [89] = {.lex_state = 251},
+  [90] = {.lex_state = 251},
+  [91] = {.lex_state = 245},
   [92] = {.lex_state = 3},
-  [93] = {.lex_state = 274},
-  [94] = {.lex_state = 253},
-  [95] = {.lex_state = 259},
-  [96] = {.lex_state = 252},
-  [97] = {.lex_state = 259},
-  [98] = {.lex_state = 257},
-  [99] = {.lex_state = 257},
-  [100] = {.lex_state = 253},
-  [101] = {.lex_state = 257},
-  [102] = {.lex_state = 254},
-  [103] = {.lex_state = 274},
-  [104] = {.lex_state = 257},
-  [105] = {.lex_state = 257},
-  [106] = {.lex_state = 274},
-  [107] = {.lex_state = 259},
-  [108] = {.lex_state = 274},
-  [109] = {.lex_state = 274},
-  [110] = {.lex_state = 259},
-  [111] = {.lex_state = 259},
-  [112] = {.lex_state = 257},
-  [113] = {.lex_state = 259},
-  [114] = {.lex_state = 252},
-  [115] = {.lex_state = 263},
-  [116] = {.lex_state = 263},
-  [117] = {.lex_state = 259},
-  [118] = {.lex_state = 274},
-  [119] = {.lex_state = 252},
-  [120] = {.lex_state = 252},
-  [121] = {.lex_state = 259},
-  [122] = {.lex_state = 259},
-  [123] = {.lex_state = 259},
-  [124] = {.lex_state = 259},
-  [125] = {.lex_state = 257},
-  [126] = {.lex_state = 257},
-  [127] = {.lex_state = 257},
-  [128] = {.lex_state = 257},
-  [129] = {.lex_state = 259},
-  [130] = {.lex_state = 257},
-  [131] = {.lex_state = 257},
-  [132] = {.lex_state = 257},
-  [133] = {.lex_state = 259},
-  [134] = {.lex_state = 257},
-  [135] = {.lex_state = 262},
-  [136] = {.lex_state = 264},
-  [137] = {.lex_state = 264},
-  [138] = {.lex_state = 264},
-  [139] = {.lex_state = 262},
-  [140] = {.lex_state = 252},
-  [141] = {.lex_state = 252},
-  [142] = {.lex_state = 274},
-  [143] = {.lex_state = 262},
-  [144] = {.lex_state = 273},
-  [145] = {.lex_state = 265},
-  [146] = {.lex_state = 265},
-  [147] = {.lex_state = 253},
-  [148] = {.lex_state = 253},
-  [149] = {.lex_state = 265},
-  [150] = {.lex_state = 268},
-  [151] = {.lex_state = 262},
-  [152] = {.lex_state = 11},
-  [153] = {.lex_state = 255},
-  [154] = {.lex_state = 254},
-  [155] = {.lex_state = 265},
-  [156] = {.lex_state = 254},
-  [157] = {.lex_state = 11},
-  [158] = {.lex_state = 252},
-  [159] = {.lex_state = 262},
-  [160] = {.lex_state = 11},
-  [161] = {.lex_state = 11},
-  [162] = {.lex_state = 254},
-  [163] = {.lex_state = 11},
-  [164] = {.lex_state = 252},
-  [165] = {.lex_state = 11},
-  [166] = {.lex_state = 254},
-  [167] = {.lex_state = 264},
-  [168] = {.lex_state = 264},
-  [169] = {.lex_state = 11},
-  [170] = {.lex_state = 11},
-  [171] = {.lex_state = 11},
-  [172] = {.lex_state = 11},
-  [173] = {.lex_state = 11},
-  [174] = {.lex_state = 11},
-  [175] = {.lex_state = 11},
-  [176] = {.lex_state = 11},
-  [177] = {.lex_state = 11},
-  [178] = {.lex_state = 11},
-  [179] = {.lex_state = 11},
-  [180] = {.lex_state = 11},
-  [181] = {.lex_state = 11},
-  [182] = {.lex_state = 11},
-  [183] = {.lex_state = 11},
-  [184] = {.lex_state = 11},
-  [185] = {.lex_state = 11},
-  [186] = {.lex_state = 11},
-  [187] = {.lex_state = 11},
-  [188] = {.lex_state = 11},
-  [189] = {.lex_state = 11},
-  [190] = {.lex_state = 11},
-  [191] = {.lex_state = 11},
-  [192] = {.lex_state = 11},
-  [193] = {.lex_state = 11},
-  [194] = {.lex_state = 11},
-  [195] = {.lex_state = 11},
-  [196] = {.lex_state = 11},
-  [197] = {.lex_state = 254},
-  [198] = {.lex_state = 11},
-  [199] = {.lex_state = 280},
-  [200] = {.lex_state = 280},
-  [201] = {.lex_state = 280},
-  [202] = {.lex_state = 280},
-  [203] = {.lex_state = 268},
-  [204] = {.lex_state = 268},
-  [205] = {.lex_state = 280},
-  [206] = {.lex_state = 282},
-  [207] = {.lex_state = 265},
-  [208] = {.lex_state = 282},
-  [209] = {.lex_state = 282},
-  [210] = {.lex_state = 254},
-  [211] = {.lex_state = 280},
-  [212] = {.lex_state = 252},
-  [213] = {.lex_state = 269},
-  [214] = {.lex_state = 252},
-  [215] = {.lex_state = 0},
-  [216] = {.lex_state = 252},
-  [217] = {.lex_state = 0},
-  [218] = {.lex_state = 0},
-  [219] = {.lex_state = 252},
-  [220] = {.lex_state = 22},
-  [221] = {.lex_state = 252},
-  [222] = {.lex_state = 252},
-  [223] = {.lex_state = 12},
-  [224] = {.lex_state = 252},
-  [225] = {.lex_state = 19},
-  [226] = {.lex_state = 254},
-  [227] = {.lex_state = 12},
-  [228] = {.lex_state = 14},
-  [229] = {.lex_state = 19},
-  [230] = {.lex_state = 252},
-  [231] = {.lex_state = 14},
-  [232] = {.lex_state = 0},
-  [233] = {.lex_state = 19},
-  [234] = {.lex_state = 14},
-  [235] = {.lex_state = 252},
+  [93] = {.lex_state = 3},
+  [94] = {.lex_state = 3},
+  [95] = {.lex_state = 3},
+  [96] = {.lex_state = 245},
+  [97] = {.lex_state = 251},
+  [98] = {.lex_state = 1},
+  [99] = {.lex_state = 1},
+  [100] = {.lex_state = 251},
+  [101] = {.lex_state = 3},
+  [102] = {.lex_state = 251},
+  [103] = {.lex_state = 251},
+  [104] = {.lex_state = 267},
+  [105] = {.lex_state = 249},
+  [106] = {.lex_state = 244},
+  [107] = {.lex_state = 3},
+  [108] = {.lex_state = 249},
+  [109] = {.lex_state = 249},
+  [110] = {.lex_state = 244},
+  [111] = {.lex_state = 249},
+  [112] = {.lex_state = 243},
+  [113] = {.lex_state = 249},
+  [114] = {.lex_state = 249},
+  [115] = {.lex_state = 249},
+  [116] = {.lex_state = 249},
+  [117] = {.lex_state = 244},
+  [118] = {.lex_state = 267},
+  [119] = {.lex_state = 245},
+  [120] = {.lex_state = 267},
+  [121] = {.lex_state = 267},
+  [122] = {.lex_state = 249},
+  [123] = {.lex_state = 255},
+  [124] = {.lex_state = 255},
+  [125] = {.lex_state = 267},
+  [126] = {.lex_state = 267},
+  [127] = {.lex_state = 249},
+  [128] = {.lex_state = 243},
+  [129] = {.lex_state = 243},
+  [130] = {.lex_state = 243},
+  [131] = {.lex_state = 249},
+  [132] = {.lex_state = 249},
+  [133] = {.lex_state = 249},
+  [134] = {.lex_state = 249},
+  [135] = {.lex_state = 249},
+  [136] = {.lex_state = 249},
+  [137] = {.lex_state = 249},
+  [138] = {.lex_state = 256},
+  [139] = {.lex_state = 266},
+  [140] = {.lex_state = 256},
+  [141] = {.lex_state = 256},
+  [142] = {.lex_state = 257},
+  [143] = {.lex_state = 243},
+  [144] = {.lex_state = 254},
+  [145] = {.lex_state = 254},
+  [146] = {.lex_state = 267},
+  [147] = {.lex_state = 254},
+  [148] = {.lex_state = 243},
+  [149] = {.lex_state = 260},
+  [150] = {.lex_state = 244},
+  [151] = {.lex_state = 244},
+  [152] = {.lex_state = 257},
+  [153] = {.lex_state = 257},
+  [154] = {.lex_state = 245},
+  [155] = {.lex_state = 246},
+  [156] = {.lex_state = 257},
+  [157] = {.lex_state = 254},
+  [158] = {.lex_state = 248},
+  [159] = {.lex_state = 245},
+  [160] = {.lex_state = 248},
+  [161] = {.lex_state = 248},
+  [162] = {.lex_state = 248},
+  [163] = {.lex_state = 254},
+  [164] = {.lex_state = 243},
+  [165] = {.lex_state = 248},
+  [166] = {.lex_state = 248},
+  [167] = {.lex_state = 243},
+  [168] = {.lex_state = 248},
+  [169] = {.lex_state = 248},
+  [170] = {.lex_state = 245},
+  [171] = {.lex_state = 248},
+  [172] = {.lex_state = 245},
+  [173] = {.lex_state = 256},
+  [174] = {.lex_state = 256},
+  [175] = {.lex_state = 248},
+  [176] = {.lex_state = 248},
+  [177] = {.lex_state = 248},
+  [178] = {.lex_state = 248},
+  [179] = {.lex_state = 248},
+  [180] = {.lex_state = 248},
+  [181] = {.lex_state = 248},
+  [182] = {.lex_state = 248},
+  [183] = {.lex_state = 248},
+  [184] = {.lex_state = 248},
+  [185] = {.lex_state = 248},
+  [186] = {.lex_state = 248},
+  [187] = {.lex_state = 248},
+  [188] = {.lex_state = 248},
+  [189] = {.lex_state = 248},
+  [190] = {.lex_state = 248},
+  [191] = {.lex_state = 248},
+  [192] = {.lex_state = 248},
+  [193] = {.lex_state = 248},
+  [194] = {.lex_state = 248},
+  [195] = {.lex_state = 248},
+  [196] = {.lex_state = 248},
+  [197] = {.lex_state = 248},
+  [198] = {.lex_state = 248},
+  [199] = {.lex_state = 248},
+  [200] = {.lex_state = 245},
+  [201] = {.lex_state = 274},
+  [202] = {.lex_state = 274},
+  [203] = {.lex_state = 257},
+  [204] = {.lex_state = 245},
+  [205] = {.lex_state = 261},
+  [206] = {.lex_state = 260},
+  [207] = {.lex_state = 272},
+  [208] = {.lex_state = 272},
+  [209] = {.lex_state = 248},
+  [210] = {.lex_state = 272},
+  [211] = {.lex_state = 272},
+  [212] = {.lex_state = 272},
+  [213] = {.lex_state = 272},
+  [214] = {.lex_state = 274},
+  [215] = {.lex_state = 243},
+  [216] = {.lex_state = 248},
+  [217] = {.lex_state = 260},
+  [218] = {.lex_state = 243},
+  [219] = {.lex_state = 245},
+  [220] = {.lex_state = 245},
+  [221] = {.lex_state = 243},
+  [222] = {.lex_state = 243},
+  [223] = {.lex_state = 244},
+  [224] = {.lex_state = 243},
+  [225] = {.lex_state = 244},
+  [226] = {.lex_state = 243},
+  [227] = {.lex_state = 18},
+  [228] = {.lex_state = 243},
+  [229] = {.lex_state = 0},
+  [230] = {.lex_state = 13},
+  [231] = {.lex_state = 18},
+  [232] = {.lex_state = 11},
+  [233] = {.lex_state = 13},
+  [234] = {.lex_state = 243},
+  [235] = {.lex_state = 18},
   [236] = {.lex_state = 13},
-  [237] = {.lex_state = 13},
-  [238] = {.lex_state = 13},
-  [239] = {.lex_state = 253},
-  [240] = {.lex_state = 254},
-  [241] = {.lex_state = 254},
+  [237] = {.lex_state = 248},
+  [238] = {.lex_state = 21},
+  [239] = {.lex_state = 12},
+  [240] = {.lex_state = 12},
+  [241] = {.lex_state = 12},
   [242] = {.lex_state = 11},
-  [243] = {.lex_state = 253},
-  [244] = {.lex_state = 252},
-  [245] = {.lex_state = 12},
+  [243] = {.lex_state = 0},
+  [244] = {.lex_state = 0},
+  [245] = {.lex_state = 243},
   [246] = {.lex_state = 0},
-  [247] = {.lex_state = 254},
-  [248] = {.lex_state = 254},
-  [249] = {.lex_state = 252},
-  [250] = {.lex_state = 23},
-  [251] = {.lex_state = 252},
-  [252] = {.lex_state = 22},
-  [253] = {.lex_state = 22},
+  [247] = {.lex_state = 245},
+  [248] = {.lex_state = 245},
+  [249] = {.lex_state = 243},
+  [250] = {.lex_state = 245},
+  [251] = {.lex_state = 243},
+  [252] = {.lex_state = 11},
+  [253] = {.lex_state = 0},
   [254] = {.lex_state = 22},
-  [255] = {.lex_state = 252},
+  [255] = {.lex_state = 243},
   [256] = {.lex_state = 22},
   [257] = {.lex_state = 22},
   [258] = {.lex_state = 22},
   [259] = {.lex_state = 22},
-  [260] = {.lex_state = 252},
+  [260] = {.lex_state = 243},
   [261] = {.lex_state = 22},
-  [262] = {.lex_state = 0},
+  [262] = {.lex_state = 22},
   [263] = {.lex_state = 22},
-  [264] = {.lex_state = 0},
-  [265] = {.lex_state = 280},
+  [264] = {.lex_state = 22},
+  [265] = {.lex_state = 243},
   [266] = {.lex_state = 22},
-  [267] = {.lex_state = 22},
+  [267] = {.lex_state = 0},
   [268] = {.lex_state = 22},
-  [269] = {.lex_state = 254},
-  [270] = {.lex_state = 0},
-  [271] = {.lex_state = 252},
-  [272] = {.lex_state = 252},
-  [273] = {.lex_state = 0},
-  [274] = {.lex_state = 252},
-  [275] = {.lex_state = 282},
-  [276] = {.lex_state = 252},
-  [277] = {.lex_state = 252},
-  [278] = {.lex_state = 252},
-  [279] = {.lex_state = 22},
-  [280] = {.lex_state = 22},
-  [281] = {.lex_state = 0},
-  [282] = {.lex_state = 280},
-  [283] = {.lex_state = 252},
-  [284] = {.lex_state = 254},
-  [285] = {.lex_state = 254},
-  [286] = {.lex_state = 252},
-  [287] = {.lex_state = 22},
-  [288] = {.lex_state = 252},
-  [289] = {.lex_state = 252},
-  [290] = {.lex_state = 252},
-  [291] = {.lex_state = 252},
-  [292] = {.lex_state = 252},
-  [293] = {.lex_state = 252},
-  [294] = {.lex_state = 252},
-  [295] = {.lex_state = 252},
-  [296] = {.lex_state = 252},
-  [297] = {.lex_state = 252},
-  [298] = {.lex_state = 252},
-  [299] = {.lex_state = 252},
-  [300] = {.lex_state = 252},
-  [301] = {.lex_state = 252},
-  [302] = {.lex_state = 252},
-  [303] = {.lex_state = 252},
-  [304] = {.lex_state = 252},
-  [305] = {.lex_state = 252},
-  [306] = {.lex_state = 252},
-  [307] = {.lex_state = 252},
-  [308] = {.lex_state = 252},
-  [309] = {.lex_state = 252},
-  [310] = {.lex_state = 252},
-  [311] = {.lex_state = 252},
-  [312] = {.lex_state = 22},
-  [313] = {.lex_state = 252},
-  [314] = {.lex_state = 281},
-  [315] = {.lex_state = 11},
-  [316] = {.lex_state = 252},
-  [317] = {.lex_state = 252},
-  [318] = {.lex_state = 22},
-  [319] = {.lex_state = 258},
-  [320] = {.lex_state = 22},
-  [321] = {.lex_state = 254},
-  [322] = {.lex_state = 254},
-  [323] = {.lex_state = 254},
-  [324] = {.lex_state = 252},
-  [325] = {.lex_state = 254},
-  [326] = {.lex_state = 254},
-  [327] = {.lex_state = 254},
-  [328] = {.lex_state = 24},
-  [329] = {.lex_state = 24},
-  [330] = {.lex_state = 257},
-  [331] = {.lex_state = 24},
-  [332] = {.lex_state = 24},
-  [333] = {.lex_state = 11},
-  [334] = {.lex_state = 24},
-  [335] = {.lex_state = 24},
-  [336] = {.lex_state = 24},
-  [337] = {.lex_state = 253},
-  [338] = {.lex_state = 15},
-  [339] = {.lex_state = 15},
-  [340] = {.lex_state = 254},
-  [341] = {.lex_state = 15},
-  [342] = {.lex_state = 254},
-  [343] = {.lex_state = 258},
-  [344] = {.lex_state = 258},
-  [345] = {.lex_state = 252},
-  [346] = {.lex_state = 253},
-  [347] = {.lex_state = 253},
-  [348] = {.lex_state = 257},
-  [349] = {.lex_state = 257},
-  [350] = {.lex_state = 0},
+  [269] = {.lex_state = 0},
+  [270] = {.lex_state = 272},
+  [271] = {.lex_state = 22},
+  [272] = {.lex_state = 22},
+  [273] = {.lex_state = 22},
+  [274] = {.lex_state = 245},
+  [275] = {.lex_state = 0},
+  [276] = {.lex_state = 243},
+  [277] = {.lex_state = 243},
+  [278] = {.lex_state = 0},
+  [279] = {.lex_state = 243},
+  [280] = {.lex_state = 274},
+  [281] = {.lex_state = 243},
+  [282] = {.lex_state = 243},
+  [283] = {.lex_state = 243},
+  [284] = {.lex_state = 22},
+  [285] = {.lex_state = 22},
+  [286] = {.lex_state = 0},
+  [287] = {.lex_state = 272},
+  [288] = {.lex_state = 243},
+  [289] = {.lex_state = 243},
+  [290] = {.lex_state = 22},
+  [291] = {.lex_state = 248},
+  [292] = {.lex_state = 243},
+  [293] = {.lex_state = 243},
+  [294] = {.lex_state = 243},
+  [295] = {.lex_state = 243},
+  [296] = {.lex_state = 243},
+  [297] = {.lex_state = 243},
+  [298] = {.lex_state = 243},
+  [299] = {.lex_state = 243},
+  [300] = {.lex_state = 243},
+  [301] = {.lex_state = 243},
+  [302] = {.lex_state = 243},
+  [303] = {.lex_state = 243},
+  [304] = {.lex_state = 243},
+  [305] = {.lex_state = 243},
+  [306] = {.lex_state = 243},
+  [307] = {.lex_state = 243},
+  [308] = {.lex_state = 243},
+  [309] = {.lex_state = 243},
+  [310] = {.lex_state = 243},
+  [311] = {.lex_state = 243},
+  [312] = {.lex_state = 243},
+  [313] = {.lex_state = 243},
+  [314] = {.lex_state = 245},
+  [315] = {.lex_state = 243},
+  [316] = {.lex_state = 243},
+  [317] = {.lex_state = 22},
+  [318] = {.lex_state = 273},
+  [319] = {.lex_state = 243},
+  [320] = {.lex_state = 243},
+  [321] = {.lex_state = 243},
+  [322] = {.lex_state = 243},
+  [323] = {.lex_state = 250},
+  [324] = {.lex_state = 22},
+  [325] = {.lex_state = 245},
+  [326] = {.lex_state = 245},
+  [327] = {.lex_state = 245},
+  [328] = {.lex_state = 243},
+  [329] = {.lex_state = 245},
+  [330] = {.lex_state = 245},
+  [331] = {.lex_state = 245},
+  [332] = {.lex_state = 23},
+  [333] = {.lex_state = 23},
+  [334] = {.lex_state = 249},
+  [335] = {.lex_state = 23},
+  [336] = {.lex_state = 23},
+  [337] = {.lex_state = 248},
+  [338] = {.lex_state = 23},
+  [339] = {.lex_state = 23},
+  [340] = {.lex_state = 23},
+  [341] = {.lex_state = 23},
+  [342] = {.lex_state = 244},
+  [343] = {.lex_state = 14},
+  [344] = {.lex_state = 14},
+  [345] = {.lex_state = 245},
+  [346] = {.lex_state = 14},
+  [347] = {.lex_state = 245},
+  [348] = {.lex_state = 250},
+  [349] = {.lex_state = 250},
+  [350] = {.lex_state = 13},
   [351] = {.lex_state = 0},
   [352] = {.lex_state = 0},
-  [353] = {.lex_state = 253},
-  [354] = {.lex_state = 253},
-  [355] = {.lex_state = 0},
-  [356] = {.lex_state = 271},
-  [357] = {.lex_state = 0},
-  [358] = {.lex_state = 0},
+  [353] = {.lex_state = 244},
+  [354] = {.lex_state = 244},
+  [355] = {.lex_state = 244},
+  [356] = {.lex_state = 0},
+  [357] = {.lex_state = 249},
+  [358] = {.lex_state = 244},
   [359] = {.lex_state = 0},
   [360] = {.lex_state = 0},
   [361] = {.lex_state = 0},
   [362] = {.lex_state = 0},
-  [363] = {.lex_state = 253},
-  [364] = {.lex_state = 253},
-  [365] = {.lex_state = 253},
-  [366] = {.lex_state = 0},
-  [367] = {.lex_state = 0},
-  [368] = {.lex_state = 274},
-  [369] = {.lex_state = 274},
-  [370] = {.lex_state = 253},
-  [371] = {.lex_state = 0},
-  [372] = {.lex_state = 253},
+  [363] = {.lex_state = 0},
+  [364] = {.lex_state = 0},
+  [365] = {.lex_state = 244},
+  [366] = {.lex_state = 263},
+  [367] = {.lex_state = 244},
+  [368] = {.lex_state = 0},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 263},
+  [371] = {.lex_state = 263},
+  [372] = {.lex_state = 244},
   [373] = {.lex_state = 0},
-  [374] = {.lex_state = 271},
-  [375] = {.lex_state = 0},
-  [376] = {.lex_state = 257},
-  [377] = {.lex_state = 253},
-  [378] = {.lex_state = 0},
+  [374] = {.lex_state = 244},
+  [375] = {.lex_state = 249},
+  [376] = {.lex_state = 0},
+  [377] = {.lex_state = 251},
+  [378] = {.lex_state = 244},
   [379] = {.lex_state = 0},
-  [380] = {.lex_state = 274},
-  [381] = {.lex_state = 274},
-  [382] = {.lex_state = 253},
-  [383] = {.lex_state = 0},
-  [384] = {.lex_state = 0},
-  [385] = {.lex_state = 0},
+  [380] = {.lex_state = 0},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 263},
+  [383] = {.lex_state = 244},
+  [384] = {.lex_state = 244},
+  [385] = {.lex_state = 244},
   [386] = {.lex_state = 0},
   [387] = {.lex_state = 0},
   [388] = {.lex_state = 0},
   [389] = {.lex_state = 0},
-  [390] = {.lex_state = 257},
+  [390] = {.lex_state = 0},
   [391] = {.lex_state = 0},
-  [392] = {.lex_state = 19},
-  [393] = {.lex_state = 19},
-  [394] = {.lex_state = 253},
+  [392] = {.lex_state = 251},
+  [393] = {.lex_state = 0},
+  [394] = {.lex_state = 18},
   [395] = {.lex_state = 0},
-  [396] = {.lex_state = 14},
-  [397] = {.lex_state = 14},
-  [398] = {.lex_state = 0},
-  [399] = {.lex_state = 13},
-  [400] = {.lex_state = 13},
-  [401] = {.lex_state = 253},
-  [402] = {.lex_state = 0},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 253},
-  [405] = {.lex_state = 0},
+  [396] = {.lex_state = 18},
+  [397] = {.lex_state = 244},
+  [398] = {.lex_state = 244},
+  [399] = {.lex_state = 244},
+  [400] = {.lex_state = 0},
+  [401] = {.lex_state = 13},
+  [402] = {.lex_state = 12},
+  [403] = {.lex_state = 244},
+  [404] = {.lex_state = 12},
+  [405] = {.lex_state = 244},
   [406] = {.lex_state = 0},
-  [407] = {.lex_state = 253},
-  [408] = {.lex_state = 253},
+  [407] = {.lex_state = 0},
+  [408] = {.lex_state = 244},
   [409] = {.lex_state = 0},
-  [410] = {.lex_state = 12},
-  [411] = {.lex_state = 12},
-  [412] = {.lex_state = 253},
-  [413] = {.lex_state = 257},
-  [414] = {.lex_state = 257},
-  [415] = {.lex_state = 0},
-  [416] = {.lex_state = 0},
-  [417] = {.lex_state = 254},
-  [418] = {.lex_state = 253},
-  [419] = {.lex_state = 253},
-  [420] = {.lex_state = 274},
-  [421] = {.lex_state = 253},
-  [422] = {.lex_state = 0},
+  [410] = {.lex_state = 244},
+  [411] = {.lex_state = 244},
+  [412] = {.lex_state = 0},
+  [413] = {.lex_state = 245},
+  [414] = {.lex_state = 0},
+  [415] = {.lex_state = 11},
+  [416] = {.lex_state = 11},
+  [417] = {.lex_state = 244},
+  [418] = {.lex_state = 0},
+  [419] = {.lex_state = 244},
+  [420] = {.lex_state = 251},
+  [421] = {.lex_state = 251},
+  [422] = {.lex_state = 263},
   [423] = {.lex_state = 0},
-  [424] = {.lex_state = 253},
-  [425] = {.lex_state = 253},
-  [426] = {.lex_state = 0},
-  [427] = {.lex_state = 0},
+  [424] = {.lex_state = 245},
+  [425] = {.lex_state = 244},
+  [426] = {.lex_state = 244},
+  [427] = {.lex_state = 263},
   [428] = {.lex_state = 0},
-  [429] = {.lex_state = 253},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 274},
-  [432] = {.lex_state = 274},
+  [429] = {.lex_state = 244},
+  [430] = {.lex_state = 244},
+  [431] = {.lex_state = 244},
+  [432] = {.lex_state = 245},
   [433] = {.lex_state = 0},
-  [434] = {.lex_state = 257},
-  [435] = {.lex_state = 257},
-  [436] = {.lex_state = 271},
-  [437] = {.lex_state = 253},
-  [438] = {.lex_state = 252},
+  [434] = {.lex_state = 0},
+  [435] = {.lex_state = 0},
+  [436] = {.lex_state = 263},
+  [437] = {.lex_state = 263},
+  [438] = {.lex_state = 0},
   [439] = {.lex_state = 0},
-  [440] = {.lex_state = 253},
-  [441] = {.lex_state = 0},
-  [442] = {.lex_state = 0},
+  [440] = {.lex_state = 249},
+  [441] = {.lex_state = 251},
+  [442] = {.lex_state = 249},
   [443] = {.lex_state = 0},
-  [444] = {.lex_state = 0},
-  [445] = {.lex_state = 25},
-  [446] = {.lex_state = 274},
-  [447] = {.lex_state = 253},
-  [448] = {.lex_state = 257},
+  [444] = {.lex_state = 243},
+  [445] = {.lex_state = 244},
+  [446] = {.lex_state = 0},
+  [447] = {.lex_state = 0},
+  [448] = {.lex_state = 0},
   [449] = {.lex_state = 0},
-  [450] = {.lex_state = 274},
-  [451] = {.lex_state = 274},
-  [452] = {.lex_state = 254},
-  [453] = {.lex_state = 274},
-  [454] = {.lex_state = 274},
-  [455] = {.lex_state = 253},
-  [456] = {.lex_state = 274},
-  [457] = {.lex_state = 274},
-  [458] = {.lex_state = 274},
-  [459] = {.lex_state = 274},
-  [460] = {.lex_state = 274},
-  [461] = {.lex_state = 274},
-  [462] = {.lex_state = 271},
-  [463] = {.lex_state = 274},
-  [464] = {.lex_state = 9},
-  [465] = {.lex_state = 274},
-  [466] = {.lex_state = 274},
-  [467] = {.lex_state = 274},
-  [468] = {.lex_state = 15},
-  [469] = {.lex_state = 15},
-  [470] = {.lex_state = 274},
-  [471] = {.lex_state = 257},
-  [472] = {.lex_state = 254},
-  [473] = {.lex_state = 0},
-  [474] = {.lex_state = 274},
-  [475] = {.lex_state = 274},
-  [476] = {.lex_state = 274},
-  [477] = {.lex_state = 8},
-  [478] = {.lex_state = 254},
-  [479] = {.lex_state = 274},
-  [480] = {.lex_state = 252},
-  [481] = {.lex_state = 254},
-  [482] = {.lex_state = 254},
-  [483] = {.lex_state = 254},
-  [484] = {.lex_state = 0},
-  [485] = {.lex_state = 254},
-  [486] = {.lex_state = 257},
-  [487] = {.lex_state = 254},
-  [488] = {.lex_state = 252},
-  [489] = {.lex_state = 267},
-  [490] = {.lex_state = 254},
-  [491] = {.lex_state = 257},
-  [492] = {.lex_state = 267},
-  [493] = {.lex_state = 252},
-  [494] = {.lex_state = 254},
-  [495] = {.lex_state = 254},
-  [496] = {.lex_state = 10},
-  [497] = {.lex_state = 252},
-  [498] = {.lex_state = 0},
-  [499] = {.lex_state = 0},
-  [500] = {.lex_state = 257},
-  [501] = {.lex_state = 0},
-  [502] = {.lex_state = 0},
-  [503] = {.lex_state = 257},
-  [504] = {.lex_state = 0},
-  [505] = {.lex_state = 254},
-  [506] = {.lex_state = 0},
+  [450] = {.lex_state = 244},
+  [451] = {.lex_state = 24},
+  [452] = {.lex_state = 0},
+  [453] = {.lex_state = 0},
+  [454] = {.lex_state = 249},
+  [455] = {.lex_state = 263},
+  [456] = {.lex_state = 263},
+  [457] = {.lex_state = 251},
+  [458] = {.lex_state = 251},
+  [459] = {.lex_state = 263},
+  [460] = {.lex_state = 263},
+  [461] = {.lex_state = 0},
+  [462] = {.lex_state = 251},
+  [463] = {.lex_state = 263},
+  [464] = {.lex_state = 263},
+  [465] = {.lex_state = 263},
+  [466] = {.lex_state = 263},
+  [467] = {.lex_state = 263},
+  [468] = {.lex_state = 263},
+  [469] = {.lex_state = 244},
+  [470] = {.lex_state = 0},
+  [471] = {.lex_state = 14},
+  [472] = {.lex_state = 263},
+  [473] = {.lex_state = 8},
+  [474] = {.lex_state = 263},
+  [475] = {.lex_state = 263},
+  [476] = {.lex_state = 263},
+  [477] = {.lex_state = 263},
+  [478] = {.lex_state = 245},
+  [479] = {.lex_state = 263},
+  [480] = {.lex_state = 14},
+  [481] = {.lex_state = 0},
+  [482] = {.lex_state = 263},
+  [483] = {.lex_state = 263},
+  [484] = {.lex_state = 245},
+  [485] = {.lex_state = 25},
+  [486] = {.lex_state = 9},
+  [487] = {.lex_state = 263},
+  [488] = {.lex_state = 245},
+  [489] = {.lex_state = 243},
+  [490] = {.lex_state = 245},
+  [491] = {.lex_state = 263},
+  [492] = {.lex_state = 245},
+  [493] = {.lex_state = 0},
+  [494] = {.lex_state = 245},
+  [495] = {.lex_state = 245},
+  [496] = {.lex_state = 245},
+  [497] = {.lex_state = 243},
+  [498] = {.lex_state = 245},
+  [499] = {.lex_state = 263},
+  [500] = {.lex_state = 243},
+  [501] = {.lex_state = 10},
+  [502] = {.lex_state = 243},
+  [503] = {.lex_state = 249},
+  [504] = {.lex_state = 245},
+  [505] = {.lex_state = 249},
+  [506] = {.lex_state = 245},
   [507] = {.lex_state = 0},
-  [508] = {.lex_state = 0},
-  [509] = {.lex_state = 254},
-  [510] = {.lex_state = 254},
-  [511] = {.lex_state = 257},
-  [512] = {.lex_state = 269},
+  [508] = {.lex_state = 243},
+  [509] = {.lex_state = 0},
+  [510] = {.lex_state = 0},
+  [511] = {.lex_state = 0},
+  [512] = {.lex_state = 0},
   [513] = {.lex_state = 0},
   [514] = {.lex_state = 0},
   [515] = {.lex_state = 0},
-  [516] = {.lex_state = 257},
-  [517] = {.lex_state = 254},
-  [518] = {.lex_state = 0},
-  [519] = {.lex_state = 0},
-  [520] = {.lex_state = 257},
+  [516] = {.lex_state = 0},
+  [517] = {.lex_state = 0},
+  [518] = {.lex_state = 245},
+  [519] = {.lex_state = 245},
+  [520] = {.lex_state = 0},
   [521] = {.lex_state = 0},
   [522] = {.lex_state = 0},
   [523] = {.lex_state = 0},
-  [524] = {.lex_state = 254},
-  [525] = {.lex_state = 257},
+  [524] = {.lex_state = 249},
+  [525] = {.lex_state = 249},
   [526] = {.lex_state = 0},
-  [527] = {.lex_state = 252},
-  [528] = {.lex_state = 0},
-  [529] = {.lex_state = 0},
+  [527] = {.lex_state = 0},
+  [528] = {.lex_state = 249},
+  [529] = {.lex_state = 245},
   [530] = {.lex_state = 0},
-  [531] = {.lex_state = 254},
-  [532] = {.lex_state = 0},
-  [533] = {.lex_state = 0},
-  [534] = {.lex_state = 0},
+  [531] = {.lex_state = 0},
+  [532] = {.lex_state = 249},
+  [533] = {.lex_state = 249},
+  [534] = {.lex_state = 245},
+  [535] = {.lex_state = 249},
+  [536] = {.lex_state = 0},
+  [537] = {.lex_state = 0},
+  [538] = {.lex_state = 0},
+  [539] = {.lex_state = 261},
+  [540] = {.lex_state = 0},
+  [541] = {.lex_state = 245},
+  [542] = {.lex_state = 0},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -11248,6 +11244,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_hashkey] = ACTIONS(1),
     [anon_sym_mask] = ACTIONS(1),
     [anon_sym_at] = ACTIONS(1),
+    [anon_sym_ht] = ACTIONS(1),
+    [anon_sym_sample] = ACTIONS(1),
+    [anon_sym_match] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
     [anon_sym_action] = ACTIONS(1),
     [anon_sym_ok] = ACTIONS(1),
@@ -11255,6 +11254,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_pass] = ACTIONS(1),
     [anon_sym_reclassify] = ACTIONS(1),
     [anon_sym_continue] = ACTIONS(1),
+    [anon_sym_u32] = ACTIONS(1),
+    [anon_sym_u16] = ACTIONS(1),
+    [anon_sym_u8] = ACTIONS(1),
     [anon_sym_divisor] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
@@ -11349,45 +11351,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(502),
-    [sym__statements] = STATE(533),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(232),
-    [sym_netns_statement] = STATE(232),
-    [sym_host_statement] = STATE(232),
-    [sym_table_statement] = STATE(232),
-    [sym_let_statement] = STATE(232),
-    [sym_for_statement] = STATE(232),
-    [sym_include_statement] = STATE(232),
-    [sym_expect_statement] = STATE(232),
-    [sym_veth_statement] = STATE(232),
-    [sym_bridge_statement] = STATE(232),
-    [sym_dummy_statement] = STATE(232),
-    [sym_vrf_statement] = STATE(232),
-    [sym_macvlan_statement] = STATE(232),
-    [sym_vlan_statement] = STATE(232),
-    [sym_vxlan_statement] = STATE(232),
-    [sym_link_statement] = STATE(232),
-    [sym_addr_statement] = STATE(232),
-    [sym_state_statement] = STATE(232),
-    [sym_mtu_statement] = STATE(232),
-    [sym_mac_statement] = STATE(232),
-    [sym_master_statement] = STATE(232),
-    [sym_shape_statement] = STATE(232),
-    [sym_htb_statement] = STATE(232),
-    [sym_class_statement] = STATE(232),
-    [sym_filter_statement] = STATE(232),
-    [sym_u32_table_statement] = STATE(232),
-    [sym_qdisc_statement] = STATE(232),
-    [sym_netem_statement] = STATE(232),
-    [sym_bpf_statement] = STATE(232),
-    [sym_xdp_statement] = STATE(232),
-    [sym_route_statement] = STATE(232),
-    [sym_rule_statement] = STATE(232),
-    [sym_forward_statement] = STATE(232),
-    [sym_sysctl_statement] = STATE(232),
-    [sym_firewall_statement] = STATE(232),
-    [aux_sym__statements_repeat1] = STATE(3),
+    [sym_source_file] = STATE(511),
+    [sym__statements] = STATE(542),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(246),
+    [sym_netns_statement] = STATE(246),
+    [sym_host_statement] = STATE(246),
+    [sym_table_statement] = STATE(246),
+    [sym_let_statement] = STATE(246),
+    [sym_for_statement] = STATE(246),
+    [sym_include_statement] = STATE(246),
+    [sym_expect_statement] = STATE(246),
+    [sym_veth_statement] = STATE(246),
+    [sym_bridge_statement] = STATE(246),
+    [sym_dummy_statement] = STATE(246),
+    [sym_vrf_statement] = STATE(246),
+    [sym_macvlan_statement] = STATE(246),
+    [sym_vlan_statement] = STATE(246),
+    [sym_vxlan_statement] = STATE(246),
+    [sym_link_statement] = STATE(246),
+    [sym_addr_statement] = STATE(246),
+    [sym_state_statement] = STATE(246),
+    [sym_mtu_statement] = STATE(246),
+    [sym_mac_statement] = STATE(246),
+    [sym_master_statement] = STATE(246),
+    [sym_shape_statement] = STATE(246),
+    [sym_htb_statement] = STATE(246),
+    [sym_class_statement] = STATE(246),
+    [sym_filter_statement] = STATE(246),
+    [sym_u32_table_statement] = STATE(246),
+    [sym_qdisc_statement] = STATE(246),
+    [sym_netem_statement] = STATE(246),
+    [sym_bpf_statement] = STATE(246),
+    [sym_xdp_statement] = STATE(246),
+    [sym_route_statement] = STATE(246),
+    [sym_rule_statement] = STATE(246),
+    [sym_forward_statement] = STATE(246),
+    [sym_sysctl_statement] = STATE(246),
+    [sym_firewall_statement] = STATE(246),
+    [aux_sym__statements_repeat1] = STATE(4),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11514,41 +11516,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(218),
-    [sym_netns_statement] = STATE(218),
-    [sym_host_statement] = STATE(218),
-    [sym_table_statement] = STATE(218),
-    [sym_let_statement] = STATE(218),
-    [sym_for_statement] = STATE(218),
-    [sym_include_statement] = STATE(218),
-    [sym_expect_statement] = STATE(218),
-    [sym_veth_statement] = STATE(218),
-    [sym_bridge_statement] = STATE(218),
-    [sym_dummy_statement] = STATE(218),
-    [sym_vrf_statement] = STATE(218),
-    [sym_macvlan_statement] = STATE(218),
-    [sym_vlan_statement] = STATE(218),
-    [sym_vxlan_statement] = STATE(218),
-    [sym_link_statement] = STATE(218),
-    [sym_addr_statement] = STATE(218),
-    [sym_state_statement] = STATE(218),
-    [sym_mtu_statement] = STATE(218),
-    [sym_mac_statement] = STATE(218),
-    [sym_master_statement] = STATE(218),
-    [sym_shape_statement] = STATE(218),
-    [sym_htb_statement] = STATE(218),
-    [sym_class_statement] = STATE(218),
-    [sym_filter_statement] = STATE(218),
-    [sym_u32_table_statement] = STATE(218),
-    [sym_qdisc_statement] = STATE(218),
-    [sym_netem_statement] = STATE(218),
-    [sym_bpf_statement] = STATE(218),
-    [sym_xdp_statement] = STATE(218),
-    [sym_route_statement] = STATE(218),
-    [sym_rule_statement] = STATE(218),
-    [sym_forward_statement] = STATE(218),
-    [sym_sysctl_statement] = STATE(218),
-    [sym_firewall_statement] = STATE(218),
+    [sym__statement] = STATE(438),
+    [sym_netns_statement] = STATE(438),
+    [sym_host_statement] = STATE(438),
+    [sym_table_statement] = STATE(438),
+    [sym_let_statement] = STATE(438),
+    [sym_for_statement] = STATE(438),
+    [sym_include_statement] = STATE(438),
+    [sym_expect_statement] = STATE(438),
+    [sym_veth_statement] = STATE(438),
+    [sym_bridge_statement] = STATE(438),
+    [sym_dummy_statement] = STATE(438),
+    [sym_vrf_statement] = STATE(438),
+    [sym_macvlan_statement] = STATE(438),
+    [sym_vlan_statement] = STATE(438),
+    [sym_vxlan_statement] = STATE(438),
+    [sym_link_statement] = STATE(438),
+    [sym_addr_statement] = STATE(438),
+    [sym_state_statement] = STATE(438),
+    [sym_mtu_statement] = STATE(438),
+    [sym_mac_statement] = STATE(438),
+    [sym_master_statement] = STATE(438),
+    [sym_shape_statement] = STATE(438),
+    [sym_htb_statement] = STATE(438),
+    [sym_class_statement] = STATE(438),
+    [sym_filter_statement] = STATE(438),
+    [sym_u32_table_statement] = STATE(438),
+    [sym_qdisc_statement] = STATE(438),
+    [sym_netem_statement] = STATE(438),
+    [sym_bpf_statement] = STATE(438),
+    [sym_xdp_statement] = STATE(438),
+    [sym_route_statement] = STATE(438),
+    [sym_rule_statement] = STATE(438),
+    [sym_forward_statement] = STATE(438),
+    [sym_sysctl_statement] = STATE(438),
+    [sym_firewall_statement] = STATE(438),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11592,46 +11594,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__statements] = STATE(504),
-    [sym__sep] = STATE(3),
-    [sym__statement] = STATE(232),
-    [sym_netns_statement] = STATE(232),
-    [sym_host_statement] = STATE(232),
-    [sym_table_statement] = STATE(232),
-    [sym_let_statement] = STATE(232),
-    [sym_for_statement] = STATE(232),
-    [sym_include_statement] = STATE(232),
-    [sym_expect_statement] = STATE(232),
-    [sym_veth_statement] = STATE(232),
-    [sym_bridge_statement] = STATE(232),
-    [sym_dummy_statement] = STATE(232),
-    [sym_vrf_statement] = STATE(232),
-    [sym_macvlan_statement] = STATE(232),
-    [sym_vlan_statement] = STATE(232),
-    [sym_vxlan_statement] = STATE(232),
-    [sym_link_statement] = STATE(232),
-    [sym_addr_statement] = STATE(232),
-    [sym_state_statement] = STATE(232),
-    [sym_mtu_statement] = STATE(232),
-    [sym_mac_statement] = STATE(232),
-    [sym_master_statement] = STATE(232),
-    [sym_shape_statement] = STATE(232),
-    [sym_htb_statement] = STATE(232),
-    [sym_class_statement] = STATE(232),
-    [sym_filter_statement] = STATE(232),
-    [sym_u32_table_statement] = STATE(232),
-    [sym_qdisc_statement] = STATE(232),
-    [sym_netem_statement] = STATE(232),
-    [sym_bpf_statement] = STATE(232),
-    [sym_xdp_statement] = STATE(232),
-    [sym_route_statement] = STATE(232),
-    [sym_rule_statement] = STATE(232),
-    [sym_forward_statement] = STATE(232),
-    [sym_sysctl_statement] = STATE(232),
-    [sym_firewall_statement] = STATE(232),
-    [aux_sym__statements_repeat1] = STATE(3),
-    [anon_sym_SEMI] = ACTIONS(7),
-    [sym__newline] = ACTIONS(7),
+    [sym__sep] = STATE(14),
+    [sym__statement] = STATE(244),
+    [sym_netns_statement] = STATE(244),
+    [sym_host_statement] = STATE(244),
+    [sym_table_statement] = STATE(244),
+    [sym_let_statement] = STATE(244),
+    [sym_for_statement] = STATE(244),
+    [sym_include_statement] = STATE(244),
+    [sym_expect_statement] = STATE(244),
+    [sym_veth_statement] = STATE(244),
+    [sym_bridge_statement] = STATE(244),
+    [sym_dummy_statement] = STATE(244),
+    [sym_vrf_statement] = STATE(244),
+    [sym_macvlan_statement] = STATE(244),
+    [sym_vlan_statement] = STATE(244),
+    [sym_vxlan_statement] = STATE(244),
+    [sym_link_statement] = STATE(244),
+    [sym_addr_statement] = STATE(244),
+    [sym_state_statement] = STATE(244),
+    [sym_mtu_statement] = STATE(244),
+    [sym_mac_statement] = STATE(244),
+    [sym_master_statement] = STATE(244),
+    [sym_shape_statement] = STATE(244),
+    [sym_htb_statement] = STATE(244),
+    [sym_class_statement] = STATE(244),
+    [sym_filter_statement] = STATE(244),
+    [sym_u32_table_statement] = STATE(244),
+    [sym_qdisc_statement] = STATE(244),
+    [sym_netem_statement] = STATE(244),
+    [sym_bpf_statement] = STATE(244),
+    [sym_xdp_statement] = STATE(244),
+    [sym_route_statement] = STATE(244),
+    [sym_rule_statement] = STATE(244),
+    [sym_forward_statement] = STATE(244),
+    [sym_sysctl_statement] = STATE(244),
+    [sym_firewall_statement] = STATE(244),
+    [aux_sym__statements_repeat1] = STATE(14),
+    [ts_builtin_sym_end] = ACTIONS(83),
+    [anon_sym_SEMI] = ACTIONS(81),
+    [sym__newline] = ACTIONS(81),
     [anon_sym_GT] = ACTIONS(83),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11671,46 +11673,46 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(5)] = {
-    [sym__sep] = STATE(14),
-    [sym__statement] = STATE(433),
-    [sym_netns_statement] = STATE(433),
-    [sym_host_statement] = STATE(433),
-    [sym_table_statement] = STATE(433),
-    [sym_let_statement] = STATE(433),
-    [sym_for_statement] = STATE(433),
-    [sym_include_statement] = STATE(433),
-    [sym_expect_statement] = STATE(433),
-    [sym_veth_statement] = STATE(433),
-    [sym_bridge_statement] = STATE(433),
-    [sym_dummy_statement] = STATE(433),
-    [sym_vrf_statement] = STATE(433),
-    [sym_macvlan_statement] = STATE(433),
-    [sym_vlan_statement] = STATE(433),
-    [sym_vxlan_statement] = STATE(433),
-    [sym_link_statement] = STATE(433),
-    [sym_addr_statement] = STATE(433),
-    [sym_state_statement] = STATE(433),
-    [sym_mtu_statement] = STATE(433),
-    [sym_mac_statement] = STATE(433),
-    [sym_master_statement] = STATE(433),
-    [sym_shape_statement] = STATE(433),
-    [sym_htb_statement] = STATE(433),
-    [sym_class_statement] = STATE(433),
-    [sym_filter_statement] = STATE(433),
-    [sym_u32_table_statement] = STATE(433),
-    [sym_qdisc_statement] = STATE(433),
-    [sym_netem_statement] = STATE(433),
-    [sym_bpf_statement] = STATE(433),
-    [sym_xdp_statement] = STATE(433),
-    [sym_route_statement] = STATE(433),
-    [sym_rule_statement] = STATE(433),
-    [sym_forward_statement] = STATE(433),
-    [sym_sysctl_statement] = STATE(433),
-    [sym_firewall_statement] = STATE(433),
-    [aux_sym__statements_repeat1] = STATE(14),
-    [ts_builtin_sym_end] = ACTIONS(85),
-    [anon_sym_SEMI] = ACTIONS(81),
-    [sym__newline] = ACTIONS(81),
+    [sym__statements] = STATE(509),
+    [sym__sep] = STATE(4),
+    [sym__statement] = STATE(246),
+    [sym_netns_statement] = STATE(246),
+    [sym_host_statement] = STATE(246),
+    [sym_table_statement] = STATE(246),
+    [sym_let_statement] = STATE(246),
+    [sym_for_statement] = STATE(246),
+    [sym_include_statement] = STATE(246),
+    [sym_expect_statement] = STATE(246),
+    [sym_veth_statement] = STATE(246),
+    [sym_bridge_statement] = STATE(246),
+    [sym_dummy_statement] = STATE(246),
+    [sym_vrf_statement] = STATE(246),
+    [sym_macvlan_statement] = STATE(246),
+    [sym_vlan_statement] = STATE(246),
+    [sym_vxlan_statement] = STATE(246),
+    [sym_link_statement] = STATE(246),
+    [sym_addr_statement] = STATE(246),
+    [sym_state_statement] = STATE(246),
+    [sym_mtu_statement] = STATE(246),
+    [sym_mac_statement] = STATE(246),
+    [sym_master_statement] = STATE(246),
+    [sym_shape_statement] = STATE(246),
+    [sym_htb_statement] = STATE(246),
+    [sym_class_statement] = STATE(246),
+    [sym_filter_statement] = STATE(246),
+    [sym_u32_table_statement] = STATE(246),
+    [sym_qdisc_statement] = STATE(246),
+    [sym_netem_statement] = STATE(246),
+    [sym_bpf_statement] = STATE(246),
+    [sym_xdp_statement] = STATE(246),
+    [sym_route_statement] = STATE(246),
+    [sym_rule_statement] = STATE(246),
+    [sym_forward_statement] = STATE(246),
+    [sym_sysctl_statement] = STATE(246),
+    [sym_firewall_statement] = STATE(246),
+    [aux_sym__statements_repeat1] = STATE(4),
+    [anon_sym_SEMI] = ACTIONS(7),
+    [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(85),
     [anon_sym_netns] = ACTIONS(9),
     [anon_sym_host] = ACTIONS(11),
@@ -11751,41 +11753,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(433),
-    [sym_netns_statement] = STATE(433),
-    [sym_host_statement] = STATE(433),
-    [sym_table_statement] = STATE(433),
-    [sym_let_statement] = STATE(433),
-    [sym_for_statement] = STATE(433),
-    [sym_include_statement] = STATE(433),
-    [sym_expect_statement] = STATE(433),
-    [sym_veth_statement] = STATE(433),
-    [sym_bridge_statement] = STATE(433),
-    [sym_dummy_statement] = STATE(433),
-    [sym_vrf_statement] = STATE(433),
-    [sym_macvlan_statement] = STATE(433),
-    [sym_vlan_statement] = STATE(433),
-    [sym_vxlan_statement] = STATE(433),
-    [sym_link_statement] = STATE(433),
-    [sym_addr_statement] = STATE(433),
-    [sym_state_statement] = STATE(433),
-    [sym_mtu_statement] = STATE(433),
-    [sym_mac_statement] = STATE(433),
-    [sym_master_statement] = STATE(433),
-    [sym_shape_statement] = STATE(433),
-    [sym_htb_statement] = STATE(433),
-    [sym_class_statement] = STATE(433),
-    [sym_filter_statement] = STATE(433),
-    [sym_u32_table_statement] = STATE(433),
-    [sym_qdisc_statement] = STATE(433),
-    [sym_netem_statement] = STATE(433),
-    [sym_bpf_statement] = STATE(433),
-    [sym_xdp_statement] = STATE(433),
-    [sym_route_statement] = STATE(433),
-    [sym_rule_statement] = STATE(433),
-    [sym_forward_statement] = STATE(433),
-    [sym_sysctl_statement] = STATE(433),
-    [sym_firewall_statement] = STATE(433),
+    [sym__statement] = STATE(438),
+    [sym_netns_statement] = STATE(438),
+    [sym_host_statement] = STATE(438),
+    [sym_table_statement] = STATE(438),
+    [sym_let_statement] = STATE(438),
+    [sym_for_statement] = STATE(438),
+    [sym_include_statement] = STATE(438),
+    [sym_expect_statement] = STATE(438),
+    [sym_veth_statement] = STATE(438),
+    [sym_bridge_statement] = STATE(438),
+    [sym_dummy_statement] = STATE(438),
+    [sym_vrf_statement] = STATE(438),
+    [sym_macvlan_statement] = STATE(438),
+    [sym_vlan_statement] = STATE(438),
+    [sym_vxlan_statement] = STATE(438),
+    [sym_link_statement] = STATE(438),
+    [sym_addr_statement] = STATE(438),
+    [sym_state_statement] = STATE(438),
+    [sym_mtu_statement] = STATE(438),
+    [sym_mac_statement] = STATE(438),
+    [sym_master_statement] = STATE(438),
+    [sym_shape_statement] = STATE(438),
+    [sym_htb_statement] = STATE(438),
+    [sym_class_statement] = STATE(438),
+    [sym_filter_statement] = STATE(438),
+    [sym_u32_table_statement] = STATE(438),
+    [sym_qdisc_statement] = STATE(438),
+    [sym_netem_statement] = STATE(438),
+    [sym_bpf_statement] = STATE(438),
+    [sym_xdp_statement] = STATE(438),
+    [sym_route_statement] = STATE(438),
+    [sym_rule_statement] = STATE(438),
+    [sym_forward_statement] = STATE(438),
+    [sym_sysctl_statement] = STATE(438),
+    [sym_firewall_statement] = STATE(438),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11830,41 +11832,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(433),
-    [sym_netns_statement] = STATE(433),
-    [sym_host_statement] = STATE(433),
-    [sym_table_statement] = STATE(433),
-    [sym_let_statement] = STATE(433),
-    [sym_for_statement] = STATE(433),
-    [sym_include_statement] = STATE(433),
-    [sym_expect_statement] = STATE(433),
-    [sym_veth_statement] = STATE(433),
-    [sym_bridge_statement] = STATE(433),
-    [sym_dummy_statement] = STATE(433),
-    [sym_vrf_statement] = STATE(433),
-    [sym_macvlan_statement] = STATE(433),
-    [sym_vlan_statement] = STATE(433),
-    [sym_vxlan_statement] = STATE(433),
-    [sym_link_statement] = STATE(433),
-    [sym_addr_statement] = STATE(433),
-    [sym_state_statement] = STATE(433),
-    [sym_mtu_statement] = STATE(433),
-    [sym_mac_statement] = STATE(433),
-    [sym_master_statement] = STATE(433),
-    [sym_shape_statement] = STATE(433),
-    [sym_htb_statement] = STATE(433),
-    [sym_class_statement] = STATE(433),
-    [sym_filter_statement] = STATE(433),
-    [sym_u32_table_statement] = STATE(433),
-    [sym_qdisc_statement] = STATE(433),
-    [sym_netem_statement] = STATE(433),
-    [sym_bpf_statement] = STATE(433),
-    [sym_xdp_statement] = STATE(433),
-    [sym_route_statement] = STATE(433),
-    [sym_rule_statement] = STATE(433),
-    [sym_forward_statement] = STATE(433),
-    [sym_sysctl_statement] = STATE(433),
-    [sym_firewall_statement] = STATE(433),
+    [sym__statement] = STATE(438),
+    [sym_netns_statement] = STATE(438),
+    [sym_host_statement] = STATE(438),
+    [sym_table_statement] = STATE(438),
+    [sym_let_statement] = STATE(438),
+    [sym_for_statement] = STATE(438),
+    [sym_include_statement] = STATE(438),
+    [sym_expect_statement] = STATE(438),
+    [sym_veth_statement] = STATE(438),
+    [sym_bridge_statement] = STATE(438),
+    [sym_dummy_statement] = STATE(438),
+    [sym_vrf_statement] = STATE(438),
+    [sym_macvlan_statement] = STATE(438),
+    [sym_vlan_statement] = STATE(438),
+    [sym_vxlan_statement] = STATE(438),
+    [sym_link_statement] = STATE(438),
+    [sym_addr_statement] = STATE(438),
+    [sym_state_statement] = STATE(438),
+    [sym_mtu_statement] = STATE(438),
+    [sym_mac_statement] = STATE(438),
+    [sym_master_statement] = STATE(438),
+    [sym_shape_statement] = STATE(438),
+    [sym_htb_statement] = STATE(438),
+    [sym_class_statement] = STATE(438),
+    [sym_filter_statement] = STATE(438),
+    [sym_u32_table_statement] = STATE(438),
+    [sym_qdisc_statement] = STATE(438),
+    [sym_netem_statement] = STATE(438),
+    [sym_bpf_statement] = STATE(438),
+    [sym_xdp_statement] = STATE(438),
+    [sym_route_statement] = STATE(438),
+    [sym_rule_statement] = STATE(438),
+    [sym_forward_statement] = STATE(438),
+    [sym_sysctl_statement] = STATE(438),
+    [sym_firewall_statement] = STATE(438),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11909,41 +11911,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(433),
-    [sym_netns_statement] = STATE(433),
-    [sym_host_statement] = STATE(433),
-    [sym_table_statement] = STATE(433),
-    [sym_let_statement] = STATE(433),
-    [sym_for_statement] = STATE(433),
-    [sym_include_statement] = STATE(433),
-    [sym_expect_statement] = STATE(433),
-    [sym_veth_statement] = STATE(433),
-    [sym_bridge_statement] = STATE(433),
-    [sym_dummy_statement] = STATE(433),
-    [sym_vrf_statement] = STATE(433),
-    [sym_macvlan_statement] = STATE(433),
-    [sym_vlan_statement] = STATE(433),
-    [sym_vxlan_statement] = STATE(433),
-    [sym_link_statement] = STATE(433),
-    [sym_addr_statement] = STATE(433),
-    [sym_state_statement] = STATE(433),
-    [sym_mtu_statement] = STATE(433),
-    [sym_mac_statement] = STATE(433),
-    [sym_master_statement] = STATE(433),
-    [sym_shape_statement] = STATE(433),
-    [sym_htb_statement] = STATE(433),
-    [sym_class_statement] = STATE(433),
-    [sym_filter_statement] = STATE(433),
-    [sym_u32_table_statement] = STATE(433),
-    [sym_qdisc_statement] = STATE(433),
-    [sym_netem_statement] = STATE(433),
-    [sym_bpf_statement] = STATE(433),
-    [sym_xdp_statement] = STATE(433),
-    [sym_route_statement] = STATE(433),
-    [sym_rule_statement] = STATE(433),
-    [sym_forward_statement] = STATE(433),
-    [sym_sysctl_statement] = STATE(433),
-    [sym_firewall_statement] = STATE(433),
+    [sym__statement] = STATE(438),
+    [sym_netns_statement] = STATE(438),
+    [sym_host_statement] = STATE(438),
+    [sym_table_statement] = STATE(438),
+    [sym_let_statement] = STATE(438),
+    [sym_for_statement] = STATE(438),
+    [sym_include_statement] = STATE(438),
+    [sym_expect_statement] = STATE(438),
+    [sym_veth_statement] = STATE(438),
+    [sym_bridge_statement] = STATE(438),
+    [sym_dummy_statement] = STATE(438),
+    [sym_vrf_statement] = STATE(438),
+    [sym_macvlan_statement] = STATE(438),
+    [sym_vlan_statement] = STATE(438),
+    [sym_vxlan_statement] = STATE(438),
+    [sym_link_statement] = STATE(438),
+    [sym_addr_statement] = STATE(438),
+    [sym_state_statement] = STATE(438),
+    [sym_mtu_statement] = STATE(438),
+    [sym_mac_statement] = STATE(438),
+    [sym_master_statement] = STATE(438),
+    [sym_shape_statement] = STATE(438),
+    [sym_htb_statement] = STATE(438),
+    [sym_class_statement] = STATE(438),
+    [sym_filter_statement] = STATE(438),
+    [sym_u32_table_statement] = STATE(438),
+    [sym_qdisc_statement] = STATE(438),
+    [sym_netem_statement] = STATE(438),
+    [sym_bpf_statement] = STATE(438),
+    [sym_xdp_statement] = STATE(438),
+    [sym_route_statement] = STATE(438),
+    [sym_rule_statement] = STATE(438),
+    [sym_forward_statement] = STATE(438),
+    [sym_sysctl_statement] = STATE(438),
+    [sym_firewall_statement] = STATE(438),
     [aux_sym__statements_repeat1] = STATE(14),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -12063,7 +12065,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(95), 50,
+    ACTIONS(95), 53,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12084,6 +12086,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12114,7 +12119,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [133] = 3,
+  [136] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12122,7 +12127,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(99), 48,
+    ACTIONS(99), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12143,6 +12148,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12171,7 +12179,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [193] = 3,
+  [199] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12179,7 +12187,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(103), 48,
+    ACTIONS(103), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12200,6 +12208,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12228,7 +12239,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [253] = 3,
+  [262] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12236,7 +12247,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(107), 48,
+    ACTIONS(107), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12257,6 +12268,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12285,7 +12299,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [313] = 5,
+  [325] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12342,7 +12356,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [375] = 4,
+  [387] = 4,
     ACTIONS(122), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -12397,7 +12411,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [434] = 4,
+  [446] = 4,
     ACTIONS(128), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12452,7 +12466,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [493] = 4,
+  [505] = 4,
     ACTIONS(134), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12507,7 +12521,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [552] = 4,
+  [564] = 4,
     ACTIONS(140), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12562,7 +12576,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [611] = 3,
+  [623] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12605,7 +12619,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [657] = 3,
+  [669] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 35,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_at,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+      anon_sym_DOT,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [711] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12644,7 +12698,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [699] = 3,
+  [753] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12682,43 +12736,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [740] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 31,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [778] = 2,
+  [794] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12753,7 +12771,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [815] = 2,
+  [831] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12788,7 +12806,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [852] = 7,
+  [868] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12825,7 +12843,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [896] = 7,
+  [912] = 7,
     ACTIONS(166), 1,
       anon_sym_LBRACE2,
     ACTIONS(172), 1,
@@ -12862,7 +12880,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [940] = 7,
+  [956] = 7,
     ACTIONS(180), 1,
       anon_sym_DOT,
     ACTIONS(183), 1,
@@ -12899,7 +12917,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [984] = 3,
+  [1000] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12929,7 +12947,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1017] = 3,
+  [1033] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12959,26 +12977,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1050] = 7,
+  [1066] = 7,
     ACTIONS(189), 1,
       anon_sym_DOT,
-    ACTIONS(191), 1,
+    ACTIONS(192), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(193), 1,
+    ACTIONS(195), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(35), 3,
+    STATE(30), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(168), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(170), 13,
+    ACTIONS(178), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -12992,11 +13010,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1090] = 2,
+  [1106] = 13,
+    ACTIONS(206), 1,
+      anon_sym_from,
+    ACTIONS(209), 1,
+      anon_sym_to,
+    ACTIONS(218), 1,
+      anon_sym_uidrange,
+    ACTIONS(224), 1,
+      anon_sym_ipproto,
+    STATE(31), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(195), 23,
+    ACTIONS(200), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(203), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(212), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(215), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(198), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(221), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1158] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(227), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13020,95 +13077,56 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1120] = 13,
-    ACTIONS(205), 1,
+  [1188] = 13,
+    ACTIONS(235), 1,
       anon_sym_from,
-    ACTIONS(208), 1,
+    ACTIONS(237), 1,
       anon_sym_to,
-    ACTIONS(217), 1,
+    ACTIONS(243), 1,
       anon_sym_uidrange,
-    ACTIONS(223), 1,
+    ACTIONS(247), 1,
       anon_sym_ipproto,
-    STATE(32), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(46), 1,
+    STATE(43), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(199), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(202), 2,
+    ACTIONS(233), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(211), 2,
+    ACTIONS(239), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(214), 3,
+    ACTIONS(241), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(197), 4,
+    ACTIONS(229), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(220), 4,
+    ACTIONS(245), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1172] = 13,
-    ACTIONS(232), 1,
-      anon_sym_from,
-    ACTIONS(234), 1,
+  [1240] = 5,
+    ACTIONS(251), 1,
       anon_sym_to,
-    ACTIONS(240), 1,
-      anon_sym_uidrange,
-    ACTIONS(244), 1,
-      anon_sym_ipproto,
-    STATE(36), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(46), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(228), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(230), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(236), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(238), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(226), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(242), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1224] = 5,
-    ACTIONS(248), 1,
-      anon_sym_to,
-    ACTIONS(250), 1,
+    ACTIONS(253), 1,
       anon_sym_SLASH,
-    ACTIONS(252), 1,
+    ACTIONS(255), 1,
       anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(246), 20,
+    ACTIONS(249), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13129,26 +13147,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1260] = 7,
-    ACTIONS(254), 1,
-      anon_sym_DOT,
+  [1276] = 7,
     ACTIONS(257), 1,
+      anon_sym_DOT,
+    ACTIONS(259), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(260), 1,
+    ACTIONS(261), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(35), 3,
+    STATE(30), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(176), 4,
+    ACTIONS(168), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(178), 13,
+    ACTIONS(170), 13,
       anon_sym_table,
       anon_sym_mtu,
       anon_sym_proto,
@@ -13162,56 +13180,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1300] = 13,
-    ACTIONS(232), 1,
-      anon_sym_from,
-    ACTIONS(234), 1,
-      anon_sym_to,
-    ACTIONS(240), 1,
-      anon_sym_uidrange,
-    ACTIONS(244), 1,
-      anon_sym_ipproto,
-    STATE(32), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(46), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(228), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(230), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(236), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(238), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(242), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(263), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1352] = 7,
-    ACTIONS(193), 1,
+  [1316] = 7,
+    ACTIONS(261), 1,
       anon_sym_LBRACE2,
-    ACTIONS(265), 1,
+    ACTIONS(263), 1,
       anon_sym_DOT,
-    ACTIONS(267), 1,
+    ACTIONS(265), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(30), 3,
+    STATE(35), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13234,36 +13213,46 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1392] = 4,
-    ACTIONS(248), 1,
+  [1356] = 13,
+    ACTIONS(235), 1,
+      anon_sym_from,
+    ACTIONS(237), 1,
       anon_sym_to,
-    ACTIONS(250), 1,
-      anon_sym_SLASH,
+    ACTIONS(243), 1,
+      anon_sym_uidrange,
+    ACTIONS(247), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(43), 1,
+      sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(246), 20,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(233), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(239), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(241), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(245), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(267), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1425] = 5,
+  [1408] = 5,
     ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(273), 1,
@@ -13271,7 +13260,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(41), 3,
+    STATE(40), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -13293,7 +13282,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1460] = 4,
+  [1443] = 4,
     ACTIONS(277), 1,
       anon_sym_to,
     ACTIONS(279), 1,
@@ -13322,7 +13311,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1493] = 5,
+  [1476] = 5,
     ACTIONS(283), 1,
       anon_sym_LBRACE,
     ACTIONS(286), 1,
@@ -13330,7 +13319,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(41), 3,
+    STATE(40), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -13352,13 +13341,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1528] = 3,
-    ACTIONS(248), 1,
+  [1511] = 4,
+    ACTIONS(251), 1,
       anon_sym_to,
+    ACTIONS(253), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(246), 20,
+    ACTIONS(249), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13379,18 +13370,72 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1558] = 5,
+  [1544] = 3,
+    ACTIONS(251), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(249), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1574] = 3,
     ACTIONS(291), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(289), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1604] = 5,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(293), 1,
+    ACTIONS(297), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(76), 2,
+    STATE(69), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(289), 17,
+    ACTIONS(293), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13408,88 +13453,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [1592] = 3,
-    ACTIONS(297), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(295), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1622] = 3,
-    ACTIONS(301), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(299), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1652] = 3,
-    ACTIONS(305), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(303), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1682] = 3,
+  [1638] = 3,
     ACTIONS(277), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13516,23 +13480,77 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1712] = 12,
+  [1668] = 3,
+    ACTIONS(301), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(299), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1698] = 3,
+    ACTIONS(305), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(303), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1728] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(55), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
@@ -13551,23 +13569,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1759] = 12,
+  [1775] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(55), 1,
+    STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
@@ -13586,23 +13604,23 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1806] = 12,
+  [1822] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(53), 1,
+    STATE(49), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
@@ -13621,29 +13639,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1853] = 12,
+  [1869] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(53), 1,
+    STATE(54), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(327), 2,
+    ACTIONS(331), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13656,68 +13674,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1900] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 14,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-      aux_sym__imm_name_part_token1,
-  [1929] = 12,
-    ACTIONS(339), 1,
-      anon_sym_proto,
-    ACTIONS(348), 1,
-      anon_sym_scope,
-    ACTIONS(351), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(70), 1,
-      sym__dev_opt,
-    STATE(78), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(333), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(342), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(345), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(336), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-  [1976] = 12,
+  [1916] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
@@ -13726,20 +13683,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(327), 2,
+    ACTIONS(323), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13747,12 +13704,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(354), 4,
+    ACTIONS(333), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2023] = 12,
+  [1963] = 12,
+    ACTIONS(343), 1,
+      anon_sym_proto,
+    ACTIONS(352), 1,
+      anon_sym_scope,
+    ACTIONS(355), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(71), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(337), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(346), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(349), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(335), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(340), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+  [2010] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
@@ -13761,55 +13753,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
     STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(327), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(309), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(356), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2070] = 12,
-    ACTIONS(311), 1,
-      anon_sym_proto,
-    ACTIONS(317), 1,
-      anon_sym_scope,
-    ACTIONS(319), 1,
-      anon_sym_dev,
-    STATE(50), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(70), 1,
-      sym__dev_opt,
-    STATE(78), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(228), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(313), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(360), 2,
+    ACTIONS(323), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13822,29 +13779,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2117] = 12,
+  [2057] = 12,
     ACTIONS(311), 1,
       anon_sym_proto,
     ACTIONS(317), 1,
       anon_sym_scope,
     ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(51), 1,
+    STATE(53), 1,
       aux_sym_route_statement_repeat1,
-    STATE(70), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(78), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(228), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(364), 2,
+    ACTIONS(323), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(309), 4,
@@ -13852,12 +13809,12 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(362), 4,
+    ACTIONS(360), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2164] = 3,
+  [2104] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13883,7 +13840,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2193] = 12,
+  [2133] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(52), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(71), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(364), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2180] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 14,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+      aux_sym__imm_name_part_token1,
+  [2209] = 12,
     ACTIONS(366), 1,
       sym_identifier,
     ACTIONS(368), 1,
@@ -13898,7 +13916,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(380), 1,
       aux_sym_ipv6_address_token1,
-    STATE(514), 1,
+    STATE(522), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13907,17 +13925,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(444), 3,
+    STATE(449), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(164), 5,
+    STATE(167), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2239] = 7,
+  [2255] = 7,
     ACTIONS(382), 1,
       anon_sym_DOT,
     ACTIONS(384), 1,
@@ -13946,7 +13964,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2275] = 7,
+  [2291] = 7,
     ACTIONS(386), 1,
       anon_sym_LBRACE2,
     ACTIONS(388), 1,
@@ -13975,7 +13993,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2311] = 7,
+  [2327] = 7,
     ACTIONS(392), 1,
       anon_sym_DOT,
     ACTIONS(395), 1,
@@ -14004,107 +14022,43 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2347] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(378), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(413), 2,
+  [2363] = 11,
+    ACTIONS(404), 1,
       anon_sym_rate,
-      anon_sym_ceil,
-    STATE(64), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(401), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2390] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(385), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(413), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(68), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(417), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2433] = 11,
-    ACTIONS(423), 1,
-      anon_sym_rate,
-    ACTIONS(427), 1,
+    ACTIONS(410), 1,
       anon_sym_loss,
-    ACTIONS(431), 1,
+    ACTIONS(416), 1,
       anon_sym_slot,
-    ACTIONS(433), 1,
+    ACTIONS(419), 1,
       anon_sym_bytes,
-    ACTIONS(435), 1,
+    ACTIONS(422), 1,
       anon_sym_distribution,
-    STATE(67), 1,
+    STATE(63), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(425), 2,
+    ACTIONS(407), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(421), 3,
+    ACTIONS(401), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(429), 3,
+    ACTIONS(413), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-    ACTIONS(419), 4,
+    ACTIONS(293), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2476] = 2,
+  [2406] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(437), 18,
+    ACTIONS(425), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14123,237 +14077,126 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2501] = 11,
-    ACTIONS(442), 1,
-      anon_sym_rate,
-    ACTIONS(448), 1,
-      anon_sym_loss,
-    ACTIONS(454), 1,
-      anon_sym_slot,
-    ACTIONS(457), 1,
-      anon_sym_bytes,
-    ACTIONS(460), 1,
-      anon_sym_distribution,
-    STATE(67), 1,
-      aux_sym_netem_statement_repeat2,
+  [2431] = 11,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(441), 1,
+      anon_sym_prio,
+    STATE(379), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(445), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(439), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(451), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(289), 4,
+    ACTIONS(439), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(66), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(427), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2544] = 9,
-    ACTIONS(468), 1,
-      anon_sym_overhead,
-    ACTIONS(471), 1,
-      anon_sym_mpu,
-    ACTIONS(474), 1,
-      anon_sym_linklayer,
-    ACTIONS(480), 1,
-      anon_sym_prio,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(477), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(68), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(465), 4,
+    ACTIONS(431), 4,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_cburst,
       anon_sym_quantum,
-    ACTIONS(463), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [2474] = 11,
+    ACTIONS(429), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [2582] = 2,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(441), 1,
+      anon_sym_prio,
+    STATE(461), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(142), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2606] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(483), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2630] = 7,
-    ACTIONS(485), 1,
-      anon_sym_DOT,
-    ACTIONS(487), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(489), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(72), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(160), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2664] = 7,
-    ACTIONS(489), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(491), 1,
-      anon_sym_DOT,
-    ACTIONS(493), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(170), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2698] = 7,
-    ACTIONS(495), 1,
-      anon_sym_DOT,
-    ACTIONS(498), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(501), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(178), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2732] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(504), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2756] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(289), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
+    ACTIONS(439), 2,
       anon_sym_rate,
+      anon_sym_ceil,
+    STATE(75), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(431), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(443), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2517] = 11,
+    ACTIONS(449), 1,
+      anon_sym_rate,
+    ACTIONS(453), 1,
+      anon_sym_loss,
+    ACTIONS(457), 1,
+      anon_sym_slot,
+    ACTIONS(459), 1,
+      anon_sym_bytes,
+    ACTIONS(461), 1,
+      anon_sym_distribution,
+    STATE(63), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(451), 2,
       anon_sym_delay,
       anon_sym_jitter,
-      anon_sym_loss,
+    ACTIONS(447), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(455), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_distribution,
-  [2780] = 2,
+    ACTIONS(445), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2560] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+      anon_sym_SLASH2,
+  [2585] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14375,11 +14218,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [2804] = 2,
+  [2609] = 3,
+    ACTIONS(463), 1,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(506), 17,
+    ACTIONS(118), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2635] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(465), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14397,11 +14263,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2828] = 2,
+  [2659] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(508), 17,
+    ACTIONS(467), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14419,11 +14285,369 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2852] = 2,
+  [2683] = 11,
+    ACTIONS(471), 1,
+      anon_sym_link,
+    ACTIONS(475), 1,
+      anon_sym_proto,
+    ACTIONS(479), 1,
+      anon_sym_handle,
+    ACTIONS(481), 1,
+      anon_sym_ht,
+    ACTIONS(485), 1,
+      anon_sym_DASH_GT,
+    STATE(86), 1,
+      aux_sym_filter_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(510), 17,
+    ACTIONS(477), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(483), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(473), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(469), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2725] = 11,
+    ACTIONS(471), 1,
+      anon_sym_link,
+    ACTIONS(475), 1,
+      anon_sym_proto,
+    ACTIONS(479), 1,
+      anon_sym_handle,
+    ACTIONS(481), 1,
+      anon_sym_ht,
+    ACTIONS(489), 1,
+      anon_sym_DASH_GT,
+    STATE(73), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(477), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(483), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(473), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(487), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2767] = 9,
+    ACTIONS(496), 1,
+      anon_sym_overhead,
+    ACTIONS(499), 1,
+      anon_sym_mpu,
+    ACTIONS(502), 1,
+      anon_sym_linklayer,
+    ACTIONS(508), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(505), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(75), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(493), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(491), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2805] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(511), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2829] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(513), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2853] = 3,
+    ACTIONS(517), 1,
+      anon_sym_at,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(515), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2879] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2903] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(142), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2927] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(156), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2951] = 7,
+    ACTIONS(519), 1,
+      anon_sym_DOT,
+    ACTIONS(521), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(523), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(83), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(160), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [2985] = 7,
+    ACTIONS(523), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(525), 1,
+      anon_sym_DOT,
+    ACTIONS(527), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(84), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(170), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3019] = 7,
+    ACTIONS(529), 1,
+      anon_sym_DOT,
+    ACTIONS(532), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(535), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(84), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3053] = 3,
+    ACTIONS(540), 1,
+      anon_sym_hashkey,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(538), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3079] = 10,
+    ACTIONS(544), 1,
+      anon_sym_link,
+    ACTIONS(550), 1,
+      anon_sym_proto,
+    ACTIONS(556), 1,
+      anon_sym_handle,
+    ACTIONS(559), 1,
+      anon_sym_ht,
+    STATE(86), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(553), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(562), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(547), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(542), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DASH_GT,
+  [3119] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(293), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14441,20 +14665,111 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_packets,
       anon_sym_bytes,
       anon_sym_distribution,
-  [2876] = 11,
-    ACTIONS(512), 1,
+  [3143] = 3,
+    ACTIONS(565), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(124), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    ACTIONS(516), 1,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3169] = 3,
+    ACTIONS(567), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(136), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3195] = 3,
+    ACTIONS(569), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(130), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3221] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(571), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_distribution,
+  [3245] = 11,
+    ACTIONS(573), 1,
+      anon_sym_GT,
+    ACTIONS(577), 1,
       anon_sym_mark,
-    ACTIONS(518), 1,
+    ACTIONS(579), 1,
       anon_sym_classify,
-    ACTIONS(520), 1,
+    ACTIONS(581), 1,
       anon_sym_snat,
-    ACTIONS(522), 1,
+    ACTIONS(583), 1,
       anon_sym_dnat,
-    STATE(104), 1,
+    STATE(122), 1,
       sym_firewall_action,
-    STATE(264), 1,
+    STATE(269), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14465,26 +14780,26 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
+    ACTIONS(575), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2917] = 11,
-    ACTIONS(516), 1,
+  [3286] = 11,
+    ACTIONS(577), 1,
       anon_sym_mark,
-    ACTIONS(518), 1,
+    ACTIONS(579), 1,
       anon_sym_classify,
-    ACTIONS(520), 1,
+    ACTIONS(581), 1,
       anon_sym_snat,
-    ACTIONS(522), 1,
+    ACTIONS(583), 1,
       anon_sym_dnat,
-    ACTIONS(524), 1,
+    ACTIONS(585), 1,
       anon_sym_GT,
-    STATE(104), 1,
+    STATE(122), 1,
       sym_firewall_action,
-    STATE(473), 1,
+    STATE(481), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14495,56 +14810,26 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
+    ACTIONS(575), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [2958] = 11,
-    ACTIONS(516), 1,
+  [3327] = 11,
+    ACTIONS(577), 1,
       anon_sym_mark,
-    ACTIONS(518), 1,
+    ACTIONS(579), 1,
       anon_sym_classify,
-    ACTIONS(520), 1,
+    ACTIONS(581), 1,
       anon_sym_snat,
-    ACTIONS(522), 1,
+    ACTIONS(583), 1,
       anon_sym_dnat,
-    ACTIONS(528), 1,
+    ACTIONS(587), 1,
       anon_sym_GT,
-    STATE(104), 1,
+    STATE(122), 1,
       sym_firewall_action,
-    STATE(281), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(80), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2999] = 11,
-    ACTIONS(516), 1,
-      anon_sym_mark,
-    ACTIONS(518), 1,
-      anon_sym_classify,
-    ACTIONS(520), 1,
-      anon_sym_snat,
-    ACTIONS(522), 1,
-      anon_sym_dnat,
-    ACTIONS(530), 1,
-      anon_sym_GT,
-    STATE(104), 1,
-      sym_firewall_action,
-    STATE(473), 1,
+    STATE(481), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14555,49 +14840,49 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
+    ACTIONS(575), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3040] = 11,
-    ACTIONS(516), 1,
+  [3368] = 11,
+    ACTIONS(577), 1,
       anon_sym_mark,
-    ACTIONS(518), 1,
+    ACTIONS(579), 1,
       anon_sym_classify,
-    ACTIONS(520), 1,
+    ACTIONS(581), 1,
       anon_sym_snat,
-    ACTIONS(522), 1,
+    ACTIONS(583), 1,
       anon_sym_dnat,
-    ACTIONS(532), 1,
+    ACTIONS(591), 1,
       anon_sym_GT,
-    STATE(104), 1,
+    STATE(122), 1,
       sym_firewall_action,
-    STATE(473), 1,
+    STATE(286), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(81), 2,
+    ACTIONS(589), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(14), 2,
+    STATE(92), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
+    ACTIONS(575), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3081] = 3,
-    ACTIONS(536), 1,
+  [3409] = 3,
+    ACTIONS(595), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(534), 15,
+    ACTIONS(593), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14613,7 +14898,28 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [3106] = 3,
+  [3434] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(597), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3457] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14635,7 +14941,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3131] = 3,
+  [3482] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14657,112 +14963,41 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3156] = 4,
-    ACTIONS(540), 1,
-      anon_sym_COMMA,
-    STATE(91), 1,
-      aux_sym_firewall_rule_repeat1,
+  [3507] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(538), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3182] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(544), 1,
-      anon_sym_id,
-    ACTIONS(548), 1,
-      anon_sym_dev,
-    ACTIONS(550), 1,
-      anon_sym_port,
-    STATE(148), 1,
-      sym__dev_opt,
-    STATE(405), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(94), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(546), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(542), 4,
+    ACTIONS(599), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3220] = 4,
-    ACTIONS(540), 1,
-      anon_sym_COMMA,
-    STATE(88), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(552), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3530] = 11,
+    ACTIONS(577), 1,
       anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3246] = 4,
-    ACTIONS(556), 1,
-      anon_sym_COMMA,
-    STATE(91), 1,
-      aux_sym_firewall_rule_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(554), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3272] = 10,
-    ACTIONS(516), 1,
-      anon_sym_mark,
-    ACTIONS(518), 1,
+    ACTIONS(579), 1,
       anon_sym_classify,
-    ACTIONS(520), 1,
+    ACTIONS(581), 1,
       anon_sym_snat,
-    ACTIONS(522), 1,
+    ACTIONS(583), 1,
       anon_sym_dnat,
-    STATE(104), 1,
+    ACTIONS(601), 1,
+      anon_sym_GT,
+    STATE(122), 1,
       sym_firewall_action,
-    STATE(473), 1,
+    STATE(481), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14773,17 +15008,59 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(514), 5,
+    ACTIONS(575), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3310] = 2,
+  [3571] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(463), 15,
+    ACTIONS(603), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3594] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(605), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3617] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(491), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14799,102 +15076,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3332] = 10,
-    ACTIONS(403), 1,
+  [3639] = 4,
+    ACTIONS(609), 1,
+      anon_sym_COMMA,
+    STATE(108), 1,
+      aux_sym_firewall_rule_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3665] = 10,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    ACTIONS(544), 1,
+    ACTIONS(613), 1,
       anon_sym_id,
-    ACTIONS(548), 1,
+    ACTIONS(617), 1,
       anon_sym_dev,
-    ACTIONS(550), 1,
+    ACTIONS(619), 1,
       anon_sym_port,
-    STATE(148), 1,
+    STATE(150), 1,
       sym__dev_opt,
-    STATE(439), 1,
+    STATE(446), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(117), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(546), 3,
+    ACTIONS(615), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(559), 4,
+    ACTIONS(611), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3370] = 2,
+  [3703] = 10,
+    ACTIONS(577), 1,
+      anon_sym_mark,
+    ACTIONS(579), 1,
+      anon_sym_classify,
+    ACTIONS(581), 1,
+      anon_sym_snat,
+    ACTIONS(583), 1,
+      anon_sym_dnat,
+    STATE(122), 1,
+      sym_firewall_action,
+    STATE(481), 1,
+      sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(91), 15,
-      ts_builtin_sym_end,
+    ACTIONS(81), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-      anon_sym_SLASH2,
-  [3392] = 4,
-    ACTIONS(563), 1,
-      anon_sym_DOT_DOT,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(575), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3741] = 4,
+    ACTIONS(609), 1,
+      anon_sym_COMMA,
+    STATE(109), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(561), 10,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-  [3417] = 3,
-    ACTIONS(567), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [3440] = 3,
-    ACTIONS(569), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(552), 13,
+    ACTIONS(621), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14908,11 +15176,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3463] = 2,
+  [3767] = 4,
+    ACTIONS(625), 1,
+      anon_sym_COMMA,
+    STATE(109), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(571), 14,
+    ACTIONS(623), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3793] = 10,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(613), 1,
+      anon_sym_id,
+    ACTIONS(617), 1,
+      anon_sym_dev,
+    ACTIONS(619), 1,
+      anon_sym_port,
+    STATE(150), 1,
+      sym__dev_opt,
+    STATE(400), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(106), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(615), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(628), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3831] = 3,
+    ACTIONS(630), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3854] = 4,
+    ACTIONS(634), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(632), 10,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+  [3879] = 3,
+    ACTIONS(630), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3902] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(638), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14927,359 +15306,210 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_COMMA,
       anon_sym_counter,
-  [3484] = 8,
-    ACTIONS(575), 1,
+  [3923] = 10,
+    ACTIONS(642), 1,
+      anon_sym_proto,
+    ACTIONS(654), 1,
+      anon_sym_mark,
+    ACTIONS(657), 1,
+      anon_sym_ct,
+    ACTIONS(660), 1,
+      anon_sym_counter,
+    STATE(115), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(645), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(648), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(651), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(640), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3960] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(623), 14,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [3981] = 8,
+    ACTIONS(665), 1,
       anon_sym_id,
-    ACTIONS(581), 1,
+    ACTIONS(671), 1,
       anon_sym_dev,
-    ACTIONS(584), 1,
+    ACTIONS(674), 1,
       anon_sym_port,
-    STATE(148), 1,
+    STATE(150), 1,
       sym__dev_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(100), 2,
+    STATE(117), 2,
       sym__port_opt,
       aux_sym_vxlan_statement_repeat1,
-    ACTIONS(578), 3,
+    ACTIONS(668), 3,
       anon_sym_remote,
       anon_sym_group,
       anon_sym_local,
-    ACTIONS(573), 5,
+    ACTIONS(663), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [3517] = 10,
-    ACTIONS(589), 1,
-      anon_sym_proto,
-    ACTIONS(601), 1,
-      anon_sym_mark,
-    ACTIONS(604), 1,
-      anon_sym_ct,
-    ACTIONS(607), 1,
-      anon_sym_counter,
-    STATE(101), 1,
-      aux_sym_firewall_rule_repeat2,
+  [4014] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(681), 1,
+      anon_sym_latency,
+    ACTIONS(683), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(592), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(595), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(598), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(587), 3,
+    STATE(120), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(679), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(677), 4,
+      ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3554] = 10,
-    ACTIONS(423), 1,
+  [4049] = 10,
+    ACTIONS(449), 1,
       anon_sym_rate,
-    ACTIONS(427), 1,
+    ACTIONS(453), 1,
       anon_sym_loss,
-    ACTIONS(431), 1,
+    ACTIONS(457), 1,
       anon_sym_slot,
-    ACTIONS(433), 1,
+    ACTIONS(459), 1,
       anon_sym_bytes,
-    ACTIONS(435), 1,
+    ACTIONS(461), 1,
       anon_sym_distribution,
-    STATE(65), 1,
+    STATE(67), 1,
       aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(425), 2,
+    ACTIONS(451), 2,
       anon_sym_delay,
       anon_sym_jitter,
-    ACTIONS(421), 3,
+    ACTIONS(447), 3,
       anon_sym_limit,
       anon_sym_gap,
       anon_sym_packets,
-    ACTIONS(429), 3,
+    ACTIONS(455), 3,
       anon_sym_duplicate,
       anon_sym_corrupt,
       anon_sym_reorder,
-  [3591] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(614), 1,
+  [4086] = 9,
+    ACTIONS(690), 1,
       anon_sym_latency,
-    ACTIONS(616), 1,
+    ACTIONS(693), 1,
       anon_sym_peakrate,
+    ACTIONS(696), 1,
+      anon_sym_overhead,
+    ACTIONS(699), 1,
+      anon_sym_mpu,
+    ACTIONS(702), 1,
+      anon_sym_linklayer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(106), 2,
+    STATE(120), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(612), 3,
+    ACTIONS(687), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(610), 4,
+    ACTIONS(685), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3626] = 10,
-    ACTIONS(620), 1,
+  [4121] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(681), 1,
+      anon_sym_latency,
+    ACTIONS(683), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(679), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(705), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4156] = 10,
+    ACTIONS(709), 1,
       anon_sym_proto,
-    ACTIONS(628), 1,
+    ACTIONS(717), 1,
       anon_sym_mark,
-    ACTIONS(630), 1,
+    ACTIONS(719), 1,
       anon_sym_ct,
-    ACTIONS(632), 1,
+    ACTIONS(721), 1,
       anon_sym_counter,
-    STATE(125), 1,
+    STATE(127), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(622), 2,
+    ACTIONS(711), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(624), 2,
+    ACTIONS(713), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(626), 2,
+    ACTIONS(715), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(618), 3,
+    ACTIONS(707), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3663] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(554), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3684] = 9,
-    ACTIONS(639), 1,
-      anon_sym_latency,
-    ACTIONS(642), 1,
-      anon_sym_peakrate,
-    ACTIONS(645), 1,
-      anon_sym_overhead,
-    ACTIONS(648), 1,
-      anon_sym_mpu,
-    ACTIONS(651), 1,
-      anon_sym_linklayer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(636), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(634), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3719] = 8,
-    ACTIONS(656), 1,
-      anon_sym_link,
-    ACTIONS(662), 1,
-      anon_sym_proto,
-    ACTIONS(668), 1,
-      anon_sym_handle,
-    STATE(107), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(665), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(659), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(654), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DASH_GT,
-  [3752] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(614), 1,
-      anon_sym_latency,
-    ACTIONS(616), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(612), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(671), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3787] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(614), 1,
-      anon_sym_latency,
-    ACTIONS(616), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(612), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(671), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3822] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-  [3843] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(156), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-  [3864] = 3,
-    ACTIONS(569), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(552), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3887] = 3,
-    ACTIONS(675), 1,
-      anon_sym_hashkey,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(673), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [3910] = 3,
-    ACTIONS(679), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(677), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3933] = 3,
+  [4193] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15299,7 +15529,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3956] = 3,
+  [4216] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -15319,360 +15549,150 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_port,
       aux_sym__imm_name_part_token1,
-  [3979] = 3,
-    ACTIONS(681), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(118), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4002] = 9,
-    ACTIONS(407), 1,
+  [4239] = 9,
+    ACTIONS(433), 1,
       anon_sym_overhead,
-    ACTIONS(409), 1,
+    ACTIONS(435), 1,
       anon_sym_mpu,
-    ACTIONS(411), 1,
+    ACTIONS(437), 1,
       anon_sym_linklayer,
-    ACTIONS(614), 1,
+    ACTIONS(681), 1,
       anon_sym_latency,
-    ACTIONS(616), 1,
+    ACTIONS(683), 1,
       anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 2,
+    STATE(118), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(612), 3,
+    ACTIONS(679), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(683), 4,
+    ACTIONS(723), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4037] = 3,
-    ACTIONS(687), 1,
-      anon_sym_DOT_DOT,
+  [4274] = 9,
+    ACTIONS(433), 1,
+      anon_sym_overhead,
+    ACTIONS(435), 1,
+      anon_sym_mpu,
+    ACTIONS(437), 1,
+      anon_sym_linklayer,
+    ACTIONS(681), 1,
+      anon_sym_latency,
+    ACTIONS(683), 1,
+      anon_sym_peakrate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(685), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4060] = 3,
-    ACTIONS(563), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(561), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4083] = 9,
-    ACTIONS(691), 1,
-      anon_sym_link,
-    ACTIONS(695), 1,
-      anon_sym_proto,
-    ACTIONS(699), 1,
-      anon_sym_handle,
-    ACTIONS(701), 1,
-      anon_sym_DASH_GT,
-    STATE(122), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(697), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(693), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(689), 4,
+    STATE(120), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(679), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(723), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4118] = 9,
-    ACTIONS(691), 1,
-      anon_sym_link,
-    ACTIONS(695), 1,
-      anon_sym_proto,
-    ACTIONS(699), 1,
-      anon_sym_handle,
-    ACTIONS(705), 1,
-      anon_sym_DASH_GT,
-    STATE(107), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(697), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(693), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(703), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4153] = 3,
-    ACTIONS(707), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(124), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4176] = 3,
+  [4309] = 10,
     ACTIONS(709), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(136), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
       anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4199] = 10,
-    ACTIONS(620), 1,
-      anon_sym_proto,
-    ACTIONS(628), 1,
+    ACTIONS(717), 1,
       anon_sym_mark,
-    ACTIONS(630), 1,
+    ACTIONS(719), 1,
       anon_sym_ct,
-    ACTIONS(713), 1,
+    ACTIONS(727), 1,
       anon_sym_counter,
-    STATE(101), 1,
+    STATE(115), 1,
       aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(622), 2,
+    ACTIONS(711), 2,
       anon_sym_src,
       anon_sym_dst,
-    ACTIONS(624), 2,
+    ACTIONS(713), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(626), 2,
+    ACTIONS(715), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(711), 3,
+    ACTIONS(725), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4236] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(715), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4256] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(717), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4276] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(719), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4296] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(721), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4316] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(723), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4336] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(725), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4356] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(552), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4376] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(727), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4396] = 2,
+  [4346] = 3,
+    ACTIONS(731), 1,
+      anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(729), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4369] = 3,
+    ACTIONS(735), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(733), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4392] = 3,
+    ACTIONS(634), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(632), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4415] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15686,35 +15706,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [4416] = 6,
-    ACTIONS(178), 1,
-      anon_sym_LT,
-    ACTIONS(734), 1,
-      anon_sym_LBRACE2,
+  [4435] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(731), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(135), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(176), 5,
-      ts_builtin_sym_end,
+    ACTIONS(737), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4443] = 7,
-    ACTIONS(160), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4455] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4475] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(741), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4495] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(743), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4515] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(745), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4535] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4555] = 7,
+    ACTIONS(178), 1,
       anon_sym_mode,
-    ACTIONS(737), 1,
+    ACTIONS(749), 1,
       anon_sym_DOT,
-    ACTIONS(739), 1,
+    ACTIONS(752), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(741), 1,
+    ACTIONS(755), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -15723,166 +15830,17 @@ static const uint16_t ts_small_parse_table[] = {
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4472] = 7,
-    ACTIONS(178), 1,
-      anon_sym_mode,
-    ACTIONS(743), 1,
-      anon_sym_DOT,
-    ACTIONS(746), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(749), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(137), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
     ACTIONS(176), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4501] = 7,
-    ACTIONS(170), 1,
-      anon_sym_mode,
-    ACTIONS(741), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(752), 1,
-      anon_sym_DOT,
-    ACTIONS(754), 1,
-      aux_sym__imm_name_part_token1,
+  [4584] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(137), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4530] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(756), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(143), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4557] = 8,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    STATE(141), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(203), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(760), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4588] = 8,
-    ACTIONS(768), 1,
-      anon_sym_LBRACE,
-    ACTIONS(771), 1,
-      sym_integer,
-    ACTIONS(774), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    STATE(141), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(203), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(766), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4619] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(634), 12,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_latency,
-      anon_sym_limit,
-      anon_sym_peakrate,
-      anon_sym_overhead,
-      anon_sym_mpu,
-      anon_sym_linklayer,
-  [4638] = 6,
-    ACTIONS(170), 1,
-      anon_sym_LT,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(777), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(135), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4665] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(779), 12,
+    ACTIONS(758), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15895,21 +15853,65 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4684] = 8,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(781), 1,
+  [4603] = 7,
+    ACTIONS(160), 1,
+      anon_sym_mode,
+    ACTIONS(760), 1,
       anon_sym_DOT,
-    ACTIONS(784), 1,
+    ACTIONS(762), 1,
       aux_sym__imm_name_part_token1,
-    STATE(143), 1,
+    ACTIONS(764), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(141), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
       aux_sym__if_name_repeat1,
-    STATE(146), 1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4632] = 7,
+    ACTIONS(170), 1,
+      anon_sym_mode,
+    ACTIONS(764), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(766), 1,
+      anon_sym_DOT,
+    ACTIONS(768), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(138), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4661] = 8,
+    ACTIONS(770), 1,
+      anon_sym_DOT,
+    ACTIONS(773), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    STATE(145), 1,
+      aux_sym__if_name_repeat1,
+    STATE(152), 1,
       aux_sym__ns_name_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(207), 2,
+    STATE(203), 2,
       sym__imm_name_part,
       sym__imm_interp,
     ACTIONS(158), 5,
@@ -15918,99 +15920,279 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4715] = 5,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(788), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(149), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(786), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4739] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(790), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4757] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(792), 11,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [4775] = 5,
-    ACTIONS(796), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(799), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(149), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(794), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4799] = 8,
-    ACTIONS(291), 1,
+  [4692] = 8,
+    ACTIONS(779), 1,
       anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(782), 1,
       sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(785), 1,
       aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(143), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(777), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4723] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(788), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(145), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4750] = 6,
+    ACTIONS(170), 1,
+      anon_sym_LT,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(790), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(147), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(168), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4777] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(685), 12,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_latency,
+      anon_sym_limit,
+      anon_sym_peakrate,
+      anon_sym_overhead,
+      anon_sym_mpu,
+      anon_sym_linklayer,
+  [4796] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
+    ACTIONS(795), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(147), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4823] = 8,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
     ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(143), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(798), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4854] = 8,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(804), 1,
       anon_sym_default,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(804), 3,
+    ACTIONS(806), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(57), 3,
+    STATE(50), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4829] = 3,
+  [4884] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(808), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4902] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(810), 11,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [4920] = 5,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(814), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(153), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(812), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4944] = 5,
+    ACTIONS(818), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(821), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(153), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(816), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4968] = 7,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(826), 1,
+      anon_sym_default,
+    STATE(172), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(828), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(824), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4995] = 3,
+    ACTIONS(832), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(830), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5014] = 5,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(836), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(152), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(834), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5037] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -16026,135 +16208,101 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4848] = 7,
+  [5056] = 7,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(808), 1,
+    ACTIONS(840), 1,
       sym_integer,
-    STATE(488), 1,
+    STATE(497), 1,
       sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 5,
+    STATE(228), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4875] = 3,
-    ACTIONS(812), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(810), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4894] = 7,
-    ACTIONS(403), 1,
+  [5083] = 7,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    ACTIONS(816), 1,
-      anon_sym_default,
-    STATE(166), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(371), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(818), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(814), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4921] = 5,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(822), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(146), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(820), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4944] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(816), 1,
+    ACTIONS(826), 1,
       anon_sym_default,
     STATE(154), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(403), 1,
+    STATE(406), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(818), 2,
+    ACTIONS(828), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(824), 4,
+    ACTIONS(842), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4971] = 6,
+  [5110] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(826), 1,
+    ACTIONS(844), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(286), 5,
+    STATE(303), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [4995] = 4,
+  [5134] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(846), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    STATE(130), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5158] = 6,
+    ACTIONS(368), 1,
       anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-    ACTIONS(828), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5015] = 3,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(848), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5182] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -16169,130 +16317,164 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [5033] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(832), 1,
-      sym_integer,
+  [5200] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(114), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5057] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(834), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(311), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5081] = 6,
-    ACTIONS(840), 1,
-      anon_sym_section,
-    STATE(240), 1,
-      sym__section_opt,
-    STATE(241), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(836), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5105] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(842), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(313), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5129] = 4,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(844), 4,
+    ACTIONS(850), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5149] = 6,
+  [5220] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(846), 1,
+    ACTIONS(854), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(158), 5,
+    STATE(265), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5173] = 5,
-    ACTIONS(850), 1,
+  [5244] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(856), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(164), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5268] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(858), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5288] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(860), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(128), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5312] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(862), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(315), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5336] = 6,
+    ACTIONS(868), 1,
+      anon_sym_section,
+    STATE(247), 1,
+      aux_sym_bpf_statement_repeat1,
+    STATE(250), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(866), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(864), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5360] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(870), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(279), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5384] = 5,
+    ACTIONS(874), 1,
       anon_sym_default,
-    STATE(166), 1,
+    STATE(172), 1,
       aux_sym_htb_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(853), 2,
+    ACTIONS(877), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(848), 5,
+    ACTIONS(872), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [5195] = 3,
+  [5406] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16307,7 +16489,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5213] = 3,
+  [5424] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16322,140 +16504,68 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5231] = 6,
+  [5442] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(856), 1,
+    ACTIONS(880), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(260), 5,
+    STATE(316), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5255] = 6,
+  [5466] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(882), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(274), 5,
+    STATE(313), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5279] = 6,
+  [5490] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(860), 1,
+    ACTIONS(884), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(120), 5,
+    STATE(321), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5303] = 6,
+  [5514] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(862), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(288), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5327] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(864), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5351] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(866), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5375] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(291), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5399] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
+    ACTIONS(886), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16466,14 +16576,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5423] = 6,
+  [5538] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(872), 1,
+    ACTIONS(888), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16484,14 +16594,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5447] = 6,
+  [5562] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(874), 1,
+    ACTIONS(890), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16502,14 +16612,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5471] = 6,
+  [5586] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(876), 1,
+    ACTIONS(892), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16520,14 +16630,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5495] = 6,
+  [5610] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(878), 1,
+    ACTIONS(894), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16538,14 +16648,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5519] = 6,
+  [5634] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(880), 1,
+    ACTIONS(896), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16556,14 +16666,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5543] = 6,
+  [5658] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(882), 1,
+    ACTIONS(898), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16574,14 +16684,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5567] = 6,
+  [5682] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(884), 1,
+    ACTIONS(900), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16592,14 +16702,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5591] = 6,
+  [5706] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(886), 1,
+    ACTIONS(902), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16610,14 +16720,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5615] = 6,
+  [5730] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(888), 1,
+    ACTIONS(904), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16628,32 +16738,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5639] = 6,
+  [5754] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(890), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(251), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5663] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(806), 1,
-      sym_identifier,
-    ACTIONS(892), 1,
+    ACTIONS(906), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16664,32 +16756,32 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5687] = 6,
+  [5778] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(894), 1,
+    ACTIONS(908), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(303), 5,
+    STATE(255), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5711] = 6,
+  [5802] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(896), 1,
+    ACTIONS(910), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16700,14 +16792,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5735] = 6,
+  [5826] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(898), 1,
+    ACTIONS(912), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16718,14 +16810,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5759] = 6,
+  [5850] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(900), 1,
+    ACTIONS(914), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16736,14 +16828,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5783] = 6,
+  [5874] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(902), 1,
+    ACTIONS(916), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16754,14 +16846,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5807] = 6,
+  [5898] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(904), 1,
+    ACTIONS(918), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16772,14 +16864,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5831] = 6,
+  [5922] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(906), 1,
+    ACTIONS(920), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16790,14 +16882,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5855] = 6,
+  [5946] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(908), 1,
+    ACTIONS(922), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16808,14 +16900,50 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5879] = 6,
+  [5970] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(806), 1,
+    ACTIONS(838), 1,
       sym_identifier,
-    ACTIONS(910), 1,
+    ACTIONS(924), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(311), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5994] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(926), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(312), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [6018] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(838), 1,
+      sym_identifier,
+    ACTIONS(928), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16826,11 +16954,11 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5903] = 2,
+  [6042] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(912), 8,
+    ACTIONS(930), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16839,10 +16967,239 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5918] = 5,
-    ACTIONS(291), 1,
+  [6057] = 5,
+    ACTIONS(934), 1,
+      anon_sym_within,
+    ACTIONS(937), 1,
+      anon_sym_port,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(932), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6078] = 5,
+    ACTIONS(619), 1,
+      anon_sym_port,
+    ACTIONS(942), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(940), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6099] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(946), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(944), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6116] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(949), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [6131] = 7,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(916), 1,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(951), 1,
+      sym_nat_target,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(137), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6156] = 4,
+    ACTIONS(955), 1,
+      anon_sym_peer,
+    ACTIONS(957), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(953), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6175] = 6,
+    ACTIONS(868), 1,
+      anon_sym_section,
+    ACTIONS(961), 1,
+      anon_sym_mode,
+    STATE(208), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(287), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(959), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6198] = 6,
+    ACTIONS(868), 1,
+      anon_sym_section,
+    ACTIONS(961), 1,
+      anon_sym_mode,
+    STATE(212), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(287), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(963), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6221] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_protocol,
+      anon_sym_LBRACE,
+      sym_integer,
+  [6236] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(965), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6251] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(967), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6266] = 6,
+    ACTIONS(971), 1,
+      anon_sym_mode,
+    ACTIONS(974), 1,
+      anon_sym_section,
+    STATE(212), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(287), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(969), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6289] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(977), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6304] = 5,
+    ACTIONS(619), 1,
+      anon_sym_port,
+    ACTIONS(942), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(202), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(979), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6325] = 7,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    STATE(148), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(206), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6350] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(983), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
@@ -16850,282 +17207,35 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(914), 4,
+    ACTIONS(981), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [5939] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(918), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5954] = 6,
-    ACTIONS(922), 1,
-      anon_sym_mode,
-    ACTIONS(925), 1,
-      anon_sym_section,
-    STATE(200), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(282), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(920), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [5977] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(928), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [5992] = 6,
-    ACTIONS(840), 1,
-      anon_sym_section,
-    ACTIONS(932), 1,
-      anon_sym_mode,
-    STATE(211), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(282), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(930), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6015] = 4,
-    ACTIONS(936), 1,
-      anon_sym_peer,
-    ACTIONS(938), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(934), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [6371] = 7,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6034] = 7,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(940), 1,
+    ACTIONS(985), 1,
       anon_sym_default,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(49), 3,
+    STATE(48), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6059] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(942), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [6074] = 5,
-    ACTIONS(550), 1,
-      anon_sym_port,
-    ACTIONS(946), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(209), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(944), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6095] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(950), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(948), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [6112] = 5,
-    ACTIONS(550), 1,
-      anon_sym_port,
-    ACTIONS(946), 1,
-      anon_sym_within,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(206), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(953), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6133] = 5,
-    ACTIONS(957), 1,
-      anon_sym_within,
-    ACTIONS(960), 1,
-      anon_sym_port,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(209), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(955), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6154] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(963), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [6169] = 6,
-    ACTIONS(840), 1,
-      anon_sym_section,
-    ACTIONS(932), 1,
-      anon_sym_mode,
-    STATE(200), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(282), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(965), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6192] = 7,
-    ACTIONS(291), 1,
+  [6396] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(764), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    STATE(140), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(203), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6217] = 7,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(967), 1,
-      sym_nat_target,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(134), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6242] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(15), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6264] = 5,
-    STATE(217), 1,
-      aux_sym__statements_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(85), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(969), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6284] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
@@ -17136,241 +17246,157 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6306] = 5,
-    STATE(217), 1,
-      aux_sym__statements_repeat2,
+  [6418] = 4,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(971), 2,
+    ACTIONS(866), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(987), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(973), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(8), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6326] = 5,
-    STATE(246), 1,
-      aux_sym__statements_repeat2,
+      anon_sym_GT,
+  [6436] = 4,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(85), 2,
+    ACTIONS(991), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(989), 4,
       ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(969), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(6), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6346] = 6,
-    ACTIONS(291), 1,
+      anon_sym_GT,
+  [6454] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(208), 3,
+    STATE(251), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6368] = 7,
-    ACTIONS(370), 1,
+  [6476] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(976), 1,
-      aux_sym__name_start_token1,
-    STATE(316), 1,
-      sym_peer_name,
-    STATE(345), 1,
-      sym__if_name,
-    STATE(515), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(145), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6392] = 6,
-    ACTIONS(271), 1,
-      anon_sym_LBRACE,
-    ACTIONS(978), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(980), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(117), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(129), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6414] = 3,
-    ACTIONS(984), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(982), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6430] = 6,
-    ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(986), 1,
-      anon_sym_DOT,
-    ACTIONS(988), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(990), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6452] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(147), 3,
+    STATE(137), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6474] = 5,
-    ACTIONS(994), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(996), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(992), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(229), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6494] = 5,
-    ACTIONS(403), 1,
+  [6498] = 5,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    ACTIONS(1000), 1,
-      anon_sym_protocol,
-    STATE(367), 1,
+    ACTIONS(996), 1,
+      anon_sym_mode,
+    STATE(452), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(998), 4,
+    ACTIONS(994), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6514] = 6,
-    ACTIONS(178), 1,
-      anon_sym_id,
-    ACTIONS(1002), 1,
-      anon_sym_DOT,
-    ACTIONS(1005), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1008), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(227), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6536] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(1011), 1,
-      anon_sym_DOT,
-    ACTIONS(1013), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1015), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(231), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6558] = 5,
-    ACTIONS(996), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1019), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1017), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(233), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6578] = 6,
-    ACTIONS(291), 1,
+  [6518] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(132), 3,
+    STATE(76), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6600] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(1015), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1021), 1,
-      anon_sym_DOT,
-    ACTIONS(1023), 1,
-      aux_sym__imm_name_part_token1,
+  [6540] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(234), 3,
+    ACTIONS(998), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6554] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(15), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(214), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6576] = 5,
+    ACTIONS(1002), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1004), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1000), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(231), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6622] = 5,
-    STATE(215), 1,
+      aux_sym__ns_name_repeat1,
+  [6596] = 5,
+    ACTIONS(1006), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(1008), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6616] = 5,
+    STATE(253), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17378,209 +17404,220 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(1025), 2,
+    ACTIONS(1010), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(5), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6642] = 5,
-    ACTIONS(1029), 1,
+  [6636] = 6,
+    ACTIONS(160), 1,
+      anon_sym_table,
+    ACTIONS(1012), 1,
+      anon_sym_DOT,
+    ACTIONS(1014), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(1032), 1,
+    ACTIONS(1016), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1027), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
     STATE(233), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6662] = 6,
-    ACTIONS(178), 1,
-      anon_sym_table,
-    ACTIONS(1035), 1,
-      anon_sym_DOT,
-    ACTIONS(1038), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1041), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6684] = 5,
-    ACTIONS(1044), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(1046), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6704] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(1048), 1,
-      anon_sym_DOT,
-    ACTIONS(1050), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1052), 1,
+  [6658] = 5,
+    ACTIONS(1004), 1,
       anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(237), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6726] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(1052), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1054), 1,
-      anon_sym_DOT,
-    ACTIONS(1056), 1,
+    ACTIONS(1020), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6748] = 6,
-    ACTIONS(178), 1,
-      anon_sym_on,
-    ACTIONS(1058), 1,
-      anon_sym_DOT,
-    ACTIONS(1061), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1064), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(238), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1067), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
+    ACTIONS(1018), 2,
       anon_sym_reach,
       anon_sym_noreach,
-  [6784] = 4,
-    STATE(247), 1,
-      aux_sym_bpf_statement_repeat1,
+    STATE(235), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6678] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(1022), 1,
+      anon_sym_DOT,
+    ACTIONS(1024), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1026), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1069), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6802] = 4,
-    STATE(248), 1,
-      aux_sym_bpf_statement_repeat1,
+    STATE(242), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6700] = 6,
+    ACTIONS(170), 1,
+      anon_sym_table,
+    ACTIONS(1016), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1028), 1,
+      anon_sym_DOT,
+    ACTIONS(1030), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1071), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6820] = 4,
-    ACTIONS(291), 1,
+    STATE(236), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6722] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1073), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(800), 1,
       sym_integer,
-  [6838] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(1077), 1,
-      anon_sym_mode,
-    STATE(355), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1075), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6858] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(762), 1,
-      sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(134), 3,
+    STATE(131), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6880] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(990), 1,
+  [6744] = 5,
+    ACTIONS(1034), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1037), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1079), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1032), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(235), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6764] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1040), 1,
       anon_sym_DOT,
-    ACTIONS(1081), 1,
+    ACTIONS(1043), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1046), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(236), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6786] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1049), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6804] = 8,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1051), 1,
+      sym_identifier,
+    ACTIONS(1053), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1055), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(513), 1,
+      sym_table_name,
+    STATE(541), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [6830] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1057), 1,
+      anon_sym_DOT,
+    ACTIONS(1059), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1061), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(240), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6852] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1061), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1063), 1,
+      anon_sym_DOT,
+    ACTIONS(1065), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(223), 3,
+    STATE(241), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6902] = 5,
-    STATE(217), 1,
+  [6874] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1067), 1,
+      anon_sym_DOT,
+    ACTIONS(1070), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1073), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(241), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6896] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(1026), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1076), 1,
+      anon_sym_DOT,
+    ACTIONS(1078), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(252), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6918] = 5,
+    STATE(253), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17588,222 +17625,240 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(1083), 2,
+    ACTIONS(1080), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
+    STATE(3), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6922] = 4,
-    STATE(248), 1,
-      aux_sym_bpf_statement_repeat1,
+  [6938] = 5,
+    STATE(229), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(838), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1085), 4,
+    ACTIONS(87), 2,
       ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1080), 2,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-  [6940] = 4,
-    STATE(248), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1089), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1087), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+    STATE(3), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
   [6958] = 6,
-    ACTIONS(291), 1,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(762), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(764), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(15), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 3,
+    STATE(151), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6980] = 8,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1092), 1,
-      sym_identifier,
-    ACTIONS(1094), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1096), 1,
-      aux_sym_class_id_token2,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(505), 1,
-      sym_class_id,
-    STATE(526), 1,
-      sym_table_name,
+  [6980] = 5,
+    STATE(243), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [7006] = 4,
-    ACTIONS(1098), 1,
-      anon_sym_RBRACE,
+    ACTIONS(83), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1082), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7000] = 4,
+    STATE(220), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7023] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(512), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(139), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7044] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(271), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(139), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7065] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(272), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(139), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7086] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(375), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1102), 4,
+    ACTIONS(866), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1084), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7103] = 6,
-    ACTIONS(1104), 1,
-      aux_sym__name_start_token1,
+  [7018] = 5,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    ACTIONS(1088), 1,
+      anon_sym_protocol,
+    STATE(369), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1086), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7038] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1090), 1,
+      sym_integer,
+    ACTIONS(1092), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(70), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [7060] = 4,
+    STATE(219), 1,
+      aux_sym_bpf_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(866), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1094), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7078] = 3,
+    ACTIONS(1098), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1096), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [7094] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1100), 1,
+      anon_sym_DOT,
+    ACTIONS(1103), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(1106), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(520), 1,
-      sym_interface_name,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(228), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7124] = 6,
-    ACTIONS(1108), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1110), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(511), 1,
-      sym_interface_name,
+    STATE(252), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [7116] = 5,
+    STATE(253), 1,
+      aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7145] = 6,
-    ACTIONS(1108), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1110), 1,
+    ACTIONS(1109), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1111), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(8), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7136] = 7,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(500), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(236), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7166] = 6,
-    ACTIONS(1112), 1,
-      aux_sym__name_start_token1,
     ACTIONS(1114), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
+      aux_sym__name_start_token1,
+    STATE(319), 1,
+      sym_peer_name,
+    STATE(322), 1,
       sym__if_name,
-    STATE(89), 1,
-      sym_interface_name,
+    STATE(523), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(142), 2,
       sym__name_start,
       sym_interpolation,
-  [7187] = 4,
+  [7160] = 4,
     ACTIONS(1116), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7204] = 6,
+  [7177] = 6,
+    ACTIONS(1118), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1120), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(47), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(25), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7198] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1100), 1,
+    ACTIONS(1122), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(539), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(144), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7219] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1122), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(276), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(144), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7240] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1122), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
@@ -17812,31 +17867,132 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(139), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7225] = 5,
-    ACTIONS(532), 1,
+  [7261] = 4,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(381), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1124), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(270), 1,
+  [7278] = 6,
+    ACTIONS(1126), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1128), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(535), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7299] = 6,
+    ACTIONS(1130), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1132), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(524), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(239), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7320] = 6,
+    ACTIONS(1130), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1132), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(525), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(239), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7341] = 6,
+    ACTIONS(1134), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1136), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(110), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(82), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7362] = 4,
+    ACTIONS(1138), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [7379] = 6,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1122), 1,
+      aux_sym__name_start_token1,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(282), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(144), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7400] = 5,
+    ACTIONS(585), 1,
+      anon_sym_GT,
+    STATE(275), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1118), 2,
+    ACTIONS(1140), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(83), 2,
+    STATE(94), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7244] = 6,
-    ACTIONS(1120), 1,
+  [7419] = 6,
+    ACTIONS(1142), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1122), 1,
+    ACTIONS(1144), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(126), 1,
+    STATE(132), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -17844,783 +18000,685 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(60), 2,
       sym__name_start,
       sym_interpolation,
-  [7265] = 5,
-    ACTIONS(532), 1,
+  [7440] = 5,
+    ACTIONS(585), 1,
       anon_sym_GT,
-    STATE(273), 1,
+    STATE(278), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1118), 2,
+    ACTIONS(1140), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(83), 2,
+    STATE(94), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7284] = 2,
+  [7459] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1124), 6,
+    ACTIONS(1146), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7297] = 6,
-    ACTIONS(1126), 1,
+  [7472] = 6,
+    ACTIONS(1148), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1128), 1,
+    ACTIONS(1150), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(243), 1,
+    STATE(223), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(136), 2,
+    STATE(140), 2,
       sym__name_start,
       sym_interpolation,
-  [7318] = 6,
-    ACTIONS(1130), 1,
+  [7493] = 6,
+    ACTIONS(1152), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1132), 1,
+    ACTIONS(1154), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(503), 1,
+    STATE(533), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(245), 2,
+    STATE(232), 2,
       sym__name_start,
       sym_interpolation,
-  [7339] = 6,
-    ACTIONS(1112), 1,
+  [7514] = 6,
+    ACTIONS(1134), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1114), 1,
+    ACTIONS(1136), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(31), 1,
+    STATE(32), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(71), 2,
+    STATE(82), 2,
       sym__name_start,
       sym_interpolation,
-  [7360] = 2,
+  [7535] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1087), 6,
+    ACTIONS(989), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_prio,
       anon_sym_handle,
-  [7373] = 5,
-    ACTIONS(1137), 1,
+  [7548] = 5,
+    ACTIONS(1159), 1,
       anon_sym_GT,
-    STATE(270), 1,
+    STATE(275), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1134), 2,
+    ACTIONS(1156), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(92), 2,
+    STATE(107), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7392] = 4,
-    ACTIONS(403), 1,
+  [7567] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(427), 1,
+    STATE(439), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1139), 4,
+    ACTIONS(1161), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7409] = 4,
-    ACTIONS(403), 1,
+  [7584] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(428), 1,
+    STATE(443), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1141), 4,
+    ACTIONS(1163), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7426] = 5,
-    ACTIONS(530), 1,
+  [7601] = 5,
+    ACTIONS(587), 1,
       anon_sym_GT,
-    STATE(270), 1,
+    STATE(275), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1143), 2,
+    ACTIONS(1165), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(81), 2,
+    STATE(101), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7445] = 4,
-    ACTIONS(1145), 1,
+  [7620] = 4,
+    ACTIONS(1167), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7462] = 2,
+  [7637] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(955), 6,
+    ACTIONS(932), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [7475] = 4,
-    ACTIONS(403), 1,
+  [7650] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(366), 1,
+    STATE(368), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1147), 4,
+    ACTIONS(1169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7492] = 4,
-    ACTIONS(403), 1,
+  [7667] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(416), 1,
+    STATE(414), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1149), 4,
+    ACTIONS(1171), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7509] = 4,
-    ACTIONS(403), 1,
+  [7684] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(379), 1,
+    STATE(380), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1151), 4,
+    ACTIONS(1173), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7526] = 6,
+  [7701] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1100), 1,
+    ACTIONS(1122), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(388), 1,
+    STATE(391), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(139), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7547] = 6,
+  [7722] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1153), 1,
+    ACTIONS(1175), 1,
       aux_sym__name_start_token1,
-    STATE(239), 1,
+    STATE(225), 1,
       sym__ns_name,
-    STATE(255), 1,
+    STATE(260), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(155), 2,
+    STATE(156), 2,
       sym__name_start,
       sym_interpolation,
-  [7568] = 5,
-    ACTIONS(512), 1,
+  [7743] = 5,
+    ACTIONS(573), 1,
       anon_sym_GT,
-    STATE(262), 1,
+    STATE(267), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1155), 2,
+    ACTIONS(1177), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(93), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7587] = 2,
+  [7762] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1157), 6,
+    ACTIONS(1179), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7600] = 4,
-    ACTIONS(403), 1,
+  [7775] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(383), 1,
+    STATE(387), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1159), 4,
+    ACTIONS(1181), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7617] = 5,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1161), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7636] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
-  [7649] = 4,
-    ACTIONS(1165), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7666] = 6,
-    ACTIONS(1167), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1169), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(44), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(25), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7687] = 4,
-    ACTIONS(1171), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7704] = 4,
-    ACTIONS(1173), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7721] = 4,
-    ACTIONS(1175), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7738] = 4,
-    ACTIONS(1177), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7755] = 4,
-    ACTIONS(1179), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7772] = 4,
-    ACTIONS(1181), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7789] = 4,
+  [7792] = 4,
     ACTIONS(1183), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7806] = 4,
+  [7809] = 6,
     ACTIONS(1185), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7823] = 4,
+      aux_sym__name_start_token1,
     ACTIONS(1187), 1,
-      anon_sym_RBRACE,
+      anon_sym_LBRACE,
+    STATE(32), 1,
+      sym_interface_name,
+    STATE(80), 1,
+      sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7840] = 4,
+    STATE(36), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7830] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
     ACTIONS(1189), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7857] = 4,
+      sym_identifier,
     ACTIONS(1191), 1,
-      anon_sym_RBRACE,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(565), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7874] = 4,
+    STATE(22), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7849] = 4,
     ACTIONS(1193), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7891] = 4,
+  [7866] = 4,
     ACTIONS(1195), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7908] = 4,
+  [7883] = 4,
     ACTIONS(1197), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7925] = 4,
+  [7900] = 4,
     ACTIONS(1199), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7942] = 4,
+  [7917] = 4,
     ACTIONS(1201), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7959] = 4,
+  [7934] = 4,
     ACTIONS(1203), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7976] = 4,
+  [7951] = 4,
     ACTIONS(1205), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7993] = 4,
+  [7968] = 4,
     ACTIONS(1207), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8010] = 4,
+  [7985] = 4,
     ACTIONS(1209), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8027] = 4,
+  [8002] = 4,
     ACTIONS(1211), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8044] = 4,
+  [8019] = 4,
     ACTIONS(1213), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8061] = 4,
+  [8036] = 4,
     ACTIONS(1215), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8078] = 4,
+  [8053] = 4,
     ACTIONS(1217), 1,
-      anon_sym_RPAREN,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8095] = 6,
+  [8070] = 4,
     ACTIONS(1219), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1221), 1,
-      anon_sym_LBRACE,
-    STATE(239), 1,
-      sym__ns_name,
-    STATE(491), 1,
-      sym_namespace_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(225), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8116] = 4,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8087] = 4,
+    ACTIONS(1221), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8104] = 4,
     ACTIONS(1223), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(830), 2,
+    ACTIONS(852), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(565), 3,
+    ACTIONS(636), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8133] = 3,
+  [8121] = 4,
+    ACTIONS(1225), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1227), 2,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8138] = 4,
+    ACTIONS(1227), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8155] = 4,
+    ACTIONS(1229), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8172] = 4,
+    ACTIONS(1231), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8189] = 4,
+    ACTIONS(1233), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8206] = 4,
+    ACTIONS(1235), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8223] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1237), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8242] = 4,
+    ACTIONS(1241), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8259] = 4,
+    ACTIONS(1243), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8276] = 6,
+    ACTIONS(1245), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1247), 1,
+      anon_sym_LBRACE,
+    STATE(225), 1,
+      sym__ns_name,
+    STATE(503), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(227), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8297] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1251), 2,
       anon_sym_on,
       anon_sym_off,
-    ACTIONS(1225), 4,
+    ACTIONS(1249), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8148] = 5,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1229), 1,
-      sym_identifier,
-    ACTIONS(1231), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [8167] = 4,
-    ACTIONS(403), 1,
+  [8312] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(395), 1,
+    STATE(418), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1233), 4,
+    ACTIONS(1253), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8184] = 4,
-    ACTIONS(403), 1,
+  [8329] = 4,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(449), 1,
+    STATE(389), 1,
       sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1235), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8201] = 6,
-    ACTIONS(1237), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1239), 1,
-      anon_sym_LBRACE,
-    STATE(31), 1,
-      sym_interface_name,
-    STATE(69), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8222] = 3,
-    ACTIONS(1241), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8236] = 5,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1100), 1,
-      aux_sym__name_start_token1,
-    STATE(324), 1,
-      sym__if_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(139), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8254] = 6,
-    ACTIONS(1243), 1,
-      anon_sym_ok,
-    ACTIONS(1245), 1,
-      anon_sym_drop,
-    ACTIONS(1247), 1,
-      anon_sym_pass,
-    ACTIONS(1249), 1,
-      anon_sym_reclassify,
-    ACTIONS(1251), 1,
-      anon_sym_continue,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8274] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1253), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8286] = 3,
-    ACTIONS(1257), 1,
-      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18629,7 +18687,20 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8300] = 2,
+  [8346] = 4,
+    ACTIONS(1257), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(852), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(636), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8363] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18639,156 +18710,116 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [8312] = 3,
-    STATE(105), 1,
-      sym__ct_state,
+  [8375] = 3,
+    ACTIONS(1261), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1261), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [8326] = 5,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1263), 1,
-      anon_sym_ingress,
-    ACTIONS(1265), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(118), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8344] = 3,
-    ACTIONS(1269), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1267), 4,
+    ACTIONS(130), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8358] = 6,
-    ACTIONS(291), 1,
+  [8389] = 5,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1096), 1,
-      aux_sym_class_id_token2,
+    ACTIONS(1122), 1,
+      aux_sym__name_start_token1,
+    STATE(328), 1,
+      sym__if_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(144), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8407] = 6,
+    ACTIONS(1263), 1,
+      anon_sym_ok,
+    ACTIONS(1265), 1,
+      anon_sym_drop,
+    ACTIONS(1267), 1,
+      anon_sym_pass,
+    ACTIONS(1269), 1,
+      anon_sym_reclassify,
     ACTIONS(1271), 1,
-      aux_sym_class_id_token1,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(323), 1,
-      sym_class_id,
+      anon_sym_continue,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8378] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1096), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1271), 1,
-      aux_sym_class_id_token1,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(63), 1,
-      sym_class_id,
+  [8427] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8398] = 4,
-    ACTIONS(271), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1273), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [8414] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1096), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1271), 1,
-      aux_sym_class_id_token1,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(127), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8434] = 6,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1096), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1271), 1,
-      aux_sym_class_id_token1,
-    STATE(23), 1,
-      sym_interpolation,
-    STATE(197), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8454] = 5,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      sym_integer,
-    ACTIONS(1275), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8472] = 6,
-    ACTIONS(271), 1,
-      anon_sym_LBRACE,
+    ACTIONS(1273), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8439] = 3,
     ACTIONS(1277), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1279), 1,
-      aux_sym_class_id_token2,
-    STATE(110), 1,
-      sym_interpolation,
-    STATE(113), 1,
-      sym_class_id,
+      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8492] = 6,
-    ACTIONS(271), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1277), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1279), 1,
-      aux_sym_class_id_token2,
-    STATE(110), 1,
-      sym_interpolation,
-    STATE(129), 1,
-      sym_class_id,
+    ACTIONS(1275), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8453] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8512] = 6,
-    ACTIONS(291), 1,
+    ACTIONS(1279), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [8465] = 3,
+    STATE(116), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1281), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8479] = 5,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1096), 1,
+    ACTIONS(1283), 1,
+      anon_sym_ingress,
+    ACTIONS(1285), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(121), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8497] = 3,
+    ACTIONS(1289), 1,
+      anon_sym_action,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1287), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8511] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
       aux_sym_class_id_token2,
-    ACTIONS(1271), 1,
+    ACTIONS(1291), 1,
       aux_sym_class_id_token1,
     STATE(23), 1,
       sym_interpolation,
@@ -18797,82 +18828,205 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8532] = 6,
-    ACTIONS(1281), 1,
+  [8531] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1291), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(65), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8551] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1293), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [8567] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1291), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(200), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8587] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1291), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(136), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8607] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1049), 1,
+      sym_integer,
+    ACTIONS(1295), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8625] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1297), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1299), 1,
+      aux_sym_class_id_token2,
+    STATE(79), 1,
+      sym_interpolation,
+    STATE(85), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8645] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1297), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1299), 1,
+      aux_sym_class_id_token2,
+    STATE(79), 1,
+      sym_interpolation,
+    STATE(97), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8665] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1297), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1299), 1,
+      aux_sym_class_id_token2,
+    STATE(79), 1,
+      sym_interpolation,
+    STATE(100), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8685] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1055), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1291), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(331), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8705] = 6,
+    ACTIONS(1301), 1,
       anon_sym_LT,
-    ACTIONS(1283), 1,
+    ACTIONS(1303), 1,
       anon_sym_mode,
-    ACTIONS(1285), 1,
+    ACTIONS(1305), 1,
       anon_sym_DQUOTE,
-    STATE(202), 1,
+    STATE(207), 1,
       sym_string,
-    STATE(442), 1,
+    STATE(448), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8552] = 5,
-    ACTIONS(1287), 1,
+  [8725] = 5,
+    ACTIONS(1307), 1,
       anon_sym_EQ,
-    ACTIONS(1289), 1,
+    ACTIONS(1309), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1291), 1,
+    ACTIONS(1311), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(341), 2,
+    STATE(346), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [8570] = 5,
-    ACTIONS(1291), 1,
+  [8743] = 5,
+    ACTIONS(1311), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1293), 1,
+    ACTIONS(1313), 1,
       anon_sym_EQ,
-    ACTIONS(1295), 1,
+    ACTIONS(1315), 1,
       aux_sym_sysctl_key_token2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(338), 2,
+    STATE(343), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [8588] = 3,
-    STATE(90), 1,
+  [8761] = 3,
+    STATE(105), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1261), 4,
+    ACTIONS(1281), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [8602] = 5,
-    ACTIONS(1297), 1,
+  [8775] = 5,
+    ACTIONS(1317), 1,
       anon_sym_EQ,
-    ACTIONS(1299), 1,
+    ACTIONS(1319), 1,
       aux_sym_sysctl_key_token2,
-    ACTIONS(1302), 1,
+    ACTIONS(1322), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(341), 2,
+    STATE(346), 2,
       sym__imm_interp,
       aux_sym_sysctl_key_repeat1,
-  [8620] = 2,
+  [8793] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1305), 5,
+    ACTIONS(1325), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [8632] = 3,
-    ACTIONS(1307), 1,
+  [8805] = 3,
+    ACTIONS(1327), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18882,8 +19036,8 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8646] = 3,
-    ACTIONS(1309), 1,
+  [8819] = 3,
+    ACTIONS(1329), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18893,130 +19047,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8660] = 2,
+  [8833] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1311), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [8672] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1313), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(144), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8687] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1315), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8702] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8717] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8732] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1319), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8743] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1321), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8754] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1323), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8765] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1325), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(269), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8780] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1327), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8795] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1329), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8806] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1327), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8821] = 2,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [8846] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19025,43 +19066,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8832] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8843] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8854] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8865] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8876] = 2,
+  [8857] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19070,40 +19075,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8887] = 4,
-    ACTIONS(291), 1,
+  [8868] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1335), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 2,
+    STATE(274), 2,
       sym_interpolation,
       sym__int_value,
-  [8902] = 4,
-    ACTIONS(1337), 1,
+  [8883] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1339), 1,
+    ACTIONS(1337), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(226), 2,
+    STATE(64), 2,
       sym_interpolation,
       sym__int_value,
-  [8917] = 4,
-    ACTIONS(291), 1,
+  [8898] = 4,
+    ACTIONS(1339), 1,
       anon_sym_LBRACE,
     ACTIONS(1341), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(248), 2,
       sym_interpolation,
       sym__int_value,
-  [8932] = 2,
+  [8913] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19112,39 +19117,84 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8943] = 2,
+  [8924] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1337), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1345), 4,
+    STATE(64), 2,
+      sym_interpolation,
+      sym__size_value,
+  [8939] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1345), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(102), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8954] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1347), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8954] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+  [8965] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(18), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8969] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(1347), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8976] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(17), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8984] = 4,
-    ACTIONS(271), 1,
+    ACTIONS(1347), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8987] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1347), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8998] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1347), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9009] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1349), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9020] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1351), 1,
       sym_integer,
@@ -19154,27 +19204,29 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(133), 2,
       sym_interpolation,
       sym__int_value,
-  [8999] = 2,
+  [9035] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1353), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9010] = 4,
-    ACTIONS(291), 1,
+    STATE(514), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9050] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1355), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(527), 2,
+    STATE(46), 2,
       sym_interpolation,
       sym__int_value,
-  [9025] = 2,
+  [9065] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19183,58 +19235,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9036] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1359), 1,
-      sym_size,
+  [9076] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9051] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1361), 4,
+    ACTIONS(1359), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9062] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1359), 1,
-      sym_rate,
+  [9087] = 4,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1361), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [9077] = 4,
-    ACTIONS(291), 1,
+    STATE(18), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9102] = 4,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1361), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(17), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9117] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1359), 1,
+    ACTIONS(1363), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(93), 2,
+    STATE(103), 2,
       sym_interpolation,
       sym__int_value,
-  [9092] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1363), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9103] = 2,
+  [9132] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19243,49 +19286,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9114] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(506), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9129] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(501), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9144] = 4,
-    ACTIONS(291), 1,
+  [9143] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1367), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(509), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [9159] = 2,
+  [9158] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1369), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1369), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9170] = 2,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9173] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19294,7 +19317,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9181] = 2,
+  [9184] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1369), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9199] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1369), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(104), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9214] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19303,7 +19348,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9192] = 2,
+  [9225] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19312,7 +19357,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9203] = 2,
+  [9236] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19321,36 +19366,60 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9214] = 2,
+  [9247] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1379), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9225] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1381), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9236] = 4,
-    ACTIONS(291), 1,
+    STATE(521), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9262] = 4,
+    ACTIONS(1339), 1,
       anon_sym_LBRACE,
-    ACTIONS(1383), 1,
-      sym_rate,
+    ACTIONS(1379), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(108), 2,
+    STATE(417), 2,
       sym_interpolation,
-      sym__rate_value,
-  [9251] = 2,
+      sym__int_value,
+  [9277] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1381), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(506), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9292] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(981), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(42), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9307] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1383), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9318] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19359,7 +19428,63 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9262] = 3,
+  [9329] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1387), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9340] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1389), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9351] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1391), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9362] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1393), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9373] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1395), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(125), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9388] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1397), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9399] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -19369,7 +19494,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [9275] = 3,
+  [9412] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1399), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9423] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -19379,153 +19513,37 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [9288] = 4,
-    ACTIONS(291), 1,
+  [9436] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1387), 1,
+    ACTIONS(1401), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(139), 2,
       sym_interpolation,
       sym__int_value,
-  [9303] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1389), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9314] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [9327] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [9340] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1391), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9351] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [9364] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [9377] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1393), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9392] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1395), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9403] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1397), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9414] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1073), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(74), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9429] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1399), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9440] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1401), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
   [9451] = 4,
-    ACTIONS(271), 1,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1403), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(129), 2,
+    STATE(134), 2,
       sym_interpolation,
       sym__int_value,
   [9466] = 4,
-    ACTIONS(370), 1,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1405), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(386), 2,
+    STATE(151), 2,
       sym_interpolation,
       sym__int_value,
   [9481] = 2,
@@ -19541,13 +19559,153 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [9505] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9518] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1409), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(508), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9533] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9546] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1411), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(204), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9561] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1413), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9572] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1415), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9583] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1049), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9598] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1417), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9609] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1419), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(388), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9624] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1421), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(97), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9639] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1423), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9650] = 3,
+    STATE(97), 1,
+      sym__u32_raw_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1425), 3,
+      anon_sym_u32,
+      anon_sym_u16,
+      anon_sym_u8,
+  [9663] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1427), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9674] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
     ACTIONS(75), 2,
       anon_sym_DOT,
       anon_sym_LBRACE2,
     ACTIONS(77), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [9505] = 3,
+  [9687] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19557,152 +19715,18 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(93), 2,
       anon_sym_id,
       aux_sym__imm_name_part_token1,
-  [9518] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9533] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [9548] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9563] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1409), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9574] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1411), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9585] = 3,
-    ACTIONS(1415), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1413), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [9598] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1417), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9613] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1419), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9628] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(534), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9643] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1421), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(517), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9658] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1423), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9669] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1425), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9680] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1427), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(47), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9695] = 4,
-    ACTIONS(291), 1,
+  [9700] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(1429), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(40), 2,
+    STATE(78), 2,
       sym_interpolation,
       sym__int_value,
-  [9710] = 2,
+  [9715] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19711,7 +19735,51 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9721] = 2,
+  [9726] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9741] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9756] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9771] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(510), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9786] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19720,123 +19788,50 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9732] = 2,
+  [9797] = 3,
+    ACTIONS(1437), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1435), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9743] = 4,
-    ACTIONS(370), 1,
+    ACTIONS(1435), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [9810] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1437), 1,
+    ACTIONS(1439), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(317), 2,
+    STATE(111), 2,
       sym_interpolation,
       sym__int_value,
-  [9758] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1439), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9769] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(344), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9784] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(319), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9799] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(971), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9810] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__percent_value,
   [9825] = 4,
-    ACTIONS(271), 1,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1441), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(43), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9840] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1163), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9855] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(914), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(113), 2,
       sym_interpolation,
       sym__int_value,
-  [9870] = 5,
-    ACTIONS(1281), 1,
-      anon_sym_LT,
-    ACTIONS(1285), 1,
-      anon_sym_DQUOTE,
-    STATE(162), 1,
-      sym_string,
-    STATE(389), 1,
-      sym_rule_block,
+  [9840] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9887] = 2,
+    STATE(538), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9855] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19845,45 +19840,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9898] = 4,
-    ACTIONS(370), 1,
+  [9866] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1445), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(351), 2,
+    STATE(529), 2,
       sym_interpolation,
       sym__int_value,
-  [9913] = 2,
+  [9881] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1447), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1447), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9924] = 2,
+    STATE(45), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9896] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1449), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1449), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9935] = 2,
+    STATE(39), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9911] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1451), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9946] = 2,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9922] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19892,52 +19891,98 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9957] = 5,
-    ACTIONS(1455), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1457), 1,
-      anon_sym_LBRACE,
-    STATE(339), 1,
-      sym_interpolation,
-    STATE(521), 1,
-      sym_sysctl_key,
+  [9933] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [9974] = 4,
-    ACTIONS(758), 1,
+    ACTIONS(1455), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9944] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1457), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9955] = 4,
+    ACTIONS(775), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
+    ACTIONS(1353), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(513), 2,
+    STATE(349), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [9989] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1459), 1,
-      sym_integer,
+  [9970] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(147), 2,
+    STATE(323), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9985] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1109), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9996] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1459), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10007] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
       sym_interpolation,
-      sym__int_value,
-  [10004] = 4,
-    ACTIONS(291), 1,
+      sym__percent_value,
+  [10022] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(1461), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(275), 2,
+    STATE(44), 2,
       sym_interpolation,
       sym__duration_value,
-  [10019] = 2,
+  [10037] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1239), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(87), 2,
+      sym_interpolation,
+      sym__size_value,
+  [10052] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19946,63 +19991,273 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [10030] = 4,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1465), 1,
-      anon_sym_LBRACE2,
+  [10063] = 5,
+    ACTIONS(1301), 1,
+      anon_sym_LT,
+    ACTIONS(1305), 1,
+      anon_sym_DQUOTE,
+    STATE(170), 1,
+      sym_string,
+    STATE(393), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(124), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10045] = 4,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+  [10080] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
     ACTIONS(1465), 1,
-      anon_sym_LBRACE2,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(97), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10060] = 2,
+    STATE(320), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10095] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1467), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [10071] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10106] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(507), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10086] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+    ACTIONS(1469), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10117] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(508), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10101] = 4,
-    ACTIONS(291), 1,
+    ACTIONS(1471), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10128] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1473), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10139] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1469), 1,
+    ACTIONS(1475), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(352), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10154] = 5,
+    ACTIONS(1477), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1479), 1,
+      anon_sym_LBRACE,
+    STATE(344), 1,
+      sym_interpolation,
+    STATE(507), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1481), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10182] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1483), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10193] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1485), 1,
+      sym_size,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(146), 2,
+      sym_interpolation,
+      sym__size_value,
+  [10208] = 4,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1487), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10223] = 4,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1487), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(90), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10238] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1485), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(146), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [10253] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1485), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(146), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [10268] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(515), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10283] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(516), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10298] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1489), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10309] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1491), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [10324] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(526), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10339] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(527), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10354] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(530), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10369] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(531), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10384] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(536), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10399] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1353), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(537), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10414] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1493), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -20010,142 +20265,16 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(34), 2,
       sym_interpolation,
       sym__int_value,
-  [10116] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
+  [10429] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(518), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10131] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(519), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10146] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(522), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10161] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(523), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10176] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(528), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10191] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1349), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(529), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10206] = 4,
-    ACTIONS(291), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1317), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym_interpolation,
-      sym__size_value,
-  [10221] = 4,
-    ACTIONS(758), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1471), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(12), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10235] = 4,
-    ACTIONS(1285), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1473), 1,
-      sym_sysctl_value,
-    STATE(426), 1,
-      sym_string,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10249] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1471), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(12), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10263] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1475), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(13), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10277] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1477), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(11), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10291] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 3,
-      anon_sym_EQ,
-      aux_sym_sysctl_key_token2,
-      anon_sym_LBRACE2,
-  [10301] = 2,
+    ACTIONS(1495), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10440] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -20153,457 +20282,515 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [10311] = 4,
-    ACTIONS(758), 1,
+  [10450] = 4,
+    ACTIONS(1361), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1477), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(11), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10325] = 4,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1479), 1,
-      sym_mac_address,
-    STATE(387), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10339] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1403), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmp,
-  [10349] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1137), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [10359] = 4,
-    ACTIONS(1465), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1477), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(11), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10373] = 4,
-    ACTIONS(1465), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1471), 1,
+    ACTIONS(1497), 1,
       aux_sym_ipv4_address_token1,
     STATE(12), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10387] = 4,
-    ACTIONS(1465), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1475), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(13), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10401] = 4,
-    ACTIONS(1285), 1,
+  [10464] = 4,
+    ACTIONS(1305), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1481), 1,
+    ACTIONS(1499), 1,
       sym_section_name,
-    STATE(199), 1,
+    STATE(211), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10415] = 4,
-    ACTIONS(1281), 1,
-      anon_sym_LT,
-    ACTIONS(1483), 1,
-      anon_sym_policy,
-    STATE(430), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10429] = 4,
-    ACTIONS(758), 1,
+  [10478] = 4,
+    ACTIONS(1361), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1475), 1,
+    ACTIONS(1501), 1,
       aux_sym_ipv4_address_token1,
     STATE(13), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10443] = 3,
-    ACTIONS(1281), 1,
+  [10492] = 4,
+    ACTIONS(1487), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1497), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10506] = 4,
+    ACTIONS(1487), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1501), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(13), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10520] = 4,
+    ACTIONS(1361), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1503), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10534] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1421), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmp,
+  [10544] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1503), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10558] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 3,
+      anon_sym_EQ,
+      aux_sym_sysctl_key_token2,
+      anon_sym_LBRACE2,
+  [10568] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1159), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10578] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1497), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10592] = 4,
+    ACTIONS(775), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1501), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(13), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10606] = 4,
+    ACTIONS(1301), 1,
       anon_sym_LT,
-    STATE(350), 1,
+    ACTIONS(1505), 1,
+      anon_sym_policy,
+    STATE(435), 1,
       sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10454] = 2,
+  [10620] = 4,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1507), 1,
+      sym_mac_address,
+    STATE(390), 1,
+      sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1485), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [10463] = 2,
+  [10634] = 4,
+    ACTIONS(1305), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1509), 1,
+      sym_sysctl_value,
+    STATE(433), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1487), 2,
+  [10648] = 4,
+    ACTIONS(1487), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1503), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10662] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1511), 2,
       anon_sym_ingress,
       anon_sym_egress,
-  [10472] = 2,
+  [10671] = 3,
+    ACTIONS(1301), 1,
+      anon_sym_LT,
+    STATE(428), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1489), 2,
-      anon_sym_drop,
-      anon_sym_accept,
-  [10481] = 3,
-    ACTIONS(1285), 1,
-      anon_sym_DQUOTE,
-    STATE(423), 1,
-      sym_string,
+  [10682] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10492] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1491), 2,
+    ACTIONS(1513), 2,
       anon_sym_generic,
       anon_sym_native,
-  [10501] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1493), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [10510] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1327), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [10519] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(443), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10530] = 3,
-    ACTIONS(1465), 1,
+  [10691] = 3,
+    ACTIONS(1487), 1,
       anon_sym_LBRACE2,
-    STATE(111), 1,
+    STATE(81), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10541] = 3,
-    ACTIONS(806), 1,
+  [10702] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1515), 2,
+      anon_sym_ingress,
+      anon_sym_clsact,
+  [10711] = 3,
+    ACTIONS(1305), 1,
+      anon_sym_DQUOTE,
+    STATE(434), 1,
+      sym_string,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10722] = 3,
+    ACTIONS(838), 1,
       sym_identifier,
-    STATE(531), 1,
+    STATE(517), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10552] = 2,
+  [10733] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1495), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [10561] = 3,
-    ACTIONS(1347), 1,
+    ACTIONS(1517), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [10742] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1337), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [10751] = 3,
+    ACTIONS(429), 1,
+      anon_sym_LT,
+    STATE(453), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10762] = 3,
+    ACTIONS(838), 1,
+      sym_identifier,
+    STATE(519), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10773] = 3,
+    ACTIONS(1361), 1,
       anon_sym_LBRACE2,
     STATE(24), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10572] = 3,
-    ACTIONS(1281), 1,
+  [10784] = 3,
+    ACTIONS(429), 1,
       anon_sym_LT,
-    STATE(422), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10583] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1497), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [10592] = 3,
-    ACTIONS(806), 1,
-      sym_identifier,
-    STATE(530), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10603] = 3,
-    ACTIONS(1499), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1501), 1,
-      aux_sym_string_token1,
-    ACTIONS(1503), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10614] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(352), 1,
+    STATE(356), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10625] = 2,
-    ACTIONS(1505), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10633] = 2,
-    ACTIONS(1507), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10641] = 2,
-    ACTIONS(1509), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10649] = 2,
-    ACTIONS(1511), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10657] = 2,
-    ACTIONS(1513), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10665] = 2,
-    ACTIONS(1515), 1,
-      anon_sym_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10673] = 2,
-    ACTIONS(1517), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10681] = 2,
+  [10795] = 3,
     ACTIONS(1519), 1,
-      anon_sym_divisor,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10689] = 2,
+      anon_sym_DQUOTE,
     ACTIONS(1521), 1,
-      anon_sym_DOT,
+      aux_sym_string_token1,
+    ACTIONS(1523), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10806] = 3,
+    ACTIONS(1301), 1,
+      anon_sym_LT,
+    STATE(351), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10697] = 2,
-    ACTIONS(1523), 1,
-      anon_sym_DOT,
+  [10817] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10705] = 2,
-    ACTIONS(1525), 1,
-      anon_sym_DOT,
+    ACTIONS(1525), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [10826] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10713] = 2,
-    ACTIONS(1527), 1,
+    ACTIONS(1527), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [10835] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1529), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [10844] = 2,
+    ACTIONS(1531), 1,
       anon_sym_at,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10721] = 2,
-    ACTIONS(1529), 1,
-      anon_sym_mask,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10729] = 2,
-    ACTIONS(1531), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10737] = 2,
+  [10852] = 2,
     ACTIONS(1533), 1,
-      anon_sym_LT_DASH_GT,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10745] = 2,
+  [10860] = 2,
+    ACTIONS(253), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10868] = 2,
     ACTIONS(1535), 1,
-      anon_sym_DOT,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10753] = 2,
+  [10876] = 2,
     ACTIONS(1537), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10761] = 2,
+  [10884] = 2,
     ACTIONS(1539), 1,
+      ts_builtin_sym_end,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10892] = 2,
+    ACTIONS(1541), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10769] = 2,
-    ACTIONS(1541), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10777] = 2,
+  [10900] = 2,
     ACTIONS(1543), 1,
-      anon_sym_prio,
+      anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10785] = 2,
+  [10908] = 2,
     ACTIONS(1545), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10793] = 2,
+  [10916] = 2,
     ACTIONS(1547), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10801] = 2,
+  [10924] = 2,
     ACTIONS(1549), 1,
-      anon_sym_table,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10809] = 2,
+  [10932] = 2,
     ACTIONS(1551), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10817] = 2,
+  [10940] = 2,
     ACTIONS(1553), 1,
-      anon_sym_DOT,
+      anon_sym_mask,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10825] = 2,
+  [10948] = 2,
     ACTIONS(1555), 1,
+      anon_sym_in,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10956] = 2,
+    ACTIONS(1557), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10964] = 2,
+    ACTIONS(1559), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10833] = 2,
-    ACTIONS(1557), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10841] = 2,
-    ACTIONS(1559), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10849] = 2,
+  [10972] = 2,
     ACTIONS(1561), 1,
-      anon_sym_EQ,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10857] = 2,
-    ACTIONS(250), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10865] = 2,
+  [10980] = 2,
     ACTIONS(1563), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10873] = 2,
+  [10988] = 2,
     ACTIONS(1565), 1,
-      anon_sym_DOT,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10881] = 2,
+  [10996] = 2,
     ACTIONS(1567), 1,
-      anon_sym_EQ,
+      anon_sym_on,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10889] = 2,
+  [11004] = 2,
     ACTIONS(1569), 1,
-      anon_sym_in,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10897] = 2,
-    ACTIONS(1571), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10905] = 2,
-    ACTIONS(1573), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10913] = 2,
-    ACTIONS(1575), 1,
       anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11012] = 2,
+    ACTIONS(1571), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11020] = 2,
+    ACTIONS(1573), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11028] = 2,
+    ACTIONS(1575), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11036] = 2,
+    ACTIONS(1577), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11044] = 2,
+    ACTIONS(1579), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11052] = 2,
+    ACTIONS(1581), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11060] = 2,
+    ACTIONS(1583), 1,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11068] = 2,
+    ACTIONS(1585), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11076] = 2,
+    ACTIONS(1587), 1,
+      anon_sym_table,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11084] = 2,
+    ACTIONS(1589), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11092] = 2,
+    ACTIONS(1591), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11100] = 2,
+    ACTIONS(1593), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11108] = 2,
+    ACTIONS(1595), 1,
+      anon_sym_LT_DASH_GT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11116] = 2,
+    ACTIONS(1597), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11124] = 2,
+    ACTIONS(1599), 1,
+      anon_sym_divisor,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11132] = 2,
+    ACTIONS(1601), 1,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -20612,530 +20799,538 @@ static const uint16_t ts_small_parse_table[] = {
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
   [SMALL_STATE(10)] = 71,
-  [SMALL_STATE(11)] = 133,
-  [SMALL_STATE(12)] = 193,
-  [SMALL_STATE(13)] = 253,
-  [SMALL_STATE(14)] = 313,
-  [SMALL_STATE(15)] = 375,
-  [SMALL_STATE(16)] = 434,
-  [SMALL_STATE(17)] = 493,
-  [SMALL_STATE(18)] = 552,
-  [SMALL_STATE(19)] = 611,
-  [SMALL_STATE(20)] = 657,
-  [SMALL_STATE(21)] = 699,
-  [SMALL_STATE(22)] = 740,
-  [SMALL_STATE(23)] = 778,
-  [SMALL_STATE(24)] = 815,
-  [SMALL_STATE(25)] = 852,
-  [SMALL_STATE(26)] = 896,
-  [SMALL_STATE(27)] = 940,
-  [SMALL_STATE(28)] = 984,
-  [SMALL_STATE(29)] = 1017,
-  [SMALL_STATE(30)] = 1050,
-  [SMALL_STATE(31)] = 1090,
-  [SMALL_STATE(32)] = 1120,
-  [SMALL_STATE(33)] = 1172,
-  [SMALL_STATE(34)] = 1224,
-  [SMALL_STATE(35)] = 1260,
-  [SMALL_STATE(36)] = 1300,
-  [SMALL_STATE(37)] = 1352,
-  [SMALL_STATE(38)] = 1392,
-  [SMALL_STATE(39)] = 1425,
-  [SMALL_STATE(40)] = 1460,
-  [SMALL_STATE(41)] = 1493,
-  [SMALL_STATE(42)] = 1528,
-  [SMALL_STATE(43)] = 1558,
-  [SMALL_STATE(44)] = 1592,
-  [SMALL_STATE(45)] = 1622,
-  [SMALL_STATE(46)] = 1652,
-  [SMALL_STATE(47)] = 1682,
-  [SMALL_STATE(48)] = 1712,
-  [SMALL_STATE(49)] = 1759,
-  [SMALL_STATE(50)] = 1806,
-  [SMALL_STATE(51)] = 1853,
-  [SMALL_STATE(52)] = 1900,
-  [SMALL_STATE(53)] = 1929,
-  [SMALL_STATE(54)] = 1976,
-  [SMALL_STATE(55)] = 2023,
-  [SMALL_STATE(56)] = 2070,
-  [SMALL_STATE(57)] = 2117,
-  [SMALL_STATE(58)] = 2164,
-  [SMALL_STATE(59)] = 2193,
-  [SMALL_STATE(60)] = 2239,
-  [SMALL_STATE(61)] = 2275,
-  [SMALL_STATE(62)] = 2311,
-  [SMALL_STATE(63)] = 2347,
-  [SMALL_STATE(64)] = 2390,
-  [SMALL_STATE(65)] = 2433,
-  [SMALL_STATE(66)] = 2476,
-  [SMALL_STATE(67)] = 2501,
-  [SMALL_STATE(68)] = 2544,
-  [SMALL_STATE(69)] = 2582,
-  [SMALL_STATE(70)] = 2606,
-  [SMALL_STATE(71)] = 2630,
-  [SMALL_STATE(72)] = 2664,
-  [SMALL_STATE(73)] = 2698,
-  [SMALL_STATE(74)] = 2732,
-  [SMALL_STATE(75)] = 2756,
-  [SMALL_STATE(76)] = 2780,
-  [SMALL_STATE(77)] = 2804,
-  [SMALL_STATE(78)] = 2828,
-  [SMALL_STATE(79)] = 2852,
-  [SMALL_STATE(80)] = 2876,
-  [SMALL_STATE(81)] = 2917,
-  [SMALL_STATE(82)] = 2958,
-  [SMALL_STATE(83)] = 2999,
-  [SMALL_STATE(84)] = 3040,
-  [SMALL_STATE(85)] = 3081,
-  [SMALL_STATE(86)] = 3106,
-  [SMALL_STATE(87)] = 3131,
-  [SMALL_STATE(88)] = 3156,
-  [SMALL_STATE(89)] = 3182,
-  [SMALL_STATE(90)] = 3220,
-  [SMALL_STATE(91)] = 3246,
-  [SMALL_STATE(92)] = 3272,
-  [SMALL_STATE(93)] = 3310,
-  [SMALL_STATE(94)] = 3332,
-  [SMALL_STATE(95)] = 3370,
-  [SMALL_STATE(96)] = 3392,
-  [SMALL_STATE(97)] = 3417,
-  [SMALL_STATE(98)] = 3440,
-  [SMALL_STATE(99)] = 3463,
-  [SMALL_STATE(100)] = 3484,
-  [SMALL_STATE(101)] = 3517,
-  [SMALL_STATE(102)] = 3554,
-  [SMALL_STATE(103)] = 3591,
-  [SMALL_STATE(104)] = 3626,
-  [SMALL_STATE(105)] = 3663,
-  [SMALL_STATE(106)] = 3684,
-  [SMALL_STATE(107)] = 3719,
-  [SMALL_STATE(108)] = 3752,
-  [SMALL_STATE(109)] = 3787,
-  [SMALL_STATE(110)] = 3822,
-  [SMALL_STATE(111)] = 3843,
-  [SMALL_STATE(112)] = 3864,
-  [SMALL_STATE(113)] = 3887,
-  [SMALL_STATE(114)] = 3910,
-  [SMALL_STATE(115)] = 3933,
-  [SMALL_STATE(116)] = 3956,
-  [SMALL_STATE(117)] = 3979,
-  [SMALL_STATE(118)] = 4002,
-  [SMALL_STATE(119)] = 4037,
-  [SMALL_STATE(120)] = 4060,
-  [SMALL_STATE(121)] = 4083,
-  [SMALL_STATE(122)] = 4118,
-  [SMALL_STATE(123)] = 4153,
-  [SMALL_STATE(124)] = 4176,
-  [SMALL_STATE(125)] = 4199,
-  [SMALL_STATE(126)] = 4236,
-  [SMALL_STATE(127)] = 4256,
-  [SMALL_STATE(128)] = 4276,
-  [SMALL_STATE(129)] = 4296,
-  [SMALL_STATE(130)] = 4316,
-  [SMALL_STATE(131)] = 4336,
-  [SMALL_STATE(132)] = 4356,
-  [SMALL_STATE(133)] = 4376,
-  [SMALL_STATE(134)] = 4396,
-  [SMALL_STATE(135)] = 4416,
-  [SMALL_STATE(136)] = 4443,
-  [SMALL_STATE(137)] = 4472,
-  [SMALL_STATE(138)] = 4501,
-  [SMALL_STATE(139)] = 4530,
-  [SMALL_STATE(140)] = 4557,
-  [SMALL_STATE(141)] = 4588,
-  [SMALL_STATE(142)] = 4619,
-  [SMALL_STATE(143)] = 4638,
-  [SMALL_STATE(144)] = 4665,
-  [SMALL_STATE(145)] = 4684,
-  [SMALL_STATE(146)] = 4715,
-  [SMALL_STATE(147)] = 4739,
-  [SMALL_STATE(148)] = 4757,
-  [SMALL_STATE(149)] = 4775,
-  [SMALL_STATE(150)] = 4799,
-  [SMALL_STATE(151)] = 4829,
-  [SMALL_STATE(152)] = 4848,
-  [SMALL_STATE(153)] = 4875,
-  [SMALL_STATE(154)] = 4894,
-  [SMALL_STATE(155)] = 4921,
-  [SMALL_STATE(156)] = 4944,
-  [SMALL_STATE(157)] = 4971,
-  [SMALL_STATE(158)] = 4995,
-  [SMALL_STATE(159)] = 5015,
-  [SMALL_STATE(160)] = 5033,
-  [SMALL_STATE(161)] = 5057,
-  [SMALL_STATE(162)] = 5081,
-  [SMALL_STATE(163)] = 5105,
-  [SMALL_STATE(164)] = 5129,
-  [SMALL_STATE(165)] = 5149,
-  [SMALL_STATE(166)] = 5173,
-  [SMALL_STATE(167)] = 5195,
-  [SMALL_STATE(168)] = 5213,
-  [SMALL_STATE(169)] = 5231,
-  [SMALL_STATE(170)] = 5255,
-  [SMALL_STATE(171)] = 5279,
-  [SMALL_STATE(172)] = 5303,
-  [SMALL_STATE(173)] = 5327,
-  [SMALL_STATE(174)] = 5351,
-  [SMALL_STATE(175)] = 5375,
-  [SMALL_STATE(176)] = 5399,
-  [SMALL_STATE(177)] = 5423,
-  [SMALL_STATE(178)] = 5447,
-  [SMALL_STATE(179)] = 5471,
-  [SMALL_STATE(180)] = 5495,
-  [SMALL_STATE(181)] = 5519,
-  [SMALL_STATE(182)] = 5543,
-  [SMALL_STATE(183)] = 5567,
-  [SMALL_STATE(184)] = 5591,
-  [SMALL_STATE(185)] = 5615,
-  [SMALL_STATE(186)] = 5639,
-  [SMALL_STATE(187)] = 5663,
-  [SMALL_STATE(188)] = 5687,
-  [SMALL_STATE(189)] = 5711,
-  [SMALL_STATE(190)] = 5735,
-  [SMALL_STATE(191)] = 5759,
-  [SMALL_STATE(192)] = 5783,
-  [SMALL_STATE(193)] = 5807,
-  [SMALL_STATE(194)] = 5831,
-  [SMALL_STATE(195)] = 5855,
-  [SMALL_STATE(196)] = 5879,
-  [SMALL_STATE(197)] = 5903,
-  [SMALL_STATE(198)] = 5918,
-  [SMALL_STATE(199)] = 5939,
-  [SMALL_STATE(200)] = 5954,
-  [SMALL_STATE(201)] = 5977,
-  [SMALL_STATE(202)] = 5992,
-  [SMALL_STATE(203)] = 6015,
-  [SMALL_STATE(204)] = 6034,
-  [SMALL_STATE(205)] = 6059,
-  [SMALL_STATE(206)] = 6074,
-  [SMALL_STATE(207)] = 6095,
-  [SMALL_STATE(208)] = 6112,
-  [SMALL_STATE(209)] = 6133,
-  [SMALL_STATE(210)] = 6154,
-  [SMALL_STATE(211)] = 6169,
-  [SMALL_STATE(212)] = 6192,
-  [SMALL_STATE(213)] = 6217,
-  [SMALL_STATE(214)] = 6242,
-  [SMALL_STATE(215)] = 6264,
-  [SMALL_STATE(216)] = 6284,
-  [SMALL_STATE(217)] = 6306,
-  [SMALL_STATE(218)] = 6326,
-  [SMALL_STATE(219)] = 6346,
-  [SMALL_STATE(220)] = 6368,
-  [SMALL_STATE(221)] = 6392,
-  [SMALL_STATE(222)] = 6414,
-  [SMALL_STATE(223)] = 6430,
-  [SMALL_STATE(224)] = 6452,
-  [SMALL_STATE(225)] = 6474,
-  [SMALL_STATE(226)] = 6494,
-  [SMALL_STATE(227)] = 6514,
-  [SMALL_STATE(228)] = 6536,
-  [SMALL_STATE(229)] = 6558,
-  [SMALL_STATE(230)] = 6578,
-  [SMALL_STATE(231)] = 6600,
-  [SMALL_STATE(232)] = 6622,
-  [SMALL_STATE(233)] = 6642,
-  [SMALL_STATE(234)] = 6662,
-  [SMALL_STATE(235)] = 6684,
-  [SMALL_STATE(236)] = 6704,
-  [SMALL_STATE(237)] = 6726,
-  [SMALL_STATE(238)] = 6748,
-  [SMALL_STATE(239)] = 6770,
-  [SMALL_STATE(240)] = 6784,
-  [SMALL_STATE(241)] = 6802,
-  [SMALL_STATE(242)] = 6820,
-  [SMALL_STATE(243)] = 6838,
-  [SMALL_STATE(244)] = 6858,
-  [SMALL_STATE(245)] = 6880,
-  [SMALL_STATE(246)] = 6902,
-  [SMALL_STATE(247)] = 6922,
-  [SMALL_STATE(248)] = 6940,
-  [SMALL_STATE(249)] = 6958,
-  [SMALL_STATE(250)] = 6980,
-  [SMALL_STATE(251)] = 7006,
-  [SMALL_STATE(252)] = 7023,
-  [SMALL_STATE(253)] = 7044,
-  [SMALL_STATE(254)] = 7065,
-  [SMALL_STATE(255)] = 7086,
-  [SMALL_STATE(256)] = 7103,
-  [SMALL_STATE(257)] = 7124,
-  [SMALL_STATE(258)] = 7145,
-  [SMALL_STATE(259)] = 7166,
-  [SMALL_STATE(260)] = 7187,
-  [SMALL_STATE(261)] = 7204,
-  [SMALL_STATE(262)] = 7225,
-  [SMALL_STATE(263)] = 7244,
-  [SMALL_STATE(264)] = 7265,
-  [SMALL_STATE(265)] = 7284,
-  [SMALL_STATE(266)] = 7297,
-  [SMALL_STATE(267)] = 7318,
-  [SMALL_STATE(268)] = 7339,
-  [SMALL_STATE(269)] = 7360,
-  [SMALL_STATE(270)] = 7373,
-  [SMALL_STATE(271)] = 7392,
-  [SMALL_STATE(272)] = 7409,
-  [SMALL_STATE(273)] = 7426,
-  [SMALL_STATE(274)] = 7445,
-  [SMALL_STATE(275)] = 7462,
-  [SMALL_STATE(276)] = 7475,
-  [SMALL_STATE(277)] = 7492,
-  [SMALL_STATE(278)] = 7509,
-  [SMALL_STATE(279)] = 7526,
-  [SMALL_STATE(280)] = 7547,
-  [SMALL_STATE(281)] = 7568,
-  [SMALL_STATE(282)] = 7587,
-  [SMALL_STATE(283)] = 7600,
-  [SMALL_STATE(284)] = 7617,
-  [SMALL_STATE(285)] = 7636,
-  [SMALL_STATE(286)] = 7649,
-  [SMALL_STATE(287)] = 7666,
-  [SMALL_STATE(288)] = 7687,
-  [SMALL_STATE(289)] = 7704,
-  [SMALL_STATE(290)] = 7721,
-  [SMALL_STATE(291)] = 7738,
-  [SMALL_STATE(292)] = 7755,
-  [SMALL_STATE(293)] = 7772,
-  [SMALL_STATE(294)] = 7789,
-  [SMALL_STATE(295)] = 7806,
-  [SMALL_STATE(296)] = 7823,
-  [SMALL_STATE(297)] = 7840,
-  [SMALL_STATE(298)] = 7857,
-  [SMALL_STATE(299)] = 7874,
-  [SMALL_STATE(300)] = 7891,
-  [SMALL_STATE(301)] = 7908,
-  [SMALL_STATE(302)] = 7925,
-  [SMALL_STATE(303)] = 7942,
-  [SMALL_STATE(304)] = 7959,
-  [SMALL_STATE(305)] = 7976,
-  [SMALL_STATE(306)] = 7993,
-  [SMALL_STATE(307)] = 8010,
-  [SMALL_STATE(308)] = 8027,
-  [SMALL_STATE(309)] = 8044,
-  [SMALL_STATE(310)] = 8061,
-  [SMALL_STATE(311)] = 8078,
-  [SMALL_STATE(312)] = 8095,
-  [SMALL_STATE(313)] = 8116,
-  [SMALL_STATE(314)] = 8133,
-  [SMALL_STATE(315)] = 8148,
-  [SMALL_STATE(316)] = 8167,
-  [SMALL_STATE(317)] = 8184,
-  [SMALL_STATE(318)] = 8201,
-  [SMALL_STATE(319)] = 8222,
-  [SMALL_STATE(320)] = 8236,
-  [SMALL_STATE(321)] = 8254,
-  [SMALL_STATE(322)] = 8274,
-  [SMALL_STATE(323)] = 8286,
-  [SMALL_STATE(324)] = 8300,
-  [SMALL_STATE(325)] = 8312,
-  [SMALL_STATE(326)] = 8326,
-  [SMALL_STATE(327)] = 8344,
-  [SMALL_STATE(328)] = 8358,
-  [SMALL_STATE(329)] = 8378,
-  [SMALL_STATE(330)] = 8398,
-  [SMALL_STATE(331)] = 8414,
-  [SMALL_STATE(332)] = 8434,
-  [SMALL_STATE(333)] = 8454,
-  [SMALL_STATE(334)] = 8472,
-  [SMALL_STATE(335)] = 8492,
-  [SMALL_STATE(336)] = 8512,
-  [SMALL_STATE(337)] = 8532,
-  [SMALL_STATE(338)] = 8552,
-  [SMALL_STATE(339)] = 8570,
-  [SMALL_STATE(340)] = 8588,
-  [SMALL_STATE(341)] = 8602,
-  [SMALL_STATE(342)] = 8620,
-  [SMALL_STATE(343)] = 8632,
-  [SMALL_STATE(344)] = 8646,
-  [SMALL_STATE(345)] = 8660,
-  [SMALL_STATE(346)] = 8672,
-  [SMALL_STATE(347)] = 8687,
-  [SMALL_STATE(348)] = 8702,
-  [SMALL_STATE(349)] = 8717,
-  [SMALL_STATE(350)] = 8732,
-  [SMALL_STATE(351)] = 8743,
-  [SMALL_STATE(352)] = 8754,
-  [SMALL_STATE(353)] = 8765,
-  [SMALL_STATE(354)] = 8780,
-  [SMALL_STATE(355)] = 8795,
-  [SMALL_STATE(356)] = 8806,
-  [SMALL_STATE(357)] = 8821,
-  [SMALL_STATE(358)] = 8832,
-  [SMALL_STATE(359)] = 8843,
-  [SMALL_STATE(360)] = 8854,
-  [SMALL_STATE(361)] = 8865,
-  [SMALL_STATE(362)] = 8876,
-  [SMALL_STATE(363)] = 8887,
-  [SMALL_STATE(364)] = 8902,
-  [SMALL_STATE(365)] = 8917,
-  [SMALL_STATE(366)] = 8932,
-  [SMALL_STATE(367)] = 8943,
-  [SMALL_STATE(368)] = 8954,
-  [SMALL_STATE(369)] = 8969,
-  [SMALL_STATE(370)] = 8984,
-  [SMALL_STATE(371)] = 8999,
-  [SMALL_STATE(372)] = 9010,
-  [SMALL_STATE(373)] = 9025,
-  [SMALL_STATE(374)] = 9036,
-  [SMALL_STATE(375)] = 9051,
-  [SMALL_STATE(376)] = 9062,
-  [SMALL_STATE(377)] = 9077,
-  [SMALL_STATE(378)] = 9092,
-  [SMALL_STATE(379)] = 9103,
-  [SMALL_STATE(380)] = 9114,
-  [SMALL_STATE(381)] = 9129,
-  [SMALL_STATE(382)] = 9144,
-  [SMALL_STATE(383)] = 9159,
-  [SMALL_STATE(384)] = 9170,
-  [SMALL_STATE(385)] = 9181,
-  [SMALL_STATE(386)] = 9192,
-  [SMALL_STATE(387)] = 9203,
-  [SMALL_STATE(388)] = 9214,
-  [SMALL_STATE(389)] = 9225,
-  [SMALL_STATE(390)] = 9236,
-  [SMALL_STATE(391)] = 9251,
-  [SMALL_STATE(392)] = 9262,
-  [SMALL_STATE(393)] = 9275,
-  [SMALL_STATE(394)] = 9288,
-  [SMALL_STATE(395)] = 9303,
-  [SMALL_STATE(396)] = 9314,
-  [SMALL_STATE(397)] = 9327,
-  [SMALL_STATE(398)] = 9340,
-  [SMALL_STATE(399)] = 9351,
-  [SMALL_STATE(400)] = 9364,
-  [SMALL_STATE(401)] = 9377,
-  [SMALL_STATE(402)] = 9392,
-  [SMALL_STATE(403)] = 9403,
-  [SMALL_STATE(404)] = 9414,
-  [SMALL_STATE(405)] = 9429,
-  [SMALL_STATE(406)] = 9440,
-  [SMALL_STATE(407)] = 9451,
-  [SMALL_STATE(408)] = 9466,
-  [SMALL_STATE(409)] = 9481,
-  [SMALL_STATE(410)] = 9492,
-  [SMALL_STATE(411)] = 9505,
-  [SMALL_STATE(412)] = 9518,
-  [SMALL_STATE(413)] = 9533,
-  [SMALL_STATE(414)] = 9548,
-  [SMALL_STATE(415)] = 9563,
-  [SMALL_STATE(416)] = 9574,
-  [SMALL_STATE(417)] = 9585,
-  [SMALL_STATE(418)] = 9598,
-  [SMALL_STATE(419)] = 9613,
-  [SMALL_STATE(420)] = 9628,
-  [SMALL_STATE(421)] = 9643,
-  [SMALL_STATE(422)] = 9658,
-  [SMALL_STATE(423)] = 9669,
-  [SMALL_STATE(424)] = 9680,
-  [SMALL_STATE(425)] = 9695,
-  [SMALL_STATE(426)] = 9710,
-  [SMALL_STATE(427)] = 9721,
-  [SMALL_STATE(428)] = 9732,
-  [SMALL_STATE(429)] = 9743,
-  [SMALL_STATE(430)] = 9758,
-  [SMALL_STATE(431)] = 9769,
-  [SMALL_STATE(432)] = 9784,
-  [SMALL_STATE(433)] = 9799,
-  [SMALL_STATE(434)] = 9810,
-  [SMALL_STATE(435)] = 9825,
-  [SMALL_STATE(436)] = 9840,
-  [SMALL_STATE(437)] = 9855,
-  [SMALL_STATE(438)] = 9870,
-  [SMALL_STATE(439)] = 9887,
-  [SMALL_STATE(440)] = 9898,
-  [SMALL_STATE(441)] = 9913,
-  [SMALL_STATE(442)] = 9924,
-  [SMALL_STATE(443)] = 9935,
-  [SMALL_STATE(444)] = 9946,
-  [SMALL_STATE(445)] = 9957,
-  [SMALL_STATE(446)] = 9974,
-  [SMALL_STATE(447)] = 9989,
-  [SMALL_STATE(448)] = 10004,
-  [SMALL_STATE(449)] = 10019,
-  [SMALL_STATE(450)] = 10030,
-  [SMALL_STATE(451)] = 10045,
-  [SMALL_STATE(452)] = 10060,
-  [SMALL_STATE(453)] = 10071,
-  [SMALL_STATE(454)] = 10086,
-  [SMALL_STATE(455)] = 10101,
-  [SMALL_STATE(456)] = 10116,
-  [SMALL_STATE(457)] = 10131,
-  [SMALL_STATE(458)] = 10146,
-  [SMALL_STATE(459)] = 10161,
-  [SMALL_STATE(460)] = 10176,
-  [SMALL_STATE(461)] = 10191,
-  [SMALL_STATE(462)] = 10206,
-  [SMALL_STATE(463)] = 10221,
-  [SMALL_STATE(464)] = 10235,
-  [SMALL_STATE(465)] = 10249,
-  [SMALL_STATE(466)] = 10263,
-  [SMALL_STATE(467)] = 10277,
-  [SMALL_STATE(468)] = 10291,
-  [SMALL_STATE(469)] = 10301,
-  [SMALL_STATE(470)] = 10311,
-  [SMALL_STATE(471)] = 10325,
-  [SMALL_STATE(472)] = 10339,
-  [SMALL_STATE(473)] = 10349,
-  [SMALL_STATE(474)] = 10359,
-  [SMALL_STATE(475)] = 10373,
-  [SMALL_STATE(476)] = 10387,
-  [SMALL_STATE(477)] = 10401,
-  [SMALL_STATE(478)] = 10415,
-  [SMALL_STATE(479)] = 10429,
-  [SMALL_STATE(480)] = 10443,
-  [SMALL_STATE(481)] = 10454,
-  [SMALL_STATE(482)] = 10463,
-  [SMALL_STATE(483)] = 10472,
-  [SMALL_STATE(484)] = 10481,
-  [SMALL_STATE(485)] = 10492,
-  [SMALL_STATE(486)] = 10501,
-  [SMALL_STATE(487)] = 10510,
-  [SMALL_STATE(488)] = 10519,
-  [SMALL_STATE(489)] = 10530,
-  [SMALL_STATE(490)] = 10541,
-  [SMALL_STATE(491)] = 10552,
-  [SMALL_STATE(492)] = 10561,
-  [SMALL_STATE(493)] = 10572,
-  [SMALL_STATE(494)] = 10583,
-  [SMALL_STATE(495)] = 10592,
-  [SMALL_STATE(496)] = 10603,
-  [SMALL_STATE(497)] = 10614,
-  [SMALL_STATE(498)] = 10625,
-  [SMALL_STATE(499)] = 10633,
-  [SMALL_STATE(500)] = 10641,
-  [SMALL_STATE(501)] = 10649,
-  [SMALL_STATE(502)] = 10657,
-  [SMALL_STATE(503)] = 10665,
-  [SMALL_STATE(504)] = 10673,
-  [SMALL_STATE(505)] = 10681,
-  [SMALL_STATE(506)] = 10689,
-  [SMALL_STATE(507)] = 10697,
-  [SMALL_STATE(508)] = 10705,
-  [SMALL_STATE(509)] = 10713,
-  [SMALL_STATE(510)] = 10721,
-  [SMALL_STATE(511)] = 10729,
-  [SMALL_STATE(512)] = 10737,
-  [SMALL_STATE(513)] = 10745,
-  [SMALL_STATE(514)] = 10753,
-  [SMALL_STATE(515)] = 10761,
-  [SMALL_STATE(516)] = 10769,
-  [SMALL_STATE(517)] = 10777,
-  [SMALL_STATE(518)] = 10785,
-  [SMALL_STATE(519)] = 10793,
-  [SMALL_STATE(520)] = 10801,
-  [SMALL_STATE(521)] = 10809,
-  [SMALL_STATE(522)] = 10817,
-  [SMALL_STATE(523)] = 10825,
-  [SMALL_STATE(524)] = 10833,
-  [SMALL_STATE(525)] = 10841,
-  [SMALL_STATE(526)] = 10849,
-  [SMALL_STATE(527)] = 10857,
-  [SMALL_STATE(528)] = 10865,
-  [SMALL_STATE(529)] = 10873,
-  [SMALL_STATE(530)] = 10881,
-  [SMALL_STATE(531)] = 10889,
-  [SMALL_STATE(532)] = 10897,
-  [SMALL_STATE(533)] = 10905,
-  [SMALL_STATE(534)] = 10913,
+  [SMALL_STATE(11)] = 136,
+  [SMALL_STATE(12)] = 199,
+  [SMALL_STATE(13)] = 262,
+  [SMALL_STATE(14)] = 325,
+  [SMALL_STATE(15)] = 387,
+  [SMALL_STATE(16)] = 446,
+  [SMALL_STATE(17)] = 505,
+  [SMALL_STATE(18)] = 564,
+  [SMALL_STATE(19)] = 623,
+  [SMALL_STATE(20)] = 669,
+  [SMALL_STATE(21)] = 711,
+  [SMALL_STATE(22)] = 753,
+  [SMALL_STATE(23)] = 794,
+  [SMALL_STATE(24)] = 831,
+  [SMALL_STATE(25)] = 868,
+  [SMALL_STATE(26)] = 912,
+  [SMALL_STATE(27)] = 956,
+  [SMALL_STATE(28)] = 1000,
+  [SMALL_STATE(29)] = 1033,
+  [SMALL_STATE(30)] = 1066,
+  [SMALL_STATE(31)] = 1106,
+  [SMALL_STATE(32)] = 1158,
+  [SMALL_STATE(33)] = 1188,
+  [SMALL_STATE(34)] = 1240,
+  [SMALL_STATE(35)] = 1276,
+  [SMALL_STATE(36)] = 1316,
+  [SMALL_STATE(37)] = 1356,
+  [SMALL_STATE(38)] = 1408,
+  [SMALL_STATE(39)] = 1443,
+  [SMALL_STATE(40)] = 1476,
+  [SMALL_STATE(41)] = 1511,
+  [SMALL_STATE(42)] = 1544,
+  [SMALL_STATE(43)] = 1574,
+  [SMALL_STATE(44)] = 1604,
+  [SMALL_STATE(45)] = 1638,
+  [SMALL_STATE(46)] = 1668,
+  [SMALL_STATE(47)] = 1698,
+  [SMALL_STATE(48)] = 1728,
+  [SMALL_STATE(49)] = 1775,
+  [SMALL_STATE(50)] = 1822,
+  [SMALL_STATE(51)] = 1869,
+  [SMALL_STATE(52)] = 1916,
+  [SMALL_STATE(53)] = 1963,
+  [SMALL_STATE(54)] = 2010,
+  [SMALL_STATE(55)] = 2057,
+  [SMALL_STATE(56)] = 2104,
+  [SMALL_STATE(57)] = 2133,
+  [SMALL_STATE(58)] = 2180,
+  [SMALL_STATE(59)] = 2209,
+  [SMALL_STATE(60)] = 2255,
+  [SMALL_STATE(61)] = 2291,
+  [SMALL_STATE(62)] = 2327,
+  [SMALL_STATE(63)] = 2363,
+  [SMALL_STATE(64)] = 2406,
+  [SMALL_STATE(65)] = 2431,
+  [SMALL_STATE(66)] = 2474,
+  [SMALL_STATE(67)] = 2517,
+  [SMALL_STATE(68)] = 2560,
+  [SMALL_STATE(69)] = 2585,
+  [SMALL_STATE(70)] = 2609,
+  [SMALL_STATE(71)] = 2635,
+  [SMALL_STATE(72)] = 2659,
+  [SMALL_STATE(73)] = 2683,
+  [SMALL_STATE(74)] = 2725,
+  [SMALL_STATE(75)] = 2767,
+  [SMALL_STATE(76)] = 2805,
+  [SMALL_STATE(77)] = 2829,
+  [SMALL_STATE(78)] = 2853,
+  [SMALL_STATE(79)] = 2879,
+  [SMALL_STATE(80)] = 2903,
+  [SMALL_STATE(81)] = 2927,
+  [SMALL_STATE(82)] = 2951,
+  [SMALL_STATE(83)] = 2985,
+  [SMALL_STATE(84)] = 3019,
+  [SMALL_STATE(85)] = 3053,
+  [SMALL_STATE(86)] = 3079,
+  [SMALL_STATE(87)] = 3119,
+  [SMALL_STATE(88)] = 3143,
+  [SMALL_STATE(89)] = 3169,
+  [SMALL_STATE(90)] = 3195,
+  [SMALL_STATE(91)] = 3221,
+  [SMALL_STATE(92)] = 3245,
+  [SMALL_STATE(93)] = 3286,
+  [SMALL_STATE(94)] = 3327,
+  [SMALL_STATE(95)] = 3368,
+  [SMALL_STATE(96)] = 3409,
+  [SMALL_STATE(97)] = 3434,
+  [SMALL_STATE(98)] = 3457,
+  [SMALL_STATE(99)] = 3482,
+  [SMALL_STATE(100)] = 3507,
+  [SMALL_STATE(101)] = 3530,
+  [SMALL_STATE(102)] = 3571,
+  [SMALL_STATE(103)] = 3594,
+  [SMALL_STATE(104)] = 3617,
+  [SMALL_STATE(105)] = 3639,
+  [SMALL_STATE(106)] = 3665,
+  [SMALL_STATE(107)] = 3703,
+  [SMALL_STATE(108)] = 3741,
+  [SMALL_STATE(109)] = 3767,
+  [SMALL_STATE(110)] = 3793,
+  [SMALL_STATE(111)] = 3831,
+  [SMALL_STATE(112)] = 3854,
+  [SMALL_STATE(113)] = 3879,
+  [SMALL_STATE(114)] = 3902,
+  [SMALL_STATE(115)] = 3923,
+  [SMALL_STATE(116)] = 3960,
+  [SMALL_STATE(117)] = 3981,
+  [SMALL_STATE(118)] = 4014,
+  [SMALL_STATE(119)] = 4049,
+  [SMALL_STATE(120)] = 4086,
+  [SMALL_STATE(121)] = 4121,
+  [SMALL_STATE(122)] = 4156,
+  [SMALL_STATE(123)] = 4193,
+  [SMALL_STATE(124)] = 4216,
+  [SMALL_STATE(125)] = 4239,
+  [SMALL_STATE(126)] = 4274,
+  [SMALL_STATE(127)] = 4309,
+  [SMALL_STATE(128)] = 4346,
+  [SMALL_STATE(129)] = 4369,
+  [SMALL_STATE(130)] = 4392,
+  [SMALL_STATE(131)] = 4415,
+  [SMALL_STATE(132)] = 4435,
+  [SMALL_STATE(133)] = 4455,
+  [SMALL_STATE(134)] = 4475,
+  [SMALL_STATE(135)] = 4495,
+  [SMALL_STATE(136)] = 4515,
+  [SMALL_STATE(137)] = 4535,
+  [SMALL_STATE(138)] = 4555,
+  [SMALL_STATE(139)] = 4584,
+  [SMALL_STATE(140)] = 4603,
+  [SMALL_STATE(141)] = 4632,
+  [SMALL_STATE(142)] = 4661,
+  [SMALL_STATE(143)] = 4692,
+  [SMALL_STATE(144)] = 4723,
+  [SMALL_STATE(145)] = 4750,
+  [SMALL_STATE(146)] = 4777,
+  [SMALL_STATE(147)] = 4796,
+  [SMALL_STATE(148)] = 4823,
+  [SMALL_STATE(149)] = 4854,
+  [SMALL_STATE(150)] = 4884,
+  [SMALL_STATE(151)] = 4902,
+  [SMALL_STATE(152)] = 4920,
+  [SMALL_STATE(153)] = 4944,
+  [SMALL_STATE(154)] = 4968,
+  [SMALL_STATE(155)] = 4995,
+  [SMALL_STATE(156)] = 5014,
+  [SMALL_STATE(157)] = 5037,
+  [SMALL_STATE(158)] = 5056,
+  [SMALL_STATE(159)] = 5083,
+  [SMALL_STATE(160)] = 5110,
+  [SMALL_STATE(161)] = 5134,
+  [SMALL_STATE(162)] = 5158,
+  [SMALL_STATE(163)] = 5182,
+  [SMALL_STATE(164)] = 5200,
+  [SMALL_STATE(165)] = 5220,
+  [SMALL_STATE(166)] = 5244,
+  [SMALL_STATE(167)] = 5268,
+  [SMALL_STATE(168)] = 5288,
+  [SMALL_STATE(169)] = 5312,
+  [SMALL_STATE(170)] = 5336,
+  [SMALL_STATE(171)] = 5360,
+  [SMALL_STATE(172)] = 5384,
+  [SMALL_STATE(173)] = 5406,
+  [SMALL_STATE(174)] = 5424,
+  [SMALL_STATE(175)] = 5442,
+  [SMALL_STATE(176)] = 5466,
+  [SMALL_STATE(177)] = 5490,
+  [SMALL_STATE(178)] = 5514,
+  [SMALL_STATE(179)] = 5538,
+  [SMALL_STATE(180)] = 5562,
+  [SMALL_STATE(181)] = 5586,
+  [SMALL_STATE(182)] = 5610,
+  [SMALL_STATE(183)] = 5634,
+  [SMALL_STATE(184)] = 5658,
+  [SMALL_STATE(185)] = 5682,
+  [SMALL_STATE(186)] = 5706,
+  [SMALL_STATE(187)] = 5730,
+  [SMALL_STATE(188)] = 5754,
+  [SMALL_STATE(189)] = 5778,
+  [SMALL_STATE(190)] = 5802,
+  [SMALL_STATE(191)] = 5826,
+  [SMALL_STATE(192)] = 5850,
+  [SMALL_STATE(193)] = 5874,
+  [SMALL_STATE(194)] = 5898,
+  [SMALL_STATE(195)] = 5922,
+  [SMALL_STATE(196)] = 5946,
+  [SMALL_STATE(197)] = 5970,
+  [SMALL_STATE(198)] = 5994,
+  [SMALL_STATE(199)] = 6018,
+  [SMALL_STATE(200)] = 6042,
+  [SMALL_STATE(201)] = 6057,
+  [SMALL_STATE(202)] = 6078,
+  [SMALL_STATE(203)] = 6099,
+  [SMALL_STATE(204)] = 6116,
+  [SMALL_STATE(205)] = 6131,
+  [SMALL_STATE(206)] = 6156,
+  [SMALL_STATE(207)] = 6175,
+  [SMALL_STATE(208)] = 6198,
+  [SMALL_STATE(209)] = 6221,
+  [SMALL_STATE(210)] = 6236,
+  [SMALL_STATE(211)] = 6251,
+  [SMALL_STATE(212)] = 6266,
+  [SMALL_STATE(213)] = 6289,
+  [SMALL_STATE(214)] = 6304,
+  [SMALL_STATE(215)] = 6325,
+  [SMALL_STATE(216)] = 6350,
+  [SMALL_STATE(217)] = 6371,
+  [SMALL_STATE(218)] = 6396,
+  [SMALL_STATE(219)] = 6418,
+  [SMALL_STATE(220)] = 6436,
+  [SMALL_STATE(221)] = 6454,
+  [SMALL_STATE(222)] = 6476,
+  [SMALL_STATE(223)] = 6498,
+  [SMALL_STATE(224)] = 6518,
+  [SMALL_STATE(225)] = 6540,
+  [SMALL_STATE(226)] = 6554,
+  [SMALL_STATE(227)] = 6576,
+  [SMALL_STATE(228)] = 6596,
+  [SMALL_STATE(229)] = 6616,
+  [SMALL_STATE(230)] = 6636,
+  [SMALL_STATE(231)] = 6658,
+  [SMALL_STATE(232)] = 6678,
+  [SMALL_STATE(233)] = 6700,
+  [SMALL_STATE(234)] = 6722,
+  [SMALL_STATE(235)] = 6744,
+  [SMALL_STATE(236)] = 6764,
+  [SMALL_STATE(237)] = 6786,
+  [SMALL_STATE(238)] = 6804,
+  [SMALL_STATE(239)] = 6830,
+  [SMALL_STATE(240)] = 6852,
+  [SMALL_STATE(241)] = 6874,
+  [SMALL_STATE(242)] = 6896,
+  [SMALL_STATE(243)] = 6918,
+  [SMALL_STATE(244)] = 6938,
+  [SMALL_STATE(245)] = 6958,
+  [SMALL_STATE(246)] = 6980,
+  [SMALL_STATE(247)] = 7000,
+  [SMALL_STATE(248)] = 7018,
+  [SMALL_STATE(249)] = 7038,
+  [SMALL_STATE(250)] = 7060,
+  [SMALL_STATE(251)] = 7078,
+  [SMALL_STATE(252)] = 7094,
+  [SMALL_STATE(253)] = 7116,
+  [SMALL_STATE(254)] = 7136,
+  [SMALL_STATE(255)] = 7160,
+  [SMALL_STATE(256)] = 7177,
+  [SMALL_STATE(257)] = 7198,
+  [SMALL_STATE(258)] = 7219,
+  [SMALL_STATE(259)] = 7240,
+  [SMALL_STATE(260)] = 7261,
+  [SMALL_STATE(261)] = 7278,
+  [SMALL_STATE(262)] = 7299,
+  [SMALL_STATE(263)] = 7320,
+  [SMALL_STATE(264)] = 7341,
+  [SMALL_STATE(265)] = 7362,
+  [SMALL_STATE(266)] = 7379,
+  [SMALL_STATE(267)] = 7400,
+  [SMALL_STATE(268)] = 7419,
+  [SMALL_STATE(269)] = 7440,
+  [SMALL_STATE(270)] = 7459,
+  [SMALL_STATE(271)] = 7472,
+  [SMALL_STATE(272)] = 7493,
+  [SMALL_STATE(273)] = 7514,
+  [SMALL_STATE(274)] = 7535,
+  [SMALL_STATE(275)] = 7548,
+  [SMALL_STATE(276)] = 7567,
+  [SMALL_STATE(277)] = 7584,
+  [SMALL_STATE(278)] = 7601,
+  [SMALL_STATE(279)] = 7620,
+  [SMALL_STATE(280)] = 7637,
+  [SMALL_STATE(281)] = 7650,
+  [SMALL_STATE(282)] = 7667,
+  [SMALL_STATE(283)] = 7684,
+  [SMALL_STATE(284)] = 7701,
+  [SMALL_STATE(285)] = 7722,
+  [SMALL_STATE(286)] = 7743,
+  [SMALL_STATE(287)] = 7762,
+  [SMALL_STATE(288)] = 7775,
+  [SMALL_STATE(289)] = 7792,
+  [SMALL_STATE(290)] = 7809,
+  [SMALL_STATE(291)] = 7830,
+  [SMALL_STATE(292)] = 7849,
+  [SMALL_STATE(293)] = 7866,
+  [SMALL_STATE(294)] = 7883,
+  [SMALL_STATE(295)] = 7900,
+  [SMALL_STATE(296)] = 7917,
+  [SMALL_STATE(297)] = 7934,
+  [SMALL_STATE(298)] = 7951,
+  [SMALL_STATE(299)] = 7968,
+  [SMALL_STATE(300)] = 7985,
+  [SMALL_STATE(301)] = 8002,
+  [SMALL_STATE(302)] = 8019,
+  [SMALL_STATE(303)] = 8036,
+  [SMALL_STATE(304)] = 8053,
+  [SMALL_STATE(305)] = 8070,
+  [SMALL_STATE(306)] = 8087,
+  [SMALL_STATE(307)] = 8104,
+  [SMALL_STATE(308)] = 8121,
+  [SMALL_STATE(309)] = 8138,
+  [SMALL_STATE(310)] = 8155,
+  [SMALL_STATE(311)] = 8172,
+  [SMALL_STATE(312)] = 8189,
+  [SMALL_STATE(313)] = 8206,
+  [SMALL_STATE(314)] = 8223,
+  [SMALL_STATE(315)] = 8242,
+  [SMALL_STATE(316)] = 8259,
+  [SMALL_STATE(317)] = 8276,
+  [SMALL_STATE(318)] = 8297,
+  [SMALL_STATE(319)] = 8312,
+  [SMALL_STATE(320)] = 8329,
+  [SMALL_STATE(321)] = 8346,
+  [SMALL_STATE(322)] = 8363,
+  [SMALL_STATE(323)] = 8375,
+  [SMALL_STATE(324)] = 8389,
+  [SMALL_STATE(325)] = 8407,
+  [SMALL_STATE(326)] = 8427,
+  [SMALL_STATE(327)] = 8439,
+  [SMALL_STATE(328)] = 8453,
+  [SMALL_STATE(329)] = 8465,
+  [SMALL_STATE(330)] = 8479,
+  [SMALL_STATE(331)] = 8497,
+  [SMALL_STATE(332)] = 8511,
+  [SMALL_STATE(333)] = 8531,
+  [SMALL_STATE(334)] = 8551,
+  [SMALL_STATE(335)] = 8567,
+  [SMALL_STATE(336)] = 8587,
+  [SMALL_STATE(337)] = 8607,
+  [SMALL_STATE(338)] = 8625,
+  [SMALL_STATE(339)] = 8645,
+  [SMALL_STATE(340)] = 8665,
+  [SMALL_STATE(341)] = 8685,
+  [SMALL_STATE(342)] = 8705,
+  [SMALL_STATE(343)] = 8725,
+  [SMALL_STATE(344)] = 8743,
+  [SMALL_STATE(345)] = 8761,
+  [SMALL_STATE(346)] = 8775,
+  [SMALL_STATE(347)] = 8793,
+  [SMALL_STATE(348)] = 8805,
+  [SMALL_STATE(349)] = 8819,
+  [SMALL_STATE(350)] = 8833,
+  [SMALL_STATE(351)] = 8846,
+  [SMALL_STATE(352)] = 8857,
+  [SMALL_STATE(353)] = 8868,
+  [SMALL_STATE(354)] = 8883,
+  [SMALL_STATE(355)] = 8898,
+  [SMALL_STATE(356)] = 8913,
+  [SMALL_STATE(357)] = 8924,
+  [SMALL_STATE(358)] = 8939,
+  [SMALL_STATE(359)] = 8954,
+  [SMALL_STATE(360)] = 8965,
+  [SMALL_STATE(361)] = 8976,
+  [SMALL_STATE(362)] = 8987,
+  [SMALL_STATE(363)] = 8998,
+  [SMALL_STATE(364)] = 9009,
+  [SMALL_STATE(365)] = 9020,
+  [SMALL_STATE(366)] = 9035,
+  [SMALL_STATE(367)] = 9050,
+  [SMALL_STATE(368)] = 9065,
+  [SMALL_STATE(369)] = 9076,
+  [SMALL_STATE(370)] = 9087,
+  [SMALL_STATE(371)] = 9102,
+  [SMALL_STATE(372)] = 9117,
+  [SMALL_STATE(373)] = 9132,
+  [SMALL_STATE(374)] = 9143,
+  [SMALL_STATE(375)] = 9158,
+  [SMALL_STATE(376)] = 9173,
+  [SMALL_STATE(377)] = 9184,
+  [SMALL_STATE(378)] = 9199,
+  [SMALL_STATE(379)] = 9214,
+  [SMALL_STATE(380)] = 9225,
+  [SMALL_STATE(381)] = 9236,
+  [SMALL_STATE(382)] = 9247,
+  [SMALL_STATE(383)] = 9262,
+  [SMALL_STATE(384)] = 9277,
+  [SMALL_STATE(385)] = 9292,
+  [SMALL_STATE(386)] = 9307,
+  [SMALL_STATE(387)] = 9318,
+  [SMALL_STATE(388)] = 9329,
+  [SMALL_STATE(389)] = 9340,
+  [SMALL_STATE(390)] = 9351,
+  [SMALL_STATE(391)] = 9362,
+  [SMALL_STATE(392)] = 9373,
+  [SMALL_STATE(393)] = 9388,
+  [SMALL_STATE(394)] = 9399,
+  [SMALL_STATE(395)] = 9412,
+  [SMALL_STATE(396)] = 9423,
+  [SMALL_STATE(397)] = 9436,
+  [SMALL_STATE(398)] = 9451,
+  [SMALL_STATE(399)] = 9466,
+  [SMALL_STATE(400)] = 9481,
+  [SMALL_STATE(401)] = 9492,
+  [SMALL_STATE(402)] = 9505,
+  [SMALL_STATE(403)] = 9518,
+  [SMALL_STATE(404)] = 9533,
+  [SMALL_STATE(405)] = 9546,
+  [SMALL_STATE(406)] = 9561,
+  [SMALL_STATE(407)] = 9572,
+  [SMALL_STATE(408)] = 9583,
+  [SMALL_STATE(409)] = 9598,
+  [SMALL_STATE(410)] = 9609,
+  [SMALL_STATE(411)] = 9624,
+  [SMALL_STATE(412)] = 9639,
+  [SMALL_STATE(413)] = 9650,
+  [SMALL_STATE(414)] = 9663,
+  [SMALL_STATE(415)] = 9674,
+  [SMALL_STATE(416)] = 9687,
+  [SMALL_STATE(417)] = 9700,
+  [SMALL_STATE(418)] = 9715,
+  [SMALL_STATE(419)] = 9726,
+  [SMALL_STATE(420)] = 9741,
+  [SMALL_STATE(421)] = 9756,
+  [SMALL_STATE(422)] = 9771,
+  [SMALL_STATE(423)] = 9786,
+  [SMALL_STATE(424)] = 9797,
+  [SMALL_STATE(425)] = 9810,
+  [SMALL_STATE(426)] = 9825,
+  [SMALL_STATE(427)] = 9840,
+  [SMALL_STATE(428)] = 9855,
+  [SMALL_STATE(429)] = 9866,
+  [SMALL_STATE(430)] = 9881,
+  [SMALL_STATE(431)] = 9896,
+  [SMALL_STATE(432)] = 9911,
+  [SMALL_STATE(433)] = 9922,
+  [SMALL_STATE(434)] = 9933,
+  [SMALL_STATE(435)] = 9944,
+  [SMALL_STATE(436)] = 9955,
+  [SMALL_STATE(437)] = 9970,
+  [SMALL_STATE(438)] = 9985,
+  [SMALL_STATE(439)] = 9996,
+  [SMALL_STATE(440)] = 10007,
+  [SMALL_STATE(441)] = 10022,
+  [SMALL_STATE(442)] = 10037,
+  [SMALL_STATE(443)] = 10052,
+  [SMALL_STATE(444)] = 10063,
+  [SMALL_STATE(445)] = 10080,
+  [SMALL_STATE(446)] = 10095,
+  [SMALL_STATE(447)] = 10106,
+  [SMALL_STATE(448)] = 10117,
+  [SMALL_STATE(449)] = 10128,
+  [SMALL_STATE(450)] = 10139,
+  [SMALL_STATE(451)] = 10154,
+  [SMALL_STATE(452)] = 10171,
+  [SMALL_STATE(453)] = 10182,
+  [SMALL_STATE(454)] = 10193,
+  [SMALL_STATE(455)] = 10208,
+  [SMALL_STATE(456)] = 10223,
+  [SMALL_STATE(457)] = 10238,
+  [SMALL_STATE(458)] = 10253,
+  [SMALL_STATE(459)] = 10268,
+  [SMALL_STATE(460)] = 10283,
+  [SMALL_STATE(461)] = 10298,
+  [SMALL_STATE(462)] = 10309,
+  [SMALL_STATE(463)] = 10324,
+  [SMALL_STATE(464)] = 10339,
+  [SMALL_STATE(465)] = 10354,
+  [SMALL_STATE(466)] = 10369,
+  [SMALL_STATE(467)] = 10384,
+  [SMALL_STATE(468)] = 10399,
+  [SMALL_STATE(469)] = 10414,
+  [SMALL_STATE(470)] = 10429,
+  [SMALL_STATE(471)] = 10440,
+  [SMALL_STATE(472)] = 10450,
+  [SMALL_STATE(473)] = 10464,
+  [SMALL_STATE(474)] = 10478,
+  [SMALL_STATE(475)] = 10492,
+  [SMALL_STATE(476)] = 10506,
+  [SMALL_STATE(477)] = 10520,
+  [SMALL_STATE(478)] = 10534,
+  [SMALL_STATE(479)] = 10544,
+  [SMALL_STATE(480)] = 10558,
+  [SMALL_STATE(481)] = 10568,
+  [SMALL_STATE(482)] = 10578,
+  [SMALL_STATE(483)] = 10592,
+  [SMALL_STATE(484)] = 10606,
+  [SMALL_STATE(485)] = 10620,
+  [SMALL_STATE(486)] = 10634,
+  [SMALL_STATE(487)] = 10648,
+  [SMALL_STATE(488)] = 10662,
+  [SMALL_STATE(489)] = 10671,
+  [SMALL_STATE(490)] = 10682,
+  [SMALL_STATE(491)] = 10691,
+  [SMALL_STATE(492)] = 10702,
+  [SMALL_STATE(493)] = 10711,
+  [SMALL_STATE(494)] = 10722,
+  [SMALL_STATE(495)] = 10733,
+  [SMALL_STATE(496)] = 10742,
+  [SMALL_STATE(497)] = 10751,
+  [SMALL_STATE(498)] = 10762,
+  [SMALL_STATE(499)] = 10773,
+  [SMALL_STATE(500)] = 10784,
+  [SMALL_STATE(501)] = 10795,
+  [SMALL_STATE(502)] = 10806,
+  [SMALL_STATE(503)] = 10817,
+  [SMALL_STATE(504)] = 10826,
+  [SMALL_STATE(505)] = 10835,
+  [SMALL_STATE(506)] = 10844,
+  [SMALL_STATE(507)] = 10852,
+  [SMALL_STATE(508)] = 10860,
+  [SMALL_STATE(509)] = 10868,
+  [SMALL_STATE(510)] = 10876,
+  [SMALL_STATE(511)] = 10884,
+  [SMALL_STATE(512)] = 10892,
+  [SMALL_STATE(513)] = 10900,
+  [SMALL_STATE(514)] = 10908,
+  [SMALL_STATE(515)] = 10916,
+  [SMALL_STATE(516)] = 10924,
+  [SMALL_STATE(517)] = 10932,
+  [SMALL_STATE(518)] = 10940,
+  [SMALL_STATE(519)] = 10948,
+  [SMALL_STATE(520)] = 10956,
+  [SMALL_STATE(521)] = 10964,
+  [SMALL_STATE(522)] = 10972,
+  [SMALL_STATE(523)] = 10980,
+  [SMALL_STATE(524)] = 10988,
+  [SMALL_STATE(525)] = 10996,
+  [SMALL_STATE(526)] = 11004,
+  [SMALL_STATE(527)] = 11012,
+  [SMALL_STATE(528)] = 11020,
+  [SMALL_STATE(529)] = 11028,
+  [SMALL_STATE(530)] = 11036,
+  [SMALL_STATE(531)] = 11044,
+  [SMALL_STATE(532)] = 11052,
+  [SMALL_STATE(533)] = 11060,
+  [SMALL_STATE(534)] = 11068,
+  [SMALL_STATE(535)] = 11076,
+  [SMALL_STATE(536)] = 11084,
+  [SMALL_STATE(537)] = 11092,
+  [SMALL_STATE(538)] = 11100,
+  [SMALL_STATE(539)] = 11108,
+  [SMALL_STATE(540)] = 11116,
+  [SMALL_STATE(541)] = 11124,
+  [SMALL_STATE(542)] = 11132,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -21143,56 +21338,56 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(497),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(495),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(490),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(484),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(471),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(481),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(482),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(33),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(500),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(494),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(498),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(493),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(485),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(492),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(488),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
-  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
+  [85] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
   [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 48),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 48),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 49),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 49),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 48),
-  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 48),
+  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 49),
+  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 49),
   [107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [109] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
@@ -21200,29 +21395,29 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [116] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
   [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
   [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
+  [128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(477),
   [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
   [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 48),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 48),
-  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
+  [134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(474),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 49),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 49),
+  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 36),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 36),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 37),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 37),
   [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
   [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
   [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
   [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
   [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
   [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
   [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
@@ -21231,652 +21426,664 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
   [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
   [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
-  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(186),
-  [189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
-  [191] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [195] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 37),
-  [197] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
-  [199] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(315),
-  [202] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(455),
-  [205] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
-  [208] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
-  [211] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(287),
-  [214] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(347),
-  [217] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(372),
-  [220] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(437),
-  [223] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(198),
-  [226] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [228] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [230] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [232] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [234] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
-  [236] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [238] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
-  [240] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [242] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [244] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
-  [246] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [248] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [250] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [254] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
-  [257] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(35),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(192),
-  [263] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 13),
-  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
-  [267] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(190),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(196),
+  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39),
+  [200] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(291),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(469),
+  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(218),
+  [209] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(218),
+  [212] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(256),
+  [215] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(374),
+  [218] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(403),
+  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(385),
+  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(216),
+  [227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 38),
+  [229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 13),
+  [231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(218),
+  [237] = {.entry = {.count = 1, .reusable = false}}, SHIFT(218),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [251] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
+  [257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [259] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
   [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
   [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
   [277] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
   [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
-  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
-  [295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
-  [297] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
+  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
+  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(40),
+  [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
   [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
   [301] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
-  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 33),
-  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
-  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
-  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 34),
-  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
-  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 35),
-  [331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38),
-  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(315),
-  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(404),
-  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(333),
-  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(214),
-  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(53),
-  [348] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(242),
-  [351] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(318),
-  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 58),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 59),
-  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 11),
-  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
-  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(153),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(444),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 35),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 36),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 11),
+  [327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 34),
+  [331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 33),
+  [335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39),
+  [337] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(291),
+  [340] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(408),
+  [343] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(337),
+  [346] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(224),
+  [349] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(53),
+  [352] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(237),
+  [355] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(290),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 59),
+  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 60),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(96),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(155),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(449),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
   [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
   [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
   [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
   [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
   [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
   [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(487),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
-  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(524),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [439] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(412),
-  [442] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(413),
-  [445] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(414),
-  [448] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(284),
-  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(434),
-  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(435),
-  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(436),
-  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(524),
-  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [465] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [468] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [471] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [474] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(487),
-  [477] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(376),
-  [480] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
-  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 16),
-  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [487] = {.entry = {.count = 1, .reusable = false}}, SHIFT(72),
-  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [493] = {.entry = {.count = 1, .reusable = false}}, SHIFT(73),
-  [495] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
-  [498] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(73),
-  [501] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
-  [504] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [506] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 57),
-  [508] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 12),
-  [510] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 26),
-  [512] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
-  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(516),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(525),
-  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [526] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
-  [528] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [534] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [536] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
-  [552] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(325),
-  [559] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 17),
-  [561] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [563] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
-  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47),
-  [575] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(447),
-  [578] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(224),
-  [581] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(268),
-  [584] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(346),
-  [587] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(417),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(230),
-  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(418),
-  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(263),
-  [601] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(419),
-  [604] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(340),
-  [607] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(101),
-  [610] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [612] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
-  [614] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [616] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 29),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [626] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
-  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
-  [632] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
-  [634] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [636] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(462),
-  [639] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(348),
-  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(487),
-  [654] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24),
-  [656] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(334),
-  [659] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(407),
-  [662] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(472),
-  [665] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(221),
-  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(335),
-  [671] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [673] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 22),
-  [675] = {.entry = {.count = 1, .reusable = true}}, SHIFT(510),
-  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [679] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
-  [683] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [687] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [689] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 1, 0, 0),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
-  [699] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [703] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 2, 0, 7),
-  [705] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
-  [707] = {.entry = {.count = 1, .reusable = true}}, SHIFT(474),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(475),
-  [711] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [715] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 37),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
-  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 7, 0, 22),
-  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(135),
-  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [739] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
-  [741] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [743] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
-  [746] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(137),
-  [749] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(188),
-  [752] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [754] = {.entry = {.count = 1, .reusable = false}}, SHIFT(137),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [760] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [762] = {.entry = {.count = 1, .reusable = false}}, SHIFT(499),
-  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
-  [766] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [768] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(157),
-  [771] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(499),
-  [774] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(16),
-  [777] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [779] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [781] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(143),
-  [784] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
-  [786] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [792] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 16),
-  [794] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [796] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(149),
-  [799] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(163),
-  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [810] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [812] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [828] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 40),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
-  [834] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [836] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 28),
-  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(477),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [844] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [848] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20),
-  [850] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(332),
-  [853] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(401),
-  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(251),
-  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
-  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
-  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [912] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
-  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [916] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
-  [918] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 55),
-  [920] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56),
-  [922] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(494),
-  [925] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(477),
-  [928] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [930] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 9),
-  [932] = {.entry = {.count = 1, .reusable = true}}, SHIFT(494),
-  [934] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [936] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [938] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [940] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [942] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 41),
-  [946] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [948] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [950] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 41),
-  [955] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [957] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(448),
-  [960] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
-  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 31),
-  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [969] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [973] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [976] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [978] = {.entry = {.count = 1, .reusable = false}}, SHIFT(498),
-  [980] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [982] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [984] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [986] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [988] = {.entry = {.count = 1, .reusable = false}}, SHIFT(227),
-  [990] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [992] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [994] = {.entry = {.count = 1, .reusable = false}}, SHIFT(229),
-  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 69),
-  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
-  [1002] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
-  [1005] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(227),
-  [1008] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(190),
-  [1011] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
-  [1013] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
-  [1015] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1017] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [1019] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
-  [1021] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [1023] = {.entry = {.count = 1, .reusable = false}}, SHIFT(234),
-  [1025] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [1027] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [1029] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(233),
-  [1032] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(174),
-  [1035] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(234),
-  [1038] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(234),
-  [1041] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
-  [1044] = {.entry = {.count = 1, .reusable = false}}, SHIFT(170),
-  [1046] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(237),
-  [1052] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1054] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1056] = {.entry = {.count = 1, .reusable = false}}, SHIFT(238),
-  [1058] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
-  [1061] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
-  [1064] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
-  [1067] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1069] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 51),
-  [1071] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 28),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [1075] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 45),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1079] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [1081] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 51),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [1089] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
-  [1092] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [1094] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
-  [1096] = {.entry = {.count = 1, .reusable = false}}, SHIFT(492),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(71),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [1134] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(92),
-  [1137] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 66),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 68),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 72),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, SHIFT(155),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 30),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(225),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 42),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 44),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 50),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 67),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 23),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(110),
-  [1279] = {.entry = {.count = 1, .reusable = false}}, SHIFT(489),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(485),
-  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(496),
-  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1299] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(341),
-  [1302] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 43),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 65),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 64),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 50),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 70),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 71),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(198),
+  [401] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(419),
+  [404] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(420),
+  [407] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(421),
+  [410] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(314),
+  [413] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(440),
+  [416] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(441),
+  [419] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(442),
+  [422] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(534),
+  [425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(496),
+  [439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(377),
+  [441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [445] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
+  [449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
+  [451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
+  [453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
+  [457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(534),
+  [463] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
+  [465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 16),
+  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 12),
+  [469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 2, 0, 7),
+  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 1, 0, 0),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
+  [496] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [502] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(496),
+  [505] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(377),
+  [508] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(378),
+  [511] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [513] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 58),
+  [515] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__u32_raw_key, 3, 0, 0),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
+  [519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [521] = {.entry = {.count = 1, .reusable = false}}, SHIFT(83),
+  [523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [527] = {.entry = {.count = 1, .reusable = false}}, SHIFT(84),
+  [529] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(84),
+  [532] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(84),
+  [535] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(185),
+  [538] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 22),
+  [540] = {.entry = {.count = 1, .reusable = true}}, SHIFT(518),
+  [542] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25),
+  [544] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(338),
+  [547] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(411),
+  [550] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(478),
+  [553] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(249),
+  [556] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(339),
+  [559] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(340),
+  [562] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(413),
+  [565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(487),
+  [567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(475),
+  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
+  [571] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 27),
+  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(528),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(532),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(92),
+  [591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [593] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [595] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [597] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [599] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 23),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__u32_raw_key, 5, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 7, 0, 22),
+  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [609] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
+  [611] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 17),
+  [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [619] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [621] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [623] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [625] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(329),
+  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [634] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [636] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [640] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48),
+  [642] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(424),
+  [645] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(234),
+  [648] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(425),
+  [651] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(268),
+  [654] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(426),
+  [657] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(345),
+  [660] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(115),
+  [663] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48),
+  [665] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(399),
+  [668] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(245),
+  [671] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(273),
+  [674] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(397),
+  [677] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
+  [685] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [687] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(454),
+  [690] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(457),
+  [693] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(458),
+  [696] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [699] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [702] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(496),
+  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [707] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 30),
+  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(424),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
+  [717] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [719] = {.entry = {.count = 1, .reusable = true}}, SHIFT(345),
+  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 54),
+  [727] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [731] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [733] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [735] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [737] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
+  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 53),
+  [747] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [749] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
+  [752] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
+  [755] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(192),
+  [758] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [760] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [762] = {.entry = {.count = 1, .reusable = false}}, SHIFT(141),
+  [764] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [766] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [768] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
+  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(145),
+  [773] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [775] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [777] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [779] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(199),
+  [782] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(512),
+  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(16),
+  [788] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [790] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [795] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [800] = {.entry = {.count = 1, .reusable = false}}, SHIFT(512),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(16),
+  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
+  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(217),
+  [808] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 16),
+  [810] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [812] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [818] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(153),
+  [821] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
+  [824] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [826] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [830] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
+  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [840] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [842] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
+  [848] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
+  [850] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 41),
+  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [856] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [858] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [864] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 29),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
+  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(473),
+  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
+  [872] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20),
+  [874] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(335),
+  [877] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(405),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
+  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
+  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
+  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
+  [930] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [932] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
+  [934] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(462),
+  [937] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(397),
+  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 42),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [944] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [946] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [957] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [959] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 9),
+  [961] = {.entry = {.count = 1, .reusable = true}}, SHIFT(490),
+  [963] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 32),
+  [965] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [967] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 56),
+  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57),
+  [971] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57), SHIFT_REPEAT(490),
+  [974] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57), SHIFT_REPEAT(473),
+  [977] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [979] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 42),
+  [981] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [983] = {.entry = {.count = 1, .reusable = false}}, SHIFT(42),
+  [985] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 52),
+  [989] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [991] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(353),
+  [994] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 46),
+  [996] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [998] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1000] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [1002] = {.entry = {.count = 1, .reusable = false}}, SHIFT(231),
+  [1004] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1006] = {.entry = {.count = 1, .reusable = false}}, SHIFT(171),
+  [1008] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(233),
+  [1014] = {.entry = {.count = 1, .reusable = false}}, SHIFT(233),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1018] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(235),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1024] = {.entry = {.count = 1, .reusable = false}}, SHIFT(242),
+  [1026] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1028] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
+  [1030] = {.entry = {.count = 1, .reusable = false}}, SHIFT(236),
+  [1032] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1034] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(235),
+  [1037] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
+  [1040] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
+  [1043] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(236),
+  [1046] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
+  [1049] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [1051] = {.entry = {.count = 1, .reusable = false}}, SHIFT(21),
+  [1053] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [1055] = {.entry = {.count = 1, .reusable = false}}, SHIFT(499),
+  [1057] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1059] = {.entry = {.count = 1, .reusable = false}}, SHIFT(240),
+  [1061] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1063] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
+  [1065] = {.entry = {.count = 1, .reusable = false}}, SHIFT(241),
+  [1067] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(241),
+  [1070] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(241),
+  [1073] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
+  [1076] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [1078] = {.entry = {.count = 1, .reusable = false}}, SHIFT(252),
+  [1080] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [1082] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [1084] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 29),
+  [1086] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 70),
+  [1088] = {.entry = {.count = 1, .reusable = true}}, SHIFT(505),
+  [1090] = {.entry = {.count = 1, .reusable = false}}, SHIFT(540),
+  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
+  [1094] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 52),
+  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [1098] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [1100] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(252),
+  [1103] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(252),
+  [1106] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(194),
+  [1109] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [1111] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(94),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [1156] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(107),
+  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1163] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 67),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 69),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 73),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 31),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(471),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(209),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 43),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 45),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 44),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 51),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 68),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [1283] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 24),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1299] = {.entry = {.count = 1, .reusable = false}}, SHIFT(491),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(495),
+  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(501),
+  [1307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1319] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(346),
+  [1322] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(484),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(482),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 66),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, SHIFT(64),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(248),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 51),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
   [1351] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 19),
-  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(527),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 15),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 21),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 73),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(509),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 25),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 23),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 49),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 27),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 62),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
-  [1401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 14),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 15),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1415] = {.entry = {.count = 1, .reusable = false}}, SHIFT(132),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(112),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(517),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 54),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 60),
-  [1433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 15),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 15),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 39),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 46),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(351),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 61),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 40),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [1463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 63),
-  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [1473] = {.entry = {.count = 1, .reusable = false}}, SHIFT(426),
-  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
-  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
-  [1483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
-  [1485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
-  [1487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [1489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
-  [1491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(493),
-  [1493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(278),
-  [1495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
-  [1499] = {.entry = {.count = 1, .reusable = false}}, SHIFT(201),
-  [1501] = {.entry = {.count = 1, .reusable = false}}, SHIFT(532),
-  [1503] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
-  [1507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(420),
-  [1509] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1513] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [1517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [1519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [1521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1523] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [1525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
-  [1529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
-  [1531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [1533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [1535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [1539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [1543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(440),
-  [1545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [1549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
-  [1553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
-  [1555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [1557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
-  [1559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [1561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [1563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
-  [1565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(457),
-  [1567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1573] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 71),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 72),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 19),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 21),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 74),
+  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 15),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, SHIFT(506),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 24),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 26),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 64),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 28),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(508),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1415] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(383),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 15),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 63),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 14),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(131),
+  [1437] = {.entry = {.count = 1, .reusable = false}}, SHIFT(131),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 55),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(529),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 61),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 40),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 15),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 15),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 47),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [1473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 41),
+  [1475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
+  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 65),
+  [1483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 62),
+  [1485] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
+  [1487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1489] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 50),
+  [1491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [1493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [1499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [1501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [1503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(504),
+  [1507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
+  [1509] = {.entry = {.count = 1, .reusable = false}}, SHIFT(433),
+  [1511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [1513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
+  [1515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
+  [1517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(489),
+  [1519] = {.entry = {.count = 1, .reusable = false}}, SHIFT(210),
+  [1521] = {.entry = {.count = 1, .reusable = false}}, SHIFT(520),
+  [1523] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(502),
+  [1529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(283),
+  [1531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
+  [1533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
+  [1535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
+  [1537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1539] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
+  [1543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [1545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [1547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [1555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
+  [1557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
+  [1559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
+  [1561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [1563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [1569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [1571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
+  [1573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [1575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [1577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [1579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
+  [1581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [1583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
+  [1585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(91),
+  [1587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [1589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
+  [1591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
+  [1593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [1595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
+  [1597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
+  [1599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
+  [1601] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
 };
 
 #ifdef __cplusplus
