@@ -8,6 +8,8 @@ use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol,
 
 mod firewall;
 pub use firewall::*;
+mod u32_keys;
+pub use u32_keys::*;
 
 pub type Block = Spanned<Vec<Stmt>>;
 
@@ -369,16 +371,6 @@ pub enum FilterOpt {
     Match(RawKeyAst),
 }
 
-/// `u32|u16|u8 VALUE MASK [at OFF]`, a raw u32 key as tc's `match` and `sample` read it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RawKeyAst {
-    pub span: Span,
-    pub width: Spanned<crate::model::KeyWidth>,
-    pub value: Spanned<IntValue>,
-    pub mask: Spanned<IntValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub at: Option<Spanned<IntValue>>,
-}
 
 /// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.
 #[derive(Debug, Clone, serde::Serialize)]
