@@ -15,6 +15,9 @@ use std::collections::HashMap;
 /// headers are within this).
 const MAX_KEY_OFFSET: i64 = 0xffff;
 
+/// What `ht ID[:BUCKET]` says: the table's id, and the bucket when given.
+pub(super) type HtWords = (Spanned<u32>, Option<u32>);
+
 impl Evaluator<'_> {
     /// `u32|u16|u8 VALUE MASK [at OFF]`: the key, packed into its word as tc does.
     pub(super) fn u32_raw_key(&mut self, k: &RawKeyAst) -> Option<RawKey> {
@@ -41,7 +44,7 @@ impl Evaluator<'_> {
 
     /// Places `f` by its `ht` and `sample` (each checked, `None` when wrong): false when
     /// either is wrong, or a `sample` has no `ht`, or both name a bucket.
-    pub(super) fn u32_place(&mut self, f: &mut U32Filter, ht: Option<(Option<(Spanned<u32>, Option<u32>)>, Span)>, sample: Option<(Option<RawKey>, Span)>) -> bool {
+    pub(super) fn u32_place(&mut self, f: &mut U32Filter, ht: Option<(Option<HtWords>, Span)>, sample: Option<(Option<RawKey>, Span)>) -> bool {
         let sample = match sample {
             Some((None, _)) => return false,
             Some((Some(key), span)) => Some((key.sample_bucket(), span)),
@@ -75,7 +78,7 @@ impl Evaluator<'_> {
 
     /// `ht ID[:BUCKET]`: the table's id and the bucket, when given (hex, as tc reads
     /// `ht ID:BUCKET`).
-    pub(super) fn u32_ht(&mut self, id: &ClassId) -> Option<(Spanned<u32>, Option<u32>)> {
+    pub(super) fn u32_ht(&mut self, id: &ClassId) -> Option<HtWords> {
         let hex = |me: &mut Self, digits: &str, span: Span, what: &str, lo: u32, hi: u32| match u32::from_str_radix(digits, 16) {
             Ok(n) if (lo..=hi).contains(&n) => Some(n),
             _ => {
