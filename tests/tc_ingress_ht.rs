@@ -81,6 +81,10 @@ fn an_edit_that_drops_one_filter_deletes_only_it_and_export_makes_the_same() {
     let start = sb.dump();
     let path = sb.write_script("ht.ns", &script(&MASKS_0692));
     sb.netscript(&["run", &path]).ok();
+    let show = sb.netscript(&["show", "a"]).ok();
+    assert!(show.contains("filter prio 99 handle 800 ht 1:40 -> 1:1"), "{show}");
+    let json = sb.netscript(&["show", "a", "--format", "json"]).ok();
+    assert!(json.contains("\"1:40:\"") && json.contains("\"all\""), "{json}");
     sb.assert_export_makes_the_same("a", "netns b\n", &["table 1 divisor 256 prio 99", "filter prio 99 handle 806 ht 1:40 -> 1"]);
     // The last one dropped: one deletion, by its handle; the six others stay as they are.
     sb.put(&path, &script(&MASKS_0692[..6]));
@@ -176,4 +180,39 @@ fn the_table_made_again_takes_its_filters_down_and_back() {
     let now = ingress_filters(&sb);
     assert!(now.contains("\"ht_divisor\":8") && now.contains("\"fh\":\"1:4:804\""), "{now}");
     sb.assert_up_to_date(&path);
+}
+
+/// A table's only filter changed, a refused run of that rolled back, the filter dropped
+/// with the table kept: the kernel deletes a priority, tables and all, with the last
+/// key node of the qdisc's u32 filters, so netscript makes the table again after.
+#[test]
+fn the_last_filter_of_a_table_changes_and_goes_with_the_table_kept() {
+    let sb = Sandbox::new();
+    let start = sb.dump();
+    let one = script(&["0xff"]);
+    let path = sb.write_script("ht.ns", &one);
+    sb.netscript(&["run", &path]).ok();
+    sb.put(&path, &one.replace("-> 1", "-> 2"));
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "{}", run.stderr);
+    let now = ingress_filters(&sb);
+    assert!(now.contains("\"fh\":\"1:40:800\"") && now.contains("\"flowid\":\"1:2\""), "{now}");
+    sb.assert_up_to_date(&path);
+    // The deletion done, the rest refused: the table and its filter are back as they were.
+    let before = sb.dump();
+    let filters_before = ingress_filters(&sb);
+    sb.put(&path, &one.replace("-> 1", "-> 3"));
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", "1".into()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
+    assert_eq!(refused.code, Some(3), "the refusal fails the run: {refused:?}");
+    support::assert_same_dump(&before, &sb.dump(), "after the rollback");
+    assert_eq!(ingress_filters(&sb), filters_before);
+    // The filter dropped, the table kept.
+    sb.put(&path, &script(&[]));
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "{}", run.stderr);
+    let now = ingress_filters(&sb);
+    assert!(now.contains("\"fh\":\"1:\"") && !now.contains("\"fh\":\"1:40:800\""), "{now}");
+    sb.assert_up_to_date(&path);
+    sb.netscript(&["down", &path]).ok();
+    support::assert_same_dump(&start, &sb.dump(), "after down");
 }

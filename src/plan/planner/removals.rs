@@ -346,7 +346,16 @@ impl Planner<'_> {
                         !foreign_inside && list.clone().any(|f| f.spec.as_ref() == Some(filter))
                     }),
                 };
-                if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }
+                match (present, filter) {
+                    (false, _) => Gone,
+                    // A node of a table: the table first, should the kernel take it with
+                    // its priority's last node.
+                    (true, FilterSpec::U32 { ht: Some(_), .. }) => {
+                        let seen_here: Vec<_> = seen.map(|o| o.ingress_filters.iter().filter(|f| f.dev == *dev).cloned().collect()).unwrap_or_default();
+                        Do(super::traffic_ht::node_back(ns, dev, &seen_here, filter.clone()))
+                    }
+                    (true, _) => Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]),
+                }
             }
             Action::SetSysctl { ns, key, value } => match seen.and_then(|o| o.sysctls.get(key)) {
                 Some(now) if same_sysctl_value(now, value) => Gone,

@@ -5,6 +5,7 @@
 use super::super::observed::ObservedFilter;
 use super::*;
 use crate::diagnostic::Diagnostic;
+use crate::source::Span;
 use rustc_hash::FxHashMap as HashMap;
 
 /// The filter a `filter` statement asks for, at `prio`; `node` is the node id of one in
@@ -50,6 +51,21 @@ fn links_to(o: &ObservedFilter, tables: &[u32]) -> bool {
     matches!(o.spec, Some(FilterSpec::U32 { link: Some(l), .. }) if tables.contains(&l))
 }
 
+/// What puts back a deleted node of a table: the table first (when the kernel took it
+/// with the priority's last node; a table still there is taken as there), then the node.
+pub(super) fn node_back(ns: &str, dev: &str, seen: &[ObservedFilter], node: FilterSpec) -> Vec<Action> {
+    let table = match &node {
+        FilterSpec::U32 { ht: Some(place), .. } => seen.iter().find_map(|o| match &o.spec {
+            Some(t @ FilterSpec::U32Table { table, .. }) if *table == place.table => Some(t.clone()),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let mut undo: Vec<Action> = table.into_iter().map(|filter| Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter }).collect();
+    undo.push(Action::AddFilter { ns: ns.to_string(), dev: dev.to_string(), filter: node });
+    undo
+}
+
 /// The whole handle of a node, `table:bucket:node`.
 fn whole_handle(place: U32Place, node: u32) -> u32 {
     place.table << 20 | (place.bucket & 0xff) << 12 | (node & 0xfff)
@@ -74,6 +90,10 @@ impl Planner<'_> {
             Vec::new()
         };
         let nodes = u32_ht_nodes(&iface.ingress_filters);
+        // First the deletions of netscript's earlier filters at the nodes wanted, then
+        // (when the kernel may have taken the tables with their priority) the tables
+        // again, then the additions.
+        let mut adds: Vec<(Action, u32, Span, Vec<usize>)> = Vec::new();
         for ((index, f), node) in iface.ingress_filters.iter().enumerate().zip(nodes) {
             let (Some(ht), Some(node)) = (&f.ht, node) else { continue };
             let filter = u32_spec(f, true, f.prio_at(index), Some(node));
@@ -98,13 +118,47 @@ impl Planner<'_> {
                     );
                     continue;
                 };
-                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let undo = node_back(&ns.name, &iface.name, &seen, old.clone());
                 let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old }, f.span, deps.clone(), undo);
                 deps.push(del);
             }
-            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter }];
-            self.push(add, f.span, deps, undo);
+            adds.push((add, ht.table.node, f.span, deps));
         }
+        let again = self.tables_again(ns, iface, &seen, table_ops);
+        for (add, table, span, mut deps) in adds {
+            deps.extend(again.get(&table));
+            let Action::AddFilter { filter, .. } = &add else { unreachable!("an addition") };
+            let undo = vec![Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: filter.clone() }];
+            self.push(add, span, deps, undo);
+        }
+    }
+
+    /// The kernel deletes a priority, its tables with it, when the last key node of the
+    /// qdisc's u32 filters goes (cls_u32.c: `last`). When this plan deletes every key
+    /// node the device's ingress qdisc has (as far as the dump tells: every filter but
+    /// the tables counts), each table the script keeps is made again after the deletions
+    /// (the executor takes one still there as made). Gives those operations, by table.
+    fn tables_again(&mut self, ns: &Namespace, iface: &Interface, seen: &[ObservedFilter], table_ops: &HashMap<u32, usize>) -> HashMap<u32, usize> {
+        let mut again = HashMap::default();
+        let dels: Vec<usize> = self
+            .ops
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(&o.action, Action::DelFilter { ns: n, dev: d, filter: FilterSpec::U32 { ingress: true, .. } } if *n == ns.name && *d == iface.name))
+            .map(|(i, _)| i)
+            .collect();
+        let nodes = seen.iter().filter(|o| !matches!(o.spec, Some(FilterSpec::U32Table { .. }))).count();
+        let redirects = self.observed_ns(&ns.name).map_or(0, |o| o.redirects.iter().filter(|(d, _)| *d == iface.name).count());
+        if dels.is_empty() || nodes + redirects > dels.len() {
+            return again;
+        }
+        for t in iface.ingress_tables.iter().filter(|t| !table_ops.contains_key(&t.id.node)) {
+            let table = FilterSpec::U32Table { prio: t.prio.node, table: t.id.node, divisor: t.divisor.node };
+            // No undo: the deletions' undo puts the table back before their filters.
+            let op = self.push(Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: table }, t.span, dels.clone(), Vec::new());
+            again.insert(t.id.node, op);
+        }
+        again
     }
 
     /// Before netscript's table `t` is made again (another divisor or priority): its
