@@ -8,6 +8,8 @@ use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol,
 
 mod firewall;
 pub use firewall::*;
+mod u32_keys;
+pub use u32_keys::*;
 
 pub type Block = Spanned<Vec<Stmt>>;
 
@@ -361,7 +363,14 @@ pub enum FilterOpt {
     Handle(ClassId),
     /// `link ID [hashkey mask M at OFF]`: tc's `link ID: hashkey mask M at OFF`.
     Link { table: ClassId, hashkey: Option<(Spanned<IntValue>, Spanned<IntValue>)> },
+    /// `ht ID[:BUCKET]`: tc's `ht ID:[BUCKET]`, the hash table the filter sits in.
+    Ht(ClassId),
+    /// `sample u32|u16|u8 VALUE MASK [at OFF]`: tc's `sample`, the bucket by a value.
+    Sample(RawKeyAst),
+    /// `match u32|u16|u8 VALUE MASK [at OFF]`: tc's raw `match`.
+    Match(RawKeyAst),
 }
+
 
 /// Where a `bpf` classifier sits: tc's filter `prio` and `handle`.
 #[derive(Debug, Clone, serde::Serialize)]

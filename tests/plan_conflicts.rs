@@ -91,7 +91,7 @@ fn a_foreign_filter_at_the_priority_netscript_would_use() {
     let server = state.namespaces.get_mut("server").expect("server");
     server.qdiscs.push(ObservedQdisc { dev: "down0".into(), spec: QdiscSpec::Htb { default_class: 0x20, r2q: None, direct_qlen: None } });
     // A filter netscript cannot decode (another classifier): it cannot be put back.
-    server.filters.push(ObservedFilter { dev: "down0".into(), prio: 1, spec: None });
+    server.filters.push(ObservedFilter { dev: "down0".into(), prio: 1, handle: 0, spec: None });
     let (text, codes) = refused("filter.ns", script, &state);
     assert_eq!(codes, ["netscript::plan::filter_conflict"]);
     insta::assert_snapshot!(text);

@@ -239,7 +239,7 @@ fn u32_filter(
         dport,
         flowid: Some(flowid),
         link: None,
-        hashkey: None,
+        hashkey: None, raw: Vec::new(), ht: None,
         handle: None,
     }
 }
@@ -276,7 +276,7 @@ fn u32_single_matches() {
 #[test]
 fn u32_prio_and_handle() {
     let spec = match u32_filter(12, None, None, None, None, Some(443), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None, link: None, hashkey: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle: Some(0x10), action: None, link: None, hashkey: None, raw: Vec::new(), ht: None },
         other => other,
     };
     filter("u32_handle", spec);
@@ -423,7 +423,7 @@ fn deletions() {
 /// `parent ffff: protocol ip prio P u32 …` (u32.json afa9's match, without the action).
 fn on_ingress(spec: FilterSpec, node: Option<u32>) -> FilterSpec {
     match spec {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None, link: None, hashkey: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle: node, action: None, link: None, hashkey: None, raw: Vec::new(), ht: None },
         other => other,
     }
 }
@@ -464,8 +464,62 @@ fn u32_link_with_hashkey() {
         hashkey: Some(netscript::model::HashKey { mask: 0x0000_ff00, at: 12 }),
         handle: None,
         action: None,
+        raw: Vec::new(),
+        ht: None,
     };
     filter("u32_ingress_link", linking);
+}
+
+/// A filter placed in a hash table's bucket by `sample` (u32.json 0692), protocol all,
+/// with `match u8 0 0` and its node id (netscript always sends it: tc's `handle ::800`),
+/// and its deletion by its whole handle `1:40:800`.
+#[test]
+fn u32_filter_in_a_hash_table() {
+    use netscript::model::{KeyWidth, RawKey, U32Place};
+    let bucket = RawKey::packed(KeyWidth::U32, 0x1020_3040, 0xff, 0).sample_bucket();
+    assert_eq!(bucket, 0x40);
+    let placed = FilterSpec::U32 {
+        ingress: true,
+        prio: 99,
+        proto: None,
+        src: None,
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: Some(1),
+        link: None,
+        hashkey: None,
+        handle: Some(0x800),
+        action: None,
+        raw: vec![RawKey::packed(KeyWidth::U8, 0, 0, 0)],
+        ht: Some(U32Place { table: 1, bucket }),
+    };
+    filter("u32_ingress_ht_sample", placed.clone());
+    assert_parity("del_u32_ingress_ht", TcRequest::DelFilter, filter_delete_message(IFINDEX, &placed).unwrap());
+}
+
+/// Raw keys after a named match (`match u16 0x1234 0xffff at 2 match u8 1 0xff at 15`):
+/// the u8 merges into the key of `src`, as tc packs it.
+#[test]
+fn u32_raw_keys() {
+    use netscript::model::{KeyWidth, RawKey};
+    let raw = FilterSpec::U32 {
+        ingress: true,
+        prio: 3,
+        proto: None,
+        src: net("10.0.0.0/8"),
+        dst: None,
+        sport: None,
+        dport: None,
+        flowid: Some(2),
+        link: None,
+        hashkey: None,
+        handle: None,
+        action: None,
+        raw: vec![RawKey::packed(KeyWidth::U16, 0x1234, 0xffff, 2), RawKey::packed(KeyWidth::U8, 1, 0xff, 15)],
+        ht: None,
+    };
+    filter("u32_ingress_raw", raw);
 }
 
 /// `action ok|drop|continue|reclassify` (gact) after the flowid, as u32.json afa9 writes
@@ -474,7 +528,7 @@ fn u32_link_with_hashkey() {
 fn u32_gact_verdicts() {
     use netscript::model::FilterVerdict;
     let with = |spec: FilterSpec, verdict| match spec {
-        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey },
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, raw, ht, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey, raw, ht },
         other => other,
     };
     filter("u32_ingress_action_ok", with(on_ingress(u32_filter(1, None, net("127.0.0.1/32"), None, None, None, 1), None), FilterVerdict::Ok));

@@ -97,7 +97,7 @@
   "Attributes and the other statements of a body.")
 (defconst netscript-option-keywords
   '("via" "dev" "src" "dst" "metric" "from" "to" "iif" "oif" "fwmark" "uidrange" "ipproto" "tos" "dsfield" "dscp" "flowlabel" "onlink" "blackhole" "unreachable" "prohibit" "priority"
-    "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "divisor" "hashkey" "mask" "at" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
+    "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "divisor" "hashkey" "mask" "at" "ht" "sample" "match" "u32" "u16" "u8" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "overhead" "mpu" "linklayer" "slot" "packets" "bytes" "distribution"
     "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"

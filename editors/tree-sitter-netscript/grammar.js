@@ -145,10 +145,15 @@ module.exports = grammar({
           seq('prio', $._int_value),
           seq('handle', $.class_id),
           seq('link', field('link', $.class_id), optional(seq('hashkey', 'mask', $._int_value, 'at', $._int_value))),
+          // tc's `ht T:[BUCKET]`, `sample KEY` and raw `match KEY`.
+          seq('ht', field('ht', $.class_id)),
+          seq(choice('sample', 'match'), $._u32_raw_key),
         )),
         // A filter that links to a hash table may leave out `-> ID`.
         optional(seq('->', field('target', $.class_id),
           optional(seq('action', choice('ok', 'drop', 'pass', 'reclassify', 'continue')))))),
+    // `u32|u16|u8 VALUE MASK [at OFF]`, a raw u32 key.
+    _u32_raw_key: ($) => seq(choice('u32', 'u16', 'u8'), $._int_value, $._int_value, optional(seq('at', $._int_value))),
     // A u32 hash table in a `qdisc ingress` block: `table ID divisor N prio P`.
     u32_table_statement: ($) =>
       seq('table', field('id', $.class_id), 'divisor', $._int_value, 'prio', $._int_value),

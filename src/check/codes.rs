@@ -53,6 +53,10 @@ pub const PREFIX_ON_PEER_LOCAL: &str = "netscript::check::prefix_on_peer_local";
 pub const CEIL_BELOW_RATE: &str = "netscript::check::ceil_below_rate";
 pub const DUPLICATE_FILTER_PRIO: &str = "netscript::check::duplicate_filter_prio";
 pub const DUPLICATE_U32_TABLE: &str = "netscript::check::duplicate_u32_table";
+/// A filter in a hash table (`ht`) at another priority than its table's.
+pub const HT_PRIO_MISMATCH: &str = "netscript::check::ht_prio_mismatch";
+/// Two filters of a hash table's bucket with one node id.
+pub const DUPLICATE_U32_NODE: &str = "netscript::check::duplicate_u32_node";
 
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).

@@ -15,6 +15,7 @@ mod traffic;
 mod traffic_options;
 mod traffic_filters;
 mod traffic_tables;
+mod traffic_keys;
 mod netem_options;
 mod tc_framing;
 mod names;

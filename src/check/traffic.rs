@@ -190,7 +190,8 @@ impl Evaluator<'_> {
             return;
         }
         let mut seen = Seen::default();
-        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, link: None, prio: None, handle: None, action };
+        let mut f = U32Filter { span, proto: None, src: None, dst: None, sport: None, dport: None, flowid, link: None, prio: None, handle: None, action, raw: Vec::new(), ht: None };
+        let (mut ht, mut sample, mut node_800) = (None, None, None);
         for opt in opts {
             match opt {
                 FilterOpt::Proto(p) if self.once(&mut seen, "proto", p.span) => f.proto = Some(p.node),
@@ -203,7 +204,12 @@ impl Evaluator<'_> {
                     f.dport = self.ok(v::int_in(&self.env, &p.node, "a port", 1, 65535)).map(|s| s.map(|p| p as u16));
                 }
                 FilterOpt::Prio(p) if self.once(&mut seen, "prio", p.span) => f.prio = self.filter_prio(p),
-                FilterOpt::Handle(h) if self.once(&mut seen, "handle", h.span) => f.handle = self.u32_handle(h),
+                FilterOpt::Handle(h) if self.once(&mut seen, "handle", h.span) => {
+                    f.handle = self.u32_handle(h);
+                    // `handle 800` is kept as none (the kernel's first) but in a table,
+                    // where it must stay 800 (see `u32_ht_nodes`).
+                    node_800 = matches!(&h.minor, ast::ClassMinor::Hex(x) if h.major.is_none() && u32::from_str_radix(x, 16) == Ok(U32_DEFAULT_NODE)).then_some(h.span);
+                }
                 FilterOpt::Link { table, hashkey } if self.once(&mut seen, "link", table.span) => {
                     if place == FilterPlace::Htb {
                         self.report(
@@ -216,8 +222,30 @@ impl Evaluator<'_> {
                     let Some(link) = self.u32_link(table, hashkey.as_ref()) else { return };
                     f.link = Some(link);
                 }
+                FilterOpt::Ht(id) if self.once(&mut seen, "ht", id.span) => {
+                    if place == FilterPlace::Htb {
+                        self.report(
+                            Diagnostic::error(MISPLACED, id.span, "an htb filter cannot sit in a hash table")
+                                .label("`ht` here")
+                                .help("hash tables (`table ID divisor N prio P`) are for filters in a `qdisc ingress` block"),
+                        );
+                        return;
+                    }
+                    ht = Some((self.u32_ht(id), id.span));
+                }
+                FilterOpt::Sample(k) if self.once(&mut seen, "sample", k.span) => sample = Some((self.u32_raw_key(k), k.span)),
+                FilterOpt::Match(k) => match self.u32_raw_key(k) {
+                    Some(key) => f.raw.push(key),
+                    None => return,
+                },
                 _ => {}
             }
+        }
+        if !self.u32_place(&mut f, ht, sample) {
+            return;
+        }
+        if let (Some(_), None, Some(span)) = (&f.ht, &f.handle, node_800) {
+            f.handle = Some(Spanned::new(U32_DEFAULT_NODE, span));
         }
         for (prefix, what) in [(&f.src, "src"), (&f.dst, "dst")] {
             if let Some(p) = prefix

@@ -106,7 +106,8 @@ pub(super) fn duplicate_prios(ns: &Namespace, found: &mut Vec<Diagnostic>) {
 /// Two u32 filters of one qdisc (an htb, or the ingress qdisc) at the same priority.
 fn u32_prios(dev: &str, filters: &[U32Filter], default_place: &str, found: &mut Vec<Diagnostic>) {
     let mut seen: HashMap<u32, usize> = HashMap::new();
-    for (index, f) in filters.iter().enumerate() {
+    // Filters in a hash table share its priority (checked against the table's).
+    for (index, f) in filters.iter().enumerate().filter(|(_, f)| f.ht.is_none()) {
         let prio = f.prio_at(index);
         if let Some(&first) = seen.get(&prio) {
             let span = f.prio.as_ref().map_or(f.span, |p| p.span);

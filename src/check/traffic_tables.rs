@@ -116,7 +116,7 @@ pub(super) fn table_conflicts(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             } else {
                 ids.insert(t.id.node, t.id.span);
             }
-            if let Some(f) = iface.ingress_filters.iter().enumerate().find(|(n, f)| f.prio_at(*n) == t.prio.node).map(|(_, f)| f) {
+            if let Some(f) = iface.ingress_filters.iter().enumerate().find(|(n, f)| f.ht.is_none() && f.prio_at(*n) == t.prio.node).map(|(_, f)| f) {
                 found.push(
                     Diagnostic::error(DUPLICATE_FILTER_PRIO, t.prio.span, format!("hash table {:x} of `{}` is at the prio of a filter ({})", t.id.node, iface.name, t.prio.node))
                         .label("this table's priority")

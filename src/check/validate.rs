@@ -13,6 +13,7 @@ use std::net::IpAddr;
 
 pub fn validate(ev: &mut Evaluator) {
     resolve_tables(ev);
+    super::traffic_keys::fill_ht_prios(&mut ev.desired);
     let mut found = Vec::new();
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
@@ -20,6 +21,7 @@ pub fn validate(ev: &mut Evaluator) {
         super::traffic_options::hook_conflicts(ns, &mut found);
         super::traffic_filters::duplicate_prios(ns, &mut found);
         super::traffic_tables::table_conflicts(ns, &mut found);
+        super::traffic_keys::ht_conflicts(ns, &mut found);
         routes(ns, &mut found);
         rules(ns, &mut found);
         forwarding(ns, &mut found);

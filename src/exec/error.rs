@@ -279,7 +279,7 @@ mod missing_support_tests {
         let gact = Action::AddFilter {
             ns: "a".into(),
             dev: "v0".into(),
-            filter: FilterSpec::U32 { ingress: true, prio: 1, proto: None, src: None, dst: None, sport: None, dport: None, flowid: Some(1), link: None, hashkey: None, handle: None, action: Some(crate::model::FilterVerdict::Ok) },
+            filter: FilterSpec::U32 { ingress: true, prio: 1, proto: None, src: None, dst: None, sport: None, dport: None, flowid: Some(1), link: None, hashkey: None, raw: Vec::new(), ht: None, handle: None, action: Some(crate::model::FilterVerdict::Ok) },
         };
         let m = missing_kernel_support(&gact, &refused(2, "Failed to load TC action module")).unwrap();
         assert_eq!((m.what.as_str(), m.module.as_str(), m.config.as_str()), ("action gact", "act_gact", "CONFIG_NET_ACT_GACT"));

@@ -393,7 +393,14 @@ impl Inner {
                     FilterSpec::U32 { .. } | FilterSpec::U32Table { .. } => None,
                 };
                 if matches!(action, Action::AddFilter { .. }) {
-                    send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await
+                    let sent = send_tc_message(&conn, TcRequest::AddFilter, traffic::filter_message(index, filter, target)?).await;
+                    match (filter, sent) {
+                        // A script's table made again where the kernel may have deleted it
+                        // with its priority's last node (planner/traffic_ht.rs): one there
+                        // already is the one the plan saw (it refuses another's of the id).
+                        (FilterSpec::U32Table { .. }, Err(e)) if e.errno() == Some(nix::libc::EEXIST) => Ok(()),
+                        (_, sent) => sent,
+                    }
                 } else if matches!(filter, FilterSpec::U32Table { .. }) {
                     settle::delete_u32_table(&conn, traffic::filter_delete_message(index, filter)?).await
                 } else {

@@ -54,7 +54,7 @@ fn wants(desired: &Desired, interest: &Interest, name: &str, scope: Scope) -> Wa
     let Some(ns) = desired.namespaces.get(name) else {
         return Wants { routes: owned.routes, rules: owned.rules, qdiscs: owned.tc, firewall: owned.firewall };
     };
-    let tc = ns.interfaces.values().any(|i| i.root_qdisc.is_some() || i.ingress_shape.is_some() || !i.bpf.is_empty() || i.xdp.is_some());
+    let tc = ns.interfaces.values().any(|i| i.root_qdisc.is_some() || i.hook_qdisc.is_some() || i.ingress_shape.is_some() || !i.bpf.is_empty() || i.xdp.is_some());
     Wants { routes: !ns.routes.is_empty() || owned.routes, rules: !ns.rules.is_empty() || owned.rules, qdiscs: tc || owned.tc, firewall: !ns.firewall.is_empty() || owned.firewall }
 }
 
@@ -292,7 +292,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
         for m in socket.dump(traffic::dump_filters_message(index, traffic::HTB_FILTERS))? {
             if let M::NewTrafficFilter(f) = &m
                 && let Some(d) = traffic::decode_filter(f) {
-                    out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
+                    out.filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, handle: d.handle, spec: d.spec });
                 }
         }
     }
@@ -302,7 +302,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
             if let Some(target) = traffic::decode_redirect(f).and_then(|i| names.get(&i)) {
                 out.redirects.push((dev.clone(), target.clone()));
             } else if let Some(d) = traffic::decode_filter(f) {
-                out.ingress_filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, spec: d.spec });
+                out.ingress_filters.push(ObservedFilter { dev: dev.clone(), prio: d.prio, handle: d.handle, spec: d.spec });
             }
         }
     }

@@ -241,10 +241,10 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
-                                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht, .. }) => {
+                                let node = node_words(*handle, *ht);
                                 let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport, raw), verdict_words(*action)))
                             }
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
                         }
@@ -256,10 +256,10 @@ impl Kind for Qdiscs {
                     }
                     for f in ns.ingress_filters.iter().filter(|f| f.dev == link.name) {
                         match &f.spec {
-                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
-                                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+                            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht, .. }) => {
+                                let node = node_words(*handle, *ht);
                                 let target = flowid.map(|id| format!(" -> {}", handle_text(1, id))).unwrap_or_default();
-                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
+                                out.push(format!("  filter prio {}{node}{}{}{target}{}", f.prio, link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport, raw), verdict_words(*action)))
                             }
                             Some(t @ FilterSpec::U32Table { .. }) => out.push(format!("  {}", table_words(t))),
                             _ => out.push(format!("  filter prio {}: not one netscript writes", f.prio)),
@@ -362,14 +362,22 @@ fn filter_script(filters: Vec<&crate::plan::observed::ObservedFilter>, out: &mut
     for (index, f) in filters.into_iter().enumerate() {
         let place = if f.prio as usize == index + 1 { String::new() } else { format!(" prio {}", f.prio) };
         match &f.spec {
-            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => {
-                let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+            Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht, .. }) => {
+                let node = node_words(*handle, *ht);
                 let target = flowid.map(|id| format!(" -> {id:x}")).unwrap_or_default();
-                out.push(format!("  filter{place}{node}{}{}{target}{}", link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport), verdict_words(*action)))
+                out.push(format!("  filter{place}{node}{}{}{target}{}", link_words(*link, *hashkey), match_words(*proto, src, dst, *sport, *dport, raw), verdict_words(*action)))
             }
             _ => out.push(format!("  # filter prio {}: not a u32 match netscript writes; left out", f.prio)),
         }
     }
+}
+
+/// ` handle N` when the filter has its node id, and ` ht ID:BUCKET` when it sits in a
+/// script's hash table.
+fn node_words(handle: Option<u32>, ht: Option<crate::model::U32Place>) -> String {
+    let node = handle.map(|h| format!(" handle {h:x}")).unwrap_or_default();
+    let place = ht.map(|p| format!(" ht {:x}:{:x}", p.table, p.bucket)).unwrap_or_default();
+    format!("{node}{place}")
 }
 
 /// ` link ID [hashkey mask M at OFF]`, when the filter links to a hash table.
@@ -400,7 +408,7 @@ fn proto_word(p: IpProto) -> &'static str {
     }
 }
 
-fn match_words(proto: Option<IpProto>, src: &Option<IpNet>, dst: &Option<IpNet>, sport: Option<u16>, dport: Option<u16>) -> String {
+fn match_words(proto: Option<IpProto>, src: &Option<IpNet>, dst: &Option<IpNet>, sport: Option<u16>, dport: Option<u16>, raw: &[crate::model::RawKey]) -> String {
     let mut s = String::new();
     if let Some(p) = proto {
         s.push_str(&format!(" proto {}", proto_word(p)));
@@ -416,6 +424,9 @@ fn match_words(proto: Option<IpProto>, src: &Option<IpNet>, dst: &Option<IpNet>,
     }
     if let Some(p) = dport {
         s.push_str(&format!(" dport {p}"));
+    }
+    for key in raw {
+        s.push_str(&format!(" match u32 0x{:08x} 0x{:08x} at {}", key.val, key.mask, key.off));
     }
     s
 }
@@ -470,9 +481,15 @@ impl Kind for Filters {
                     return json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": prio, "handle": format!("{table:x}:"), "protocol": "all", "divisor": divisor });
                 }
                 let (matches, flowid, node, action) = match &f.spec {
-                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, .. }) => (
+                    Some(FilterSpec::U32 { proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht, .. }) => (
                         {
                             let mut m = json!({ "ip_proto": proto.map(proto_word), "src": src, "dst": dst, "sport": sport, "dport": dport });
+                            if !raw.is_empty() {
+                                m["keys"] = raw.iter().map(|k| json!({ "value": format!("0x{:08x}", k.val), "mask": format!("0x{:08x}", k.mask), "at": k.off })).collect();
+                            }
+                            if let Some(p) = ht {
+                                m["ht"] = json!(format!("{:x}:{:x}:", p.table, p.bucket));
+                            }
                             if let Some(table) = link {
                                 m["link"] = json!(format!("{table:x}:"));
                                 m["hashkey"] = hashkey.map_or(Value::Null, |k| json!({ "mask": format!("0x{:08x}", k.mask), "at": k.at }));
@@ -485,7 +502,8 @@ impl Kind for Filters {
                     ),
                     _ => (Value::Null, Value::Null, Value::Null, Value::Null),
                 };
-                json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": f.prio, "handle": node, "protocol": "ip", "match": matches, "flowid": flowid, "action": action })
+                let protocol = if matches!(f.spec, Some(FilterSpec::U32 { ht: Some(_), .. })) { "all" } else { "ip" };
+                json!({ "dev": f.dev, "kind": "u32", "parent": parent, "pref": f.prio, "handle": node, "protocol": protocol, "match": matches, "flowid": flowid, "action": action })
             })
             .collect();
         out.extend(ns.redirects.iter().map(|(dev, ifb)| {

@@ -25,7 +25,7 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
         "htb" => &["default", "r2q", "direct_qlen"],
         "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
-        "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport", "prio", "handle", "link", "hashkey", "mask", "at"],
+        "filter" => &["proto", "tcp", "udp", "icmp", "src", "dst", "sport", "dport", "prio", "handle", "link", "hashkey", "mask", "at", "ht", "sample", "match", "u32", "u16", "u8"],
         "netem" => &["delay", "jitter", "loss", "rate", "limit", "duplicate", "corrupt", "reorder", "gap", "slot", "packets", "bytes", "state", "gemodel", "distribution", "normal", "pareto", "paretonormal"],
         "qdisc" => &["ingress", "clsact"],
         "vrf" => &["table"],

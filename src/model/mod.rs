@@ -16,6 +16,7 @@ mod links;
 mod routing;
 mod tc_framing;
 mod traffic;
+mod u32_keys;
 
 pub use address::IfAddr;
 pub use bpf::*;
@@ -25,6 +26,7 @@ pub use links::*;
 pub use routing::*;
 pub use tc_framing::*;
 pub use traffic::*;
+pub use u32_keys::*;
 
 /// The initial network namespace, as named in scripts.
 pub const HOST: &str = "host";

@@ -155,6 +155,12 @@ pub struct U32Filter {
     /// `action …`: a gact verdict after the classification.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Spanned<FilterVerdict>>,
+    /// `match u32|u16|u8 …`: raw keys, after the named matches, in the script's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raw: Vec<super::RawKey>,
+    /// `ht ID[:BUCKET]` / `sample …`: the hash table and bucket the filter sits in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ht: Option<super::U32Ht>,
 }
 
 /// A gact verdict on a u32 filter (`action ok|drop|reclassify|continue`, tc's m_gact.c;

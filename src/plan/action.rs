@@ -444,6 +444,13 @@ pub enum FilterSpec {
         /// A gact verdict (`action ok` …), run after the match.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         action: Option<crate::model::FilterVerdict>,
+        /// Raw keys (`match u32|u16|u8 …`), after the keys of the named matches.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        raw: Vec<crate::model::RawKey>,
+        /// The hash table and bucket the filter sits in (`ht ID:BUCKET`, on the ingress
+        /// qdisc, protocol all as the table's priority); then `handle` is always its node.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ht: Option<crate::model::U32Place>,
     },
     /// On the ingress qdisc: redirect every packet to the ifb device's egress.
     MirredToIfb { ifb: String },

@@ -111,6 +111,9 @@ pub struct SeenQdisc {
 pub struct ObservedFilter {
     pub dev: String,
     pub prio: u32,
+    /// The kernel's handle: for a u32 key node `table:bucket:node`, which places a
+    /// foreign one too (its spec is `None`).
+    pub handle: u32,
     pub spec: Option<FilterSpec>,
 }
 

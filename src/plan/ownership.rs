@@ -62,6 +62,10 @@ pub fn key(undo: &Action) -> String {
         Action::ReplaceClass { ns, dev, class } => format!("class {ns} {dev} {}", class.id),
         Action::DelClass { ns, dev, id } => format!("class {ns} {dev} {id}"),
         Action::AddFilter { ns, dev, filter } | Action::DelFilter { ns, dev, filter } => match filter {
+            // A node of a script's hash table: by its whole handle (a table holds many).
+            FilterSpec::U32 { ht: Some(place), handle, .. } => {
+                format!("ingress-node {ns} {dev} {:x}:{:x}:{:x}", place.table, place.bucket, handle.unwrap_or(crate::model::U32_FIRST_NODE))
+            }
             FilterSpec::U32 { prio, ingress: false, .. } => format!("filter {ns} {dev} {prio}"),
             FilterSpec::U32 { prio, ingress: true, .. } => format!("ingress-filter {ns} {dev} {prio}"),
             FilterSpec::MirredToIfb { .. } => format!("redirect {ns} {dev}"),
@@ -154,8 +158,13 @@ pub fn declares(desired: &Desired, undo: &Action) -> bool {
         Action::DelFilter { ns, dev, filter: FilterSpec::U32Table { table, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32Table { table, .. } } => {
             iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_tables.iter().any(|t| t.id.node == *table))
         }
+        Action::DelFilter { ns, dev, filter: FilterSpec::U32 { ht: Some(place), handle, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { ht: Some(place), handle, .. } } => iface(ns, dev).is_some_and(|i| {
+            let nodes = crate::model::u32_ht_nodes(&i.ingress_filters);
+            i.ingress_shape.is_none()
+                && i.ingress_filters.iter().zip(nodes).any(|(f, node)| f.ht.as_ref().is_some_and(|h| h.table.node == place.table && h.bucket == place.bucket) && node == *handle)
+        }),
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, ingress: true, .. } } => {
-            iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_filters.iter().enumerate().any(|(n, f)| f.prio_at(n) == *prio))
+            iface(ns, dev).is_some_and(|i| i.ingress_shape.is_none() && i.ingress_filters.iter().enumerate().any(|(n, f)| f.ht.is_none() && f.prio_at(n) == *prio))
         }
         Action::DelFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } | Action::AddFilter { ns, dev, filter: FilterSpec::U32 { prio, .. } } => iface(ns, dev)
             .and_then(|i| i.root_qdisc.as_ref())

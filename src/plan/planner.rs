@@ -18,6 +18,7 @@ mod links;
 mod removals;
 mod routing;
 mod traffic;
+mod traffic_ht;
 mod netem_change;
 mod remake;
 mod stacked;

@@ -181,10 +181,13 @@ fn qdisc_text(q: &QdiscSpec) -> String {
 
 fn filter_text(f: &FilterSpec) -> String {
     match f {
-        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey } => {
+        FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht } => {
             let mut s = if *ingress { format!("ingress u32 prio {prio}") } else { format!("u32 prio {prio}") };
             if let Some(h) = handle {
                 write!(s, " handle ::{h:x}").unwrap();
+            }
+            if let Some(place) = ht {
+                write!(s, " ht {:x}:{:x}:", place.table, place.bucket).unwrap();
             }
             if let Some(table) = link {
                 write!(s, " link {table:x}:").unwrap();
@@ -206,6 +209,9 @@ fn filter_text(f: &FilterSpec) -> String {
             }
             if let Some(p) = dport {
                 write!(s, " match ip dport {p}").unwrap();
+            }
+            for key in raw {
+                write!(s, " match u32 0x{:08x} 0x{:08x} at {}", key.val, key.mask, key.off).unwrap();
             }
             if let Some(flowid) = flowid {
                 write!(s, " flowid 1:{flowid:x}").unwrap();

@@ -4,7 +4,7 @@ use super::Rule;
 use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, KeyWidth, MacvlanMode, VlanProtocol, XdpMode};
 use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;

@@ -81,6 +81,7 @@ leaf!(
     crate::model::ExpectKind,
     crate::model::IpProto,
     crate::model::FilterVerdict,
+    crate::model::KeyWidth,
     crate::model::MacvlanMode,
     crate::model::VlanProtocol,
     crate::model::XdpMode,
@@ -285,6 +286,8 @@ impl Shift for FilterOpt {
             FilterOpt::Sport(v) | FilterOpt::Dport(v) | FilterOpt::Prio(v) => v.shift(d),
             FilterOpt::Handle(id) => id.shift(d),
             FilterOpt::Link { table, hashkey } => table.shift(d) && hashkey.as_mut().is_none_or(|(m, a)| m.shift(d) && a.shift(d)),
+            FilterOpt::Ht(id) => id.shift(d),
+            FilterOpt::Sample(k) | FilterOpt::Match(k) => k.span.shift(d) && k.width.shift(d) && k.value.shift(d) && k.mask.shift(d) && k.at.shift(d),
         }
     }
 }

@@ -15,16 +15,16 @@
 #endif
 
 #define LANGUAGE_VERSION 15
-#define STATE_COUNT 539
+#define STATE_COUNT 547
 #define LARGE_STATE_COUNT 9
-#define SYMBOL_COUNT 296
+#define SYMBOL_COUNT 303
 #define ALIAS_COUNT 4
-#define TOKEN_COUNT 198
+#define TOKEN_COUNT 204
 #define EXTERNAL_TOKEN_COUNT 0
-#define FIELD_COUNT 31
+#define FIELD_COUNT 32
 #define MAX_ALIAS_SEQUENCE_LENGTH 9
 #define MAX_RESERVED_WORD_SET_SIZE 0
-#define PRODUCTION_ID_COUNT 75
+#define PRODUCTION_ID_COUNT 76
 #define SUPERTYPE_COUNT 0
 
 enum ts_symbol_identifiers {
@@ -109,224 +109,231 @@ enum ts_symbol_identifiers {
   anon_sym_hashkey = 79,
   anon_sym_mask = 80,
   anon_sym_at = 81,
-  anon_sym_DASH_GT = 82,
-  anon_sym_action = 83,
-  anon_sym_ok = 84,
-  anon_sym_drop = 85,
-  anon_sym_pass = 86,
-  anon_sym_reclassify = 87,
-  anon_sym_continue = 88,
-  anon_sym_divisor = 89,
-  aux_sym_class_id_token1 = 90,
-  aux_sym_class_id_token2 = 91,
-  anon_sym_qdisc = 92,
-  anon_sym_clsact = 93,
-  anon_sym_netem = 94,
-  anon_sym_delay = 95,
-  anon_sym_jitter = 96,
-  anon_sym_loss = 97,
-  anon_sym_state = 98,
-  anon_sym_gemodel = 99,
-  anon_sym_duplicate = 100,
-  anon_sym_corrupt = 101,
-  anon_sym_reorder = 102,
-  anon_sym_gap = 103,
-  anon_sym_slot = 104,
-  anon_sym_distribution = 105,
-  anon_sym_packets = 106,
-  anon_sym_bytes = 107,
-  anon_sym_bpf = 108,
-  anon_sym_egress = 109,
-  anon_sym_xdp = 110,
-  anon_sym_generic = 111,
-  anon_sym_native = 112,
-  anon_sym_section = 113,
-  sym_section_name = 114,
-  anon_sym_route = 115,
-  anon_sym_blackhole = 116,
-  anon_sym_unreachable = 117,
-  anon_sym_prohibit = 118,
-  anon_sym_via = 119,
-  anon_sym_metric = 120,
-  anon_sym_onlink = 121,
-  anon_sym_advmss = 122,
-  anon_sym_scope = 123,
-  anon_sym_global = 124,
-  anon_sym_nexthop = 125,
-  anon_sym_weight = 126,
-  anon_sym_dev = 127,
-  anon_sym_lookup = 128,
-  anon_sym_rule = 129,
-  anon_sym_from = 130,
-  anon_sym_to = 131,
-  anon_sym_iif = 132,
-  anon_sym_oif = 133,
-  anon_sym_fwmark = 134,
-  anon_sym_SLASH = 135,
-  anon_sym_uidrange = 136,
-  anon_sym_DASH = 137,
-  anon_sym_priority = 138,
-  anon_sym_pref = 139,
-  anon_sym_ipproto = 140,
-  anon_sym_icmpv6 = 141,
-  anon_sym_tos = 142,
-  anon_sym_dsfield = 143,
-  anon_sym_dscp = 144,
-  anon_sym_flowlabel = 145,
-  anon_sym_forward = 146,
-  anon_sym_off = 147,
-  anon_sym_sysctl = 148,
-  aux_sym_sysctl_key_token1 = 149,
-  aux_sym_sysctl_key_token2 = 150,
-  sym_sysctl_value = 151,
-  anon_sym_port = 152,
-  anon_sym_firewall = 153,
-  anon_sym_input = 154,
-  anon_sym_output = 155,
-  anon_sym_prerouting = 156,
-  anon_sym_postrouting = 157,
-  anon_sym_policy = 158,
-  anon_sym_accept = 159,
-  anon_sym_mark = 160,
-  anon_sym_ct = 161,
-  anon_sym_COMMA = 162,
-  anon_sym_counter = 163,
-  anon_sym_new = 164,
-  anon_sym_established = 165,
-  anon_sym_related = 166,
-  anon_sym_invalid = 167,
-  anon_sym_reject = 168,
-  anon_sym_masquerade = 169,
-  anon_sym_classify = 170,
-  anon_sym_snat = 171,
-  anon_sym_dnat = 172,
-  sym_nat_target = 173,
-  anon_sym_DOT = 174,
-  aux_sym__name_start_token1 = 175,
-  aux_sym__imm_name_part_token1 = 176,
-  anon_sym_LBRACE = 177,
-  anon_sym_RBRACE = 178,
-  anon_sym_LBRACE2 = 179,
-  anon_sym_LPAREN = 180,
-  anon_sym_RPAREN = 181,
-  anon_sym_PLUS = 182,
-  anon_sym_STAR = 183,
-  anon_sym_PERCENT = 184,
-  sym_integer = 185,
-  anon_sym_DQUOTE = 186,
-  aux_sym_string_token1 = 187,
-  sym_comment = 188,
-  sym_line_continuation = 189,
-  sym_rate = 190,
-  sym_size = 191,
-  sym_duration = 192,
-  sym_percentage = 193,
-  sym_mac_address = 194,
-  anon_sym_SLASH2 = 195,
-  aux_sym_ipv4_address_token1 = 196,
-  aux_sym_ipv6_address_token1 = 197,
-  sym_source_file = 198,
-  sym__statements = 199,
-  sym__sep = 200,
-  sym_block = 201,
-  sym__statement = 202,
-  sym_netns_statement = 203,
-  sym_host_statement = 204,
-  sym_table_statement = 205,
-  sym_let_statement = 206,
-  sym_for_statement = 207,
-  sym_range = 208,
-  sym_include_statement = 209,
-  sym_expect_statement = 210,
-  sym__let_value = 211,
-  sym_veth_statement = 212,
-  sym_bridge_statement = 213,
-  sym_dummy_statement = 214,
-  sym_vrf_statement = 215,
-  sym_macvlan_statement = 216,
-  sym_vlan_statement = 217,
-  sym_vxlan_statement = 218,
-  sym_link_statement = 219,
-  sym_addr_statement = 220,
-  sym_state_statement = 221,
-  sym_mtu_statement = 222,
-  sym_mac_statement = 223,
-  sym_master_statement = 224,
-  sym_shape_statement = 225,
-  sym__tc_framing = 226,
-  sym_htb_statement = 227,
-  sym_class_statement = 228,
-  sym_filter_statement = 229,
-  sym_u32_table_statement = 230,
-  sym_class_id = 231,
-  sym_qdisc_statement = 232,
-  sym_netem_statement = 233,
-  sym_bpf_statement = 234,
-  sym_xdp_statement = 235,
-  sym__section_opt = 236,
-  sym_route_statement = 237,
-  sym__dev_opt = 238,
-  sym__table_opt = 239,
-  sym_rule_statement = 240,
-  sym_forward_statement = 241,
-  sym_sysctl_statement = 242,
-  sym_sysctl_key = 243,
-  sym__port_opt = 244,
-  sym_firewall_statement = 245,
-  sym_rule_block = 246,
-  sym_firewall_rule = 247,
-  sym__ct_state = 248,
-  sym_firewall_action = 249,
-  sym_namespace_name = 250,
-  sym_interface_name = 251,
-  sym_peer_name = 252,
-  sym__ns_name = 253,
-  sym__if_name = 254,
-  sym__name_start = 255,
-  sym__imm_name_part = 256,
-  sym_table_name = 257,
-  sym_variable = 258,
-  sym_interpolation = 259,
-  sym__imm_interp = 260,
-  sym__expression = 261,
-  sym_parenthesized_expression = 262,
-  sym_unary_expression = 263,
-  sym_binary_expression = 264,
-  sym_string = 265,
-  sym_ipv4_address = 266,
-  sym__imm_octet = 267,
-  sym_ipv6_address = 268,
-  sym__ip_value = 269,
-  sym__int_value = 270,
-  sym__rate_value = 271,
-  sym__size_value = 272,
-  sym__duration_value = 273,
-  sym__percent_value = 274,
-  aux_sym__statements_repeat1 = 275,
-  aux_sym__statements_repeat2 = 276,
-  aux_sym_expect_statement_repeat1 = 277,
-  aux_sym_vxlan_statement_repeat1 = 278,
-  aux_sym_addr_statement_repeat1 = 279,
-  aux_sym_shape_statement_repeat1 = 280,
-  aux_sym_htb_statement_repeat1 = 281,
-  aux_sym_class_statement_repeat1 = 282,
-  aux_sym_filter_statement_repeat1 = 283,
-  aux_sym_netem_statement_repeat1 = 284,
-  aux_sym_netem_statement_repeat2 = 285,
-  aux_sym_bpf_statement_repeat1 = 286,
-  aux_sym_xdp_statement_repeat1 = 287,
-  aux_sym_route_statement_repeat1 = 288,
-  aux_sym_rule_statement_repeat1 = 289,
-  aux_sym_sysctl_key_repeat1 = 290,
-  aux_sym_rule_block_repeat1 = 291,
-  aux_sym_firewall_rule_repeat1 = 292,
-  aux_sym_firewall_rule_repeat2 = 293,
-  aux_sym__ns_name_repeat1 = 294,
-  aux_sym__if_name_repeat1 = 295,
-  alias_sym_default = 296,
-  alias_sym_distribution = 297,
-  alias_sym_octet = 298,
-  alias_sym_verdict = 299,
+  anon_sym_ht = 82,
+  anon_sym_sample = 83,
+  anon_sym_match = 84,
+  anon_sym_DASH_GT = 85,
+  anon_sym_action = 86,
+  anon_sym_ok = 87,
+  anon_sym_drop = 88,
+  anon_sym_pass = 89,
+  anon_sym_reclassify = 90,
+  anon_sym_continue = 91,
+  anon_sym_u32 = 92,
+  anon_sym_u16 = 93,
+  anon_sym_u8 = 94,
+  anon_sym_divisor = 95,
+  aux_sym_class_id_token1 = 96,
+  aux_sym_class_id_token2 = 97,
+  anon_sym_qdisc = 98,
+  anon_sym_clsact = 99,
+  anon_sym_netem = 100,
+  anon_sym_delay = 101,
+  anon_sym_jitter = 102,
+  anon_sym_loss = 103,
+  anon_sym_state = 104,
+  anon_sym_gemodel = 105,
+  anon_sym_duplicate = 106,
+  anon_sym_corrupt = 107,
+  anon_sym_reorder = 108,
+  anon_sym_gap = 109,
+  anon_sym_slot = 110,
+  anon_sym_distribution = 111,
+  anon_sym_packets = 112,
+  anon_sym_bytes = 113,
+  anon_sym_bpf = 114,
+  anon_sym_egress = 115,
+  anon_sym_xdp = 116,
+  anon_sym_generic = 117,
+  anon_sym_native = 118,
+  anon_sym_section = 119,
+  sym_section_name = 120,
+  anon_sym_route = 121,
+  anon_sym_blackhole = 122,
+  anon_sym_unreachable = 123,
+  anon_sym_prohibit = 124,
+  anon_sym_via = 125,
+  anon_sym_metric = 126,
+  anon_sym_onlink = 127,
+  anon_sym_advmss = 128,
+  anon_sym_scope = 129,
+  anon_sym_global = 130,
+  anon_sym_nexthop = 131,
+  anon_sym_weight = 132,
+  anon_sym_dev = 133,
+  anon_sym_lookup = 134,
+  anon_sym_rule = 135,
+  anon_sym_from = 136,
+  anon_sym_to = 137,
+  anon_sym_iif = 138,
+  anon_sym_oif = 139,
+  anon_sym_fwmark = 140,
+  anon_sym_SLASH = 141,
+  anon_sym_uidrange = 142,
+  anon_sym_DASH = 143,
+  anon_sym_priority = 144,
+  anon_sym_pref = 145,
+  anon_sym_ipproto = 146,
+  anon_sym_icmpv6 = 147,
+  anon_sym_tos = 148,
+  anon_sym_dsfield = 149,
+  anon_sym_dscp = 150,
+  anon_sym_flowlabel = 151,
+  anon_sym_forward = 152,
+  anon_sym_off = 153,
+  anon_sym_sysctl = 154,
+  aux_sym_sysctl_key_token1 = 155,
+  aux_sym_sysctl_key_token2 = 156,
+  sym_sysctl_value = 157,
+  anon_sym_port = 158,
+  anon_sym_firewall = 159,
+  anon_sym_input = 160,
+  anon_sym_output = 161,
+  anon_sym_prerouting = 162,
+  anon_sym_postrouting = 163,
+  anon_sym_policy = 164,
+  anon_sym_accept = 165,
+  anon_sym_mark = 166,
+  anon_sym_ct = 167,
+  anon_sym_COMMA = 168,
+  anon_sym_counter = 169,
+  anon_sym_new = 170,
+  anon_sym_established = 171,
+  anon_sym_related = 172,
+  anon_sym_invalid = 173,
+  anon_sym_reject = 174,
+  anon_sym_masquerade = 175,
+  anon_sym_classify = 176,
+  anon_sym_snat = 177,
+  anon_sym_dnat = 178,
+  sym_nat_target = 179,
+  anon_sym_DOT = 180,
+  aux_sym__name_start_token1 = 181,
+  aux_sym__imm_name_part_token1 = 182,
+  anon_sym_LBRACE = 183,
+  anon_sym_RBRACE = 184,
+  anon_sym_LBRACE2 = 185,
+  anon_sym_LPAREN = 186,
+  anon_sym_RPAREN = 187,
+  anon_sym_PLUS = 188,
+  anon_sym_STAR = 189,
+  anon_sym_PERCENT = 190,
+  sym_integer = 191,
+  anon_sym_DQUOTE = 192,
+  aux_sym_string_token1 = 193,
+  sym_comment = 194,
+  sym_line_continuation = 195,
+  sym_rate = 196,
+  sym_size = 197,
+  sym_duration = 198,
+  sym_percentage = 199,
+  sym_mac_address = 200,
+  anon_sym_SLASH2 = 201,
+  aux_sym_ipv4_address_token1 = 202,
+  aux_sym_ipv6_address_token1 = 203,
+  sym_source_file = 204,
+  sym__statements = 205,
+  sym__sep = 206,
+  sym_block = 207,
+  sym__statement = 208,
+  sym_netns_statement = 209,
+  sym_host_statement = 210,
+  sym_table_statement = 211,
+  sym_let_statement = 212,
+  sym_for_statement = 213,
+  sym_range = 214,
+  sym_include_statement = 215,
+  sym_expect_statement = 216,
+  sym__let_value = 217,
+  sym_veth_statement = 218,
+  sym_bridge_statement = 219,
+  sym_dummy_statement = 220,
+  sym_vrf_statement = 221,
+  sym_macvlan_statement = 222,
+  sym_vlan_statement = 223,
+  sym_vxlan_statement = 224,
+  sym_link_statement = 225,
+  sym_addr_statement = 226,
+  sym_state_statement = 227,
+  sym_mtu_statement = 228,
+  sym_mac_statement = 229,
+  sym_master_statement = 230,
+  sym_shape_statement = 231,
+  sym__tc_framing = 232,
+  sym_htb_statement = 233,
+  sym_class_statement = 234,
+  sym_filter_statement = 235,
+  sym__u32_raw_key = 236,
+  sym_u32_table_statement = 237,
+  sym_class_id = 238,
+  sym_qdisc_statement = 239,
+  sym_netem_statement = 240,
+  sym_bpf_statement = 241,
+  sym_xdp_statement = 242,
+  sym__section_opt = 243,
+  sym_route_statement = 244,
+  sym__dev_opt = 245,
+  sym__table_opt = 246,
+  sym_rule_statement = 247,
+  sym_forward_statement = 248,
+  sym_sysctl_statement = 249,
+  sym_sysctl_key = 250,
+  sym__port_opt = 251,
+  sym_firewall_statement = 252,
+  sym_rule_block = 253,
+  sym_firewall_rule = 254,
+  sym__ct_state = 255,
+  sym_firewall_action = 256,
+  sym_namespace_name = 257,
+  sym_interface_name = 258,
+  sym_peer_name = 259,
+  sym__ns_name = 260,
+  sym__if_name = 261,
+  sym__name_start = 262,
+  sym__imm_name_part = 263,
+  sym_table_name = 264,
+  sym_variable = 265,
+  sym_interpolation = 266,
+  sym__imm_interp = 267,
+  sym__expression = 268,
+  sym_parenthesized_expression = 269,
+  sym_unary_expression = 270,
+  sym_binary_expression = 271,
+  sym_string = 272,
+  sym_ipv4_address = 273,
+  sym__imm_octet = 274,
+  sym_ipv6_address = 275,
+  sym__ip_value = 276,
+  sym__int_value = 277,
+  sym__rate_value = 278,
+  sym__size_value = 279,
+  sym__duration_value = 280,
+  sym__percent_value = 281,
+  aux_sym__statements_repeat1 = 282,
+  aux_sym__statements_repeat2 = 283,
+  aux_sym_expect_statement_repeat1 = 284,
+  aux_sym_vxlan_statement_repeat1 = 285,
+  aux_sym_addr_statement_repeat1 = 286,
+  aux_sym_shape_statement_repeat1 = 287,
+  aux_sym_htb_statement_repeat1 = 288,
+  aux_sym_class_statement_repeat1 = 289,
+  aux_sym_filter_statement_repeat1 = 290,
+  aux_sym_netem_statement_repeat1 = 291,
+  aux_sym_netem_statement_repeat2 = 292,
+  aux_sym_bpf_statement_repeat1 = 293,
+  aux_sym_xdp_statement_repeat1 = 294,
+  aux_sym_route_statement_repeat1 = 295,
+  aux_sym_rule_statement_repeat1 = 296,
+  aux_sym_sysctl_key_repeat1 = 297,
+  aux_sym_rule_block_repeat1 = 298,
+  aux_sym_firewall_rule_repeat1 = 299,
+  aux_sym_firewall_rule_repeat2 = 300,
+  aux_sym__ns_name_repeat1 = 301,
+  aux_sym__if_name_repeat1 = 302,
+  alias_sym_default = 303,
+  alias_sym_distribution = 304,
+  alias_sym_octet = 305,
+  alias_sym_verdict = 306,
 };
 
 static const char * const ts_symbol_names[] = {
@@ -412,6 +419,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_hashkey] = "hashkey",
   [anon_sym_mask] = "mask",
   [anon_sym_at] = "at",
+  [anon_sym_ht] = "ht",
+  [anon_sym_sample] = "sample",
+  [anon_sym_match] = "match",
   [anon_sym_DASH_GT] = "->",
   [anon_sym_action] = "action",
   [anon_sym_ok] = "ok",
@@ -419,6 +429,9 @@ static const char * const ts_symbol_names[] = {
   [anon_sym_pass] = "pass",
   [anon_sym_reclassify] = "reclassify",
   [anon_sym_continue] = "continue",
+  [anon_sym_u32] = "u32",
+  [anon_sym_u16] = "u16",
+  [anon_sym_u8] = "u8",
   [anon_sym_divisor] = "divisor",
   [aux_sym_class_id_token1] = "class_id_token1",
   [aux_sym_class_id_token2] = "class_id_token2",
@@ -560,6 +573,7 @@ static const char * const ts_symbol_names[] = {
   [sym_htb_statement] = "htb_statement",
   [sym_class_statement] = "class_statement",
   [sym_filter_statement] = "filter_statement",
+  [sym__u32_raw_key] = "_u32_raw_key",
   [sym_u32_table_statement] = "u32_table_statement",
   [sym_class_id] = "class_id",
   [sym_qdisc_statement] = "qdisc_statement",
@@ -715,6 +729,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_hashkey] = anon_sym_hashkey,
   [anon_sym_mask] = anon_sym_mask,
   [anon_sym_at] = anon_sym_at,
+  [anon_sym_ht] = anon_sym_ht,
+  [anon_sym_sample] = anon_sym_sample,
+  [anon_sym_match] = anon_sym_match,
   [anon_sym_DASH_GT] = anon_sym_DASH_GT,
   [anon_sym_action] = anon_sym_action,
   [anon_sym_ok] = anon_sym_ok,
@@ -722,6 +739,9 @@ static const TSSymbol ts_symbol_map[] = {
   [anon_sym_pass] = anon_sym_pass,
   [anon_sym_reclassify] = anon_sym_reclassify,
   [anon_sym_continue] = anon_sym_continue,
+  [anon_sym_u32] = anon_sym_u32,
+  [anon_sym_u16] = anon_sym_u16,
+  [anon_sym_u8] = anon_sym_u8,
   [anon_sym_divisor] = anon_sym_divisor,
   [aux_sym_class_id_token1] = aux_sym_class_id_token1,
   [aux_sym_class_id_token2] = aux_sym_class_id_token2,
@@ -863,6 +883,7 @@ static const TSSymbol ts_symbol_map[] = {
   [sym_htb_statement] = sym_htb_statement,
   [sym_class_statement] = sym_class_statement,
   [sym_filter_statement] = sym_filter_statement,
+  [sym__u32_raw_key] = sym__u32_raw_key,
   [sym_u32_table_statement] = sym_u32_table_statement,
   [sym_class_id] = sym_class_id,
   [sym_qdisc_statement] = sym_qdisc_statement,
@@ -1264,6 +1285,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = false,
   },
+  [anon_sym_ht] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_sample] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_match] = {
+    .visible = true,
+    .named = false,
+  },
   [anon_sym_DASH_GT] = {
     .visible = true,
     .named = false,
@@ -1289,6 +1322,18 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .named = false,
   },
   [anon_sym_continue] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u32] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u16] = {
+    .visible = true,
+    .named = false,
+  },
+  [anon_sym_u8] = {
     .visible = true,
     .named = false,
   },
@@ -1856,6 +1901,10 @@ static const TSSymbolMetadata ts_symbol_metadata[] = {
     .visible = true,
     .named = true,
   },
+  [sym__u32_raw_key] = {
+    .visible = false,
+    .named = true,
+  },
   [sym_u32_table_statement] = {
     .visible = true,
     .named = true,
@@ -2149,27 +2198,28 @@ enum ts_field_identifiers {
   field_device = 8,
   field_end = 9,
   field_hook = 10,
-  field_id = 11,
-  field_interface = 12,
-  field_key = 13,
-  field_link = 14,
-  field_mode = 15,
-  field_name = 16,
-  field_namespace = 17,
-  field_parent = 18,
-  field_path = 19,
-  field_peer = 20,
-  field_policy = 21,
-  field_program = 22,
-  field_protocol = 23,
-  field_range = 24,
-  field_rules = 25,
-  field_section = 26,
-  field_start = 27,
-  field_table = 28,
-  field_target = 29,
-  field_value = 30,
-  field_variable = 31,
+  field_ht = 11,
+  field_id = 12,
+  field_interface = 13,
+  field_key = 14,
+  field_link = 15,
+  field_mode = 16,
+  field_name = 17,
+  field_namespace = 18,
+  field_parent = 19,
+  field_path = 20,
+  field_peer = 21,
+  field_policy = 22,
+  field_program = 23,
+  field_protocol = 24,
+  field_range = 25,
+  field_rules = 26,
+  field_section = 27,
+  field_start = 28,
+  field_table = 29,
+  field_target = 30,
+  field_value = 31,
+  field_variable = 32,
 };
 
 static const char * const ts_field_names[] = {
@@ -2184,6 +2234,7 @@ static const char * const ts_field_names[] = {
   [field_device] = "device",
   [field_end] = "end",
   [field_hook] = "hook",
+  [field_ht] = "ht",
   [field_id] = "id",
   [field_interface] = "interface",
   [field_key] = "key",
@@ -2214,69 +2265,70 @@ static const TSMapSlice ts_field_map_slices[PRODUCTION_ID_COUNT] = {
   [4] = {.index = 3, .length = 1},
   [5] = {.index = 4, .length = 1},
   [6] = {.index = 5, .length = 1},
-  [7] = {.index = 6, .length = 1},
-  [8] = {.index = 7, .length = 1},
-  [9] = {.index = 8, .length = 1},
-  [10] = {.index = 9, .length = 1},
-  [11] = {.index = 9, .length = 1},
-  [12] = {.index = 10, .length = 1},
-  [13] = {.index = 11, .length = 2},
-  [15] = {.index = 13, .length = 2},
-  [16] = {.index = 15, .length = 1},
-  [17] = {.index = 16, .length = 2},
-  [18] = {.index = 18, .length = 1},
-  [19] = {.index = 19, .length = 2},
-  [20] = {.index = 21, .length = 2},
-  [21] = {.index = 23, .length = 2},
-  [22] = {.index = 25, .length = 1},
-  [23] = {.index = 26, .length = 1},
-  [24] = {.index = 27, .length = 2},
-  [25] = {.index = 29, .length = 1},
-  [27] = {.index = 30, .length = 1},
-  [28] = {.index = 31, .length = 1},
-  [29] = {.index = 32, .length = 1},
-  [30] = {.index = 33, .length = 1},
-  [31] = {.index = 34, .length = 2},
-  [32] = {.index = 36, .length = 3},
-  [33] = {.index = 39, .length = 1},
-  [34] = {.index = 39, .length = 1},
-  [35] = {.index = 36, .length = 3},
-  [36] = {.index = 40, .length = 1},
-  [37] = {.index = 41, .length = 1},
-  [38] = {.index = 42, .length = 4},
-  [39] = {.index = 46, .length = 2},
-  [40] = {.index = 48, .length = 2},
-  [41] = {.index = 50, .length = 2},
-  [42] = {.index = 52, .length = 2},
-  [43] = {.index = 54, .length = 1},
-  [44] = {.index = 55, .length = 2},
-  [45] = {.index = 57, .length = 2},
-  [46] = {.index = 59, .length = 3},
-  [47] = {.index = 62, .length = 2},
-  [49] = {.index = 64, .length = 2},
-  [50] = {.index = 66, .length = 2},
-  [51] = {.index = 68, .length = 2},
-  [52] = {.index = 70, .length = 1},
-  [53] = {.index = 71, .length = 2},
-  [54] = {.index = 73, .length = 1},
-  [55] = {.index = 74, .length = 1},
-  [56] = {.index = 75, .length = 2},
-  [58] = {.index = 77, .length = 3},
-  [59] = {.index = 77, .length = 3},
-  [60] = {.index = 80, .length = 2},
-  [61] = {.index = 82, .length = 3},
-  [62] = {.index = 85, .length = 3},
-  [63] = {.index = 88, .length = 3},
-  [64] = {.index = 91, .length = 3},
-  [65] = {.index = 94, .length = 3},
-  [66] = {.index = 97, .length = 2},
-  [67] = {.index = 99, .length = 2},
-  [68] = {.index = 101, .length = 3},
-  [69] = {.index = 104, .length = 3},
-  [71] = {.index = 107, .length = 4},
-  [72] = {.index = 111, .length = 4},
-  [73] = {.index = 115, .length = 4},
-  [74] = {.index = 119, .length = 5},
+  [7] = {.index = 6, .length = 2},
+  [8] = {.index = 8, .length = 1},
+  [9] = {.index = 9, .length = 1},
+  [10] = {.index = 10, .length = 1},
+  [11] = {.index = 10, .length = 1},
+  [12] = {.index = 11, .length = 1},
+  [13] = {.index = 12, .length = 2},
+  [15] = {.index = 14, .length = 2},
+  [16] = {.index = 16, .length = 1},
+  [17] = {.index = 17, .length = 2},
+  [18] = {.index = 19, .length = 1},
+  [19] = {.index = 20, .length = 2},
+  [20] = {.index = 22, .length = 2},
+  [21] = {.index = 24, .length = 2},
+  [22] = {.index = 26, .length = 1},
+  [23] = {.index = 27, .length = 1},
+  [24] = {.index = 28, .length = 1},
+  [25] = {.index = 29, .length = 4},
+  [26] = {.index = 33, .length = 1},
+  [28] = {.index = 34, .length = 1},
+  [29] = {.index = 35, .length = 1},
+  [30] = {.index = 36, .length = 1},
+  [31] = {.index = 37, .length = 1},
+  [32] = {.index = 38, .length = 2},
+  [33] = {.index = 40, .length = 3},
+  [34] = {.index = 43, .length = 1},
+  [35] = {.index = 43, .length = 1},
+  [36] = {.index = 40, .length = 3},
+  [37] = {.index = 44, .length = 1},
+  [38] = {.index = 45, .length = 1},
+  [39] = {.index = 46, .length = 4},
+  [40] = {.index = 50, .length = 2},
+  [41] = {.index = 52, .length = 2},
+  [42] = {.index = 54, .length = 2},
+  [43] = {.index = 56, .length = 2},
+  [44] = {.index = 58, .length = 1},
+  [45] = {.index = 59, .length = 2},
+  [46] = {.index = 61, .length = 2},
+  [47] = {.index = 63, .length = 3},
+  [48] = {.index = 66, .length = 2},
+  [50] = {.index = 68, .length = 2},
+  [51] = {.index = 70, .length = 3},
+  [52] = {.index = 73, .length = 2},
+  [53] = {.index = 75, .length = 1},
+  [54] = {.index = 76, .length = 2},
+  [55] = {.index = 78, .length = 1},
+  [56] = {.index = 79, .length = 1},
+  [57] = {.index = 80, .length = 2},
+  [59] = {.index = 82, .length = 3},
+  [60] = {.index = 82, .length = 3},
+  [61] = {.index = 85, .length = 2},
+  [62] = {.index = 87, .length = 3},
+  [63] = {.index = 90, .length = 3},
+  [64] = {.index = 93, .length = 3},
+  [65] = {.index = 96, .length = 3},
+  [66] = {.index = 99, .length = 3},
+  [67] = {.index = 102, .length = 2},
+  [68] = {.index = 104, .length = 2},
+  [69] = {.index = 106, .length = 3},
+  [70] = {.index = 109, .length = 3},
+  [72] = {.index = 112, .length = 4},
+  [73] = {.index = 116, .length = 4},
+  [74] = {.index = 120, .length = 4},
+  [75] = {.index = 124, .length = 5},
 };
 
 static const TSFieldMapEntry ts_field_map_entries[] = {
@@ -2293,177 +2345,183 @@ static const TSFieldMapEntry ts_field_map_entries[] = {
   [5] =
     {field_id, 1},
   [6] =
+    {field_ht, 1, .inherited = true},
     {field_link, 1, .inherited = true},
-  [7] =
-    {field_rules, 1},
   [8] =
-    {field_program, 1},
+    {field_rules, 1},
   [9] =
-    {field_destination, 1},
+    {field_program, 1},
   [10] =
-    {field_table, 0, .inherited = true},
+    {field_destination, 1},
   [11] =
+    {field_table, 0, .inherited = true},
+  [12] =
     {field_device, 1, .inherited = true},
     {field_table, 1, .inherited = true},
-  [13] =
+  [14] =
     {field_body, 2},
     {field_name, 1},
-  [15] =
-    {field_device, 0, .inherited = true},
   [16] =
+    {field_device, 0, .inherited = true},
+  [17] =
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [18] =
-    {field_default, 1},
   [19] =
+    {field_default, 1},
+  [20] =
     {field_body, 2},
     {field_default, 1, .inherited = true},
-  [21] =
+  [22] =
     {field_default, 0, .inherited = true},
     {field_default, 1, .inherited = true},
-  [23] =
+  [24] =
     {field_body, 2},
     {field_id, 1},
-  [25] =
-    {field_link, 1},
   [26] =
-    {field_target, 2},
+    {field_link, 1},
   [27] =
+    {field_ht, 1},
+  [28] =
+    {field_target, 2},
+  [29] =
+    {field_ht, 0, .inherited = true},
+    {field_ht, 1, .inherited = true},
     {field_link, 0, .inherited = true},
     {field_link, 1, .inherited = true},
-  [29] =
-    {field_body, 2},
-  [30] =
-    {field_rules, 2},
-  [31] =
-    {field_program, 2},
-  [32] =
-    {field_action, 0},
   [33] =
-    {field_section, 0, .inherited = true},
+    {field_body, 2},
   [34] =
+    {field_rules, 2},
+  [35] =
+    {field_program, 2},
+  [36] =
+    {field_action, 0},
+  [37] =
+    {field_section, 0, .inherited = true},
+  [38] =
     {field_program, 1},
     {field_section, 2, .inherited = true},
-  [36] =
+  [40] =
     {field_destination, 1},
     {field_device, 2, .inherited = true},
     {field_table, 2, .inherited = true},
-  [39] =
+  [43] =
     {field_destination, 2},
-  [40] =
+  [44] =
     {field_table, 1},
-  [41] =
+  [45] =
     {field_device, 1},
-  [42] =
+  [46] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
     {field_table, 0, .inherited = true},
     {field_table, 1, .inherited = true},
-  [46] =
+  [50] =
     {field_hook, 1},
     {field_rules, 2},
-  [48] =
-    {field_name, 1},
-    {field_value, 3},
-  [50] =
-    {field_address, 3},
-    {field_namespace, 1},
   [52] =
     {field_name, 1},
-    {field_peer, 3},
+    {field_value, 3},
   [54] =
+    {field_address, 3},
+    {field_namespace, 1},
+  [56] =
+    {field_name, 1},
+    {field_peer, 3},
+  [58] =
     {field_interface, 0},
-  [55] =
+  [59] =
     {field_name, 1},
     {field_table, 3},
-  [57] =
+  [61] =
     {field_name, 1},
     {field_parent, 3},
-  [59] =
+  [63] =
     {field_body, 3},
     {field_device, 2, .inherited = true},
     {field_name, 1},
-  [62] =
+  [66] =
     {field_device, 0, .inherited = true},
     {field_device, 1, .inherited = true},
-  [64] =
+  [68] =
     {field_body, 3},
     {field_id, 1},
-  [66] =
+  [70] =
+    {field_ht, 1, .inherited = true},
     {field_link, 1, .inherited = true},
     {field_target, 3},
-  [68] =
+  [73] =
     {field_program, 2},
     {field_section, 3, .inherited = true},
-  [70] =
+  [75] =
     {field_class, 1},
-  [71] =
+  [76] =
     {field_action, 0},
     {field_device, 1, .inherited = true},
-  [73] =
+  [78] =
     {field_rules, 3},
-  [74] =
+  [79] =
     {field_section, 1},
-  [75] =
+  [80] =
     {field_section, 0, .inherited = true},
     {field_section, 1, .inherited = true},
-  [77] =
+  [82] =
     {field_destination, 2},
     {field_device, 3, .inherited = true},
     {field_table, 3, .inherited = true},
-  [80] =
+  [85] =
     {field_key, 1},
     {field_value, 3},
-  [82] =
+  [87] =
     {field_body, 4},
     {field_range, 3},
     {field_variable, 1},
-  [85] =
+  [90] =
     {field_body, 4},
     {field_name, 1},
     {field_peer, 3},
-  [88] =
+  [93] =
     {field_body, 4},
     {field_name, 1},
     {field_table, 3},
-  [91] =
+  [96] =
     {field_body, 4},
     {field_name, 1},
     {field_parent, 3},
-  [94] =
+  [99] =
     {field_hook, 1},
     {field_policy, 3},
     {field_rules, 4},
-  [97] =
+  [102] =
     {field_end, 2},
     {field_start, 0},
-  [99] =
+  [104] =
     {field_interface, 2},
     {field_namespace, 0},
-  [101] =
+  [106] =
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [104] =
+  [109] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [107] =
+  [112] =
     {field_body, 6},
     {field_mode, 5},
     {field_name, 1},
     {field_parent, 3},
-  [111] =
+  [116] =
     {field_body, 6},
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
-  [115] =
+  [120] =
     {field_id, 5},
     {field_name, 1},
     {field_parent, 3},
     {field_protocol, 7},
-  [119] =
+  [124] =
     {field_body, 8},
     {field_id, 5},
     {field_name, 1},
@@ -2479,45 +2537,45 @@ static const TSSymbol ts_alias_sequences[PRODUCTION_ID_COUNT][MAX_ALIAS_SEQUENCE
   [14] = {
     [1] = anon_sym_off,
   },
-  [26] = {
+  [27] = {
     [1] = alias_sym_distribution,
   },
-  [32] = {
+  [33] = {
     [1] = alias_sym_default,
   },
-  [33] = {
+  [34] = {
     [2] = alias_sym_default,
   },
-  [39] = {
+  [40] = {
     [1] = anon_sym_input,
   },
-  [43] = {
+  [44] = {
     [0] = sym_interface_name,
   },
-  [48] = {
+  [49] = {
     [0] = alias_sym_octet,
   },
-  [57] = {
+  [58] = {
     [1] = anon_sym_tcp,
   },
-  [58] = {
+  [59] = {
     [2] = alias_sym_default,
   },
-  [65] = {
+  [66] = {
     [1] = anon_sym_input,
     [3] = alias_sym_verdict,
   },
-  [67] = {
+  [68] = {
     [0] = sym_namespace_name,
     [2] = sym_interface_name,
   },
-  [68] = {
+  [69] = {
     [5] = anon_sym_private,
   },
-  [70] = {
+  [71] = {
     [2] = alias_sym_distribution,
   },
-  [71] = {
+  [72] = {
     [5] = anon_sym_private,
   },
 };
@@ -2553,9 +2611,9 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [17] = 17,
   [18] = 18,
   [19] = 19,
-  [20] = 20,
+  [20] = 2,
   [21] = 21,
-  [22] = 2,
+  [22] = 22,
   [23] = 23,
   [24] = 24,
   [25] = 25,
@@ -2563,14 +2621,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [27] = 27,
   [28] = 2,
   [29] = 9,
-  [30] = 30,
-  [31] = 27,
+  [30] = 27,
+  [31] = 31,
   [32] = 32,
   [33] = 33,
   [34] = 25,
-  [35] = 35,
+  [35] = 26,
   [36] = 36,
-  [37] = 26,
+  [37] = 37,
   [38] = 38,
   [39] = 39,
   [40] = 40,
@@ -2588,77 +2646,77 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [52] = 52,
   [53] = 53,
   [54] = 54,
-  [55] = 2,
-  [56] = 9,
+  [55] = 55,
+  [56] = 2,
   [57] = 57,
-  [58] = 58,
+  [58] = 9,
   [59] = 59,
-  [60] = 25,
-  [61] = 27,
+  [60] = 27,
+  [61] = 25,
   [62] = 26,
   [63] = 63,
   [64] = 64,
   [65] = 65,
   [66] = 66,
   [67] = 67,
-  [68] = 68,
+  [68] = 9,
   [69] = 69,
   [70] = 70,
-  [71] = 19,
+  [71] = 71,
   [72] = 72,
-  [73] = 25,
-  [74] = 27,
-  [75] = 26,
+  [73] = 73,
+  [74] = 74,
+  [75] = 75,
   [76] = 76,
   [77] = 77,
   [78] = 78,
   [79] = 79,
-  [80] = 80,
-  [81] = 81,
-  [82] = 82,
-  [83] = 83,
-  [84] = 84,
-  [85] = 85,
+  [80] = 23,
+  [81] = 19,
+  [82] = 24,
+  [83] = 25,
+  [84] = 26,
+  [85] = 27,
   [86] = 86,
-  [87] = 2,
-  [88] = 9,
+  [87] = 16,
+  [88] = 88,
   [89] = 89,
-  [90] = 9,
-  [91] = 91,
-  [92] = 92,
-  [93] = 93,
+  [90] = 15,
+  [91] = 18,
+  [92] = 17,
+  [93] = 9,
   [94] = 94,
   [95] = 95,
   [96] = 96,
-  [97] = 24,
+  [97] = 97,
   [98] = 98,
   [99] = 99,
   [100] = 100,
   [101] = 101,
   [102] = 102,
   [103] = 103,
-  [104] = 104,
+  [104] = 2,
   [105] = 105,
   [106] = 106,
   [107] = 107,
   [108] = 108,
   [109] = 109,
-  [110] = 23,
+  [110] = 110,
   [111] = 111,
   [112] = 112,
   [113] = 113,
   [114] = 114,
   [115] = 115,
   [116] = 116,
-  [117] = 2,
-  [118] = 9,
+  [117] = 117,
+  [118] = 118,
   [119] = 119,
   [120] = 120,
-  [121] = 16,
+  [121] = 121,
   [122] = 122,
-  [123] = 17,
-  [124] = 18,
-  [125] = 15,
+  [123] = 2,
+  [124] = 9,
+  [125] = 125,
   [126] = 126,
   [127] = 127,
   [128] = 128,
@@ -2670,26 +2728,26 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [134] = 134,
   [135] = 135,
   [136] = 136,
-  [137] = 25,
-  [138] = 26,
-  [139] = 27,
-  [140] = 27,
-  [141] = 141,
-  [142] = 142,
+  [137] = 137,
+  [138] = 138,
+  [139] = 26,
+  [140] = 26,
+  [141] = 25,
+  [142] = 27,
   [143] = 143,
-  [144] = 144,
-  [145] = 25,
-  [146] = 26,
-  [147] = 147,
+  [144] = 25,
+  [145] = 145,
+  [146] = 146,
+  [147] = 27,
   [148] = 148,
   [149] = 149,
   [150] = 150,
   [151] = 151,
-  [152] = 9,
+  [152] = 152,
   [153] = 153,
   [154] = 154,
   [155] = 155,
-  [156] = 156,
+  [156] = 9,
   [157] = 157,
   [158] = 158,
   [159] = 159,
@@ -2701,39 +2759,39 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [165] = 165,
   [166] = 166,
   [167] = 167,
-  [168] = 2,
-  [169] = 9,
-  [170] = 170,
+  [168] = 168,
+  [169] = 169,
+  [170] = 2,
   [171] = 171,
-  [172] = 170,
-  [173] = 165,
-  [174] = 170,
-  [175] = 165,
-  [176] = 170,
-  [177] = 165,
-  [178] = 170,
-  [179] = 165,
-  [180] = 170,
-  [181] = 165,
-  [182] = 170,
-  [183] = 165,
-  [184] = 170,
-  [185] = 165,
-  [186] = 170,
-  [187] = 165,
-  [188] = 170,
-  [189] = 165,
-  [190] = 170,
-  [191] = 165,
-  [192] = 170,
-  [193] = 165,
-  [194] = 170,
-  [195] = 165,
-  [196] = 170,
-  [197] = 2,
+  [172] = 9,
+  [173] = 161,
+  [174] = 171,
+  [175] = 161,
+  [176] = 171,
+  [177] = 2,
+  [178] = 171,
+  [179] = 161,
+  [180] = 171,
+  [181] = 161,
+  [182] = 171,
+  [183] = 161,
+  [184] = 171,
+  [185] = 171,
+  [186] = 161,
+  [187] = 171,
+  [188] = 161,
+  [189] = 171,
+  [190] = 161,
+  [191] = 171,
+  [192] = 161,
+  [193] = 171,
+  [194] = 161,
+  [195] = 171,
+  [196] = 161,
+  [197] = 161,
   [198] = 198,
   [199] = 199,
-  [200] = 200,
+  [200] = 161,
   [201] = 201,
   [202] = 202,
   [203] = 203,
@@ -2745,56 +2803,56 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [209] = 209,
   [210] = 210,
   [211] = 211,
-  [212] = 212,
+  [212] = 2,
   [213] = 213,
   [214] = 214,
   [215] = 215,
   [216] = 216,
   [217] = 217,
-  [218] = 148,
-  [219] = 26,
-  [220] = 220,
+  [218] = 218,
+  [219] = 219,
+  [220] = 25,
   [221] = 221,
-  [222] = 25,
-  [223] = 27,
+  [222] = 222,
+  [223] = 223,
   [224] = 26,
   [225] = 225,
   [226] = 226,
   [227] = 227,
   [228] = 228,
   [229] = 229,
-  [230] = 230,
+  [230] = 27,
   [231] = 231,
-  [232] = 232,
+  [232] = 157,
   [233] = 233,
   [234] = 234,
-  [235] = 156,
-  [236] = 25,
-  [237] = 27,
-  [238] = 26,
-  [239] = 239,
+  [235] = 235,
+  [236] = 151,
+  [237] = 237,
+  [238] = 238,
+  [239] = 26,
   [240] = 240,
-  [241] = 241,
-  [242] = 242,
+  [241] = 150,
+  [242] = 27,
   [243] = 243,
   [244] = 25,
-  [245] = 149,
-  [246] = 246,
+  [245] = 26,
+  [246] = 27,
   [247] = 247,
   [248] = 248,
   [249] = 249,
-  [250] = 27,
+  [250] = 250,
   [251] = 251,
   [252] = 252,
   [253] = 253,
   [254] = 254,
-  [255] = 255,
+  [255] = 25,
   [256] = 256,
   [257] = 257,
   [258] = 258,
   [259] = 259,
   [260] = 260,
-  [261] = 252,
+  [261] = 261,
   [262] = 262,
   [263] = 263,
   [264] = 264,
@@ -2819,39 +2877,39 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [283] = 283,
   [284] = 284,
   [285] = 285,
-  [286] = 2,
-  [287] = 252,
-  [288] = 269,
+  [286] = 286,
+  [287] = 287,
+  [288] = 288,
   [289] = 289,
-  [290] = 252,
-  [291] = 289,
-  [292] = 252,
-  [293] = 289,
-  [294] = 252,
-  [295] = 289,
-  [296] = 252,
-  [297] = 289,
-  [298] = 252,
-  [299] = 289,
-  [300] = 252,
-  [301] = 289,
-  [302] = 252,
-  [303] = 289,
-  [304] = 252,
-  [305] = 289,
-  [306] = 289,
-  [307] = 252,
-  [308] = 289,
-  [309] = 252,
-  [310] = 289,
-  [311] = 252,
-  [312] = 312,
-  [313] = 313,
-  [314] = 289,
-  [315] = 315,
+  [290] = 290,
+  [291] = 266,
+  [292] = 274,
+  [293] = 256,
+  [294] = 266,
+  [295] = 256,
+  [296] = 266,
+  [297] = 256,
+  [298] = 266,
+  [299] = 256,
+  [300] = 266,
+  [301] = 256,
+  [302] = 266,
+  [303] = 256,
+  [304] = 266,
+  [305] = 256,
+  [306] = 266,
+  [307] = 256,
+  [308] = 266,
+  [309] = 266,
+  [310] = 256,
+  [311] = 266,
+  [312] = 256,
+  [313] = 266,
+  [314] = 256,
+  [315] = 266,
   [316] = 316,
   [317] = 317,
-  [318] = 318,
+  [318] = 256,
   [319] = 319,
   [320] = 320,
   [321] = 321,
@@ -2876,14 +2934,14 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [340] = 340,
   [341] = 341,
   [342] = 342,
-  [343] = 17,
+  [343] = 343,
   [344] = 344,
-  [345] = 18,
-  [346] = 15,
+  [345] = 345,
+  [346] = 346,
   [347] = 347,
-  [348] = 348,
-  [349] = 349,
-  [350] = 350,
+  [348] = 15,
+  [349] = 18,
+  [350] = 17,
   [351] = 351,
   [352] = 352,
   [353] = 353,
@@ -2900,7 +2958,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [364] = 364,
   [365] = 365,
   [366] = 366,
-  [367] = 348,
+  [367] = 367,
   [368] = 368,
   [369] = 369,
   [370] = 370,
@@ -2924,29 +2982,29 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [388] = 388,
   [389] = 389,
   [390] = 390,
-  [391] = 2,
-  [392] = 9,
+  [391] = 391,
+  [392] = 392,
   [393] = 393,
   [394] = 394,
-  [395] = 2,
-  [396] = 9,
-  [397] = 2,
+  [395] = 395,
+  [396] = 2,
+  [397] = 397,
   [398] = 9,
   [399] = 399,
   [400] = 400,
-  [401] = 401,
-  [402] = 402,
-  [403] = 403,
-  [404] = 404,
+  [401] = 2,
+  [402] = 9,
+  [403] = 2,
+  [404] = 9,
   [405] = 405,
-  [406] = 2,
-  [407] = 9,
+  [406] = 406,
+  [407] = 407,
   [408] = 408,
   [409] = 409,
   [410] = 410,
   [411] = 411,
-  [412] = 412,
-  [413] = 413,
+  [412] = 2,
+  [413] = 9,
   [414] = 414,
   [415] = 415,
   [416] = 416,
@@ -2967,15 +3025,15 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [431] = 431,
   [432] = 432,
   [433] = 433,
-  [434] = 348,
-  [435] = 368,
+  [434] = 434,
+  [435] = 435,
   [436] = 436,
   [437] = 437,
   [438] = 438,
   [439] = 439,
   [440] = 440,
-  [441] = 441,
-  [442] = 442,
+  [441] = 374,
+  [442] = 375,
   [443] = 443,
   [444] = 444,
   [445] = 445,
@@ -2985,49 +3043,49 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [449] = 449,
   [450] = 450,
   [451] = 451,
-  [452] = 368,
+  [452] = 452,
   [453] = 453,
   [454] = 454,
-  [455] = 426,
-  [456] = 427,
+  [455] = 455,
+  [456] = 456,
   [457] = 457,
   [458] = 458,
-  [459] = 426,
-  [460] = 427,
-  [461] = 451,
-  [462] = 453,
-  [463] = 451,
-  [464] = 453,
+  [459] = 374,
+  [460] = 375,
+  [461] = 461,
+  [462] = 433,
+  [463] = 434,
+  [464] = 464,
   [465] = 465,
-  [466] = 466,
-  [467] = 467,
-  [468] = 468,
-  [469] = 469,
-  [470] = 470,
-  [471] = 2,
-  [472] = 9,
+  [466] = 433,
+  [467] = 434,
+  [468] = 461,
+  [469] = 464,
+  [470] = 461,
+  [471] = 464,
+  [472] = 472,
   [473] = 473,
-  [474] = 466,
-  [475] = 467,
+  [474] = 474,
+  [475] = 475,
   [476] = 476,
   [477] = 477,
-  [478] = 478,
-  [479] = 466,
-  [480] = 473,
-  [481] = 473,
-  [482] = 467,
+  [478] = 2,
+  [479] = 9,
+  [480] = 480,
+  [481] = 475,
+  [482] = 474,
   [483] = 483,
   [484] = 484,
   [485] = 485,
   [486] = 486,
-  [487] = 487,
-  [488] = 488,
-  [489] = 489,
-  [490] = 490,
+  [487] = 480,
+  [488] = 480,
+  [489] = 475,
+  [490] = 474,
   [491] = 491,
   [492] = 492,
   [493] = 493,
-  [494] = 491,
+  [494] = 494,
   [495] = 495,
   [496] = 496,
   [497] = 497,
@@ -3039,7 +3097,7 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [503] = 503,
   [504] = 504,
   [505] = 505,
-  [506] = 506,
+  [506] = 501,
   [507] = 507,
   [508] = 508,
   [509] = 509,
@@ -3049,29 +3107,37 @@ static const TSStateId ts_primary_state_ids[STATE_COUNT] = {
   [513] = 513,
   [514] = 514,
   [515] = 515,
-  [516] = 511,
+  [516] = 516,
   [517] = 517,
   [518] = 518,
-  [519] = 519,
-  [520] = 512,
+  [519] = 512,
+  [520] = 520,
   [521] = 521,
-  [522] = 511,
-  [523] = 512,
+  [522] = 522,
+  [523] = 523,
   [524] = 524,
   [525] = 525,
-  [526] = 521,
-  [527] = 501,
-  [528] = 528,
+  [526] = 526,
+  [527] = 527,
+  [528] = 520,
   [529] = 529,
-  [530] = 530,
-  [531] = 531,
-  [532] = 521,
+  [530] = 512,
+  [531] = 520,
+  [532] = 532,
   [533] = 533,
-  [534] = 534,
-  [535] = 501,
-  [536] = 514,
+  [534] = 509,
+  [535] = 535,
+  [536] = 509,
   [537] = 537,
   [538] = 538,
+  [539] = 539,
+  [540] = 535,
+  [541] = 535,
+  [542] = 542,
+  [543] = 543,
+  [544] = 529,
+  [545] = 545,
+  [546] = 546,
 };
 
 static bool ts_lex(TSLexer *lexer, TSStateId state) {
@@ -3079,70 +3145,70 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
   eof = lexer->eof(lexer);
   switch (state) {
     case 0:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        ',', 428,
-        '-', 393,
-        '.', 433,
-        '/', 774,
-        '0', 775,
-        ';', 284,
-        '<', 287,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        ',', 420,
+        '-', 385,
+        '.', 425,
+        '/', 766,
+        '0', 767,
+        ';', 276,
+        '<', 279,
+        '=', 284,
+        '>', 280,
         '\\', 5,
-        'a', 612,
-        'c', 674,
-        'd', 626,
-        'f', 661,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 592,
-        'n', 618,
-        'o', 647,
-        'p', 683,
-        'r', 620,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 741,
-        '}', 740,
+        'a', 604,
+        'c', 666,
+        'd', 618,
+        'f', 653,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 584,
+        'n', 610,
+        'o', 639,
+        'p', 675,
+        'r', 612,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 733,
+        '}', 732,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(776);
+          lookahead == ' ') SKIP(242);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(768);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 1:
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'c', 521,
-        'd', 539,
-        'i', 485,
-        'm', 444,
-        'o', 488,
-        'p', 557,
-        's', 542,
-        '{', 741,
+        'c', 513,
+        'd', 531,
+        'i', 477,
+        'm', 436,
+        'o', 480,
+        'p', 549,
+        's', 534,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3151,66 +3217,66 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 2:
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'c', 151,
-        'd', 181,
-        'i', 118,
-        'm', 59,
-        'o', 120,
-        'p', 197,
-        's', 183,
+        'c', 145,
+        'd', 174,
+        'i', 113,
+        'm', 54,
+        'o', 115,
+        'p', 190,
+        's', 176,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(2);
       END_STATE();
     case 3:
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(595);
+      if (lookahead == 'm') ADVANCE(587);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(3);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 4:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       END_STATE();
     case 5:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (lookahead == '\r') ADVANCE(4);
       END_STATE();
     case 6:
-      if (lookahead == '\n') ADVANCE(763);
-      if (lookahead == '\r') ADVANCE(757);
-      if (lookahead != 0) ADVANCE(760);
+      if (lookahead == '\n') ADVANCE(755);
+      if (lookahead == '\r') ADVANCE(749);
+      if (lookahead != 0) ADVANCE(752);
       END_STATE();
     case 7:
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (('\t' <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
     case 8:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
@@ -3218,12 +3284,12 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
       END_STATE();
     case 9:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(417);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(409);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(9);
@@ -3231,55 +3297,55 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
     case 10:
-      if (lookahead == '"') ADVANCE(756);
-      if (lookahead == '#') ADVANCE(758);
+      if (lookahead == '"') ADVANCE(748);
+      if (lookahead == '#') ADVANCE(750);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(759);
+          lookahead == ' ') ADVANCE(751);
       if (lookahead != 0 &&
           lookahead != '\t' &&
-          lookahead != '\n') ADVANCE(760);
+          lookahead != '\n') ADVANCE(752);
       END_STATE();
     case 11:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '(') ADVANCE(742);
-      if (lookahead == '-') ADVANCE(392);
-      if (lookahead == '0') ADVANCE(753);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == 'i') ADVANCE(448);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(11);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 12:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(456);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(17);
+          lookahead == ' ') SKIP(16);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 12:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(502);
+      if (lookahead == '{') ADVANCE(733);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(19);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 13:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '.') ADVANCE(425);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(510);
-      if (lookahead == '{') ADVANCE(741);
+      if (lookahead == 't') ADVANCE(428);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
@@ -3287,5779 +3353,5640 @@ static bool ts_lex(TSLexer *lexer, TSStateId state) {
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 14:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '.') ADVANCE(433);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '=') ADVANCE(284);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(436);
-      if (lookahead == '{') ADVANCE(741);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(21);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 15:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '=') ADVANCE(292);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(16);
+          lookahead == ' ') SKIP(15);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(408);
+      END_STATE();
+    case 15:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '=') ADVANCE(284);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(15);
       END_STATE();
     case 16:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '=') ADVANCE(292);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'i') ADVANCE(75);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(16);
       END_STATE();
     case 17:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'i') ADVANCE(80);
+      if (lookahead == 'n') ADVANCE(155);
+      if (lookahead == 'r') ADVANCE(102);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(17);
       END_STATE();
     case 18:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(162);
-      if (lookahead == 'r') ADVANCE(107);
+      if (lookahead == 'n') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(464);
+      if (lookahead == '{') ADVANCE(733);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
-      END_STATE();
-    case 19:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'n') ADVANCE(531);
-      if (lookahead == 'r') ADVANCE(472);
-      if (lookahead == '{') ADVANCE(741);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(18);
+          lookahead == ' ') SKIP(17);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 19:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(140);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(19);
       END_STATE();
     case 20:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(146);
+      if (lookahead == 't') ADVANCE(51);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(20);
       END_STATE();
     case 21:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 't') ADVANCE(56);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(21);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(333);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(334);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 22:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(22);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(426);
       END_STATE();
     case 23:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(23);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(341);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
     case 24:
-      if (lookahead == '#') ADVANCE(761);
+      if (lookahead == '#') ADVANCE(753);
       if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
+      if (lookahead == '{') ADVANCE(731);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(24);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
-      END_STATE();
-    case 25:
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '{') ADVANCE(739);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(25);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(407);
+      END_STATE();
+    case 25:
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '{') ADVANCE(731);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(25);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(230);
       END_STATE();
     case 26:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 42,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 39,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 27:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
+        '%', 764,
+        '.', 224,
         '0', 28,
-        'B', 48,
-        'b', 48,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
       if (('1' <= lookahead && lookahead <= '9')) ADVANCE(29);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
     case 28:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
+        '%', 764,
+        '.', 224,
         '2', 26,
-        ':', 248,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 29:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        ':', 248,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 224,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
       END_STATE();
     case 30:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        'B', 48,
-        'b', 48,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        '.', 225,
+        'B', 216,
+        'b', 216,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 215,
+        'm', 215,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
       END_STATE();
     case 31:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 232,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'Q', 303,
+        'a', 77,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 32:
       ADVANCE_MAP(
-        '%', 772,
-        '.', 233,
-        'M', 225,
-        'm', 225,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 757,
+        'b', 757,
+        'G', 759,
+        'g', 759,
+        'K', 759,
+        'k', 759,
+        'M', 759,
+        'm', 759,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 33:
       ADVANCE_MAP(
-        '%', 772,
-        'Q', 311,
-        'a', 82,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 216,
+        'b', 216,
+        'G', 214,
+        'g', 214,
+        'K', 214,
+        'k', 214,
+        'M', 215,
+        'm', 215,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
       END_STATE();
     case 34:
       ADVANCE_MAP(
-        '%', 772,
-        'B', 224,
-        'b', 224,
-        'G', 221,
-        'g', 221,
-        'K', 221,
-        'k', 221,
-        'M', 222,
-        'm', 222,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
+        '%', 764,
+        'B', 762,
+        'b', 762,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
       );
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
     case 35:
-      ADVANCE_MAP(
-        '%', 772,
-        'B', 770,
-        'b', 770,
-        'G', 767,
-        'g', 767,
-        'K', 767,
-        'k', 767,
-        'M', 768,
-        'm', 768,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
     case 36:
-      ADVANCE_MAP(
-        '%', 772,
-        'M', 225,
-        'm', 225,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'U', 225,
-        'u', 225,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (lookahead == '.') ADVANCE(285);
       END_STATE();
     case 37:
-      if (lookahead == '-') ADVANCE(54);
+      if (lookahead == '.') ADVANCE(223);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
       END_STATE();
     case 38:
-      if (lookahead == '.') ADVANCE(293);
+      if (lookahead == '.') ADVANCE(226);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
     case 39:
-      if (lookahead == '.') ADVANCE(231);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+      if (lookahead == '1') ADVANCE(31);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
       END_STATE();
     case 40:
-      ADVANCE_MAP(
-        '.', 234,
-        'B', 765,
-        'b', 765,
-        'G', 769,
-        'g', 769,
-        'K', 769,
-        'k', 769,
-        'M', 769,
-        'm', 769,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
-      END_STATE();
-    case 41:
-      if (lookahead == '.') ADVANCE(235);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
-      END_STATE();
-    case 42:
-      if (lookahead == '1') ADVANCE(33);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
-      END_STATE();
-    case 43:
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == ':') ADVANCE(769);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 41:
+      if (lookahead == ':') ADVANCE(222);
+      END_STATE();
+    case 42:
+      if (lookahead == ':') ADVANCE(222);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
+      END_STATE();
+    case 43:
+      if (lookahead == ':') ADVANCE(239);
       END_STATE();
     case 44:
-      if (lookahead == ':') ADVANCE(230);
+      if (lookahead == ':') ADVANCE(231);
       END_STATE();
     case 45:
-      if (lookahead == ':') ADVANCE(230);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
+      if (lookahead == ':') ADVANCE(233);
       END_STATE();
     case 46:
-      if (lookahead == ':') ADVANCE(248);
+      if (lookahead == ':') ADVANCE(235);
       END_STATE();
     case 47:
-      if (lookahead == ':') ADVANCE(248);
-      if (lookahead == 'v') ADVANCE(367);
+      if (lookahead == ':') ADVANCE(237);
       END_STATE();
     case 48:
-      if (lookahead == ':') ADVANCE(248);
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+      if (lookahead == '>') ADVANCE(332);
       END_STATE();
     case 49:
-      if (lookahead == ':') ADVANCE(240);
+      if (lookahead == '>') ADVANCE(293);
       END_STATE();
     case 50:
-      if (lookahead == ':') ADVANCE(242);
-      END_STATE();
-    case 51:
-      if (lookahead == ':') ADVANCE(244);
-      END_STATE();
-    case 52:
-      if (lookahead == ':') ADVANCE(246);
-      END_STATE();
-    case 53:
-      if (lookahead == '>') ADVANCE(340);
-      END_STATE();
-    case 54:
-      if (lookahead == '>') ADVANCE(301);
-      END_STATE();
-    case 55:
-      if (lookahead == ']') ADVANCE(44);
+      if (lookahead == ']') ADVANCE(41);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
+      END_STATE();
+    case 51:
+      if (lookahead == 'a') ADVANCE(63);
+      END_STATE();
+    case 52:
+      if (lookahead == 'a') ADVANCE(63);
+      if (lookahead == 'o') ADVANCE(369);
+      END_STATE();
+    case 53:
+      if (lookahead == 'a') ADVANCE(338);
+      END_STATE();
+    case 54:
+      if (lookahead == 'a') ADVANCE(180);
+      END_STATE();
+    case 55:
+      if (lookahead == 'a') ADVANCE(180);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 56:
-      if (lookahead == 'a') ADVANCE(68);
+      if (lookahead == 'a') ADVANCE(66);
       END_STATE();
     case 57:
-      if (lookahead == 'a') ADVANCE(68);
-      if (lookahead == 'o') ADVANCE(377);
+      if (lookahead == 'a') ADVANCE(66);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 58:
-      if (lookahead == 'a') ADVANCE(346);
+      if (lookahead == 'a') ADVANCE(64);
       END_STATE();
     case 59:
-      if (lookahead == 'a') ADVANCE(187);
+      if (lookahead == 'a') ADVANCE(141);
       END_STATE();
     case 60:
-      if (lookahead == 'a') ADVANCE(187);
-      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(72);
       END_STATE();
     case 61:
-      if (lookahead == 'a') ADVANCE(71);
+      if (lookahead == 'a') ADVANCE(129);
       END_STATE();
     case 62:
-      if (lookahead == 'a') ADVANCE(71);
-      if (lookahead == 'm') ADVANCE(173);
+      if (lookahead == 'a') ADVANCE(183);
       END_STATE();
     case 63:
-      if (lookahead == 'a') ADVANCE(69);
+      if (lookahead == 'b') ADVANCE(133);
       END_STATE();
     case 64:
-      if (lookahead == 'a') ADVANCE(147);
+      if (lookahead == 'b') ADVANCE(99);
       END_STATE();
     case 65:
-      if (lookahead == 'a') ADVANCE(77);
+      if (lookahead == 'c') ADVANCE(320);
       END_STATE();
     case 66:
-      if (lookahead == 'a') ADVANCE(134);
+      if (lookahead == 'c') ADVANCE(109);
       END_STATE();
     case 67:
-      if (lookahead == 'a') ADVANCE(190);
+      if (lookahead == 'c') ADVANCE(341);
       END_STATE();
     case 68:
-      if (lookahead == 'b') ADVANCE(139);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
       END_STATE();
     case 69:
-      if (lookahead == 'b') ADVANCE(104);
+      if (lookahead == 'c') ADVANCE(167);
+      if (lookahead == 'f') ADVANCE(121);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 70:
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'c') ADVANCE(61);
       END_STATE();
     case 71:
-      if (lookahead == 'c') ADVANCE(114);
+      if (lookahead == 'c') ADVANCE(61);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 72:
-      if (lookahead == 'c') ADVANCE(349);
+      if (lookahead == 'c') ADVANCE(110);
       END_STATE();
     case 73:
-      if (lookahead == 'c') ADVANCE(174);
-      if (lookahead == 'f') ADVANCE(126);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 74:
-      if (lookahead == 'c') ADVANCE(174);
-      if (lookahead == 'f') ADVANCE(126);
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 'c') ADVANCE(159);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 75:
-      if (lookahead == 'c') ADVANCE(66);
+      if (lookahead == 'd') ADVANCE(300);
       END_STATE();
     case 76:
-      if (lookahead == 'c') ADVANCE(66);
-      if (lookahead == 'o') ADVANCE(133);
+      if (lookahead == 'd') ADVANCE(300);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(115);
+      if (lookahead == 'd') ADVANCE(304);
       END_STATE();
     case 78:
-      if (lookahead == 'c') ADVANCE(166);
-      if (lookahead == 'p') ADVANCE(168);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'd') ADVANCE(398);
       END_STATE();
     case 79:
-      if (lookahead == 'c') ADVANCE(166);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'd') ADVANCE(86);
       END_STATE();
     case 80:
-      if (lookahead == 'd') ADVANCE(308);
+      if (lookahead == 'd') ADVANCE(210);
       END_STATE();
     case 81:
-      if (lookahead == 'd') ADVANCE(308);
-      if (lookahead == 'i') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'd') ADVANCE(184);
       END_STATE();
     case 82:
-      if (lookahead == 'd') ADVANCE(312);
+      if (lookahead == 'e') ADVANCE(209);
       END_STATE();
     case 83:
-      if (lookahead == 'd') ADVANCE(406);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(69);
       END_STATE();
     case 84:
-      if (lookahead == 'd') ADVANCE(217);
+      if (lookahead == 'e') ADVANCE(209);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 85:
-      if (lookahead == 'd') ADVANCE(89);
+      if (lookahead == 'e') ADVANCE(57);
       END_STATE();
     case 86:
-      if (lookahead == 'd') ADVANCE(191);
+      if (lookahead == 'e') ADVANCE(297);
       END_STATE();
     case 87:
-      if (lookahead == 'e') ADVANCE(47);
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(74);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'e') ADVANCE(281);
       END_STATE();
     case 88:
-      if (lookahead == 'e') ADVANCE(62);
-      END_STATE();
-    case 89:
       if (lookahead == 'e') ADVANCE(305);
       END_STATE();
+    case 89:
+      if (lookahead == 'e') ADVANCE(381);
+      END_STATE();
     case 90:
-      if (lookahead == 'e') ADVANCE(289);
+      if (lookahead == 'e') ADVANCE(212);
       END_STATE();
     case 91:
-      if (lookahead == 'e') ADVANCE(313);
+      if (lookahead == 'e') ADVANCE(212);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 92:
-      if (lookahead == 'e') ADVANCE(389);
+      if (lookahead == 'e') ADVANCE(350);
       END_STATE();
     case 93:
-      if (lookahead == 'e') ADVANCE(219);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
       END_STATE();
     case 94:
-      if (lookahead == 'e') ADVANCE(219);
-      if (lookahead == 'o') ADVANCE(188);
+      if (lookahead == 'e') ADVANCE(106);
+      if (lookahead == 'i') ADVANCE(163);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 95:
-      if (lookahead == 'e') ADVANCE(358);
+      if (lookahead == 'e') ADVANCE(60);
       END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'e') ADVANCE(139);
       END_STATE();
     case 97:
-      if (lookahead == 'e') ADVANCE(216);
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(73);
+      if (lookahead == 'e') ADVANCE(132);
       END_STATE();
     case 98:
-      if (lookahead == 'e') ADVANCE(111);
-      if (lookahead == 'i') ADVANCE(170);
+      if (lookahead == 'e') ADVANCE(119);
       END_STATE();
     case 99:
-      if (lookahead == 'e') ADVANCE(111);
-      if (lookahead == 'i') ADVANCE(170);
-      if (lookahead == 'o') ADVANCE(209);
+      if (lookahead == 'e') ADVANCE(130);
       END_STATE();
     case 100:
-      if (lookahead == 'e') ADVANCE(65);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 'o') ADVANCE(79);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 101:
-      if (lookahead == 'e') ADVANCE(145);
+      if (lookahead == 'e') ADVANCE(204);
+      if (lookahead == 't') ADVANCE(206);
       END_STATE();
     case 102:
-      if (lookahead == 'e') ADVANCE(138);
+      if (lookahead == 'e') ADVANCE(56);
       END_STATE();
     case 103:
-      if (lookahead == 'e') ADVANCE(124);
+      if (lookahead == 'e') ADVANCE(178);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(135);
+      if (lookahead == 'f') ADVANCE(371);
       END_STATE();
     case 105:
-      if (lookahead == 'e') ADVANCE(211);
-      if (lookahead == 'o') ADVANCE(85);
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'f') ADVANCE(374);
       END_STATE();
     case 106:
-      if (lookahead == 'e') ADVANCE(211);
-      if (lookahead == 't') ADVANCE(213);
+      if (lookahead == 'f') ADVANCE(389);
       END_STATE();
     case 107:
-      if (lookahead == 'e') ADVANCE(61);
+      if (lookahead == 'g') ADVANCE(111);
       END_STATE();
     case 108:
-      if (lookahead == 'e') ADVANCE(185);
+      if (lookahead == 'g') ADVANCE(89);
       END_STATE();
     case 109:
-      if (lookahead == 'f') ADVANCE(379);
+      if (lookahead == 'h') ADVANCE(287);
       END_STATE();
     case 110:
-      if (lookahead == 'f') ADVANCE(382);
+      if (lookahead == 'h') ADVANCE(290);
       END_STATE();
     case 111:
-      if (lookahead == 'f') ADVANCE(397);
+      if (lookahead == 'h') ADVANCE(198);
       END_STATE();
     case 112:
-      if (lookahead == 'g') ADVANCE(116);
+      if (lookahead == 'h') ADVANCE(162);
       END_STATE();
     case 113:
-      if (lookahead == 'g') ADVANCE(92);
+      if (lookahead == 'i') ADVANCE(104);
       END_STATE();
     case 114:
-      if (lookahead == 'h') ADVANCE(295);
+      if (lookahead == 'i') ADVANCE(104);
+      if (lookahead == 'p') ADVANCE(172);
       END_STATE();
     case 115:
-      if (lookahead == 'h') ADVANCE(298);
+      if (lookahead == 'i') ADVANCE(105);
       END_STATE();
     case 116:
-      if (lookahead == 'h') ADVANCE(205);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(294);
       END_STATE();
     case 117:
-      if (lookahead == 'h') ADVANCE(169);
+      if (lookahead == 'i') ADVANCE(105);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 118:
-      if (lookahead == 'i') ADVANCE(109);
+      if (lookahead == 'i') ADVANCE(81);
       END_STATE();
     case 119:
-      if (lookahead == 'i') ADVANCE(109);
-      if (lookahead == 'p') ADVANCE(179);
+      if (lookahead == 'i') ADVANCE(107);
       END_STATE();
     case 120:
-      if (lookahead == 'i') ADVANCE(110);
+      if (lookahead == 'i') ADVANCE(143);
       END_STATE();
     case 121:
-      if (lookahead == 'i') ADVANCE(110);
-      if (lookahead == 'n') ADVANCE(302);
+      if (lookahead == 'i') ADVANCE(97);
       END_STATE();
     case 122:
-      if (lookahead == 'i') ADVANCE(110);
-      if (lookahead == 'n') ADVANCE(141);
+      if (lookahead == 'i') ADVANCE(67);
       END_STATE();
     case 123:
-      if (lookahead == 'i') ADVANCE(86);
+      if (lookahead == 'i') ADVANCE(53);
       END_STATE();
     case 124:
-      if (lookahead == 'i') ADVANCE(112);
+      if (lookahead == 'i') ADVANCE(197);
       END_STATE();
     case 125:
-      if (lookahead == 'i') ADVANCE(149);
+      if (lookahead == 'k') ADVANCE(414);
       END_STATE();
     case 126:
-      if (lookahead == 'i') ADVANCE(102);
+      if (lookahead == 'k') ADVANCE(377);
       END_STATE();
     case 127:
-      if (lookahead == 'i') ADVANCE(72);
+      if (lookahead == 'k') ADVANCE(344);
       END_STATE();
     case 128:
-      if (lookahead == 'i') ADVANCE(58);
+      if (lookahead == 'k') ADVANCE(208);
       END_STATE();
     case 129:
-      if (lookahead == 'i') ADVANCE(204);
+      if (lookahead == 'l') ADVANCE(311);
       END_STATE();
     case 130:
-      if (lookahead == 'k') ADVANCE(422);
+      if (lookahead == 'l') ADVANCE(404);
       END_STATE();
     case 131:
-      if (lookahead == 'k') ADVANCE(385);
+      if (lookahead == 'l') ADVANCE(148);
+      if (lookahead == 'r') ADVANCE(153);
+      if (lookahead == 'w') ADVANCE(136);
       END_STATE();
     case 132:
-      if (lookahead == 'k') ADVANCE(352);
+      if (lookahead == 'l') ADVANCE(78);
       END_STATE();
     case 133:
-      if (lookahead == 'k') ADVANCE(215);
+      if (lookahead == 'l') ADVANCE(87);
       END_STATE();
     case 134:
-      if (lookahead == 'l') ADVANCE(319);
+      if (lookahead == 'l') ADVANCE(58);
       END_STATE();
     case 135:
-      if (lookahead == 'l') ADVANCE(412);
+      if (lookahead == 'l') ADVANCE(120);
       END_STATE();
     case 136:
-      if (lookahead == 'l') ADVANCE(155);
-      if (lookahead == 'r') ADVANCE(160);
-      if (lookahead == 'w') ADVANCE(142);
+      if (lookahead == 'm') ADVANCE(62);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(155);
-      if (lookahead == 'r') ADVANCE(160);
-      if (lookahead == 'w') ADVANCE(142);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'm') ADVANCE(365);
       END_STATE();
     case 138:
-      if (lookahead == 'l') ADVANCE(83);
+      if (lookahead == 'm') ADVANCE(192);
       END_STATE();
     case 139:
-      if (lookahead == 'l') ADVANCE(90);
+      if (lookahead == 'm') ADVANCE(166);
       END_STATE();
     case 140:
-      if (lookahead == 'l') ADVANCE(63);
+      if (lookahead == 'n') ADVANCE(294);
       END_STATE();
     case 141:
-      if (lookahead == 'l') ADVANCE(125);
+      if (lookahead == 'n') ADVANCE(108);
       END_STATE();
     case 142:
-      if (lookahead == 'm') ADVANCE(67);
+      if (lookahead == 'n') ADVANCE(200);
       END_STATE();
     case 143:
-      if (lookahead == 'm') ADVANCE(373);
+      if (lookahead == 'n') ADVANCE(127);
       END_STATE();
     case 144:
-      if (lookahead == 'm') ADVANCE(199);
+      if (lookahead == 'n') ADVANCE(135);
       END_STATE();
     case 145:
-      if (lookahead == 'm') ADVANCE(173);
+      if (lookahead == 'o') ADVANCE(205);
+      if (lookahead == 't') ADVANCE(417);
       END_STATE();
     case 146:
-      if (lookahead == 'n') ADVANCE(302);
+      if (lookahead == 'o') ADVANCE(71);
       END_STATE();
     case 147:
-      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'o') ADVANCE(79);
       END_STATE();
     case 148:
-      if (lookahead == 'n') ADVANCE(207);
+      if (lookahead == 'o') ADVANCE(211);
       END_STATE();
     case 149:
-      if (lookahead == 'n') ADVANCE(132);
+      if (lookahead == 'o') ADVANCE(128);
       END_STATE();
     case 150:
-      if (lookahead == 'n') ADVANCE(141);
+      if (lookahead == 'o') ADVANCE(317);
       END_STATE();
     case 151:
-      if (lookahead == 'o') ADVANCE(212);
-      if (lookahead == 't') ADVANCE(425);
+      if (lookahead == 'o') ADVANCE(392);
       END_STATE();
     case 152:
-      if (lookahead == 'o') ADVANCE(212);
-      if (lookahead == 't') ADVANCE(425);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
+      if (lookahead == 'o') ADVANCE(207);
       END_STATE();
     case 153:
-      if (lookahead == 'o') ADVANCE(76);
+      if (lookahead == 'o') ADVANCE(137);
       END_STATE();
     case 154:
-      if (lookahead == 'o') ADVANCE(85);
+      if (lookahead == 'o') ADVANCE(202);
       END_STATE();
     case 155:
-      if (lookahead == 'o') ADVANCE(218);
+      if (lookahead == 'o') ADVANCE(181);
       END_STATE();
     case 156:
-      if (lookahead == 'o') ADVANCE(133);
-      END_STATE();
-    case 157:
-      if (lookahead == 'o') ADVANCE(325);
-      END_STATE();
-    case 158:
-      if (lookahead == 'o') ADVANCE(400);
-      END_STATE();
-    case 159:
-      if (lookahead == 'o') ADVANCE(214);
-      END_STATE();
-    case 160:
-      if (lookahead == 'o') ADVANCE(143);
-      END_STATE();
-    case 161:
-      if (lookahead == 'o') ADVANCE(209);
-      END_STATE();
-    case 162:
-      if (lookahead == 'o') ADVANCE(188);
-      END_STATE();
-    case 163:
-      if (lookahead == 'o') ADVANCE(184);
-      END_STATE();
-    case 164:
-      if (lookahead == 'o') ADVANCE(184);
-      if (lookahead == 'r') ADVANCE(99);
-      END_STATE();
-    case 165:
-      if (lookahead == 'o') ADVANCE(192);
-      END_STATE();
-    case 166:
-      if (lookahead == 'o') ADVANCE(178);
-      END_STATE();
-    case 167:
-      if (lookahead == 'o') ADVANCE(75);
-      END_STATE();
-    case 168:
-      if (lookahead == 'o') ADVANCE(194);
-      END_STATE();
-    case 169:
       if (lookahead == 'o') ADVANCE(177);
       END_STATE();
+    case 157:
+      if (lookahead == 'o') ADVANCE(177);
+      if (lookahead == 'r') ADVANCE(94);
+      END_STATE();
+    case 158:
+      if (lookahead == 'o') ADVANCE(185);
+      END_STATE();
+    case 159:
+      if (lookahead == 'o') ADVANCE(171);
+      END_STATE();
+    case 160:
+      if (lookahead == 'o') ADVANCE(70);
+      END_STATE();
+    case 161:
+      if (lookahead == 'o') ADVANCE(187);
+      END_STATE();
+    case 162:
+      if (lookahead == 'o') ADVANCE(170);
+      END_STATE();
+    case 163:
+      if (lookahead == 'o') ADVANCE(182);
+      END_STATE();
+    case 164:
+      if (lookahead == 'o') ADVANCE(149);
+      END_STATE();
+    case 165:
+      if (lookahead == 'o') ADVANCE(203);
+      END_STATE();
+    case 166:
+      if (lookahead == 'o') ADVANCE(201);
+      END_STATE();
+    case 167:
+      if (lookahead == 'p') ADVANCE(401);
+      END_STATE();
+    case 168:
+      if (lookahead == 'p') ADVANCE(308);
+      END_STATE();
+    case 169:
+      if (lookahead == 'p') ADVANCE(362);
+      END_STATE();
     case 170:
-      if (lookahead == 'o') ADVANCE(189);
+      if (lookahead == 'p') ADVANCE(353);
       END_STATE();
     case 171:
-      if (lookahead == 'o') ADVANCE(156);
+      if (lookahead == 'p') ADVANCE(92);
       END_STATE();
     case 172:
-      if (lookahead == 'o') ADVANCE(210);
+      if (lookahead == 'p') ADVANCE(188);
       END_STATE();
     case 173:
-      if (lookahead == 'o') ADVANCE(208);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(68);
       END_STATE();
     case 174:
-      if (lookahead == 'p') ADVANCE(409);
+      if (lookahead == 'p') ADVANCE(158);
+      if (lookahead == 's') ADVANCE(193);
       END_STATE();
     case 175:
-      if (lookahead == 'p') ADVANCE(316);
+      if (lookahead == 'p') ADVANCE(161);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(370);
+      if (lookahead == 'p') ADVANCE(161);
+      if (lookahead == 'r') ADVANCE(65);
       END_STATE();
     case 177:
-      if (lookahead == 'p') ADVANCE(361);
+      if (lookahead == 'r') ADVANCE(194);
       END_STATE();
     case 178:
-      if (lookahead == 'p') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(421);
       END_STATE();
     case 179:
-      if (lookahead == 'p') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(93);
       END_STATE();
     case 180:
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(73);
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
     case 181:
-      if (lookahead == 'p') ADVANCE(165);
-      if (lookahead == 's') ADVANCE(200);
+      if (lookahead == 'r') ADVANCE(95);
       END_STATE();
     case 182:
-      if (lookahead == 'p') ADVANCE(168);
+      if (lookahead == 'r') ADVANCE(124);
       END_STATE();
     case 183:
-      if (lookahead == 'p') ADVANCE(168);
-      if (lookahead == 'r') ADVANCE(70);
+      if (lookahead == 'r') ADVANCE(126);
       END_STATE();
     case 184:
-      if (lookahead == 'r') ADVANCE(201);
+      if (lookahead == 'r') ADVANCE(59);
       END_STATE();
     case 185:
-      if (lookahead == 'r') ADVANCE(429);
+      if (lookahead == 'r') ADVANCE(195);
       END_STATE();
     case 186:
-      if (lookahead == 'r') ADVANCE(98);
+      if (lookahead == 'r') ADVANCE(152);
       END_STATE();
     case 187:
-      if (lookahead == 'r') ADVANCE(130);
+      if (lookahead == 'r') ADVANCE(196);
       END_STATE();
     case 188:
-      if (lookahead == 'r') ADVANCE(100);
+      if (lookahead == 'r') ADVANCE(165);
       END_STATE();
     case 189:
-      if (lookahead == 'r') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(122);
       END_STATE();
     case 190:
-      if (lookahead == 'r') ADVANCE(131);
+      if (lookahead == 'r') ADVANCE(154);
       END_STATE();
     case 191:
-      if (lookahead == 'r') ADVANCE(64);
+      if (lookahead == 's') ADVANCE(347);
       END_STATE();
     case 192:
-      if (lookahead == 'r') ADVANCE(202);
+      if (lookahead == 's') ADVANCE(191);
       END_STATE();
     case 193:
-      if (lookahead == 'r') ADVANCE(159);
+      if (lookahead == 't') ADVANCE(323);
       END_STATE();
     case 194:
-      if (lookahead == 'r') ADVANCE(203);
+      if (lookahead == 't') ADVANCE(411);
       END_STATE();
     case 195:
-      if (lookahead == 'r') ADVANCE(172);
+      if (lookahead == 't') ADVANCE(329);
       END_STATE();
     case 196:
-      if (lookahead == 'r') ADVANCE(127);
+      if (lookahead == 't') ADVANCE(326);
       END_STATE();
     case 197:
-      if (lookahead == 'r') ADVANCE(161);
+      if (lookahead == 't') ADVANCE(213);
       END_STATE();
     case 198:
-      if (lookahead == 's') ADVANCE(355);
+      if (lookahead == 't') ADVANCE(356);
       END_STATE();
     case 199:
-      if (lookahead == 's') ADVANCE(198);
+      if (lookahead == 't') ADVANCE(112);
       END_STATE();
     case 200:
-      if (lookahead == 't') ADVANCE(331);
+      if (lookahead == 't') ADVANCE(103);
       END_STATE();
     case 201:
-      if (lookahead == 't') ADVANCE(419);
+      if (lookahead == 't') ADVANCE(88);
       END_STATE();
     case 202:
-      if (lookahead == 't') ADVANCE(337);
+      if (lookahead == 't') ADVANCE(150);
       END_STATE();
     case 203:
-      if (lookahead == 't') ADVANCE(334);
+      if (lookahead == 't') ADVANCE(151);
       END_STATE();
     case 204:
-      if (lookahead == 't') ADVANCE(220);
+      if (lookahead == 't') ADVANCE(189);
       END_STATE();
     case 205:
-      if (lookahead == 't') ADVANCE(364);
+      if (lookahead == 'u') ADVANCE(142);
       END_STATE();
     case 206:
-      if (lookahead == 't') ADVANCE(117);
+      if (lookahead == 'u') ADVANCE(314);
       END_STATE();
     case 207:
-      if (lookahead == 't') ADVANCE(108);
+      if (lookahead == 'u') ADVANCE(168);
       END_STATE();
     case 208:
-      if (lookahead == 't') ADVANCE(91);
+      if (lookahead == 'u') ADVANCE(169);
       END_STATE();
     case 209:
-      if (lookahead == 't') ADVANCE(157);
+      if (lookahead == 'v') ADVANCE(359);
       END_STATE();
     case 210:
-      if (lookahead == 't') ADVANCE(158);
+      if (lookahead == 'v') ADVANCE(138);
       END_STATE();
     case 211:
-      if (lookahead == 't') ADVANCE(196);
+      if (lookahead == 'w') ADVANCE(134);
       END_STATE();
     case 212:
-      if (lookahead == 'u') ADVANCE(148);
+      if (lookahead == 'x') ADVANCE(199);
       END_STATE();
     case 213:
-      if (lookahead == 'u') ADVANCE(322);
+      if (lookahead == 'y') ADVANCE(386);
       END_STATE();
     case 214:
-      if (lookahead == 'u') ADVANCE(175);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(216);
       END_STATE();
     case 215:
-      if (lookahead == 'u') ADVANCE(176);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(216);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(763);
       END_STATE();
     case 216:
-      if (lookahead == 'v') ADVANCE(367);
+      if (lookahead == 'I' ||
+          lookahead == 'i') ADVANCE(219);
+      if (lookahead == 'P' ||
+          lookahead == 'p') ADVANCE(218);
       END_STATE();
     case 217:
-      if (lookahead == 'v') ADVANCE(144);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(763);
       END_STATE();
     case 218:
-      if (lookahead == 'w') ADVANCE(140);
+      if (lookahead == 'S' ||
+          lookahead == 's') ADVANCE(756);
       END_STATE();
     case 219:
-      if (lookahead == 'x') ADVANCE(206);
+      if (lookahead == 'T' ||
+          lookahead == 't') ADVANCE(756);
       END_STATE();
     case 220:
-      if (lookahead == 'y') ADVANCE(394);
-      END_STATE();
-    case 221:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(224);
-      END_STATE();
-    case 222:
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(224);
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
-      END_STATE();
-    case 223:
-      ADVANCE_MAP(
-        'B', 765,
-        'b', 765,
-        'G', 769,
-        'g', 769,
-        'K', 769,
-        'k', 769,
-        'M', 769,
-        'm', 769,
-      );
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
-      END_STATE();
-    case 224:
-      if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
-      if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
-      END_STATE();
-    case 225:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
-      END_STATE();
-    case 226:
-      if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(764);
-      END_STATE();
-    case 227:
-      if (lookahead == 'T' ||
-          lookahead == 't') ADVANCE(764);
-      END_STATE();
-    case 228:
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
-    case 229:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(41);
+    case 221:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(38);
       END_STATE();
-    case 230:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+    case 222:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(424);
       END_STATE();
-    case 231:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(45);
+    case 223:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(42);
       END_STATE();
-    case 232:
+    case 224:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
+      END_STATE();
+    case 225:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(33);
+      END_STATE();
+    case 226:
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(37);
+      END_STATE();
+    case 227:
       if (('0' <= lookahead && lookahead <= '9')) ADVANCE(34);
       END_STATE();
+    case 228:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(747);
+      END_STATE();
+    case 229:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(765);
+      END_STATE();
+    case 230:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+      END_STATE();
+    case 231:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(229);
+      END_STATE();
+    case 232:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(44);
+      END_STATE();
     case 233:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(36);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(232);
       END_STATE();
     case 234:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(223);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(45);
       END_STATE();
     case 235:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(39);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(234);
       END_STATE();
     case 236:
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(35);
-      END_STATE();
-    case 237:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
-      END_STATE();
-    case 238:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(773);
-      END_STATE();
-    case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(46);
       END_STATE();
-    case 240:
+    case 237:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(236);
+      END_STATE();
+    case 238:
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(47);
+      END_STATE();
+    case 239:
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
           ('a' <= lookahead && lookahead <= 'f')) ADVANCE(238);
       END_STATE();
-    case 241:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(49);
-      END_STATE();
-    case 242:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(241);
-      END_STATE();
-    case 243:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
-      END_STATE();
-    case 244:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(243);
-      END_STATE();
-    case 245:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(51);
-      END_STATE();
-    case 246:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(245);
-      END_STATE();
-    case 247:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(52);
-      END_STATE();
-    case 248:
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(247);
-      END_STATE();
-    case 249:
+    case 240:
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(55);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(50);
       END_STATE();
-    case 250:
+    case 241:
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(760);
+          lookahead != '\n') ADVANCE(752);
       END_STATE();
-    case 251:
-      if (eof) ADVANCE(283);
+    case 242:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        ',', 428,
-        '-', 393,
-        '/', 388,
-        '0', 753,
-        ';', 284,
-        '<', 287,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        ',', 420,
+        '-', 385,
+        '/', 380,
+        '0', 745,
+        ';', 276,
+        '<', 279,
+        '=', 284,
+        '>', 280,
         '\\', 5,
-        'a', 612,
-        'c', 674,
-        'd', 626,
-        'f', 661,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 592,
-        'n', 618,
-        'o', 647,
-        'p', 683,
-        'r', 620,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-        '}', 740,
+        'a', 604,
+        'c', 666,
+        'd', 618,
+        'f', 653,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 584,
+        'n', 610,
+        'o', 639,
+        'p', 675,
+        'r', 612,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+        '}', 732,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(251);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
+          lookahead == ' ') SKIP(242);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 252:
-      if (eof) ADVANCE(283);
+    case 243:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        '%', 746,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 38,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '%', 738,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 36,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'm', 723,
-        't', 590,
-        '{', 739,
-        '}', 740,
+        'm', 715,
+        't', 582,
+        '{', 731,
+        '}', 732,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(243);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 244:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '"', 748,
+        '#', 753,
+        '0', 745,
+        ';', 276,
+        '<', 278,
+        '=', 284,
+        '>', 280,
+        '\\', 5,
+        'a', 80,
+        'd', 84,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 100,
+        'n', 91,
+        'o', 117,
+        'p', 157,
+        'r', 85,
+        's', 73,
+        't', 52,
+        'u', 118,
+        'v', 123,
+        'w', 98,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(244);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      END_STATE();
+    case 245:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '(', 734,
+        ')', 735,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 36,
+        '/', 380,
+        '0', 739,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '=', 284,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+        '}', 732,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(245);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 246:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '.', 425,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 247:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '%', 738,
+        '*', 737,
+        '+', 736,
+        '-', 384,
+        '/', 380,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(247);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 248:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '(', 734,
+        '-', 384,
+        '0', 745,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(248);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 249:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ',', 420,
+        '-', 384,
+        '/', 380,
+        '8', 27,
+        ';', 276,
+        '<', 279,
+        '>', 280,
+        '\\', 5,
+        'c', 145,
+        'd', 83,
+        'f', 131,
+        'g', 186,
+        'i', 76,
+        'l', 146,
+        'm', 55,
+        'n', 155,
+        'o', 116,
+        'p', 157,
+        'r', 85,
+        's', 176,
+        't', 52,
+        'u', 118,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(249);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(29);
+      END_STATE();
+    case 250:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '.', 425,
+        '/', 766,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(252);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 251:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '.', 425,
+        '/', 766,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'd', 689,
+        'p', 705,
+        's', 692,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(253);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 252:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'a', 574,
+        'c', 577,
+        'd', 575,
+        'f', 576,
+        'g', 698,
+        'i', 605,
+        'l', 667,
+        'm', 585,
+        'n', 611,
+        'o', 640,
+        'p', 675,
+        'r', 622,
+        's', 603,
+        't', 581,
+        'u', 642,
+        'v', 637,
+        'w', 620,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(252);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(580);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 253:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '-', 48,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'a', 84,
-        'd', 97,
-        'f', 136,
-        'g', 193,
-        'i', 81,
-        'l', 153,
-        'm', 105,
-        'n', 94,
-        'o', 122,
-        'p', 164,
-        'r', 88,
-        's', 78,
-        't', 57,
-        'u', 123,
-        'v', 128,
-        'w', 103,
-        '{', 741,
+        'd', 689,
+        'p', 705,
+        's', 692,
+        '{', 731,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+          lookahead == ' ') SKIP(253);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 254:
-      if (eof) ADVANCE(283);
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '"', 756,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '=', 292,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        '/', 766,
+        ';', 276,
+        '<', 279,
+        '>', 280,
         '\\', 5,
-        'a', 84,
-        'd', 97,
-        'f', 136,
-        'g', 193,
-        'i', 81,
-        'l', 153,
-        'm', 105,
-        'n', 94,
-        'o', 122,
-        'p', 164,
-        'r', 88,
-        's', 78,
-        't', 57,
-        'u', 123,
-        'v', 128,
-        'w', 103,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(254);
-      END_STATE();
-    case 255:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '(', 742,
-        ')', 743,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 38,
-        '/', 388,
-        '0', 747,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '=', 292,
-        '>', 288,
-        '\\', 5,
-        '{', 739,
-        '}', 740,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(255);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 256:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '.', 433,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 257:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '%', 746,
-        '*', 745,
-        '+', 744,
-        '-', 392,
-        '/', 388,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(257);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 258:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ',', 428,
-        '-', 392,
-        '/', 388,
-        '8', 27,
-        ';', 284,
-        '<', 287,
-        '>', 288,
-        '\\', 5,
-        'c', 152,
-        'd', 87,
-        'f', 137,
-        'g', 193,
-        'i', 81,
-        'l', 153,
-        'm', 60,
-        'n', 162,
-        'o', 121,
-        'p', 164,
-        'r', 88,
-        's', 183,
-        't', 57,
-        'u', 123,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(258);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'e')) ADVANCE(239);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(30);
-      END_STATE();
-    case 259:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '.', 433,
-        '/', 774,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 260:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '.', 433,
-        '/', 774,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 697,
-        'p', 713,
-        's', 700,
-        '{', 739,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(262);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 261:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'a', 582,
-        'c', 585,
-        'd', 583,
-        'f', 584,
-        'g', 706,
-        'i', 613,
-        'l', 675,
-        'm', 593,
-        'n', 619,
-        'o', 648,
-        'p', 683,
-        'r', 630,
-        's', 611,
-        't', 589,
-        'u', 650,
-        'v', 645,
-        'w', 628,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(261);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('b' <= lookahead && lookahead <= 'e')) ADVANCE(588);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('h' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 262:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '-', 53,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 697,
-        'p', 713,
-        's', 700,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(262);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(32);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 263:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        '/', 774,
-        ';', 284,
-        '<', 287,
-        '>', 288,
-        '\\', 5,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 264:
-      if (eof) ADVANCE(283);
+    case 255:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'd', 465,
-        'g', 555,
-        'i', 456,
-        'l', 522,
-        'p', 529,
-        'r', 468,
-        '{', 741,
+        'd', 457,
+        'g', 547,
+        'i', 448,
+        'l', 514,
+        'p', 521,
+        'r', 460,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(273);
+          lookahead == ' ') SKIP(265);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 265:
-      if (eof) ADVANCE(283);
+    case 256:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'm', 526,
-        '{', 741,
+        'm', 518,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
+          lookahead == ' ') SKIP(268);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 266:
-      if (eof) ADVANCE(283);
+    case 257:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 267:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'a', 455,
-        'd', 465,
-        'l', 524,
-        'm', 470,
-        'n', 461,
-        'o', 512,
-        'p', 557,
-        's', 453,
-        't', 436,
-        'v', 493,
-        'w', 471,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 268:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '.', 433,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 538,
-        'f', 502,
-        'i', 484,
-        'l', 524,
-        'o', 488,
-        'p', 544,
-        's', 543,
-        't', 435,
-        'u', 486,
-        '{', 741,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(279);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 269:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '0', 753,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'c', 674,
-        'd', 697,
-        'i', 644,
-        'm', 594,
-        'o', 649,
-        'p', 713,
-        's', 700,
-        '{', 739,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(269);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 270:
-      if (eof) ADVANCE(283);
+    case 258:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '0', 751,
-        ':', 777,
-        ';', 284,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        '{', 739,
+        'a', 447,
+        'd', 457,
+        'l', 516,
+        'm', 462,
+        'n', 453,
+        'o', 504,
+        'p', 549,
+        's', 445,
+        't', 428,
+        'v', 485,
+        'w', 463,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(270);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 271:
-      if (eof) ADVANCE(283);
+    case 259:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        '0', 749,
-        ':', 777,
-        ';', 284,
-        '<', 37,
-        '>', 288,
-        '[', 249,
+        '\n', 277,
+        '#', 753,
+        '.', 425,
+        ';', 276,
+        '>', 280,
         '\\', 5,
-        'm', 594,
-        't', 590,
-        '{', 739,
+        'd', 530,
+        'f', 494,
+        'i', 476,
+        'l', 516,
+        'o', 480,
+        'p', 536,
+        's', 535,
+        't', 427,
+        'u', 478,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(271);
-      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(750);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 260:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '0', 743,
+        ':', 769,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(260);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(744);
       if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 272:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(287);
-      if (lookahead == '>') ADVANCE(288);
+    case 261:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        '0', 741,
+        ':', 769,
+        ';', 276,
+        '<', 35,
+        '>', 280,
+        '[', 240,
+        '\\', 5,
+        'm', 586,
+        't', 582,
+        '{', 731,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(261);
+      if (('1' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 262:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(279);
+      if (lookahead == '>') ADVANCE(280);
       if (lookahead == '\\') ADVANCE(5);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') SKIP(272);
+          lookahead == ' ') SKIP(262);
       END_STATE();
-    case 273:
-      if (eof) ADVANCE(283);
+    case 263:
+      if (eof) ADVANCE(275);
       ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
         '\\', 5,
-        'd', 96,
-        'g', 193,
-        'i', 80,
-        'l', 167,
-        'p', 163,
-        'r', 101,
+        'c', 666,
+        'd', 689,
+        'i', 636,
+        'm', 586,
+        'o', 641,
+        'p', 705,
+        's', 692,
+        '{', 733,
       );
       if (lookahead == '\t' ||
           lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 264:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'c', 666,
+        'd', 689,
+        'i', 636,
+        'm', 586,
+        'o', 641,
+        'p', 705,
+        's', 692,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(264);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 265:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'd', 82,
+        'g', 186,
+        'i', 75,
+        'l', 160,
+        'p', 156,
+        'r', 96,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(265);
+      END_STATE();
+    case 266:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '<', 278,
+        '>', 280,
+        '\\', 5,
+        'd', 619,
+        'g', 698,
+        'i', 606,
+        'l', 678,
+        'p', 676,
+        'r', 622,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(266);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 267:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(715);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(267);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 268:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(147);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(268);
+      END_STATE();
+    case 269:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '<') ADVANCE(278);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(269);
+      END_STATE();
+    case 270:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'a', 80,
+        'd', 82,
+        'l', 164,
+        'm', 101,
+        'n', 90,
+        'o', 144,
+        'p', 190,
+        's', 74,
+        't', 51,
+        'v', 123,
+        'w', 98,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(270);
+      END_STATE();
+    case 271:
+      if (eof) ADVANCE(275);
+      ADVANCE_MAP(
+        '\n', 277,
+        '#', 753,
+        ';', 276,
+        '>', 280,
+        '\\', 5,
+        'd', 173,
+        'f', 131,
+        'i', 114,
+        'l', 164,
+        'o', 115,
+        'p', 179,
+        's', 175,
+        't', 52,
+        'u', 118,
+      );
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(271);
+      END_STATE();
+    case 272:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'm') ADVANCE(671);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
+          lookahead == ' ') SKIP(272);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 273:
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'o') ADVANCE(662);
+      if (lookahead == '\t' ||
+          lookahead == '\r' ||
           lookahead == ' ') SKIP(273);
+      if (('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 274:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'd', 627,
-        'g', 706,
-        'i', 614,
-        'l', 686,
-        'p', 684,
-        'r', 630,
-      );
+      if (eof) ADVANCE(275);
+      if (lookahead == '\n') ADVANCE(277);
+      if (lookahead == '#') ADVANCE(753);
+      if (lookahead == ';') ADVANCE(276);
+      if (lookahead == '>') ADVANCE(280);
+      if (lookahead == '\\') ADVANCE(5);
+      if (lookahead == 'p') ADVANCE(676);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
           lookahead == ' ') SKIP(274);
       if (('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 275:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '<', 286,
-        '>', 288,
-        '\\', 5,
-        'm', 723,
-        '{', 739,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(275);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(40);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 276:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(286);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(154);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(276);
-      END_STATE();
-    case 277:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '<') ADVANCE(286);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(277);
-      END_STATE();
-    case 278:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'a', 84,
-        'd', 96,
-        'l', 171,
-        'm', 106,
-        'n', 93,
-        'o', 150,
-        'p', 197,
-        's', 79,
-        't', 56,
-        'v', 128,
-        'w', 103,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(278);
-      END_STATE();
-    case 279:
-      if (eof) ADVANCE(283);
-      ADVANCE_MAP(
-        '\n', 285,
-        '#', 761,
-        ';', 284,
-        '>', 288,
-        '\\', 5,
-        'd', 180,
-        'f', 136,
-        'i', 119,
-        'l', 171,
-        'o', 120,
-        'p', 186,
-        's', 182,
-        't', 57,
-        'u', 123,
-      );
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(279);
-      END_STATE();
-    case 280:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'm') ADVANCE(679);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(280);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 281:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'o') ADVANCE(670);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(281);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 282:
-      if (eof) ADVANCE(283);
-      if (lookahead == '\n') ADVANCE(285);
-      if (lookahead == '#') ADVANCE(761);
-      if (lookahead == ';') ADVANCE(284);
-      if (lookahead == '>') ADVANCE(288);
-      if (lookahead == '\\') ADVANCE(5);
-      if (lookahead == 'p') ADVANCE(684);
-      if (lookahead == '\t' ||
-          lookahead == '\r' ||
-          lookahead == ' ') SKIP(282);
-      if (('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 283:
       ACCEPT_TOKEN(ts_builtin_sym_end);
       END_STATE();
-    case 284:
+    case 276:
       ACCEPT_TOKEN(anon_sym_SEMI);
       END_STATE();
-    case 285:
+    case 277:
       ACCEPT_TOKEN(sym__newline);
       END_STATE();
-    case 286:
+    case 278:
       ACCEPT_TOKEN(anon_sym_LT);
       END_STATE();
-    case 287:
+    case 279:
       ACCEPT_TOKEN(anon_sym_LT);
-      if (lookahead == '-') ADVANCE(54);
+      if (lookahead == '-') ADVANCE(49);
       END_STATE();
-    case 288:
+    case 280:
       ACCEPT_TOKEN(anon_sym_GT);
       END_STATE();
-    case 289:
+    case 281:
       ACCEPT_TOKEN(anon_sym_table);
       END_STATE();
-    case 290:
+    case 282:
       ACCEPT_TOKEN(anon_sym_table);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 291:
+    case 283:
       ACCEPT_TOKEN(anon_sym_table);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 292:
+    case 284:
       ACCEPT_TOKEN(anon_sym_EQ);
       END_STATE();
-    case 293:
+    case 285:
       ACCEPT_TOKEN(anon_sym_DOT_DOT);
-      if (lookahead == '=') ADVANCE(294);
+      if (lookahead == '=') ADVANCE(286);
       END_STATE();
-    case 294:
+    case 286:
       ACCEPT_TOKEN(anon_sym_DOT_DOT_EQ);
       END_STATE();
-    case 295:
+    case 287:
       ACCEPT_TOKEN(anon_sym_reach);
       END_STATE();
-    case 296:
+    case 288:
       ACCEPT_TOKEN(anon_sym_reach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 297:
+    case 289:
       ACCEPT_TOKEN(anon_sym_reach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 298:
+    case 290:
       ACCEPT_TOKEN(anon_sym_noreach);
       END_STATE();
-    case 299:
+    case 291:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 300:
+    case 292:
       ACCEPT_TOKEN(anon_sym_noreach);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 301:
+    case 293:
       ACCEPT_TOKEN(anon_sym_LT_DASH_GT);
       END_STATE();
-    case 302:
+    case 294:
       ACCEPT_TOKEN(anon_sym_on);
+      END_STATE();
+    case 295:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 296:
+      ACCEPT_TOKEN(anon_sym_on);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 297:
+      ACCEPT_TOKEN(anon_sym_mode);
+      END_STATE();
+    case 298:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 299:
+      ACCEPT_TOKEN(anon_sym_mode);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 300:
+      ACCEPT_TOKEN(anon_sym_id);
+      END_STATE();
+    case 301:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 302:
+      ACCEPT_TOKEN(anon_sym_id);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 303:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 304:
-      ACCEPT_TOKEN(anon_sym_on);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 305:
-      ACCEPT_TOKEN(anon_sym_mode);
-      END_STATE();
-    case 306:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 307:
-      ACCEPT_TOKEN(anon_sym_mode);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 308:
-      ACCEPT_TOKEN(anon_sym_id);
-      END_STATE();
-    case 309:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 310:
-      ACCEPT_TOKEN(anon_sym_id);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 311:
       ACCEPT_TOKEN(anon_sym_802_DOT1Q);
       END_STATE();
-    case 312:
+    case 304:
       ACCEPT_TOKEN(anon_sym_802_DOT1ad);
       END_STATE();
-    case 313:
+    case 305:
       ACCEPT_TOKEN(anon_sym_remote);
+      END_STATE();
+    case 306:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 307:
+      ACCEPT_TOKEN(anon_sym_remote);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 308:
+      ACCEPT_TOKEN(anon_sym_group);
+      END_STATE();
+    case 309:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 310:
+      ACCEPT_TOKEN(anon_sym_group);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 311:
+      ACCEPT_TOKEN(anon_sym_local);
+      END_STATE();
+    case 312:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 313:
+      ACCEPT_TOKEN(anon_sym_local);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 314:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_mtu);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_remote);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 316:
-      ACCEPT_TOKEN(anon_sym_group);
+      ACCEPT_TOKEN(anon_sym_mtu);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 317:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_proto);
       END_STATE();
     case 318:
-      ACCEPT_TOKEN(anon_sym_group);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 319:
-      ACCEPT_TOKEN(anon_sym_local);
+      ACCEPT_TOKEN(anon_sym_proto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 320:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_src);
       END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_local);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_src);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_mtu);
+      ACCEPT_TOKEN(anon_sym_src);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 323:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dst);
       END_STATE();
     case 324:
-      ACCEPT_TOKEN(anon_sym_mtu);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 325:
-      ACCEPT_TOKEN(anon_sym_proto);
+      ACCEPT_TOKEN(anon_sym_dst);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 326:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_sport);
       END_STATE();
     case 327:
-      ACCEPT_TOKEN(anon_sym_proto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 328:
-      ACCEPT_TOKEN(anon_sym_src);
+      ACCEPT_TOKEN(anon_sym_sport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 329:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dport);
       END_STATE();
     case 330:
-      ACCEPT_TOKEN(anon_sym_src);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 331:
-      ACCEPT_TOKEN(anon_sym_dst);
+      ACCEPT_TOKEN(anon_sym_dport);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 332:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 333:
-      ACCEPT_TOKEN(anon_sym_dst);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 334:
-      ACCEPT_TOKEN(anon_sym_sport);
-      END_STATE();
-    case 335:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 336:
-      ACCEPT_TOKEN(anon_sym_sport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 337:
-      ACCEPT_TOKEN(anon_sym_dport);
-      END_STATE();
-    case 338:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 339:
-      ACCEPT_TOKEN(anon_sym_dport);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 340:
       ACCEPT_TOKEN(anon_sym_DASH_GT);
       END_STATE();
-    case 341:
+    case 333:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(341);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(333);
       END_STATE();
-    case 342:
+    case 334:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
-      if (lookahead == ':') ADVANCE(344);
+      if (lookahead == ':') ADVANCE(336);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(342);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(334);
       if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 343:
+    case 335:
       ACCEPT_TOKEN(aux_sym_class_id_token1);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(335);
       END_STATE();
-    case 344:
+    case 336:
       ACCEPT_TOKEN(aux_sym_class_id_token2);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(343);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(335);
       END_STATE();
-    case 345:
+    case 337:
       ACCEPT_TOKEN(sym_section_name);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(345);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(337);
+      END_STATE();
+    case 338:
+      ACCEPT_TOKEN(anon_sym_via);
+      END_STATE();
+    case 339:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 340:
+      ACCEPT_TOKEN(anon_sym_via);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 341:
+      ACCEPT_TOKEN(anon_sym_metric);
+      END_STATE();
+    case 342:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 343:
+      ACCEPT_TOKEN(anon_sym_metric);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 344:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      END_STATE();
+    case 345:
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_via);
+      ACCEPT_TOKEN(anon_sym_onlink);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 347:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_advmss);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_via);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_metric);
+      ACCEPT_TOKEN(anon_sym_advmss);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 350:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_scope);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_metric);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_onlink);
+      ACCEPT_TOKEN(anon_sym_scope);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 353:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_nexthop);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_onlink);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 355:
-      ACCEPT_TOKEN(anon_sym_advmss);
+      ACCEPT_TOKEN(anon_sym_nexthop);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 356:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_weight);
       END_STATE();
     case 357:
-      ACCEPT_TOKEN(anon_sym_advmss);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 358:
-      ACCEPT_TOKEN(anon_sym_scope);
+      ACCEPT_TOKEN(anon_sym_weight);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 359:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dev);
       END_STATE();
     case 360:
-      ACCEPT_TOKEN(anon_sym_scope);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 361:
-      ACCEPT_TOKEN(anon_sym_nexthop);
+      ACCEPT_TOKEN(anon_sym_dev);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_lookup);
       END_STATE();
     case 363:
-      ACCEPT_TOKEN(anon_sym_nexthop);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 364:
-      ACCEPT_TOKEN(anon_sym_weight);
+      ACCEPT_TOKEN(anon_sym_lookup);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_from);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_weight);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_from);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 367:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_from);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 368:
-      ACCEPT_TOKEN(anon_sym_dev);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(396);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 369:
-      ACCEPT_TOKEN(anon_sym_dev);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(395);
       END_STATE();
     case 370:
-      ACCEPT_TOKEN(anon_sym_lookup);
+      ACCEPT_TOKEN(anon_sym_to);
+      if (lookahead == 's') ADVANCE(397);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_iif);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_lookup);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 373:
-      ACCEPT_TOKEN(anon_sym_from);
+      ACCEPT_TOKEN(anon_sym_iif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_oif);
       END_STATE();
     case 375:
-      ACCEPT_TOKEN(anon_sym_from);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 376:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(404);
-      if (('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_oif);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 377:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_fwmark);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_to);
-      if (lookahead == 's') ADVANCE(405);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 379:
-      ACCEPT_TOKEN(anon_sym_iif);
+      ACCEPT_TOKEN(anon_sym_fwmark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 380:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 381:
-      ACCEPT_TOKEN(anon_sym_iif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 382:
-      ACCEPT_TOKEN(anon_sym_oif);
-      END_STATE();
-    case 383:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 384:
-      ACCEPT_TOKEN(anon_sym_oif);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 385:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      END_STATE();
-    case 386:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 387:
-      ACCEPT_TOKEN(anon_sym_fwmark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 388:
       ACCEPT_TOKEN(anon_sym_SLASH);
       END_STATE();
-    case 389:
+    case 381:
       ACCEPT_TOKEN(anon_sym_uidrange);
+      END_STATE();
+    case 382:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 383:
+      ACCEPT_TOKEN(anon_sym_uidrange);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 384:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      END_STATE();
+    case 385:
+      ACCEPT_TOKEN(anon_sym_DASH);
+      if (lookahead == '>') ADVANCE(332);
+      END_STATE();
+    case 386:
+      ACCEPT_TOKEN(anon_sym_priority);
+      END_STATE();
+    case 387:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 388:
+      ACCEPT_TOKEN(anon_sym_priority);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 389:
+      ACCEPT_TOKEN(anon_sym_pref);
       END_STATE();
     case 390:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 391:
-      ACCEPT_TOKEN(anon_sym_uidrange);
+      ACCEPT_TOKEN(anon_sym_pref);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 392:
-      ACCEPT_TOKEN(anon_sym_DASH);
+      ACCEPT_TOKEN(anon_sym_ipproto);
       END_STATE();
     case 393:
-      ACCEPT_TOKEN(anon_sym_DASH);
-      if (lookahead == '>') ADVANCE(340);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 394:
-      ACCEPT_TOKEN(anon_sym_priority);
+      ACCEPT_TOKEN(anon_sym_ipproto);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 395:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_tos);
       END_STATE();
     case 396:
-      ACCEPT_TOKEN(anon_sym_priority);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 397:
-      ACCEPT_TOKEN(anon_sym_pref);
+      ACCEPT_TOKEN(anon_sym_tos);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 398:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dsfield);
       END_STATE();
     case 399:
-      ACCEPT_TOKEN(anon_sym_pref);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 400:
-      ACCEPT_TOKEN(anon_sym_ipproto);
+      ACCEPT_TOKEN(anon_sym_dsfield);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 401:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_dscp);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_ipproto);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 403:
-      ACCEPT_TOKEN(anon_sym_tos);
+      ACCEPT_TOKEN(anon_sym_dscp);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
       END_STATE();
     case 405:
-      ACCEPT_TOKEN(anon_sym_tos);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 406:
-      ACCEPT_TOKEN(anon_sym_dsfield);
+      ACCEPT_TOKEN(anon_sym_flowlabel);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 407:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 408:
-      ACCEPT_TOKEN(anon_sym_dsfield);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 409:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      END_STATE();
-    case 410:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 411:
-      ACCEPT_TOKEN(anon_sym_dscp);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 412:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      END_STATE();
-    case 413:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 414:
-      ACCEPT_TOKEN(anon_sym_flowlabel);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 415:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token1);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(415);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(407);
       END_STATE();
-    case 416:
+    case 408:
       ACCEPT_TOKEN(aux_sym_sysctl_key_token2);
       if (('-' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(416);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(408);
       END_STATE();
-    case 417:
+    case 409:
       ACCEPT_TOKEN(sym_sysctl_value);
-      if (lookahead == '\n') ADVANCE(763);
+      if (lookahead == '\n') ADVANCE(755);
       if (lookahead == '\r') ADVANCE(7);
       if (('\t' <= lookahead && lookahead <= '\f') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
       END_STATE();
-    case 418:
+    case 410:
       ACCEPT_TOKEN(sym_sysctl_value);
       if (lookahead == '\t' ||
           (0x0b <= lookahead && lookahead <= '\r') ||
-          lookahead == ' ') ADVANCE(228);
+          lookahead == ' ') ADVANCE(220);
       if (lookahead != 0 &&
           (lookahead < '\t' || '\r' < lookahead) &&
           lookahead != '#' &&
           lookahead != ';' &&
           lookahead != '<' &&
-          lookahead != '>') ADVANCE(418);
+          lookahead != '>') ADVANCE(410);
+      END_STATE();
+    case 411:
+      ACCEPT_TOKEN(anon_sym_port);
+      END_STATE();
+    case 412:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 413:
+      ACCEPT_TOKEN(anon_sym_port);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 414:
+      ACCEPT_TOKEN(anon_sym_mark);
+      END_STATE();
+    case 415:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 416:
+      ACCEPT_TOKEN(anon_sym_mark);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 417:
+      ACCEPT_TOKEN(anon_sym_ct);
+      END_STATE();
+    case 418:
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_port);
+      ACCEPT_TOKEN(anon_sym_ct);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 421:
-      ACCEPT_TOKEN(anon_sym_port);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 422:
-      ACCEPT_TOKEN(anon_sym_mark);
-      END_STATE();
-    case 423:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 424:
-      ACCEPT_TOKEN(anon_sym_mark);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 425:
-      ACCEPT_TOKEN(anon_sym_ct);
-      END_STATE();
-    case 426:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 427:
-      ACCEPT_TOKEN(anon_sym_ct);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 428:
       ACCEPT_TOKEN(anon_sym_COMMA);
       END_STATE();
-    case 429:
+    case 421:
       ACCEPT_TOKEN(anon_sym_counter);
       END_STATE();
-    case 430:
+    case 422:
       ACCEPT_TOKEN(anon_sym_counter);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
-    case 431:
+    case 423:
       ACCEPT_TOKEN(anon_sym_counter);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 432:
+    case 424:
       ACCEPT_TOKEN(sym_nat_target);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(432);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(424);
       END_STATE();
-    case 433:
+    case 425:
       ACCEPT_TOKEN(anon_sym_DOT);
       END_STATE();
-    case 434:
+    case 426:
       ACCEPT_TOKEN(aux_sym__name_start_token1);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(434);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(426);
+      END_STATE();
+    case 427:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == 'o') ADVANCE(370);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 428:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(437);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 429:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(501);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 430:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(340);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(438);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(442);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(443);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'a') ADVANCE(540);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 435:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
-      if (lookahead == 'o') ADVANCE(378);
+      if (lookahead == 'a') ADVANCE(491);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 436:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(445);
+      if (lookahead == 'a') ADVANCE(543);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 437:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(509);
+      if (lookahead == 'b') ADVANCE(493);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 438:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(348);
+      if (lookahead == 'b') ADVANCE(461);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 439:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(446);
+      if (lookahead == 'c') ADVANCE(322);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 440:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(450);
+      if (lookahead == 'c') ADVANCE(343);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 441:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(451);
+      if (lookahead == 'c') ADVANCE(526);
+      if (lookahead == 'f') ADVANCE(479);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 442:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(548);
+      if (lookahead == 'c') ADVANCE(472);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 443:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(499);
+      if (lookahead == 'c') ADVANCE(473);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 444:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'a') ADVANCE(551);
+      if (lookahead == 'c') ADVANCE(435);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 445:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(501);
+      if (lookahead == 'c') ADVANCE(517);
+      if (lookahead == 'r') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 446:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'b') ADVANCE(469);
+      if (lookahead == 'd') ADVANCE(400);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 447:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(330);
+      if (lookahead == 'd') ADVANCE(569);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 448:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(351);
+      if (lookahead == 'd') ADVANCE(302);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 449:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(534);
-      if (lookahead == 'f') ADVANCE(487);
+      if (lookahead == 'd') ADVANCE(539);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 450:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(480);
+      if (lookahead == 'd') ADVANCE(456);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 451:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(481);
+      if (lookahead == 'e') ADVANCE(283);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 452:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(383);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 453:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'c') ADVANCE(525);
-      if (lookahead == 'r') ADVANCE(447);
+      if (lookahead == 'e') ADVANCE(571);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 454:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(408);
+      if (lookahead == 'e') ADVANCE(352);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 455:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(577);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 456:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(310);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 457:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(547);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 458:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'd') ADVANCE(464);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(291);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(391);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 461:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(579);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 462:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(360);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(315);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 464:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(307);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 465:
+    case 456:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(576);
+      if (lookahead == 'e') ADVANCE(299);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 466:
+    case 457:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(477);
-      if (lookahead == 'i') ADVANCE(528);
+      if (lookahead == 'e') ADVANCE(568);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 467:
+    case 458:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(469);
+      if (lookahead == 'i') ADVANCE(520);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 459:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(492);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 460:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'e') ADVANCE(500);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 461:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(490);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 462:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(560);
+      if (lookahead == 't') ADVANCE(564);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(481);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(432);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 465:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(433);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 466:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'e') ADVANCE(538);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'f') ADVANCE(373);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 468:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(508);
+      if (lookahead == 'f') ADVANCE(376);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 469:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(498);
+      if (lookahead == 'f') ADVANCE(391);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 470:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(568);
-      if (lookahead == 't') ADVANCE(572);
+      if (lookahead == 'g') ADVANCE(474);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 471:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(489);
+      if (lookahead == 'g') ADVANCE(452);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 472:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(440);
+      if (lookahead == 'h') ADVANCE(289);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 473:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(441);
+      if (lookahead == 'h') ADVANCE(292);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 474:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'e') ADVANCE(546);
+      if (lookahead == 'h') ADVANCE(556);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 475:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(381);
+      if (lookahead == 'h') ADVANCE(519);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 476:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(384);
+      if (lookahead == 'i') ADVANCE(467);
+      if (lookahead == 'p') ADVANCE(532);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 477:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'f') ADVANCE(399);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 478:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(482);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 479:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'g') ADVANCE(460);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 480:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(297);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 481:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(300);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 482:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(564);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 483:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'h') ADVANCE(527);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 484:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(475);
-      if (lookahead == 'p') ADVANCE(540);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 485:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(475);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 486:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(457);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 487:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'i') ADVANCE(467);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 478:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(449);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 479:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(459);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 480:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(468);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 481:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(470);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 482:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(440);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 483:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(503);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 484:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(554);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 485:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'i') ADVANCE(430);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 486:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(565);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 487:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'k') ADVANCE(379);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 488:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(476);
+      if (lookahead == 'k') ADVANCE(346);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 489:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(478);
+      if (lookahead == 'k') ADVANCE(416);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 490:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(448);
+      if (lookahead == 'l') ADVANCE(406);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 491:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(511);
+      if (lookahead == 'l') ADVANCE(313);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 492:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(562);
+      if (lookahead == 'l') ADVANCE(446);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 493:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'i') ADVANCE(438);
+      if (lookahead == 'l') ADVANCE(451);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 494:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(573);
+      if (lookahead == 'l') ADVANCE(506);
+      if (lookahead == 'r') ADVANCE(511);
+      if (lookahead == 'w') ADVANCE(497);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 495:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(387);
+      if (lookahead == 'l') ADVANCE(431);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 496:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(354);
+      if (lookahead == 'l') ADVANCE(483);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 497:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'k') ADVANCE(424);
+      if (lookahead == 'm') ADVANCE(434);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 498:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(414);
+      if (lookahead == 'm') ADVANCE(367);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 499:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(321);
+      if (lookahead == 'm') ADVANCE(551);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 500:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(454);
+      if (lookahead == 'm') ADVANCE(522);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 501:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(459);
+      if (lookahead == 'n') ADVANCE(471);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 502:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(514);
-      if (lookahead == 'r') ADVANCE(519);
-      if (lookahead == 'w') ADVANCE(505);
+      if (lookahead == 'n') ADVANCE(296);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 503:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(439);
+      if (lookahead == 'n') ADVANCE(488);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 504:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'l') ADVANCE(491);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 505:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(442);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 506:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(375);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 507:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(559);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 508:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'm') ADVANCE(530);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 509:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(479);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 510:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(304);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 511:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'n') ADVANCE(496);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 512:
+    case 505:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(504);
+      if (lookahead == 'n') ADVANCE(561);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
-    case 513:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'n') ADVANCE(569);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 514:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(578);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 515:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(494);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 516:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(402);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 517:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(327);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 518:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(545);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 519:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(506);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 520:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(567);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 521:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(574);
-      if (lookahead == 't') ADVANCE(427);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 522:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(452);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 523:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(549);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 524:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(515);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 525:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(541);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 526:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(458);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 527:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(536);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 528:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(550);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 529:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(554);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 530:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(571);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 531:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(556);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 532:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'o') ADVANCE(575);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
-      END_STATE();
-    case 533:
+    case 506:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
       if (lookahead == 'o') ADVANCE(570);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 507:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(486);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 508:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(394);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 509:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(319);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 510:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(537);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 511:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(498);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 512:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(559);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 513:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(419);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 514:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(444);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 515:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(541);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 516:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(507);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 517:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(533);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 518:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(450);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 519:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(528);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 520:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(542);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 521:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(546);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 522:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(563);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 523:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(548);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 524:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(567);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 525:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'o') ADVANCE(562);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 526:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(403);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 527:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(364);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 528:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(355);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 529:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(310);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 530:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(510);
+      if (lookahead == 's') ADVANCE(441);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 531:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(510);
+      if (lookahead == 's') ADVANCE(557);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 532:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(544);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
+      END_STATE();
+    case 533:
+      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
+      if (lookahead == 'p') ADVANCE(454);
+      if (lookahead == '-' ||
+          ('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 534:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(411);
+      if (lookahead == 'p') ADVANCE(515);
+      if (lookahead == 'r') ADVANCE(439);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 535:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(372);
+      if (lookahead == 'p') ADVANCE(515);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 536:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(363);
+      if (lookahead == 'r') ADVANCE(458);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 537:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(318);
+      if (lookahead == 'r') ADVANCE(552);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 538:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 's') ADVANCE(449);
+      if (lookahead == 'r') ADVANCE(423);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 539:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(518);
-      if (lookahead == 's') ADVANCE(565);
+      if (lookahead == 'r') ADVANCE(429);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 540:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(552);
+      if (lookahead == 'r') ADVANCE(487);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 541:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(462);
+      if (lookahead == 'r') ADVANCE(553);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 542:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(523);
-      if (lookahead == 'r') ADVANCE(447);
+      if (lookahead == 'r') ADVANCE(484);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 543:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'p') ADVANCE(523);
+      if (lookahead == 'r') ADVANCE(489);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 544:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(466);
+      if (lookahead == 'r') ADVANCE(512);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 545:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(560);
+      if (lookahead == 'r') ADVANCE(482);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 546:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(431);
+      if (lookahead == 'r') ADVANCE(558);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 547:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(437);
+      if (lookahead == 'r') ADVANCE(524);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 548:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(495);
+      if (lookahead == 'r') ADVANCE(465);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 549:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(561);
+      if (lookahead == 'r') ADVANCE(525);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 550:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(492);
+      if (lookahead == 's') ADVANCE(349);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 551:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(497);
+      if (lookahead == 's') ADVANCE(550);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 552:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(520);
+      if (lookahead == 't') ADVANCE(331);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 553:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(490);
+      if (lookahead == 't') ADVANCE(328);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 554:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(566);
+      if (lookahead == 't') ADVANCE(572);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 555:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(532);
+      if (lookahead == 't') ADVANCE(475);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 556:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(473);
+      if (lookahead == 't') ADVANCE(358);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 557:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'r') ADVANCE(533);
+      if (lookahead == 't') ADVANCE(325);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 558:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(357);
+      if (lookahead == 't') ADVANCE(413);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 559:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 's') ADVANCE(558);
+      if (lookahead == 't') ADVANCE(508);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 560:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(339);
+      if (lookahead == 't') ADVANCE(545);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 561:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(336);
+      if (lookahead == 't') ADVANCE(466);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 562:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(580);
+      if (lookahead == 't') ADVANCE(509);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 563:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(483);
+      if (lookahead == 't') ADVANCE(455);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 564:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(366);
+      if (lookahead == 'u') ADVANCE(316);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 565:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(333);
+      if (lookahead == 'u') ADVANCE(527);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 566:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(421);
+      if (lookahead == 'u') ADVANCE(505);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 567:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(516);
+      if (lookahead == 'u') ADVANCE(529);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 568:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(553);
+      if (lookahead == 'v') ADVANCE(361);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 569:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(474);
+      if (lookahead == 'v') ADVANCE(499);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 570:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(517);
+      if (lookahead == 'w') ADVANCE(495);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 571:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 't') ADVANCE(463);
+      if (lookahead == 'x') ADVANCE(555);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 572:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(324);
+      if (lookahead == 'y') ADVANCE(388);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 573:
       ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(535);
       if (lookahead == '-' ||
           ('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(573);
       END_STATE();
     case 574:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(513);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'd') ADVANCE(579);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 575:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'u') ADVANCE(537);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'e') ADVANCE(578);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 576:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(369);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'l') ADVANCE(668);
+      if (lookahead == 'r') ADVANCE(673);
+      if (lookahead == 'w') ADVANCE(660);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 577:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'v') ADVANCE(507);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'o') ADVANCE(721);
+      if (lookahead == 't') ADVANCE(418);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 578:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'w') ADVANCE(503);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'v') ADVANCE(360);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 579:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'x') ADVANCE(563);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'v') ADVANCE(658);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 580:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == 'y') ADVANCE(396);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(580);
+      if (('G' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 581:
-      ACCEPT_TOKEN(aux_sym__imm_name_part_token1);
-      if (lookahead == '-' ||
-          ('0' <= lookahead && lookahead <= '9') ||
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(594);
+      if (lookahead == 'o') ADVANCE(368);
+      if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(581);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 582:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'd') ADVANCE(587);
+      if (lookahead == 'a') ADVANCE(594);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 583:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'e') ADVANCE(586);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(606);
+      if (lookahead == 'a') ADVANCE(339);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 584:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'l') ADVANCE(676);
-      if (lookahead == 'r') ADVANCE(681);
-      if (lookahead == 'w') ADVANCE(668);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(716);
+      if (lookahead == 'o') ADVANCE(608);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 585:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'o') ADVANCE(729);
-      if (lookahead == 't') ADVANCE(426);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 'e') ADVANCE(716);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 586:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'v') ADVANCE(368);
+      if (lookahead == 'a') ADVANCE(694);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 587:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'v') ADVANCE(666);
+      if (lookahead == 'a') ADVANCE(694);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 588:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == 'a') ADVANCE(599);
+      if (lookahead == 'm') ADVANCE(684);
       if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(588);
-      if (('G' <= lookahead && lookahead <= 'Z') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('g' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 589:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(602);
-      if (lookahead == 'o') ADVANCE(376);
+      if (lookahead == 'a') ADVANCE(595);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 590:
       ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(663);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 591:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(651);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 592:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'a') ADVANCE(696);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 593:
+      ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'a') ADVANCE(602);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 591:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(347);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 592:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 'e') ADVANCE(724);
-      if (lookahead == 'o') ADVANCE(616);
-      if (lookahead == 't') ADVANCE(730);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 593:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 'e') ADVANCE(724);
-      if (lookahead == 't') ADVANCE(730);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 594:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
-      if (lookahead == 't') ADVANCE(730);
+      if (lookahead == 'b') ADVANCE(656);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 595:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(702);
+      if (lookahead == 'b') ADVANCE(625);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 596:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(607);
-      if (lookahead == 'm') ADVANCE(692);
+      if (lookahead == 'c') ADVANCE(321);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 597:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(603);
+      if (lookahead == 'c') ADVANCE(342);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 598:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(671);
+      if (lookahead == 'c') ADVANCE(685);
+      if (lookahead == 'f') ADVANCE(645);
+      if (lookahead == 't') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 599:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(659);
+      if (lookahead == 'c') ADVANCE(632);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 600:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(704);
+      if (lookahead == 'c') ADVANCE(591);
+      if (lookahead == 'o') ADVANCE(650);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 601:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'a') ADVANCE(610);
+      if (lookahead == 'c') ADVANCE(591);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('b' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 602:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(664);
+      if (lookahead == 'c') ADVANCE(633);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 603:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'b') ADVANCE(633);
+      if (lookahead == 'c') ADVANCE(674);
+      if (lookahead == 'p') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(596);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 604:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(329);
+      if (lookahead == 'd') ADVANCE(726);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 605:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(350);
+      if (lookahead == 'd') ADVANCE(301);
+      if (lookahead == 'i') ADVANCE(627);
+      if (lookahead == 'p') ADVANCE(691);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 606:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(693);
-      if (lookahead == 'f') ADVANCE(653);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 'd') ADVANCE(301);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 607:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(640);
+      if (lookahead == 'd') ADVANCE(399);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 608:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(599);
-      if (lookahead == 'o') ADVANCE(658);
+      if (lookahead == 'd') ADVANCE(613);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 609:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(599);
+      if (lookahead == 'd') ADVANCE(700);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 610:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(641);
+      if (lookahead == 'e') ADVANCE(728);
+      if (lookahead == 'o') ADVANCE(697);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 611:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'c') ADVANCE(682);
-      if (lookahead == 'p') ADVANCE(691);
-      if (lookahead == 'r') ADVANCE(604);
+      if (lookahead == 'e') ADVANCE(728);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 612:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(734);
+      if (lookahead == 'e') ADVANCE(588);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 613:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(309);
-      if (lookahead == 'i') ADVANCE(635);
-      if (lookahead == 'p') ADVANCE(699);
+      if (lookahead == 'e') ADVANCE(298);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 614:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(309);
+      if (lookahead == 'e') ADVANCE(351);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 615:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(407);
+      if (lookahead == 'e') ADVANCE(282);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 616:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(621);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 617:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'd') ADVANCE(708);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 618:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(736);
-      if (lookahead == 'o') ADVANCE(705);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 619:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(736);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 620:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(596);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 621:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'e') ADVANCE(306);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 617:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(382);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 618:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(725);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(598);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 619:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(725);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 620:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(638);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 621:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'e') ADVANCE(629);
+      if (lookahead == 'i') ADVANCE(681);
+      if (lookahead == 'o') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 622:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(359);
+      if (lookahead == 'e') ADVANCE(661);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 623:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(290);
+      if (lookahead == 'e') ADVANCE(593);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 624:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(314);
+      if (lookahead == 'e') ADVANCE(654);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 625:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(390);
+      if (lookahead == 'e') ADVANCE(652);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 626:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(733);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(606);
+      if (lookahead == 'e') ADVANCE(693);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 627:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(733);
+      if (lookahead == 'f') ADVANCE(372);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 628:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(646);
+      if (lookahead == 'f') ADVANCE(375);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 629:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(637);
-      if (lookahead == 'i') ADVANCE(689);
-      if (lookahead == 'o') ADVANCE(726);
+      if (lookahead == 'f') ADVANCE(390);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 630:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(669);
+      if (lookahead == 'g') ADVANCE(634);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 631:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(601);
+      if (lookahead == 'g') ADVANCE(617);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 632:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(662);
+      if (lookahead == 'h') ADVANCE(288);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 633:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(660);
+      if (lookahead == 'h') ADVANCE(291);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 634:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'e') ADVANCE(701);
+      if (lookahead == 'h') ADVANCE(713);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 635:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(380);
+      if (lookahead == 'h') ADVANCE(680);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 636:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(383);
+      if (lookahead == 'i') ADVANCE(627);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 637:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'f') ADVANCE(398);
+      if (lookahead == 'i') ADVANCE(583);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 638:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(642);
+      if (lookahead == 'i') ADVANCE(630);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 639:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'g') ADVANCE(625);
+      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'n') ADVANCE(295);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 640:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(296);
+      if (lookahead == 'i') ADVANCE(628);
+      if (lookahead == 'n') ADVANCE(657);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 641:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(299);
+      if (lookahead == 'i') ADVANCE(628);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 642:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(721);
+      if (lookahead == 'i') ADVANCE(609);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 643:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'h') ADVANCE(688);
+      if (lookahead == 'i') ADVANCE(597);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 644:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(635);
+      if (lookahead == 'i') ADVANCE(664);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 645:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(591);
+      if (lookahead == 'i') ADVANCE(624);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 646:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(638);
+      if (lookahead == 'i') ADVANCE(714);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 647:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
-      if (lookahead == 'n') ADVANCE(303);
+      if (lookahead == 'k') ADVANCE(415);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 648:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
-      if (lookahead == 'n') ADVANCE(665);
+      if (lookahead == 'k') ADVANCE(378);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 649:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(636);
+      if (lookahead == 'k') ADVANCE(345);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 650:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(617);
+      if (lookahead == 'k') ADVANCE(724);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 651:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(605);
+      if (lookahead == 'l') ADVANCE(312);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 652:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(672);
+      if (lookahead == 'l') ADVANCE(405);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 653:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(632);
+      if (lookahead == 'l') ADVANCE(668);
+      if (lookahead == 'r') ADVANCE(673);
+      if (lookahead == 'w') ADVANCE(660);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 654:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'i') ADVANCE(722);
+      if (lookahead == 'l') ADVANCE(607);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 655:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(423);
+      if (lookahead == 'l') ADVANCE(589);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 656:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(386);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 657:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(353);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 658:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'k') ADVANCE(732);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 659:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(320);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 660:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(413);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 661:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(676);
-      if (lookahead == 'r') ADVANCE(681);
-      if (lookahead == 'w') ADVANCE(668);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 662:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'l') ADVANCE(615);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 657:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'l') ADVANCE(644);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 658:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(707);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 659:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(366);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 660:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(592);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 661:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'm') ADVANCE(684);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 662:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'n') ADVANCE(295);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 663:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(597);
+      if (lookahead == 'n') ADVANCE(631);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 664:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(623);
+      if (lookahead == 'n') ADVANCE(649);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 665:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'l') ADVANCE(652);
+      if (lookahead == 'n') ADVANCE(717);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 666:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(715);
+      if (lookahead == 'o') ADVANCE(721);
+      if (lookahead == 't') ADVANCE(418);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 667:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(374);
+      if (lookahead == 'o') ADVANCE(600);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 668:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(600);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 669:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'm') ADVANCE(692);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 670:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(303);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 671:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(639);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 672:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(657);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 673:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'n') ADVANCE(725);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 674:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(729);
-      if (lookahead == 't') ADVANCE(426);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 675:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(608);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 676:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(735);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 677:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(326);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 678:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(401);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 679:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(616);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 680:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(731);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 681:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(667);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 682:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(698);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 683:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(703);
-      if (lookahead == 'r') ADVANCE(629);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 684:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(703);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 685:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(726);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 686:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(609);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 687:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(710);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 688:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(696);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 689:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(709);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 690:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(728);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 691:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'o') ADVANCE(711);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 692:
       ACCEPT_TOKEN(sym_identifier);
       if (lookahead == 'o') ADVANCE(727);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 669:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(318);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 670:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(393);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 671:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(608);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 672:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(723);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 673:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(659);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 674:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(690);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 675:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (lookahead == 'r') ADVANCE(621);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 676:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(695);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 677:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(718);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 678:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(601);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 679:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(702);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 680:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(688);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 681:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(701);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 682:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(720);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 683:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(703);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 684:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'o') ADVANCE(719);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 685:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(402);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 686:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(309);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 687:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(363);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 688:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(354);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 689:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(679);
+      if (lookahead == 's') ADVANCE(708);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 690:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(614);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 691:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(704);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
+      END_STATE();
+    case 692:
+      ACCEPT_TOKEN(sym_identifier);
+      if (lookahead == 'p') ADVANCE(683);
+      if (lookahead == 'r') ADVANCE(596);
+      if (('0' <= lookahead && lookahead <= '9') ||
+          ('A' <= lookahead && lookahead <= 'Z') ||
+          lookahead == '_' ||
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 693:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(410);
+      if (lookahead == 'r') ADVANCE(422);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 694:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(317);
+      if (lookahead == 'r') ADVANCE(647);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 695:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(371);
+      if (lookahead == 'r') ADVANCE(710);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 696:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(362);
+      if (lookahead == 'r') ADVANCE(648);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 697:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(687);
-      if (lookahead == 's') ADVANCE(716);
+      if (lookahead == 'r') ADVANCE(623);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 698:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(622);
+      if (lookahead == 'r') ADVANCE(672);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 699:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(712);
+      if (lookahead == 'r') ADVANCE(643);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 700:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'p') ADVANCE(691);
-      if (lookahead == 'r') ADVANCE(604);
+      if (lookahead == 'r') ADVANCE(590);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 701:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(430);
+      if (lookahead == 'r') ADVANCE(646);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 702:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(655);
+      if (lookahead == 'r') ADVANCE(711);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 703:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(718);
+      if (lookahead == 'r') ADVANCE(712);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 704:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(656);
+      if (lookahead == 'r') ADVANCE(682);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 705:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(631);
+      if (lookahead == 'r') ADVANCE(677);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 706:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(680);
+      if (lookahead == 's') ADVANCE(348);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 707:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(651);
+      if (lookahead == 's') ADVANCE(706);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 708:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(598);
+      if (lookahead == 't') ADVANCE(324);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 709:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(654);
+      if (lookahead == 't') ADVANCE(635);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 710:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(719);
+      if (lookahead == 't') ADVANCE(412);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 711:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(720);
+      if (lookahead == 't') ADVANCE(330);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 712:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(690);
+      if (lookahead == 't') ADVANCE(327);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 713:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'r') ADVANCE(685);
+      if (lookahead == 't') ADVANCE(357);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 714:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(356);
+      if (lookahead == 't') ADVANCE(729);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 715:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 's') ADVANCE(714);
+      if (lookahead == 't') ADVANCE(722);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 716:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(332);
+      if (lookahead == 't') ADVANCE(699);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 717:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(643);
+      if (lookahead == 't') ADVANCE(626);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 718:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(420);
+      if (lookahead == 't') ADVANCE(669);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 719:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(338);
+      if (lookahead == 't') ADVANCE(616);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 720:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(335);
+      if (lookahead == 't') ADVANCE(670);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 721:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'u') ADVANCE(665);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 722:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(737);
+      if (lookahead == 'u') ADVANCE(315);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 723:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(730);
+      if (lookahead == 'u') ADVANCE(686);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 724:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(707);
+      if (lookahead == 'u') ADVANCE(687);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 725:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(634);
+      if (lookahead == 'v') ADVANCE(360);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 726:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(677);
+      if (lookahead == 'v') ADVANCE(658);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 727:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(624);
+      if (lookahead == 'w') ADVANCE(655);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 728:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 't') ADVANCE(678);
+      if (lookahead == 'x') ADVANCE(709);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 729:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(673);
+      if (lookahead == 'y') ADVANCE(387);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 730:
       ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(323);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'Z') ||
           lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
+          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(730);
       END_STATE();
     case 731:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(694);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 732:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'u') ADVANCE(695);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 733:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(368);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 734:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'v') ADVANCE(666);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 735:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'w') ADVANCE(663);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 736:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'x') ADVANCE(717);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 737:
-      ACCEPT_TOKEN(sym_identifier);
-      if (lookahead == 'y') ADVANCE(395);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 738:
-      ACCEPT_TOKEN(sym_identifier);
-      if (('0' <= lookahead && lookahead <= '9') ||
-          ('A' <= lookahead && lookahead <= 'Z') ||
-          lookahead == '_' ||
-          ('a' <= lookahead && lookahead <= 'z')) ADVANCE(738);
-      END_STATE();
-    case 739:
       ACCEPT_TOKEN(anon_sym_LBRACE);
       END_STATE();
-    case 740:
+    case 732:
       ACCEPT_TOKEN(anon_sym_RBRACE);
       END_STATE();
-    case 741:
+    case 733:
       ACCEPT_TOKEN(anon_sym_LBRACE2);
       END_STATE();
-    case 742:
+    case 734:
       ACCEPT_TOKEN(anon_sym_LPAREN);
       END_STATE();
-    case 743:
+    case 735:
       ACCEPT_TOKEN(anon_sym_RPAREN);
       END_STATE();
-    case 744:
+    case 736:
       ACCEPT_TOKEN(anon_sym_PLUS);
       END_STATE();
-    case 745:
+    case 737:
       ACCEPT_TOKEN(anon_sym_STAR);
       END_STATE();
-    case 746:
+    case 738:
       ACCEPT_TOKEN(anon_sym_PERCENT);
+      END_STATE();
+    case 739:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 764,
+        '.', 227,
+        ':', 769,
+        'x', 228,
+        'B', 758,
+        'b', 758,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      END_STATE();
+    case 740:
+      ACCEPT_TOKEN(sym_integer);
+      ADVANCE_MAP(
+        '%', 764,
+        '.', 227,
+        ':', 769,
+        'B', 758,
+        'b', 758,
+        'G', 760,
+        'g', 760,
+        'K', 760,
+        'k', 760,
+        'M', 761,
+        'm', 761,
+        'N', 217,
+        'n', 217,
+        'S', 763,
+        's', 763,
+        'T', 214,
+        't', 214,
+        'U', 217,
+        'u', 217,
+      );
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(740);
+      END_STATE();
+    case 741:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 742:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == '.') ADVANCE(221);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(742);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 743:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(769);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 744:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == ':') ADVANCE(769);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(744);
+      if (('A' <= lookahead && lookahead <= 'F') ||
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
+      END_STATE();
+    case 745:
+      ACCEPT_TOKEN(sym_integer);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(746);
+      END_STATE();
+    case 746:
+      ACCEPT_TOKEN(sym_integer);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(746);
       END_STATE();
     case 747:
       ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 772,
-        '.', 236,
-        ':', 777,
-        'x', 237,
-        'B', 766,
-        'b', 766,
-        'G', 767,
-        'g', 767,
-        'K', 767,
-        'k', 767,
-        'M', 768,
-        'm', 768,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      END_STATE();
-    case 748:
-      ACCEPT_TOKEN(sym_integer);
-      ADVANCE_MAP(
-        '%', 772,
-        '.', 236,
-        ':', 777,
-        'B', 766,
-        'b', 766,
-        'G', 767,
-        'g', 767,
-        'K', 767,
-        'k', 767,
-        'M', 768,
-        'm', 768,
-        'N', 225,
-        'n', 225,
-        'S', 771,
-        's', 771,
-        'T', 221,
-        't', 221,
-        'U', 225,
-        'u', 225,
-      );
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(748);
-      END_STATE();
-    case 749:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(229);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 750:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == '.') ADVANCE(229);
-      if (lookahead == ':') ADVANCE(777);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(750);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 751:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(777);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 752:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == ':') ADVANCE(777);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(752);
-      if (('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
-      END_STATE();
-    case 753:
-      ACCEPT_TOKEN(sym_integer);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      END_STATE();
-    case 754:
-      ACCEPT_TOKEN(sym_integer);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(754);
-      END_STATE();
-    case 755:
-      ACCEPT_TOKEN(sym_integer);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(755);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(747);
       END_STATE();
-    case 756:
+    case 748:
       ACCEPT_TOKEN(anon_sym_DQUOTE);
       END_STATE();
-    case 757:
+    case 749:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\n') ADVANCE(763);
-      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead == '\n') ADVANCE(755);
+      if (lookahead == '\\') ADVANCE(241);
       if (lookahead != 0 &&
-          lookahead != '"') ADVANCE(760);
+          lookahead != '"') ADVANCE(752);
       END_STATE();
-    case 758:
+    case 750:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '"') ADVANCE(761);
-      if (lookahead == '\\') ADVANCE(762);
+      if (lookahead == '"') ADVANCE(753);
+      if (lookahead == '\\') ADVANCE(754);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(758);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
-    case 759:
+    case 751:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '#') ADVANCE(758);
+      if (lookahead == '#') ADVANCE(750);
       if (lookahead == '\\') ADVANCE(6);
       if (lookahead == '\t' ||
           lookahead == '\r' ||
-          lookahead == ' ') ADVANCE(759);
+          lookahead == ' ') ADVANCE(751);
       if (lookahead != 0 &&
           lookahead != '\t' &&
           lookahead != '\n' &&
           lookahead != '"' &&
-          lookahead != '#') ADVANCE(760);
+          lookahead != '#') ADVANCE(752);
       END_STATE();
-    case 760:
+    case 752:
       ACCEPT_TOKEN(aux_sym_string_token1);
-      if (lookahead == '\\') ADVANCE(250);
+      if (lookahead == '\\') ADVANCE(241);
       if (lookahead != 0 &&
           lookahead != '\n' &&
-          lookahead != '"') ADVANCE(760);
+          lookahead != '"') ADVANCE(752);
       END_STATE();
-    case 761:
+    case 753:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(761);
+          lookahead != '\n') ADVANCE(753);
       END_STATE();
-    case 762:
+    case 754:
       ACCEPT_TOKEN(sym_comment);
       if (lookahead != 0 &&
-          lookahead != '\n') ADVANCE(758);
+          lookahead != '\n') ADVANCE(750);
       END_STATE();
-    case 763:
+    case 755:
       ACCEPT_TOKEN(sym_line_continuation);
       END_STATE();
-    case 764:
+    case 756:
       ACCEPT_TOKEN(sym_rate);
       END_STATE();
-    case 765:
+    case 757:
       ACCEPT_TOKEN(sym_size);
       END_STATE();
-    case 766:
+    case 758:
       ACCEPT_TOKEN(sym_size);
-      if (lookahead == ':') ADVANCE(777);
+      if (lookahead == ':') ADVANCE(769);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
+          lookahead == 'i') ADVANCE(219);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+          lookahead == 'p') ADVANCE(218);
       if (('0' <= lookahead && lookahead <= '9') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(43);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(40);
       END_STATE();
-    case 767:
+    case 759:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(770);
+          lookahead == 'b') ADVANCE(757);
       END_STATE();
-    case 768:
+    case 760:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(770);
+          lookahead == 'b') ADVANCE(762);
+      END_STATE();
+    case 761:
+      ACCEPT_TOKEN(sym_size);
+      if (lookahead == 'B' ||
+          lookahead == 'b') ADVANCE(762);
       if (lookahead == 'S' ||
-          lookahead == 's') ADVANCE(771);
+          lookahead == 's') ADVANCE(763);
       END_STATE();
-    case 769:
-      ACCEPT_TOKEN(sym_size);
-      if (lookahead == 'B' ||
-          lookahead == 'b') ADVANCE(765);
-      END_STATE();
-    case 770:
+    case 762:
       ACCEPT_TOKEN(sym_size);
       if (lookahead == 'I' ||
-          lookahead == 'i') ADVANCE(227);
+          lookahead == 'i') ADVANCE(219);
       if (lookahead == 'P' ||
-          lookahead == 'p') ADVANCE(226);
+          lookahead == 'p') ADVANCE(218);
       END_STATE();
-    case 771:
+    case 763:
       ACCEPT_TOKEN(sym_duration);
       END_STATE();
-    case 772:
+    case 764:
       ACCEPT_TOKEN(sym_percentage);
       END_STATE();
-    case 773:
+    case 765:
       ACCEPT_TOKEN(sym_mac_address);
       END_STATE();
-    case 774:
+    case 766:
       ACCEPT_TOKEN(anon_sym_SLASH2);
       END_STATE();
-    case 775:
+    case 767:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (lookahead == 'x') ADVANCE(237);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      if (lookahead == 'x') ADVANCE(228);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
       END_STATE();
-    case 776:
+    case 768:
       ACCEPT_TOKEN(aux_sym_ipv4_address_token1);
-      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(776);
+      if (('0' <= lookahead && lookahead <= '9')) ADVANCE(768);
       END_STATE();
-    case 777:
+    case 769:
       ACCEPT_TOKEN(aux_sym_ipv6_address_token1);
       if (lookahead == '.' ||
           ('0' <= lookahead && lookahead <= ':') ||
           ('A' <= lookahead && lookahead <= 'F') ||
-          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(777);
+          ('a' <= lookahead && lookahead <= 'f')) ADVANCE(769);
       END_STATE();
     default:
       return false;
@@ -9191,1461 +9118,1506 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
       if (lookahead == 'u') ADVANCE(79);
       END_STATE();
     case 18:
-      if (lookahead == 'e') ADVANCE(80);
-      if (lookahead == 'h') ADVANCE(81);
-      if (lookahead == 'l') ADVANCE(82);
-      if (lookahead == 'n') ADVANCE(83);
-      if (lookahead == 't') ADVANCE(84);
-      if (lookahead == 'y') ADVANCE(85);
+      if (lookahead == 'a') ADVANCE(80);
+      if (lookahead == 'e') ADVANCE(81);
+      if (lookahead == 'h') ADVANCE(82);
+      if (lookahead == 'l') ADVANCE(83);
+      if (lookahead == 'n') ADVANCE(84);
+      if (lookahead == 't') ADVANCE(85);
+      if (lookahead == 'y') ADVANCE(86);
       END_STATE();
     case 19:
-      if (lookahead == 'c') ADVANCE(86);
+      if (lookahead == 'c') ADVANCE(87);
       END_STATE();
     case 20:
-      if (lookahead == 'd') ADVANCE(87);
-      if (lookahead == 'n') ADVANCE(88);
-      if (lookahead == 'p') ADVANCE(89);
+      if (lookahead == '1') ADVANCE(88);
+      if (lookahead == '3') ADVANCE(89);
+      if (lookahead == '8') ADVANCE(90);
+      if (lookahead == 'd') ADVANCE(91);
+      if (lookahead == 'n') ADVANCE(92);
+      if (lookahead == 'p') ADVANCE(93);
       END_STATE();
     case 21:
-      if (lookahead == 'e') ADVANCE(90);
-      if (lookahead == 'l') ADVANCE(91);
-      if (lookahead == 'r') ADVANCE(92);
-      if (lookahead == 'x') ADVANCE(93);
+      if (lookahead == 'e') ADVANCE(94);
+      if (lookahead == 'l') ADVANCE(95);
+      if (lookahead == 'r') ADVANCE(96);
+      if (lookahead == 'x') ADVANCE(97);
       END_STATE();
     case 22:
-      if (lookahead == 'i') ADVANCE(94);
+      if (lookahead == 'i') ADVANCE(98);
       END_STATE();
     case 23:
-      if (lookahead == 'd') ADVANCE(95);
+      if (lookahead == 'd') ADVANCE(99);
       END_STATE();
     case 24:
-      if (lookahead == 'c') ADVANCE(96);
-      if (lookahead == 't') ADVANCE(97);
+      if (lookahead == 'c') ADVANCE(100);
+      if (lookahead == 't') ADVANCE(101);
       END_STATE();
     case 25:
-      if (lookahead == 'd') ADVANCE(98);
+      if (lookahead == 'd') ADVANCE(102);
       END_STATE();
     case 26:
       ACCEPT_TOKEN(anon_sym_at);
-      if (lookahead == 'm') ADVANCE(99);
+      if (lookahead == 'm') ADVANCE(103);
       END_STATE();
     case 27:
-      if (lookahead == 'a') ADVANCE(100);
+      if (lookahead == 'a') ADVANCE(104);
       END_STATE();
     case 28:
-      if (lookahead == 'f') ADVANCE(101);
+      if (lookahead == 'f') ADVANCE(105);
       END_STATE();
     case 29:
-      if (lookahead == 'i') ADVANCE(102);
-      END_STATE();
-    case 30:
-      if (lookahead == 'r') ADVANCE(103);
-      END_STATE();
-    case 31:
-      if (lookahead == 't') ADVANCE(104);
-      END_STATE();
-    case 32:
-      if (lookahead == 'u') ADVANCE(105);
-      END_STATE();
-    case 33:
       if (lookahead == 'i') ADVANCE(106);
       END_STATE();
+    case 30:
+      if (lookahead == 'r') ADVANCE(107);
+      END_STATE();
+    case 31:
+      if (lookahead == 't') ADVANCE(108);
+      END_STATE();
+    case 32:
+      if (lookahead == 'u') ADVANCE(109);
+      END_STATE();
+    case 33:
+      if (lookahead == 'i') ADVANCE(110);
+      END_STATE();
     case 34:
-      if (lookahead == 'a') ADVANCE(107);
-      if (lookahead == 's') ADVANCE(108);
+      if (lookahead == 'a') ADVANCE(111);
+      if (lookahead == 's') ADVANCE(112);
       END_STATE();
     case 35:
-      if (lookahead == 'n') ADVANCE(109);
-      if (lookahead == 'r') ADVANCE(110);
+      if (lookahead == 'n') ADVANCE(113);
+      if (lookahead == 'r') ADVANCE(114);
       END_STATE();
     case 36:
-      if (lookahead == 'f') ADVANCE(111);
-      if (lookahead == 'l') ADVANCE(112);
+      if (lookahead == 'f') ADVANCE(115);
+      if (lookahead == 'l') ADVANCE(116);
       END_STATE();
     case 37:
-      if (lookahead == 'r') ADVANCE(113);
-      if (lookahead == 's') ADVANCE(114);
-      if (lookahead == 'v') ADVANCE(115);
+      if (lookahead == 'r') ADVANCE(117);
+      if (lookahead == 's') ADVANCE(118);
+      if (lookahead == 'v') ADVANCE(119);
       END_STATE();
     case 38:
-      if (lookahead == 'a') ADVANCE(116);
+      if (lookahead == 'a') ADVANCE(120);
       END_STATE();
     case 39:
-      if (lookahead == 'w') ADVANCE(117);
+      if (lookahead == 'w') ADVANCE(121);
       END_STATE();
     case 40:
-      if (lookahead == 'o') ADVANCE(118);
+      if (lookahead == 'o') ADVANCE(122);
       END_STATE();
     case 41:
-      if (lookahead == 'm') ADVANCE(119);
-      if (lookahead == 'p') ADVANCE(120);
-      END_STATE();
-    case 42:
-      if (lookahead == 'r') ADVANCE(121);
-      END_STATE();
-    case 43:
-      if (lookahead == 't') ADVANCE(122);
-      END_STATE();
-    case 44:
-      if (lookahead == 'h') ADVANCE(123);
-      END_STATE();
-    case 45:
+      if (lookahead == 'm') ADVANCE(123);
       if (lookahead == 'p') ADVANCE(124);
       END_STATE();
-    case 46:
-      if (lookahead == 'l') ADVANCE(125);
-      if (lookahead == 'r') ADVANCE(126);
+    case 42:
+      if (lookahead == 'r') ADVANCE(125);
       END_STATE();
-    case 47:
-      if (lookahead == 'r') ADVANCE(127);
+    case 43:
+      if (lookahead == 't') ADVANCE(126);
       END_STATE();
-    case 48:
+    case 44:
+      if (lookahead == 'h') ADVANCE(127);
+      END_STATE();
+    case 45:
       if (lookahead == 'p') ADVANCE(128);
       END_STATE();
+    case 46:
+      if (lookahead == 'l') ADVANCE(129);
+      if (lookahead == 'r') ADVANCE(130);
+      END_STATE();
+    case 47:
+      if (lookahead == 'r') ADVANCE(131);
+      END_STATE();
+    case 48:
+      if (lookahead == 'p') ADVANCE(132);
+      END_STATE();
     case 49:
-      if (lookahead == 'm') ADVANCE(129);
-      if (lookahead == 'n') ADVANCE(130);
+      if (lookahead == 'm') ADVANCE(133);
+      if (lookahead == 'n') ADVANCE(134);
       END_STATE();
     case 50:
-      if (lookahead == 'o') ADVANCE(131);
+      if (lookahead == 'o') ADVANCE(135);
       END_STATE();
     case 51:
-      if (lookahead == 'n') ADVANCE(132);
-      if (lookahead == 's') ADVANCE(133);
+      if (lookahead == 'n') ADVANCE(136);
+      if (lookahead == 's') ADVANCE(137);
       END_STATE();
     case 52:
-      if (lookahead == 's') ADVANCE(134);
+      if (lookahead == 's') ADVANCE(138);
       END_STATE();
     case 53:
-      if (lookahead == 'b') ADVANCE(135);
+      ACCEPT_TOKEN(anon_sym_ht);
+      if (lookahead == 'b') ADVANCE(139);
       END_STATE();
     case 54:
-      if (lookahead == 'm') ADVANCE(136);
+      if (lookahead == 'm') ADVANCE(140);
       END_STATE();
     case 55:
       ACCEPT_TOKEN(anon_sym_in);
-      if (lookahead == 'c') ADVANCE(137);
-      if (lookahead == 'g') ADVANCE(138);
-      if (lookahead == 'p') ADVANCE(139);
-      if (lookahead == 'v') ADVANCE(140);
+      if (lookahead == 'c') ADVANCE(141);
+      if (lookahead == 'g') ADVANCE(142);
+      if (lookahead == 'p') ADVANCE(143);
+      if (lookahead == 'v') ADVANCE(144);
       END_STATE();
     case 56:
-      if (lookahead == 't') ADVANCE(141);
+      if (lookahead == 't') ADVANCE(145);
       END_STATE();
     case 57:
-      if (lookahead == 't') ADVANCE(142);
+      if (lookahead == 't') ADVANCE(146);
       END_STATE();
     case 58:
-      if (lookahead == 't') ADVANCE(143);
+      if (lookahead == 't') ADVANCE(147);
       END_STATE();
     case 59:
-      if (lookahead == 'm') ADVANCE(144);
-      if (lookahead == 'n') ADVANCE(145);
+      if (lookahead == 'm') ADVANCE(148);
+      if (lookahead == 'n') ADVANCE(149);
       END_STATE();
     case 60:
-      if (lookahead == 's') ADVANCE(146);
+      if (lookahead == 's') ADVANCE(150);
       END_STATE();
     case 61:
-      if (lookahead == 'c') ADVANCE(147);
-      if (lookahead == 's') ADVANCE(148);
+      if (lookahead == 'c') ADVANCE(151);
+      if (lookahead == 's') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(153);
       END_STATE();
     case 62:
-      if (lookahead == 'u') ADVANCE(149);
+      if (lookahead == 'u') ADVANCE(154);
       END_STATE();
     case 63:
-      if (lookahead == 't') ADVANCE(150);
+      if (lookahead == 't') ADVANCE(155);
       END_STATE();
     case 64:
-      if (lookahead == 't') ADVANCE(151);
-      if (lookahead == 'w') ADVANCE(152);
+      if (lookahead == 't') ADVANCE(156);
+      if (lookahead == 'w') ADVANCE(157);
       END_STATE();
     case 65:
-      if (lookahead == 'f') ADVANCE(153);
+      if (lookahead == 'f') ADVANCE(158);
       END_STATE();
     case 66:
       ACCEPT_TOKEN(anon_sym_ok);
       END_STATE();
     case 67:
-      if (lookahead == 't') ADVANCE(154);
+      if (lookahead == 't') ADVANCE(159);
       END_STATE();
     case 68:
-      if (lookahead == 'e') ADVANCE(155);
+      if (lookahead == 'e') ADVANCE(160);
       END_STATE();
     case 69:
-      if (lookahead == 'c') ADVANCE(156);
-      if (lookahead == 's') ADVANCE(157);
+      if (lookahead == 'c') ADVANCE(161);
+      if (lookahead == 's') ADVANCE(162);
       END_STATE();
     case 70:
-      if (lookahead == 'a') ADVANCE(158);
-      if (lookahead == 'e') ADVANCE(159);
+      if (lookahead == 'a') ADVANCE(163);
+      if (lookahead == 'e') ADVANCE(164);
       END_STATE();
     case 71:
-      if (lookahead == 'l') ADVANCE(160);
-      if (lookahead == 's') ADVANCE(161);
+      if (lookahead == 'l') ADVANCE(165);
+      if (lookahead == 's') ADVANCE(166);
       END_STATE();
     case 72:
-      if (lookahead == 'e') ADVANCE(162);
-      if (lookahead == 'i') ADVANCE(163);
-      if (lookahead == 'o') ADVANCE(164);
+      if (lookahead == 'e') ADVANCE(167);
+      if (lookahead == 'i') ADVANCE(168);
+      if (lookahead == 'o') ADVANCE(169);
       END_STATE();
     case 73:
-      if (lookahead == 'i') ADVANCE(165);
+      if (lookahead == 'i') ADVANCE(170);
       END_STATE();
     case 74:
-      if (lookahead == 'a') ADVANCE(166);
+      if (lookahead == 'a') ADVANCE(171);
       END_STATE();
     case 75:
-      if (lookahead == 'q') ADVANCE(167);
+      if (lookahead == 'q') ADVANCE(172);
       END_STATE();
     case 76:
-      if (lookahead == 't') ADVANCE(168);
+      if (lookahead == 't') ADVANCE(173);
       END_STATE();
     case 77:
-      if (lookahead == 'c') ADVANCE(169);
-      if (lookahead == 'j') ADVANCE(170);
-      if (lookahead == 'l') ADVANCE(171);
-      if (lookahead == 'o') ADVANCE(172);
-      END_STATE();
-    case 78:
-      if (lookahead == 'u') ADVANCE(173);
-      END_STATE();
-    case 79:
-      if (lookahead == 'l') ADVANCE(174);
-      END_STATE();
-    case 80:
-      if (lookahead == 'c') ADVANCE(175);
-      END_STATE();
-    case 81:
-      if (lookahead == 'a') ADVANCE(176);
-      END_STATE();
-    case 82:
+      if (lookahead == 'c') ADVANCE(174);
+      if (lookahead == 'j') ADVANCE(175);
+      if (lookahead == 'l') ADVANCE(176);
       if (lookahead == 'o') ADVANCE(177);
       END_STATE();
+    case 78:
+      if (lookahead == 'u') ADVANCE(178);
+      END_STATE();
+    case 79:
+      if (lookahead == 'l') ADVANCE(179);
+      END_STATE();
+    case 80:
+      if (lookahead == 'm') ADVANCE(180);
+      END_STATE();
+    case 81:
+      if (lookahead == 'c') ADVANCE(181);
+      END_STATE();
+    case 82:
+      if (lookahead == 'a') ADVANCE(182);
+      END_STATE();
     case 83:
-      if (lookahead == 'a') ADVANCE(178);
+      if (lookahead == 'o') ADVANCE(183);
       END_STATE();
     case 84:
-      if (lookahead == 'a') ADVANCE(179);
+      if (lookahead == 'a') ADVANCE(184);
       END_STATE();
     case 85:
-      if (lookahead == 's') ADVANCE(180);
+      if (lookahead == 'a') ADVANCE(185);
       END_STATE();
     case 86:
-      if (lookahead == 'p') ADVANCE(181);
+      if (lookahead == 's') ADVANCE(186);
       END_STATE();
     case 87:
-      if (lookahead == 'p') ADVANCE(182);
+      if (lookahead == 'p') ADVANCE(187);
       END_STATE();
     case 88:
-      if (lookahead == 'r') ADVANCE(183);
+      if (lookahead == '6') ADVANCE(188);
       END_STATE();
     case 89:
-      ACCEPT_TOKEN(anon_sym_up);
+      if (lookahead == '2') ADVANCE(189);
       END_STATE();
     case 90:
-      if (lookahead == 'p') ADVANCE(184);
-      if (lookahead == 't') ADVANCE(185);
+      ACCEPT_TOKEN(anon_sym_u8);
       END_STATE();
     case 91:
-      if (lookahead == 'a') ADVANCE(186);
-      END_STATE();
-    case 92:
-      if (lookahead == 'f') ADVANCE(187);
-      END_STATE();
-    case 93:
-      if (lookahead == 'l') ADVANCE(188);
-      END_STATE();
-    case 94:
-      if (lookahead == 't') ADVANCE(189);
-      END_STATE();
-    case 95:
       if (lookahead == 'p') ADVANCE(190);
       END_STATE();
+    case 92:
+      if (lookahead == 'r') ADVANCE(191);
+      END_STATE();
+    case 93:
+      ACCEPT_TOKEN(anon_sym_up);
+      END_STATE();
+    case 94:
+      if (lookahead == 'p') ADVANCE(192);
+      if (lookahead == 't') ADVANCE(193);
+      END_STATE();
+    case 95:
+      if (lookahead == 'a') ADVANCE(194);
+      END_STATE();
     case 96:
-      if (lookahead == 'e') ADVANCE(191);
+      if (lookahead == 'f') ADVANCE(195);
       END_STATE();
     case 97:
-      if (lookahead == 'i') ADVANCE(192);
+      if (lookahead == 'l') ADVANCE(196);
       END_STATE();
     case 98:
-      if (lookahead == 'r') ADVANCE(193);
+      if (lookahead == 't') ADVANCE(197);
       END_STATE();
     case 99:
-      ACCEPT_TOKEN(anon_sym_atm);
+      if (lookahead == 'p') ADVANCE(198);
       END_STATE();
     case 100:
-      if (lookahead == 'c') ADVANCE(194);
+      if (lookahead == 'e') ADVANCE(199);
       END_STATE();
     case 101:
-      ACCEPT_TOKEN(anon_sym_bpf);
+      if (lookahead == 'i') ADVANCE(200);
       END_STATE();
     case 102:
-      if (lookahead == 'd') ADVANCE(195);
+      if (lookahead == 'r') ADVANCE(201);
       END_STATE();
     case 103:
-      if (lookahead == 's') ADVANCE(196);
+      ACCEPT_TOKEN(anon_sym_atm);
       END_STATE();
     case 104:
-      if (lookahead == 'e') ADVANCE(197);
+      if (lookahead == 'c') ADVANCE(202);
       END_STATE();
     case 105:
-      if (lookahead == 'r') ADVANCE(198);
+      ACCEPT_TOKEN(anon_sym_bpf);
       END_STATE();
     case 106:
-      if (lookahead == 'l') ADVANCE(199);
+      if (lookahead == 'd') ADVANCE(203);
       END_STATE();
     case 107:
-      if (lookahead == 's') ADVANCE(200);
+      if (lookahead == 's') ADVANCE(204);
       END_STATE();
     case 108:
-      if (lookahead == 'a') ADVANCE(201);
+      if (lookahead == 'e') ADVANCE(205);
       END_STATE();
     case 109:
-      if (lookahead == 't') ADVANCE(202);
+      if (lookahead == 'r') ADVANCE(206);
       END_STATE();
     case 110:
-      if (lookahead == 'r') ADVANCE(203);
+      if (lookahead == 'l') ADVANCE(207);
       END_STATE();
     case 111:
-      if (lookahead == 'a') ADVANCE(204);
+      if (lookahead == 's') ADVANCE(208);
       END_STATE();
     case 112:
-      if (lookahead == 'a') ADVANCE(205);
+      if (lookahead == 'a') ADVANCE(209);
       END_STATE();
     case 113:
-      if (lookahead == 'e') ADVANCE(206);
+      if (lookahead == 't') ADVANCE(210);
       END_STATE();
     case 114:
-      if (lookahead == 't') ADVANCE(207);
+      if (lookahead == 'r') ADVANCE(211);
       END_STATE();
     case 115:
-      if (lookahead == 'i') ADVANCE(208);
+      if (lookahead == 'a') ADVANCE(212);
       END_STATE();
     case 116:
-      if (lookahead == 't') ADVANCE(209);
+      if (lookahead == 'a') ADVANCE(213);
       END_STATE();
     case 117:
-      if (lookahead == 'n') ADVANCE(210);
-      END_STATE();
-    case 118:
-      if (lookahead == 'p') ADVANCE(211);
-      END_STATE();
-    case 119:
-      if (lookahead == 'm') ADVANCE(212);
-      END_STATE();
-    case 120:
-      if (lookahead == 'l') ADVANCE(213);
-      END_STATE();
-    case 121:
       if (lookahead == 'e') ADVANCE(214);
       END_STATE();
+    case 118:
+      if (lookahead == 't') ADVANCE(215);
+      END_STATE();
+    case 119:
+      if (lookahead == 'i') ADVANCE(216);
+      END_STATE();
+    case 120:
+      if (lookahead == 't') ADVANCE(217);
+      END_STATE();
+    case 121:
+      if (lookahead == 'n') ADVANCE(218);
+      END_STATE();
     case 122:
-      if (lookahead == 'a') ADVANCE(215);
+      if (lookahead == 'p') ADVANCE(219);
       END_STATE();
     case 123:
-      if (lookahead == 'e') ADVANCE(216);
+      if (lookahead == 'm') ADVANCE(220);
       END_STATE();
     case 124:
-      if (lookahead == 'e') ADVANCE(217);
+      if (lookahead == 'l') ADVANCE(221);
       END_STATE();
     case 125:
-      if (lookahead == 't') ADVANCE(218);
-      END_STATE();
-    case 126:
-      if (lookahead == 'e') ADVANCE(219);
-      END_STATE();
-    case 127:
-      ACCEPT_TOKEN(anon_sym_for);
-      if (lookahead == 'w') ADVANCE(220);
-      END_STATE();
-    case 128:
-      ACCEPT_TOKEN(anon_sym_gap);
-      END_STATE();
-    case 129:
-      if (lookahead == 'o') ADVANCE(221);
-      END_STATE();
-    case 130:
       if (lookahead == 'e') ADVANCE(222);
       END_STATE();
-    case 131:
-      if (lookahead == 'b') ADVANCE(223);
+    case 126:
+      if (lookahead == 'a') ADVANCE(223);
       END_STATE();
-    case 132:
-      if (lookahead == 'd') ADVANCE(224);
+    case 127:
+      if (lookahead == 'e') ADVANCE(224);
       END_STATE();
-    case 133:
-      if (lookahead == 'h') ADVANCE(225);
+    case 128:
+      if (lookahead == 'e') ADVANCE(225);
       END_STATE();
-    case 134:
+    case 129:
       if (lookahead == 't') ADVANCE(226);
       END_STATE();
+    case 130:
+      if (lookahead == 'e') ADVANCE(227);
+      END_STATE();
+    case 131:
+      ACCEPT_TOKEN(anon_sym_for);
+      if (lookahead == 'w') ADVANCE(228);
+      END_STATE();
+    case 132:
+      ACCEPT_TOKEN(anon_sym_gap);
+      END_STATE();
+    case 133:
+      if (lookahead == 'o') ADVANCE(229);
+      END_STATE();
+    case 134:
+      if (lookahead == 'e') ADVANCE(230);
+      END_STATE();
     case 135:
-      ACCEPT_TOKEN(anon_sym_htb);
+      if (lookahead == 'b') ADVANCE(231);
       END_STATE();
     case 136:
-      if (lookahead == 'p') ADVANCE(227);
+      if (lookahead == 'd') ADVANCE(232);
       END_STATE();
     case 137:
-      if (lookahead == 'l') ADVANCE(228);
+      if (lookahead == 'h') ADVANCE(233);
       END_STATE();
     case 138:
-      if (lookahead == 'r') ADVANCE(229);
+      if (lookahead == 't') ADVANCE(234);
       END_STATE();
     case 139:
-      if (lookahead == 'u') ADVANCE(230);
+      ACCEPT_TOKEN(anon_sym_htb);
       END_STATE();
     case 140:
-      if (lookahead == 'a') ADVANCE(231);
+      if (lookahead == 'p') ADVANCE(235);
       END_STATE();
     case 141:
-      if (lookahead == 't') ADVANCE(232);
+      if (lookahead == 'l') ADVANCE(236);
       END_STATE();
     case 142:
-      if (lookahead == 'e') ADVANCE(233);
+      if (lookahead == 'r') ADVANCE(237);
       END_STATE();
     case 143:
-      ACCEPT_TOKEN(anon_sym_let);
+      if (lookahead == 'u') ADVANCE(238);
       END_STATE();
     case 144:
-      if (lookahead == 'i') ADVANCE(234);
+      if (lookahead == 'a') ADVANCE(239);
       END_STATE();
     case 145:
-      if (lookahead == 'k') ADVANCE(235);
-      END_STATE();
-    case 146:
-      if (lookahead == 's') ADVANCE(236);
-      END_STATE();
-    case 147:
-      ACCEPT_TOKEN(anon_sym_mac);
-      if (lookahead == 'v') ADVANCE(237);
-      END_STATE();
-    case 148:
-      if (lookahead == 'k') ADVANCE(238);
-      if (lookahead == 'q') ADVANCE(239);
       if (lookahead == 't') ADVANCE(240);
       END_STATE();
+    case 146:
+      if (lookahead == 'e') ADVANCE(241);
+      END_STATE();
+    case 147:
+      ACCEPT_TOKEN(anon_sym_let);
+      END_STATE();
+    case 148:
+      if (lookahead == 'i') ADVANCE(242);
+      END_STATE();
     case 149:
-      ACCEPT_TOKEN(anon_sym_mpu);
+      if (lookahead == 'k') ADVANCE(243);
       END_STATE();
     case 150:
-      if (lookahead == 'i') ADVANCE(241);
+      if (lookahead == 's') ADVANCE(244);
       END_STATE();
     case 151:
-      if (lookahead == 'e') ADVANCE(242);
-      if (lookahead == 'n') ADVANCE(243);
+      ACCEPT_TOKEN(anon_sym_mac);
+      if (lookahead == 'v') ADVANCE(245);
       END_STATE();
     case 152:
-      ACCEPT_TOKEN(anon_sym_new);
+      if (lookahead == 'k') ADVANCE(246);
+      if (lookahead == 'q') ADVANCE(247);
+      if (lookahead == 't') ADVANCE(248);
       END_STATE();
     case 153:
-      ACCEPT_TOKEN(anon_sym_off);
+      if (lookahead == 'c') ADVANCE(249);
       END_STATE();
     case 154:
-      if (lookahead == 'p') ADVANCE(244);
+      ACCEPT_TOKEN(anon_sym_mpu);
       END_STATE();
     case 155:
-      if (lookahead == 'r') ADVANCE(245);
-      END_STATE();
-    case 156:
-      if (lookahead == 'k') ADVANCE(246);
-      END_STATE();
-    case 157:
-      if (lookahead == 's') ADVANCE(247);
-      END_STATE();
-    case 158:
-      if (lookahead == 'k') ADVANCE(248);
-      END_STATE();
-    case 159:
-      if (lookahead == 'r') ADVANCE(249);
-      END_STATE();
-    case 160:
       if (lookahead == 'i') ADVANCE(250);
       END_STATE();
+    case 156:
+      if (lookahead == 'e') ADVANCE(251);
+      if (lookahead == 'n') ADVANCE(252);
+      END_STATE();
+    case 157:
+      ACCEPT_TOKEN(anon_sym_new);
+      END_STATE();
+    case 158:
+      ACCEPT_TOKEN(anon_sym_off);
+      END_STATE();
+    case 159:
+      if (lookahead == 'p') ADVANCE(253);
+      END_STATE();
+    case 160:
+      if (lookahead == 'r') ADVANCE(254);
+      END_STATE();
     case 161:
-      if (lookahead == 't') ADVANCE(251);
+      if (lookahead == 'k') ADVANCE(255);
       END_STATE();
     case 162:
-      if (lookahead == 'r') ADVANCE(252);
+      if (lookahead == 's') ADVANCE(256);
       END_STATE();
     case 163:
-      if (lookahead == 'o') ADVANCE(253);
-      if (lookahead == 'v') ADVANCE(254);
+      if (lookahead == 'k') ADVANCE(257);
       END_STATE();
     case 164:
-      if (lookahead == 'h') ADVANCE(255);
-      if (lookahead == 't') ADVANCE(256);
+      if (lookahead == 'r') ADVANCE(258);
       END_STATE();
     case 165:
-      if (lookahead == 's') ADVANCE(257);
+      if (lookahead == 'i') ADVANCE(259);
       END_STATE();
     case 166:
-      if (lookahead == 'n') ADVANCE(258);
+      if (lookahead == 't') ADVANCE(260);
       END_STATE();
     case 167:
-      ACCEPT_TOKEN(anon_sym_r2q);
+      if (lookahead == 'r') ADVANCE(261);
       END_STATE();
     case 168:
-      if (lookahead == 'e') ADVANCE(259);
+      if (lookahead == 'o') ADVANCE(262);
+      if (lookahead == 'v') ADVANCE(263);
       END_STATE();
     case 169:
-      if (lookahead == 'l') ADVANCE(260);
+      if (lookahead == 'h') ADVANCE(264);
+      if (lookahead == 't') ADVANCE(265);
       END_STATE();
     case 170:
-      if (lookahead == 'e') ADVANCE(261);
+      if (lookahead == 's') ADVANCE(266);
       END_STATE();
     case 171:
-      if (lookahead == 'a') ADVANCE(262);
+      if (lookahead == 'n') ADVANCE(267);
       END_STATE();
     case 172:
-      if (lookahead == 'r') ADVANCE(263);
+      ACCEPT_TOKEN(anon_sym_r2q);
       END_STATE();
     case 173:
-      if (lookahead == 't') ADVANCE(264);
+      if (lookahead == 'e') ADVANCE(268);
       END_STATE();
     case 174:
-      if (lookahead == 'e') ADVANCE(265);
+      if (lookahead == 'l') ADVANCE(269);
       END_STATE();
     case 175:
-      if (lookahead == 't') ADVANCE(266);
+      if (lookahead == 'e') ADVANCE(270);
       END_STATE();
     case 176:
-      if (lookahead == 'p') ADVANCE(267);
+      if (lookahead == 'a') ADVANCE(271);
       END_STATE();
     case 177:
-      if (lookahead == 't') ADVANCE(268);
+      if (lookahead == 'r') ADVANCE(272);
       END_STATE();
     case 178:
-      if (lookahead == 't') ADVANCE(269);
+      if (lookahead == 't') ADVANCE(273);
       END_STATE();
     case 179:
-      if (lookahead == 't') ADVANCE(270);
+      if (lookahead == 'e') ADVANCE(274);
       END_STATE();
     case 180:
-      if (lookahead == 'c') ADVANCE(271);
+      if (lookahead == 'p') ADVANCE(275);
       END_STATE();
     case 181:
-      ACCEPT_TOKEN(anon_sym_tcp);
+      if (lookahead == 't') ADVANCE(276);
       END_STATE();
     case 182:
-      ACCEPT_TOKEN(anon_sym_udp);
+      if (lookahead == 'p') ADVANCE(277);
       END_STATE();
     case 183:
-      if (lookahead == 'e') ADVANCE(272);
+      if (lookahead == 't') ADVANCE(278);
       END_STATE();
     case 184:
-      if (lookahead == 'a') ADVANCE(273);
+      if (lookahead == 't') ADVANCE(279);
       END_STATE();
     case 185:
-      if (lookahead == 'h') ADVANCE(274);
+      if (lookahead == 't') ADVANCE(280);
       END_STATE();
     case 186:
-      if (lookahead == 'n') ADVANCE(275);
+      if (lookahead == 'c') ADVANCE(281);
       END_STATE();
     case 187:
-      ACCEPT_TOKEN(anon_sym_vrf);
+      ACCEPT_TOKEN(anon_sym_tcp);
       END_STATE();
     case 188:
-      if (lookahead == 'a') ADVANCE(276);
+      ACCEPT_TOKEN(anon_sym_u16);
       END_STATE();
     case 189:
-      if (lookahead == 'h') ADVANCE(277);
+      ACCEPT_TOKEN(anon_sym_u32);
       END_STATE();
     case 190:
-      ACCEPT_TOKEN(anon_sym_xdp);
+      ACCEPT_TOKEN(anon_sym_udp);
       END_STATE();
     case 191:
-      if (lookahead == 'p') ADVANCE(278);
+      if (lookahead == 'e') ADVANCE(282);
       END_STATE();
     case 192:
-      if (lookahead == 'o') ADVANCE(279);
+      if (lookahead == 'a') ADVANCE(283);
       END_STATE();
     case 193:
-      ACCEPT_TOKEN(anon_sym_addr);
+      if (lookahead == 'h') ADVANCE(284);
       END_STATE();
     case 194:
-      if (lookahead == 'k') ADVANCE(280);
+      if (lookahead == 'n') ADVANCE(285);
       END_STATE();
     case 195:
-      if (lookahead == 'g') ADVANCE(281);
+      ACCEPT_TOKEN(anon_sym_vrf);
       END_STATE();
     case 196:
-      if (lookahead == 't') ADVANCE(282);
+      if (lookahead == 'a') ADVANCE(286);
       END_STATE();
     case 197:
-      if (lookahead == 's') ADVANCE(283);
+      if (lookahead == 'h') ADVANCE(287);
       END_STATE();
     case 198:
-      if (lookahead == 's') ADVANCE(284);
+      ACCEPT_TOKEN(anon_sym_xdp);
       END_STATE();
     case 199:
-      ACCEPT_TOKEN(anon_sym_ceil);
+      if (lookahead == 'p') ADVANCE(288);
       END_STATE();
     case 200:
-      if (lookahead == 's') ADVANCE(285);
+      if (lookahead == 'o') ADVANCE(289);
       END_STATE();
     case 201:
-      if (lookahead == 'c') ADVANCE(286);
+      ACCEPT_TOKEN(anon_sym_addr);
       END_STATE();
     case 202:
-      if (lookahead == 'i') ADVANCE(287);
+      if (lookahead == 'k') ADVANCE(290);
       END_STATE();
     case 203:
-      if (lookahead == 'u') ADVANCE(288);
+      if (lookahead == 'g') ADVANCE(291);
       END_STATE();
     case 204:
-      if (lookahead == 'u') ADVANCE(289);
+      if (lookahead == 't') ADVANCE(292);
       END_STATE();
     case 205:
-      if (lookahead == 'y') ADVANCE(290);
-      END_STATE();
-    case 206:
-      if (lookahead == 'c') ADVANCE(291);
-      END_STATE();
-    case 207:
-      if (lookahead == 'r') ADVANCE(292);
-      END_STATE();
-    case 208:
       if (lookahead == 's') ADVANCE(293);
       END_STATE();
+    case 206:
+      if (lookahead == 's') ADVANCE(294);
+      END_STATE();
+    case 207:
+      ACCEPT_TOKEN(anon_sym_ceil);
+      END_STATE();
+    case 208:
+      if (lookahead == 's') ADVANCE(295);
+      END_STATE();
     case 209:
-      ACCEPT_TOKEN(anon_sym_dnat);
+      if (lookahead == 'c') ADVANCE(296);
       END_STATE();
     case 210:
-      ACCEPT_TOKEN(anon_sym_down);
+      if (lookahead == 'i') ADVANCE(297);
       END_STATE();
     case 211:
-      ACCEPT_TOKEN(anon_sym_drop);
+      if (lookahead == 'u') ADVANCE(298);
       END_STATE();
     case 212:
-      if (lookahead == 'y') ADVANCE(294);
+      if (lookahead == 'u') ADVANCE(299);
       END_STATE();
     case 213:
-      if (lookahead == 'i') ADVANCE(295);
+      if (lookahead == 'y') ADVANCE(300);
       END_STATE();
     case 214:
-      if (lookahead == 's') ADVANCE(296);
+      if (lookahead == 'c') ADVANCE(301);
       END_STATE();
     case 215:
-      if (lookahead == 'b') ADVANCE(297);
+      if (lookahead == 'r') ADVANCE(302);
       END_STATE();
     case 216:
-      if (lookahead == 'r') ADVANCE(298);
+      if (lookahead == 's') ADVANCE(303);
       END_STATE();
     case 217:
-      if (lookahead == 'c') ADVANCE(299);
+      ACCEPT_TOKEN(anon_sym_dnat);
       END_STATE();
     case 218:
-      if (lookahead == 'e') ADVANCE(300);
+      ACCEPT_TOKEN(anon_sym_down);
       END_STATE();
     case 219:
-      if (lookahead == 'w') ADVANCE(301);
+      ACCEPT_TOKEN(anon_sym_drop);
       END_STATE();
     case 220:
-      if (lookahead == 'a') ADVANCE(302);
+      if (lookahead == 'y') ADVANCE(304);
       END_STATE();
     case 221:
-      if (lookahead == 'd') ADVANCE(303);
+      if (lookahead == 'i') ADVANCE(305);
       END_STATE();
     case 222:
-      if (lookahead == 'r') ADVANCE(304);
+      if (lookahead == 's') ADVANCE(306);
       END_STATE();
     case 223:
-      if (lookahead == 'a') ADVANCE(305);
+      if (lookahead == 'b') ADVANCE(307);
       END_STATE();
     case 224:
-      if (lookahead == 'l') ADVANCE(306);
+      if (lookahead == 'r') ADVANCE(308);
       END_STATE();
     case 225:
-      if (lookahead == 'k') ADVANCE(307);
+      if (lookahead == 'c') ADVANCE(309);
       END_STATE();
     case 226:
-      ACCEPT_TOKEN(anon_sym_host);
-      END_STATE();
-    case 227:
-      ACCEPT_TOKEN(anon_sym_icmp);
-      if (lookahead == 'v') ADVANCE(308);
-      END_STATE();
-    case 228:
-      if (lookahead == 'u') ADVANCE(309);
-      END_STATE();
-    case 229:
       if (lookahead == 'e') ADVANCE(310);
       END_STATE();
+    case 227:
+      if (lookahead == 'w') ADVANCE(311);
+      END_STATE();
+    case 228:
+      if (lookahead == 'a') ADVANCE(312);
+      END_STATE();
+    case 229:
+      if (lookahead == 'd') ADVANCE(313);
+      END_STATE();
     case 230:
-      if (lookahead == 't') ADVANCE(311);
+      if (lookahead == 'r') ADVANCE(314);
       END_STATE();
     case 231:
-      if (lookahead == 'l') ADVANCE(312);
+      if (lookahead == 'a') ADVANCE(315);
       END_STATE();
     case 232:
-      if (lookahead == 'e') ADVANCE(313);
-      END_STATE();
-    case 233:
-      if (lookahead == 'n') ADVANCE(314);
-      END_STATE();
-    case 234:
-      if (lookahead == 't') ADVANCE(315);
-      END_STATE();
-    case 235:
-      ACCEPT_TOKEN(anon_sym_link);
       if (lookahead == 'l') ADVANCE(316);
       END_STATE();
+    case 233:
+      if (lookahead == 'k') ADVANCE(317);
+      END_STATE();
+    case 234:
+      ACCEPT_TOKEN(anon_sym_host);
+      END_STATE();
+    case 235:
+      ACCEPT_TOKEN(anon_sym_icmp);
+      if (lookahead == 'v') ADVANCE(318);
+      END_STATE();
     case 236:
-      ACCEPT_TOKEN(anon_sym_loss);
+      if (lookahead == 'u') ADVANCE(319);
       END_STATE();
     case 237:
-      if (lookahead == 'l') ADVANCE(317);
+      if (lookahead == 'e') ADVANCE(320);
       END_STATE();
     case 238:
-      ACCEPT_TOKEN(anon_sym_mask);
+      if (lookahead == 't') ADVANCE(321);
       END_STATE();
     case 239:
-      if (lookahead == 'u') ADVANCE(318);
+      if (lookahead == 'l') ADVANCE(322);
       END_STATE();
     case 240:
-      if (lookahead == 'e') ADVANCE(319);
+      if (lookahead == 'e') ADVANCE(323);
       END_STATE();
     case 241:
-      if (lookahead == 'v') ADVANCE(320);
+      if (lookahead == 'n') ADVANCE(324);
       END_STATE();
     case 242:
-      if (lookahead == 'm') ADVANCE(321);
+      if (lookahead == 't') ADVANCE(325);
       END_STATE();
     case 243:
-      if (lookahead == 's') ADVANCE(322);
+      ACCEPT_TOKEN(anon_sym_link);
+      if (lookahead == 'l') ADVANCE(326);
       END_STATE();
     case 244:
-      if (lookahead == 'u') ADVANCE(323);
+      ACCEPT_TOKEN(anon_sym_loss);
       END_STATE();
     case 245:
-      if (lookahead == 'h') ADVANCE(324);
+      if (lookahead == 'l') ADVANCE(327);
       END_STATE();
     case 246:
-      if (lookahead == 'e') ADVANCE(325);
+      ACCEPT_TOKEN(anon_sym_mask);
       END_STATE();
     case 247:
-      ACCEPT_TOKEN(anon_sym_pass);
-      if (lookahead == 't') ADVANCE(326);
+      if (lookahead == 'u') ADVANCE(328);
       END_STATE();
     case 248:
-      if (lookahead == 'r') ADVANCE(327);
+      if (lookahead == 'e') ADVANCE(329);
       END_STATE();
     case 249:
-      ACCEPT_TOKEN(anon_sym_peer);
+      if (lookahead == 'h') ADVANCE(330);
       END_STATE();
     case 250:
-      if (lookahead == 'c') ADVANCE(328);
+      if (lookahead == 'v') ADVANCE(331);
       END_STATE();
     case 251:
-      if (lookahead == 'r') ADVANCE(329);
+      if (lookahead == 'm') ADVANCE(332);
       END_STATE();
     case 252:
-      if (lookahead == 'o') ADVANCE(330);
+      if (lookahead == 's') ADVANCE(333);
       END_STATE();
     case 253:
-      ACCEPT_TOKEN(anon_sym_prio);
+      if (lookahead == 'u') ADVANCE(334);
       END_STATE();
     case 254:
-      if (lookahead == 'a') ADVANCE(331);
+      if (lookahead == 'h') ADVANCE(335);
       END_STATE();
     case 255:
-      if (lookahead == 'i') ADVANCE(332);
+      if (lookahead == 'e') ADVANCE(336);
       END_STATE();
     case 256:
-      if (lookahead == 'o') ADVANCE(333);
+      ACCEPT_TOKEN(anon_sym_pass);
+      if (lookahead == 't') ADVANCE(337);
       END_STATE();
     case 257:
-      if (lookahead == 'c') ADVANCE(334);
+      if (lookahead == 'r') ADVANCE(338);
       END_STATE();
     case 258:
-      if (lookahead == 't') ADVANCE(335);
+      ACCEPT_TOKEN(anon_sym_peer);
       END_STATE();
     case 259:
-      ACCEPT_TOKEN(anon_sym_rate);
+      if (lookahead == 'c') ADVANCE(339);
       END_STATE();
     case 260:
-      if (lookahead == 'a') ADVANCE(336);
+      if (lookahead == 'r') ADVANCE(340);
       END_STATE();
     case 261:
-      if (lookahead == 'c') ADVANCE(337);
+      if (lookahead == 'o') ADVANCE(341);
       END_STATE();
     case 262:
-      if (lookahead == 't') ADVANCE(338);
+      ACCEPT_TOKEN(anon_sym_prio);
       END_STATE();
     case 263:
-      if (lookahead == 'd') ADVANCE(339);
+      if (lookahead == 'a') ADVANCE(342);
       END_STATE();
     case 264:
-      if (lookahead == 'e') ADVANCE(340);
+      if (lookahead == 'i') ADVANCE(343);
       END_STATE();
     case 265:
-      ACCEPT_TOKEN(anon_sym_rule);
+      if (lookahead == 'o') ADVANCE(344);
       END_STATE();
     case 266:
-      if (lookahead == 'i') ADVANCE(341);
+      if (lookahead == 'c') ADVANCE(345);
       END_STATE();
     case 267:
-      if (lookahead == 'e') ADVANCE(342);
+      if (lookahead == 't') ADVANCE(346);
       END_STATE();
     case 268:
-      ACCEPT_TOKEN(anon_sym_slot);
+      ACCEPT_TOKEN(anon_sym_rate);
       END_STATE();
     case 269:
-      ACCEPT_TOKEN(anon_sym_snat);
+      if (lookahead == 'a') ADVANCE(347);
       END_STATE();
     case 270:
-      if (lookahead == 'e') ADVANCE(343);
+      if (lookahead == 'c') ADVANCE(348);
       END_STATE();
     case 271:
-      if (lookahead == 't') ADVANCE(344);
+      if (lookahead == 't') ADVANCE(349);
       END_STATE();
     case 272:
-      if (lookahead == 'a') ADVANCE(345);
+      if (lookahead == 'd') ADVANCE(350);
       END_STATE();
     case 273:
-      ACCEPT_TOKEN(anon_sym_vepa);
-      END_STATE();
-    case 274:
-      ACCEPT_TOKEN(anon_sym_veth);
-      END_STATE();
-    case 275:
-      ACCEPT_TOKEN(anon_sym_vlan);
-      END_STATE();
-    case 276:
-      if (lookahead == 'n') ADVANCE(346);
-      END_STATE();
-    case 277:
-      if (lookahead == 'i') ADVANCE(347);
-      END_STATE();
-    case 278:
-      if (lookahead == 't') ADVANCE(348);
-      END_STATE();
-    case 279:
-      if (lookahead == 'n') ADVANCE(349);
-      END_STATE();
-    case 280:
-      if (lookahead == 'h') ADVANCE(350);
-      END_STATE();
-    case 281:
       if (lookahead == 'e') ADVANCE(351);
       END_STATE();
-    case 282:
-      ACCEPT_TOKEN(anon_sym_burst);
+    case 274:
+      ACCEPT_TOKEN(anon_sym_rule);
       END_STATE();
-    case 283:
-      ACCEPT_TOKEN(anon_sym_bytes);
+    case 275:
+      if (lookahead == 'l') ADVANCE(352);
       END_STATE();
-    case 284:
-      if (lookahead == 't') ADVANCE(352);
-      END_STATE();
-    case 285:
-      ACCEPT_TOKEN(anon_sym_class);
+    case 276:
       if (lookahead == 'i') ADVANCE(353);
       END_STATE();
+    case 277:
+      if (lookahead == 'e') ADVANCE(354);
+      END_STATE();
+    case 278:
+      ACCEPT_TOKEN(anon_sym_slot);
+      END_STATE();
+    case 279:
+      ACCEPT_TOKEN(anon_sym_snat);
+      END_STATE();
+    case 280:
+      if (lookahead == 'e') ADVANCE(355);
+      END_STATE();
+    case 281:
+      if (lookahead == 't') ADVANCE(356);
+      END_STATE();
+    case 282:
+      if (lookahead == 'a') ADVANCE(357);
+      END_STATE();
+    case 283:
+      ACCEPT_TOKEN(anon_sym_vepa);
+      END_STATE();
+    case 284:
+      ACCEPT_TOKEN(anon_sym_veth);
+      END_STATE();
+    case 285:
+      ACCEPT_TOKEN(anon_sym_vlan);
+      END_STATE();
     case 286:
-      if (lookahead == 't') ADVANCE(354);
+      if (lookahead == 'n') ADVANCE(358);
       END_STATE();
     case 287:
-      if (lookahead == 'n') ADVANCE(355);
-      END_STATE();
-    case 288:
-      if (lookahead == 'p') ADVANCE(356);
-      END_STATE();
-    case 289:
-      if (lookahead == 'l') ADVANCE(357);
-      END_STATE();
-    case 290:
-      ACCEPT_TOKEN(anon_sym_delay);
-      END_STATE();
-    case 291:
-      if (lookahead == 't') ADVANCE(358);
-      END_STATE();
-    case 292:
       if (lookahead == 'i') ADVANCE(359);
       END_STATE();
+    case 288:
+      if (lookahead == 't') ADVANCE(360);
+      END_STATE();
+    case 289:
+      if (lookahead == 'n') ADVANCE(361);
+      END_STATE();
+    case 290:
+      if (lookahead == 'h') ADVANCE(362);
+      END_STATE();
+    case 291:
+      if (lookahead == 'e') ADVANCE(363);
+      END_STATE();
+    case 292:
+      ACCEPT_TOKEN(anon_sym_burst);
+      END_STATE();
     case 293:
-      if (lookahead == 'o') ADVANCE(360);
+      ACCEPT_TOKEN(anon_sym_bytes);
       END_STATE();
     case 294:
-      ACCEPT_TOKEN(anon_sym_dummy);
+      if (lookahead == 't') ADVANCE(364);
       END_STATE();
     case 295:
-      if (lookahead == 'c') ADVANCE(361);
+      ACCEPT_TOKEN(anon_sym_class);
+      if (lookahead == 'i') ADVANCE(365);
       END_STATE();
     case 296:
-      if (lookahead == 's') ADVANCE(362);
+      if (lookahead == 't') ADVANCE(366);
       END_STATE();
     case 297:
-      if (lookahead == 'l') ADVANCE(363);
+      if (lookahead == 'n') ADVANCE(367);
       END_STATE();
     case 298:
-      if (lookahead == 'n') ADVANCE(364);
+      if (lookahead == 'p') ADVANCE(368);
       END_STATE();
     case 299:
-      if (lookahead == 't') ADVANCE(365);
+      if (lookahead == 'l') ADVANCE(369);
       END_STATE();
     case 300:
-      if (lookahead == 'r') ADVANCE(366);
+      ACCEPT_TOKEN(anon_sym_delay);
       END_STATE();
     case 301:
-      if (lookahead == 'a') ADVANCE(367);
+      if (lookahead == 't') ADVANCE(370);
       END_STATE();
     case 302:
-      if (lookahead == 'r') ADVANCE(368);
+      if (lookahead == 'i') ADVANCE(371);
       END_STATE();
     case 303:
-      if (lookahead == 'e') ADVANCE(369);
+      if (lookahead == 'o') ADVANCE(372);
       END_STATE();
     case 304:
-      if (lookahead == 'i') ADVANCE(370);
+      ACCEPT_TOKEN(anon_sym_dummy);
       END_STATE();
     case 305:
-      if (lookahead == 'l') ADVANCE(371);
+      if (lookahead == 'c') ADVANCE(373);
       END_STATE();
     case 306:
-      if (lookahead == 'e') ADVANCE(372);
+      if (lookahead == 's') ADVANCE(374);
       END_STATE();
     case 307:
-      if (lookahead == 'e') ADVANCE(373);
+      if (lookahead == 'l') ADVANCE(375);
       END_STATE();
     case 308:
-      if (lookahead == '6') ADVANCE(374);
+      if (lookahead == 'n') ADVANCE(376);
       END_STATE();
     case 309:
-      if (lookahead == 'd') ADVANCE(375);
+      if (lookahead == 't') ADVANCE(377);
       END_STATE();
     case 310:
-      if (lookahead == 's') ADVANCE(376);
-      END_STATE();
-    case 311:
-      ACCEPT_TOKEN(anon_sym_input);
-      END_STATE();
-    case 312:
-      if (lookahead == 'i') ADVANCE(377);
-      END_STATE();
-    case 313:
       if (lookahead == 'r') ADVANCE(378);
       END_STATE();
+    case 311:
+      if (lookahead == 'a') ADVANCE(379);
+      END_STATE();
+    case 312:
+      if (lookahead == 'r') ADVANCE(380);
+      END_STATE();
+    case 313:
+      if (lookahead == 'e') ADVANCE(381);
+      END_STATE();
     case 314:
-      if (lookahead == 'c') ADVANCE(379);
+      if (lookahead == 'i') ADVANCE(382);
       END_STATE();
     case 315:
-      ACCEPT_TOKEN(anon_sym_limit);
+      if (lookahead == 'l') ADVANCE(383);
       END_STATE();
     case 316:
-      if (lookahead == 'a') ADVANCE(380);
-      END_STATE();
-    case 317:
-      if (lookahead == 'a') ADVANCE(381);
-      END_STATE();
-    case 318:
-      if (lookahead == 'e') ADVANCE(382);
-      END_STATE();
-    case 319:
-      if (lookahead == 'r') ADVANCE(383);
-      END_STATE();
-    case 320:
       if (lookahead == 'e') ADVANCE(384);
       END_STATE();
+    case 317:
+      if (lookahead == 'e') ADVANCE(385);
+      END_STATE();
+    case 318:
+      if (lookahead == '6') ADVANCE(386);
+      END_STATE();
+    case 319:
+      if (lookahead == 'd') ADVANCE(387);
+      END_STATE();
+    case 320:
+      if (lookahead == 's') ADVANCE(388);
+      END_STATE();
     case 321:
-      ACCEPT_TOKEN(anon_sym_netem);
+      ACCEPT_TOKEN(anon_sym_input);
       END_STATE();
     case 322:
-      ACCEPT_TOKEN(anon_sym_netns);
+      if (lookahead == 'i') ADVANCE(389);
       END_STATE();
     case 323:
-      if (lookahead == 't') ADVANCE(385);
+      if (lookahead == 'r') ADVANCE(390);
       END_STATE();
     case 324:
-      if (lookahead == 'e') ADVANCE(386);
+      if (lookahead == 'c') ADVANCE(391);
       END_STATE();
     case 325:
-      if (lookahead == 't') ADVANCE(387);
+      ACCEPT_TOKEN(anon_sym_limit);
       END_STATE();
     case 326:
-      if (lookahead == 'h') ADVANCE(388);
+      if (lookahead == 'a') ADVANCE(392);
       END_STATE();
     case 327:
-      if (lookahead == 'a') ADVANCE(389);
+      if (lookahead == 'a') ADVANCE(393);
       END_STATE();
     case 328:
-      if (lookahead == 'y') ADVANCE(390);
+      if (lookahead == 'e') ADVANCE(394);
       END_STATE();
     case 329:
-      if (lookahead == 'o') ADVANCE(391);
+      if (lookahead == 'r') ADVANCE(395);
       END_STATE();
     case 330:
-      if (lookahead == 'u') ADVANCE(392);
+      ACCEPT_TOKEN(anon_sym_match);
       END_STATE();
     case 331:
-      if (lookahead == 't') ADVANCE(393);
+      if (lookahead == 'e') ADVANCE(396);
       END_STATE();
     case 332:
-      if (lookahead == 'b') ADVANCE(394);
+      ACCEPT_TOKEN(anon_sym_netem);
       END_STATE();
     case 333:
-      if (lookahead == 'c') ADVANCE(395);
+      ACCEPT_TOKEN(anon_sym_netns);
       END_STATE();
     case 334:
-      ACCEPT_TOKEN(anon_sym_qdisc);
+      if (lookahead == 't') ADVANCE(397);
       END_STATE();
     case 335:
-      if (lookahead == 'u') ADVANCE(396);
+      if (lookahead == 'e') ADVANCE(398);
       END_STATE();
     case 336:
-      if (lookahead == 's') ADVANCE(397);
+      if (lookahead == 't') ADVANCE(399);
       END_STATE();
     case 337:
-      if (lookahead == 't') ADVANCE(398);
+      if (lookahead == 'h') ADVANCE(400);
       END_STATE();
     case 338:
-      if (lookahead == 'e') ADVANCE(399);
+      if (lookahead == 'a') ADVANCE(401);
       END_STATE();
     case 339:
-      if (lookahead == 'e') ADVANCE(400);
+      if (lookahead == 'y') ADVANCE(402);
       END_STATE();
     case 340:
-      ACCEPT_TOKEN(anon_sym_route);
+      if (lookahead == 'o') ADVANCE(403);
       END_STATE();
     case 341:
-      if (lookahead == 'o') ADVANCE(401);
+      if (lookahead == 'u') ADVANCE(404);
       END_STATE();
     case 342:
-      ACCEPT_TOKEN(anon_sym_shape);
+      if (lookahead == 't') ADVANCE(405);
       END_STATE();
     case 343:
-      ACCEPT_TOKEN(anon_sym_state);
+      if (lookahead == 'b') ADVANCE(406);
       END_STATE();
     case 344:
-      if (lookahead == 'l') ADVANCE(402);
+      if (lookahead == 'c') ADVANCE(407);
       END_STATE();
     case 345:
-      if (lookahead == 'c') ADVANCE(403);
+      ACCEPT_TOKEN(anon_sym_qdisc);
       END_STATE();
     case 346:
-      ACCEPT_TOKEN(anon_sym_vxlan);
+      if (lookahead == 'u') ADVANCE(408);
       END_STATE();
     case 347:
-      if (lookahead == 'n') ADVANCE(404);
+      if (lookahead == 's') ADVANCE(409);
       END_STATE();
     case 348:
-      ACCEPT_TOKEN(anon_sym_accept);
+      if (lookahead == 't') ADVANCE(410);
       END_STATE();
     case 349:
-      ACCEPT_TOKEN(anon_sym_action);
+      if (lookahead == 'e') ADVANCE(411);
       END_STATE();
     case 350:
-      if (lookahead == 'o') ADVANCE(405);
+      if (lookahead == 'e') ADVANCE(412);
       END_STATE();
     case 351:
-      ACCEPT_TOKEN(anon_sym_bridge);
+      ACCEPT_TOKEN(anon_sym_route);
       END_STATE();
     case 352:
-      ACCEPT_TOKEN(anon_sym_cburst);
+      if (lookahead == 'e') ADVANCE(413);
       END_STATE();
     case 353:
-      if (lookahead == 'f') ADVANCE(406);
+      if (lookahead == 'o') ADVANCE(414);
       END_STATE();
     case 354:
-      ACCEPT_TOKEN(anon_sym_clsact);
+      ACCEPT_TOKEN(anon_sym_shape);
       END_STATE();
     case 355:
-      if (lookahead == 'u') ADVANCE(407);
+      ACCEPT_TOKEN(anon_sym_state);
       END_STATE();
     case 356:
-      if (lookahead == 't') ADVANCE(408);
+      if (lookahead == 'l') ADVANCE(415);
       END_STATE();
     case 357:
-      if (lookahead == 't') ADVANCE(409);
+      if (lookahead == 'c') ADVANCE(416);
       END_STATE();
     case 358:
-      if (lookahead == '_') ADVANCE(410);
+      ACCEPT_TOKEN(anon_sym_vxlan);
       END_STATE();
     case 359:
-      if (lookahead == 'b') ADVANCE(411);
+      if (lookahead == 'n') ADVANCE(417);
       END_STATE();
     case 360:
-      if (lookahead == 'r') ADVANCE(412);
+      ACCEPT_TOKEN(anon_sym_accept);
       END_STATE();
     case 361:
-      if (lookahead == 'a') ADVANCE(413);
+      ACCEPT_TOKEN(anon_sym_action);
       END_STATE();
     case 362:
-      ACCEPT_TOKEN(anon_sym_egress);
+      if (lookahead == 'o') ADVANCE(418);
       END_STATE();
     case 363:
-      if (lookahead == 'i') ADVANCE(414);
+      ACCEPT_TOKEN(anon_sym_bridge);
       END_STATE();
     case 364:
-      if (lookahead == 'e') ADVANCE(415);
+      ACCEPT_TOKEN(anon_sym_cburst);
       END_STATE();
     case 365:
-      ACCEPT_TOKEN(anon_sym_expect);
+      if (lookahead == 'f') ADVANCE(419);
       END_STATE();
     case 366:
-      ACCEPT_TOKEN(anon_sym_filter);
+      ACCEPT_TOKEN(anon_sym_clsact);
       END_STATE();
     case 367:
-      if (lookahead == 'l') ADVANCE(416);
+      if (lookahead == 'u') ADVANCE(420);
       END_STATE();
     case 368:
-      if (lookahead == 'd') ADVANCE(417);
+      if (lookahead == 't') ADVANCE(421);
       END_STATE();
     case 369:
-      if (lookahead == 'l') ADVANCE(418);
+      if (lookahead == 't') ADVANCE(422);
       END_STATE();
     case 370:
-      if (lookahead == 'c') ADVANCE(419);
+      if (lookahead == '_') ADVANCE(423);
       END_STATE();
     case 371:
-      ACCEPT_TOKEN(anon_sym_global);
+      if (lookahead == 'b') ADVANCE(424);
       END_STATE();
     case 372:
-      ACCEPT_TOKEN(anon_sym_handle);
+      if (lookahead == 'r') ADVANCE(425);
       END_STATE();
     case 373:
-      if (lookahead == 'y') ADVANCE(420);
+      if (lookahead == 'a') ADVANCE(426);
       END_STATE();
     case 374:
-      ACCEPT_TOKEN(anon_sym_icmpv6);
+      ACCEPT_TOKEN(anon_sym_egress);
       END_STATE();
     case 375:
-      if (lookahead == 'e') ADVANCE(421);
+      if (lookahead == 'i') ADVANCE(427);
       END_STATE();
     case 376:
-      if (lookahead == 's') ADVANCE(422);
+      if (lookahead == 'e') ADVANCE(428);
       END_STATE();
     case 377:
-      if (lookahead == 'd') ADVANCE(423);
+      ACCEPT_TOKEN(anon_sym_expect);
       END_STATE();
     case 378:
-      ACCEPT_TOKEN(anon_sym_jitter);
+      ACCEPT_TOKEN(anon_sym_filter);
       END_STATE();
     case 379:
-      if (lookahead == 'y') ADVANCE(424);
+      if (lookahead == 'l') ADVANCE(429);
       END_STATE();
     case 380:
-      if (lookahead == 'y') ADVANCE(425);
+      if (lookahead == 'd') ADVANCE(430);
       END_STATE();
     case 381:
-      if (lookahead == 'n') ADVANCE(426);
+      if (lookahead == 'l') ADVANCE(431);
       END_STATE();
     case 382:
-      if (lookahead == 'r') ADVANCE(427);
+      if (lookahead == 'c') ADVANCE(432);
       END_STATE();
     case 383:
-      ACCEPT_TOKEN(anon_sym_master);
+      ACCEPT_TOKEN(anon_sym_global);
       END_STATE();
     case 384:
-      ACCEPT_TOKEN(anon_sym_native);
+      ACCEPT_TOKEN(anon_sym_handle);
       END_STATE();
     case 385:
-      ACCEPT_TOKEN(anon_sym_output);
+      if (lookahead == 'y') ADVANCE(433);
       END_STATE();
     case 386:
-      if (lookahead == 'a') ADVANCE(428);
+      ACCEPT_TOKEN(anon_sym_icmpv6);
       END_STATE();
     case 387:
-      if (lookahead == 's') ADVANCE(429);
-      END_STATE();
-    case 388:
-      if (lookahead == 'r') ADVANCE(430);
-      END_STATE();
-    case 389:
-      if (lookahead == 't') ADVANCE(431);
-      END_STATE();
-    case 390:
-      ACCEPT_TOKEN(anon_sym_policy);
-      END_STATE();
-    case 391:
-      if (lookahead == 'u') ADVANCE(432);
-      END_STATE();
-    case 392:
-      if (lookahead == 't') ADVANCE(433);
-      END_STATE();
-    case 393:
       if (lookahead == 'e') ADVANCE(434);
       END_STATE();
+    case 388:
+      if (lookahead == 's') ADVANCE(435);
+      END_STATE();
+    case 389:
+      if (lookahead == 'd') ADVANCE(436);
+      END_STATE();
+    case 390:
+      ACCEPT_TOKEN(anon_sym_jitter);
+      END_STATE();
+    case 391:
+      if (lookahead == 'y') ADVANCE(437);
+      END_STATE();
+    case 392:
+      if (lookahead == 'y') ADVANCE(438);
+      END_STATE();
+    case 393:
+      if (lookahead == 'n') ADVANCE(439);
+      END_STATE();
     case 394:
-      if (lookahead == 'i') ADVANCE(435);
-      END_STATE();
-    case 395:
-      if (lookahead == 'o') ADVANCE(436);
-      END_STATE();
-    case 396:
-      if (lookahead == 'm') ADVANCE(437);
-      END_STATE();
-    case 397:
-      if (lookahead == 's') ADVANCE(438);
-      END_STATE();
-    case 398:
-      ACCEPT_TOKEN(anon_sym_reject);
-      END_STATE();
-    case 399:
-      if (lookahead == 'd') ADVANCE(439);
-      END_STATE();
-    case 400:
       if (lookahead == 'r') ADVANCE(440);
       END_STATE();
+    case 395:
+      ACCEPT_TOKEN(anon_sym_master);
+      END_STATE();
+    case 396:
+      ACCEPT_TOKEN(anon_sym_native);
+      END_STATE();
+    case 397:
+      ACCEPT_TOKEN(anon_sym_output);
+      END_STATE();
+    case 398:
+      if (lookahead == 'a') ADVANCE(441);
+      END_STATE();
+    case 399:
+      if (lookahead == 's') ADVANCE(442);
+      END_STATE();
+    case 400:
+      if (lookahead == 'r') ADVANCE(443);
+      END_STATE();
     case 401:
-      if (lookahead == 'n') ADVANCE(441);
+      if (lookahead == 't') ADVANCE(444);
       END_STATE();
     case 402:
-      ACCEPT_TOKEN(anon_sym_sysctl);
+      ACCEPT_TOKEN(anon_sym_policy);
       END_STATE();
     case 403:
-      if (lookahead == 'h') ADVANCE(442);
+      if (lookahead == 'u') ADVANCE(445);
       END_STATE();
     case 404:
-      ACCEPT_TOKEN(anon_sym_within);
+      if (lookahead == 't') ADVANCE(446);
       END_STATE();
     case 405:
-      if (lookahead == 'l') ADVANCE(443);
+      if (lookahead == 'e') ADVANCE(447);
       END_STATE();
     case 406:
-      if (lookahead == 'y') ADVANCE(444);
+      if (lookahead == 'i') ADVANCE(448);
       END_STATE();
     case 407:
-      if (lookahead == 'e') ADVANCE(445);
+      if (lookahead == 'o') ADVANCE(449);
       END_STATE();
     case 408:
-      ACCEPT_TOKEN(anon_sym_corrupt);
+      if (lookahead == 'm') ADVANCE(450);
       END_STATE();
     case 409:
-      ACCEPT_TOKEN(anon_sym_default);
+      if (lookahead == 's') ADVANCE(451);
       END_STATE();
     case 410:
-      if (lookahead == 'q') ADVANCE(446);
+      ACCEPT_TOKEN(anon_sym_reject);
       END_STATE();
     case 411:
-      if (lookahead == 'u') ADVANCE(447);
+      if (lookahead == 'd') ADVANCE(452);
       END_STATE();
     case 412:
-      ACCEPT_TOKEN(anon_sym_divisor);
+      if (lookahead == 'r') ADVANCE(453);
       END_STATE();
     case 413:
-      if (lookahead == 't') ADVANCE(448);
+      ACCEPT_TOKEN(anon_sym_sample);
       END_STATE();
     case 414:
-      if (lookahead == 's') ADVANCE(449);
+      if (lookahead == 'n') ADVANCE(454);
       END_STATE();
     case 415:
-      if (lookahead == 't') ADVANCE(450);
+      ACCEPT_TOKEN(anon_sym_sysctl);
       END_STATE();
     case 416:
-      if (lookahead == 'l') ADVANCE(451);
+      if (lookahead == 'h') ADVANCE(455);
       END_STATE();
     case 417:
-      ACCEPT_TOKEN(anon_sym_forward);
+      ACCEPT_TOKEN(anon_sym_within);
       END_STATE();
     case 418:
-      ACCEPT_TOKEN(anon_sym_gemodel);
+      if (lookahead == 'l') ADVANCE(456);
       END_STATE();
     case 419:
-      ACCEPT_TOKEN(anon_sym_generic);
+      if (lookahead == 'y') ADVANCE(457);
       END_STATE();
     case 420:
-      ACCEPT_TOKEN(anon_sym_hashkey);
+      if (lookahead == 'e') ADVANCE(458);
       END_STATE();
     case 421:
-      ACCEPT_TOKEN(anon_sym_include);
+      ACCEPT_TOKEN(anon_sym_corrupt);
       END_STATE();
     case 422:
-      ACCEPT_TOKEN(anon_sym_ingress);
+      ACCEPT_TOKEN(anon_sym_default);
       END_STATE();
     case 423:
-      ACCEPT_TOKEN(anon_sym_invalid);
+      if (lookahead == 'q') ADVANCE(459);
       END_STATE();
     case 424:
-      ACCEPT_TOKEN(anon_sym_latency);
+      if (lookahead == 'u') ADVANCE(460);
       END_STATE();
     case 425:
-      if (lookahead == 'e') ADVANCE(452);
+      ACCEPT_TOKEN(anon_sym_divisor);
       END_STATE();
     case 426:
-      ACCEPT_TOKEN(anon_sym_macvlan);
+      if (lookahead == 't') ADVANCE(461);
       END_STATE();
     case 427:
-      if (lookahead == 'a') ADVANCE(453);
+      if (lookahead == 's') ADVANCE(462);
       END_STATE();
     case 428:
-      if (lookahead == 'd') ADVANCE(454);
+      if (lookahead == 't') ADVANCE(463);
       END_STATE();
     case 429:
-      ACCEPT_TOKEN(anon_sym_packets);
-      END_STATE();
-    case 430:
-      if (lookahead == 'u') ADVANCE(455);
-      END_STATE();
-    case 431:
-      if (lookahead == 'e') ADVANCE(456);
-      END_STATE();
-    case 432:
-      if (lookahead == 't') ADVANCE(457);
-      END_STATE();
-    case 433:
-      if (lookahead == 'i') ADVANCE(458);
-      END_STATE();
-    case 434:
-      ACCEPT_TOKEN(anon_sym_private);
-      END_STATE();
-    case 435:
-      if (lookahead == 't') ADVANCE(459);
-      END_STATE();
-    case 436:
-      if (lookahead == 'l') ADVANCE(460);
-      END_STATE();
-    case 437:
-      ACCEPT_TOKEN(anon_sym_quantum);
-      END_STATE();
-    case 438:
-      if (lookahead == 'i') ADVANCE(461);
-      END_STATE();
-    case 439:
-      ACCEPT_TOKEN(anon_sym_related);
-      END_STATE();
-    case 440:
-      ACCEPT_TOKEN(anon_sym_reorder);
-      END_STATE();
-    case 441:
-      ACCEPT_TOKEN(anon_sym_section);
-      END_STATE();
-    case 442:
-      if (lookahead == 'a') ADVANCE(462);
-      END_STATE();
-    case 443:
-      if (lookahead == 'e') ADVANCE(463);
-      END_STATE();
-    case 444:
-      ACCEPT_TOKEN(anon_sym_classify);
-      END_STATE();
-    case 445:
-      ACCEPT_TOKEN(anon_sym_continue);
-      END_STATE();
-    case 446:
       if (lookahead == 'l') ADVANCE(464);
       END_STATE();
+    case 430:
+      ACCEPT_TOKEN(anon_sym_forward);
+      END_STATE();
+    case 431:
+      ACCEPT_TOKEN(anon_sym_gemodel);
+      END_STATE();
+    case 432:
+      ACCEPT_TOKEN(anon_sym_generic);
+      END_STATE();
+    case 433:
+      ACCEPT_TOKEN(anon_sym_hashkey);
+      END_STATE();
+    case 434:
+      ACCEPT_TOKEN(anon_sym_include);
+      END_STATE();
+    case 435:
+      ACCEPT_TOKEN(anon_sym_ingress);
+      END_STATE();
+    case 436:
+      ACCEPT_TOKEN(anon_sym_invalid);
+      END_STATE();
+    case 437:
+      ACCEPT_TOKEN(anon_sym_latency);
+      END_STATE();
+    case 438:
+      if (lookahead == 'e') ADVANCE(465);
+      END_STATE();
+    case 439:
+      ACCEPT_TOKEN(anon_sym_macvlan);
+      END_STATE();
+    case 440:
+      if (lookahead == 'a') ADVANCE(466);
+      END_STATE();
+    case 441:
+      if (lookahead == 'd') ADVANCE(467);
+      END_STATE();
+    case 442:
+      ACCEPT_TOKEN(anon_sym_packets);
+      END_STATE();
+    case 443:
+      if (lookahead == 'u') ADVANCE(468);
+      END_STATE();
+    case 444:
+      if (lookahead == 'e') ADVANCE(469);
+      END_STATE();
+    case 445:
+      if (lookahead == 't') ADVANCE(470);
+      END_STATE();
+    case 446:
+      if (lookahead == 'i') ADVANCE(471);
+      END_STATE();
     case 447:
-      if (lookahead == 't') ADVANCE(465);
+      ACCEPT_TOKEN(anon_sym_private);
       END_STATE();
     case 448:
-      if (lookahead == 'e') ADVANCE(466);
+      if (lookahead == 't') ADVANCE(472);
       END_STATE();
     case 449:
-      if (lookahead == 'h') ADVANCE(467);
+      if (lookahead == 'l') ADVANCE(473);
       END_STATE();
     case 450:
-      ACCEPT_TOKEN(anon_sym_ethernet);
+      ACCEPT_TOKEN(anon_sym_quantum);
       END_STATE();
     case 451:
-      ACCEPT_TOKEN(anon_sym_firewall);
+      if (lookahead == 'i') ADVANCE(474);
       END_STATE();
     case 452:
-      if (lookahead == 'r') ADVANCE(468);
+      ACCEPT_TOKEN(anon_sym_related);
       END_STATE();
     case 453:
-      if (lookahead == 'd') ADVANCE(469);
+      ACCEPT_TOKEN(anon_sym_reorder);
       END_STATE();
     case 454:
-      ACCEPT_TOKEN(anon_sym_overhead);
+      ACCEPT_TOKEN(anon_sym_section);
       END_STATE();
     case 455:
-      ACCEPT_TOKEN(anon_sym_passthru);
+      if (lookahead == 'a') ADVANCE(475);
       END_STATE();
     case 456:
-      ACCEPT_TOKEN(anon_sym_peakrate);
-      END_STATE();
-    case 457:
-      if (lookahead == 'i') ADVANCE(470);
-      END_STATE();
-    case 458:
-      if (lookahead == 'n') ADVANCE(471);
-      END_STATE();
-    case 459:
-      ACCEPT_TOKEN(anon_sym_prohibit);
-      END_STATE();
-    case 460:
-      ACCEPT_TOKEN(anon_sym_protocol);
-      END_STATE();
-    case 461:
-      if (lookahead == 'f') ADVANCE(472);
-      END_STATE();
-    case 462:
-      if (lookahead == 'b') ADVANCE(473);
-      END_STATE();
-    case 463:
-      ACCEPT_TOKEN(anon_sym_blackhole);
-      END_STATE();
-    case 464:
-      if (lookahead == 'e') ADVANCE(474);
-      END_STATE();
-    case 465:
-      if (lookahead == 'i') ADVANCE(475);
-      END_STATE();
-    case 466:
-      ACCEPT_TOKEN(anon_sym_duplicate);
-      END_STATE();
-    case 467:
       if (lookahead == 'e') ADVANCE(476);
       END_STATE();
+    case 457:
+      ACCEPT_TOKEN(anon_sym_classify);
+      END_STATE();
+    case 458:
+      ACCEPT_TOKEN(anon_sym_continue);
+      END_STATE();
+    case 459:
+      if (lookahead == 'l') ADVANCE(477);
+      END_STATE();
+    case 460:
+      if (lookahead == 't') ADVANCE(478);
+      END_STATE();
+    case 461:
+      if (lookahead == 'e') ADVANCE(479);
+      END_STATE();
+    case 462:
+      if (lookahead == 'h') ADVANCE(480);
+      END_STATE();
+    case 463:
+      ACCEPT_TOKEN(anon_sym_ethernet);
+      END_STATE();
+    case 464:
+      ACCEPT_TOKEN(anon_sym_firewall);
+      END_STATE();
+    case 465:
+      if (lookahead == 'r') ADVANCE(481);
+      END_STATE();
+    case 466:
+      if (lookahead == 'd') ADVANCE(482);
+      END_STATE();
+    case 467:
+      ACCEPT_TOKEN(anon_sym_overhead);
+      END_STATE();
     case 468:
-      ACCEPT_TOKEN(anon_sym_linklayer);
+      ACCEPT_TOKEN(anon_sym_passthru);
       END_STATE();
     case 469:
-      if (lookahead == 'e') ADVANCE(477);
+      ACCEPT_TOKEN(anon_sym_peakrate);
       END_STATE();
     case 470:
-      if (lookahead == 'n') ADVANCE(478);
+      if (lookahead == 'i') ADVANCE(483);
       END_STATE();
     case 471:
-      if (lookahead == 'g') ADVANCE(479);
+      if (lookahead == 'n') ADVANCE(484);
       END_STATE();
     case 472:
-      if (lookahead == 'y') ADVANCE(480);
+      ACCEPT_TOKEN(anon_sym_prohibit);
       END_STATE();
     case 473:
-      if (lookahead == 'l') ADVANCE(481);
+      ACCEPT_TOKEN(anon_sym_protocol);
       END_STATE();
     case 474:
-      if (lookahead == 'n') ADVANCE(482);
+      if (lookahead == 'f') ADVANCE(485);
       END_STATE();
     case 475:
-      if (lookahead == 'o') ADVANCE(483);
+      if (lookahead == 'b') ADVANCE(486);
       END_STATE();
     case 476:
-      if (lookahead == 'd') ADVANCE(484);
+      ACCEPT_TOKEN(anon_sym_blackhole);
       END_STATE();
     case 477:
-      ACCEPT_TOKEN(anon_sym_masquerade);
+      if (lookahead == 'e') ADVANCE(487);
       END_STATE();
     case 478:
-      if (lookahead == 'g') ADVANCE(485);
+      if (lookahead == 'i') ADVANCE(488);
       END_STATE();
     case 479:
-      ACCEPT_TOKEN(anon_sym_prerouting);
+      ACCEPT_TOKEN(anon_sym_duplicate);
       END_STATE();
     case 480:
-      ACCEPT_TOKEN(anon_sym_reclassify);
+      if (lookahead == 'e') ADVANCE(489);
       END_STATE();
     case 481:
-      if (lookahead == 'e') ADVANCE(486);
+      ACCEPT_TOKEN(anon_sym_linklayer);
       END_STATE();
     case 482:
-      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      if (lookahead == 'e') ADVANCE(490);
       END_STATE();
     case 483:
-      if (lookahead == 'n') ADVANCE(487);
+      if (lookahead == 'n') ADVANCE(491);
       END_STATE();
     case 484:
-      ACCEPT_TOKEN(anon_sym_established);
+      if (lookahead == 'g') ADVANCE(492);
       END_STATE();
     case 485:
-      ACCEPT_TOKEN(anon_sym_postrouting);
+      if (lookahead == 'y') ADVANCE(493);
       END_STATE();
     case 486:
-      ACCEPT_TOKEN(anon_sym_unreachable);
+      if (lookahead == 'l') ADVANCE(494);
       END_STATE();
     case 487:
+      if (lookahead == 'n') ADVANCE(495);
+      END_STATE();
+    case 488:
+      if (lookahead == 'o') ADVANCE(496);
+      END_STATE();
+    case 489:
+      if (lookahead == 'd') ADVANCE(497);
+      END_STATE();
+    case 490:
+      ACCEPT_TOKEN(anon_sym_masquerade);
+      END_STATE();
+    case 491:
+      if (lookahead == 'g') ADVANCE(498);
+      END_STATE();
+    case 492:
+      ACCEPT_TOKEN(anon_sym_prerouting);
+      END_STATE();
+    case 493:
+      ACCEPT_TOKEN(anon_sym_reclassify);
+      END_STATE();
+    case 494:
+      if (lookahead == 'e') ADVANCE(499);
+      END_STATE();
+    case 495:
+      ACCEPT_TOKEN(anon_sym_direct_qlen);
+      END_STATE();
+    case 496:
+      if (lookahead == 'n') ADVANCE(500);
+      END_STATE();
+    case 497:
+      ACCEPT_TOKEN(anon_sym_established);
+      END_STATE();
+    case 498:
+      ACCEPT_TOKEN(anon_sym_postrouting);
+      END_STATE();
+    case 499:
+      ACCEPT_TOKEN(anon_sym_unreachable);
+      END_STATE();
+    case 500:
       ACCEPT_TOKEN(anon_sym_distribution);
       END_STATE();
     default:
@@ -10655,544 +10627,552 @@ static bool ts_lex_keywords(TSLexer *lexer, TSStateId state) {
 
 static const TSLexerMode ts_lex_modes[STATE_COUNT] = {
   [0] = {.lex_state = 0},
-  [1] = {.lex_state = 252},
-  [2] = {.lex_state = 256},
-  [3] = {.lex_state = 252},
-  [4] = {.lex_state = 252},
-  [5] = {.lex_state = 252},
-  [6] = {.lex_state = 252},
-  [7] = {.lex_state = 252},
-  [8] = {.lex_state = 252},
-  [9] = {.lex_state = 259},
-  [10] = {.lex_state = 259},
-  [11] = {.lex_state = 259},
-  [12] = {.lex_state = 259},
-  [13] = {.lex_state = 259},
-  [14] = {.lex_state = 271},
-  [15] = {.lex_state = 259},
-  [16] = {.lex_state = 256},
-  [17] = {.lex_state = 259},
-  [18] = {.lex_state = 259},
-  [19] = {.lex_state = 258},
-  [20] = {.lex_state = 253},
-  [21] = {.lex_state = 253},
-  [22] = {.lex_state = 260},
-  [23] = {.lex_state = 269},
-  [24] = {.lex_state = 269},
-  [25] = {.lex_state = 268},
-  [26] = {.lex_state = 268},
-  [27] = {.lex_state = 268},
-  [28] = {.lex_state = 268},
-  [29] = {.lex_state = 268},
+  [1] = {.lex_state = 243},
+  [2] = {.lex_state = 246},
+  [3] = {.lex_state = 243},
+  [4] = {.lex_state = 243},
+  [5] = {.lex_state = 243},
+  [6] = {.lex_state = 243},
+  [7] = {.lex_state = 243},
+  [8] = {.lex_state = 243},
+  [9] = {.lex_state = 250},
+  [10] = {.lex_state = 250},
+  [11] = {.lex_state = 250},
+  [12] = {.lex_state = 250},
+  [13] = {.lex_state = 250},
+  [14] = {.lex_state = 261},
+  [15] = {.lex_state = 250},
+  [16] = {.lex_state = 246},
+  [17] = {.lex_state = 250},
+  [18] = {.lex_state = 250},
+  [19] = {.lex_state = 249},
+  [20] = {.lex_state = 251},
+  [21] = {.lex_state = 244},
+  [22] = {.lex_state = 244},
+  [23] = {.lex_state = 263},
+  [24] = {.lex_state = 263},
+  [25] = {.lex_state = 259},
+  [26] = {.lex_state = 259},
+  [27] = {.lex_state = 259},
+  [28] = {.lex_state = 259},
+  [29] = {.lex_state = 259},
   [30] = {.lex_state = 258},
-  [31] = {.lex_state = 267},
-  [32] = {.lex_state = 258},
-  [33] = {.lex_state = 258},
-  [34] = {.lex_state = 267},
-  [35] = {.lex_state = 253},
-  [36] = {.lex_state = 258},
-  [37] = {.lex_state = 267},
-  [38] = {.lex_state = 258},
-  [39] = {.lex_state = 258},
-  [40] = {.lex_state = 255},
-  [41] = {.lex_state = 255},
-  [42] = {.lex_state = 258},
-  [43] = {.lex_state = 258},
-  [44] = {.lex_state = 258},
-  [45] = {.lex_state = 258},
-  [46] = {.lex_state = 255},
-  [47] = {.lex_state = 258},
-  [48] = {.lex_state = 253},
-  [49] = {.lex_state = 253},
-  [50] = {.lex_state = 253},
-  [51] = {.lex_state = 253},
-  [52] = {.lex_state = 253},
-  [53] = {.lex_state = 253},
-  [54] = {.lex_state = 253},
-  [55] = {.lex_state = 267},
-  [56] = {.lex_state = 267},
-  [57] = {.lex_state = 253},
-  [58] = {.lex_state = 253},
-  [59] = {.lex_state = 255},
+  [31] = {.lex_state = 249},
+  [32] = {.lex_state = 244},
+  [33] = {.lex_state = 249},
+  [34] = {.lex_state = 258},
+  [35] = {.lex_state = 258},
+  [36] = {.lex_state = 249},
+  [37] = {.lex_state = 249},
+  [38] = {.lex_state = 245},
+  [39] = {.lex_state = 245},
+  [40] = {.lex_state = 249},
+  [41] = {.lex_state = 249},
+  [42] = {.lex_state = 249},
+  [43] = {.lex_state = 249},
+  [44] = {.lex_state = 245},
+  [45] = {.lex_state = 249},
+  [46] = {.lex_state = 249},
+  [47] = {.lex_state = 249},
+  [48] = {.lex_state = 244},
+  [49] = {.lex_state = 244},
+  [50] = {.lex_state = 244},
+  [51] = {.lex_state = 244},
+  [52] = {.lex_state = 244},
+  [53] = {.lex_state = 244},
+  [54] = {.lex_state = 244},
+  [55] = {.lex_state = 244},
+  [56] = {.lex_state = 258},
+  [57] = {.lex_state = 244},
+  [58] = {.lex_state = 258},
+  [59] = {.lex_state = 245},
   [60] = {.lex_state = 1},
   [61] = {.lex_state = 1},
   [62] = {.lex_state = 1},
-  [63] = {.lex_state = 275},
-  [64] = {.lex_state = 275},
-  [65] = {.lex_state = 255},
-  [66] = {.lex_state = 275},
-  [67] = {.lex_state = 255},
-  [68] = {.lex_state = 253},
-  [69] = {.lex_state = 255},
-  [70] = {.lex_state = 255},
-  [71] = {.lex_state = 253},
-  [72] = {.lex_state = 253},
-  [73] = {.lex_state = 264},
-  [74] = {.lex_state = 264},
-  [75] = {.lex_state = 264},
-  [76] = {.lex_state = 253},
-  [77] = {.lex_state = 255},
-  [78] = {.lex_state = 255},
-  [79] = {.lex_state = 253},
-  [80] = {.lex_state = 275},
-  [81] = {.lex_state = 3},
-  [82] = {.lex_state = 255},
-  [83] = {.lex_state = 3},
-  [84] = {.lex_state = 3},
-  [85] = {.lex_state = 3},
-  [86] = {.lex_state = 3},
-  [87] = {.lex_state = 1},
-  [88] = {.lex_state = 1},
-  [89] = {.lex_state = 258},
-  [90] = {.lex_state = 260},
-  [91] = {.lex_state = 253},
-  [92] = {.lex_state = 253},
-  [93] = {.lex_state = 3},
-  [94] = {.lex_state = 258},
-  [95] = {.lex_state = 258},
-  [96] = {.lex_state = 275},
-  [97] = {.lex_state = 260},
-  [98] = {.lex_state = 258},
-  [99] = {.lex_state = 258},
-  [100] = {.lex_state = 260},
-  [101] = {.lex_state = 258},
-  [102] = {.lex_state = 253},
-  [103] = {.lex_state = 275},
-  [104] = {.lex_state = 258},
-  [105] = {.lex_state = 275},
-  [106] = {.lex_state = 275},
-  [107] = {.lex_state = 260},
-  [108] = {.lex_state = 252},
-  [109] = {.lex_state = 275},
-  [110] = {.lex_state = 260},
-  [111] = {.lex_state = 260},
-  [112] = {.lex_state = 275},
-  [113] = {.lex_state = 258},
-  [114] = {.lex_state = 260},
-  [115] = {.lex_state = 255},
-  [116] = {.lex_state = 252},
-  [117] = {.lex_state = 264},
-  [118] = {.lex_state = 264},
-  [119] = {.lex_state = 258},
-  [120] = {.lex_state = 258},
-  [121] = {.lex_state = 260},
-  [122] = {.lex_state = 252},
-  [123] = {.lex_state = 260},
-  [124] = {.lex_state = 260},
-  [125] = {.lex_state = 260},
-  [126] = {.lex_state = 252},
-  [127] = {.lex_state = 258},
-  [128] = {.lex_state = 258},
-  [129] = {.lex_state = 258},
-  [130] = {.lex_state = 258},
-  [131] = {.lex_state = 258},
-  [132] = {.lex_state = 260},
-  [133] = {.lex_state = 258},
-  [134] = {.lex_state = 258},
-  [135] = {.lex_state = 260},
-  [136] = {.lex_state = 252},
-  [137] = {.lex_state = 265},
-  [138] = {.lex_state = 265},
-  [139] = {.lex_state = 263},
-  [140] = {.lex_state = 265},
-  [141] = {.lex_state = 252},
-  [142] = {.lex_state = 266},
-  [143] = {.lex_state = 275},
-  [144] = {.lex_state = 274},
-  [145] = {.lex_state = 263},
-  [146] = {.lex_state = 263},
-  [147] = {.lex_state = 253},
-  [148] = {.lex_state = 266},
+  [63] = {.lex_state = 245},
+  [64] = {.lex_state = 267},
+  [65] = {.lex_state = 245},
+  [66] = {.lex_state = 267},
+  [67] = {.lex_state = 267},
+  [68] = {.lex_state = 251},
+  [69] = {.lex_state = 251},
+  [70] = {.lex_state = 245},
+  [71] = {.lex_state = 244},
+  [72] = {.lex_state = 244},
+  [73] = {.lex_state = 251},
+  [74] = {.lex_state = 267},
+  [75] = {.lex_state = 245},
+  [76] = {.lex_state = 244},
+  [77] = {.lex_state = 244},
+  [78] = {.lex_state = 251},
+  [79] = {.lex_state = 245},
+  [80] = {.lex_state = 251},
+  [81] = {.lex_state = 244},
+  [82] = {.lex_state = 251},
+  [83] = {.lex_state = 255},
+  [84] = {.lex_state = 255},
+  [85] = {.lex_state = 255},
+  [86] = {.lex_state = 251},
+  [87] = {.lex_state = 251},
+  [88] = {.lex_state = 251},
+  [89] = {.lex_state = 245},
+  [90] = {.lex_state = 251},
+  [91] = {.lex_state = 251},
+  [92] = {.lex_state = 251},
+  [93] = {.lex_state = 1},
+  [94] = {.lex_state = 251},
+  [95] = {.lex_state = 3},
+  [96] = {.lex_state = 3},
+  [97] = {.lex_state = 3},
+  [98] = {.lex_state = 3},
+  [99] = {.lex_state = 251},
+  [100] = {.lex_state = 251},
+  [101] = {.lex_state = 3},
+  [102] = {.lex_state = 245},
+  [103] = {.lex_state = 251},
+  [104] = {.lex_state = 1},
+  [105] = {.lex_state = 244},
+  [106] = {.lex_state = 244},
+  [107] = {.lex_state = 249},
+  [108] = {.lex_state = 249},
+  [109] = {.lex_state = 249},
+  [110] = {.lex_state = 3},
+  [111] = {.lex_state = 267},
+  [112] = {.lex_state = 267},
+  [113] = {.lex_state = 249},
+  [114] = {.lex_state = 249},
+  [115] = {.lex_state = 267},
+  [116] = {.lex_state = 249},
+  [117] = {.lex_state = 249},
+  [118] = {.lex_state = 243},
+  [119] = {.lex_state = 243},
+  [120] = {.lex_state = 249},
+  [121] = {.lex_state = 243},
+  [122] = {.lex_state = 243},
+  [123] = {.lex_state = 255},
+  [124] = {.lex_state = 255},
+  [125] = {.lex_state = 245},
+  [126] = {.lex_state = 267},
+  [127] = {.lex_state = 267},
+  [128] = {.lex_state = 249},
+  [129] = {.lex_state = 249},
+  [130] = {.lex_state = 244},
+  [131] = {.lex_state = 267},
+  [132] = {.lex_state = 249},
+  [133] = {.lex_state = 249},
+  [134] = {.lex_state = 249},
+  [135] = {.lex_state = 249},
+  [136] = {.lex_state = 249},
+  [137] = {.lex_state = 249},
+  [138] = {.lex_state = 249},
+  [139] = {.lex_state = 256},
+  [140] = {.lex_state = 254},
+  [141] = {.lex_state = 256},
+  [142] = {.lex_state = 256},
+  [143] = {.lex_state = 267},
+  [144] = {.lex_state = 254},
+  [145] = {.lex_state = 257},
+  [146] = {.lex_state = 243},
+  [147] = {.lex_state = 254},
+  [148] = {.lex_state = 243},
   [149] = {.lex_state = 266},
-  [150] = {.lex_state = 253},
-  [151] = {.lex_state = 270},
-  [152] = {.lex_state = 263},
-  [153] = {.lex_state = 11},
-  [154] = {.lex_state = 256},
-  [155] = {.lex_state = 255},
-  [156] = {.lex_state = 266},
-  [157] = {.lex_state = 255},
-  [158] = {.lex_state = 11},
-  [159] = {.lex_state = 11},
-  [160] = {.lex_state = 255},
-  [161] = {.lex_state = 252},
-  [162] = {.lex_state = 11},
-  [163] = {.lex_state = 11},
-  [164] = {.lex_state = 255},
-  [165] = {.lex_state = 11},
-  [166] = {.lex_state = 252},
-  [167] = {.lex_state = 11},
-  [168] = {.lex_state = 265},
-  [169] = {.lex_state = 265},
-  [170] = {.lex_state = 11},
-  [171] = {.lex_state = 11},
-  [172] = {.lex_state = 11},
-  [173] = {.lex_state = 11},
-  [174] = {.lex_state = 11},
-  [175] = {.lex_state = 11},
-  [176] = {.lex_state = 11},
-  [177] = {.lex_state = 11},
-  [178] = {.lex_state = 11},
-  [179] = {.lex_state = 11},
-  [180] = {.lex_state = 11},
-  [181] = {.lex_state = 11},
-  [182] = {.lex_state = 11},
-  [183] = {.lex_state = 11},
-  [184] = {.lex_state = 11},
-  [185] = {.lex_state = 11},
-  [186] = {.lex_state = 11},
-  [187] = {.lex_state = 11},
-  [188] = {.lex_state = 11},
-  [189] = {.lex_state = 11},
-  [190] = {.lex_state = 11},
-  [191] = {.lex_state = 11},
-  [192] = {.lex_state = 11},
-  [193] = {.lex_state = 11},
-  [194] = {.lex_state = 11},
-  [195] = {.lex_state = 11},
-  [196] = {.lex_state = 11},
-  [197] = {.lex_state = 263},
-  [198] = {.lex_state = 282},
-  [199] = {.lex_state = 280},
-  [200] = {.lex_state = 255},
-  [201] = {.lex_state = 282},
-  [202] = {.lex_state = 266},
-  [203] = {.lex_state = 271},
-  [204] = {.lex_state = 252},
-  [205] = {.lex_state = 280},
-  [206] = {.lex_state = 280},
-  [207] = {.lex_state = 280},
-  [208] = {.lex_state = 280},
-  [209] = {.lex_state = 280},
-  [210] = {.lex_state = 270},
-  [211] = {.lex_state = 270},
-  [212] = {.lex_state = 282},
-  [213] = {.lex_state = 11},
-  [214] = {.lex_state = 255},
-  [215] = {.lex_state = 22},
-  [216] = {.lex_state = 252},
-  [217] = {.lex_state = 0},
-  [218] = {.lex_state = 19},
-  [219] = {.lex_state = 14},
-  [220] = {.lex_state = 252},
-  [221] = {.lex_state = 0},
-  [222] = {.lex_state = 13},
-  [223] = {.lex_state = 13},
-  [224] = {.lex_state = 13},
-  [225] = {.lex_state = 255},
-  [226] = {.lex_state = 255},
-  [227] = {.lex_state = 11},
-  [228] = {.lex_state = 252},
-  [229] = {.lex_state = 252},
-  [230] = {.lex_state = 252},
-  [231] = {.lex_state = 0},
-  [232] = {.lex_state = 252},
-  [233] = {.lex_state = 253},
-  [234] = {.lex_state = 252},
-  [235] = {.lex_state = 19},
-  [236] = {.lex_state = 12},
-  [237] = {.lex_state = 12},
-  [238] = {.lex_state = 12},
-  [239] = {.lex_state = 255},
-  [240] = {.lex_state = 252},
-  [241] = {.lex_state = 23},
-  [242] = {.lex_state = 0},
-  [243] = {.lex_state = 252},
-  [244] = {.lex_state = 14},
-  [245] = {.lex_state = 19},
-  [246] = {.lex_state = 0},
-  [247] = {.lex_state = 255},
-  [248] = {.lex_state = 255},
-  [249] = {.lex_state = 252},
-  [250] = {.lex_state = 14},
-  [251] = {.lex_state = 253},
-  [252] = {.lex_state = 252},
-  [253] = {.lex_state = 22},
-  [254] = {.lex_state = 22},
-  [255] = {.lex_state = 22},
-  [256] = {.lex_state = 252},
+  [150] = {.lex_state = 257},
+  [151] = {.lex_state = 257},
+  [152] = {.lex_state = 244},
+  [153] = {.lex_state = 244},
+  [154] = {.lex_state = 260},
+  [155] = {.lex_state = 246},
+  [156] = {.lex_state = 254},
+  [157] = {.lex_state = 257},
+  [158] = {.lex_state = 245},
+  [159] = {.lex_state = 245},
+  [160] = {.lex_state = 248},
+  [161] = {.lex_state = 248},
+  [162] = {.lex_state = 243},
+  [163] = {.lex_state = 243},
+  [164] = {.lex_state = 248},
+  [165] = {.lex_state = 245},
+  [166] = {.lex_state = 248},
+  [167] = {.lex_state = 248},
+  [168] = {.lex_state = 248},
+  [169] = {.lex_state = 245},
+  [170] = {.lex_state = 256},
+  [171] = {.lex_state = 248},
+  [172] = {.lex_state = 256},
+  [173] = {.lex_state = 248},
+  [174] = {.lex_state = 248},
+  [175] = {.lex_state = 248},
+  [176] = {.lex_state = 248},
+  [177] = {.lex_state = 254},
+  [178] = {.lex_state = 248},
+  [179] = {.lex_state = 248},
+  [180] = {.lex_state = 248},
+  [181] = {.lex_state = 248},
+  [182] = {.lex_state = 248},
+  [183] = {.lex_state = 248},
+  [184] = {.lex_state = 248},
+  [185] = {.lex_state = 248},
+  [186] = {.lex_state = 248},
+  [187] = {.lex_state = 248},
+  [188] = {.lex_state = 248},
+  [189] = {.lex_state = 248},
+  [190] = {.lex_state = 248},
+  [191] = {.lex_state = 248},
+  [192] = {.lex_state = 248},
+  [193] = {.lex_state = 248},
+  [194] = {.lex_state = 248},
+  [195] = {.lex_state = 248},
+  [196] = {.lex_state = 248},
+  [197] = {.lex_state = 248},
+  [198] = {.lex_state = 248},
+  [199] = {.lex_state = 248},
+  [200] = {.lex_state = 248},
+  [201] = {.lex_state = 274},
+  [202] = {.lex_state = 272},
+  [203] = {.lex_state = 243},
+  [204] = {.lex_state = 260},
+  [205] = {.lex_state = 257},
+  [206] = {.lex_state = 245},
+  [207] = {.lex_state = 245},
+  [208] = {.lex_state = 261},
+  [209] = {.lex_state = 274},
+  [210] = {.lex_state = 260},
+  [211] = {.lex_state = 248},
+  [212] = {.lex_state = 248},
+  [213] = {.lex_state = 272},
+  [214] = {.lex_state = 272},
+  [215] = {.lex_state = 272},
+  [216] = {.lex_state = 272},
+  [217] = {.lex_state = 274},
+  [218] = {.lex_state = 272},
+  [219] = {.lex_state = 0},
+  [220] = {.lex_state = 11},
+  [221] = {.lex_state = 243},
+  [222] = {.lex_state = 248},
+  [223] = {.lex_state = 243},
+  [224] = {.lex_state = 11},
+  [225] = {.lex_state = 244},
+  [226] = {.lex_state = 245},
+  [227] = {.lex_state = 0},
+  [228] = {.lex_state = 243},
+  [229] = {.lex_state = 243},
+  [230] = {.lex_state = 11},
+  [231] = {.lex_state = 243},
+  [232] = {.lex_state = 18},
+  [233] = {.lex_state = 244},
+  [234] = {.lex_state = 243},
+  [235] = {.lex_state = 245},
+  [236] = {.lex_state = 18},
+  [237] = {.lex_state = 243},
+  [238] = {.lex_state = 21},
+  [239] = {.lex_state = 13},
+  [240] = {.lex_state = 22},
+  [241] = {.lex_state = 18},
+  [242] = {.lex_state = 13},
+  [243] = {.lex_state = 243},
+  [244] = {.lex_state = 12},
+  [245] = {.lex_state = 12},
+  [246] = {.lex_state = 12},
+  [247] = {.lex_state = 0},
+  [248] = {.lex_state = 0},
+  [249] = {.lex_state = 243},
+  [250] = {.lex_state = 243},
+  [251] = {.lex_state = 0},
+  [252] = {.lex_state = 245},
+  [253] = {.lex_state = 245},
+  [254] = {.lex_state = 245},
+  [255] = {.lex_state = 13},
+  [256] = {.lex_state = 243},
   [257] = {.lex_state = 22},
   [258] = {.lex_state = 22},
   [259] = {.lex_state = 22},
-  [260] = {.lex_state = 22},
-  [261] = {.lex_state = 252},
+  [260] = {.lex_state = 248},
+  [261] = {.lex_state = 243},
   [262] = {.lex_state = 22},
-  [263] = {.lex_state = 0},
+  [263] = {.lex_state = 22},
   [264] = {.lex_state = 22},
-  [265] = {.lex_state = 0},
-  [266] = {.lex_state = 280},
+  [265] = {.lex_state = 22},
+  [266] = {.lex_state = 243},
   [267] = {.lex_state = 22},
-  [268] = {.lex_state = 22},
+  [268] = {.lex_state = 0},
   [269] = {.lex_state = 22},
-  [270] = {.lex_state = 255},
-  [271] = {.lex_state = 0},
-  [272] = {.lex_state = 252},
-  [273] = {.lex_state = 252},
-  [274] = {.lex_state = 0},
-  [275] = {.lex_state = 252},
-  [276] = {.lex_state = 282},
-  [277] = {.lex_state = 252},
-  [278] = {.lex_state = 252},
-  [279] = {.lex_state = 252},
-  [280] = {.lex_state = 22},
-  [281] = {.lex_state = 22},
-  [282] = {.lex_state = 0},
-  [283] = {.lex_state = 280},
-  [284] = {.lex_state = 252},
-  [285] = {.lex_state = 255},
-  [286] = {.lex_state = 255},
-  [287] = {.lex_state = 252},
-  [288] = {.lex_state = 22},
-  [289] = {.lex_state = 252},
-  [290] = {.lex_state = 252},
-  [291] = {.lex_state = 252},
-  [292] = {.lex_state = 252},
-  [293] = {.lex_state = 252},
-  [294] = {.lex_state = 252},
-  [295] = {.lex_state = 252},
-  [296] = {.lex_state = 252},
-  [297] = {.lex_state = 252},
-  [298] = {.lex_state = 252},
-  [299] = {.lex_state = 252},
-  [300] = {.lex_state = 252},
-  [301] = {.lex_state = 252},
-  [302] = {.lex_state = 252},
-  [303] = {.lex_state = 252},
-  [304] = {.lex_state = 252},
-  [305] = {.lex_state = 252},
-  [306] = {.lex_state = 252},
-  [307] = {.lex_state = 252},
-  [308] = {.lex_state = 252},
-  [309] = {.lex_state = 252},
-  [310] = {.lex_state = 252},
-  [311] = {.lex_state = 252},
-  [312] = {.lex_state = 252},
-  [313] = {.lex_state = 22},
-  [314] = {.lex_state = 252},
-  [315] = {.lex_state = 281},
-  [316] = {.lex_state = 11},
-  [317] = {.lex_state = 252},
-  [318] = {.lex_state = 252},
+  [270] = {.lex_state = 0},
+  [271] = {.lex_state = 272},
+  [272] = {.lex_state = 22},
+  [273] = {.lex_state = 22},
+  [274] = {.lex_state = 22},
+  [275] = {.lex_state = 245},
+  [276] = {.lex_state = 0},
+  [277] = {.lex_state = 243},
+  [278] = {.lex_state = 243},
+  [279] = {.lex_state = 0},
+  [280] = {.lex_state = 243},
+  [281] = {.lex_state = 274},
+  [282] = {.lex_state = 243},
+  [283] = {.lex_state = 243},
+  [284] = {.lex_state = 243},
+  [285] = {.lex_state = 22},
+  [286] = {.lex_state = 22},
+  [287] = {.lex_state = 243},
+  [288] = {.lex_state = 0},
+  [289] = {.lex_state = 272},
+  [290] = {.lex_state = 243},
+  [291] = {.lex_state = 243},
+  [292] = {.lex_state = 22},
+  [293] = {.lex_state = 243},
+  [294] = {.lex_state = 243},
+  [295] = {.lex_state = 243},
+  [296] = {.lex_state = 243},
+  [297] = {.lex_state = 243},
+  [298] = {.lex_state = 243},
+  [299] = {.lex_state = 243},
+  [300] = {.lex_state = 243},
+  [301] = {.lex_state = 243},
+  [302] = {.lex_state = 243},
+  [303] = {.lex_state = 243},
+  [304] = {.lex_state = 243},
+  [305] = {.lex_state = 243},
+  [306] = {.lex_state = 243},
+  [307] = {.lex_state = 243},
+  [308] = {.lex_state = 243},
+  [309] = {.lex_state = 243},
+  [310] = {.lex_state = 243},
+  [311] = {.lex_state = 243},
+  [312] = {.lex_state = 243},
+  [313] = {.lex_state = 243},
+  [314] = {.lex_state = 243},
+  [315] = {.lex_state = 243},
+  [316] = {.lex_state = 245},
+  [317] = {.lex_state = 243},
+  [318] = {.lex_state = 243},
   [319] = {.lex_state = 22},
-  [320] = {.lex_state = 15},
-  [321] = {.lex_state = 24},
-  [322] = {.lex_state = 255},
-  [323] = {.lex_state = 11},
-  [324] = {.lex_state = 24},
-  [325] = {.lex_state = 24},
-  [326] = {.lex_state = 24},
-  [327] = {.lex_state = 253},
-  [328] = {.lex_state = 252},
-  [329] = {.lex_state = 255},
-  [330] = {.lex_state = 15},
-  [331] = {.lex_state = 255},
-  [332] = {.lex_state = 15},
-  [333] = {.lex_state = 255},
-  [334] = {.lex_state = 255},
-  [335] = {.lex_state = 255},
-  [336] = {.lex_state = 255},
-  [337] = {.lex_state = 255},
-  [338] = {.lex_state = 24},
-  [339] = {.lex_state = 22},
-  [340] = {.lex_state = 255},
-  [341] = {.lex_state = 24},
-  [342] = {.lex_state = 258},
-  [343] = {.lex_state = 259},
-  [344] = {.lex_state = 24},
-  [345] = {.lex_state = 259},
-  [346] = {.lex_state = 259},
-  [347] = {.lex_state = 252},
-  [348] = {.lex_state = 253},
-  [349] = {.lex_state = 258},
-  [350] = {.lex_state = 258},
-  [351] = {.lex_state = 0},
+  [320] = {.lex_state = 273},
+  [321] = {.lex_state = 243},
+  [322] = {.lex_state = 22},
+  [323] = {.lex_state = 23},
+  [324] = {.lex_state = 249},
+  [325] = {.lex_state = 245},
+  [326] = {.lex_state = 23},
+  [327] = {.lex_state = 23},
+  [328] = {.lex_state = 245},
+  [329] = {.lex_state = 243},
+  [330] = {.lex_state = 248},
+  [331] = {.lex_state = 23},
+  [332] = {.lex_state = 23},
+  [333] = {.lex_state = 23},
+  [334] = {.lex_state = 23},
+  [335] = {.lex_state = 244},
+  [336] = {.lex_state = 245},
+  [337] = {.lex_state = 14},
+  [338] = {.lex_state = 245},
+  [339] = {.lex_state = 14},
+  [340] = {.lex_state = 14},
+  [341] = {.lex_state = 245},
+  [342] = {.lex_state = 245},
+  [343] = {.lex_state = 245},
+  [344] = {.lex_state = 22},
+  [345] = {.lex_state = 245},
+  [346] = {.lex_state = 245},
+  [347] = {.lex_state = 23},
+  [348] = {.lex_state = 250},
+  [349] = {.lex_state = 250},
+  [350] = {.lex_state = 250},
+  [351] = {.lex_state = 243},
   [352] = {.lex_state = 0},
   [353] = {.lex_state = 0},
-  [354] = {.lex_state = 269},
+  [354] = {.lex_state = 249},
   [355] = {.lex_state = 0},
-  [356] = {.lex_state = 275},
-  [357] = {.lex_state = 0},
+  [356] = {.lex_state = 251},
+  [357] = {.lex_state = 251},
   [358] = {.lex_state = 0},
   [359] = {.lex_state = 0},
-  [360] = {.lex_state = 0},
+  [360] = {.lex_state = 244},
   [361] = {.lex_state = 0},
-  [362] = {.lex_state = 0},
-  [363] = {.lex_state = 269},
-  [364] = {.lex_state = 269},
+  [362] = {.lex_state = 249},
+  [363] = {.lex_state = 244},
+  [364] = {.lex_state = 0},
   [365] = {.lex_state = 0},
   [366] = {.lex_state = 0},
-  [367] = {.lex_state = 253},
-  [368] = {.lex_state = 253},
-  [369] = {.lex_state = 269},
-  [370] = {.lex_state = 0},
-  [371] = {.lex_state = 255},
-  [372] = {.lex_state = 275},
+  [367] = {.lex_state = 0},
+  [368] = {.lex_state = 0},
+  [369] = {.lex_state = 0},
+  [370] = {.lex_state = 244},
+  [371] = {.lex_state = 244},
+  [372] = {.lex_state = 0},
   [373] = {.lex_state = 0},
-  [374] = {.lex_state = 258},
-  [375] = {.lex_state = 269},
-  [376] = {.lex_state = 0},
+  [374] = {.lex_state = 263},
+  [375] = {.lex_state = 263},
+  [376] = {.lex_state = 244},
   [377] = {.lex_state = 0},
-  [378] = {.lex_state = 269},
-  [379] = {.lex_state = 0},
-  [380] = {.lex_state = 269},
-  [381] = {.lex_state = 269},
-  [382] = {.lex_state = 0},
+  [378] = {.lex_state = 245},
+  [379] = {.lex_state = 249},
+  [380] = {.lex_state = 251},
+  [381] = {.lex_state = 0},
+  [382] = {.lex_state = 244},
   [383] = {.lex_state = 0},
-  [384] = {.lex_state = 0},
+  [384] = {.lex_state = 244},
   [385] = {.lex_state = 0},
-  [386] = {.lex_state = 0},
-  [387] = {.lex_state = 0},
-  [388] = {.lex_state = 0},
-  [389] = {.lex_state = 258},
+  [386] = {.lex_state = 244},
+  [387] = {.lex_state = 244},
+  [388] = {.lex_state = 244},
+  [389] = {.lex_state = 0},
   [390] = {.lex_state = 0},
-  [391] = {.lex_state = 19},
-  [392] = {.lex_state = 19},
-  [393] = {.lex_state = 269},
-  [394] = {.lex_state = 269},
-  [395] = {.lex_state = 14},
-  [396] = {.lex_state = 14},
-  [397] = {.lex_state = 13},
-  [398] = {.lex_state = 13},
-  [399] = {.lex_state = 269},
-  [400] = {.lex_state = 0},
-  [401] = {.lex_state = 269},
-  [402] = {.lex_state = 269},
-  [403] = {.lex_state = 0},
-  [404] = {.lex_state = 269},
-  [405] = {.lex_state = 269},
-  [406] = {.lex_state = 12},
-  [407] = {.lex_state = 12},
-  [408] = {.lex_state = 275},
-  [409] = {.lex_state = 258},
-  [410] = {.lex_state = 258},
-  [411] = {.lex_state = 0},
-  [412] = {.lex_state = 0},
-  [413] = {.lex_state = 0},
-  [414] = {.lex_state = 269},
-  [415] = {.lex_state = 269},
-  [416] = {.lex_state = 269},
-  [417] = {.lex_state = 0},
-  [418] = {.lex_state = 269},
-  [419] = {.lex_state = 258},
+  [391] = {.lex_state = 0},
+  [392] = {.lex_state = 0},
+  [393] = {.lex_state = 0},
+  [394] = {.lex_state = 0},
+  [395] = {.lex_state = 251},
+  [396] = {.lex_state = 18},
+  [397] = {.lex_state = 0},
+  [398] = {.lex_state = 18},
+  [399] = {.lex_state = 244},
+  [400] = {.lex_state = 244},
+  [401] = {.lex_state = 13},
+  [402] = {.lex_state = 13},
+  [403] = {.lex_state = 12},
+  [404] = {.lex_state = 12},
+  [405] = {.lex_state = 244},
+  [406] = {.lex_state = 0},
+  [407] = {.lex_state = 244},
+  [408] = {.lex_state = 244},
+  [409] = {.lex_state = 244},
+  [410] = {.lex_state = 245},
+  [411] = {.lex_state = 244},
+  [412] = {.lex_state = 11},
+  [413] = {.lex_state = 11},
+  [414] = {.lex_state = 244},
+  [415] = {.lex_state = 0},
+  [416] = {.lex_state = 244},
+  [417] = {.lex_state = 251},
+  [418] = {.lex_state = 251},
+  [419] = {.lex_state = 0},
   [420] = {.lex_state = 0},
-  [421] = {.lex_state = 258},
-  [422] = {.lex_state = 0},
-  [423] = {.lex_state = 255},
+  [421] = {.lex_state = 0},
+  [422] = {.lex_state = 244},
+  [423] = {.lex_state = 244},
   [424] = {.lex_state = 0},
-  [425] = {.lex_state = 269},
-  [426] = {.lex_state = 253},
-  [427] = {.lex_state = 253},
-  [428] = {.lex_state = 269},
+  [425] = {.lex_state = 244},
+  [426] = {.lex_state = 251},
+  [427] = {.lex_state = 244},
+  [428] = {.lex_state = 0},
   [429] = {.lex_state = 0},
-  [430] = {.lex_state = 0},
-  [431] = {.lex_state = 269},
-  [432] = {.lex_state = 258},
-  [433] = {.lex_state = 0},
-  [434] = {.lex_state = 253},
-  [435] = {.lex_state = 253},
-  [436] = {.lex_state = 0},
-  [437] = {.lex_state = 258},
-  [438] = {.lex_state = 269},
-  [439] = {.lex_state = 275},
+  [430] = {.lex_state = 245},
+  [431] = {.lex_state = 0},
+  [432] = {.lex_state = 244},
+  [433] = {.lex_state = 263},
+  [434] = {.lex_state = 263},
+  [435] = {.lex_state = 244},
+  [436] = {.lex_state = 251},
+  [437] = {.lex_state = 0},
+  [438] = {.lex_state = 244},
+  [439] = {.lex_state = 244},
   [440] = {.lex_state = 0},
-  [441] = {.lex_state = 252},
-  [442] = {.lex_state = 0},
-  [443] = {.lex_state = 269},
-  [444] = {.lex_state = 0},
-  [445] = {.lex_state = 0},
-  [446] = {.lex_state = 0},
+  [441] = {.lex_state = 263},
+  [442] = {.lex_state = 263},
+  [443] = {.lex_state = 0},
+  [444] = {.lex_state = 251},
+  [445] = {.lex_state = 249},
+  [446] = {.lex_state = 244},
   [447] = {.lex_state = 0},
-  [448] = {.lex_state = 25},
-  [449] = {.lex_state = 0},
+  [448] = {.lex_state = 249},
+  [449] = {.lex_state = 243},
   [450] = {.lex_state = 0},
-  [451] = {.lex_state = 253},
-  [452] = {.lex_state = 253},
-  [453] = {.lex_state = 253},
-  [454] = {.lex_state = 269},
-  [455] = {.lex_state = 253},
-  [456] = {.lex_state = 253},
+  [451] = {.lex_state = 244},
+  [452] = {.lex_state = 0},
+  [453] = {.lex_state = 0},
+  [454] = {.lex_state = 0},
+  [455] = {.lex_state = 0},
+  [456] = {.lex_state = 24},
   [457] = {.lex_state = 0},
-  [458] = {.lex_state = 269},
-  [459] = {.lex_state = 253},
-  [460] = {.lex_state = 253},
-  [461] = {.lex_state = 253},
-  [462] = {.lex_state = 253},
-  [463] = {.lex_state = 253},
-  [464] = {.lex_state = 253},
-  [465] = {.lex_state = 269},
-  [466] = {.lex_state = 253},
-  [467] = {.lex_state = 253},
-  [468] = {.lex_state = 8},
-  [469] = {.lex_state = 9},
-  [470] = {.lex_state = 255},
-  [471] = {.lex_state = 15},
-  [472] = {.lex_state = 15},
-  [473] = {.lex_state = 253},
-  [474] = {.lex_state = 253},
-  [475] = {.lex_state = 253},
-  [476] = {.lex_state = 255},
-  [477] = {.lex_state = 258},
-  [478] = {.lex_state = 0},
-  [479] = {.lex_state = 253},
-  [480] = {.lex_state = 253},
-  [481] = {.lex_state = 253},
-  [482] = {.lex_state = 253},
-  [483] = {.lex_state = 255},
-  [484] = {.lex_state = 252},
-  [485] = {.lex_state = 255},
+  [458] = {.lex_state = 0},
+  [459] = {.lex_state = 263},
+  [460] = {.lex_state = 263},
+  [461] = {.lex_state = 263},
+  [462] = {.lex_state = 263},
+  [463] = {.lex_state = 263},
+  [464] = {.lex_state = 263},
+  [465] = {.lex_state = 0},
+  [466] = {.lex_state = 263},
+  [467] = {.lex_state = 263},
+  [468] = {.lex_state = 263},
+  [469] = {.lex_state = 263},
+  [470] = {.lex_state = 263},
+  [471] = {.lex_state = 263},
+  [472] = {.lex_state = 244},
+  [473] = {.lex_state = 0},
+  [474] = {.lex_state = 263},
+  [475] = {.lex_state = 263},
+  [476] = {.lex_state = 9},
+  [477] = {.lex_state = 8},
+  [478] = {.lex_state = 14},
+  [479] = {.lex_state = 14},
+  [480] = {.lex_state = 263},
+  [481] = {.lex_state = 263},
+  [482] = {.lex_state = 263},
+  [483] = {.lex_state = 245},
+  [484] = {.lex_state = 245},
+  [485] = {.lex_state = 25},
   [486] = {.lex_state = 0},
-  [487] = {.lex_state = 255},
-  [488] = {.lex_state = 258},
-  [489] = {.lex_state = 255},
-  [490] = {.lex_state = 252},
-  [491] = {.lex_state = 253},
-  [492] = {.lex_state = 255},
-  [493] = {.lex_state = 252},
-  [494] = {.lex_state = 253},
-  [495] = {.lex_state = 255},
-  [496] = {.lex_state = 255},
-  [497] = {.lex_state = 258},
-  [498] = {.lex_state = 252},
-  [499] = {.lex_state = 10},
-  [500] = {.lex_state = 255},
-  [501] = {.lex_state = 0},
-  [502] = {.lex_state = 0},
-  [503] = {.lex_state = 255},
-  [504] = {.lex_state = 258},
-  [505] = {.lex_state = 0},
-  [506] = {.lex_state = 0},
-  [507] = {.lex_state = 0},
-  [508] = {.lex_state = 255},
+  [487] = {.lex_state = 263},
+  [488] = {.lex_state = 263},
+  [489] = {.lex_state = 263},
+  [490] = {.lex_state = 263},
+  [491] = {.lex_state = 10},
+  [492] = {.lex_state = 245},
+  [493] = {.lex_state = 245},
+  [494] = {.lex_state = 245},
+  [495] = {.lex_state = 245},
+  [496] = {.lex_state = 243},
+  [497] = {.lex_state = 245},
+  [498] = {.lex_state = 245},
+  [499] = {.lex_state = 245},
+  [500] = {.lex_state = 243},
+  [501] = {.lex_state = 263},
+  [502] = {.lex_state = 243},
+  [503] = {.lex_state = 245},
+  [504] = {.lex_state = 243},
+  [505] = {.lex_state = 249},
+  [506] = {.lex_state = 263},
+  [507] = {.lex_state = 249},
+  [508] = {.lex_state = 0},
   [509] = {.lex_state = 0},
   [510] = {.lex_state = 0},
-  [511] = {.lex_state = 0},
+  [511] = {.lex_state = 245},
   [512] = {.lex_state = 0},
-  [513] = {.lex_state = 255},
-  [514] = {.lex_state = 0},
-  [515] = {.lex_state = 255},
-  [516] = {.lex_state = 0},
-  [517] = {.lex_state = 258},
-  [518] = {.lex_state = 255},
+  [513] = {.lex_state = 245},
+  [514] = {.lex_state = 245},
+  [515] = {.lex_state = 0},
+  [516] = {.lex_state = 243},
+  [517] = {.lex_state = 0},
+  [518] = {.lex_state = 245},
   [519] = {.lex_state = 0},
   [520] = {.lex_state = 0},
-  [521] = {.lex_state = 0},
+  [521] = {.lex_state = 245},
   [522] = {.lex_state = 0},
   [523] = {.lex_state = 0},
-  [524] = {.lex_state = 258},
-  [525] = {.lex_state = 255},
-  [526] = {.lex_state = 0},
+  [524] = {.lex_state = 249},
+  [525] = {.lex_state = 261},
+  [526] = {.lex_state = 245},
   [527] = {.lex_state = 0},
-  [528] = {.lex_state = 258},
+  [528] = {.lex_state = 0},
   [529] = {.lex_state = 0},
-  [530] = {.lex_state = 258},
-  [531] = {.lex_state = 271},
-  [532] = {.lex_state = 0},
-  [533] = {.lex_state = 255},
-  [534] = {.lex_state = 252},
+  [530] = {.lex_state = 0},
+  [531] = {.lex_state = 0},
+  [532] = {.lex_state = 245},
+  [533] = {.lex_state = 0},
+  [534] = {.lex_state = 0},
   [535] = {.lex_state = 0},
   [536] = {.lex_state = 0},
-  [537] = {.lex_state = 0},
-  [538] = {.lex_state = 258},
+  [537] = {.lex_state = 249},
+  [538] = {.lex_state = 0},
+  [539] = {.lex_state = 249},
+  [540] = {.lex_state = 0},
+  [541] = {.lex_state = 0},
+  [542] = {.lex_state = 249},
+  [543] = {.lex_state = 249},
+  [544] = {.lex_state = 0},
+  [545] = {.lex_state = 0},
+  [546] = {.lex_state = 249},
 };
 
 static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
@@ -11275,6 +11255,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_hashkey] = ACTIONS(1),
     [anon_sym_mask] = ACTIONS(1),
     [anon_sym_at] = ACTIONS(1),
+    [anon_sym_ht] = ACTIONS(1),
+    [anon_sym_sample] = ACTIONS(1),
+    [anon_sym_match] = ACTIONS(1),
     [anon_sym_DASH_GT] = ACTIONS(1),
     [anon_sym_action] = ACTIONS(1),
     [anon_sym_ok] = ACTIONS(1),
@@ -11282,6 +11265,9 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [anon_sym_pass] = ACTIONS(1),
     [anon_sym_reclassify] = ACTIONS(1),
     [anon_sym_continue] = ACTIONS(1),
+    [anon_sym_u32] = ACTIONS(1),
+    [anon_sym_u16] = ACTIONS(1),
+    [anon_sym_u8] = ACTIONS(1),
     [anon_sym_divisor] = ACTIONS(1),
     [anon_sym_qdisc] = ACTIONS(1),
     [anon_sym_clsact] = ACTIONS(1),
@@ -11376,45 +11362,45 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [aux_sym_ipv4_address_token1] = ACTIONS(1),
   },
   [STATE(1)] = {
-    [sym_source_file] = STATE(506),
-    [sym__statements] = STATE(537),
-    [sym__sep] = STATE(6),
-    [sym__statement] = STATE(246),
-    [sym_netns_statement] = STATE(246),
-    [sym_host_statement] = STATE(246),
-    [sym_table_statement] = STATE(246),
-    [sym_let_statement] = STATE(246),
-    [sym_for_statement] = STATE(246),
-    [sym_include_statement] = STATE(246),
-    [sym_expect_statement] = STATE(246),
-    [sym_veth_statement] = STATE(246),
-    [sym_bridge_statement] = STATE(246),
-    [sym_dummy_statement] = STATE(246),
-    [sym_vrf_statement] = STATE(246),
-    [sym_macvlan_statement] = STATE(246),
-    [sym_vlan_statement] = STATE(246),
-    [sym_vxlan_statement] = STATE(246),
-    [sym_link_statement] = STATE(246),
-    [sym_addr_statement] = STATE(246),
-    [sym_state_statement] = STATE(246),
-    [sym_mtu_statement] = STATE(246),
-    [sym_mac_statement] = STATE(246),
-    [sym_master_statement] = STATE(246),
-    [sym_shape_statement] = STATE(246),
-    [sym_htb_statement] = STATE(246),
-    [sym_class_statement] = STATE(246),
-    [sym_filter_statement] = STATE(246),
-    [sym_u32_table_statement] = STATE(246),
-    [sym_qdisc_statement] = STATE(246),
-    [sym_netem_statement] = STATE(246),
-    [sym_bpf_statement] = STATE(246),
-    [sym_xdp_statement] = STATE(246),
-    [sym_route_statement] = STATE(246),
-    [sym_rule_statement] = STATE(246),
-    [sym_forward_statement] = STATE(246),
-    [sym_sysctl_statement] = STATE(246),
-    [sym_firewall_statement] = STATE(246),
-    [aux_sym__statements_repeat1] = STATE(6),
+    [sym_source_file] = STATE(515),
+    [sym__statements] = STATE(523),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(227),
+    [sym_netns_statement] = STATE(227),
+    [sym_host_statement] = STATE(227),
+    [sym_table_statement] = STATE(227),
+    [sym_let_statement] = STATE(227),
+    [sym_for_statement] = STATE(227),
+    [sym_include_statement] = STATE(227),
+    [sym_expect_statement] = STATE(227),
+    [sym_veth_statement] = STATE(227),
+    [sym_bridge_statement] = STATE(227),
+    [sym_dummy_statement] = STATE(227),
+    [sym_vrf_statement] = STATE(227),
+    [sym_macvlan_statement] = STATE(227),
+    [sym_vlan_statement] = STATE(227),
+    [sym_vxlan_statement] = STATE(227),
+    [sym_link_statement] = STATE(227),
+    [sym_addr_statement] = STATE(227),
+    [sym_state_statement] = STATE(227),
+    [sym_mtu_statement] = STATE(227),
+    [sym_mac_statement] = STATE(227),
+    [sym_master_statement] = STATE(227),
+    [sym_shape_statement] = STATE(227),
+    [sym_htb_statement] = STATE(227),
+    [sym_class_statement] = STATE(227),
+    [sym_filter_statement] = STATE(227),
+    [sym_u32_table_statement] = STATE(227),
+    [sym_qdisc_statement] = STATE(227),
+    [sym_netem_statement] = STATE(227),
+    [sym_bpf_statement] = STATE(227),
+    [sym_xdp_statement] = STATE(227),
+    [sym_route_statement] = STATE(227),
+    [sym_rule_statement] = STATE(227),
+    [sym_forward_statement] = STATE(227),
+    [sym_sysctl_statement] = STATE(227),
+    [sym_firewall_statement] = STATE(227),
+    [aux_sym__statements_repeat1] = STATE(3),
     [ts_builtin_sym_end] = ACTIONS(5),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
@@ -11541,41 +11527,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(3)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(436),
-    [sym_netns_statement] = STATE(436),
-    [sym_host_statement] = STATE(436),
-    [sym_table_statement] = STATE(436),
-    [sym_let_statement] = STATE(436),
-    [sym_for_statement] = STATE(436),
-    [sym_include_statement] = STATE(436),
-    [sym_expect_statement] = STATE(436),
-    [sym_veth_statement] = STATE(436),
-    [sym_bridge_statement] = STATE(436),
-    [sym_dummy_statement] = STATE(436),
-    [sym_vrf_statement] = STATE(436),
-    [sym_macvlan_statement] = STATE(436),
-    [sym_vlan_statement] = STATE(436),
-    [sym_vxlan_statement] = STATE(436),
-    [sym_link_statement] = STATE(436),
-    [sym_addr_statement] = STATE(436),
-    [sym_state_statement] = STATE(436),
-    [sym_mtu_statement] = STATE(436),
-    [sym_mac_statement] = STATE(436),
-    [sym_master_statement] = STATE(436),
-    [sym_shape_statement] = STATE(436),
-    [sym_htb_statement] = STATE(436),
-    [sym_class_statement] = STATE(436),
-    [sym_filter_statement] = STATE(436),
-    [sym_u32_table_statement] = STATE(436),
-    [sym_qdisc_statement] = STATE(436),
-    [sym_netem_statement] = STATE(436),
-    [sym_bpf_statement] = STATE(436),
-    [sym_xdp_statement] = STATE(436),
-    [sym_route_statement] = STATE(436),
-    [sym_rule_statement] = STATE(436),
-    [sym_forward_statement] = STATE(436),
-    [sym_sysctl_statement] = STATE(436),
-    [sym_firewall_statement] = STATE(436),
+    [sym__statement] = STATE(248),
+    [sym_netns_statement] = STATE(248),
+    [sym_host_statement] = STATE(248),
+    [sym_table_statement] = STATE(248),
+    [sym_let_statement] = STATE(248),
+    [sym_for_statement] = STATE(248),
+    [sym_include_statement] = STATE(248),
+    [sym_expect_statement] = STATE(248),
+    [sym_veth_statement] = STATE(248),
+    [sym_bridge_statement] = STATE(248),
+    [sym_dummy_statement] = STATE(248),
+    [sym_vrf_statement] = STATE(248),
+    [sym_macvlan_statement] = STATE(248),
+    [sym_vlan_statement] = STATE(248),
+    [sym_vxlan_statement] = STATE(248),
+    [sym_link_statement] = STATE(248),
+    [sym_addr_statement] = STATE(248),
+    [sym_state_statement] = STATE(248),
+    [sym_mtu_statement] = STATE(248),
+    [sym_mac_statement] = STATE(248),
+    [sym_master_statement] = STATE(248),
+    [sym_shape_statement] = STATE(248),
+    [sym_htb_statement] = STATE(248),
+    [sym_class_statement] = STATE(248),
+    [sym_filter_statement] = STATE(248),
+    [sym_u32_table_statement] = STATE(248),
+    [sym_qdisc_statement] = STATE(248),
+    [sym_netem_statement] = STATE(248),
+    [sym_bpf_statement] = STATE(248),
+    [sym_xdp_statement] = STATE(248),
+    [sym_route_statement] = STATE(248),
+    [sym_rule_statement] = STATE(248),
+    [sym_forward_statement] = STATE(248),
+    [sym_sysctl_statement] = STATE(248),
+    [sym_firewall_statement] = STATE(248),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(79),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11619,44 +11605,44 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
     [sym_line_continuation] = ACTIONS(3),
   },
   [STATE(4)] = {
-    [sym__statements] = STATE(509),
-    [sym__sep] = STATE(6),
-    [sym__statement] = STATE(246),
-    [sym_netns_statement] = STATE(246),
-    [sym_host_statement] = STATE(246),
-    [sym_table_statement] = STATE(246),
-    [sym_let_statement] = STATE(246),
-    [sym_for_statement] = STATE(246),
-    [sym_include_statement] = STATE(246),
-    [sym_expect_statement] = STATE(246),
-    [sym_veth_statement] = STATE(246),
-    [sym_bridge_statement] = STATE(246),
-    [sym_dummy_statement] = STATE(246),
-    [sym_vrf_statement] = STATE(246),
-    [sym_macvlan_statement] = STATE(246),
-    [sym_vlan_statement] = STATE(246),
-    [sym_vxlan_statement] = STATE(246),
-    [sym_link_statement] = STATE(246),
-    [sym_addr_statement] = STATE(246),
-    [sym_state_statement] = STATE(246),
-    [sym_mtu_statement] = STATE(246),
-    [sym_mac_statement] = STATE(246),
-    [sym_master_statement] = STATE(246),
-    [sym_shape_statement] = STATE(246),
-    [sym_htb_statement] = STATE(246),
-    [sym_class_statement] = STATE(246),
-    [sym_filter_statement] = STATE(246),
-    [sym_u32_table_statement] = STATE(246),
-    [sym_qdisc_statement] = STATE(246),
-    [sym_netem_statement] = STATE(246),
-    [sym_bpf_statement] = STATE(246),
-    [sym_xdp_statement] = STATE(246),
-    [sym_route_statement] = STATE(246),
-    [sym_rule_statement] = STATE(246),
-    [sym_forward_statement] = STATE(246),
-    [sym_sysctl_statement] = STATE(246),
-    [sym_firewall_statement] = STATE(246),
-    [aux_sym__statements_repeat1] = STATE(6),
+    [sym__statements] = STATE(517),
+    [sym__sep] = STATE(3),
+    [sym__statement] = STATE(227),
+    [sym_netns_statement] = STATE(227),
+    [sym_host_statement] = STATE(227),
+    [sym_table_statement] = STATE(227),
+    [sym_let_statement] = STATE(227),
+    [sym_for_statement] = STATE(227),
+    [sym_include_statement] = STATE(227),
+    [sym_expect_statement] = STATE(227),
+    [sym_veth_statement] = STATE(227),
+    [sym_bridge_statement] = STATE(227),
+    [sym_dummy_statement] = STATE(227),
+    [sym_vrf_statement] = STATE(227),
+    [sym_macvlan_statement] = STATE(227),
+    [sym_vlan_statement] = STATE(227),
+    [sym_vxlan_statement] = STATE(227),
+    [sym_link_statement] = STATE(227),
+    [sym_addr_statement] = STATE(227),
+    [sym_state_statement] = STATE(227),
+    [sym_mtu_statement] = STATE(227),
+    [sym_mac_statement] = STATE(227),
+    [sym_master_statement] = STATE(227),
+    [sym_shape_statement] = STATE(227),
+    [sym_htb_statement] = STATE(227),
+    [sym_class_statement] = STATE(227),
+    [sym_filter_statement] = STATE(227),
+    [sym_u32_table_statement] = STATE(227),
+    [sym_qdisc_statement] = STATE(227),
+    [sym_netem_statement] = STATE(227),
+    [sym_bpf_statement] = STATE(227),
+    [sym_xdp_statement] = STATE(227),
+    [sym_route_statement] = STATE(227),
+    [sym_rule_statement] = STATE(227),
+    [sym_forward_statement] = STATE(227),
+    [sym_sysctl_statement] = STATE(227),
+    [sym_firewall_statement] = STATE(227),
+    [aux_sym__statements_repeat1] = STATE(3),
     [anon_sym_SEMI] = ACTIONS(7),
     [sym__newline] = ACTIONS(7),
     [anon_sym_GT] = ACTIONS(83),
@@ -11699,41 +11685,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(5)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(436),
-    [sym_netns_statement] = STATE(436),
-    [sym_host_statement] = STATE(436),
-    [sym_table_statement] = STATE(436),
-    [sym_let_statement] = STATE(436),
-    [sym_for_statement] = STATE(436),
-    [sym_include_statement] = STATE(436),
-    [sym_expect_statement] = STATE(436),
-    [sym_veth_statement] = STATE(436),
-    [sym_bridge_statement] = STATE(436),
-    [sym_dummy_statement] = STATE(436),
-    [sym_vrf_statement] = STATE(436),
-    [sym_macvlan_statement] = STATE(436),
-    [sym_vlan_statement] = STATE(436),
-    [sym_vxlan_statement] = STATE(436),
-    [sym_link_statement] = STATE(436),
-    [sym_addr_statement] = STATE(436),
-    [sym_state_statement] = STATE(436),
-    [sym_mtu_statement] = STATE(436),
-    [sym_mac_statement] = STATE(436),
-    [sym_master_statement] = STATE(436),
-    [sym_shape_statement] = STATE(436),
-    [sym_htb_statement] = STATE(436),
-    [sym_class_statement] = STATE(436),
-    [sym_filter_statement] = STATE(436),
-    [sym_u32_table_statement] = STATE(436),
-    [sym_qdisc_statement] = STATE(436),
-    [sym_netem_statement] = STATE(436),
-    [sym_bpf_statement] = STATE(436),
-    [sym_xdp_statement] = STATE(436),
-    [sym_route_statement] = STATE(436),
-    [sym_rule_statement] = STATE(436),
-    [sym_forward_statement] = STATE(436),
-    [sym_sysctl_statement] = STATE(436),
-    [sym_firewall_statement] = STATE(436),
+    [sym__statement] = STATE(443),
+    [sym_netns_statement] = STATE(443),
+    [sym_host_statement] = STATE(443),
+    [sym_table_statement] = STATE(443),
+    [sym_let_statement] = STATE(443),
+    [sym_for_statement] = STATE(443),
+    [sym_include_statement] = STATE(443),
+    [sym_expect_statement] = STATE(443),
+    [sym_veth_statement] = STATE(443),
+    [sym_bridge_statement] = STATE(443),
+    [sym_dummy_statement] = STATE(443),
+    [sym_vrf_statement] = STATE(443),
+    [sym_macvlan_statement] = STATE(443),
+    [sym_vlan_statement] = STATE(443),
+    [sym_vxlan_statement] = STATE(443),
+    [sym_link_statement] = STATE(443),
+    [sym_addr_statement] = STATE(443),
+    [sym_state_statement] = STATE(443),
+    [sym_mtu_statement] = STATE(443),
+    [sym_mac_statement] = STATE(443),
+    [sym_master_statement] = STATE(443),
+    [sym_shape_statement] = STATE(443),
+    [sym_htb_statement] = STATE(443),
+    [sym_class_statement] = STATE(443),
+    [sym_filter_statement] = STATE(443),
+    [sym_u32_table_statement] = STATE(443),
+    [sym_qdisc_statement] = STATE(443),
+    [sym_netem_statement] = STATE(443),
+    [sym_bpf_statement] = STATE(443),
+    [sym_xdp_statement] = STATE(443),
+    [sym_route_statement] = STATE(443),
+    [sym_rule_statement] = STATE(443),
+    [sym_forward_statement] = STATE(443),
+    [sym_sysctl_statement] = STATE(443),
+    [sym_firewall_statement] = STATE(443),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(85),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11778,41 +11764,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(6)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(231),
-    [sym_netns_statement] = STATE(231),
-    [sym_host_statement] = STATE(231),
-    [sym_table_statement] = STATE(231),
-    [sym_let_statement] = STATE(231),
-    [sym_for_statement] = STATE(231),
-    [sym_include_statement] = STATE(231),
-    [sym_expect_statement] = STATE(231),
-    [sym_veth_statement] = STATE(231),
-    [sym_bridge_statement] = STATE(231),
-    [sym_dummy_statement] = STATE(231),
-    [sym_vrf_statement] = STATE(231),
-    [sym_macvlan_statement] = STATE(231),
-    [sym_vlan_statement] = STATE(231),
-    [sym_vxlan_statement] = STATE(231),
-    [sym_link_statement] = STATE(231),
-    [sym_addr_statement] = STATE(231),
-    [sym_state_statement] = STATE(231),
-    [sym_mtu_statement] = STATE(231),
-    [sym_mac_statement] = STATE(231),
-    [sym_master_statement] = STATE(231),
-    [sym_shape_statement] = STATE(231),
-    [sym_htb_statement] = STATE(231),
-    [sym_class_statement] = STATE(231),
-    [sym_filter_statement] = STATE(231),
-    [sym_u32_table_statement] = STATE(231),
-    [sym_qdisc_statement] = STATE(231),
-    [sym_netem_statement] = STATE(231),
-    [sym_bpf_statement] = STATE(231),
-    [sym_xdp_statement] = STATE(231),
-    [sym_route_statement] = STATE(231),
-    [sym_rule_statement] = STATE(231),
-    [sym_forward_statement] = STATE(231),
-    [sym_sysctl_statement] = STATE(231),
-    [sym_firewall_statement] = STATE(231),
+    [sym__statement] = STATE(443),
+    [sym_netns_statement] = STATE(443),
+    [sym_host_statement] = STATE(443),
+    [sym_table_statement] = STATE(443),
+    [sym_let_statement] = STATE(443),
+    [sym_for_statement] = STATE(443),
+    [sym_include_statement] = STATE(443),
+    [sym_expect_statement] = STATE(443),
+    [sym_veth_statement] = STATE(443),
+    [sym_bridge_statement] = STATE(443),
+    [sym_dummy_statement] = STATE(443),
+    [sym_vrf_statement] = STATE(443),
+    [sym_macvlan_statement] = STATE(443),
+    [sym_vlan_statement] = STATE(443),
+    [sym_vxlan_statement] = STATE(443),
+    [sym_link_statement] = STATE(443),
+    [sym_addr_statement] = STATE(443),
+    [sym_state_statement] = STATE(443),
+    [sym_mtu_statement] = STATE(443),
+    [sym_mac_statement] = STATE(443),
+    [sym_master_statement] = STATE(443),
+    [sym_shape_statement] = STATE(443),
+    [sym_htb_statement] = STATE(443),
+    [sym_class_statement] = STATE(443),
+    [sym_filter_statement] = STATE(443),
+    [sym_u32_table_statement] = STATE(443),
+    [sym_qdisc_statement] = STATE(443),
+    [sym_netem_statement] = STATE(443),
+    [sym_bpf_statement] = STATE(443),
+    [sym_xdp_statement] = STATE(443),
+    [sym_route_statement] = STATE(443),
+    [sym_rule_statement] = STATE(443),
+    [sym_forward_statement] = STATE(443),
+    [sym_sysctl_statement] = STATE(443),
+    [sym_firewall_statement] = STATE(443),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(87),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11857,41 +11843,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(7)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(436),
-    [sym_netns_statement] = STATE(436),
-    [sym_host_statement] = STATE(436),
-    [sym_table_statement] = STATE(436),
-    [sym_let_statement] = STATE(436),
-    [sym_for_statement] = STATE(436),
-    [sym_include_statement] = STATE(436),
-    [sym_expect_statement] = STATE(436),
-    [sym_veth_statement] = STATE(436),
-    [sym_bridge_statement] = STATE(436),
-    [sym_dummy_statement] = STATE(436),
-    [sym_vrf_statement] = STATE(436),
-    [sym_macvlan_statement] = STATE(436),
-    [sym_vlan_statement] = STATE(436),
-    [sym_vxlan_statement] = STATE(436),
-    [sym_link_statement] = STATE(436),
-    [sym_addr_statement] = STATE(436),
-    [sym_state_statement] = STATE(436),
-    [sym_mtu_statement] = STATE(436),
-    [sym_mac_statement] = STATE(436),
-    [sym_master_statement] = STATE(436),
-    [sym_shape_statement] = STATE(436),
-    [sym_htb_statement] = STATE(436),
-    [sym_class_statement] = STATE(436),
-    [sym_filter_statement] = STATE(436),
-    [sym_u32_table_statement] = STATE(436),
-    [sym_qdisc_statement] = STATE(436),
-    [sym_netem_statement] = STATE(436),
-    [sym_bpf_statement] = STATE(436),
-    [sym_xdp_statement] = STATE(436),
-    [sym_route_statement] = STATE(436),
-    [sym_rule_statement] = STATE(436),
-    [sym_forward_statement] = STATE(436),
-    [sym_sysctl_statement] = STATE(436),
-    [sym_firewall_statement] = STATE(436),
+    [sym__statement] = STATE(443),
+    [sym_netns_statement] = STATE(443),
+    [sym_host_statement] = STATE(443),
+    [sym_table_statement] = STATE(443),
+    [sym_let_statement] = STATE(443),
+    [sym_for_statement] = STATE(443),
+    [sym_include_statement] = STATE(443),
+    [sym_expect_statement] = STATE(443),
+    [sym_veth_statement] = STATE(443),
+    [sym_bridge_statement] = STATE(443),
+    [sym_dummy_statement] = STATE(443),
+    [sym_vrf_statement] = STATE(443),
+    [sym_macvlan_statement] = STATE(443),
+    [sym_vlan_statement] = STATE(443),
+    [sym_vxlan_statement] = STATE(443),
+    [sym_link_statement] = STATE(443),
+    [sym_addr_statement] = STATE(443),
+    [sym_state_statement] = STATE(443),
+    [sym_mtu_statement] = STATE(443),
+    [sym_mac_statement] = STATE(443),
+    [sym_master_statement] = STATE(443),
+    [sym_shape_statement] = STATE(443),
+    [sym_htb_statement] = STATE(443),
+    [sym_class_statement] = STATE(443),
+    [sym_filter_statement] = STATE(443),
+    [sym_u32_table_statement] = STATE(443),
+    [sym_qdisc_statement] = STATE(443),
+    [sym_netem_statement] = STATE(443),
+    [sym_bpf_statement] = STATE(443),
+    [sym_xdp_statement] = STATE(443),
+    [sym_route_statement] = STATE(443),
+    [sym_rule_statement] = STATE(443),
+    [sym_forward_statement] = STATE(443),
+    [sym_sysctl_statement] = STATE(443),
+    [sym_firewall_statement] = STATE(443),
     [aux_sym__statements_repeat1] = STATE(14),
     [ts_builtin_sym_end] = ACTIONS(89),
     [anon_sym_SEMI] = ACTIONS(81),
@@ -11936,41 +11922,41 @@ static const uint16_t ts_parse_table[LARGE_STATE_COUNT][SYMBOL_COUNT] = {
   },
   [STATE(8)] = {
     [sym__sep] = STATE(14),
-    [sym__statement] = STATE(436),
-    [sym_netns_statement] = STATE(436),
-    [sym_host_statement] = STATE(436),
-    [sym_table_statement] = STATE(436),
-    [sym_let_statement] = STATE(436),
-    [sym_for_statement] = STATE(436),
-    [sym_include_statement] = STATE(436),
-    [sym_expect_statement] = STATE(436),
-    [sym_veth_statement] = STATE(436),
-    [sym_bridge_statement] = STATE(436),
-    [sym_dummy_statement] = STATE(436),
-    [sym_vrf_statement] = STATE(436),
-    [sym_macvlan_statement] = STATE(436),
-    [sym_vlan_statement] = STATE(436),
-    [sym_vxlan_statement] = STATE(436),
-    [sym_link_statement] = STATE(436),
-    [sym_addr_statement] = STATE(436),
-    [sym_state_statement] = STATE(436),
-    [sym_mtu_statement] = STATE(436),
-    [sym_mac_statement] = STATE(436),
-    [sym_master_statement] = STATE(436),
-    [sym_shape_statement] = STATE(436),
-    [sym_htb_statement] = STATE(436),
-    [sym_class_statement] = STATE(436),
-    [sym_filter_statement] = STATE(436),
-    [sym_u32_table_statement] = STATE(436),
-    [sym_qdisc_statement] = STATE(436),
-    [sym_netem_statement] = STATE(436),
-    [sym_bpf_statement] = STATE(436),
-    [sym_xdp_statement] = STATE(436),
-    [sym_route_statement] = STATE(436),
-    [sym_rule_statement] = STATE(436),
-    [sym_forward_statement] = STATE(436),
-    [sym_sysctl_statement] = STATE(436),
-    [sym_firewall_statement] = STATE(436),
+    [sym__statement] = STATE(443),
+    [sym_netns_statement] = STATE(443),
+    [sym_host_statement] = STATE(443),
+    [sym_table_statement] = STATE(443),
+    [sym_let_statement] = STATE(443),
+    [sym_for_statement] = STATE(443),
+    [sym_include_statement] = STATE(443),
+    [sym_expect_statement] = STATE(443),
+    [sym_veth_statement] = STATE(443),
+    [sym_bridge_statement] = STATE(443),
+    [sym_dummy_statement] = STATE(443),
+    [sym_vrf_statement] = STATE(443),
+    [sym_macvlan_statement] = STATE(443),
+    [sym_vlan_statement] = STATE(443),
+    [sym_vxlan_statement] = STATE(443),
+    [sym_link_statement] = STATE(443),
+    [sym_addr_statement] = STATE(443),
+    [sym_state_statement] = STATE(443),
+    [sym_mtu_statement] = STATE(443),
+    [sym_mac_statement] = STATE(443),
+    [sym_master_statement] = STATE(443),
+    [sym_shape_statement] = STATE(443),
+    [sym_htb_statement] = STATE(443),
+    [sym_class_statement] = STATE(443),
+    [sym_filter_statement] = STATE(443),
+    [sym_u32_table_statement] = STATE(443),
+    [sym_qdisc_statement] = STATE(443),
+    [sym_netem_statement] = STATE(443),
+    [sym_bpf_statement] = STATE(443),
+    [sym_xdp_statement] = STATE(443),
+    [sym_route_statement] = STATE(443),
+    [sym_rule_statement] = STATE(443),
+    [sym_forward_statement] = STATE(443),
+    [sym_sysctl_statement] = STATE(443),
+    [sym_firewall_statement] = STATE(443),
     [aux_sym__statements_repeat1] = STATE(14),
     [anon_sym_SEMI] = ACTIONS(81),
     [sym__newline] = ACTIONS(81),
@@ -12090,7 +12076,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(95), 50,
+    ACTIONS(95), 53,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12111,6 +12097,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12141,7 +12130,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_LBRACE,
       anon_sym_SLASH2,
       aux_sym_ipv6_address_token1,
-  [133] = 3,
+  [136] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12149,7 +12138,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(99), 48,
+    ACTIONS(99), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12170,6 +12159,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12198,7 +12190,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [193] = 3,
+  [199] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12206,7 +12198,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(103), 48,
+    ACTIONS(103), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12227,6 +12219,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12255,7 +12250,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [253] = 3,
+  [262] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12263,7 +12258,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_to,
       sym_integer,
-    ACTIONS(107), 48,
+    ACTIONS(107), 51,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -12284,6 +12279,9 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
       anon_sym_via,
       anon_sym_metric,
@@ -12312,7 +12310,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [313] = 5,
+  [325] = 5,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12369,7 +12367,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_classify,
       anon_sym_snat,
       anon_sym_dnat,
-  [375] = 4,
+  [387] = 4,
     ACTIONS(122), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12424,7 +12422,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [434] = 4,
+  [446] = 4,
     ACTIONS(128), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
@@ -12479,7 +12477,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [493] = 4,
+  [505] = 4,
     ACTIONS(134), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12534,7 +12532,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [552] = 4,
+  [564] = 4,
     ACTIONS(140), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
@@ -12589,7 +12587,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_counter,
       anon_sym_LBRACE,
       aux_sym_ipv6_address_token1,
-  [611] = 3,
+  [623] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12632,7 +12630,47 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [657] = 3,
+  [669] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 35,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_at,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_distribution,
+      anon_sym_packets,
+      anon_sym_bytes,
+      anon_sym_DOT,
+      anon_sym_LBRACE,
+      sym_duration,
+      sym_percentage,
+  [711] = 3,
     ACTIONS(148), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12671,7 +12709,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [699] = 3,
+  [753] = 3,
     ACTIONS(152), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -12709,43 +12747,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [740] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 31,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_distribution,
-      anon_sym_packets,
-      anon_sym_bytes,
-      anon_sym_DOT,
-      anon_sym_LBRACE,
-      sym_duration,
-      sym_percentage,
-  [778] = 2,
+  [794] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12780,7 +12782,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [815] = 2,
+  [831] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12815,7 +12817,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [852] = 7,
+  [868] = 7,
     ACTIONS(162), 1,
       anon_sym_DOT,
     ACTIONS(164), 1,
@@ -12825,7 +12827,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(27), 3,
+    STATE(26), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12852,17 +12854,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [896] = 7,
+  [912] = 7,
+    ACTIONS(166), 1,
+      anon_sym_LBRACE2,
     ACTIONS(172), 1,
       anon_sym_DOT,
-    ACTIONS(175), 1,
+    ACTIONS(174), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(178), 1,
-      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -12889,26 +12891,26 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [940] = 7,
-    ACTIONS(166), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(185), 1,
+  [956] = 7,
+    ACTIONS(180), 1,
       anon_sym_DOT,
-    ACTIONS(187), 1,
+    ACTIONS(183), 1,
       aux_sym__imm_name_part_token1,
+    ACTIONS(186), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(26), 3,
+    STATE(27), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(181), 4,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(183), 17,
+    ACTIONS(178), 17,
       anon_sym_table,
       anon_sym_sport,
       anon_sym_dport,
@@ -12926,7 +12928,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [984] = 3,
+  [1000] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12956,7 +12958,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1017] = 3,
+  [1033] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -12986,186 +12988,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dscp,
       anon_sym_flowlabel,
       aux_sym__imm_name_part_token1,
-  [1050] = 13,
+  [1066] = 7,
+    ACTIONS(189), 1,
+      anon_sym_DOT,
+    ACTIONS(192), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(195), 1,
-      anon_sym_from,
-    ACTIONS(197), 1,
-      anon_sym_to,
-    ACTIONS(203), 1,
-      anon_sym_uidrange,
-    ACTIONS(207), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
-      aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
-      sym__table_opt,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(193), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(199), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(201), 3,
-      anon_sym_fwmark,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-    ACTIONS(189), 4,
+    STATE(30), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(205), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-  [1102] = 7,
+    ACTIONS(178), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1106] = 13,
+    ACTIONS(206), 1,
+      anon_sym_from,
     ACTIONS(209), 1,
-      anon_sym_DOT,
-    ACTIONS(211), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(213), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(37), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(183), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1142] = 5,
-    ACTIONS(217), 1,
       anon_sym_to,
-    ACTIONS(219), 1,
-      anon_sym_SLASH,
-    ACTIONS(221), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(215), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
+    ACTIONS(218), 1,
       anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
+    ACTIONS(224), 1,
       anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1178] = 13,
-    ACTIONS(231), 1,
-      anon_sym_from,
-    ACTIONS(234), 1,
-      anon_sym_to,
-    ACTIONS(243), 1,
-      anon_sym_uidrange,
-    ACTIONS(249), 1,
-      anon_sym_ipproto,
-    STATE(33), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
+    STATE(45), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(225), 2,
+    ACTIONS(200), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(228), 2,
+    ACTIONS(203), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(237), 2,
+    ACTIONS(212), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(240), 3,
+    ACTIONS(215), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(223), 4,
+    ACTIONS(198), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(246), 4,
+    ACTIONS(221), 4,
       anon_sym_priority,
       anon_sym_pref,
       anon_sym_tos,
       anon_sym_dsfield,
-  [1230] = 7,
-    ACTIONS(213), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(252), 1,
-      anon_sym_DOT,
-    ACTIONS(254), 1,
-      aux_sym__imm_name_part_token1,
+  [1158] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(31), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(160), 13,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [1270] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(256), 23,
+    ACTIONS(227), 23,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13189,56 +13088,89 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       anon_sym_port,
-  [1300] = 13,
-    ACTIONS(195), 1,
+  [1188] = 13,
+    ACTIONS(235), 1,
       anon_sym_from,
-    ACTIONS(197), 1,
+    ACTIONS(237), 1,
       anon_sym_to,
-    ACTIONS(203), 1,
+    ACTIONS(243), 1,
       anon_sym_uidrange,
-    ACTIONS(207), 1,
+    ACTIONS(247), 1,
       anon_sym_ipproto,
-    STATE(30), 1,
+    STATE(31), 1,
       aux_sym_rule_statement_repeat1,
-    STATE(44), 1,
+    STATE(45), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(193), 2,
+    ACTIONS(233), 2,
       anon_sym_sport,
       anon_sym_dport,
-    ACTIONS(199), 2,
+    ACTIONS(239), 2,
       anon_sym_iif,
       anon_sym_oif,
-    ACTIONS(201), 3,
+    ACTIONS(241), 3,
       anon_sym_fwmark,
       anon_sym_dscp,
       anon_sym_flowlabel,
-    ACTIONS(205), 4,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_tos,
-      anon_sym_dsfield,
-    ACTIONS(258), 4,
+    ACTIONS(229), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1352] = 7,
-    ACTIONS(260), 1,
+    ACTIONS(245), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+  [1240] = 7,
+    ACTIONS(249), 1,
       anon_sym_DOT,
-    ACTIONS(263), 1,
+    ACTIONS(251), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(266), 1,
+    ACTIONS(253), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(37), 3,
+    STATE(35), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    ACTIONS(160), 13,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [1280] = 7,
+    ACTIONS(253), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(255), 1,
+      anon_sym_DOT,
+    ACTIONS(257), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(30), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13261,15 +13193,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [1392] = 4,
-    ACTIONS(217), 1,
+  [1320] = 5,
+    ACTIONS(261), 1,
       anon_sym_to,
-    ACTIONS(219), 1,
+    ACTIONS(263), 1,
       anon_sym_SLASH,
+    ACTIONS(265), 1,
+      anon_sym_DASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(215), 20,
+    ACTIONS(259), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13290,44 +13224,84 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1425] = 4,
+  [1356] = 13,
+    ACTIONS(235), 1,
+      anon_sym_from,
+    ACTIONS(237), 1,
+      anon_sym_to,
+    ACTIONS(243), 1,
+      anon_sym_uidrange,
+    ACTIONS(247), 1,
+      anon_sym_ipproto,
+    STATE(33), 1,
+      aux_sym_rule_statement_repeat1,
+    STATE(45), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(233), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(239), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(241), 3,
+      anon_sym_fwmark,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+    ACTIONS(245), 4,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_tos,
+      anon_sym_dsfield,
+    ACTIONS(267), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1408] = 5,
     ACTIONS(271), 1,
-      anon_sym_to,
-    ACTIONS(273), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(269), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1458] = 5,
-    ACTIONS(277), 1,
       anon_sym_LBRACE,
-    ACTIONS(279), 1,
+    ACTIONS(273), 1,
       sym_percentage,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(41), 3,
+    STATE(39), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+    ACTIONS(269), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_distribution,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [1443] = 5,
+    ACTIONS(277), 1,
+      anon_sym_LBRACE,
+    ACTIONS(280), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(39), 3,
       sym_interpolation,
       sym__percent_value,
       aux_sym_netem_statement_repeat1,
@@ -13349,37 +13323,92 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_distribution,
       anon_sym_packets,
       anon_sym_bytes,
-  [1493] = 5,
-    ACTIONS(283), 1,
-      anon_sym_LBRACE,
-    ACTIONS(286), 1,
-      sym_percentage,
+  [1478] = 4,
+    ACTIONS(285), 1,
+      anon_sym_to,
+    ACTIONS(287), 1,
+      anon_sym_SLASH,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(41), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-    ACTIONS(281), 17,
+    ACTIONS(283), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_distribution,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [1528] = 3,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1511] = 4,
+    ACTIONS(261), 1,
+      anon_sym_to,
+    ACTIONS(263), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(259), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1544] = 3,
+    ACTIONS(285), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(283), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1574] = 3,
     ACTIONS(291), 1,
       anon_sym_to,
     ACTIONS(3), 2,
@@ -13406,99 +13435,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1558] = 3,
+  [1604] = 5,
     ACTIONS(295), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(293), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1588] = 3,
-    ACTIONS(299), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(297), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1618] = 3,
-    ACTIONS(217), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(215), 20,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_lookup,
-      anon_sym_from,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_fwmark,
-      anon_sym_uidrange,
-      anon_sym_priority,
-      anon_sym_pref,
-      anon_sym_ipproto,
-      anon_sym_tos,
-      anon_sym_dsfield,
-      anon_sym_dscp,
-      anon_sym_flowlabel,
-  [1648] = 5,
-    ACTIONS(303), 1,
       anon_sym_LBRACE,
-    ACTIONS(305), 1,
+    ACTIONS(297), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(69), 2,
+    STATE(75), 2,
       sym_interpolation,
       sym__duration_value,
-    ACTIONS(301), 17,
+    ACTIONS(293), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13516,13 +13464,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_distribution,
       anon_sym_packets,
       anon_sym_bytes,
-  [1682] = 3,
-    ACTIONS(271), 1,
+  [1638] = 3,
+    ACTIONS(301), 1,
       anon_sym_to,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(269), 20,
+    ACTIONS(299), 20,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -13543,29 +13491,83 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dsfield,
       anon_sym_dscp,
       anon_sym_flowlabel,
-  [1712] = 12,
-    ACTIONS(315), 1,
+  [1668] = 3,
+    ACTIONS(305), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(303), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1698] = 3,
+    ACTIONS(261), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(259), 20,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_lookup,
+      anon_sym_from,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_fwmark,
+      anon_sym_uidrange,
+      anon_sym_priority,
+      anon_sym_pref,
+      anon_sym_ipproto,
+      anon_sym_tos,
+      anon_sym_dsfield,
+      anon_sym_dscp,
+      anon_sym_flowlabel,
+  [1728] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(324), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(327), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(309), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(318), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(321), 2,
+    ACTIONS(315), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
     ACTIONS(307), 4,
@@ -13573,107 +13575,107 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(312), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1759] = 12,
-    ACTIONS(334), 1,
+  [1775] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(340), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(342), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(54), 1,
+    STATE(52), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(323), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(321), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1822] = 12,
+    ACTIONS(333), 1,
+      anon_sym_proto,
+    ACTIONS(342), 1,
+      anon_sym_scope,
+    ACTIONS(345), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(71), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(327), 2,
       anon_sym_table,
       anon_sym_lookup,
     ACTIONS(336), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(338), 2,
+    ACTIONS(339), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
+    ACTIONS(325), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
     ACTIONS(330), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    ACTIONS(332), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-  [1806] = 12,
-    ACTIONS(334), 1,
+  [1869] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(340), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(342), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(336), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(346), 2,
+    ACTIONS(315), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(332), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(344), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [1853] = 12,
-    ACTIONS(334), 1,
-      anon_sym_proto,
-    ACTIONS(340), 1,
-      anon_sym_scope,
-    ACTIONS(342), 1,
-      anon_sym_dev,
-    STATE(57), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(76), 1,
-      sym__dev_opt,
-    STATE(79), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(336), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(350), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(332), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13683,32 +13685,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1900] = 12,
-    ACTIONS(334), 1,
+  [1916] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(340), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(342), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
     STATE(50), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(336), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(354), 2,
+    ACTIONS(315), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(332), 4,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(350), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [1963] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(50), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(71), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(315), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13718,67 +13755,67 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1947] = 12,
-    ACTIONS(334), 1,
+  [2010] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(340), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(342), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
-    STATE(48), 1,
+    STATE(51), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(336), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(346), 2,
+    ACTIONS(356), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(332), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
       anon_sym_weight,
-    ACTIONS(356), 4,
+    ACTIONS(354), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [1994] = 12,
-    ACTIONS(334), 1,
+  [2057] = 12,
+    ACTIONS(311), 1,
       anon_sym_proto,
-    ACTIONS(340), 1,
+    ACTIONS(317), 1,
       anon_sym_scope,
-    ACTIONS(342), 1,
+    ACTIONS(319), 1,
       anon_sym_dev,
     STATE(48), 1,
       aux_sym_route_statement_repeat1,
-    STATE(76), 1,
+    STATE(71), 1,
       sym__dev_opt,
-    STATE(79), 1,
+    STATE(72), 1,
       sym__table_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(191), 2,
+    ACTIONS(231), 2,
       anon_sym_table,
       anon_sym_lookup,
-    ACTIONS(336), 2,
+    ACTIONS(313), 2,
       anon_sym_src,
       anon_sym_via,
-    ACTIONS(346), 2,
+    ACTIONS(360), 2,
       anon_sym_onlink,
       anon_sym_nexthop,
-    ACTIONS(332), 4,
+    ACTIONS(309), 4,
       anon_sym_mtu,
       anon_sym_metric,
       anon_sym_advmss,
@@ -13788,7 +13825,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2041] = 3,
+  [2104] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13814,7 +13851,42 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2070] = 3,
+  [2133] = 12,
+    ACTIONS(311), 1,
+      anon_sym_proto,
+    ACTIONS(317), 1,
+      anon_sym_scope,
+    ACTIONS(319), 1,
+      anon_sym_dev,
+    STATE(53), 1,
+      aux_sym_route_statement_repeat1,
+    STATE(71), 1,
+      sym__dev_opt,
+    STATE(72), 1,
+      sym__table_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(231), 2,
+      anon_sym_table,
+      anon_sym_lookup,
+    ACTIONS(313), 2,
+      anon_sym_src,
+      anon_sym_via,
+    ACTIONS(364), 2,
+      anon_sym_onlink,
+      anon_sym_nexthop,
+    ACTIONS(309), 4,
+      anon_sym_mtu,
+      anon_sym_metric,
+      anon_sym_advmss,
+      anon_sym_weight,
+    ACTIONS(362), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2180] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -13840,77 +13912,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_dev,
       anon_sym_lookup,
       aux_sym__imm_name_part_token1,
-  [2099] = 12,
-    ACTIONS(334), 1,
-      anon_sym_proto,
-    ACTIONS(340), 1,
-      anon_sym_scope,
-    ACTIONS(342), 1,
-      anon_sym_dev,
-    STATE(48), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(76), 1,
-      sym__dev_opt,
-    STATE(79), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(336), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(346), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(332), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(360), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2146] = 12,
-    ACTIONS(334), 1,
-      anon_sym_proto,
-    ACTIONS(340), 1,
-      anon_sym_scope,
-    ACTIONS(342), 1,
-      anon_sym_dev,
-    STATE(53), 1,
-      aux_sym_route_statement_repeat1,
-    STATE(76), 1,
-      sym__dev_opt,
-    STATE(79), 1,
-      sym__table_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(191), 2,
-      anon_sym_table,
-      anon_sym_lookup,
-    ACTIONS(336), 2,
-      anon_sym_src,
-      anon_sym_via,
-    ACTIONS(364), 2,
-      anon_sym_onlink,
-      anon_sym_nexthop,
-    ACTIONS(332), 4,
-      anon_sym_mtu,
-      anon_sym_metric,
-      anon_sym_advmss,
-      anon_sym_weight,
-    ACTIONS(362), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2193] = 12,
+  [2209] = 12,
     ACTIONS(366), 1,
       sym_identifier,
     ACTIONS(368), 1,
@@ -13925,7 +13927,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_size,
     ACTIONS(380), 1,
       aux_sym_ipv6_address_token1,
-    STATE(502), 1,
+    STATE(510), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
@@ -13934,22 +13936,51 @@ static const uint16_t ts_small_parse_table[] = {
       sym_rate,
       sym_duration,
       sym_percentage,
-    STATE(447), 3,
+    STATE(454), 3,
       sym__let_value,
       sym_ipv4_address,
       sym_ipv6_address,
-    STATE(166), 5,
+    STATE(163), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [2239] = 7,
+  [2255] = 7,
     ACTIONS(382), 1,
       anon_sym_DOT,
-    ACTIONS(384), 1,
+    ACTIONS(385), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(386), 1,
+    ACTIONS(388), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(176), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+    STATE(60), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(178), 10,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [2291] = 7,
+    ACTIONS(391), 1,
+      anon_sym_DOT,
+    ACTIONS(393), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(395), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
@@ -13958,7 +13989,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(61), 3,
+    STATE(62), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -13973,42 +14004,13 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2275] = 7,
-    ACTIONS(386), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(388), 1,
-      anon_sym_DOT,
-    ACTIONS(390), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(181), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-    STATE(62), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(183), 10,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [2311] = 7,
-    ACTIONS(392), 1,
-      anon_sym_DOT,
+  [2327] = 7,
     ACTIONS(395), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(398), 1,
       anon_sym_LBRACE2,
+    ACTIONS(397), 1,
+      anon_sym_DOT,
+    ACTIONS(399), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14016,7 +14018,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    STATE(62), 3,
+    STATE(60), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14031,107 +14033,107 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [2347] = 11,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
+  [2363] = 11,
+    ACTIONS(405), 1,
+      anon_sym_rate,
     ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
+      anon_sym_loss,
+    ACTIONS(413), 1,
+      anon_sym_slot,
     ACTIONS(415), 1,
-      anon_sym_prio,
-    STATE(383), 1,
-      sym_block,
+      anon_sym_distribution,
+    ACTIONS(417), 1,
+      anon_sym_bytes,
+    STATE(65), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(80), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
+    ACTIONS(407), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(403), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(411), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
     ACTIONS(401), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-  [2390] = 11,
-    ACTIONS(403), 1,
+  [2406] = 11,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    ACTIONS(407), 1,
+    ACTIONS(425), 1,
       anon_sym_overhead,
-    ACTIONS(409), 1,
+    ACTIONS(427), 1,
       anon_sym_mpu,
-    ACTIONS(411), 1,
+    ACTIONS(429), 1,
       anon_sym_linklayer,
-    ACTIONS(415), 1,
+    ACTIONS(433), 1,
       anon_sym_prio,
-    STATE(376), 1,
+    STATE(389), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(413), 2,
+    ACTIONS(431), 2,
       anon_sym_rate,
       anon_sym_ceil,
-    STATE(63), 2,
+    STATE(74), 2,
       sym__tc_framing,
       aux_sym_class_statement_repeat1,
-    ACTIONS(405), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(417), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [2433] = 11,
-    ACTIONS(423), 1,
-      anon_sym_rate,
-    ACTIONS(427), 1,
-      anon_sym_loss,
-    ACTIONS(431), 1,
-      anon_sym_slot,
-    ACTIONS(433), 1,
-      anon_sym_distribution,
-    ACTIONS(435), 1,
-      anon_sym_bytes,
-    STATE(67), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(425), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(421), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(429), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
     ACTIONS(419), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2476] = 2,
+    ACTIONS(423), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+  [2449] = 11,
+    ACTIONS(438), 1,
+      anon_sym_rate,
+    ACTIONS(444), 1,
+      anon_sym_loss,
+    ACTIONS(450), 1,
+      anon_sym_slot,
+    ACTIONS(453), 1,
+      anon_sym_distribution,
+    ACTIONS(456), 1,
+      anon_sym_bytes,
+    STATE(65), 1,
+      aux_sym_netem_statement_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(437), 18,
+    ACTIONS(441), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(435), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(447), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+    ACTIONS(293), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2492] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(459), 18,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14150,43 +14152,119 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [2501] = 11,
-    ACTIONS(442), 1,
-      anon_sym_rate,
-    ACTIONS(448), 1,
-      anon_sym_loss,
-    ACTIONS(454), 1,
-      anon_sym_slot,
-    ACTIONS(457), 1,
-      anon_sym_distribution,
-    ACTIONS(460), 1,
-      anon_sym_bytes,
-    STATE(67), 1,
-      aux_sym_netem_statement_repeat2,
+  [2517] = 11,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(433), 1,
+      anon_sym_prio,
+    STATE(383), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(445), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(439), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(451), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-    ACTIONS(301), 4,
+    ACTIONS(431), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(64), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(423), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(461), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [2544] = 2,
+  [2560] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(463), 17,
+    ACTIONS(91), 18,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+      anon_sym_SLASH2,
+  [2585] = 11,
+    ACTIONS(465), 1,
+      anon_sym_link,
+    ACTIONS(469), 1,
+      anon_sym_proto,
+    ACTIONS(473), 1,
+      anon_sym_handle,
+    ACTIONS(475), 1,
+      anon_sym_ht,
+    ACTIONS(479), 1,
+      anon_sym_DASH_GT,
+    STATE(88), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(471), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(477), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(467), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(463), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2627] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(481), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_distribution,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [2651] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(483), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14204,11 +14282,93 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2568] = 2,
+  [2675] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(275), 17,
+    ACTIONS(485), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2699] = 11,
+    ACTIONS(465), 1,
+      anon_sym_link,
+    ACTIONS(469), 1,
+      anon_sym_proto,
+    ACTIONS(473), 1,
+      anon_sym_handle,
+    ACTIONS(475), 1,
+      anon_sym_ht,
+    ACTIONS(489), 1,
+      anon_sym_DASH_GT,
+    STATE(69), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(471), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(477), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(467), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(487), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [2741] = 9,
+    ACTIONS(496), 1,
+      anon_sym_overhead,
+    ACTIONS(499), 1,
+      anon_sym_mpu,
+    ACTIONS(502), 1,
+      anon_sym_linklayer,
+    ACTIONS(508), 1,
+      anon_sym_prio,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(505), 2,
+      anon_sym_rate,
+      anon_sym_ceil,
+    STATE(74), 2,
+      sym__tc_framing,
+      aux_sym_class_statement_repeat1,
+    ACTIONS(493), 4,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_cburst,
+      anon_sym_quantum,
+    ACTIONS(491), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [2779] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(269), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14226,11 +14386,78 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_distribution,
       anon_sym_packets,
       anon_sym_bytes,
-  [2592] = 2,
+  [2803] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(465), 17,
+    ACTIONS(511), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2827] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(513), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_table,
+      anon_sym_mtu,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_via,
+      anon_sym_metric,
+      anon_sym_onlink,
+      anon_sym_advmss,
+      anon_sym_scope,
+      anon_sym_nexthop,
+      anon_sym_weight,
+      anon_sym_dev,
+      anon_sym_lookup,
+  [2851] = 3,
+    ACTIONS(517), 1,
+      anon_sym_at,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(515), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2877] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(519), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14248,7 +14475,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_distribution,
       anon_sym_packets,
       anon_sym_bytes,
-  [2616] = 2,
+  [2901] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(154), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2925] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14270,39 +14519,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_weight,
       anon_sym_dev,
       anon_sym_lookup,
-  [2640] = 2,
+  [2949] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(467), 17,
+    ACTIONS(156), 17,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
+      anon_sym_link,
+      anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2664] = 7,
-    ACTIONS(469), 1,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [2973] = 7,
+    ACTIONS(521), 1,
       anon_sym_DOT,
-    ACTIONS(471), 1,
+    ACTIONS(523), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(473), 1,
+    ACTIONS(525), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(74), 3,
+    STATE(84), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14319,44 +14568,17 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2698] = 7,
-    ACTIONS(473), 1,
+  [3007] = 7,
+    ACTIONS(525), 1,
       anon_sym_LBRACE2,
-    ACTIONS(475), 1,
+    ACTIONS(527), 1,
       anon_sym_DOT,
-    ACTIONS(477), 1,
+    ACTIONS(529), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(75), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-    ACTIONS(183), 6,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-  [2732] = 7,
-    ACTIONS(479), 1,
-      anon_sym_DOT,
-    ACTIONS(482), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(485), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(75), 3,
+    STATE(85), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -14373,318 +14595,201 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [2766] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(488), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2790] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(490), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_distribution,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2814] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(301), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_limit,
-      anon_sym_rate,
-      anon_sym_delay,
-      anon_sym_jitter,
-      anon_sym_loss,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-      anon_sym_gap,
-      anon_sym_slot,
-      anon_sym_distribution,
-      anon_sym_packets,
-      anon_sym_bytes,
-  [2838] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(492), 17,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_table,
-      anon_sym_mtu,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_via,
-      anon_sym_metric,
-      anon_sym_onlink,
-      anon_sym_advmss,
-      anon_sym_scope,
-      anon_sym_nexthop,
-      anon_sym_weight,
-      anon_sym_dev,
-      anon_sym_lookup,
-  [2862] = 9,
-    ACTIONS(499), 1,
-      anon_sym_overhead,
-    ACTIONS(502), 1,
-      anon_sym_mpu,
-    ACTIONS(505), 1,
-      anon_sym_linklayer,
-    ACTIONS(511), 1,
-      anon_sym_prio,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(508), 2,
-      anon_sym_rate,
-      anon_sym_ceil,
-    STATE(80), 2,
-      sym__tc_framing,
-      aux_sym_class_statement_repeat1,
-    ACTIONS(496), 4,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_cburst,
-      anon_sym_quantum,
-    ACTIONS(494), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [2900] = 11,
-    ACTIONS(514), 1,
-      anon_sym_GT,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    STATE(119), 1,
-      sym_firewall_action,
-    STATE(478), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(14), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [2941] = 3,
-    ACTIONS(528), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(526), 15,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_EQ,
-      anon_sym_in,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [2966] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(530), 1,
-      anon_sym_GT,
-    STATE(119), 1,
-      sym_firewall_action,
-    STATE(478), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(14), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3007] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(532), 1,
-      anon_sym_GT,
-    STATE(119), 1,
-      sym_firewall_action,
-    STATE(478), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(14), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3048] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(536), 1,
-      anon_sym_GT,
-    STATE(119), 1,
-      sym_firewall_action,
-    STATE(282), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(534), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(86), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3089] = 11,
-    ACTIONS(518), 1,
-      anon_sym_mark,
-    ACTIONS(520), 1,
-      anon_sym_classify,
-    ACTIONS(522), 1,
-      anon_sym_snat,
-    ACTIONS(524), 1,
-      anon_sym_dnat,
-    ACTIONS(538), 1,
-      anon_sym_GT,
-    STATE(119), 1,
-      sym_firewall_action,
-    STATE(265), 1,
-      sym_firewall_rule,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(81), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(14), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_accept,
-      anon_sym_reject,
-      anon_sym_masquerade,
-  [3130] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 5,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
+  [3041] = 7,
+    ACTIONS(531), 1,
       anon_sym_DOT,
+    ACTIONS(534), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(537), 1,
       anon_sym_LBRACE2,
-    ACTIONS(77), 11,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(85), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+    ACTIONS(178), 6,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+  [3075] = 3,
+    ACTIONS(542), 1,
+      anon_sym_hashkey,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(540), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
       anon_sym_proto,
       anon_sym_src,
       anon_sym_dst,
       anon_sym_sport,
       anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-      aux_sym__imm_name_part_token1,
-  [3155] = 3,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3101] = 3,
+    ACTIONS(544), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(124), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3127] = 10,
+    ACTIONS(548), 1,
+      anon_sym_link,
+    ACTIONS(554), 1,
+      anon_sym_proto,
+    ACTIONS(560), 1,
+      anon_sym_handle,
+    ACTIONS(563), 1,
+      anon_sym_ht,
+    STATE(88), 1,
+      aux_sym_filter_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(557), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(566), 2,
+      anon_sym_sample,
+      anon_sym_match,
+    ACTIONS(551), 3,
+      anon_sym_prio,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(546), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DASH_GT,
+  [3167] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(293), 17,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_limit,
+      anon_sym_rate,
+      anon_sym_delay,
+      anon_sym_jitter,
+      anon_sym_loss,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+      anon_sym_gap,
+      anon_sym_slot,
+      anon_sym_distribution,
+      anon_sym_packets,
+      anon_sym_bytes,
+  [3191] = 3,
+    ACTIONS(569), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(118), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3217] = 3,
+    ACTIONS(571), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(136), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3243] = 3,
+    ACTIONS(573), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(130), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3269] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -14706,33 +14811,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_ct,
       anon_sym_counter,
       aux_sym__imm_name_part_token1,
-  [3180] = 4,
-    ACTIONS(542), 1,
-      anon_sym_COMMA,
-    STATE(94), 1,
-      aux_sym_firewall_rule_repeat1,
+  [3294] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(540), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3206] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 15,
+    ACTIONS(575), 16,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14745,77 +14828,24 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_sport,
       anon_sym_dport,
       anon_sym_handle,
-      anon_sym_hashkey,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
       anon_sym_DASH_GT,
-      anon_sym_SLASH2,
-  [3228] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(546), 1,
-      anon_sym_id,
-    ACTIONS(550), 1,
-      anon_sym_dev,
-    ACTIONS(552), 1,
-      anon_sym_port,
-    STATE(147), 1,
-      sym__dev_opt,
-    STATE(379), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(548), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(544), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [3317] = 11,
+    ACTIONS(577), 1,
       anon_sym_GT,
-  [3266] = 10,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(546), 1,
-      anon_sym_id,
-    ACTIONS(550), 1,
-      anon_sym_dev,
-    ACTIONS(552), 1,
-      anon_sym_port,
-    STATE(147), 1,
-      sym__dev_opt,
-    STATE(440), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(91), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(548), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(554), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3304] = 10,
-    ACTIONS(518), 1,
+    ACTIONS(581), 1,
       anon_sym_mark,
-    ACTIONS(520), 1,
+    ACTIONS(583), 1,
       anon_sym_classify,
-    ACTIONS(522), 1,
+    ACTIONS(585), 1,
       anon_sym_snat,
-    ACTIONS(524), 1,
+    ACTIONS(587), 1,
       anon_sym_dnat,
-    STATE(119), 1,
+    STATE(120), 1,
       sym_firewall_action,
-    STATE(478), 1,
+    STATE(270), 1,
       sym_firewall_rule,
     ACTIONS(3), 2,
       sym_comment,
@@ -14826,21 +14856,304 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(14), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-    ACTIONS(516), 5,
+    ACTIONS(579), 5,
       anon_sym_drop,
       anon_sym_pass,
       anon_sym_accept,
       anon_sym_reject,
       anon_sym_masquerade,
-  [3342] = 4,
-    ACTIONS(542), 1,
+  [3358] = 11,
+    ACTIONS(581), 1,
+      anon_sym_mark,
+    ACTIONS(583), 1,
+      anon_sym_classify,
+    ACTIONS(585), 1,
+      anon_sym_snat,
+    ACTIONS(587), 1,
+      anon_sym_dnat,
+    ACTIONS(589), 1,
+      anon_sym_GT,
+    STATE(120), 1,
+      sym_firewall_action,
+    STATE(486), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(579), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3399] = 11,
+    ACTIONS(581), 1,
+      anon_sym_mark,
+    ACTIONS(583), 1,
+      anon_sym_classify,
+    ACTIONS(585), 1,
+      anon_sym_snat,
+    ACTIONS(587), 1,
+      anon_sym_dnat,
+    ACTIONS(591), 1,
+      anon_sym_GT,
+    STATE(120), 1,
+      sym_firewall_action,
+    STATE(486), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(579), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3440] = 11,
+    ACTIONS(581), 1,
+      anon_sym_mark,
+    ACTIONS(583), 1,
+      anon_sym_classify,
+    ACTIONS(585), 1,
+      anon_sym_snat,
+    ACTIONS(587), 1,
+      anon_sym_dnat,
+    ACTIONS(593), 1,
+      anon_sym_GT,
+    STATE(120), 1,
+      sym_firewall_action,
+    STATE(486), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(579), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3481] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(595), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3504] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(597), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3527] = 11,
+    ACTIONS(581), 1,
+      anon_sym_mark,
+    ACTIONS(583), 1,
+      anon_sym_classify,
+    ACTIONS(585), 1,
+      anon_sym_snat,
+    ACTIONS(587), 1,
+      anon_sym_dnat,
+    ACTIONS(601), 1,
+      anon_sym_GT,
+    STATE(120), 1,
+      sym_firewall_action,
+    STATE(288), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(599), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(95), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(579), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3568] = 3,
+    ACTIONS(605), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(603), 15,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_EQ,
+      anon_sym_in,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [3593] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(607), 16,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_link,
+      anon_sym_prio,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_handle,
+      anon_sym_ht,
+      anon_sym_sample,
+      anon_sym_match,
+      anon_sym_DASH_GT,
+  [3616] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 5,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 11,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+      aux_sym__imm_name_part_token1,
+  [3641] = 10,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(611), 1,
+      anon_sym_id,
+    ACTIONS(615), 1,
+      anon_sym_dev,
+    ACTIONS(617), 1,
+      anon_sym_port,
+    STATE(152), 1,
+      sym__dev_opt,
+    STATE(353), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(613), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(609), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3679] = 10,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(611), 1,
+      anon_sym_id,
+    ACTIONS(615), 1,
+      anon_sym_dev,
+    ACTIONS(617), 1,
+      anon_sym_port,
+    STATE(152), 1,
+      sym__dev_opt,
+    STATE(447), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(105), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(613), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(619), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3717] = 4,
+    ACTIONS(623), 1,
       anon_sym_COMMA,
-    STATE(95), 1,
+    STATE(107), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(556), 13,
+    ACTIONS(621), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14854,15 +15167,15 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3368] = 4,
-    ACTIONS(560), 1,
+  [3743] = 4,
+    ACTIONS(628), 1,
       anon_sym_COMMA,
-    STATE(95), 1,
+    STATE(109), 1,
       aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(558), 13,
+    ACTIONS(626), 13,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -14876,11 +15189,61 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_mark,
       anon_sym_ct,
       anon_sym_counter,
-  [3394] = 2,
+  [3769] = 4,
+    ACTIONS(628), 1,
+      anon_sym_COMMA,
+    STATE(107), 1,
+      aux_sym_firewall_rule_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(494), 15,
+    ACTIONS(630), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [3795] = 10,
+    ACTIONS(581), 1,
+      anon_sym_mark,
+    ACTIONS(583), 1,
+      anon_sym_classify,
+    ACTIONS(585), 1,
+      anon_sym_snat,
+    ACTIONS(587), 1,
+      anon_sym_dnat,
+    STATE(120), 1,
+      sym_firewall_action,
+    STATE(486), 1,
+      sym_firewall_rule,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(81), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(14), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+    ACTIONS(579), 5,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_accept,
+      anon_sym_reject,
+      anon_sym_masquerade,
+  [3833] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(491), 15,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -14896,359 +15259,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_prio,
       anon_sym_cburst,
       anon_sym_quantum,
-  [3416] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(156), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-  [3437] = 3,
-    ACTIONS(563), 1,
-      anon_sym_SLASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(540), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [3460] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(565), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3481] = 9,
-    ACTIONS(569), 1,
-      anon_sym_link,
-    ACTIONS(573), 1,
-      anon_sym_proto,
-    ACTIONS(577), 1,
-      anon_sym_handle,
-    ACTIONS(579), 1,
-      anon_sym_DASH_GT,
-    STATE(114), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(575), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(571), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(567), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3516] = 10,
-    ACTIONS(583), 1,
-      anon_sym_proto,
-    ACTIONS(595), 1,
-      anon_sym_mark,
-    ACTIONS(598), 1,
-      anon_sym_ct,
-    ACTIONS(601), 1,
-      anon_sym_counter,
-    STATE(101), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(586), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(589), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(592), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(581), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3553] = 8,
-    ACTIONS(606), 1,
-      anon_sym_id,
-    ACTIONS(612), 1,
-      anon_sym_dev,
-    ACTIONS(615), 1,
-      anon_sym_port,
-    STATE(147), 1,
-      sym__dev_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(102), 2,
-      sym__port_opt,
-      aux_sym_vxlan_statement_repeat1,
-    ACTIONS(609), 3,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-    ACTIONS(604), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [3586] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(622), 1,
+  [3855] = 9,
+    ACTIONS(637), 1,
       anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(618), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3621] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(558), 14,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_COMMA,
-      anon_sym_counter,
-  [3642] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(622), 1,
-      anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(103), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(626), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3677] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(622), 1,
-      anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(112), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(626), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3712] = 3,
-    ACTIONS(630), 1,
-      anon_sym_hashkey,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(628), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [3735] = 3,
-    ACTIONS(634), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(632), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT_DOT_EQ,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_RBRACE,
-      anon_sym_RPAREN,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [3758] = 9,
-    ACTIONS(407), 1,
-      anon_sym_overhead,
-    ACTIONS(409), 1,
-      anon_sym_mpu,
-    ACTIONS(411), 1,
-      anon_sym_linklayer,
-    ACTIONS(622), 1,
-      anon_sym_latency,
-    ACTIONS(624), 1,
-      anon_sym_peakrate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(106), 2,
-      sym__tc_framing,
-      aux_sym_shape_statement_repeat1,
-    ACTIONS(620), 3,
-      anon_sym_mtu,
-      anon_sym_burst,
-      anon_sym_limit,
-    ACTIONS(636), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [3793] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(154), 14,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_hashkey,
-      anon_sym_DASH_GT,
-  [3814] = 8,
     ACTIONS(640), 1,
-      anon_sym_link,
-    ACTIONS(646), 1,
-      anon_sym_proto,
-    ACTIONS(652), 1,
-      anon_sym_handle,
-    STATE(111), 1,
-      aux_sym_filter_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(649), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(643), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(638), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_DASH_GT,
-  [3847] = 9,
-    ACTIONS(660), 1,
-      anon_sym_latency,
-    ACTIONS(663), 1,
       anon_sym_peakrate,
-    ACTIONS(666), 1,
+    ACTIONS(643), 1,
       anon_sym_overhead,
-    ACTIONS(669), 1,
+    ACTIONS(646), 1,
       anon_sym_mpu,
-    ACTIONS(672), 1,
+    ACTIONS(649), 1,
       anon_sym_linklayer,
     ACTIONS(3), 2,
       sym_comment,
@@ -15256,22 +15276,100 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(112), 2,
       sym__tc_framing,
       aux_sym_shape_statement_repeat1,
-    ACTIONS(657), 3,
+    ACTIONS(634), 3,
       anon_sym_mtu,
       anon_sym_burst,
       anon_sym_limit,
-    ACTIONS(655), 4,
+    ACTIONS(632), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3882] = 3,
-    ACTIONS(563), 1,
-      anon_sym_DASH,
+  [3890] = 10,
+    ACTIONS(654), 1,
+      anon_sym_proto,
+    ACTIONS(666), 1,
+      anon_sym_mark,
+    ACTIONS(669), 1,
+      anon_sym_ct,
+    ACTIONS(672), 1,
+      anon_sym_counter,
+    STATE(113), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(540), 13,
+    ACTIONS(657), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(660), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(663), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(652), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3927] = 10,
+    ACTIONS(677), 1,
+      anon_sym_proto,
+    ACTIONS(685), 1,
+      anon_sym_mark,
+    ACTIONS(687), 1,
+      anon_sym_ct,
+    ACTIONS(689), 1,
+      anon_sym_counter,
+    STATE(113), 1,
+      aux_sym_firewall_rule_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(679), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(681), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(683), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(675), 3,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3964] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(695), 1,
+      anon_sym_latency,
+    ACTIONS(697), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(126), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(693), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(691), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [3999] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(621), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
@@ -15284,67 +15382,34 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_oif,
       anon_sym_mark,
       anon_sym_ct,
+      anon_sym_COMMA,
       anon_sym_counter,
-  [3905] = 9,
-    ACTIONS(569), 1,
-      anon_sym_link,
-    ACTIONS(573), 1,
-      anon_sym_proto,
-    ACTIONS(577), 1,
-      anon_sym_handle,
-    ACTIONS(677), 1,
-      anon_sym_DASH_GT,
-    STATE(111), 1,
-      aux_sym_filter_statement_repeat1,
+  [4020] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(575), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(571), 3,
-      anon_sym_prio,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(675), 4,
-      ts_builtin_sym_end,
+    ACTIONS(699), 14,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [3940] = 10,
-    ACTIONS(423), 1,
-      anon_sym_rate,
-    ACTIONS(427), 1,
-      anon_sym_loss,
-    ACTIONS(431), 1,
-      anon_sym_slot,
-    ACTIONS(433), 1,
-      anon_sym_distribution,
-    ACTIONS(435), 1,
-      anon_sym_bytes,
-    STATE(65), 1,
-      aux_sym_netem_statement_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(425), 2,
-      anon_sym_delay,
-      anon_sym_jitter,
-    ACTIONS(421), 3,
-      anon_sym_limit,
-      anon_sym_gap,
-      anon_sym_packets,
-    ACTIONS(429), 3,
-      anon_sym_duplicate,
-      anon_sym_corrupt,
-      anon_sym_reorder,
-  [3977] = 3,
-    ACTIONS(681), 1,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_COMMA,
+      anon_sym_counter,
+  [4041] = 3,
+    ACTIONS(703), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(679), 13,
+    ACTIONS(701), 13,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15358,121 +15423,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4000] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [4023] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 7,
-      anon_sym_id,
-      anon_sym_remote,
-      anon_sym_group,
-      anon_sym_local,
-      anon_sym_dev,
-      anon_sym_port,
-      aux_sym__imm_name_part_token1,
-  [4046] = 10,
-    ACTIONS(685), 1,
-      anon_sym_proto,
-    ACTIONS(693), 1,
-      anon_sym_mark,
-    ACTIONS(695), 1,
-      anon_sym_ct,
-    ACTIONS(697), 1,
-      anon_sym_counter,
-    STATE(120), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(689), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(691), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(683), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4083] = 10,
-    ACTIONS(685), 1,
-      anon_sym_proto,
-    ACTIONS(693), 1,
-      anon_sym_mark,
-    ACTIONS(695), 1,
-      anon_sym_ct,
-    ACTIONS(701), 1,
-      anon_sym_counter,
-    STATE(101), 1,
-      aux_sym_firewall_rule_repeat2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(687), 2,
-      anon_sym_src,
-      anon_sym_dst,
-    ACTIONS(689), 2,
-      anon_sym_sport,
-      anon_sym_dport,
-    ACTIONS(691), 2,
-      anon_sym_iif,
-      anon_sym_oif,
-    ACTIONS(699), 3,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4120] = 3,
-    ACTIONS(703), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(124), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4143] = 3,
+  [4064] = 3,
     ACTIONS(707), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
@@ -15492,77 +15443,64 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_PLUS,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [4166] = 3,
-    ACTIONS(709), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
+  [4087] = 10,
+    ACTIONS(677), 1,
       anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4189] = 3,
+    ACTIONS(685), 1,
+      anon_sym_mark,
+    ACTIONS(687), 1,
+      anon_sym_ct,
     ACTIONS(711), 1,
-      anon_sym_SLASH2,
+      anon_sym_counter,
+    STATE(114), 1,
+      aux_sym_firewall_rule_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(136), 13,
-      ts_builtin_sym_end,
+    ACTIONS(679), 2,
+      anon_sym_src,
+      anon_sym_dst,
+    ACTIONS(681), 2,
+      anon_sym_sport,
+      anon_sym_dport,
+    ACTIONS(683), 2,
+      anon_sym_iif,
+      anon_sym_oif,
+    ACTIONS(709), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4212] = 3,
-    ACTIONS(713), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(118), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4235] = 4,
-    ACTIONS(634), 1,
+  [4124] = 3,
+    ACTIONS(715), 1,
       anon_sym_DOT_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(715), 3,
+    ACTIONS(713), 13,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT_DOT_EQ,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_RBRACE,
+      anon_sym_RPAREN,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [4147] = 4,
+    ACTIONS(707), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-    ACTIONS(632), 10,
+    ACTIONS(705), 10,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15573,226 +15511,355 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_RBRACE,
       anon_sym_RPAREN,
       anon_sym_PLUS,
-  [4260] = 2,
+  [4172] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(717), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4280] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(719), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4300] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(721), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4320] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(540), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4340] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(723), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4360] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(725), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4380] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(727), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4400] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(729), 13,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_iif,
-      anon_sym_oif,
-      anon_sym_mark,
-      anon_sym_ct,
-      anon_sym_counter,
-  [4420] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(731), 13,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_link,
-      anon_sym_prio,
-      anon_sym_proto,
-      anon_sym_src,
-      anon_sym_dst,
-      anon_sym_sport,
-      anon_sym_dport,
-      anon_sym_handle,
-      anon_sym_DASH_GT,
-  [4440] = 8,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(735), 1,
-      sym_integer,
-    ACTIONS(737), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(16), 1,
-      sym_interpolation,
-    STATE(141), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(733), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4471] = 7,
-    ACTIONS(160), 1,
-      anon_sym_mode,
-    ACTIONS(739), 1,
-      anon_sym_DOT,
-    ACTIONS(741), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(743), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(140), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+    ACTIONS(75), 7,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4500] = 7,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [4195] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 7,
+      anon_sym_id,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+      anon_sym_dev,
+      anon_sym_port,
+      aux_sym__imm_name_part_token1,
+  [4218] = 10,
+    ACTIONS(405), 1,
+      anon_sym_rate,
+    ACTIONS(409), 1,
+      anon_sym_loss,
+    ACTIONS(413), 1,
+      anon_sym_slot,
+    ACTIONS(415), 1,
+      anon_sym_distribution,
+    ACTIONS(417), 1,
+      anon_sym_bytes,
+    STATE(63), 1,
+      aux_sym_netem_statement_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(407), 2,
+      anon_sym_delay,
+      anon_sym_jitter,
+    ACTIONS(403), 3,
+      anon_sym_limit,
+      anon_sym_gap,
+      anon_sym_packets,
+    ACTIONS(411), 3,
+      anon_sym_duplicate,
+      anon_sym_corrupt,
+      anon_sym_reorder,
+  [4255] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(695), 1,
+      anon_sym_latency,
+    ACTIONS(697), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(693), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(719), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4290] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(695), 1,
+      anon_sym_latency,
+    ACTIONS(697), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(131), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(693), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(719), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4325] = 3,
+    ACTIONS(721), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(626), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4348] = 3,
+    ACTIONS(721), 1,
+      anon_sym_SLASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(626), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4371] = 8,
+    ACTIONS(725), 1,
+      anon_sym_id,
+    ACTIONS(731), 1,
+      anon_sym_dev,
+    ACTIONS(734), 1,
+      anon_sym_port,
+    STATE(152), 1,
+      sym__dev_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(130), 2,
+      sym__port_opt,
+      aux_sym_vxlan_statement_repeat1,
+    ACTIONS(728), 3,
+      anon_sym_remote,
+      anon_sym_group,
+      anon_sym_local,
+    ACTIONS(723), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4404] = 9,
+    ACTIONS(425), 1,
+      anon_sym_overhead,
+    ACTIONS(427), 1,
+      anon_sym_mpu,
+    ACTIONS(429), 1,
+      anon_sym_linklayer,
+    ACTIONS(695), 1,
+      anon_sym_latency,
+    ACTIONS(697), 1,
+      anon_sym_peakrate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(112), 2,
+      sym__tc_framing,
+      aux_sym_shape_statement_repeat1,
+    ACTIONS(693), 3,
+      anon_sym_mtu,
+      anon_sym_burst,
+      anon_sym_limit,
+    ACTIONS(737), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4439] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(739), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4459] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(741), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4479] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(743), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4499] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(745), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4519] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(626), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4539] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(747), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4559] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(749), 13,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_proto,
+      anon_sym_src,
+      anon_sym_dst,
+      anon_sym_sport,
+      anon_sym_dport,
+      anon_sym_iif,
+      anon_sym_oif,
+      anon_sym_mark,
+      anon_sym_ct,
+      anon_sym_counter,
+  [4579] = 7,
     ACTIONS(170), 1,
       anon_sym_mode,
-    ACTIONS(745), 1,
-      anon_sym_DOT,
-    ACTIONS(748), 1,
-      aux_sym__imm_name_part_token1,
     ACTIONS(751), 1,
+      anon_sym_DOT,
+    ACTIONS(753), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(755), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(138), 3,
+    STATE(142), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
@@ -15802,100 +15869,76 @@ static const uint16_t ts_small_parse_table[] = {
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4529] = 6,
-    ACTIONS(183), 1,
+  [4608] = 6,
+    ACTIONS(170), 1,
       anon_sym_LT,
-    ACTIONS(756), 1,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(754), 2,
+    ACTIONS(757), 2,
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
-    STATE(146), 3,
+    STATE(147), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
+    ACTIONS(168), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_LT_DASH_GT,
-  [4556] = 7,
-    ACTIONS(183), 1,
+  [4635] = 7,
+    ACTIONS(160), 1,
       anon_sym_mode,
-    ACTIONS(743), 1,
+    ACTIONS(755), 1,
       anon_sym_LBRACE2,
-    ACTIONS(758), 1,
+    ACTIONS(761), 1,
       anon_sym_DOT,
-    ACTIONS(760), 1,
+    ACTIONS(763), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(138), 3,
+    STATE(139), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-    ACTIONS(181), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-  [4585] = 8,
-    ACTIONS(764), 1,
-      anon_sym_LBRACE,
-    ACTIONS(767), 1,
-      sym_integer,
-    ACTIONS(770), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(16), 1,
-      sym_interpolation,
-    STATE(141), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-    ACTIONS(762), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4616] = 8,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(773), 1,
-      anon_sym_DOT,
-    ACTIONS(776), 1,
-      aux_sym__imm_name_part_token1,
-    STATE(139), 1,
-      aux_sym__if_name_repeat1,
-    STATE(149), 1,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(202), 2,
-      sym__imm_name_part,
-      sym__imm_interp,
     ACTIONS(158), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4647] = 2,
+  [4664] = 7,
+    ACTIONS(178), 1,
+      anon_sym_mode,
+    ACTIONS(765), 1,
+      anon_sym_DOT,
+    ACTIONS(768), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(771), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(655), 12,
+    STATE(142), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4693] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(632), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15908,11 +15951,122 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_overhead,
       anon_sym_mpu,
       anon_sym_linklayer,
-  [4666] = 2,
+  [4712] = 6,
+    ACTIONS(160), 1,
+      anon_sym_LT,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(778), 12,
+    ACTIONS(774), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(140), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4739] = 8,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(776), 1,
+      anon_sym_DOT,
+    ACTIONS(779), 1,
+      aux_sym__imm_name_part_token1,
+    STATE(140), 1,
+      aux_sym__if_name_repeat1,
+    STATE(151), 1,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(205), 2,
+      sym__imm_name_part,
+      sym__imm_interp,
+    ACTIONS(158), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [4770] = 8,
+    ACTIONS(783), 1,
+      anon_sym_LBRACE,
+    ACTIONS(786), 1,
+      sym_integer,
+    ACTIONS(789), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(16), 1,
+      sym_interpolation,
+    STATE(146), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(204), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(781), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4801] = 6,
+    ACTIONS(178), 1,
+      anon_sym_LT,
+    ACTIONS(795), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(792), 2,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+    STATE(147), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+    ACTIONS(176), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LT_DASH_GT,
+  [4828] = 8,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(16), 1,
+      sym_interpolation,
+    STATE(146), 1,
+      aux_sym_addr_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(204), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+    ACTIONS(798), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [4859] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(804), 12,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15925,53 +16079,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4685] = 6,
-    ACTIONS(160), 1,
-      anon_sym_LT,
-    ACTIONS(756), 1,
+  [4878] = 5,
+    ACTIONS(808), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(811), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(780), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(139), 3,
+    STATE(150), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(158), 5,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(806), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
-      anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4712] = 6,
-    ACTIONS(170), 1,
       anon_sym_LT,
-    ACTIONS(785), 1,
+      anon_sym_GT,
+      anon_sym_DOT,
+  [4902] = 5,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
+    ACTIONS(816), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(782), 2,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-    STATE(146), 3,
+    STATE(150), 3,
       sym__imm_name_part,
       sym__imm_interp,
-      aux_sym__if_name_repeat1,
-    ACTIONS(168), 5,
+      aux_sym__ns_name_repeat1,
+    ACTIONS(814), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
+      anon_sym_LT,
       anon_sym_GT,
-      anon_sym_LT_DASH_GT,
-  [4739] = 2,
+      anon_sym_DOT,
+  [4926] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(788), 11,
+    ACTIONS(818), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -15983,49 +16133,11 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4757] = 5,
-    ACTIONS(792), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(795), 1,
-      anon_sym_LBRACE2,
+  [4944] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(148), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(790), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4781] = 5,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(800), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(148), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-    ACTIONS(798), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_DOT,
-  [4805] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(802), 11,
+    ACTIONS(820), 11,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16037,29 +16149,45 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_local,
       anon_sym_dev,
       anon_sym_port,
-  [4823] = 8,
-    ACTIONS(303), 1,
+  [4962] = 8,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(804), 1,
+    ACTIONS(822), 1,
       anon_sym_default,
     STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(806), 3,
+    ACTIONS(824), 3,
       anon_sym_blackhole,
       anon_sym_unreachable,
       anon_sym_prohibit,
-    STATE(52), 3,
+    STATE(57), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [4853] = 3,
+  [4992] = 3,
+    ACTIONS(828), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(826), 9,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_SLASH,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [5011] = 3,
     ACTIONS(93), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -16075,276 +16203,242 @@ static const uint16_t ts_small_parse_table[] = {
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
       anon_sym_SLASH2,
-  [4872] = 7,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(810), 1,
-      sym_integer,
-    STATE(490), 1,
-      sym_range,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(234), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [4899] = 3,
-    ACTIONS(814), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(812), 9,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_SLASH,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [4918] = 7,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(818), 1,
-      anon_sym_default,
-    STATE(160), 1,
-      aux_sym_htb_statement_repeat1,
-    STATE(370), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(820), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(816), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [4945] = 5,
-    ACTIONS(756), 1,
+  [5030] = 5,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(824), 1,
+    ACTIONS(832), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(149), 3,
+    STATE(151), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__ns_name_repeat1,
-    ACTIONS(822), 5,
+    ACTIONS(830), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [4968] = 7,
-    ACTIONS(403), 1,
+  [5053] = 7,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    ACTIONS(818), 1,
+    ACTIONS(836), 1,
       anon_sym_default,
-    STATE(155), 1,
+    STATE(169), 1,
       aux_sym_htb_statement_repeat1,
-    STATE(400), 1,
+    STATE(377), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(820), 2,
+    ACTIONS(838), 2,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-    ACTIONS(826), 4,
+    ACTIONS(834), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [4995] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(828), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(126), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5019] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(830), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(108), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5043] = 5,
-    ACTIONS(834), 1,
-      anon_sym_default,
-    STATE(160), 1,
-      aux_sym_htb_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(837), 2,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-    ACTIONS(832), 5,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
+  [5080] = 7,
+    ACTIONS(421), 1,
       anon_sym_LT,
-      anon_sym_GT,
-  [5065] = 4,
+    ACTIONS(836), 1,
+      anon_sym_default,
+    STATE(158), 1,
+      aux_sym_htb_statement_repeat1,
+    STATE(406), 1,
+      sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
+    ACTIONS(838), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
     ACTIONS(840), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5085] = 6,
+  [5107] = 7,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
     ACTIONS(844), 1,
       sym_integer,
+    STATE(496), 1,
+      sym_range,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(116), 5,
+    STATE(229), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5109] = 6,
+  [5134] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
     ACTIONS(846), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(312), 5,
+    STATE(304), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5133] = 6,
-    ACTIONS(852), 1,
-      anon_sym_section,
-    STATE(225), 1,
-      sym__section_opt,
-    STATE(226), 1,
-      aux_sym_bpf_statement_repeat1,
+  [5158] = 4,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(850), 2,
-      anon_sym_prio,
-      anon_sym_handle,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
     ACTIONS(848), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5157] = 6,
+  [5178] = 4,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+    ACTIONS(852), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [5198] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
     ACTIONS(854), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(314), 5,
+    STATE(162), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5181] = 4,
+  [5222] = 6,
+    ACTIONS(860), 1,
+      anon_sym_section,
+    STATE(252), 1,
+      sym__section_opt,
+    STATE(253), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
+    ACTIONS(858), 2,
+      anon_sym_prio,
+      anon_sym_handle,
     ACTIONS(856), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5201] = 6,
+  [5246] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
-    ACTIONS(858), 1,
+    ACTIONS(862), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(161), 5,
+    STATE(121), 5,
       sym_variable,
       sym__expression,
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5225] = 3,
+  [5270] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(864), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(317), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5294] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(866), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(280), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5318] = 5,
+    ACTIONS(870), 1,
+      anon_sym_default,
+    STATE(169), 1,
+      aux_sym_htb_statement_repeat1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(873), 2,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+    ACTIONS(868), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [5340] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16359,7 +16453,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5243] = 3,
+  [5358] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(876), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(318), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5382] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -16374,104 +16486,14 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_DOT,
       anon_sym_LBRACE2,
-  [5261] = 6,
+  [5400] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
-    ACTIONS(860), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(261), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5285] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(862), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(275), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5309] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(864), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(287), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5333] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(866), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(289), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5357] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(868), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(290), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5381] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(870), 1,
+    ACTIONS(878), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16482,32 +16504,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5405] = 6,
+  [5424] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
-    ACTIONS(872), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(292), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5429] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(874), 1,
+    ACTIONS(880), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16518,14 +16522,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5453] = 6,
+  [5448] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
-    ACTIONS(876), 1,
+    ACTIONS(882), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16536,14 +16540,14 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5477] = 6,
+  [5472] = 6,
     ACTIONS(368), 1,
       anon_sym_DASH,
     ACTIONS(372), 1,
       anon_sym_LPAREN,
-    ACTIONS(808), 1,
+    ACTIONS(842), 1,
       sym_identifier,
-    ACTIONS(878), 1,
+    ACTIONS(884), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
@@ -16554,313 +16558,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_parenthesized_expression,
       sym_unary_expression,
       sym_binary_expression,
-  [5501] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(880), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(296), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5525] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(882), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(297), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5549] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(884), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(298), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5573] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(886), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(299), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5597] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(888), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(300), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5621] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(890), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(301), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5645] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(892), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(302), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5669] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(894), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(303), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5693] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(896), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(304), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5717] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(898), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(305), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5741] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(900), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(252), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5765] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(902), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(306), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5789] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(904), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(307), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5813] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(906), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(308), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5837] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(908), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(309), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5861] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(910), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(310), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5885] = 6,
-    ACTIONS(368), 1,
-      anon_sym_DASH,
-    ACTIONS(372), 1,
-      anon_sym_LPAREN,
-    ACTIONS(808), 1,
-      sym_identifier,
-    ACTIONS(912), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(311), 5,
-      sym_variable,
-      sym__expression,
-      sym_parenthesized_expression,
-      sym_unary_expression,
-      sym_binary_expression,
-  [5909] = 3,
+  [5496] = 3,
     ACTIONS(77), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
@@ -16875,44 +16573,505 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_DOT,
       aux_sym__imm_name_part_token1,
       anon_sym_LBRACE2,
-  [5927] = 5,
-    ACTIONS(552), 1,
-      anon_sym_port,
+  [5514] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(886), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(297), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5538] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(888), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(298), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5562] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(890), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(299), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5586] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(892), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(300), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5610] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(894), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(301), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5634] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(896), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(302), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5658] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(898), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(303), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5682] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(900), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(305), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5706] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(902), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(306), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5730] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(904), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(307), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5754] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(906), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(308), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5778] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(908), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(256), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5802] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(910), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(309), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5826] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(912), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(310), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5850] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(914), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(311), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5874] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
     ACTIONS(916), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(312), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5898] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(918), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(313), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5922] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(920), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(314), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5946] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(922), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(315), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5970] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(924), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(266), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [5994] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(926), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(119), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [6018] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(928), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(122), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [6042] = 6,
+    ACTIONS(368), 1,
+      anon_sym_DASH,
+    ACTIONS(372), 1,
+      anon_sym_LPAREN,
+    ACTIONS(842), 1,
+      sym_identifier,
+    ACTIONS(930), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(296), 5,
+      sym_variable,
+      sym__expression,
+      sym_parenthesized_expression,
+      sym_unary_expression,
+      sym_binary_expression,
+  [6066] = 5,
+    ACTIONS(617), 1,
+      anon_sym_port,
+    ACTIONS(934), 1,
       anon_sym_within,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(201), 2,
+    STATE(209), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
-    ACTIONS(914), 4,
+    ACTIONS(932), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5948] = 6,
-    ACTIONS(852), 1,
+  [6087] = 6,
+    ACTIONS(860), 1,
       anon_sym_section,
-    ACTIONS(920), 1,
+    ACTIONS(938), 1,
       anon_sym_mode,
-    STATE(207), 1,
+    STATE(218), 1,
       aux_sym_xdp_statement_repeat1,
-    STATE(283), 1,
+    STATE(289), 1,
       sym__section_opt,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(918), 4,
+    ACTIONS(936), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [5971] = 2,
+  [6110] = 7,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(16), 1,
+      sym_interpolation,
+    STATE(148), 1,
+      aux_sym_addr_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(922), 8,
+    STATE(204), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6135] = 4,
+    ACTIONS(942), 1,
+      anon_sym_peer,
+    ACTIONS(944), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(940), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6154] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(948), 3,
+      anon_sym_DOT,
+      aux_sym__imm_name_part_token1,
+      anon_sym_LBRACE2,
+    ACTIONS(946), 5,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+  [6171] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(951), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
@@ -16921,44 +17080,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_default,
       anon_sym_r2q,
       anon_sym_direct_qlen,
-  [5986] = 5,
-    ACTIONS(552), 1,
-      anon_sym_port,
-    ACTIONS(916), 1,
-      anon_sym_within,
+  [6186] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(212), 2,
-      sym__port_opt,
-      aux_sym_expect_statement_repeat1,
-    ACTIONS(924), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6007] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(928), 3,
-      anon_sym_DOT,
-      aux_sym__imm_name_part_token1,
-      anon_sym_LBRACE2,
-    ACTIONS(926), 5,
+    ACTIONS(953), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [6024] = 7,
-    ACTIONS(303), 1,
+      anon_sym_default,
+      anon_sym_r2q,
+      anon_sym_direct_qlen,
+  [6201] = 7,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
-    ACTIONS(931), 1,
+    ACTIONS(955), 1,
       sym_nat_target,
     STATE(16), 1,
       sym_interpolation,
@@ -16969,131 +17111,7 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6049] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(735), 1,
-      sym_integer,
-    ACTIONS(737), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(16), 1,
-      sym_interpolation,
-    STATE(136), 1,
-      aux_sym_addr_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(210), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6074] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(933), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [6089] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(935), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [6104] = 6,
-    ACTIONS(939), 1,
-      anon_sym_mode,
-    ACTIONS(942), 1,
-      anon_sym_section,
-    STATE(207), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(283), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(937), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6127] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(945), 8,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_mode,
-      anon_sym_prio,
-      anon_sym_handle,
-      anon_sym_section,
-  [6142] = 6,
-    ACTIONS(852), 1,
-      anon_sym_section,
-    ACTIONS(920), 1,
-      anon_sym_mode,
-    STATE(199), 1,
-      aux_sym_xdp_statement_repeat1,
-    STATE(283), 1,
-      sym__section_opt,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(947), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6165] = 4,
-    ACTIONS(951), 1,
-      anon_sym_peer,
-    ACTIONS(953), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(949), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6184] = 7,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(735), 1,
-      sym_integer,
-    ACTIONS(737), 1,
-      aux_sym_ipv6_address_token1,
-    ACTIONS(955), 1,
-      anon_sym_default,
-    STATE(16), 1,
-      sym_interpolation,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(49), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6209] = 5,
+  [6226] = 5,
     ACTIONS(959), 1,
       anon_sym_within,
     ACTIONS(962), 1,
@@ -17101,7 +17119,7 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(212), 2,
+    STATE(209), 2,
       sym__port_opt,
       aux_sym_expect_statement_repeat1,
     ACTIONS(957), 4,
@@ -17109,257 +17127,373 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6230] = 5,
-    ACTIONS(303), 1,
+  [6247] = 7,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(967), 1,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    ACTIONS(965), 1,
+      anon_sym_default,
+    STATE(16), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(55), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6272] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(969), 1,
       anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(47), 2,
       sym_interpolation,
       sym__int_value,
-    ACTIONS(965), 4,
+    ACTIONS(967), 4,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmpv6,
       sym_integer,
-  [6251] = 2,
+  [6293] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(969), 8,
+    ACTIONS(75), 8,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-      anon_sym_default,
-      anon_sym_r2q,
-      anon_sym_direct_qlen,
-  [6266] = 7,
-    ACTIONS(370), 1,
+      anon_sym_protocol,
       anon_sym_LBRACE,
-    ACTIONS(971), 1,
-      aux_sym__name_start_token1,
-    STATE(317), 1,
-      sym_peer_name,
-    STATE(347), 1,
-      sym__if_name,
-    STATE(519), 1,
-      sym__ns_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(142), 2,
-      sym__name_start,
-      sym_interpolation,
-  [6290] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(735), 1,
       sym_integer,
-    ACTIONS(737), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(16), 1,
-      sym_interpolation,
+  [6308] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6312] = 5,
-    STATE(217), 1,
+    ACTIONS(971), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6323] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(973), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6338] = 6,
+    ACTIONS(977), 1,
+      anon_sym_mode,
+    ACTIONS(980), 1,
+      anon_sym_section,
+    STATE(215), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(289), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(975), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6361] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(983), 8,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_mode,
+      anon_sym_prio,
+      anon_sym_handle,
+      anon_sym_section,
+  [6376] = 5,
+    ACTIONS(617), 1,
+      anon_sym_port,
+    ACTIONS(934), 1,
+      anon_sym_within,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(201), 2,
+      sym__port_opt,
+      aux_sym_expect_statement_repeat1,
+    ACTIONS(985), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6397] = 6,
+    ACTIONS(860), 1,
+      anon_sym_section,
+    ACTIONS(938), 1,
+      anon_sym_mode,
+    STATE(215), 1,
+      aux_sym_xdp_statement_repeat1,
+    STATE(289), 1,
+      sym__section_opt,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(987), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6420] = 5,
+    STATE(219), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(973), 2,
+    ACTIONS(989), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(975), 2,
+    ACTIONS(991), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(8), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6332] = 5,
-    ACTIONS(980), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(983), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(978), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(218), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6352] = 6,
-    ACTIONS(170), 1,
-      anon_sym_table,
-    ACTIONS(986), 1,
+  [6440] = 6,
+    ACTIONS(160), 1,
+      anon_sym_id,
+    ACTIONS(994), 1,
       anon_sym_DOT,
-    ACTIONS(989), 1,
+    ACTIONS(996), 1,
       aux_sym__imm_name_part_token1,
-    ACTIONS(992), 1,
+    ACTIONS(998), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 3,
+    STATE(224), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6374] = 6,
-    ACTIONS(303), 1,
+  [6462] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(68), 3,
+    STATE(76), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6396] = 5,
-    STATE(217), 1,
+  [6484] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+    ACTIONS(1000), 4,
+      anon_sym_host,
+      anon_sym_link,
+      anon_sym_global,
+      sym_integer,
+  [6502] = 3,
+    ACTIONS(1004), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1002), 6,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+      anon_sym_LBRACE,
+      aux_sym_ipv6_address_token1,
+  [6518] = 6,
+    ACTIONS(170), 1,
+      anon_sym_id,
+    ACTIONS(998), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1006), 1,
+      anon_sym_DOT,
+    ACTIONS(1008), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6540] = 5,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(1012), 1,
+      anon_sym_mode,
+    STATE(431), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1010), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6560] = 5,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    ACTIONS(1016), 1,
+      anon_sym_protocol,
+    STATE(373), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1014), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [6580] = 5,
+    STATE(247), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(89), 2,
+    ACTIONS(79), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(995), 2,
+    ACTIONS(1018), 2,
       anon_sym_SEMI,
       sym__newline,
     STATE(5), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6416] = 6,
-    ACTIONS(160), 1,
-      anon_sym_on,
-    ACTIONS(997), 1,
-      anon_sym_DOT,
-    ACTIONS(999), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(223), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6438] = 6,
-    ACTIONS(183), 1,
-      anon_sym_on,
-    ACTIONS(1001), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1003), 1,
-      anon_sym_DOT,
-    ACTIONS(1005), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6460] = 6,
-    ACTIONS(170), 1,
-      anon_sym_on,
-    ACTIONS(1007), 1,
-      anon_sym_DOT,
-    ACTIONS(1010), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1013), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(224), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6482] = 4,
-    STATE(247), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(850), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1016), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6500] = 4,
-    STATE(248), 1,
-      aux_sym_bpf_statement_repeat1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(850), 2,
-      anon_sym_prio,
-      anon_sym_handle,
-    ACTIONS(1018), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6518] = 4,
-    ACTIONS(303), 1,
+  [6600] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-    ACTIONS(1020), 4,
-      anon_sym_host,
-      anon_sym_link,
-      anon_sym_global,
+    ACTIONS(800), 1,
       sym_integer,
-  [6536] = 6,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1022), 1,
-      sym_integer,
-    ACTIONS(1024), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
-    STATE(121), 1,
+    STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(132), 3,
+    STATE(136), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6558] = 6,
-    ACTIONS(303), 1,
+  [6622] = 5,
+    ACTIONS(1020), 1,
+      anon_sym_DOT_DOT,
+    ACTIONS(1022), 1,
+      anon_sym_DOT_DOT_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [6642] = 6,
+    ACTIONS(178), 1,
+      anon_sym_id,
+    ACTIONS(1024), 1,
+      anon_sym_DOT,
+    ACTIONS(1027), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1030), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(230), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6664] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(16), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(217), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [6686] = 5,
+    ACTIONS(1035), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1037), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1033), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(236), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6706] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1039), 7,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_LT,
+      anon_sym_GT,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [6720] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(16), 1,
       sym_interpolation,
@@ -17370,253 +17504,261 @@ static const uint16_t ts_small_parse_table[] = {
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6580] = 3,
-    ACTIONS(1028), 1,
-      sym_integer,
+  [6742] = 4,
+    STATE(235), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1026), 6,
+    ACTIONS(1043), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1041), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-      anon_sym_LBRACE,
-      aux_sym_ipv6_address_token1,
-  [6596] = 5,
-    STATE(221), 1,
-      aux_sym__statements_repeat2,
+  [6760] = 5,
+    ACTIONS(1037), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1048), 1,
+      aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
-      ts_builtin_sym_end,
-      anon_sym_GT,
-    ACTIONS(1030), 2,
-      anon_sym_SEMI,
-      sym__newline,
-    STATE(7), 2,
-      sym__sep,
-      aux_sym__statements_repeat1,
-  [6616] = 6,
-    ACTIONS(303), 1,
+    ACTIONS(1046), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(241), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6780] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(130), 3,
+    STATE(223), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6638] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1032), 7,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [6652] = 5,
-    ACTIONS(1034), 1,
-      anon_sym_DOT_DOT,
-    ACTIONS(1036), 1,
-      anon_sym_DOT_DOT_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [6672] = 5,
-    ACTIONS(1040), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1042), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1038), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(245), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6692] = 6,
-    ACTIONS(160), 1,
-      anon_sym_id,
-    ACTIONS(1044), 1,
-      anon_sym_DOT,
-    ACTIONS(1046), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1048), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(237), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6714] = 6,
-    ACTIONS(183), 1,
-      anon_sym_id,
-    ACTIONS(1048), 1,
-      anon_sym_LBRACE2,
+  [6802] = 8,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
     ACTIONS(1050), 1,
-      anon_sym_DOT,
+      sym_identifier,
     ACTIONS(1052), 1,
-      aux_sym__imm_name_part_token1,
+      aux_sym_class_id_token1,
+    ACTIONS(1054), 1,
+      aux_sym_class_id_token2,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(518), 1,
+      sym_class_id,
+    STATE(538), 1,
+      sym_table_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6736] = 6,
+  [6828] = 6,
     ACTIONS(170), 1,
-      anon_sym_id,
-    ACTIONS(1054), 1,
+      anon_sym_table,
+    ACTIONS(1056), 1,
       anon_sym_DOT,
-    ACTIONS(1057), 1,
+    ACTIONS(1058), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(1060), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(238), 3,
+    STATE(242), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [6758] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(1065), 1,
-      anon_sym_protocol,
-    STATE(366), 1,
-      sym_block,
+  [6850] = 7,
+    ACTIONS(370), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1062), 1,
+      aux_sym__name_start_token1,
+    STATE(321), 1,
+      sym_peer_name,
+    STATE(351), 1,
+      sym__if_name,
+    STATE(527), 1,
+      sym__ns_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1063), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [6778] = 6,
-    ACTIONS(303), 1,
+    STATE(145), 2,
+      sym__name_start,
+      sym_interpolation,
+  [6874] = 5,
+    ACTIONS(1066), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1069), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1064), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+    STATE(241), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__ns_name_repeat1,
+  [6894] = 6,
+    ACTIONS(178), 1,
+      anon_sym_table,
+    ACTIONS(1072), 1,
+      anon_sym_DOT,
+    ACTIONS(1075), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1078), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(242), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6916] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(800), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(198), 3,
+    STATE(47), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6800] = 8,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1067), 1,
-      sym_identifier,
-    ACTIONS(1069), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1071), 1,
-      aux_sym_class_id_token2,
-    STATE(24), 1,
-      sym_interpolation,
-    STATE(508), 1,
-      sym_class_id,
-    STATE(529), 1,
-      sym_table_name,
+  [6938] = 6,
+    ACTIONS(160), 1,
+      anon_sym_on,
+    ACTIONS(1081), 1,
+      anon_sym_DOT,
+    ACTIONS(1083), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1085), 1,
+      anon_sym_LBRACE2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [6826] = 5,
-    STATE(217), 1,
+    STATE(245), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6960] = 6,
+    ACTIONS(170), 1,
+      anon_sym_on,
+    ACTIONS(1085), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1087), 1,
+      anon_sym_DOT,
+    ACTIONS(1089), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(246), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [6982] = 6,
+    ACTIONS(178), 1,
+      anon_sym_on,
+    ACTIONS(1091), 1,
+      anon_sym_DOT,
+    ACTIONS(1094), 1,
+      aux_sym__imm_name_part_token1,
+    ACTIONS(1097), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(246), 3,
+      sym__imm_name_part,
+      sym__imm_interp,
+      aux_sym__if_name_repeat1,
+  [7004] = 5,
+    STATE(219), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(79), 2,
+    ACTIONS(85), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(1030), 2,
+    ACTIONS(1100), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(7), 2,
+    STATE(6), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6846] = 6,
-    ACTIONS(303), 1,
+  [7024] = 5,
+    STATE(251), 1,
+      aux_sym__statements_repeat2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(85), 2,
+      ts_builtin_sym_end,
+      anon_sym_GT,
+    ACTIONS(1100), 2,
+      anon_sym_SEMI,
+      sym__newline,
+    STATE(6), 2,
+      sym__sep,
+      aux_sym__statements_repeat1,
+  [7044] = 6,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(735), 1,
+    ACTIONS(1102), 1,
       sym_integer,
-    ACTIONS(737), 1,
+    ACTIONS(1104), 1,
+      aux_sym_ipv6_address_token1,
+    STATE(87), 1,
+      sym_interpolation,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 3,
+      sym_ipv4_address,
+      sym_ipv6_address,
+      sym__ip_value,
+  [7066] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(800), 1,
+      sym_integer,
+    ACTIONS(802), 1,
       aux_sym_ipv6_address_token1,
     STATE(16), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(150), 3,
+    STATE(153), 3,
       sym_ipv4_address,
       sym_ipv6_address,
       sym__ip_value,
-  [6868] = 6,
-    ACTIONS(160), 1,
-      anon_sym_table,
-    ACTIONS(1073), 1,
-      anon_sym_DOT,
-    ACTIONS(1075), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(1077), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(250), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__if_name_repeat1,
-  [6890] = 5,
-    ACTIONS(1042), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1081), 1,
-      aux_sym__imm_name_part_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1079), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-    STATE(218), 3,
-      sym__imm_name_part,
-      sym__imm_interp,
-      aux_sym__ns_name_repeat1,
-  [6910] = 5,
-    STATE(242), 1,
+  [7088] = 5,
+    STATE(219), 1,
       aux_sym__statements_repeat2,
     ACTIONS(3), 2,
       sym_comment,
@@ -17624,166 +17766,178 @@ static const uint16_t ts_small_parse_table[] = {
     ACTIONS(87), 2,
       ts_builtin_sym_end,
       anon_sym_GT,
-    ACTIONS(1083), 2,
+    ACTIONS(1106), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(3), 2,
+    STATE(7), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [6930] = 4,
-    STATE(248), 1,
+  [7108] = 4,
+    STATE(254), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(850), 2,
+    ACTIONS(858), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(1085), 4,
+    ACTIONS(1108), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6948] = 4,
-    STATE(248), 1,
+  [7126] = 4,
+    STATE(235), 1,
       aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1089), 2,
+    ACTIONS(858), 2,
       anon_sym_prio,
       anon_sym_handle,
-    ACTIONS(1087), 4,
+    ACTIONS(1110), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [6966] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(735), 1,
-      sym_integer,
-    ACTIONS(737), 1,
-      aux_sym_ipv6_address_token1,
-    STATE(16), 1,
-      sym_interpolation,
+  [7144] = 4,
+    STATE(235), 1,
+      aux_sym_bpf_statement_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(230), 3,
-      sym_ipv4_address,
-      sym_ipv6_address,
-      sym__ip_value,
-  [6988] = 6,
-    ACTIONS(183), 1,
+    ACTIONS(858), 2,
+      anon_sym_prio,
+      anon_sym_handle,
+    ACTIONS(1112), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [7162] = 6,
+    ACTIONS(160), 1,
       anon_sym_table,
-    ACTIONS(1077), 1,
+    ACTIONS(1060), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1092), 1,
+    ACTIONS(1114), 1,
       anon_sym_DOT,
-    ACTIONS(1094), 1,
+    ACTIONS(1116), 1,
       aux_sym__imm_name_part_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(219), 3,
+    STATE(239), 3,
       sym__imm_name_part,
       sym__imm_interp,
       aux_sym__if_name_repeat1,
-  [7010] = 5,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    ACTIONS(1098), 1,
-      anon_sym_mode,
-    STATE(424), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1096), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [7030] = 4,
-    ACTIONS(1100), 1,
+  [7184] = 4,
+    ACTIONS(1118), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7047] = 6,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+  [7201] = 6,
+    ACTIONS(1120), 1,
       aux_sym__name_start_token1,
+    ACTIONS(1122), 1,
+      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(531), 1,
+    STATE(46), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(25), 2,
       sym__name_start,
       sym_interpolation,
-  [7068] = 6,
+  [7222] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(272), 1,
+    STATE(525), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7089] = 6,
+  [7243] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(273), 1,
+    STATE(277), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7110] = 4,
-    ACTIONS(403), 1,
+  [7264] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1126), 1,
+      sym_identifier,
+    ACTIONS(1128), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(22), 3,
+      sym_table_name,
+      sym_interpolation,
+      sym__int_value,
+  [7283] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(457), 1,
+    STATE(355), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1104), 4,
+    ACTIONS(1130), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7127] = 6,
-    ACTIONS(1106), 1,
+  [7300] = 6,
+    ACTIONS(1132), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1108), 1,
+    ACTIONS(1134), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(538), 1,
+    STATE(546), 1,
+      sym_interface_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(255), 2,
+      sym__name_start,
+      sym_interpolation,
+  [7321] = 6,
+    ACTIONS(1136), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1138), 1,
+      anon_sym_LBRACE,
+    STATE(19), 1,
+      sym__if_name,
+    STATE(524), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -17791,257 +17945,242 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(244), 2,
       sym__name_start,
       sym_interpolation,
-  [7148] = 6,
-    ACTIONS(1110), 1,
+  [7342] = 6,
+    ACTIONS(1136), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
+    ACTIONS(1138), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(517), 1,
+    STATE(537), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 2,
+    STATE(244), 2,
       sym__name_start,
       sym_interpolation,
-  [7169] = 6,
-    ACTIONS(1110), 1,
+  [7363] = 6,
+    ACTIONS(1140), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1112), 1,
+    ACTIONS(1142), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(504), 1,
+    STATE(106), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(222), 2,
+    STATE(83), 2,
       sym__name_start,
       sym_interpolation,
-  [7190] = 6,
-    ACTIONS(1114), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1116), 1,
-      anon_sym_LBRACE,
-    STATE(19), 1,
-      sym__if_name,
-    STATE(92), 1,
-      sym_interface_name,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(73), 2,
-      sym__name_start,
-      sym_interpolation,
-  [7211] = 4,
-    ACTIONS(1118), 1,
+  [7384] = 4,
+    ACTIONS(1144), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7228] = 6,
+  [7401] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(278), 1,
+    STATE(283), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7249] = 5,
-    ACTIONS(514), 1,
+  [7422] = 5,
+    ACTIONS(589), 1,
       anon_sym_GT,
-    STATE(271), 1,
+    STATE(276), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1120), 2,
+    ACTIONS(1146), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(97), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7268] = 6,
-    ACTIONS(1122), 1,
+  [7441] = 6,
+    ACTIONS(1148), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1124), 1,
+    ACTIONS(1150), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(133), 1,
+    STATE(137), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(60), 2,
+    STATE(61), 2,
       sym__name_start,
       sym_interpolation,
-  [7289] = 5,
-    ACTIONS(514), 1,
+  [7462] = 5,
+    ACTIONS(589), 1,
       anon_sym_GT,
-    STATE(274), 1,
+    STATE(279), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1120), 2,
+    ACTIONS(1146), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(84), 2,
+    STATE(97), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7308] = 2,
+  [7481] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1126), 6,
+    ACTIONS(1152), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7321] = 6,
-    ACTIONS(1128), 1,
+  [7494] = 6,
+    ACTIONS(1154), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1130), 1,
+    ACTIONS(1156), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(251), 1,
+    STATE(225), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(137), 2,
+    STATE(141), 2,
       sym__name_start,
       sym_interpolation,
-  [7342] = 6,
-    ACTIONS(1132), 1,
+  [7515] = 6,
+    ACTIONS(1158), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1134), 1,
+    ACTIONS(1160), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(530), 1,
+    STATE(539), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(236), 2,
+    STATE(220), 2,
       sym__name_start,
       sym_interpolation,
-  [7363] = 6,
-    ACTIONS(1114), 1,
+  [7536] = 6,
+    ACTIONS(1140), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1116), 1,
+    ACTIONS(1142), 1,
       anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(35), 1,
+    STATE(32), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(73), 2,
+    STATE(83), 2,
       sym__name_start,
       sym_interpolation,
-  [7384] = 2,
+  [7557] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1087), 6,
+    ACTIONS(1041), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_prio,
       anon_sym_handle,
-  [7397] = 5,
-    ACTIONS(1139), 1,
+  [7570] = 5,
+    ACTIONS(1165), 1,
       anon_sym_GT,
-    STATE(271), 1,
+    STATE(276), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1136), 2,
+    ACTIONS(1162), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(93), 2,
+    STATE(110), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7416] = 4,
-    ACTIONS(403), 1,
+  [7589] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(412), 1,
+    STATE(420), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1141), 4,
+    ACTIONS(1167), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7433] = 4,
-    ACTIONS(403), 1,
+  [7606] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(413), 1,
+    STATE(421), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1143), 4,
+    ACTIONS(1169), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7450] = 5,
-    ACTIONS(532), 1,
+  [7623] = 5,
+    ACTIONS(591), 1,
       anon_sym_GT,
-    STATE(271), 1,
+    STATE(276), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1145), 2,
+    ACTIONS(1171), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(83), 2,
+    STATE(98), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7469] = 4,
-    ACTIONS(1147), 1,
+  [7642] = 4,
+    ACTIONS(1173), 1,
       anon_sym_LT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7486] = 2,
+  [7659] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -18052,159 +18191,147 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_GT,
       anon_sym_within,
       anon_sym_port,
-  [7499] = 4,
-    ACTIONS(403), 1,
+  [7672] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(365), 1,
+    STATE(372), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1149), 4,
+    ACTIONS(1175), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7516] = 4,
-    ACTIONS(403), 1,
+  [7689] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(449), 1,
+    STATE(457), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1151), 4,
+    ACTIONS(1177), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7533] = 4,
-    ACTIONS(403), 1,
+  [7706] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(377), 1,
+    STATE(385), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1153), 4,
+    ACTIONS(1179), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7550] = 6,
+  [7723] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
     STATE(19), 1,
       sym__if_name,
-    STATE(387), 1,
+    STATE(394), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [7571] = 6,
+  [7744] = 6,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1155), 1,
+    ACTIONS(1181), 1,
       aux_sym__name_start_token1,
     STATE(233), 1,
       sym__ns_name,
-    STATE(256), 1,
+    STATE(261), 1,
       sym_namespace_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(156), 2,
+    STATE(157), 2,
       sym__name_start,
       sym_interpolation,
-  [7592] = 5,
-    ACTIONS(538), 1,
+  [7765] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(429), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1183), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
       anon_sym_GT,
-    STATE(263), 1,
+  [7782] = 5,
+    ACTIONS(577), 1,
+      anon_sym_GT,
+    STATE(268), 1,
       aux_sym_rule_block_repeat1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1157), 2,
+    ACTIONS(1185), 2,
       anon_sym_SEMI,
       sym__newline,
-    STATE(81), 2,
+    STATE(96), 2,
       sym__sep,
       aux_sym__statements_repeat1,
-  [7611] = 2,
+  [7801] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1159), 6,
+    ACTIONS(1187), 6,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
       anon_sym_mode,
       anon_sym_section,
-  [7624] = 4,
-    ACTIONS(403), 1,
+  [7814] = 4,
+    ACTIONS(421), 1,
       anon_sym_LT,
-    STATE(382), 1,
+    STATE(390), 1,
       sym_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1161), 4,
+    ACTIONS(1189), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [7641] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1163), 2,
-      anon_sym_state,
-      anon_sym_gemodel,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [7660] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 6,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_LT,
-      anon_sym_GT,
-      anon_sym_protocol,
-  [7673] = 4,
-    ACTIONS(1167), 1,
+  [7831] = 4,
+    ACTIONS(1191), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7690] = 6,
-    ACTIONS(1169), 1,
+  [7848] = 6,
+    ACTIONS(1193), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1171), 1,
+    ACTIONS(1195), 1,
       anon_sym_LBRACE,
-    STATE(35), 1,
+    STATE(32), 1,
       sym_interface_name,
-    STATE(71), 1,
+    STATE(81), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
@@ -18212,581 +18339,572 @@ static const uint16_t ts_small_parse_table[] = {
     STATE(34), 2,
       sym__name_start,
       sym_interpolation,
-  [7711] = 4,
-    ACTIONS(1173), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7728] = 4,
-    ACTIONS(1175), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7745] = 4,
-    ACTIONS(1177), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7762] = 4,
-    ACTIONS(1179), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7779] = 4,
-    ACTIONS(1181), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7796] = 4,
-    ACTIONS(1183), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7813] = 4,
-    ACTIONS(1185), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7830] = 4,
-    ACTIONS(1187), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7847] = 4,
-    ACTIONS(1189), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7864] = 4,
-    ACTIONS(1191), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7881] = 4,
-    ACTIONS(1193), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7898] = 4,
-    ACTIONS(1195), 1,
-      anon_sym_RBRACE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(842), 2,
-      anon_sym_DASH,
-      anon_sym_PLUS,
-    ACTIONS(715), 3,
-      anon_sym_SLASH,
-      anon_sym_STAR,
-      anon_sym_PERCENT,
-  [7915] = 4,
+  [7869] = 4,
     ACTIONS(1197), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7932] = 4,
+  [7886] = 4,
     ACTIONS(1199), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7949] = 4,
+  [7903] = 4,
     ACTIONS(1201), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7966] = 4,
+  [7920] = 4,
     ACTIONS(1203), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [7983] = 4,
+  [7937] = 4,
     ACTIONS(1205), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8000] = 4,
+  [7954] = 4,
     ACTIONS(1207), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8017] = 4,
+  [7971] = 4,
     ACTIONS(1209), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8034] = 4,
+  [7988] = 4,
     ACTIONS(1211), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8051] = 4,
+  [8005] = 4,
     ACTIONS(1213), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8068] = 4,
+  [8022] = 4,
     ACTIONS(1215), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8085] = 4,
+  [8039] = 4,
     ACTIONS(1217), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8102] = 4,
+  [8056] = 4,
     ACTIONS(1219), 1,
-      anon_sym_RPAREN,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8119] = 6,
+  [8073] = 4,
     ACTIONS(1221), 1,
-      aux_sym__name_start_token1,
-    ACTIONS(1223), 1,
-      anon_sym_LBRACE,
-    STATE(233), 1,
-      sym__ns_name,
-    STATE(497), 1,
-      sym_namespace_name,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(235), 2,
-      sym__name_start,
-      sym_interpolation,
-  [8140] = 4,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8090] = 4,
+    ACTIONS(1223), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8107] = 4,
     ACTIONS(1225), 1,
       anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(842), 2,
+    ACTIONS(850), 2,
       anon_sym_DASH,
       anon_sym_PLUS,
-    ACTIONS(715), 3,
+    ACTIONS(717), 3,
       anon_sym_SLASH,
       anon_sym_STAR,
       anon_sym_PERCENT,
-  [8157] = 3,
+  [8124] = 4,
+    ACTIONS(1227), 1,
+      anon_sym_RBRACE,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1229), 2,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8141] = 4,
+    ACTIONS(1229), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8158] = 4,
+    ACTIONS(1231), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8175] = 4,
+    ACTIONS(1233), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8192] = 4,
+    ACTIONS(1235), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8209] = 4,
+    ACTIONS(1237), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8226] = 4,
+    ACTIONS(1239), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8243] = 4,
+    ACTIONS(1241), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8260] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1243), 2,
+      anon_sym_state,
+      anon_sym_gemodel,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [8279] = 4,
+    ACTIONS(1247), 1,
+      anon_sym_RPAREN,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8296] = 4,
+    ACTIONS(1249), 1,
+      anon_sym_RBRACE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(850), 2,
+      anon_sym_DASH,
+      anon_sym_PLUS,
+    ACTIONS(717), 3,
+      anon_sym_SLASH,
+      anon_sym_STAR,
+      anon_sym_PERCENT,
+  [8313] = 6,
+    ACTIONS(1251), 1,
+      aux_sym__name_start_token1,
+    ACTIONS(1253), 1,
+      anon_sym_LBRACE,
+    STATE(233), 1,
+      sym__ns_name,
+    STATE(505), 1,
+      sym_namespace_name,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(232), 2,
+      sym__name_start,
+      sym_interpolation,
+  [8334] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1257), 2,
       anon_sym_on,
       anon_sym_off,
-    ACTIONS(1227), 4,
+    ACTIONS(1255), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8172] = 5,
-    ACTIONS(303), 1,
+  [8349] = 4,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(428), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1259), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8366] = 6,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1231), 1,
-      sym_identifier,
-    ACTIONS(1233), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(21), 3,
-      sym_table_name,
-      sym_interpolation,
-      sym__int_value,
-  [8191] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(420), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1235), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8208] = 4,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(422), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1237), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8225] = 6,
-    ACTIONS(1239), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
-    ACTIONS(1241), 1,
-      anon_sym_LBRACE,
     STATE(19), 1,
       sym__if_name,
-    STATE(43), 1,
+    STATE(278), 1,
       sym_interface_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(25), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [8246] = 5,
-    ACTIONS(1243), 1,
-      anon_sym_EQ,
-    ACTIONS(1245), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1247), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(330), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8264] = 6,
-    ACTIONS(303), 1,
+  [8387] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1071), 1,
+    ACTIONS(1054), 1,
       aux_sym_class_id_token2,
-    ACTIONS(1249), 1,
-      aux_sym_class_id_token1,
-    STATE(24), 1,
-      sym_interpolation,
-    STATE(200), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8284] = 6,
-    ACTIONS(1251), 1,
-      anon_sym_ok,
-    ACTIONS(1253), 1,
-      anon_sym_drop,
-    ACTIONS(1255), 1,
-      anon_sym_pass,
-    ACTIONS(1257), 1,
-      anon_sym_reclassify,
-    ACTIONS(1259), 1,
-      anon_sym_continue,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8304] = 5,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1020), 1,
-      sym_integer,
     ACTIONS(1261), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8322] = 6,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1263), 1,
       aux_sym_class_id_token1,
-    ACTIONS(1265), 1,
-      aux_sym_class_id_token2,
-    STATE(97), 1,
+    STATE(23), 1,
       sym_interpolation,
-    STATE(107), 1,
+    STATE(67), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8342] = 6,
-    ACTIONS(277), 1,
+  [8407] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(1263), 1,
-      aux_sym_class_id_token1,
-    ACTIONS(1265), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(38), 3,
+      sym_interpolation,
+      sym__percent_value,
+      aux_sym_netem_statement_repeat1,
+  [8423] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1265), 5,
+      anon_sym_ok,
+      anon_sym_drop,
+      anon_sym_pass,
+      anon_sym_reclassify,
+      anon_sym_continue,
+  [8435] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1054), 1,
       aux_sym_class_id_token2,
-    STATE(97), 1,
+    ACTIONS(1261), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(206), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8455] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1054), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1261), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
       sym_interpolation,
     STATE(132), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8362] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1249), 1,
-      aux_sym_class_id_token1,
-    STATE(24), 1,
-      sym_interpolation,
-    STATE(337), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8382] = 6,
+  [8475] = 6,
     ACTIONS(1267), 1,
-      anon_sym_LT,
+      anon_sym_ok,
     ACTIONS(1269), 1,
-      anon_sym_mode,
+      anon_sym_drop,
     ACTIONS(1271), 1,
-      anon_sym_DQUOTE,
-    STATE(209), 1,
-      sym_string,
-    STATE(445), 1,
-      sym_rule_block,
+      anon_sym_pass,
+    ACTIONS(1273), 1,
+      anon_sym_reclassify,
+    ACTIONS(1275), 1,
+      anon_sym_continue,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8402] = 2,
+  [8495] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1273), 5,
+    ACTIONS(1277), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [8414] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1275), 5,
-      anon_sym_ok,
-      anon_sym_drop,
-      anon_sym_pass,
-      anon_sym_reclassify,
-      anon_sym_continue,
-  [8426] = 5,
-    ACTIONS(1247), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1277), 1,
-      anon_sym_EQ,
+  [8507] = 5,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1000), 1,
+      sym_integer,
     ACTIONS(1279), 1,
-      aux_sym_sysctl_key_token2,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(332), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8444] = 3,
-    STATE(104), 1,
-      sym__ct_state,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1281), 4,
-      anon_sym_new,
-      anon_sym_established,
-      anon_sym_related,
-      anon_sym_invalid,
-  [8458] = 5,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+  [8525] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      aux_sym_class_id_token1,
     ACTIONS(1283), 1,
-      anon_sym_EQ,
-    ACTIONS(1285), 1,
-      aux_sym_sysctl_key_token2,
-    ACTIONS(1288), 1,
-      anon_sym_LBRACE2,
+      aux_sym_class_id_token2,
+    STATE(80), 1,
+      sym_interpolation,
+    STATE(86), 1,
+      sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(332), 2,
-      sym__imm_interp,
-      aux_sym_sysctl_key_repeat1,
-  [8476] = 3,
+  [8545] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1283), 1,
+      aux_sym_class_id_token2,
+    STATE(80), 1,
+      sym_interpolation,
+    STATE(103), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8565] = 6,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1281), 1,
+      aux_sym_class_id_token1,
+    ACTIONS(1283), 1,
+      aux_sym_class_id_token2,
+    STATE(80), 1,
+      sym_interpolation,
+    STATE(94), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8585] = 6,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1054), 1,
+      aux_sym_class_id_token2,
+    ACTIONS(1261), 1,
+      aux_sym_class_id_token1,
+    STATE(23), 1,
+      sym_interpolation,
+    STATE(345), 1,
+      sym_class_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8605] = 6,
+    ACTIONS(1285), 1,
+      anon_sym_LT,
+    ACTIONS(1287), 1,
+      anon_sym_mode,
+    ACTIONS(1289), 1,
+      anon_sym_DQUOTE,
+    STATE(202), 1,
+      sym_string,
+    STATE(453), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [8625] = 3,
     ACTIONS(1293), 1,
       anon_sym_action,
     ACTIONS(3), 2,
@@ -18797,155 +18915,143 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8490] = 3,
-    STATE(89), 1,
+  [8639] = 5,
+    ACTIONS(1295), 1,
+      anon_sym_EQ,
+    ACTIONS(1297), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1299), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(339), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8657] = 3,
+    STATE(116), 1,
       sym__ct_state,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1281), 4,
+    ACTIONS(1301), 4,
       anon_sym_new,
       anon_sym_established,
       anon_sym_related,
       anon_sym_invalid,
-  [8504] = 5,
-    ACTIONS(277), 1,
+  [8671] = 5,
+    ACTIONS(1303), 1,
+      anon_sym_EQ,
+    ACTIONS(1305), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(1308), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(339), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8689] = 5,
+    ACTIONS(1299), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1311), 1,
+      anon_sym_EQ,
+    ACTIONS(1313), 1,
+      aux_sym_sysctl_key_token2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(337), 2,
+      sym__imm_interp,
+      aux_sym_sysctl_key_repeat1,
+  [8707] = 5,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1295), 1,
+    ACTIONS(1315), 1,
       anon_sym_distribution,
-    ACTIONS(1297), 1,
+    ACTIONS(1317), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(46), 2,
+    STATE(44), 2,
       sym_interpolation,
       sym__duration_value,
-  [8522] = 5,
-    ACTIONS(303), 1,
+  [8725] = 3,
+    STATE(108), 1,
+      sym__ct_state,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1301), 4,
+      anon_sym_new,
+      anon_sym_established,
+      anon_sym_related,
+      anon_sym_invalid,
+  [8739] = 5,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1299), 1,
+    ACTIONS(1319), 1,
       anon_sym_ingress,
-    ACTIONS(1301), 1,
+    ACTIONS(1321), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(109), 2,
+    STATE(115), 2,
       sym_interpolation,
       sym__rate_value,
-  [8540] = 3,
-    ACTIONS(1305), 1,
-      anon_sym_action,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1303), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8554] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1249), 1,
-      aux_sym_class_id_token1,
-    STATE(24), 1,
-      sym_interpolation,
-    STATE(333), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8574] = 5,
+  [8757] = 5,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1102), 1,
+    ACTIONS(1124), 1,
       aux_sym__name_start_token1,
-    STATE(328), 1,
+    STATE(329), 1,
       sym__if_name,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(145), 2,
+    STATE(144), 2,
       sym__name_start,
       sym_interpolation,
-  [8592] = 2,
+  [8775] = 3,
+    ACTIONS(1325), 1,
+      anon_sym_action,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1307), 5,
+    ACTIONS(1323), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8789] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1327), 5,
       anon_sym_forward,
       anon_sym_input,
       anon_sym_output,
       anon_sym_prerouting,
       anon_sym_postrouting,
-  [8604] = 6,
-    ACTIONS(303), 1,
+  [8801] = 6,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1071), 1,
+    ACTIONS(1054), 1,
       aux_sym_class_id_token2,
-    ACTIONS(1249), 1,
+    ACTIONS(1261), 1,
       aux_sym_class_id_token1,
-    STATE(24), 1,
+    STATE(23), 1,
       sym_interpolation,
-    STATE(64), 1,
+    STATE(336), 1,
       sym_class_id,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [8624] = 4,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1309), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(40), 3,
-      sym_interpolation,
-      sym__percent_value,
-      aux_sym_netem_statement_repeat1,
-  [8640] = 3,
-    ACTIONS(1311), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(130), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8654] = 6,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1071), 1,
-      aux_sym_class_id_token2,
-    ACTIONS(1249), 1,
-      aux_sym_class_id_token1,
-    STATE(24), 1,
-      sym_interpolation,
-    STATE(131), 1,
-      sym_class_id,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [8674] = 3,
-    ACTIONS(1313), 1,
-      anon_sym_SLASH2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(136), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8688] = 3,
-    ACTIONS(1315), 1,
+  [8821] = 3,
+    ACTIONS(1329), 1,
       anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
@@ -18955,153 +19061,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8702] = 2,
+  [8835] = 3,
+    ACTIONS(1331), 1,
+      anon_sym_SLASH2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1317), 5,
+    ACTIONS(136), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8849] = 3,
+    ACTIONS(1333), 1,
+      anon_sym_SLASH2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(130), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8863] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1335), 5,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_LT,
       anon_sym_GT,
-  [8714] = 4,
-    ACTIONS(1319), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(124), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8729] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1323), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(143), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [8744] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1323), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(143), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [8759] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1325), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8770] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1327), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8781] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1329), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8792] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1331), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8807] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1333), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8818] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1331), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(66), 2,
-      sym_interpolation,
-      sym__size_value,
-  [8833] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8844] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8855] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8866] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8877] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1335), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [8888] = 2,
+  [8875] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19110,29 +19102,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8899] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1339), 1,
-      sym_integer,
+  [8886] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(127), 2,
-      sym_interpolation,
-      sym__int_value,
-  [8914] = 4,
-    ACTIONS(303), 1,
+    ACTIONS(1339), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8897] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1341), 1,
-      sym_integer,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(42), 2,
+    STATE(143), 2,
       sym_interpolation,
-      sym__int_value,
-  [8929] = 2,
+      sym__size_value,
+  [8912] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19141,7 +19131,29 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8940] = 2,
+  [8923] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1341), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(143), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [8938] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1341), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(143), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [8953] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19150,40 +19162,27 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [8951] = 4,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
+  [8964] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(18), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8966] = 4,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(15), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [8981] = 4,
-    ACTIONS(277), 1,
+    ACTIONS(1347), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [8975] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1349), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(135), 2,
+    STATE(66), 2,
       sym_interpolation,
       sym__int_value,
-  [8996] = 2,
+  [8990] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19192,68 +19191,105 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9007] = 3,
-    ACTIONS(1355), 1,
-      anon_sym_icmp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1353), 3,
-      anon_sym_tcp,
-      anon_sym_udp,
-      anon_sym_icmpv6,
-  [9020] = 4,
-    ACTIONS(303), 1,
+  [9001] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1357), 1,
+    ACTIONS(1349), 1,
       sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(66), 2,
       sym_interpolation,
       sym__size_value,
-  [9035] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1359), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9046] = 4,
-    ACTIONS(303), 1,
+  [9016] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
-    ACTIONS(1357), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(96), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [9061] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1357), 1,
+    ACTIONS(1353), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(96), 2,
+    STATE(99), 2,
       sym_interpolation,
       sym__int_value,
-  [9076] = 2,
+  [9031] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1361), 4,
+    ACTIONS(1355), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9087] = 2,
+  [9042] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9053] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9064] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9075] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1355), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9086] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1357), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9097] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1359), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(135), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9112] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1361), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(43), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9127] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19262,49 +19298,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9098] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1365), 1,
-      sym_integer,
+  [9138] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(113), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9113] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1367), 4,
+    ACTIONS(1365), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9124] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
+  [9149] = 4,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
     ACTIONS(1369), 1,
-      sym_integer,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(98), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9139] = 4,
-    ACTIONS(303), 1,
+    STATE(18), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9164] = 4,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(17), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9179] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(1371), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(515), 2,
+    STATE(100), 2,
       sym_interpolation,
       sym__int_value,
-  [9154] = 2,
+  [9194] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19313,34 +19349,39 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9165] = 2,
+  [9205] = 3,
+    ACTIONS(1377), 1,
+      anon_sym_icmp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1375), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9176] = 2,
+    ACTIONS(1375), 3,
+      anon_sym_tcp,
+      anon_sym_udp,
+      anon_sym_icmpv6,
+  [9218] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1379), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1377), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9187] = 2,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__size_value,
+  [9233] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1379), 1,
+      sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1379), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9198] = 2,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9248] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19349,7 +19390,18 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9209] = 2,
+  [9259] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1379), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(111), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9274] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19358,36 +19410,125 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9220] = 2,
+  [9285] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1385), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1385), 4,
+    STATE(128), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9300] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1387), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9231] = 4,
-    ACTIONS(303), 1,
+  [9311] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1387), 1,
+    ACTIONS(967), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(47), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9326] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1389), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(129), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9341] = 4,
+    ACTIONS(1391), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1393), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(414), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9356] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1395), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9367] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1397), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9378] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1399), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9389] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1401), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9400] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1403), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9411] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1405), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9422] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1407), 1,
       sym_rate,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(105), 2,
+    STATE(127), 2,
       sym_interpolation,
       sym__rate_value,
-  [9246] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1389), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9257] = 3,
+  [9437] = 3,
     ACTIONS(75), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -19397,7 +19538,16 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [9270] = 3,
+  [9450] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1409), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9461] = 3,
     ACTIONS(91), 1,
       anon_sym_LBRACE2,
     ACTIONS(3), 2,
@@ -19407,306 +19557,174 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_reach,
       anon_sym_noreach,
       aux_sym__imm_name_part_token1,
-  [9283] = 4,
-    ACTIONS(303), 1,
+  [9474] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1391), 1,
+    ACTIONS(1411), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(128), 2,
+    STATE(532), 2,
       sym_interpolation,
       sym__int_value,
-  [9298] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1393), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(38), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9313] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [9326] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_table,
-      aux_sym__imm_name_part_token1,
-  [9339] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [9352] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_on,
-      aux_sym__imm_name_part_token1,
-  [9365] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1395), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(214), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9380] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1397), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9391] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1020), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(68), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9406] = 4,
-    ACTIONS(277), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1399), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(132), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9421] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1401), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9432] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1403), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(47), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9447] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1405), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(39), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9462] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(75), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(77), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [9475] = 3,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(91), 2,
-      anon_sym_DOT,
-      anon_sym_LBRACE2,
-    ACTIONS(93), 2,
-      anon_sym_id,
-      aux_sym__imm_name_part_token1,
-  [9488] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1323), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(143), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9503] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_rate,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__rate_value,
-  [9518] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_duration,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__duration_value,
-  [9533] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1407), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9544] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1409), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9555] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1411), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9566] = 4,
-    ACTIONS(370), 1,
+  [9489] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1413), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(318), 2,
+    STATE(138), 2,
       sym_interpolation,
       sym__int_value,
-  [9581] = 4,
-    ACTIONS(303), 1,
+  [9504] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [9517] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_table,
+      aux_sym__imm_name_part_token1,
+  [9530] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9543] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_on,
+      aux_sym__imm_name_part_token1,
+  [9556] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1415), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(534), 2,
+    STATE(207), 2,
       sym_interpolation,
       sym__int_value,
-  [9596] = 4,
-    ACTIONS(370), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1417), 1,
-      sym_integer,
+  [9571] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(352), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9611] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1419), 4,
+    ACTIONS(1417), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9622] = 4,
-    ACTIONS(303), 1,
+  [9582] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1000), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(76), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9597] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1419), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(103), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9612] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
     ACTIONS(1421), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(150), 2,
+    STATE(42), 2,
       sym_interpolation,
       sym__int_value,
-  [9637] = 4,
-    ACTIONS(303), 1,
+  [9627] = 3,
+    STATE(103), 1,
+      sym__u32_raw_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1423), 3,
+      anon_sym_u32,
+      anon_sym_u16,
+      anon_sym_u8,
+  [9640] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1423), 1,
-      sym_duration,
+    ACTIONS(1425), 1,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(276), 2,
+    STATE(40), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9652] = 2,
+      sym__int_value,
+  [9655] = 3,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1425), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9663] = 4,
-    ACTIONS(277), 1,
+    ACTIONS(75), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(77), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9668] = 3,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(91), 2,
+      anon_sym_DOT,
+      anon_sym_LBRACE2,
+    ACTIONS(93), 2,
+      anon_sym_id,
+      aux_sym__imm_name_part_token1,
+  [9681] = 4,
+    ACTIONS(271), 1,
       anon_sym_LBRACE,
     ACTIONS(1427), 1,
-      sym_duration,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(432), 2,
+    STATE(78), 2,
       sym_interpolation,
-      sym__duration_value,
-  [9678] = 2,
+      sym__int_value,
+  [9696] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19715,16 +19733,49 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9689] = 2,
+  [9707] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9722] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_rate,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__rate_value,
+  [9737] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9752] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1431), 4,
-      anon_sym_bridge,
-      anon_sym_private,
-      anon_sym_vepa,
-      anon_sym_passthru,
-  [9700] = 2,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9763] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19733,51 +19784,38 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9711] = 4,
-    ACTIONS(1435), 1,
+  [9774] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1435), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [9785] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
     ACTIONS(1437), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(239), 2,
+    STATE(287), 2,
       sym_interpolation,
       sym__int_value,
-  [9726] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(516), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9741] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(520), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9756] = 4,
-    ACTIONS(303), 1,
+  [9800] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
     ACTIONS(1439), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(533), 2,
+    STATE(359), 2,
       sym_interpolation,
       sym__int_value,
-  [9771] = 2,
+  [9815] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19786,38 +19824,40 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9782] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1443), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9793] = 4,
-    ACTIONS(303), 1,
+  [9826] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1445), 1,
+    ACTIONS(1443), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(144), 2,
+    STATE(41), 2,
       sym_interpolation,
       sym__int_value,
-  [9808] = 4,
-    ACTIONS(303), 1,
+  [9841] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1447), 1,
+    ACTIONS(1445), 1,
       sym_duration,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(70), 2,
+    STATE(281), 2,
       sym_interpolation,
       sym__duration_value,
-  [9823] = 2,
+  [9856] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1447), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(153), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9871] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19826,92 +19866,25 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9834] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
+  [9882] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(345), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9849] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(346), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [9864] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(973), 4,
+    ACTIONS(1451), 4,
       ts_builtin_sym_end,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9875] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_percentage,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__percent_value,
-  [9890] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1451), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(270), 2,
-      sym_interpolation,
-      sym__int_value,
-  [9905] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_size,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__size_value,
-  [9920] = 2,
+  [9893] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
     ACTIONS(1453), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9931] = 5,
-    ACTIONS(1267), 1,
-      anon_sym_LT,
-    ACTIONS(1271), 1,
-      anon_sym_DQUOTE,
-    STATE(164), 1,
-      sym_string,
-    STATE(388), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [9948] = 2,
+      anon_sym_bridge,
+      anon_sym_private,
+      anon_sym_vepa,
+      anon_sym_passthru,
+  [9904] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19920,36 +19893,62 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [9959] = 4,
-    ACTIONS(370), 1,
+  [9915] = 4,
+    ACTIONS(1391), 1,
       anon_sym_LBRACE,
     ACTIONS(1457), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(385), 2,
+    STATE(226), 2,
       sym_interpolation,
       sym__int_value,
-  [9974] = 2,
+  [9930] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1459), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9985] = 2,
+    STATE(512), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9945] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1461), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [9996] = 2,
+    STATE(528), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [9960] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1459), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(521), 2,
+      sym_interpolation,
+      sym__int_value,
+  [9975] = 4,
+    ACTIONS(271), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1461), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(444), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [9990] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -19958,112 +19957,102 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [10007] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1465), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [10018] = 5,
-    ACTIONS(1467), 1,
-      aux_sym_sysctl_key_token1,
-    ACTIONS(1469), 1,
+  [10001] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    STATE(320), 1,
-      sym_interpolation,
-    STATE(510), 1,
-      sym_sysctl_key,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10035] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1471), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [10046] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1473), 4,
-      ts_builtin_sym_end,
-      anon_sym_SEMI,
-      sym__newline,
-      anon_sym_GT,
-  [10057] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(521), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10072] = 4,
-    ACTIONS(1319), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(125), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10087] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(535), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10102] = 4,
-    ACTIONS(303), 1,
-      anon_sym_LBRACE,
-    ACTIONS(965), 1,
+    ACTIONS(1465), 1,
       sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(45), 2,
+    STATE(516), 2,
       sym_interpolation,
       sym__int_value,
-  [10117] = 4,
-    ACTIONS(756), 1,
+  [10016] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1467), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(149), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10031] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1469), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10042] = 4,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
+    ACTIONS(1369), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(511), 2,
+    STATE(349), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [10132] = 4,
-    ACTIONS(756), 1,
+  [10057] = 4,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
+    ACTIONS(1369), 1,
       aux_sym_ipv4_address_token1,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(512), 2,
+    STATE(350), 2,
       sym__imm_interp,
       sym__imm_octet,
-  [10147] = 2,
+  [10072] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(989), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10083] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1471), 1,
+      sym_duration,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(79), 2,
+      sym_interpolation,
+      sym__duration_value,
+  [10098] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1245), 1,
+      sym_percentage,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(89), 2,
+      sym_interpolation,
+      sym__percent_value,
+  [10113] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1473), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(275), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10128] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -20072,145 +20061,317 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [10158] = 4,
-    ACTIONS(303), 1,
+  [10139] = 4,
+    ACTIONS(295), 1,
       anon_sym_LBRACE,
-    ACTIONS(1477), 1,
-      sym_integer,
+    ACTIONS(1245), 1,
+      sym_size,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(32), 2,
+    STATE(89), 2,
       sym_interpolation,
-      sym__int_value,
-  [10173] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
+      sym__size_value,
+  [10154] = 5,
+    ACTIONS(1285), 1,
+      anon_sym_LT,
+    ACTIONS(1289), 1,
+      anon_sym_DQUOTE,
+    STATE(165), 1,
+      sym_string,
+    STATE(352), 1,
+      sym_rule_block,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(522), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10188] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
+  [10171] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    STATE(523), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10203] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(526), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10218] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(527), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10233] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(532), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10248] = 4,
-    ACTIONS(756), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1321), 1,
-      aux_sym_ipv4_address_token1,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(501), 2,
-      sym__imm_interp,
-      sym__imm_octet,
-  [10263] = 4,
-    ACTIONS(303), 1,
+    ACTIONS(1477), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10182] = 4,
+    ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1165), 1,
-      sym_integer,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    STATE(78), 2,
-      sym_interpolation,
-      sym__int_value,
-  [10278] = 4,
-    ACTIONS(1319), 1,
-      anon_sym_LBRACE2,
     ACTIONS(1479), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(12), 1,
-      sym__imm_interp,
+      sym_integer,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10292] = 4,
-    ACTIONS(1319), 1,
+    STATE(391), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10197] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1481), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10208] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1483), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10219] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1485), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10230] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1487), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10241] = 5,
+    ACTIONS(1489), 1,
+      aux_sym_sysctl_key_token1,
+    ACTIONS(1491), 1,
+      anon_sym_LBRACE,
+    STATE(340), 1,
+      sym_interpolation,
+    STATE(545), 1,
+      sym_sysctl_key,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10258] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1493), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10269] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1495), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10280] = 4,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1497), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1481), 1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(91), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10295] = 4,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(1497), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(92), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10310] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(536), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10325] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(519), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10340] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(520), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10355] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(540), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10370] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1499), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10381] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(530), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10396] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(531), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10411] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(534), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10426] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(535), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10441] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(509), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10456] = 4,
+    ACTIONS(759), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1369), 1,
+      aux_sym_ipv4_address_token1,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(541), 2,
+      sym__imm_interp,
+      sym__imm_octet,
+  [10471] = 4,
+    ACTIONS(295), 1,
+      anon_sym_LBRACE,
+    ACTIONS(1501), 1,
+      sym_integer,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    STATE(36), 2,
+      sym_interpolation,
+      sym__int_value,
+  [10486] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1503), 4,
+      ts_builtin_sym_end,
+      anon_sym_SEMI,
+      sym__newline,
+      anon_sym_GT,
+  [10497] = 4,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1505), 1,
       aux_sym_ipv4_address_token1,
     STATE(13), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10306] = 4,
-    ACTIONS(1271), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1483), 1,
-      sym_section_name,
-    STATE(206), 1,
-      sym_string,
+  [10511] = 4,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1507), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(12), 1,
+      sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10320] = 4,
-    ACTIONS(1271), 1,
+  [10525] = 4,
+    ACTIONS(1289), 1,
       anon_sym_DQUOTE,
-    ACTIONS(1485), 1,
+    ACTIONS(1509), 1,
       sym_sysctl_value,
-    STATE(411), 1,
+    STATE(415), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10334] = 4,
-    ACTIONS(1267), 1,
-      anon_sym_LT,
-    ACTIONS(1487), 1,
-      anon_sym_policy,
-    STATE(433), 1,
-      sym_rule_block,
+  [10539] = 4,
+    ACTIONS(1289), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1511), 1,
+      sym_section_name,
+    STATE(214), 1,
+      sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10348] = 2,
+  [10553] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -20218,7 +20379,7 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [10358] = 2,
+  [10563] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
@@ -20226,462 +20387,472 @@ static const uint16_t ts_small_parse_table[] = {
       anon_sym_EQ,
       aux_sym_sysctl_key_token2,
       anon_sym_LBRACE2,
-  [10368] = 4,
-    ACTIONS(756), 1,
+  [10573] = 4,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1489), 1,
+    ACTIONS(1513), 1,
       aux_sym_ipv4_address_token1,
     STATE(11), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10382] = 4,
-    ACTIONS(756), 1,
+  [10587] = 4,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1479), 1,
+    ACTIONS(1507), 1,
       aux_sym_ipv4_address_token1,
     STATE(12), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10396] = 4,
-    ACTIONS(756), 1,
+  [10601] = 4,
+    ACTIONS(759), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1481), 1,
+    ACTIONS(1505), 1,
       aux_sym_ipv4_address_token1,
     STATE(13), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10410] = 2,
+  [10615] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1399), 3,
+    ACTIONS(1419), 3,
       anon_sym_tcp,
       anon_sym_udp,
       anon_sym_icmp,
-  [10420] = 4,
+  [10625] = 4,
+    ACTIONS(1285), 1,
+      anon_sym_LT,
+    ACTIONS(1515), 1,
+      anon_sym_policy,
+    STATE(440), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10639] = 4,
     ACTIONS(370), 1,
       anon_sym_LBRACE,
-    ACTIONS(1491), 1,
+    ACTIONS(1517), 1,
       sym_mac_address,
-    STATE(386), 1,
+    STATE(393), 1,
       sym_interpolation,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10434] = 2,
+  [10653] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1139), 3,
+    ACTIONS(1165), 3,
       anon_sym_SEMI,
       sym__newline,
       anon_sym_GT,
-  [10444] = 4,
-    ACTIONS(1347), 1,
+  [10663] = 4,
+    ACTIONS(1497), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1479), 1,
+    ACTIONS(1513), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10677] = 4,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1513), 1,
+      aux_sym_ipv4_address_token1,
+    STATE(11), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10691] = 4,
+    ACTIONS(1497), 1,
+      anon_sym_LBRACE2,
+    ACTIONS(1507), 1,
       aux_sym_ipv4_address_token1,
     STATE(12), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10458] = 4,
-    ACTIONS(1319), 1,
+  [10705] = 4,
+    ACTIONS(1497), 1,
       anon_sym_LBRACE2,
-    ACTIONS(1489), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(11), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10472] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1489), 1,
-      aux_sym_ipv4_address_token1,
-    STATE(11), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10486] = 4,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    ACTIONS(1481), 1,
+    ACTIONS(1505), 1,
       aux_sym_ipv4_address_token1,
     STATE(13), 1,
       sym__imm_interp,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10500] = 2,
+  [10719] = 3,
+    ACTIONS(1519), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(1521), 1,
+      aux_sym_string_token1,
+    ACTIONS(1523), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10730] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-    ACTIONS(1493), 2,
+    ACTIONS(1349), 2,
+      anon_sym_ethernet,
+      anon_sym_atm,
+  [10739] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1525), 2,
       anon_sym_ingress,
-      anon_sym_egress,
-  [10509] = 3,
-    ACTIONS(1267), 1,
-      anon_sym_LT,
-    STATE(384), 1,
-      sym_rule_block,
+      anon_sym_clsact,
+  [10748] = 2,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10520] = 3,
-    ACTIONS(808), 1,
+    ACTIONS(1527), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [10757] = 3,
+    ACTIONS(842), 1,
       sym_identifier,
-    STATE(518), 1,
+    STATE(513), 1,
       sym_variable,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10531] = 3,
-    ACTIONS(1271), 1,
+  [10768] = 3,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(424), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10779] = 3,
+    ACTIONS(842), 1,
+      sym_identifier,
+    STATE(522), 1,
+      sym_variable,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10790] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1529), 2,
+      anon_sym_generic,
+      anon_sym_native,
+  [10799] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1531), 2,
+      anon_sym_drop,
+      anon_sym_accept,
+  [10808] = 3,
+    ACTIONS(1285), 1,
+      anon_sym_LT,
+    STATE(358), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10819] = 3,
+    ACTIONS(1497), 1,
+      anon_sym_LBRACE2,
+    STATE(82), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10830] = 3,
+    ACTIONS(1285), 1,
+      anon_sym_LT,
+    STATE(392), 1,
+      sym_rule_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10841] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1533), 2,
+      anon_sym_ingress,
+      anon_sym_egress,
+  [10850] = 3,
+    ACTIONS(421), 1,
+      anon_sym_LT,
+    STATE(458), 1,
+      sym_block,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10861] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1535), 2,
+      anon_sym_reach,
+      anon_sym_noreach,
+  [10870] = 3,
+    ACTIONS(1367), 1,
+      anon_sym_LBRACE2,
+    STATE(24), 1,
+      sym__imm_interp,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10881] = 2,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+    ACTIONS(1537), 2,
+      anon_sym_802_DOT1Q,
+      anon_sym_802_DOT1ad,
+  [10890] = 3,
+    ACTIONS(1289), 1,
       anon_sym_DQUOTE,
-    STATE(403), 1,
+    STATE(419), 1,
       sym_string,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10542] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1495), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [10551] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1497), 2,
-      anon_sym_802_DOT1Q,
-      anon_sym_802_DOT1ad,
-  [10560] = 3,
-    ACTIONS(808), 1,
-      sym_identifier,
-    STATE(505), 1,
-      sym_variable,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10571] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(417), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10582] = 3,
-    ACTIONS(1347), 1,
-      anon_sym_LBRACE2,
-    STATE(23), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10593] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1499), 2,
-      anon_sym_generic,
-      anon_sym_native,
-  [10602] = 3,
-    ACTIONS(1267), 1,
-      anon_sym_LT,
-    STATE(351), 1,
-      sym_rule_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10613] = 3,
-    ACTIONS(1319), 1,
-      anon_sym_LBRACE2,
-    STATE(110), 1,
-      sym__imm_interp,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10624] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1501), 2,
-      anon_sym_ingress,
-      anon_sym_clsact,
-  [10633] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1503), 2,
-      anon_sym_drop,
-      anon_sym_accept,
-  [10642] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1505), 2,
-      anon_sym_reach,
-      anon_sym_noreach,
-  [10651] = 3,
-    ACTIONS(403), 1,
-      anon_sym_LT,
-    STATE(430), 1,
-      sym_block,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10662] = 3,
-    ACTIONS(1507), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(1509), 1,
-      aux_sym_string_token1,
-    ACTIONS(1511), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10673] = 2,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-    ACTIONS(1331), 2,
-      anon_sym_ethernet,
-      anon_sym_atm,
-  [10682] = 2,
-    ACTIONS(1513), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10690] = 2,
-    ACTIONS(1515), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10698] = 2,
-    ACTIONS(1517), 1,
-      anon_sym_mask,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10706] = 2,
-    ACTIONS(1519), 1,
-      anon_sym_on,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10714] = 2,
-    ACTIONS(1521), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10722] = 2,
-    ACTIONS(1523), 1,
-      ts_builtin_sym_end,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10730] = 2,
-    ACTIONS(1525), 1,
-      anon_sym_DQUOTE,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10738] = 2,
-    ACTIONS(1527), 1,
-      anon_sym_divisor,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10746] = 2,
-    ACTIONS(1529), 1,
-      anon_sym_GT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10754] = 2,
-    ACTIONS(1531), 1,
-      anon_sym_EQ,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10762] = 2,
-    ACTIONS(1533), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10770] = 2,
-    ACTIONS(1535), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10778] = 2,
-    ACTIONS(1537), 1,
-      sym_identifier,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10786] = 2,
+  [10901] = 2,
     ACTIONS(1539), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10794] = 2,
+  [10909] = 2,
     ACTIONS(1541), 1,
-      anon_sym_prio,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10802] = 2,
-    ACTIONS(1543), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10810] = 2,
-    ACTIONS(1545), 1,
-      anon_sym_on,
+  [10917] = 2,
+    ACTIONS(1543), 1,
+      anon_sym_mask,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10818] = 2,
+  [10925] = 2,
+    ACTIONS(1545), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10933] = 2,
     ACTIONS(1547), 1,
       anon_sym_in,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10826] = 2,
+  [10941] = 2,
     ACTIONS(1549), 1,
-      anon_sym_DOT,
+      sym_identifier,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10834] = 2,
+  [10949] = 2,
     ACTIONS(1551), 1,
-      anon_sym_DOT,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10842] = 2,
+  [10957] = 2,
+    ACTIONS(263), 1,
+      anon_sym_DASH,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [10965] = 2,
     ACTIONS(1553), 1,
-      anon_sym_DOT,
+      anon_sym_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10850] = 2,
+  [10973] = 2,
     ACTIONS(1555), 1,
-      anon_sym_DOT,
+      anon_sym_divisor,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10858] = 2,
+  [10981] = 2,
     ACTIONS(1557), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10866] = 2,
+  [10989] = 2,
     ACTIONS(1559), 1,
-      anon_sym_to,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10874] = 2,
+  [10997] = 2,
     ACTIONS(1561), 1,
-      sym_identifier,
+      anon_sym_at,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10882] = 2,
+  [11005] = 2,
     ACTIONS(1563), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10890] = 2,
-    ACTIONS(1565), 1,
-      anon_sym_DOT,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10898] = 2,
-    ACTIONS(1567), 1,
-      anon_sym_to,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10906] = 2,
-    ACTIONS(1569), 1,
       anon_sym_EQ,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10914] = 2,
-    ACTIONS(1571), 1,
-      anon_sym_id,
+  [11013] = 2,
+    ACTIONS(1565), 1,
+      ts_builtin_sym_end,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10922] = 2,
-    ACTIONS(1573), 1,
+  [11021] = 2,
+    ACTIONS(1567), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11029] = 2,
+    ACTIONS(1569), 1,
       anon_sym_LT_DASH_GT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10930] = 2,
+  [11037] = 2,
+    ACTIONS(1571), 1,
+      sym_identifier,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11045] = 2,
+    ACTIONS(1573), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11053] = 2,
     ACTIONS(1575), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10938] = 2,
+  [11061] = 2,
     ACTIONS(1577), 1,
-      anon_sym_at,
+      anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10946] = 2,
-    ACTIONS(219), 1,
-      anon_sym_DASH,
-    ACTIONS(3), 2,
-      sym_comment,
-      sym_line_continuation,
-  [10954] = 2,
+  [11069] = 2,
     ACTIONS(1579), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10962] = 2,
+  [11077] = 2,
     ACTIONS(1581), 1,
       anon_sym_DOT,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10970] = 2,
+  [11085] = 2,
     ACTIONS(1583), 1,
-      ts_builtin_sym_end,
+      anon_sym_prio,
     ACTIONS(3), 2,
       sym_comment,
       sym_line_continuation,
-  [10978] = 2,
+  [11093] = 2,
     ACTIONS(1585), 1,
+      anon_sym_DQUOTE,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11101] = 2,
+    ACTIONS(1587), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11109] = 2,
+    ACTIONS(1589), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11117] = 2,
+    ACTIONS(1591), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11125] = 2,
+    ACTIONS(1593), 1,
+      anon_sym_on,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11133] = 2,
+    ACTIONS(1595), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11141] = 2,
+    ACTIONS(1597), 1,
+      anon_sym_id,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11149] = 2,
+    ACTIONS(1599), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11157] = 2,
+    ACTIONS(1601), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11165] = 2,
+    ACTIONS(1603), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11173] = 2,
+    ACTIONS(1605), 1,
+      anon_sym_to,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11181] = 2,
+    ACTIONS(1607), 1,
+      anon_sym_DOT,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11189] = 2,
+    ACTIONS(1609), 1,
+      anon_sym_EQ,
+    ACTIONS(3), 2,
+      sym_comment,
+      sym_line_continuation,
+  [11197] = 2,
+    ACTIONS(1611), 1,
       anon_sym_table,
     ACTIONS(3), 2,
       sym_comment,
@@ -20691,534 +20862,542 @@ static const uint16_t ts_small_parse_table[] = {
 static const uint32_t ts_small_parse_table_map[] = {
   [SMALL_STATE(9)] = 0,
   [SMALL_STATE(10)] = 71,
-  [SMALL_STATE(11)] = 133,
-  [SMALL_STATE(12)] = 193,
-  [SMALL_STATE(13)] = 253,
-  [SMALL_STATE(14)] = 313,
-  [SMALL_STATE(15)] = 375,
-  [SMALL_STATE(16)] = 434,
-  [SMALL_STATE(17)] = 493,
-  [SMALL_STATE(18)] = 552,
-  [SMALL_STATE(19)] = 611,
-  [SMALL_STATE(20)] = 657,
-  [SMALL_STATE(21)] = 699,
-  [SMALL_STATE(22)] = 740,
-  [SMALL_STATE(23)] = 778,
-  [SMALL_STATE(24)] = 815,
-  [SMALL_STATE(25)] = 852,
-  [SMALL_STATE(26)] = 896,
-  [SMALL_STATE(27)] = 940,
-  [SMALL_STATE(28)] = 984,
-  [SMALL_STATE(29)] = 1017,
-  [SMALL_STATE(30)] = 1050,
-  [SMALL_STATE(31)] = 1102,
-  [SMALL_STATE(32)] = 1142,
-  [SMALL_STATE(33)] = 1178,
-  [SMALL_STATE(34)] = 1230,
-  [SMALL_STATE(35)] = 1270,
-  [SMALL_STATE(36)] = 1300,
-  [SMALL_STATE(37)] = 1352,
-  [SMALL_STATE(38)] = 1392,
-  [SMALL_STATE(39)] = 1425,
-  [SMALL_STATE(40)] = 1458,
-  [SMALL_STATE(41)] = 1493,
-  [SMALL_STATE(42)] = 1528,
-  [SMALL_STATE(43)] = 1558,
-  [SMALL_STATE(44)] = 1588,
-  [SMALL_STATE(45)] = 1618,
-  [SMALL_STATE(46)] = 1648,
-  [SMALL_STATE(47)] = 1682,
-  [SMALL_STATE(48)] = 1712,
-  [SMALL_STATE(49)] = 1759,
-  [SMALL_STATE(50)] = 1806,
-  [SMALL_STATE(51)] = 1853,
-  [SMALL_STATE(52)] = 1900,
-  [SMALL_STATE(53)] = 1947,
-  [SMALL_STATE(54)] = 1994,
-  [SMALL_STATE(55)] = 2041,
-  [SMALL_STATE(56)] = 2070,
-  [SMALL_STATE(57)] = 2099,
-  [SMALL_STATE(58)] = 2146,
-  [SMALL_STATE(59)] = 2193,
-  [SMALL_STATE(60)] = 2239,
-  [SMALL_STATE(61)] = 2275,
-  [SMALL_STATE(62)] = 2311,
-  [SMALL_STATE(63)] = 2347,
-  [SMALL_STATE(64)] = 2390,
-  [SMALL_STATE(65)] = 2433,
-  [SMALL_STATE(66)] = 2476,
-  [SMALL_STATE(67)] = 2501,
-  [SMALL_STATE(68)] = 2544,
-  [SMALL_STATE(69)] = 2568,
-  [SMALL_STATE(70)] = 2592,
-  [SMALL_STATE(71)] = 2616,
-  [SMALL_STATE(72)] = 2640,
-  [SMALL_STATE(73)] = 2664,
-  [SMALL_STATE(74)] = 2698,
-  [SMALL_STATE(75)] = 2732,
-  [SMALL_STATE(76)] = 2766,
-  [SMALL_STATE(77)] = 2790,
-  [SMALL_STATE(78)] = 2814,
-  [SMALL_STATE(79)] = 2838,
-  [SMALL_STATE(80)] = 2862,
-  [SMALL_STATE(81)] = 2900,
-  [SMALL_STATE(82)] = 2941,
-  [SMALL_STATE(83)] = 2966,
+  [SMALL_STATE(11)] = 136,
+  [SMALL_STATE(12)] = 199,
+  [SMALL_STATE(13)] = 262,
+  [SMALL_STATE(14)] = 325,
+  [SMALL_STATE(15)] = 387,
+  [SMALL_STATE(16)] = 446,
+  [SMALL_STATE(17)] = 505,
+  [SMALL_STATE(18)] = 564,
+  [SMALL_STATE(19)] = 623,
+  [SMALL_STATE(20)] = 669,
+  [SMALL_STATE(21)] = 711,
+  [SMALL_STATE(22)] = 753,
+  [SMALL_STATE(23)] = 794,
+  [SMALL_STATE(24)] = 831,
+  [SMALL_STATE(25)] = 868,
+  [SMALL_STATE(26)] = 912,
+  [SMALL_STATE(27)] = 956,
+  [SMALL_STATE(28)] = 1000,
+  [SMALL_STATE(29)] = 1033,
+  [SMALL_STATE(30)] = 1066,
+  [SMALL_STATE(31)] = 1106,
+  [SMALL_STATE(32)] = 1158,
+  [SMALL_STATE(33)] = 1188,
+  [SMALL_STATE(34)] = 1240,
+  [SMALL_STATE(35)] = 1280,
+  [SMALL_STATE(36)] = 1320,
+  [SMALL_STATE(37)] = 1356,
+  [SMALL_STATE(38)] = 1408,
+  [SMALL_STATE(39)] = 1443,
+  [SMALL_STATE(40)] = 1478,
+  [SMALL_STATE(41)] = 1511,
+  [SMALL_STATE(42)] = 1544,
+  [SMALL_STATE(43)] = 1574,
+  [SMALL_STATE(44)] = 1604,
+  [SMALL_STATE(45)] = 1638,
+  [SMALL_STATE(46)] = 1668,
+  [SMALL_STATE(47)] = 1698,
+  [SMALL_STATE(48)] = 1728,
+  [SMALL_STATE(49)] = 1775,
+  [SMALL_STATE(50)] = 1822,
+  [SMALL_STATE(51)] = 1869,
+  [SMALL_STATE(52)] = 1916,
+  [SMALL_STATE(53)] = 1963,
+  [SMALL_STATE(54)] = 2010,
+  [SMALL_STATE(55)] = 2057,
+  [SMALL_STATE(56)] = 2104,
+  [SMALL_STATE(57)] = 2133,
+  [SMALL_STATE(58)] = 2180,
+  [SMALL_STATE(59)] = 2209,
+  [SMALL_STATE(60)] = 2255,
+  [SMALL_STATE(61)] = 2291,
+  [SMALL_STATE(62)] = 2327,
+  [SMALL_STATE(63)] = 2363,
+  [SMALL_STATE(64)] = 2406,
+  [SMALL_STATE(65)] = 2449,
+  [SMALL_STATE(66)] = 2492,
+  [SMALL_STATE(67)] = 2517,
+  [SMALL_STATE(68)] = 2560,
+  [SMALL_STATE(69)] = 2585,
+  [SMALL_STATE(70)] = 2627,
+  [SMALL_STATE(71)] = 2651,
+  [SMALL_STATE(72)] = 2675,
+  [SMALL_STATE(73)] = 2699,
+  [SMALL_STATE(74)] = 2741,
+  [SMALL_STATE(75)] = 2779,
+  [SMALL_STATE(76)] = 2803,
+  [SMALL_STATE(77)] = 2827,
+  [SMALL_STATE(78)] = 2851,
+  [SMALL_STATE(79)] = 2877,
+  [SMALL_STATE(80)] = 2901,
+  [SMALL_STATE(81)] = 2925,
+  [SMALL_STATE(82)] = 2949,
+  [SMALL_STATE(83)] = 2973,
   [SMALL_STATE(84)] = 3007,
-  [SMALL_STATE(85)] = 3048,
-  [SMALL_STATE(86)] = 3089,
-  [SMALL_STATE(87)] = 3130,
-  [SMALL_STATE(88)] = 3155,
-  [SMALL_STATE(89)] = 3180,
-  [SMALL_STATE(90)] = 3206,
-  [SMALL_STATE(91)] = 3228,
-  [SMALL_STATE(92)] = 3266,
-  [SMALL_STATE(93)] = 3304,
-  [SMALL_STATE(94)] = 3342,
-  [SMALL_STATE(95)] = 3368,
-  [SMALL_STATE(96)] = 3394,
-  [SMALL_STATE(97)] = 3416,
-  [SMALL_STATE(98)] = 3437,
-  [SMALL_STATE(99)] = 3460,
-  [SMALL_STATE(100)] = 3481,
-  [SMALL_STATE(101)] = 3516,
-  [SMALL_STATE(102)] = 3553,
-  [SMALL_STATE(103)] = 3586,
-  [SMALL_STATE(104)] = 3621,
-  [SMALL_STATE(105)] = 3642,
-  [SMALL_STATE(106)] = 3677,
-  [SMALL_STATE(107)] = 3712,
-  [SMALL_STATE(108)] = 3735,
-  [SMALL_STATE(109)] = 3758,
-  [SMALL_STATE(110)] = 3793,
-  [SMALL_STATE(111)] = 3814,
-  [SMALL_STATE(112)] = 3847,
-  [SMALL_STATE(113)] = 3882,
-  [SMALL_STATE(114)] = 3905,
-  [SMALL_STATE(115)] = 3940,
-  [SMALL_STATE(116)] = 3977,
-  [SMALL_STATE(117)] = 4000,
-  [SMALL_STATE(118)] = 4023,
-  [SMALL_STATE(119)] = 4046,
-  [SMALL_STATE(120)] = 4083,
-  [SMALL_STATE(121)] = 4120,
-  [SMALL_STATE(122)] = 4143,
-  [SMALL_STATE(123)] = 4166,
-  [SMALL_STATE(124)] = 4189,
-  [SMALL_STATE(125)] = 4212,
-  [SMALL_STATE(126)] = 4235,
-  [SMALL_STATE(127)] = 4260,
-  [SMALL_STATE(128)] = 4280,
-  [SMALL_STATE(129)] = 4300,
-  [SMALL_STATE(130)] = 4320,
-  [SMALL_STATE(131)] = 4340,
-  [SMALL_STATE(132)] = 4360,
-  [SMALL_STATE(133)] = 4380,
-  [SMALL_STATE(134)] = 4400,
-  [SMALL_STATE(135)] = 4420,
-  [SMALL_STATE(136)] = 4440,
-  [SMALL_STATE(137)] = 4471,
-  [SMALL_STATE(138)] = 4500,
-  [SMALL_STATE(139)] = 4529,
-  [SMALL_STATE(140)] = 4556,
-  [SMALL_STATE(141)] = 4585,
-  [SMALL_STATE(142)] = 4616,
-  [SMALL_STATE(143)] = 4647,
-  [SMALL_STATE(144)] = 4666,
-  [SMALL_STATE(145)] = 4685,
-  [SMALL_STATE(146)] = 4712,
-  [SMALL_STATE(147)] = 4739,
-  [SMALL_STATE(148)] = 4757,
-  [SMALL_STATE(149)] = 4781,
-  [SMALL_STATE(150)] = 4805,
-  [SMALL_STATE(151)] = 4823,
-  [SMALL_STATE(152)] = 4853,
-  [SMALL_STATE(153)] = 4872,
-  [SMALL_STATE(154)] = 4899,
-  [SMALL_STATE(155)] = 4918,
-  [SMALL_STATE(156)] = 4945,
-  [SMALL_STATE(157)] = 4968,
-  [SMALL_STATE(158)] = 4995,
-  [SMALL_STATE(159)] = 5019,
-  [SMALL_STATE(160)] = 5043,
-  [SMALL_STATE(161)] = 5065,
-  [SMALL_STATE(162)] = 5085,
-  [SMALL_STATE(163)] = 5109,
-  [SMALL_STATE(164)] = 5133,
-  [SMALL_STATE(165)] = 5157,
-  [SMALL_STATE(166)] = 5181,
-  [SMALL_STATE(167)] = 5201,
-  [SMALL_STATE(168)] = 5225,
-  [SMALL_STATE(169)] = 5243,
-  [SMALL_STATE(170)] = 5261,
-  [SMALL_STATE(171)] = 5285,
-  [SMALL_STATE(172)] = 5309,
-  [SMALL_STATE(173)] = 5333,
-  [SMALL_STATE(174)] = 5357,
-  [SMALL_STATE(175)] = 5381,
-  [SMALL_STATE(176)] = 5405,
-  [SMALL_STATE(177)] = 5429,
-  [SMALL_STATE(178)] = 5453,
-  [SMALL_STATE(179)] = 5477,
-  [SMALL_STATE(180)] = 5501,
-  [SMALL_STATE(181)] = 5525,
-  [SMALL_STATE(182)] = 5549,
-  [SMALL_STATE(183)] = 5573,
-  [SMALL_STATE(184)] = 5597,
-  [SMALL_STATE(185)] = 5621,
-  [SMALL_STATE(186)] = 5645,
-  [SMALL_STATE(187)] = 5669,
-  [SMALL_STATE(188)] = 5693,
-  [SMALL_STATE(189)] = 5717,
-  [SMALL_STATE(190)] = 5741,
-  [SMALL_STATE(191)] = 5765,
-  [SMALL_STATE(192)] = 5789,
-  [SMALL_STATE(193)] = 5813,
-  [SMALL_STATE(194)] = 5837,
-  [SMALL_STATE(195)] = 5861,
-  [SMALL_STATE(196)] = 5885,
-  [SMALL_STATE(197)] = 5909,
-  [SMALL_STATE(198)] = 5927,
-  [SMALL_STATE(199)] = 5948,
-  [SMALL_STATE(200)] = 5971,
-  [SMALL_STATE(201)] = 5986,
-  [SMALL_STATE(202)] = 6007,
-  [SMALL_STATE(203)] = 6024,
-  [SMALL_STATE(204)] = 6049,
-  [SMALL_STATE(205)] = 6074,
-  [SMALL_STATE(206)] = 6089,
-  [SMALL_STATE(207)] = 6104,
-  [SMALL_STATE(208)] = 6127,
-  [SMALL_STATE(209)] = 6142,
-  [SMALL_STATE(210)] = 6165,
-  [SMALL_STATE(211)] = 6184,
-  [SMALL_STATE(212)] = 6209,
-  [SMALL_STATE(213)] = 6230,
-  [SMALL_STATE(214)] = 6251,
-  [SMALL_STATE(215)] = 6266,
-  [SMALL_STATE(216)] = 6290,
-  [SMALL_STATE(217)] = 6312,
-  [SMALL_STATE(218)] = 6332,
-  [SMALL_STATE(219)] = 6352,
-  [SMALL_STATE(220)] = 6374,
-  [SMALL_STATE(221)] = 6396,
-  [SMALL_STATE(222)] = 6416,
-  [SMALL_STATE(223)] = 6438,
-  [SMALL_STATE(224)] = 6460,
-  [SMALL_STATE(225)] = 6482,
-  [SMALL_STATE(226)] = 6500,
-  [SMALL_STATE(227)] = 6518,
-  [SMALL_STATE(228)] = 6536,
-  [SMALL_STATE(229)] = 6558,
-  [SMALL_STATE(230)] = 6580,
-  [SMALL_STATE(231)] = 6596,
-  [SMALL_STATE(232)] = 6616,
-  [SMALL_STATE(233)] = 6638,
-  [SMALL_STATE(234)] = 6652,
-  [SMALL_STATE(235)] = 6672,
-  [SMALL_STATE(236)] = 6692,
-  [SMALL_STATE(237)] = 6714,
-  [SMALL_STATE(238)] = 6736,
-  [SMALL_STATE(239)] = 6758,
-  [SMALL_STATE(240)] = 6778,
-  [SMALL_STATE(241)] = 6800,
-  [SMALL_STATE(242)] = 6826,
-  [SMALL_STATE(243)] = 6846,
-  [SMALL_STATE(244)] = 6868,
-  [SMALL_STATE(245)] = 6890,
-  [SMALL_STATE(246)] = 6910,
-  [SMALL_STATE(247)] = 6930,
-  [SMALL_STATE(248)] = 6948,
-  [SMALL_STATE(249)] = 6966,
-  [SMALL_STATE(250)] = 6988,
-  [SMALL_STATE(251)] = 7010,
-  [SMALL_STATE(252)] = 7030,
-  [SMALL_STATE(253)] = 7047,
-  [SMALL_STATE(254)] = 7068,
-  [SMALL_STATE(255)] = 7089,
-  [SMALL_STATE(256)] = 7110,
-  [SMALL_STATE(257)] = 7127,
-  [SMALL_STATE(258)] = 7148,
-  [SMALL_STATE(259)] = 7169,
-  [SMALL_STATE(260)] = 7190,
-  [SMALL_STATE(261)] = 7211,
-  [SMALL_STATE(262)] = 7228,
-  [SMALL_STATE(263)] = 7249,
-  [SMALL_STATE(264)] = 7268,
-  [SMALL_STATE(265)] = 7289,
-  [SMALL_STATE(266)] = 7308,
-  [SMALL_STATE(267)] = 7321,
-  [SMALL_STATE(268)] = 7342,
-  [SMALL_STATE(269)] = 7363,
-  [SMALL_STATE(270)] = 7384,
-  [SMALL_STATE(271)] = 7397,
-  [SMALL_STATE(272)] = 7416,
-  [SMALL_STATE(273)] = 7433,
-  [SMALL_STATE(274)] = 7450,
-  [SMALL_STATE(275)] = 7469,
-  [SMALL_STATE(276)] = 7486,
-  [SMALL_STATE(277)] = 7499,
-  [SMALL_STATE(278)] = 7516,
-  [SMALL_STATE(279)] = 7533,
-  [SMALL_STATE(280)] = 7550,
-  [SMALL_STATE(281)] = 7571,
-  [SMALL_STATE(282)] = 7592,
-  [SMALL_STATE(283)] = 7611,
-  [SMALL_STATE(284)] = 7624,
-  [SMALL_STATE(285)] = 7641,
-  [SMALL_STATE(286)] = 7660,
-  [SMALL_STATE(287)] = 7673,
-  [SMALL_STATE(288)] = 7690,
-  [SMALL_STATE(289)] = 7711,
-  [SMALL_STATE(290)] = 7728,
-  [SMALL_STATE(291)] = 7745,
-  [SMALL_STATE(292)] = 7762,
-  [SMALL_STATE(293)] = 7779,
-  [SMALL_STATE(294)] = 7796,
-  [SMALL_STATE(295)] = 7813,
-  [SMALL_STATE(296)] = 7830,
-  [SMALL_STATE(297)] = 7847,
-  [SMALL_STATE(298)] = 7864,
-  [SMALL_STATE(299)] = 7881,
-  [SMALL_STATE(300)] = 7898,
-  [SMALL_STATE(301)] = 7915,
-  [SMALL_STATE(302)] = 7932,
-  [SMALL_STATE(303)] = 7949,
-  [SMALL_STATE(304)] = 7966,
-  [SMALL_STATE(305)] = 7983,
-  [SMALL_STATE(306)] = 8000,
-  [SMALL_STATE(307)] = 8017,
-  [SMALL_STATE(308)] = 8034,
-  [SMALL_STATE(309)] = 8051,
-  [SMALL_STATE(310)] = 8068,
-  [SMALL_STATE(311)] = 8085,
-  [SMALL_STATE(312)] = 8102,
-  [SMALL_STATE(313)] = 8119,
-  [SMALL_STATE(314)] = 8140,
-  [SMALL_STATE(315)] = 8157,
-  [SMALL_STATE(316)] = 8172,
-  [SMALL_STATE(317)] = 8191,
-  [SMALL_STATE(318)] = 8208,
-  [SMALL_STATE(319)] = 8225,
-  [SMALL_STATE(320)] = 8246,
-  [SMALL_STATE(321)] = 8264,
-  [SMALL_STATE(322)] = 8284,
-  [SMALL_STATE(323)] = 8304,
-  [SMALL_STATE(324)] = 8322,
-  [SMALL_STATE(325)] = 8342,
-  [SMALL_STATE(326)] = 8362,
-  [SMALL_STATE(327)] = 8382,
-  [SMALL_STATE(328)] = 8402,
-  [SMALL_STATE(329)] = 8414,
-  [SMALL_STATE(330)] = 8426,
-  [SMALL_STATE(331)] = 8444,
-  [SMALL_STATE(332)] = 8458,
-  [SMALL_STATE(333)] = 8476,
-  [SMALL_STATE(334)] = 8490,
-  [SMALL_STATE(335)] = 8504,
-  [SMALL_STATE(336)] = 8522,
-  [SMALL_STATE(337)] = 8540,
-  [SMALL_STATE(338)] = 8554,
-  [SMALL_STATE(339)] = 8574,
-  [SMALL_STATE(340)] = 8592,
-  [SMALL_STATE(341)] = 8604,
-  [SMALL_STATE(342)] = 8624,
-  [SMALL_STATE(343)] = 8640,
-  [SMALL_STATE(344)] = 8654,
-  [SMALL_STATE(345)] = 8674,
-  [SMALL_STATE(346)] = 8688,
-  [SMALL_STATE(347)] = 8702,
-  [SMALL_STATE(348)] = 8714,
-  [SMALL_STATE(349)] = 8729,
-  [SMALL_STATE(350)] = 8744,
-  [SMALL_STATE(351)] = 8759,
-  [SMALL_STATE(352)] = 8770,
-  [SMALL_STATE(353)] = 8781,
-  [SMALL_STATE(354)] = 8792,
-  [SMALL_STATE(355)] = 8807,
-  [SMALL_STATE(356)] = 8818,
-  [SMALL_STATE(357)] = 8833,
-  [SMALL_STATE(358)] = 8844,
-  [SMALL_STATE(359)] = 8855,
-  [SMALL_STATE(360)] = 8866,
-  [SMALL_STATE(361)] = 8877,
-  [SMALL_STATE(362)] = 8888,
-  [SMALL_STATE(363)] = 8899,
-  [SMALL_STATE(364)] = 8914,
-  [SMALL_STATE(365)] = 8929,
-  [SMALL_STATE(366)] = 8940,
-  [SMALL_STATE(367)] = 8951,
-  [SMALL_STATE(368)] = 8966,
-  [SMALL_STATE(369)] = 8981,
-  [SMALL_STATE(370)] = 8996,
-  [SMALL_STATE(371)] = 9007,
-  [SMALL_STATE(372)] = 9020,
-  [SMALL_STATE(373)] = 9035,
-  [SMALL_STATE(374)] = 9046,
-  [SMALL_STATE(375)] = 9061,
-  [SMALL_STATE(376)] = 9076,
-  [SMALL_STATE(377)] = 9087,
-  [SMALL_STATE(378)] = 9098,
-  [SMALL_STATE(379)] = 9113,
-  [SMALL_STATE(380)] = 9124,
-  [SMALL_STATE(381)] = 9139,
-  [SMALL_STATE(382)] = 9154,
-  [SMALL_STATE(383)] = 9165,
-  [SMALL_STATE(384)] = 9176,
-  [SMALL_STATE(385)] = 9187,
-  [SMALL_STATE(386)] = 9198,
-  [SMALL_STATE(387)] = 9209,
-  [SMALL_STATE(388)] = 9220,
-  [SMALL_STATE(389)] = 9231,
-  [SMALL_STATE(390)] = 9246,
-  [SMALL_STATE(391)] = 9257,
-  [SMALL_STATE(392)] = 9270,
-  [SMALL_STATE(393)] = 9283,
-  [SMALL_STATE(394)] = 9298,
-  [SMALL_STATE(395)] = 9313,
-  [SMALL_STATE(396)] = 9326,
-  [SMALL_STATE(397)] = 9339,
-  [SMALL_STATE(398)] = 9352,
-  [SMALL_STATE(399)] = 9365,
-  [SMALL_STATE(400)] = 9380,
-  [SMALL_STATE(401)] = 9391,
-  [SMALL_STATE(402)] = 9406,
-  [SMALL_STATE(403)] = 9421,
-  [SMALL_STATE(404)] = 9432,
-  [SMALL_STATE(405)] = 9447,
-  [SMALL_STATE(406)] = 9462,
-  [SMALL_STATE(407)] = 9475,
-  [SMALL_STATE(408)] = 9488,
-  [SMALL_STATE(409)] = 9503,
-  [SMALL_STATE(410)] = 9518,
-  [SMALL_STATE(411)] = 9533,
-  [SMALL_STATE(412)] = 9544,
-  [SMALL_STATE(413)] = 9555,
-  [SMALL_STATE(414)] = 9566,
-  [SMALL_STATE(415)] = 9581,
-  [SMALL_STATE(416)] = 9596,
-  [SMALL_STATE(417)] = 9611,
-  [SMALL_STATE(418)] = 9622,
-  [SMALL_STATE(419)] = 9637,
-  [SMALL_STATE(420)] = 9652,
-  [SMALL_STATE(421)] = 9663,
-  [SMALL_STATE(422)] = 9678,
-  [SMALL_STATE(423)] = 9689,
-  [SMALL_STATE(424)] = 9700,
-  [SMALL_STATE(425)] = 9711,
-  [SMALL_STATE(426)] = 9726,
-  [SMALL_STATE(427)] = 9741,
-  [SMALL_STATE(428)] = 9756,
-  [SMALL_STATE(429)] = 9771,
-  [SMALL_STATE(430)] = 9782,
-  [SMALL_STATE(431)] = 9793,
-  [SMALL_STATE(432)] = 9808,
-  [SMALL_STATE(433)] = 9823,
-  [SMALL_STATE(434)] = 9834,
-  [SMALL_STATE(435)] = 9849,
-  [SMALL_STATE(436)] = 9864,
-  [SMALL_STATE(437)] = 9875,
-  [SMALL_STATE(438)] = 9890,
-  [SMALL_STATE(439)] = 9905,
-  [SMALL_STATE(440)] = 9920,
-  [SMALL_STATE(441)] = 9931,
-  [SMALL_STATE(442)] = 9948,
-  [SMALL_STATE(443)] = 9959,
-  [SMALL_STATE(444)] = 9974,
-  [SMALL_STATE(445)] = 9985,
-  [SMALL_STATE(446)] = 9996,
-  [SMALL_STATE(447)] = 10007,
-  [SMALL_STATE(448)] = 10018,
-  [SMALL_STATE(449)] = 10035,
-  [SMALL_STATE(450)] = 10046,
-  [SMALL_STATE(451)] = 10057,
-  [SMALL_STATE(452)] = 10072,
-  [SMALL_STATE(453)] = 10087,
-  [SMALL_STATE(454)] = 10102,
-  [SMALL_STATE(455)] = 10117,
-  [SMALL_STATE(456)] = 10132,
-  [SMALL_STATE(457)] = 10147,
-  [SMALL_STATE(458)] = 10158,
-  [SMALL_STATE(459)] = 10173,
-  [SMALL_STATE(460)] = 10188,
-  [SMALL_STATE(461)] = 10203,
-  [SMALL_STATE(462)] = 10218,
-  [SMALL_STATE(463)] = 10233,
-  [SMALL_STATE(464)] = 10248,
-  [SMALL_STATE(465)] = 10263,
-  [SMALL_STATE(466)] = 10278,
-  [SMALL_STATE(467)] = 10292,
-  [SMALL_STATE(468)] = 10306,
-  [SMALL_STATE(469)] = 10320,
-  [SMALL_STATE(470)] = 10334,
-  [SMALL_STATE(471)] = 10348,
-  [SMALL_STATE(472)] = 10358,
-  [SMALL_STATE(473)] = 10368,
-  [SMALL_STATE(474)] = 10382,
-  [SMALL_STATE(475)] = 10396,
-  [SMALL_STATE(476)] = 10410,
-  [SMALL_STATE(477)] = 10420,
-  [SMALL_STATE(478)] = 10434,
-  [SMALL_STATE(479)] = 10444,
-  [SMALL_STATE(480)] = 10458,
-  [SMALL_STATE(481)] = 10472,
-  [SMALL_STATE(482)] = 10486,
-  [SMALL_STATE(483)] = 10500,
-  [SMALL_STATE(484)] = 10509,
-  [SMALL_STATE(485)] = 10520,
-  [SMALL_STATE(486)] = 10531,
-  [SMALL_STATE(487)] = 10542,
-  [SMALL_STATE(488)] = 10551,
-  [SMALL_STATE(489)] = 10560,
-  [SMALL_STATE(490)] = 10571,
-  [SMALL_STATE(491)] = 10582,
-  [SMALL_STATE(492)] = 10593,
-  [SMALL_STATE(493)] = 10602,
-  [SMALL_STATE(494)] = 10613,
-  [SMALL_STATE(495)] = 10624,
-  [SMALL_STATE(496)] = 10633,
-  [SMALL_STATE(497)] = 10642,
-  [SMALL_STATE(498)] = 10651,
-  [SMALL_STATE(499)] = 10662,
-  [SMALL_STATE(500)] = 10673,
-  [SMALL_STATE(501)] = 10682,
-  [SMALL_STATE(502)] = 10690,
-  [SMALL_STATE(503)] = 10698,
-  [SMALL_STATE(504)] = 10706,
-  [SMALL_STATE(505)] = 10714,
-  [SMALL_STATE(506)] = 10722,
-  [SMALL_STATE(507)] = 10730,
-  [SMALL_STATE(508)] = 10738,
-  [SMALL_STATE(509)] = 10746,
-  [SMALL_STATE(510)] = 10754,
-  [SMALL_STATE(511)] = 10762,
-  [SMALL_STATE(512)] = 10770,
-  [SMALL_STATE(513)] = 10778,
-  [SMALL_STATE(514)] = 10786,
-  [SMALL_STATE(515)] = 10794,
-  [SMALL_STATE(516)] = 10802,
-  [SMALL_STATE(517)] = 10810,
-  [SMALL_STATE(518)] = 10818,
-  [SMALL_STATE(519)] = 10826,
-  [SMALL_STATE(520)] = 10834,
-  [SMALL_STATE(521)] = 10842,
-  [SMALL_STATE(522)] = 10850,
-  [SMALL_STATE(523)] = 10858,
-  [SMALL_STATE(524)] = 10866,
-  [SMALL_STATE(525)] = 10874,
-  [SMALL_STATE(526)] = 10882,
-  [SMALL_STATE(527)] = 10890,
-  [SMALL_STATE(528)] = 10898,
-  [SMALL_STATE(529)] = 10906,
-  [SMALL_STATE(530)] = 10914,
-  [SMALL_STATE(531)] = 10922,
-  [SMALL_STATE(532)] = 10930,
-  [SMALL_STATE(533)] = 10938,
-  [SMALL_STATE(534)] = 10946,
-  [SMALL_STATE(535)] = 10954,
-  [SMALL_STATE(536)] = 10962,
-  [SMALL_STATE(537)] = 10970,
-  [SMALL_STATE(538)] = 10978,
+  [SMALL_STATE(85)] = 3041,
+  [SMALL_STATE(86)] = 3075,
+  [SMALL_STATE(87)] = 3101,
+  [SMALL_STATE(88)] = 3127,
+  [SMALL_STATE(89)] = 3167,
+  [SMALL_STATE(90)] = 3191,
+  [SMALL_STATE(91)] = 3217,
+  [SMALL_STATE(92)] = 3243,
+  [SMALL_STATE(93)] = 3269,
+  [SMALL_STATE(94)] = 3294,
+  [SMALL_STATE(95)] = 3317,
+  [SMALL_STATE(96)] = 3358,
+  [SMALL_STATE(97)] = 3399,
+  [SMALL_STATE(98)] = 3440,
+  [SMALL_STATE(99)] = 3481,
+  [SMALL_STATE(100)] = 3504,
+  [SMALL_STATE(101)] = 3527,
+  [SMALL_STATE(102)] = 3568,
+  [SMALL_STATE(103)] = 3593,
+  [SMALL_STATE(104)] = 3616,
+  [SMALL_STATE(105)] = 3641,
+  [SMALL_STATE(106)] = 3679,
+  [SMALL_STATE(107)] = 3717,
+  [SMALL_STATE(108)] = 3743,
+  [SMALL_STATE(109)] = 3769,
+  [SMALL_STATE(110)] = 3795,
+  [SMALL_STATE(111)] = 3833,
+  [SMALL_STATE(112)] = 3855,
+  [SMALL_STATE(113)] = 3890,
+  [SMALL_STATE(114)] = 3927,
+  [SMALL_STATE(115)] = 3964,
+  [SMALL_STATE(116)] = 3999,
+  [SMALL_STATE(117)] = 4020,
+  [SMALL_STATE(118)] = 4041,
+  [SMALL_STATE(119)] = 4064,
+  [SMALL_STATE(120)] = 4087,
+  [SMALL_STATE(121)] = 4124,
+  [SMALL_STATE(122)] = 4147,
+  [SMALL_STATE(123)] = 4172,
+  [SMALL_STATE(124)] = 4195,
+  [SMALL_STATE(125)] = 4218,
+  [SMALL_STATE(126)] = 4255,
+  [SMALL_STATE(127)] = 4290,
+  [SMALL_STATE(128)] = 4325,
+  [SMALL_STATE(129)] = 4348,
+  [SMALL_STATE(130)] = 4371,
+  [SMALL_STATE(131)] = 4404,
+  [SMALL_STATE(132)] = 4439,
+  [SMALL_STATE(133)] = 4459,
+  [SMALL_STATE(134)] = 4479,
+  [SMALL_STATE(135)] = 4499,
+  [SMALL_STATE(136)] = 4519,
+  [SMALL_STATE(137)] = 4539,
+  [SMALL_STATE(138)] = 4559,
+  [SMALL_STATE(139)] = 4579,
+  [SMALL_STATE(140)] = 4608,
+  [SMALL_STATE(141)] = 4635,
+  [SMALL_STATE(142)] = 4664,
+  [SMALL_STATE(143)] = 4693,
+  [SMALL_STATE(144)] = 4712,
+  [SMALL_STATE(145)] = 4739,
+  [SMALL_STATE(146)] = 4770,
+  [SMALL_STATE(147)] = 4801,
+  [SMALL_STATE(148)] = 4828,
+  [SMALL_STATE(149)] = 4859,
+  [SMALL_STATE(150)] = 4878,
+  [SMALL_STATE(151)] = 4902,
+  [SMALL_STATE(152)] = 4926,
+  [SMALL_STATE(153)] = 4944,
+  [SMALL_STATE(154)] = 4962,
+  [SMALL_STATE(155)] = 4992,
+  [SMALL_STATE(156)] = 5011,
+  [SMALL_STATE(157)] = 5030,
+  [SMALL_STATE(158)] = 5053,
+  [SMALL_STATE(159)] = 5080,
+  [SMALL_STATE(160)] = 5107,
+  [SMALL_STATE(161)] = 5134,
+  [SMALL_STATE(162)] = 5158,
+  [SMALL_STATE(163)] = 5178,
+  [SMALL_STATE(164)] = 5198,
+  [SMALL_STATE(165)] = 5222,
+  [SMALL_STATE(166)] = 5246,
+  [SMALL_STATE(167)] = 5270,
+  [SMALL_STATE(168)] = 5294,
+  [SMALL_STATE(169)] = 5318,
+  [SMALL_STATE(170)] = 5340,
+  [SMALL_STATE(171)] = 5358,
+  [SMALL_STATE(172)] = 5382,
+  [SMALL_STATE(173)] = 5400,
+  [SMALL_STATE(174)] = 5424,
+  [SMALL_STATE(175)] = 5448,
+  [SMALL_STATE(176)] = 5472,
+  [SMALL_STATE(177)] = 5496,
+  [SMALL_STATE(178)] = 5514,
+  [SMALL_STATE(179)] = 5538,
+  [SMALL_STATE(180)] = 5562,
+  [SMALL_STATE(181)] = 5586,
+  [SMALL_STATE(182)] = 5610,
+  [SMALL_STATE(183)] = 5634,
+  [SMALL_STATE(184)] = 5658,
+  [SMALL_STATE(185)] = 5682,
+  [SMALL_STATE(186)] = 5706,
+  [SMALL_STATE(187)] = 5730,
+  [SMALL_STATE(188)] = 5754,
+  [SMALL_STATE(189)] = 5778,
+  [SMALL_STATE(190)] = 5802,
+  [SMALL_STATE(191)] = 5826,
+  [SMALL_STATE(192)] = 5850,
+  [SMALL_STATE(193)] = 5874,
+  [SMALL_STATE(194)] = 5898,
+  [SMALL_STATE(195)] = 5922,
+  [SMALL_STATE(196)] = 5946,
+  [SMALL_STATE(197)] = 5970,
+  [SMALL_STATE(198)] = 5994,
+  [SMALL_STATE(199)] = 6018,
+  [SMALL_STATE(200)] = 6042,
+  [SMALL_STATE(201)] = 6066,
+  [SMALL_STATE(202)] = 6087,
+  [SMALL_STATE(203)] = 6110,
+  [SMALL_STATE(204)] = 6135,
+  [SMALL_STATE(205)] = 6154,
+  [SMALL_STATE(206)] = 6171,
+  [SMALL_STATE(207)] = 6186,
+  [SMALL_STATE(208)] = 6201,
+  [SMALL_STATE(209)] = 6226,
+  [SMALL_STATE(210)] = 6247,
+  [SMALL_STATE(211)] = 6272,
+  [SMALL_STATE(212)] = 6293,
+  [SMALL_STATE(213)] = 6308,
+  [SMALL_STATE(214)] = 6323,
+  [SMALL_STATE(215)] = 6338,
+  [SMALL_STATE(216)] = 6361,
+  [SMALL_STATE(217)] = 6376,
+  [SMALL_STATE(218)] = 6397,
+  [SMALL_STATE(219)] = 6420,
+  [SMALL_STATE(220)] = 6440,
+  [SMALL_STATE(221)] = 6462,
+  [SMALL_STATE(222)] = 6484,
+  [SMALL_STATE(223)] = 6502,
+  [SMALL_STATE(224)] = 6518,
+  [SMALL_STATE(225)] = 6540,
+  [SMALL_STATE(226)] = 6560,
+  [SMALL_STATE(227)] = 6580,
+  [SMALL_STATE(228)] = 6600,
+  [SMALL_STATE(229)] = 6622,
+  [SMALL_STATE(230)] = 6642,
+  [SMALL_STATE(231)] = 6664,
+  [SMALL_STATE(232)] = 6686,
+  [SMALL_STATE(233)] = 6706,
+  [SMALL_STATE(234)] = 6720,
+  [SMALL_STATE(235)] = 6742,
+  [SMALL_STATE(236)] = 6760,
+  [SMALL_STATE(237)] = 6780,
+  [SMALL_STATE(238)] = 6802,
+  [SMALL_STATE(239)] = 6828,
+  [SMALL_STATE(240)] = 6850,
+  [SMALL_STATE(241)] = 6874,
+  [SMALL_STATE(242)] = 6894,
+  [SMALL_STATE(243)] = 6916,
+  [SMALL_STATE(244)] = 6938,
+  [SMALL_STATE(245)] = 6960,
+  [SMALL_STATE(246)] = 6982,
+  [SMALL_STATE(247)] = 7004,
+  [SMALL_STATE(248)] = 7024,
+  [SMALL_STATE(249)] = 7044,
+  [SMALL_STATE(250)] = 7066,
+  [SMALL_STATE(251)] = 7088,
+  [SMALL_STATE(252)] = 7108,
+  [SMALL_STATE(253)] = 7126,
+  [SMALL_STATE(254)] = 7144,
+  [SMALL_STATE(255)] = 7162,
+  [SMALL_STATE(256)] = 7184,
+  [SMALL_STATE(257)] = 7201,
+  [SMALL_STATE(258)] = 7222,
+  [SMALL_STATE(259)] = 7243,
+  [SMALL_STATE(260)] = 7264,
+  [SMALL_STATE(261)] = 7283,
+  [SMALL_STATE(262)] = 7300,
+  [SMALL_STATE(263)] = 7321,
+  [SMALL_STATE(264)] = 7342,
+  [SMALL_STATE(265)] = 7363,
+  [SMALL_STATE(266)] = 7384,
+  [SMALL_STATE(267)] = 7401,
+  [SMALL_STATE(268)] = 7422,
+  [SMALL_STATE(269)] = 7441,
+  [SMALL_STATE(270)] = 7462,
+  [SMALL_STATE(271)] = 7481,
+  [SMALL_STATE(272)] = 7494,
+  [SMALL_STATE(273)] = 7515,
+  [SMALL_STATE(274)] = 7536,
+  [SMALL_STATE(275)] = 7557,
+  [SMALL_STATE(276)] = 7570,
+  [SMALL_STATE(277)] = 7589,
+  [SMALL_STATE(278)] = 7606,
+  [SMALL_STATE(279)] = 7623,
+  [SMALL_STATE(280)] = 7642,
+  [SMALL_STATE(281)] = 7659,
+  [SMALL_STATE(282)] = 7672,
+  [SMALL_STATE(283)] = 7689,
+  [SMALL_STATE(284)] = 7706,
+  [SMALL_STATE(285)] = 7723,
+  [SMALL_STATE(286)] = 7744,
+  [SMALL_STATE(287)] = 7765,
+  [SMALL_STATE(288)] = 7782,
+  [SMALL_STATE(289)] = 7801,
+  [SMALL_STATE(290)] = 7814,
+  [SMALL_STATE(291)] = 7831,
+  [SMALL_STATE(292)] = 7848,
+  [SMALL_STATE(293)] = 7869,
+  [SMALL_STATE(294)] = 7886,
+  [SMALL_STATE(295)] = 7903,
+  [SMALL_STATE(296)] = 7920,
+  [SMALL_STATE(297)] = 7937,
+  [SMALL_STATE(298)] = 7954,
+  [SMALL_STATE(299)] = 7971,
+  [SMALL_STATE(300)] = 7988,
+  [SMALL_STATE(301)] = 8005,
+  [SMALL_STATE(302)] = 8022,
+  [SMALL_STATE(303)] = 8039,
+  [SMALL_STATE(304)] = 8056,
+  [SMALL_STATE(305)] = 8073,
+  [SMALL_STATE(306)] = 8090,
+  [SMALL_STATE(307)] = 8107,
+  [SMALL_STATE(308)] = 8124,
+  [SMALL_STATE(309)] = 8141,
+  [SMALL_STATE(310)] = 8158,
+  [SMALL_STATE(311)] = 8175,
+  [SMALL_STATE(312)] = 8192,
+  [SMALL_STATE(313)] = 8209,
+  [SMALL_STATE(314)] = 8226,
+  [SMALL_STATE(315)] = 8243,
+  [SMALL_STATE(316)] = 8260,
+  [SMALL_STATE(317)] = 8279,
+  [SMALL_STATE(318)] = 8296,
+  [SMALL_STATE(319)] = 8313,
+  [SMALL_STATE(320)] = 8334,
+  [SMALL_STATE(321)] = 8349,
+  [SMALL_STATE(322)] = 8366,
+  [SMALL_STATE(323)] = 8387,
+  [SMALL_STATE(324)] = 8407,
+  [SMALL_STATE(325)] = 8423,
+  [SMALL_STATE(326)] = 8435,
+  [SMALL_STATE(327)] = 8455,
+  [SMALL_STATE(328)] = 8475,
+  [SMALL_STATE(329)] = 8495,
+  [SMALL_STATE(330)] = 8507,
+  [SMALL_STATE(331)] = 8525,
+  [SMALL_STATE(332)] = 8545,
+  [SMALL_STATE(333)] = 8565,
+  [SMALL_STATE(334)] = 8585,
+  [SMALL_STATE(335)] = 8605,
+  [SMALL_STATE(336)] = 8625,
+  [SMALL_STATE(337)] = 8639,
+  [SMALL_STATE(338)] = 8657,
+  [SMALL_STATE(339)] = 8671,
+  [SMALL_STATE(340)] = 8689,
+  [SMALL_STATE(341)] = 8707,
+  [SMALL_STATE(342)] = 8725,
+  [SMALL_STATE(343)] = 8739,
+  [SMALL_STATE(344)] = 8757,
+  [SMALL_STATE(345)] = 8775,
+  [SMALL_STATE(346)] = 8789,
+  [SMALL_STATE(347)] = 8801,
+  [SMALL_STATE(348)] = 8821,
+  [SMALL_STATE(349)] = 8835,
+  [SMALL_STATE(350)] = 8849,
+  [SMALL_STATE(351)] = 8863,
+  [SMALL_STATE(352)] = 8875,
+  [SMALL_STATE(353)] = 8886,
+  [SMALL_STATE(354)] = 8897,
+  [SMALL_STATE(355)] = 8912,
+  [SMALL_STATE(356)] = 8923,
+  [SMALL_STATE(357)] = 8938,
+  [SMALL_STATE(358)] = 8953,
+  [SMALL_STATE(359)] = 8964,
+  [SMALL_STATE(360)] = 8975,
+  [SMALL_STATE(361)] = 8990,
+  [SMALL_STATE(362)] = 9001,
+  [SMALL_STATE(363)] = 9016,
+  [SMALL_STATE(364)] = 9031,
+  [SMALL_STATE(365)] = 9042,
+  [SMALL_STATE(366)] = 9053,
+  [SMALL_STATE(367)] = 9064,
+  [SMALL_STATE(368)] = 9075,
+  [SMALL_STATE(369)] = 9086,
+  [SMALL_STATE(370)] = 9097,
+  [SMALL_STATE(371)] = 9112,
+  [SMALL_STATE(372)] = 9127,
+  [SMALL_STATE(373)] = 9138,
+  [SMALL_STATE(374)] = 9149,
+  [SMALL_STATE(375)] = 9164,
+  [SMALL_STATE(376)] = 9179,
+  [SMALL_STATE(377)] = 9194,
+  [SMALL_STATE(378)] = 9205,
+  [SMALL_STATE(379)] = 9218,
+  [SMALL_STATE(380)] = 9233,
+  [SMALL_STATE(381)] = 9248,
+  [SMALL_STATE(382)] = 9259,
+  [SMALL_STATE(383)] = 9274,
+  [SMALL_STATE(384)] = 9285,
+  [SMALL_STATE(385)] = 9300,
+  [SMALL_STATE(386)] = 9311,
+  [SMALL_STATE(387)] = 9326,
+  [SMALL_STATE(388)] = 9341,
+  [SMALL_STATE(389)] = 9356,
+  [SMALL_STATE(390)] = 9367,
+  [SMALL_STATE(391)] = 9378,
+  [SMALL_STATE(392)] = 9389,
+  [SMALL_STATE(393)] = 9400,
+  [SMALL_STATE(394)] = 9411,
+  [SMALL_STATE(395)] = 9422,
+  [SMALL_STATE(396)] = 9437,
+  [SMALL_STATE(397)] = 9450,
+  [SMALL_STATE(398)] = 9461,
+  [SMALL_STATE(399)] = 9474,
+  [SMALL_STATE(400)] = 9489,
+  [SMALL_STATE(401)] = 9504,
+  [SMALL_STATE(402)] = 9517,
+  [SMALL_STATE(403)] = 9530,
+  [SMALL_STATE(404)] = 9543,
+  [SMALL_STATE(405)] = 9556,
+  [SMALL_STATE(406)] = 9571,
+  [SMALL_STATE(407)] = 9582,
+  [SMALL_STATE(408)] = 9597,
+  [SMALL_STATE(409)] = 9612,
+  [SMALL_STATE(410)] = 9627,
+  [SMALL_STATE(411)] = 9640,
+  [SMALL_STATE(412)] = 9655,
+  [SMALL_STATE(413)] = 9668,
+  [SMALL_STATE(414)] = 9681,
+  [SMALL_STATE(415)] = 9696,
+  [SMALL_STATE(416)] = 9707,
+  [SMALL_STATE(417)] = 9722,
+  [SMALL_STATE(418)] = 9737,
+  [SMALL_STATE(419)] = 9752,
+  [SMALL_STATE(420)] = 9763,
+  [SMALL_STATE(421)] = 9774,
+  [SMALL_STATE(422)] = 9785,
+  [SMALL_STATE(423)] = 9800,
+  [SMALL_STATE(424)] = 9815,
+  [SMALL_STATE(425)] = 9826,
+  [SMALL_STATE(426)] = 9841,
+  [SMALL_STATE(427)] = 9856,
+  [SMALL_STATE(428)] = 9871,
+  [SMALL_STATE(429)] = 9882,
+  [SMALL_STATE(430)] = 9893,
+  [SMALL_STATE(431)] = 9904,
+  [SMALL_STATE(432)] = 9915,
+  [SMALL_STATE(433)] = 9930,
+  [SMALL_STATE(434)] = 9945,
+  [SMALL_STATE(435)] = 9960,
+  [SMALL_STATE(436)] = 9975,
+  [SMALL_STATE(437)] = 9990,
+  [SMALL_STATE(438)] = 10001,
+  [SMALL_STATE(439)] = 10016,
+  [SMALL_STATE(440)] = 10031,
+  [SMALL_STATE(441)] = 10042,
+  [SMALL_STATE(442)] = 10057,
+  [SMALL_STATE(443)] = 10072,
+  [SMALL_STATE(444)] = 10083,
+  [SMALL_STATE(445)] = 10098,
+  [SMALL_STATE(446)] = 10113,
+  [SMALL_STATE(447)] = 10128,
+  [SMALL_STATE(448)] = 10139,
+  [SMALL_STATE(449)] = 10154,
+  [SMALL_STATE(450)] = 10171,
+  [SMALL_STATE(451)] = 10182,
+  [SMALL_STATE(452)] = 10197,
+  [SMALL_STATE(453)] = 10208,
+  [SMALL_STATE(454)] = 10219,
+  [SMALL_STATE(455)] = 10230,
+  [SMALL_STATE(456)] = 10241,
+  [SMALL_STATE(457)] = 10258,
+  [SMALL_STATE(458)] = 10269,
+  [SMALL_STATE(459)] = 10280,
+  [SMALL_STATE(460)] = 10295,
+  [SMALL_STATE(461)] = 10310,
+  [SMALL_STATE(462)] = 10325,
+  [SMALL_STATE(463)] = 10340,
+  [SMALL_STATE(464)] = 10355,
+  [SMALL_STATE(465)] = 10370,
+  [SMALL_STATE(466)] = 10381,
+  [SMALL_STATE(467)] = 10396,
+  [SMALL_STATE(468)] = 10411,
+  [SMALL_STATE(469)] = 10426,
+  [SMALL_STATE(470)] = 10441,
+  [SMALL_STATE(471)] = 10456,
+  [SMALL_STATE(472)] = 10471,
+  [SMALL_STATE(473)] = 10486,
+  [SMALL_STATE(474)] = 10497,
+  [SMALL_STATE(475)] = 10511,
+  [SMALL_STATE(476)] = 10525,
+  [SMALL_STATE(477)] = 10539,
+  [SMALL_STATE(478)] = 10553,
+  [SMALL_STATE(479)] = 10563,
+  [SMALL_STATE(480)] = 10573,
+  [SMALL_STATE(481)] = 10587,
+  [SMALL_STATE(482)] = 10601,
+  [SMALL_STATE(483)] = 10615,
+  [SMALL_STATE(484)] = 10625,
+  [SMALL_STATE(485)] = 10639,
+  [SMALL_STATE(486)] = 10653,
+  [SMALL_STATE(487)] = 10663,
+  [SMALL_STATE(488)] = 10677,
+  [SMALL_STATE(489)] = 10691,
+  [SMALL_STATE(490)] = 10705,
+  [SMALL_STATE(491)] = 10719,
+  [SMALL_STATE(492)] = 10730,
+  [SMALL_STATE(493)] = 10739,
+  [SMALL_STATE(494)] = 10748,
+  [SMALL_STATE(495)] = 10757,
+  [SMALL_STATE(496)] = 10768,
+  [SMALL_STATE(497)] = 10779,
+  [SMALL_STATE(498)] = 10790,
+  [SMALL_STATE(499)] = 10799,
+  [SMALL_STATE(500)] = 10808,
+  [SMALL_STATE(501)] = 10819,
+  [SMALL_STATE(502)] = 10830,
+  [SMALL_STATE(503)] = 10841,
+  [SMALL_STATE(504)] = 10850,
+  [SMALL_STATE(505)] = 10861,
+  [SMALL_STATE(506)] = 10870,
+  [SMALL_STATE(507)] = 10881,
+  [SMALL_STATE(508)] = 10890,
+  [SMALL_STATE(509)] = 10901,
+  [SMALL_STATE(510)] = 10909,
+  [SMALL_STATE(511)] = 10917,
+  [SMALL_STATE(512)] = 10925,
+  [SMALL_STATE(513)] = 10933,
+  [SMALL_STATE(514)] = 10941,
+  [SMALL_STATE(515)] = 10949,
+  [SMALL_STATE(516)] = 10957,
+  [SMALL_STATE(517)] = 10965,
+  [SMALL_STATE(518)] = 10973,
+  [SMALL_STATE(519)] = 10981,
+  [SMALL_STATE(520)] = 10989,
+  [SMALL_STATE(521)] = 10997,
+  [SMALL_STATE(522)] = 11005,
+  [SMALL_STATE(523)] = 11013,
+  [SMALL_STATE(524)] = 11021,
+  [SMALL_STATE(525)] = 11029,
+  [SMALL_STATE(526)] = 11037,
+  [SMALL_STATE(527)] = 11045,
+  [SMALL_STATE(528)] = 11053,
+  [SMALL_STATE(529)] = 11061,
+  [SMALL_STATE(530)] = 11069,
+  [SMALL_STATE(531)] = 11077,
+  [SMALL_STATE(532)] = 11085,
+  [SMALL_STATE(533)] = 11093,
+  [SMALL_STATE(534)] = 11101,
+  [SMALL_STATE(535)] = 11109,
+  [SMALL_STATE(536)] = 11117,
+  [SMALL_STATE(537)] = 11125,
+  [SMALL_STATE(538)] = 11133,
+  [SMALL_STATE(539)] = 11141,
+  [SMALL_STATE(540)] = 11149,
+  [SMALL_STATE(541)] = 11157,
+  [SMALL_STATE(542)] = 11165,
+  [SMALL_STATE(543)] = 11173,
+  [SMALL_STATE(544)] = 11181,
+  [SMALL_STATE(545)] = 11189,
+  [SMALL_STATE(546)] = 11197,
 };
 
 static const TSParseActionEntry ts_parse_actions[] = {
@@ -21226,745 +21405,757 @@ static const TSParseActionEntry ts_parse_actions[] = {
   [1] = {.entry = {.count = 1, .reusable = false}}, RECOVER(),
   [3] = {.entry = {.count = 1, .reusable = true}}, SHIFT_EXTRA(),
   [5] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 0, 0, 0),
-  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
-  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
-  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(498),
-  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(241),
-  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(489),
-  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(485),
-  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(486),
-  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
-  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(253),
-  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(254),
-  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
-  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
-  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
-  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
-  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
-  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
-  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(204),
-  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
-  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(443),
-  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(477),
-  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
-  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(336),
-  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
-  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
-  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
-  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(495),
-  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
-  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
-  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
-  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
-  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
-  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
-  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
-  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [7] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
+  [9] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
+  [11] = {.entry = {.count = 1, .reusable = true}}, SHIFT(504),
+  [13] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
+  [15] = {.entry = {.count = 1, .reusable = true}}, SHIFT(497),
+  [17] = {.entry = {.count = 1, .reusable = false}}, SHIFT(495),
+  [19] = {.entry = {.count = 1, .reusable = true}}, SHIFT(508),
+  [21] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
+  [23] = {.entry = {.count = 1, .reusable = true}}, SHIFT(258),
+  [25] = {.entry = {.count = 1, .reusable = true}}, SHIFT(259),
+  [27] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
+  [29] = {.entry = {.count = 1, .reusable = true}}, SHIFT(262),
+  [31] = {.entry = {.count = 1, .reusable = true}}, SHIFT(263),
+  [33] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
+  [35] = {.entry = {.count = 1, .reusable = true}}, SHIFT(265),
+  [37] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
+  [39] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
+  [41] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
+  [43] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
+  [45] = {.entry = {.count = 1, .reusable = false}}, SHIFT(485),
+  [47] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
+  [49] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
+  [51] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
+  [53] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
+  [55] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
+  [57] = {.entry = {.count = 1, .reusable = true}}, SHIFT(493),
+  [59] = {.entry = {.count = 1, .reusable = true}}, SHIFT(125),
+  [61] = {.entry = {.count = 1, .reusable = true}}, SHIFT(503),
+  [63] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
+  [65] = {.entry = {.count = 1, .reusable = true}}, SHIFT(154),
+  [67] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
+  [69] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
+  [71] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
+  [73] = {.entry = {.count = 1, .reusable = true}}, SHIFT(346),
   [75] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interpolation, 3, 0, 0),
   [77] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interpolation, 3, 0, 0),
-  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [79] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
   [81] = {.entry = {.count = 1, .reusable = true}}, SHIFT(14),
-  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(353),
-  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
-  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 1, 0, 0),
-  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [83] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
+  [85] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 2, 0, 0),
+  [87] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 3, 0, 0),
+  [89] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__statements, 4, 0, 0),
   [91] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_interp, 3, 0, 0),
   [93] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_interp, 3, 0, 0),
-  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 48),
-  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 48),
+  [95] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__imm_octet, 1, 0, 49),
+  [97] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__imm_octet, 1, 0, 49),
   [99] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 3, 0, 0),
   [101] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 3, 0, 0),
-  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 48),
-  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 48),
+  [103] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 49),
+  [105] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 49),
   [107] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [109] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 9, 0, 0),
   [111] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
   [113] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0), SHIFT_REPEAT(14),
   [116] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__statements_repeat1, 2, 0, 0),
-  [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
-  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(482),
+  [118] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [120] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
+  [122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(488),
   [124] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ip_value, 1, 0, 0),
   [126] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ip_value, 1, 0, 0),
-  [128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(453),
-  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv6_address, 1, 0, 0),
-  [134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(481),
-  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 48),
-  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 48),
-  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
+  [128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
+  [130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [132] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 0),
+  [134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(474),
+  [136] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_ipv4_address, 7, 0, 49),
+  [138] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_ipv4_address, 7, 0, 49),
+  [140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(475),
   [142] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_interface_name, 1, 0, 0),
   [144] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_interface_name, 1, 0, 0),
   [146] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_name, 1, 0, 0),
   [148] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_table_name, 1, 0, 0),
-  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 36),
-  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 36),
-  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
-  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [150] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__table_opt, 2, 0, 37),
+  [152] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__table_opt, 2, 0, 37),
+  [154] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 1, 0, 0),
+  [156] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_id, 2, 0, 0),
   [158] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 1, 0, 0),
   [160] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 1, 0, 0),
-  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
-  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [162] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
+  [164] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
   [166] = {.entry = {.count = 1, .reusable = true}}, SHIFT(187),
-  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
-  [172] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [175] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(26),
-  [178] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
-  [181] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
-  [183] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
-  [185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(26),
-  [187] = {.entry = {.count = 1, .reusable = false}}, SHIFT(26),
-  [189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 13),
-  [191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
-  [193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(458),
-  [195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
-  [197] = {.entry = {.count = 1, .reusable = false}}, SHIFT(216),
-  [199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(319),
-  [201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(394),
-  [203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(415),
-  [205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
-  [207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(213),
-  [209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(37),
-  [211] = {.entry = {.count = 1, .reusable = false}}, SHIFT(37),
-  [213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
-  [215] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [217] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
-  [219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
-  [221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
-  [223] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
-  [225] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(316),
-  [228] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(458),
-  [231] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
-  [234] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(216),
-  [237] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(319),
-  [240] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(394),
-  [243] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(415),
-  [246] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(454),
-  [249] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(213),
-  [252] = {.entry = {.count = 1, .reusable = true}}, SHIFT(31),
-  [254] = {.entry = {.count = 1, .reusable = false}}, SHIFT(31),
-  [256] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 37),
-  [258] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
-  [260] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(37),
-  [263] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(37),
-  [266] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(193),
-  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [271] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
-  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
-  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
-  [277] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
-  [279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
-  [281] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
-  [283] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(184),
-  [286] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(41),
+  [168] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__if_name, 2, 0, 0),
+  [170] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__if_name, 2, 0, 0),
+  [172] = {.entry = {.count = 1, .reusable = true}}, SHIFT(27),
+  [174] = {.entry = {.count = 1, .reusable = false}}, SHIFT(27),
+  [176] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [178] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0),
+  [180] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [183] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(27),
+  [186] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(187),
+  [189] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [192] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(30),
+  [195] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(193),
+  [198] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39),
+  [200] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(260),
+  [203] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(472),
+  [206] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(243),
+  [209] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(243),
+  [212] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(257),
+  [215] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(425),
+  [218] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(438),
+  [221] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(386),
+  [224] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(211),
+  [227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__dev_opt, 2, 0, 38),
+  [229] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 2, 0, 13),
+  [231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(260),
+  [233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
+  [235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
+  [237] = {.entry = {.count = 1, .reusable = false}}, SHIFT(243),
+  [239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(257),
+  [241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
+  [243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
+  [245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
+  [247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
+  [249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(35),
+  [251] = {.entry = {.count = 1, .reusable = false}}, SHIFT(35),
+  [253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(193),
+  [255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(30),
+  [257] = {.entry = {.count = 1, .reusable = false}}, SHIFT(30),
+  [259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [261] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 0),
+  [263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
+  [265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(411),
+  [267] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_statement, 1, 0, 0),
+  [269] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 3, 0, 0),
+  [271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
+  [273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
+  [275] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0),
+  [277] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(161),
+  [280] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(39),
+  [283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [285] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 4, 0, 0),
+  [287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
   [289] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
   [291] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 6, 0, 0),
-  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
-  [295] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 37),
-  [297] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
-  [299] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
-  [301] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
-  [303] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
-  [305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(69),
-  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38),
-  [309] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(316),
-  [312] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(401),
-  [315] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(323),
-  [318] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(220),
-  [321] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(48),
-  [324] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(227),
-  [327] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 38), SHIFT_REPEAT(288),
-  [330] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 34),
-  [332] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
-  [334] = {.entry = {.count = 1, .reusable = true}}, SHIFT(323),
-  [336] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
-  [338] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
-  [340] = {.entry = {.count = 1, .reusable = true}}, SHIFT(227),
-  [342] = {.entry = {.count = 1, .reusable = true}}, SHIFT(288),
-  [344] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 35),
-  [346] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
-  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
-  [350] = {.entry = {.count = 1, .reusable = true}}, SHIFT(57),
-  [352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 11),
-  [354] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
-  [356] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 58),
-  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 59),
-  [360] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 32),
-  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 33),
+  [293] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0),
+  [295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
+  [297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
+  [299] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [301] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 1, 0, 12),
+  [303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
+  [305] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_rule_statement_repeat1, 2, 0, 38),
+  [307] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 60),
+  [309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
+  [311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
+  [313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(221),
+  [315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(50),
+  [317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
+  [319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
+  [321] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 10),
+  [323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(52),
+  [325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39),
+  [327] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(260),
+  [330] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(407),
+  [333] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(330),
+  [336] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(221),
+  [339] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(50),
+  [342] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(222),
+  [345] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 39), SHIFT_REPEAT(292),
+  [348] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 4, 0, 59),
+  [350] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 33),
+  [352] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 36),
+  [354] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 34),
+  [356] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
+  [358] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 3, 0, 35),
+  [360] = {.entry = {.count = 1, .reusable = true}}, SHIFT(48),
+  [362] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_route_statement, 2, 0, 11),
   [364] = {.entry = {.count = 1, .reusable = true}}, SHIFT(53),
-  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(82),
-  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
-  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
-  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(163),
-  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(154),
-  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(447),
-  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(447),
-  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(343),
-  [382] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
-  [384] = {.entry = {.count = 1, .reusable = false}}, SHIFT(61),
-  [386] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
-  [388] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
-  [390] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
-  [392] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [395] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(62),
-  [398] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
-  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
-  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
-  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(372),
-  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
-  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
-  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(500),
-  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
-  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
-  [417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
-  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
-  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
-  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(409),
-  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
-  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(285),
-  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
-  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(335),
-  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(525),
-  [435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
-  [437] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
-  [439] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(465),
-  [442] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(409),
-  [445] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(410),
-  [448] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(285),
-  [451] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(437),
-  [454] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(335),
-  [457] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(525),
-  [460] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(439),
-  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
-  [465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 5, 0, 70),
-  [467] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 57),
-  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(74),
-  [471] = {.entry = {.count = 1, .reusable = false}}, SHIFT(74),
-  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
-  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(75),
-  [477] = {.entry = {.count = 1, .reusable = false}}, SHIFT(75),
-  [479] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [482] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(75),
-  [485] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(181),
-  [488] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 16),
-  [490] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 26),
-  [492] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 12),
-  [494] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
-  [496] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(372),
-  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [502] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [505] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(500),
-  [508] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(374),
-  [511] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(375),
-  [514] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
-  [516] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
-  [518] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
-  [520] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
-  [522] = {.entry = {.count = 1, .reusable = true}}, SHIFT(524),
-  [524] = {.entry = {.count = 1, .reusable = true}}, SHIFT(528),
-  [526] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
-  [528] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
-  [530] = {.entry = {.count = 1, .reusable = true}}, SHIFT(373),
-  [532] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
-  [534] = {.entry = {.count = 1, .reusable = true}}, SHIFT(86),
-  [536] = {.entry = {.count = 1, .reusable = true}}, SHIFT(390),
-  [538] = {.entry = {.count = 1, .reusable = true}}, SHIFT(355),
-  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
-  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
-  [544] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 17),
-  [546] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
-  [548] = {.entry = {.count = 1, .reusable = true}}, SHIFT(243),
-  [550] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
-  [552] = {.entry = {.count = 1, .reusable = true}}, SHIFT(431),
-  [554] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
-  [556] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
-  [558] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
-  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(331),
-  [563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
-  [565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
-  [567] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 1, 0, 0),
-  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
-  [571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
-  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
-  [575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
-  [577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
-  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
-  [581] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47),
-  [583] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(371),
-  [586] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(232),
-  [589] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(378),
-  [592] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(264),
-  [595] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(380),
-  [598] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(334),
-  [601] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 47), SHIFT_REPEAT(101),
-  [604] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47),
-  [606] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(418),
-  [609] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(243),
-  [612] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(269),
-  [615] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 47), SHIFT_REPEAT(431),
-  [618] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
-  [620] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
-  [622] = {.entry = {.count = 1, .reusable = true}}, SHIFT(349),
-  [624] = {.entry = {.count = 1, .reusable = true}}, SHIFT(350),
-  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
-  [628] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 22),
-  [630] = {.entry = {.count = 1, .reusable = true}}, SHIFT(503),
-  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [634] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
-  [636] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
-  [638] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24),
-  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(324),
-  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(402),
-  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(476),
-  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(228),
-  [652] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 24), SHIFT_REPEAT(325),
-  [655] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
-  [657] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(408),
-  [660] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(349),
-  [663] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(350),
-  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
-  [669] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
-  [672] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(500),
-  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 2, 0, 7),
-  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
-  [679] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [681] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
-  [683] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 29),
-  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(371),
-  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
-  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
-  [691] = {.entry = {.count = 1, .reusable = true}}, SHIFT(264),
-  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
-  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
-  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(120),
-  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 53),
-  [701] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
-  [703] = {.entry = {.count = 1, .reusable = true}}, SHIFT(464),
-  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [707] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
-  [709] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
-  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
-  [713] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
-  [715] = {.entry = {.count = 1, .reusable = true}}, SHIFT(159),
-  [717] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
-  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
-  [721] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
-  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 52),
-  [725] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
-  [727] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 37),
-  [729] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
-  [731] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 7, 0, 22),
-  [733] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
-  [735] = {.entry = {.count = 1, .reusable = false}}, SHIFT(514),
-  [737] = {.entry = {.count = 1, .reusable = true}}, SHIFT(17),
-  [739] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
-  [741] = {.entry = {.count = 1, .reusable = false}}, SHIFT(140),
-  [743] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
-  [745] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
-  [748] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(138),
-  [751] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(189),
-  [754] = {.entry = {.count = 1, .reusable = true}}, SHIFT(146),
-  [756] = {.entry = {.count = 1, .reusable = true}}, SHIFT(165),
-  [758] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
-  [760] = {.entry = {.count = 1, .reusable = false}}, SHIFT(138),
-  [762] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
-  [764] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(172),
-  [767] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(514),
-  [770] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(17),
-  [773] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(139),
-  [776] = {.entry = {.count = 1, .reusable = true}}, SHIFT(202),
-  [778] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
-  [780] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
-  [782] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(146),
-  [785] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [788] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 16),
-  [790] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(148),
-  [795] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(165),
-  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [800] = {.entry = {.count = 1, .reusable = true}}, SHIFT(148),
-  [802] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
-  [804] = {.entry = {.count = 1, .reusable = true}}, SHIFT(51),
-  [806] = {.entry = {.count = 1, .reusable = true}}, SHIFT(211),
-  [808] = {.entry = {.count = 1, .reusable = true}}, SHIFT(82),
-  [810] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
-  [812] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
-  [814] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
-  [816] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
-  [818] = {.entry = {.count = 1, .reusable = true}}, SHIFT(321),
-  [820] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
-  [822] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
-  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
-  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(126),
-  [830] = {.entry = {.count = 1, .reusable = true}}, SHIFT(108),
-  [832] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20),
-  [834] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(321),
-  [837] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(399),
-  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 40),
-  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(158),
-  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(116),
-  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
-  [848] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 28),
-  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(438),
-  [852] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
-  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
-  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
-  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(161),
-  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(261),
-  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
-  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
-  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(289),
-  [868] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
-  [870] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
-  [872] = {.entry = {.count = 1, .reusable = true}}, SHIFT(292),
-  [874] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
-  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
-  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
-  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
-  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
-  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
-  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
-  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
-  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
-  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
-  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
-  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
-  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
-  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(252),
+  [366] = {.entry = {.count = 1, .reusable = false}}, SHIFT(102),
+  [368] = {.entry = {.count = 1, .reusable = true}}, SHIFT(166),
+  [370] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
+  [372] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
+  [374] = {.entry = {.count = 1, .reusable = false}}, SHIFT(155),
+  [376] = {.entry = {.count = 1, .reusable = true}}, SHIFT(454),
+  [378] = {.entry = {.count = 1, .reusable = false}}, SHIFT(454),
+  [380] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
+  [382] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [385] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(60),
+  [388] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(195),
+  [391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(62),
+  [393] = {.entry = {.count = 1, .reusable = false}}, SHIFT(62),
+  [395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(195),
+  [397] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
+  [399] = {.entry = {.count = 1, .reusable = false}}, SHIFT(60),
+  [401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netem_statement, 2, 0, 0),
+  [403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
+  [405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(417),
+  [407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(418),
+  [409] = {.entry = {.count = 1, .reusable = true}}, SHIFT(316),
+  [411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(445),
+  [413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(341),
+  [415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(514),
+  [417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(448),
+  [419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 6),
+  [421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(4),
+  [423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(379),
+  [425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
+  [427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(362),
+  [429] = {.entry = {.count = 1, .reusable = true}}, SHIFT(492),
+  [431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(380),
+  [433] = {.entry = {.count = 1, .reusable = true}}, SHIFT(382),
+  [435] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(416),
+  [438] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(417),
+  [441] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(418),
+  [444] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(316),
+  [447] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(445),
+  [450] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(341),
+  [453] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(514),
+  [456] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 0), SHIFT_REPEAT(448),
+  [459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__tc_framing, 2, 0, 0),
+  [461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 2, 0, 6),
+  [463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 2, 0, 7),
+  [465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(331),
+  [467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(408),
+  [469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(483),
+  [471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
+  [473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
+  [475] = {.entry = {.count = 1, .reusable = true}}, SHIFT(333),
+  [477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(410),
+  [479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(347),
+  [481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 2, 0, 27),
+  [483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 16),
+  [485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 1, 0, 12),
+  [487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 1, 0, 0),
+  [489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(334),
+  [491] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0),
+  [493] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(379),
+  [496] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [499] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [502] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(492),
+  [505] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(380),
+  [508] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_class_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(382),
+  [511] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 0),
+  [513] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_route_statement_repeat1, 2, 0, 58),
+  [515] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__u32_raw_key, 3, 0, 0),
+  [517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(363),
+  [519] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_netem_statement_repeat2, 5, 0, 71),
+  [521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
+  [523] = {.entry = {.count = 1, .reusable = false}}, SHIFT(84),
+  [525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
+  [527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
+  [529] = {.entry = {.count = 1, .reusable = false}}, SHIFT(85),
+  [531] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(85),
+  [534] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(85),
+  [537] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(182),
+  [540] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 22),
+  [542] = {.entry = {.count = 1, .reusable = true}}, SHIFT(511),
+  [544] = {.entry = {.count = 1, .reusable = true}}, SHIFT(471),
+  [546] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25),
+  [548] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(331),
+  [551] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(408),
+  [554] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(483),
+  [557] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(249),
+  [560] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(332),
+  [563] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(333),
+  [566] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 25), SHIFT_REPEAT(410),
+  [569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(487),
+  [571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(489),
+  [573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(490),
+  [575] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 23),
+  [577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(473),
+  [579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(133),
+  [581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(400),
+  [583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(327),
+  [585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(542),
+  [587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(543),
+  [589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
+  [591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
+  [593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
+  [595] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__u32_raw_key, 5, 0, 0),
+  [597] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 7, 0, 22),
+  [599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(95),
+  [601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
+  [603] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_variable, 1, 0, 0),
+  [605] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_variable, 1, 0, 0),
+  [607] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_filter_statement_repeat1, 2, 0, 0),
+  [609] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 17),
+  [611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
+  [613] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
+  [615] = {.entry = {.count = 1, .reusable = true}}, SHIFT(274),
+  [617] = {.entry = {.count = 1, .reusable = true}}, SHIFT(439),
+  [619] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 2, 0, 1),
+  [621] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0),
+  [623] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat1, 2, 0, 0), SHIFT_REPEAT(338),
+  [626] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 0),
+  [628] = {.entry = {.count = 1, .reusable = true}}, SHIFT(338),
+  [630] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 3, 0, 0),
+  [632] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0),
+  [634] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(354),
+  [637] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(356),
+  [640] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(357),
+  [643] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(360),
+  [646] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(362),
+  [649] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_shape_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(492),
+  [652] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48),
+  [654] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(378),
+  [657] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(228),
+  [660] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(384),
+  [663] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(269),
+  [666] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(387),
+  [669] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(342),
+  [672] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 48), SHIFT_REPEAT(113),
+  [675] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 2, 0, 54),
+  [677] = {.entry = {.count = 1, .reusable = true}}, SHIFT(378),
+  [679] = {.entry = {.count = 1, .reusable = true}}, SHIFT(228),
+  [681] = {.entry = {.count = 1, .reusable = true}}, SHIFT(384),
+  [683] = {.entry = {.count = 1, .reusable = true}}, SHIFT(269),
+  [685] = {.entry = {.count = 1, .reusable = true}}, SHIFT(387),
+  [687] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
+  [689] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
+  [691] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 2, 0, 0),
+  [693] = {.entry = {.count = 1, .reusable = true}}, SHIFT(354),
+  [695] = {.entry = {.count = 1, .reusable = true}}, SHIFT(356),
+  [697] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
+  [699] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ct_state, 1, 0, 0),
+  [701] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [703] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_parenthesized_expression, 3, 0, 0),
+  [705] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [707] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_binary_expression, 3, 0, 0),
+  [709] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_rule, 1, 0, 30),
+  [711] = {.entry = {.count = 1, .reusable = true}}, SHIFT(114),
+  [713] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [715] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym_unary_expression, 2, 0, 0),
+  [717] = {.entry = {.count = 1, .reusable = true}}, SHIFT(198),
+  [719] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 3, 0, 0),
+  [721] = {.entry = {.count = 1, .reusable = true}}, SHIFT(370),
+  [723] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48),
+  [725] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(427),
+  [728] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(250),
+  [731] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(274),
+  [734] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 48), SHIFT_REPEAT(439),
+  [737] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_shape_statement, 4, 0, 0),
+  [739] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 53),
+  [741] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 1, 0, 0),
+  [743] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 3, 0, 0),
+  [745] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 4, 0, 0),
+  [747] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_firewall_rule_repeat2, 2, 0, 38),
+  [749] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_action, 2, 0, 0),
+  [751] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
+  [753] = {.entry = {.count = 1, .reusable = false}}, SHIFT(142),
+  [755] = {.entry = {.count = 1, .reusable = true}}, SHIFT(189),
+  [757] = {.entry = {.count = 1, .reusable = true}}, SHIFT(147),
+  [759] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
+  [761] = {.entry = {.count = 1, .reusable = true}}, SHIFT(139),
+  [763] = {.entry = {.count = 1, .reusable = false}}, SHIFT(139),
+  [765] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [768] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(142),
+  [771] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(189),
+  [774] = {.entry = {.count = 1, .reusable = true}}, SHIFT(140),
+  [776] = {.entry = {.count = 2, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0), SHIFT(140),
+  [779] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
+  [781] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0),
+  [783] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(173),
+  [786] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(529),
+  [789] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(15),
+  [792] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(147),
+  [795] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [798] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_addr_statement, 2, 0, 0),
+  [800] = {.entry = {.count = 1, .reusable = false}}, SHIFT(529),
+  [802] = {.entry = {.count = 1, .reusable = true}}, SHIFT(15),
+  [804] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__port_opt, 2, 0, 0),
+  [806] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [808] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(150),
+  [811] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(171),
+  [814] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [816] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
+  [818] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 1, 0, 16),
+  [820] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_vxlan_statement_repeat1, 2, 0, 0),
+  [822] = {.entry = {.count = 1, .reusable = true}}, SHIFT(49),
+  [824] = {.entry = {.count = 1, .reusable = true}}, SHIFT(210),
+  [826] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__expression, 1, 0, 0),
+  [828] = {.entry = {.count = 1, .reusable = true}}, SHIFT(468),
+  [830] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [832] = {.entry = {.count = 1, .reusable = true}}, SHIFT(151),
+  [834] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 5),
+  [836] = {.entry = {.count = 1, .reusable = true}}, SHIFT(326),
+  [838] = {.entry = {.count = 1, .reusable = true}}, SHIFT(405),
+  [840] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 1, 0, 0),
+  [842] = {.entry = {.count = 1, .reusable = true}}, SHIFT(102),
+  [844] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
+  [846] = {.entry = {.count = 1, .reusable = true}}, SHIFT(304),
+  [848] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_table_statement, 4, 0, 41),
+  [850] = {.entry = {.count = 1, .reusable = true}}, SHIFT(199),
+  [852] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__let_value, 1, 0, 0),
+  [854] = {.entry = {.count = 1, .reusable = true}}, SHIFT(162),
+  [856] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 29),
+  [858] = {.entry = {.count = 1, .reusable = true}}, SHIFT(446),
+  [860] = {.entry = {.count = 1, .reusable = true}}, SHIFT(477),
+  [862] = {.entry = {.count = 1, .reusable = true}}, SHIFT(121),
+  [864] = {.entry = {.count = 1, .reusable = true}}, SHIFT(317),
+  [866] = {.entry = {.count = 1, .reusable = true}}, SHIFT(280),
+  [868] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20),
+  [870] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(326),
+  [873] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 20), SHIFT_REPEAT(405),
+  [876] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
+  [878] = {.entry = {.count = 1, .reusable = true}}, SHIFT(291),
+  [880] = {.entry = {.count = 1, .reusable = true}}, SHIFT(293),
+  [882] = {.entry = {.count = 1, .reusable = true}}, SHIFT(294),
+  [884] = {.entry = {.count = 1, .reusable = true}}, SHIFT(295),
+  [886] = {.entry = {.count = 1, .reusable = true}}, SHIFT(297),
+  [888] = {.entry = {.count = 1, .reusable = true}}, SHIFT(298),
+  [890] = {.entry = {.count = 1, .reusable = true}}, SHIFT(299),
+  [892] = {.entry = {.count = 1, .reusable = true}}, SHIFT(300),
+  [894] = {.entry = {.count = 1, .reusable = true}}, SHIFT(301),
+  [896] = {.entry = {.count = 1, .reusable = true}}, SHIFT(302),
+  [898] = {.entry = {.count = 1, .reusable = true}}, SHIFT(303),
+  [900] = {.entry = {.count = 1, .reusable = true}}, SHIFT(305),
   [902] = {.entry = {.count = 1, .reusable = true}}, SHIFT(306),
   [904] = {.entry = {.count = 1, .reusable = true}}, SHIFT(307),
   [906] = {.entry = {.count = 1, .reusable = true}}, SHIFT(308),
-  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
-  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
-  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
-  [914] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 41),
-  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(419),
-  [918] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 31),
-  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(492),
-  [922] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
-  [924] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 41),
-  [926] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [928] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
-  [931] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
-  [933] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
-  [935] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 55),
-  [937] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56),
-  [939] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(492),
-  [942] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 56), SHIFT_REPEAT(468),
-  [945] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
-  [947] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 9),
-  [949] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [951] = {.entry = {.count = 1, .reusable = true}}, SHIFT(249),
-  [953] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
-  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [908] = {.entry = {.count = 1, .reusable = true}}, SHIFT(256),
+  [910] = {.entry = {.count = 1, .reusable = true}}, SHIFT(309),
+  [912] = {.entry = {.count = 1, .reusable = true}}, SHIFT(310),
+  [914] = {.entry = {.count = 1, .reusable = true}}, SHIFT(311),
+  [916] = {.entry = {.count = 1, .reusable = true}}, SHIFT(312),
+  [918] = {.entry = {.count = 1, .reusable = true}}, SHIFT(313),
+  [920] = {.entry = {.count = 1, .reusable = true}}, SHIFT(314),
+  [922] = {.entry = {.count = 1, .reusable = true}}, SHIFT(315),
+  [924] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
+  [926] = {.entry = {.count = 1, .reusable = true}}, SHIFT(119),
+  [928] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
+  [930] = {.entry = {.count = 1, .reusable = true}}, SHIFT(296),
+  [932] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 5, 0, 42),
+  [934] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
+  [936] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 9),
+  [938] = {.entry = {.count = 1, .reusable = true}}, SHIFT(498),
+  [940] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [942] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
+  [944] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 1, 0, 0),
+  [946] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [948] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 1, 0, 0), REDUCE(aux_sym__if_name_repeat1, 1, 0, 0),
+  [951] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 18),
+  [953] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
+  [955] = {.entry = {.count = 1, .reusable = true}}, SHIFT(134),
   [957] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0),
-  [959] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(419),
-  [962] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(431),
-  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(45),
-  [967] = {.entry = {.count = 1, .reusable = false}}, SHIFT(45),
-  [969] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_htb_statement_repeat1, 2, 0, 0),
-  [971] = {.entry = {.count = 1, .reusable = true}}, SHIFT(142),
-  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
-  [975] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
-  [978] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
-  [980] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(218),
-  [983] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(175),
-  [986] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
-  [989] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(219),
-  [992] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(177),
-  [995] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
-  [997] = {.entry = {.count = 1, .reusable = true}}, SHIFT(223),
-  [999] = {.entry = {.count = 1, .reusable = false}}, SHIFT(223),
-  [1001] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
-  [1003] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
-  [1005] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
-  [1007] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
-  [1010] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(224),
-  [1013] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(179),
-  [1016] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 51),
-  [1018] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 28),
-  [1020] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
-  [1022] = {.entry = {.count = 1, .reusable = false}}, SHIFT(536),
-  [1024] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
-  [1026] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [1028] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
-  [1030] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
-  [1032] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
-  [1034] = {.entry = {.count = 1, .reusable = false}}, SHIFT(171),
-  [1036] = {.entry = {.count = 1, .reusable = true}}, SHIFT(171),
-  [1038] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
-  [1040] = {.entry = {.count = 1, .reusable = false}}, SHIFT(245),
-  [1042] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
-  [1044] = {.entry = {.count = 1, .reusable = true}}, SHIFT(237),
-  [1046] = {.entry = {.count = 1, .reusable = false}}, SHIFT(237),
-  [1048] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
-  [1050] = {.entry = {.count = 1, .reusable = true}}, SHIFT(238),
-  [1052] = {.entry = {.count = 1, .reusable = false}}, SHIFT(238),
-  [1054] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
-  [1057] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(238),
-  [1060] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(191),
-  [1063] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 69),
-  [1065] = {.entry = {.count = 1, .reusable = true}}, SHIFT(488),
-  [1067] = {.entry = {.count = 1, .reusable = false}}, SHIFT(20),
-  [1069] = {.entry = {.count = 1, .reusable = false}}, SHIFT(24),
-  [1071] = {.entry = {.count = 1, .reusable = false}}, SHIFT(491),
-  [1073] = {.entry = {.count = 1, .reusable = true}}, SHIFT(250),
-  [1075] = {.entry = {.count = 1, .reusable = false}}, SHIFT(250),
-  [1077] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
-  [1079] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
-  [1081] = {.entry = {.count = 1, .reusable = false}}, SHIFT(218),
-  [1083] = {.entry = {.count = 1, .reusable = true}}, SHIFT(3),
-  [1085] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 51),
-  [1087] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
-  [1089] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(438),
-  [1092] = {.entry = {.count = 1, .reusable = true}}, SHIFT(219),
-  [1094] = {.entry = {.count = 1, .reusable = false}}, SHIFT(219),
-  [1096] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 45),
-  [1098] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
-  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(406),
-  [1102] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
-  [1104] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
-  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
-  [1108] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
-  [1110] = {.entry = {.count = 1, .reusable = true}}, SHIFT(222),
-  [1112] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
-  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(73),
-  [1116] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
-  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(197),
-  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(84),
-  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(60),
-  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
-  [1126] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
-  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(137),
-  [1130] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
-  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(236),
-  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
-  [1136] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(93),
-  [1139] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
-  [1141] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
-  [1143] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
-  [1145] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
-  [1147] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 66),
-  [1149] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 68),
-  [1151] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
-  [1153] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 73),
-  [1155] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
-  [1157] = {.entry = {.count = 1, .reusable = true}}, SHIFT(81),
-  [1159] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 30),
-  [1161] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
-  [1163] = {.entry = {.count = 1, .reusable = true}}, SHIFT(342),
-  [1165] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
-  [1167] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
-  [1169] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
-  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
-  [1173] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
-  [1175] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
-  [1177] = {.entry = {.count = 1, .reusable = true}}, SHIFT(392),
-  [1179] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
-  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
-  [1183] = {.entry = {.count = 1, .reusable = true}}, SHIFT(397),
-  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
-  [1187] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
-  [1189] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
-  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(471),
-  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(472),
-  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
-  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
-  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
-  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
-  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
-  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(169),
-  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(407),
-  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(55),
-  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
-  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(87),
-  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(88),
-  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(286),
-  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(122),
-  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(235),
-  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
-  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(152),
-  [1227] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
-  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(450),
-  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
-  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
-  [1235] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 42),
-  [1237] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 44),
-  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
-  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
-  [1243] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
-  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(330),
-  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
-  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(24),
-  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(357),
-  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(358),
-  [1255] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
-  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(360),
-  [1259] = {.entry = {.count = 1, .reusable = true}}, SHIFT(361),
-  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(72),
-  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
-  [1265] = {.entry = {.count = 1, .reusable = false}}, SHIFT(494),
-  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(85),
-  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(487),
-  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(499),
-  [1273] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 67),
-  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(429),
-  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
-  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(332),
-  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
-  [1283] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
-  [1285] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(332),
-  [1288] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(183),
-  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 50),
-  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(322),
-  [1295] = {.entry = {.count = 1, .reusable = true}}, SHIFT(513),
-  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(46),
-  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(389),
-  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(109),
-  [1303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 23),
-  [1305] = {.entry = {.count = 1, .reusable = true}}, SHIFT(329),
-  [1307] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
-  [1309] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
-  [1311] = {.entry = {.count = 1, .reusable = true}}, SHIFT(473),
-  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(474),
-  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(475),
-  [1317] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 43),
-  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
-  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
-  [1323] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
-  [1325] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 65),
-  [1327] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
-  [1329] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
-  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
-  [1333] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
-  [1335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 50),
-  [1337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
-  [1339] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
-  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
-  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 71),
-  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 72),
-  [1347] = {.entry = {.count = 1, .reusable = true}}, SHIFT(173),
-  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
-  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 19),
-  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(130),
-  [1355] = {.entry = {.count = 1, .reusable = false}}, SHIFT(130),
-  [1357] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
-  [1359] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
-  [1361] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 21),
-  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 74),
-  [1365] = {.entry = {.count = 1, .reusable = true}}, SHIFT(113),
-  [1367] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 46),
-  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
-  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(515),
-  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 25),
-  [1375] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 49),
-  [1377] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 54),
-  [1379] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
-  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
-  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
-  [1385] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 27),
-  [1387] = {.entry = {.count = 1, .reusable = true}}, SHIFT(105),
-  [1389] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
-  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
-  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
-  [1395] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
-  [1397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
-  [1399] = {.entry = {.count = 1, .reusable = true}}, SHIFT(132),
-  [1401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
-  [1403] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
-  [1405] = {.entry = {.count = 1, .reusable = true}}, SHIFT(39),
-  [1407] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 60),
-  [1409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 15),
-  [1411] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 15),
-  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(318),
-  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(534),
-  [1417] = {.entry = {.count = 1, .reusable = true}}, SHIFT(352),
-  [1419] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 61),
-  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(150),
-  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(276),
-  [1425] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 62),
-  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
-  [1429] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 63),
-  [1431] = {.entry = {.count = 1, .reusable = true}}, SHIFT(277),
-  [1433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 64),
-  [1435] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
-  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
-  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(533),
-  [1441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 23),
-  [1443] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
-  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
-  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
-  [1449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 39),
-  [1451] = {.entry = {.count = 1, .reusable = true}}, SHIFT(270),
-  [1453] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
-  [1455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
-  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(385),
-  [1459] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
-  [1461] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
-  [1463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
-  [1465] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 40),
-  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(320),
-  [1469] = {.entry = {.count = 1, .reusable = true}}, SHIFT(182),
-  [1471] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 15),
-  [1473] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 14),
-  [1475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 15),
-  [1477] = {.entry = {.count = 1, .reusable = true}}, SHIFT(32),
-  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
-  [1481] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
-  [1483] = {.entry = {.count = 1, .reusable = true}}, SHIFT(206),
-  [1485] = {.entry = {.count = 1, .reusable = false}}, SHIFT(411),
-  [1487] = {.entry = {.count = 1, .reusable = true}}, SHIFT(496),
-  [1489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
-  [1491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(386),
-  [1493] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
-  [1495] = {.entry = {.count = 1, .reusable = true}}, SHIFT(484),
-  [1497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(279),
-  [1499] = {.entry = {.count = 1, .reusable = true}}, SHIFT(266),
-  [1501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
-  [1503] = {.entry = {.count = 1, .reusable = true}}, SHIFT(493),
-  [1505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
-  [1507] = {.entry = {.count = 1, .reusable = false}}, SHIFT(208),
-  [1509] = {.entry = {.count = 1, .reusable = false}}, SHIFT(507),
-  [1511] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
-  [1513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
-  [1515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
-  [1517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(428),
-  [1519] = {.entry = {.count = 1, .reusable = true}}, SHIFT(268),
-  [1521] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
-  [1523] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
-  [1525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(205),
-  [1527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(381),
-  [1529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
-  [1531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
-  [1533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
-  [1535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
-  [1537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(421),
-  [1539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(451),
-  [1541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(416),
-  [1543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
-  [1545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(267),
-  [1547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
-  [1549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
-  [1551] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
-  [1553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(426),
-  [1555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(348),
-  [1557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
-  [1559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(229),
-  [1561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
-  [1563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(455),
-  [1565] = {.entry = {.count = 1, .reusable = true}}, SHIFT(456),
-  [1567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(203),
-  [1569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(167),
-  [1571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(425),
-  [1573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(215),
-  [1575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
-  [1577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(369),
-  [1579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(427),
-  [1581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
-  [1583] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
-  [1585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [959] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(426),
+  [962] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_expect_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(439),
+  [965] = {.entry = {.count = 1, .reusable = true}}, SHIFT(54),
+  [967] = {.entry = {.count = 1, .reusable = true}}, SHIFT(47),
+  [969] = {.entry = {.count = 1, .reusable = false}}, SHIFT(47),
+  [971] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 2, 0, 0),
+  [973] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym__section_opt, 2, 0, 56),
+  [975] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57),
+  [977] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57), SHIFT_REPEAT(498),
+  [980] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 57), SHIFT_REPEAT(477),
+  [983] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_string, 3, 0, 0),
+  [985] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_expect_statement, 4, 0, 42),
+  [987] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 3, 0, 32),
+  [989] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0),
+  [991] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__statements_repeat2, 2, 0, 0), SHIFT_REPEAT(8),
+  [994] = {.entry = {.count = 1, .reusable = true}}, SHIFT(224),
+  [996] = {.entry = {.count = 1, .reusable = false}}, SHIFT(224),
+  [998] = {.entry = {.count = 1, .reusable = true}}, SHIFT(191),
+  [1000] = {.entry = {.count = 1, .reusable = true}}, SHIFT(76),
+  [1002] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [1004] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym_addr_statement_repeat1, 3, 0, 0),
+  [1006] = {.entry = {.count = 1, .reusable = true}}, SHIFT(230),
+  [1008] = {.entry = {.count = 1, .reusable = false}}, SHIFT(230),
+  [1010] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 4, 0, 46),
+  [1012] = {.entry = {.count = 1, .reusable = true}}, SHIFT(430),
+  [1014] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 6, 0, 70),
+  [1016] = {.entry = {.count = 1, .reusable = true}}, SHIFT(507),
+  [1018] = {.entry = {.count = 1, .reusable = true}}, SHIFT(5),
+  [1020] = {.entry = {.count = 1, .reusable = false}}, SHIFT(168),
+  [1022] = {.entry = {.count = 1, .reusable = true}}, SHIFT(168),
+  [1024] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1027] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(230),
+  [1030] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(191),
+  [1033] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 1, 0, 0),
+  [1035] = {.entry = {.count = 1, .reusable = false}}, SHIFT(236),
+  [1037] = {.entry = {.count = 1, .reusable = true}}, SHIFT(176),
+  [1039] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_namespace_name, 1, 0, 0),
+  [1041] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0),
+  [1043] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_bpf_statement_repeat1, 2, 0, 0), SHIFT_REPEAT(446),
+  [1046] = {.entry = {.count = 1, .reusable = false}}, REDUCE(sym__ns_name, 2, 0, 0),
+  [1048] = {.entry = {.count = 1, .reusable = false}}, SHIFT(241),
+  [1050] = {.entry = {.count = 1, .reusable = false}}, SHIFT(21),
+  [1052] = {.entry = {.count = 1, .reusable = false}}, SHIFT(23),
+  [1054] = {.entry = {.count = 1, .reusable = false}}, SHIFT(506),
+  [1056] = {.entry = {.count = 1, .reusable = true}}, SHIFT(242),
+  [1058] = {.entry = {.count = 1, .reusable = false}}, SHIFT(242),
+  [1060] = {.entry = {.count = 1, .reusable = true}}, SHIFT(178),
+  [1062] = {.entry = {.count = 1, .reusable = true}}, SHIFT(145),
+  [1064] = {.entry = {.count = 1, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0),
+  [1066] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(241),
+  [1069] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__ns_name_repeat1, 2, 0, 0), SHIFT_REPEAT(176),
+  [1072] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(242),
+  [1075] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(242),
+  [1078] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(178),
+  [1081] = {.entry = {.count = 1, .reusable = true}}, SHIFT(245),
+  [1083] = {.entry = {.count = 1, .reusable = false}}, SHIFT(245),
+  [1085] = {.entry = {.count = 1, .reusable = true}}, SHIFT(180),
+  [1087] = {.entry = {.count = 1, .reusable = true}}, SHIFT(246),
+  [1089] = {.entry = {.count = 1, .reusable = false}}, SHIFT(246),
+  [1091] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(246),
+  [1094] = {.entry = {.count = 2, .reusable = false}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(246),
+  [1097] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym__if_name_repeat1, 2, 0, 0), SHIFT_REPEAT(180),
+  [1100] = {.entry = {.count = 1, .reusable = true}}, SHIFT(6),
+  [1102] = {.entry = {.count = 1, .reusable = false}}, SHIFT(544),
+  [1104] = {.entry = {.count = 1, .reusable = true}}, SHIFT(90),
+  [1106] = {.entry = {.count = 1, .reusable = true}}, SHIFT(7),
+  [1108] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 52),
+  [1110] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 4, 0, 29),
+  [1112] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 5, 0, 52),
+  [1114] = {.entry = {.count = 1, .reusable = true}}, SHIFT(239),
+  [1116] = {.entry = {.count = 1, .reusable = false}}, SHIFT(239),
+  [1118] = {.entry = {.count = 1, .reusable = true}}, SHIFT(172),
+  [1120] = {.entry = {.count = 1, .reusable = true}}, SHIFT(25),
+  [1122] = {.entry = {.count = 1, .reusable = true}}, SHIFT(186),
+  [1124] = {.entry = {.count = 1, .reusable = true}}, SHIFT(144),
+  [1126] = {.entry = {.count = 1, .reusable = true}}, SHIFT(21),
+  [1128] = {.entry = {.count = 1, .reusable = true}}, SHIFT(22),
+  [1130] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 2, 0, 1),
+  [1132] = {.entry = {.count = 1, .reusable = true}}, SHIFT(255),
+  [1134] = {.entry = {.count = 1, .reusable = true}}, SHIFT(200),
+  [1136] = {.entry = {.count = 1, .reusable = true}}, SHIFT(244),
+  [1138] = {.entry = {.count = 1, .reusable = true}}, SHIFT(179),
+  [1140] = {.entry = {.count = 1, .reusable = true}}, SHIFT(83),
+  [1142] = {.entry = {.count = 1, .reusable = true}}, SHIFT(181),
+  [1144] = {.entry = {.count = 1, .reusable = true}}, SHIFT(177),
+  [1146] = {.entry = {.count = 1, .reusable = true}}, SHIFT(97),
+  [1148] = {.entry = {.count = 1, .reusable = true}}, SHIFT(61),
+  [1150] = {.entry = {.count = 1, .reusable = true}}, SHIFT(196),
+  [1152] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 2, 0, 0),
+  [1154] = {.entry = {.count = 1, .reusable = true}}, SHIFT(141),
+  [1156] = {.entry = {.count = 1, .reusable = true}}, SHIFT(188),
+  [1158] = {.entry = {.count = 1, .reusable = true}}, SHIFT(220),
+  [1160] = {.entry = {.count = 1, .reusable = true}}, SHIFT(190),
+  [1162] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0), SHIFT_REPEAT(110),
+  [1165] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_rule_block_repeat1, 2, 0, 0),
+  [1167] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 2, 0, 1),
+  [1169] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 2, 0, 1),
+  [1171] = {.entry = {.count = 1, .reusable = true}}, SHIFT(98),
+  [1173] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_range, 3, 0, 67),
+  [1175] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 6, 0, 69),
+  [1177] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 2, 0, 1),
+  [1179] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 8, 0, 74),
+  [1181] = {.entry = {.count = 1, .reusable = true}}, SHIFT(157),
+  [1183] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 4, 0, 45),
+  [1185] = {.entry = {.count = 1, .reusable = true}}, SHIFT(96),
+  [1187] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_xdp_statement_repeat1, 1, 0, 31),
+  [1189] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 2, 0, 0),
+  [1191] = {.entry = {.count = 1, .reusable = true}}, SHIFT(2),
+  [1193] = {.entry = {.count = 1, .reusable = true}}, SHIFT(34),
+  [1195] = {.entry = {.count = 1, .reusable = true}}, SHIFT(194),
+  [1197] = {.entry = {.count = 1, .reusable = true}}, SHIFT(9),
+  [1199] = {.entry = {.count = 1, .reusable = true}}, SHIFT(396),
+  [1201] = {.entry = {.count = 1, .reusable = true}}, SHIFT(398),
+  [1203] = {.entry = {.count = 1, .reusable = true}}, SHIFT(401),
+  [1205] = {.entry = {.count = 1, .reusable = true}}, SHIFT(402),
+  [1207] = {.entry = {.count = 1, .reusable = true}}, SHIFT(403),
+  [1209] = {.entry = {.count = 1, .reusable = true}}, SHIFT(404),
+  [1211] = {.entry = {.count = 1, .reusable = true}}, SHIFT(123),
+  [1213] = {.entry = {.count = 1, .reusable = true}}, SHIFT(124),
+  [1215] = {.entry = {.count = 1, .reusable = true}}, SHIFT(478),
+  [1217] = {.entry = {.count = 1, .reusable = true}}, SHIFT(479),
+  [1219] = {.entry = {.count = 1, .reusable = true}}, SHIFT(20),
+  [1221] = {.entry = {.count = 1, .reusable = true}}, SHIFT(68),
+  [1223] = {.entry = {.count = 1, .reusable = true}}, SHIFT(28),
+  [1225] = {.entry = {.count = 1, .reusable = true}}, SHIFT(29),
+  [1227] = {.entry = {.count = 1, .reusable = true}}, SHIFT(170),
+  [1229] = {.entry = {.count = 1, .reusable = true}}, SHIFT(412),
+  [1231] = {.entry = {.count = 1, .reusable = true}}, SHIFT(413),
+  [1233] = {.entry = {.count = 1, .reusable = true}}, SHIFT(212),
+  [1235] = {.entry = {.count = 1, .reusable = true}}, SHIFT(58),
+  [1237] = {.entry = {.count = 1, .reusable = true}}, SHIFT(56),
+  [1239] = {.entry = {.count = 1, .reusable = true}}, SHIFT(93),
+  [1241] = {.entry = {.count = 1, .reusable = true}}, SHIFT(104),
+  [1243] = {.entry = {.count = 1, .reusable = true}}, SHIFT(324),
+  [1245] = {.entry = {.count = 1, .reusable = true}}, SHIFT(89),
+  [1247] = {.entry = {.count = 1, .reusable = true}}, SHIFT(118),
+  [1249] = {.entry = {.count = 1, .reusable = true}}, SHIFT(156),
+  [1251] = {.entry = {.count = 1, .reusable = true}}, SHIFT(232),
+  [1253] = {.entry = {.count = 1, .reusable = true}}, SHIFT(175),
+  [1255] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 1, 0, 0),
+  [1257] = {.entry = {.count = 1, .reusable = true}}, SHIFT(465),
+  [1259] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 4, 0, 43),
+  [1261] = {.entry = {.count = 1, .reusable = true}}, SHIFT(23),
+  [1263] = {.entry = {.count = 1, .reusable = true}}, SHIFT(38),
+  [1265] = {.entry = {.count = 1, .reusable = true}}, SHIFT(437),
+  [1267] = {.entry = {.count = 1, .reusable = true}}, SHIFT(364),
+  [1269] = {.entry = {.count = 1, .reusable = true}}, SHIFT(365),
+  [1271] = {.entry = {.count = 1, .reusable = true}}, SHIFT(366),
+  [1273] = {.entry = {.count = 1, .reusable = true}}, SHIFT(367),
+  [1275] = {.entry = {.count = 1, .reusable = true}}, SHIFT(368),
+  [1277] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 3, 1, 68),
+  [1279] = {.entry = {.count = 1, .reusable = true}}, SHIFT(77),
+  [1281] = {.entry = {.count = 1, .reusable = true}}, SHIFT(80),
+  [1283] = {.entry = {.count = 1, .reusable = false}}, SHIFT(501),
+  [1285] = {.entry = {.count = 1, .reusable = true}}, SHIFT(101),
+  [1287] = {.entry = {.count = 1, .reusable = true}}, SHIFT(494),
+  [1289] = {.entry = {.count = 1, .reusable = true}}, SHIFT(491),
+  [1291] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 4, 0, 51),
+  [1293] = {.entry = {.count = 1, .reusable = true}}, SHIFT(328),
+  [1295] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 2, 0, 0),
+  [1297] = {.entry = {.count = 1, .reusable = true}}, SHIFT(339),
+  [1299] = {.entry = {.count = 1, .reusable = true}}, SHIFT(184),
+  [1301] = {.entry = {.count = 1, .reusable = true}}, SHIFT(117),
+  [1303] = {.entry = {.count = 1, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0),
+  [1305] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(339),
+  [1308] = {.entry = {.count = 2, .reusable = true}}, REDUCE(aux_sym_sysctl_key_repeat1, 2, 0, 0), SHIFT_REPEAT(184),
+  [1311] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_key, 1, 0, 0),
+  [1313] = {.entry = {.count = 1, .reusable = true}}, SHIFT(337),
+  [1315] = {.entry = {.count = 1, .reusable = true}}, SHIFT(526),
+  [1317] = {.entry = {.count = 1, .reusable = true}}, SHIFT(44),
+  [1319] = {.entry = {.count = 1, .reusable = true}}, SHIFT(395),
+  [1321] = {.entry = {.count = 1, .reusable = true}}, SHIFT(115),
+  [1323] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 3, 0, 24),
+  [1325] = {.entry = {.count = 1, .reusable = true}}, SHIFT(325),
+  [1327] = {.entry = {.count = 1, .reusable = true}}, SHIFT(484),
+  [1329] = {.entry = {.count = 1, .reusable = true}}, SHIFT(480),
+  [1331] = {.entry = {.count = 1, .reusable = true}}, SHIFT(481),
+  [1333] = {.entry = {.count = 1, .reusable = true}}, SHIFT(482),
+  [1335] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_peer_name, 1, 0, 44),
+  [1337] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bpf_statement, 3, 0, 28),
+  [1339] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 4, 0, 47),
+  [1341] = {.entry = {.count = 1, .reusable = true}}, SHIFT(143),
+  [1343] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_netns_statement, 3, 0, 15),
+  [1345] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 5, 0, 66),
+  [1347] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_u32_table_statement, 6, 0, 6),
+  [1349] = {.entry = {.count = 1, .reusable = true}}, SHIFT(66),
+  [1351] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 2, 0, 0),
+  [1353] = {.entry = {.count = 1, .reusable = true}}, SHIFT(99),
+  [1355] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 6, 0, 51),
+  [1357] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 5, 0, 0),
+  [1359] = {.entry = {.count = 1, .reusable = true}}, SHIFT(135),
+  [1361] = {.entry = {.count = 1, .reusable = true}}, SHIFT(43),
+  [1363] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 7, 0, 72),
+  [1365] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 7, 0, 73),
+  [1367] = {.entry = {.count = 1, .reusable = true}}, SHIFT(174),
+  [1369] = {.entry = {.count = 1, .reusable = true}}, SHIFT(10),
+  [1371] = {.entry = {.count = 1, .reusable = true}}, SHIFT(100),
+  [1373] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 3, 0, 19),
+  [1375] = {.entry = {.count = 1, .reusable = true}}, SHIFT(136),
+  [1377] = {.entry = {.count = 1, .reusable = false}}, SHIFT(136),
+  [1379] = {.entry = {.count = 1, .reusable = true}}, SHIFT(111),
+  [1381] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 6, 0, 0),
+  [1383] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 3, 0, 21),
+  [1385] = {.entry = {.count = 1, .reusable = true}}, SHIFT(128),
+  [1387] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vlan_statement, 9, 0, 75),
+  [1389] = {.entry = {.count = 1, .reusable = true}}, SHIFT(129),
+  [1391] = {.entry = {.count = 1, .reusable = true}}, SHIFT(192),
+  [1393] = {.entry = {.count = 1, .reusable = true}}, SHIFT(414),
+  [1395] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_class_statement, 4, 0, 50),
+  [1397] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_qdisc_statement, 3, 0, 26),
+  [1399] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mtu_statement, 2, 0, 0),
+  [1401] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 4, 0, 55),
+  [1403] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_mac_statement, 2, 0, 0),
+  [1405] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_master_statement, 2, 0, 4),
+  [1407] = {.entry = {.count = 1, .reusable = true}}, SHIFT(127),
+  [1409] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 2, 0, 0),
+  [1411] = {.entry = {.count = 1, .reusable = true}}, SHIFT(532),
+  [1413] = {.entry = {.count = 1, .reusable = true}}, SHIFT(138),
+  [1415] = {.entry = {.count = 1, .reusable = true}}, SHIFT(207),
+  [1417] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_htb_statement, 2, 0, 2),
+  [1419] = {.entry = {.count = 1, .reusable = true}}, SHIFT(103),
+  [1421] = {.entry = {.count = 1, .reusable = true}}, SHIFT(42),
+  [1423] = {.entry = {.count = 1, .reusable = true}}, SHIFT(388),
+  [1425] = {.entry = {.count = 1, .reusable = true}}, SHIFT(40),
+  [1427] = {.entry = {.count = 1, .reusable = true}}, SHIFT(78),
+  [1429] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_sysctl_statement, 4, 0, 61),
+  [1431] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_include_statement, 2, 0, 3),
+  [1433] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_bridge_statement, 3, 0, 15),
+  [1435] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_dummy_statement, 3, 0, 15),
+  [1437] = {.entry = {.count = 1, .reusable = true}}, SHIFT(287),
+  [1439] = {.entry = {.count = 1, .reusable = true}}, SHIFT(359),
+  [1441] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_for_statement, 5, 0, 62),
+  [1443] = {.entry = {.count = 1, .reusable = true}}, SHIFT(41),
+  [1445] = {.entry = {.count = 1, .reusable = true}}, SHIFT(281),
+  [1447] = {.entry = {.count = 1, .reusable = true}}, SHIFT(153),
+  [1449] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_veth_statement, 5, 0, 63),
+  [1451] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vrf_statement, 5, 0, 64),
+  [1453] = {.entry = {.count = 1, .reusable = true}}, SHIFT(282),
+  [1455] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_macvlan_statement, 5, 0, 65),
+  [1457] = {.entry = {.count = 1, .reusable = true}}, SHIFT(226),
+  [1459] = {.entry = {.count = 1, .reusable = true}}, SHIFT(521),
+  [1461] = {.entry = {.count = 1, .reusable = true}}, SHIFT(444),
+  [1463] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_filter_statement, 5, 0, 24),
+  [1465] = {.entry = {.count = 1, .reusable = true}}, SHIFT(516),
+  [1467] = {.entry = {.count = 1, .reusable = true}}, SHIFT(149),
+  [1469] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_firewall_statement, 3, 0, 40),
+  [1471] = {.entry = {.count = 1, .reusable = true}}, SHIFT(79),
+  [1473] = {.entry = {.count = 1, .reusable = true}}, SHIFT(275),
+  [1475] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_vxlan_statement, 3, 0, 15),
+  [1477] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_state_statement, 1, 0, 0),
+  [1479] = {.entry = {.count = 1, .reusable = true}}, SHIFT(391),
+  [1481] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_block, 3, 0, 0),
+  [1483] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_xdp_statement, 2, 0, 8),
+  [1485] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_let_statement, 4, 0, 41),
+  [1487] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 4, 0, 0),
+  [1489] = {.entry = {.count = 1, .reusable = true}}, SHIFT(340),
+  [1491] = {.entry = {.count = 1, .reusable = true}}, SHIFT(183),
+  [1493] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_link_statement, 3, 0, 15),
+  [1495] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_host_statement, 2, 0, 2),
+  [1497] = {.entry = {.count = 1, .reusable = true}}, SHIFT(185),
+  [1499] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_forward_statement, 2, 0, 14),
+  [1501] = {.entry = {.count = 1, .reusable = true}}, SHIFT(36),
+  [1503] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_rule_block, 3, 0, 0),
+  [1505] = {.entry = {.count = 1, .reusable = true}}, SHIFT(13),
+  [1507] = {.entry = {.count = 1, .reusable = true}}, SHIFT(12),
+  [1509] = {.entry = {.count = 1, .reusable = false}}, SHIFT(415),
+  [1511] = {.entry = {.count = 1, .reusable = true}}, SHIFT(214),
+  [1513] = {.entry = {.count = 1, .reusable = true}}, SHIFT(11),
+  [1515] = {.entry = {.count = 1, .reusable = true}}, SHIFT(499),
+  [1517] = {.entry = {.count = 1, .reusable = true}}, SHIFT(393),
+  [1519] = {.entry = {.count = 1, .reusable = false}}, SHIFT(213),
+  [1521] = {.entry = {.count = 1, .reusable = false}}, SHIFT(533),
+  [1523] = {.entry = {.count = 1, .reusable = false}}, SHIFT_EXTRA(),
+  [1525] = {.entry = {.count = 1, .reusable = true}}, SHIFT(290),
+  [1527] = {.entry = {.count = 1, .reusable = true}}, SHIFT(502),
+  [1529] = {.entry = {.count = 1, .reusable = true}}, SHIFT(271),
+  [1531] = {.entry = {.count = 1, .reusable = true}}, SHIFT(500),
+  [1533] = {.entry = {.count = 1, .reusable = true}}, SHIFT(449),
+  [1535] = {.entry = {.count = 1, .reusable = true}}, SHIFT(231),
+  [1537] = {.entry = {.count = 1, .reusable = true}}, SHIFT(284),
+  [1539] = {.entry = {.count = 1, .reusable = true}}, SHIFT(466),
+  [1541] = {.entry = {.count = 1, .reusable = true}}, SHIFT(469),
+  [1543] = {.entry = {.count = 1, .reusable = true}}, SHIFT(435),
+  [1545] = {.entry = {.count = 1, .reusable = true}}, SHIFT(374),
+  [1547] = {.entry = {.count = 1, .reusable = true}}, SHIFT(160),
+  [1549] = {.entry = {.count = 1, .reusable = true}}, SHIFT(70),
+  [1551] = {.entry = {.count = 1, .reusable = true}},  ACCEPT_INPUT(),
+  [1553] = {.entry = {.count = 1, .reusable = true}}, SHIFT(452),
+  [1555] = {.entry = {.count = 1, .reusable = true}}, SHIFT(399),
+  [1557] = {.entry = {.count = 1, .reusable = true}}, SHIFT(441),
+  [1559] = {.entry = {.count = 1, .reusable = true}}, SHIFT(442),
+  [1561] = {.entry = {.count = 1, .reusable = true}}, SHIFT(376),
+  [1563] = {.entry = {.count = 1, .reusable = true}}, SHIFT(59),
+  [1565] = {.entry = {.count = 1, .reusable = true}}, REDUCE(sym_source_file, 1, 0, 0),
+  [1567] = {.entry = {.count = 1, .reusable = true}}, SHIFT(272),
+  [1569] = {.entry = {.count = 1, .reusable = true}}, SHIFT(240),
+  [1571] = {.entry = {.count = 1, .reusable = true}}, SHIFT(436),
+  [1573] = {.entry = {.count = 1, .reusable = true}}, SHIFT(344),
+  [1575] = {.entry = {.count = 1, .reusable = true}}, SHIFT(375),
+  [1577] = {.entry = {.count = 1, .reusable = true}}, SHIFT(461),
+  [1579] = {.entry = {.count = 1, .reusable = true}}, SHIFT(459),
+  [1581] = {.entry = {.count = 1, .reusable = true}}, SHIFT(460),
+  [1583] = {.entry = {.count = 1, .reusable = true}}, SHIFT(423),
+  [1585] = {.entry = {.count = 1, .reusable = true}}, SHIFT(216),
+  [1587] = {.entry = {.count = 1, .reusable = true}}, SHIFT(462),
+  [1589] = {.entry = {.count = 1, .reusable = true}}, SHIFT(463),
+  [1591] = {.entry = {.count = 1, .reusable = true}}, SHIFT(433),
+  [1593] = {.entry = {.count = 1, .reusable = true}}, SHIFT(273),
+  [1595] = {.entry = {.count = 1, .reusable = true}}, SHIFT(164),
+  [1597] = {.entry = {.count = 1, .reusable = true}}, SHIFT(432),
+  [1599] = {.entry = {.count = 1, .reusable = true}}, SHIFT(434),
+  [1601] = {.entry = {.count = 1, .reusable = true}}, SHIFT(467),
+  [1603] = {.entry = {.count = 1, .reusable = true}}, SHIFT(234),
+  [1605] = {.entry = {.count = 1, .reusable = true}}, SHIFT(208),
+  [1607] = {.entry = {.count = 1, .reusable = true}}, SHIFT(470),
+  [1609] = {.entry = {.count = 1, .reusable = true}}, SHIFT(476),
+  [1611] = {.entry = {.count = 1, .reusable = true}}, SHIFT(422),
 };
 
 #ifdef __cplusplus

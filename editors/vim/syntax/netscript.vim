@@ -89,7 +89,7 @@ syn keyword netscriptAttribute sysctl nextgroup=netscriptSysctlKey skipwhite
 " option words
 syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref ipproto tos dsfield dscp flowlabel onlink
 syn keyword netscriptOption    advmss scope global nexthop weight blackhole unreachable prohibit
-syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen divisor hashkey mask at cburst quantum ceil prio handle default proto sport dport delay jitter duplicate corrupt reorder gap action ok reclassify continue
+syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen divisor hashkey mask at ht sample match u32 u16 u8 cburst quantum ceil prio handle default proto sport dport delay jitter duplicate corrupt reorder gap action ok reclassify continue
 syn keyword netscriptOption    loss rate remote group local peer port id protocol within
 syn keyword netscriptOption    policy mark classify ct counter accept drop reject pass masquerade snat dnat
 syn keyword netscriptOption    overhead mpu linklayer slot packets bytes distribution

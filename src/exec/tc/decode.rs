@@ -115,6 +115,8 @@ pub fn decode_class_in(msg: &TcMessage, r2q: Option<u32>) -> Result<Option<Class
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedFilter {
     pub prio: u32,
+    /// The kernel's handle (a u32 node's `table:bucket:node`).
+    pub handle: u32,
     pub spec: Option<FilterSpec>,
 }
 
@@ -153,19 +155,25 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
         return Ok(match divisor {
             Some(divisor) if ingress && u32::from(msg.header.handle) & 0xf_ffff == 0 && (1..=crate::model::MAX_U32_TABLE).contains(&table) => {
                 let protocol_all = protocol == ETH_P_ALL;
-                Some(DecodedFilter { prio, spec: protocol_all.then_some(FilterSpec::U32Table { prio, table, divisor }) })
+                Some(DecodedFilter { prio, handle: u32::from(msg.header.handle), spec: protocol_all.then_some(FilterSpec::U32Table { prio, table, divisor }) })
             }
             _ => None,
         });
     }
     let owned: Vec<TcFilterU32Option> = options.into_iter().cloned().collect();
-    let spec = (kind_of(msg) == Some("u32") && protocol == ETH_P_IP)
+    let whole = u32::from(msg.header.handle);
+    let spec = (kind_of(msg) == Some("u32"))
         .then(|| filter::decode_classify(&owned))
         .flatten()
+        // In a script's table, protocol all (the table's); elsewhere netscript's filters
+        // are protocol ip.
+        .filter(|c| protocol == if c.ht.is_some() { ETH_P_ALL } else { ETH_P_IP })
+        .filter(|c| c.ht.is_none() || ingress)
         .filter(|c| c.classid.is_none_or(|id| id.major == QDISC_MAJOR))
         .map(|c| FilterSpec::U32 {
             ingress,
-            handle: u32_node(msg.header.handle),
+            // A node of a script's table always says its node id.
+            handle: if c.ht.is_some() { Some(whole & 0xfff) } else { u32_node(msg.header.handle) },
             prio,
             proto: c.proto,
             src: c.src,
@@ -176,8 +184,10 @@ pub fn decode_filter(msg: &TcMessage) -> Result<Option<DecodedFilter>, TcDecodeE
             action: c.verdict,
             link: c.link.map(|(table, _)| table),
             hashkey: c.link.and_then(|(_, key)| key),
+            raw: c.raw,
+            ht: c.ht,
         });
-    Ok(Some(DecodedFilter { prio, spec }))
+    Ok(Some(DecodedFilter { prio, handle: whole, spec }))
 }
 
 /// Whether a dumped filter's parent is the ingress qdisc: `ffff:`, or `ffff:fff2`, the

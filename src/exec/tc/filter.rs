@@ -2,7 +2,7 @@
 //! the catch-all that redirects ingress traffic to an ifb device (`m_mirred.c`).
 
 use super::TcError;
-use crate::model::{FilterVerdict, HashKey, IpProto};
+use crate::model::{FilterVerdict, HashKey, IpProto, RawKey, U32Match, U32Place};
 use netlink_packet_core::{DefaultNla, Nla};
 use ipnet::IpNet;
 use netlink_packet_route::tc::{
@@ -10,13 +10,6 @@ use netlink_packet_route::tc::{
     TcActionType, TcFilterU32Option, TcHandle, TcMirror, TcMirrorActionType, TcU32Key,
     TcU32Selector, TcU32SelectorFlags,
 };
-
-/// Offsets in the IPv4 header that `match ip ...` reads (f_u32.c `parse_ip`).
-const IP_PROTOCOL_WORD: i32 = 8; // protocol is the third byte of the word at 8
-const IP_SRC: i32 = 12;
-const IP_DST: i32 = 16;
-/// The ports, assuming a 20-byte IP header as `match ip sport/dport` does.
-const IP_PORTS: i32 = 20;
 
 /// A u32 selector under construction; `pack` merges keys on the same word as
 /// f_u32.c's `pack_key` does, so `sport` and `dport` share one key.
@@ -42,22 +35,6 @@ impl Selector {
         key.mask = mask;
         key.off = off;
         self.keys.push(key);
-    }
-
-    fn prefix(&mut self, net: &IpNet, off: i32) -> Result<(), TcError> {
-        match net {
-            IpNet::V4(v4) => {
-                let mask = match v4.prefix_len() {
-                    0 => 0,
-                    len => u32::MAX << (32 - len),
-                };
-                self.pack(u32::from(v4.addr()), mask, off);
-                Ok(())
-            }
-            IpNet::V6(_) => Err(TcError::Invalid(
-                "u32 filters on `protocol ip` match IPv4 prefixes only",
-            )),
-        }
     }
 
     /// The selector, TC_U32_TERMINAL set when `terminal`: tc sets it whenever a flowid
@@ -143,50 +120,38 @@ fn decode_gact(actions: &[TcAction]) -> Option<FilterVerdict> {
     verdict
 }
 
-/// TCA_OPTIONS of `u32 match ip protocol P 0xff match ip src S match ip dst D
-/// match ip sport N 0xffff match ip dport N 0xffff flowid 1:F [action V]`, the matches in
-/// that order, each only when given; with none, `match u32 0 0` (everything).
-#[allow(clippy::too_many_arguments)]
-pub fn classify_options(
-    proto: Option<IpProto>,
-    src: Option<&IpNet>,
-    dst: Option<&IpNet>,
-    sport: Option<u16>,
-    dport: Option<u16>,
-    classid: Option<TcHandle>,
-    verdict: Option<FilterVerdict>,
-    link: Option<(TcHandle, Option<HashKey>)>,
-) -> Result<Vec<TcFilterU32Option>, TcError> {
+/// The keys of a u32 classification filter, packed as tc packs them (model's
+/// [`U32Match::keys`]).
+fn selector_keys(c: &Classify) -> Result<Selector, TcError> {
     let mut sel = Selector::default();
-    if let Some(proto) = proto {
-        sel.pack((proto.number() as u32) << 16, 0x00ff_0000, IP_PROTOCOL_WORD);
+    for key in c.matches().keys().map_err(TcError::Invalid)? {
+        sel.pack(key.val, key.mask, key.off);
     }
-    if let Some(src) = src {
-        sel.prefix(src, IP_SRC)?;
-    }
-    if let Some(dst) = dst {
-        sel.prefix(dst, IP_DST)?;
-    }
-    if let Some(sport) = sport {
-        sel.pack((sport as u32) << 16, 0xffff_0000, IP_PORTS);
-    }
-    if let Some(dport) = dport {
-        sel.pack(dport as u32, 0x0000_ffff, IP_PORTS);
-    }
+    Ok(sel)
+}
+
+/// TCA_OPTIONS of a classification filter: the keys of [`selector_keys`] (with none,
+/// `match u32 0 0`, everything), then `flowid 1:F` and `action V`.
+pub fn classify_options(c: &Classify) -> Result<Vec<TcFilterU32Option>, TcError> {
+    let sel = selector_keys(c)?;
     // tc adds the link as it parses `link` (tc-testing writes it first), the classid as
-    // it parses `flowid`, then the actions as it parses `action`, the selector at the end.
+    // it parses `flowid`, then the actions as it parses `action`, the hash table (`ht`,
+    // `sample`) and the selector at the end.
     let mut options = Vec::new();
-    if let Some((table, _)) = link {
-        options.push(TcFilterU32Option::Link(u32::from(table)));
+    if let Some((table, _)) = c.link {
+        options.push(TcFilterU32Option::Link(super::table_handle(table)?.into()));
     }
-    if let Some(classid) = classid {
+    if let Some(classid) = c.classid {
         options.push(TcFilterU32Option::ClassId(classid));
     }
-    if let Some(verdict) = verdict {
+    if let Some(verdict) = c.verdict {
         options.push(TcFilterU32Option::Action(vec![gact_action(verdict)]));
     }
-    let terminal = classid.is_some() || verdict.is_some();
-    options.push(TcFilterU32Option::Selector(sel.finish_with(terminal, link.and_then(|(_, key)| key))));
+    if let Some(place) = c.ht {
+        options.push(TcFilterU32Option::Hash(u32::from(super::table_handle(place.table)?) | (place.bucket & 0xff) << 12));
+    }
+    let terminal = c.classid.is_some() || c.verdict.is_some();
+    options.push(TcFilterU32Option::Selector(sel.finish_with(terminal, c.link.and_then(|(_, key)| key))));
     Ok(options)
 }
 
@@ -224,33 +189,38 @@ pub struct Classify {
     pub verdict: Option<FilterVerdict>,
     /// `link ID:` (the table's id, 1..7ff) and its `hashkey`.
     pub link: Option<(u32, Option<HashKey>)>,
+    /// Raw keys (`match u32 …`): the keys no named match above reads back.
+    pub raw: Vec<RawKey>,
+    /// The hash table and bucket of a filter in a script's table (`ht ID:BUCKET`).
+    pub ht: Option<U32Place>,
 }
 
-/// The prefix a u32 key at `off` matches, if its mask is a prefix mask.
-fn key_prefix(val: u32, mask: u32) -> Option<IpNet> {
-    let len = mask.leading_ones();
-    if mask.checked_shl(len).unwrap_or(0) != 0 {
-        return None;
+impl Classify {
+    fn matches(&self) -> U32Match {
+        U32Match { proto: self.proto, src: self.src, dst: self.dst, sport: self.sport, dport: self.dport, raw: self.raw.clone() }
     }
-    ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(val & mask), len as u8).ok().map(IpNet::V4)
 }
 
 /// The inverse of [`classify_options`]: the matches of a dumped u32 key node (the one
 /// that carries a selector), or `None` when it holds anything netscript does not write
-/// (hashing, offsets relative to the header length, other fields, actions, police).
+/// (offsets relative to the header length, other attributes, actions, police). Keys that
+/// no named match reads are raw keys; a key list that the matches read back would not
+/// give again, key for key, is not netscript's.
 pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
     let mut classid = None;
     let mut selector = None;
     let mut verdict = None;
     let mut link = None;
+    let mut hash = None;
     for option in options {
         match option {
             TcFilterU32Option::ClassId(h) => classid = Some(*h),
             TcFilterU32Option::Link(h) if h & 0xf_ffff == 0 && (1..=crate::model::MAX_U32_TABLE).contains(&(h >> 20)) => link = Some(h >> 20),
             TcFilterU32Option::Action(actions) => verdict = Some(decode_gact(actions)?),
             TcFilterU32Option::Selector(s) => selector = Some(s),
-            // The kernel reports the node's hash table and its flags; harmless.
-            TcFilterU32Option::Hash(_) | TcFilterU32Option::Flags(_) | TcFilterU32Option::Pnct(_) => {}
+            TcFilterU32Option::Hash(h) => hash = Some(*h),
+            // The kernel reports the node's flags and counters; harmless.
+            TcFilterU32Option::Flags(_) | TcFilterU32Option::Pnct(_) => {}
             _ => return None,
         }
     }
@@ -268,36 +238,14 @@ pub fn decode_classify(options: &[TcFilterU32Option]) -> Option<Classify> {
     if terminal != (classid.is_some() || verdict.is_some()) || (classid.is_none() && link.is_none()) {
         return None;
     }
+    // A node in a table a script names (ids below the kernel's own, from 800).
+    let ht = hash.map(|h| (h >> 20, (h >> 12) & 0xff)).filter(|(table, _)| (1..=crate::model::MAX_U32_TABLE).contains(table)).map(|(table, bucket)| U32Place { table, bucket });
     let link = link.map(|table| (table, hashkey));
-    let mut out = Classify { proto: None, src: None, dst: None, sport: None, dport: None, classid, verdict, link };
-    for key in &sel.keys {
-        if key.offmask != 0 {
-            return None;
-        }
-        match (key.off, key.mask) {
-            (0, 0) if key.val == 0 => {}
-            (IP_PROTOCOL_WORD, 0x00ff_0000) => {
-                out.proto = Some(match (key.val >> 16) & 0xff {
-                    6 => IpProto::Tcp,
-                    17 => IpProto::Udp,
-                    1 => IpProto::Icmp,
-                    _ => return None,
-                })
-            }
-            (IP_SRC, mask) => out.src = Some(key_prefix(key.val, mask)?),
-            (IP_DST, mask) => out.dst = Some(key_prefix(key.val, mask)?),
-            (IP_PORTS, 0xffff_0000) => out.sport = Some((key.val >> 16) as u16),
-            (IP_PORTS, 0x0000_ffff) => out.dport = Some(key.val as u16),
-            (IP_PORTS, 0xffff_ffff) => {
-                out.sport = Some((key.val >> 16) as u16);
-                out.dport = Some(key.val as u16);
-            }
-            _ => return None,
-        }
-    }
-    // A zero port is never written by netscript (ports are 1–65535).
-    if out.sport == Some(0) || out.dport == Some(0) {
+    if sel.keys.iter().any(|k| k.offmask != 0) {
         return None;
     }
+    let keys: Vec<RawKey> = sel.keys.iter().map(|k| RawKey { val: k.val, mask: k.mask, off: k.off }).collect();
+    let m = U32Match::read(&keys)?;
+    let out = Classify { proto: m.proto, src: m.src, dst: m.dst, sport: m.sport, dport: m.dport, classid, verdict, link, raw: m.raw, ht };
     Some(out)
 }

@@ -203,27 +203,18 @@ pub fn filter_message(
 ) -> Result<TcMessage, TcError> {
     let (parent, info) = filter_position(filter)?;
     let options = match filter {
-        FilterSpec::U32 {
-            proto,
-            src,
-            dst,
-            sport,
-            dport,
-            flowid,
-            action,
-            link,
-            hashkey,
-            ..
-        } => filter::classify_options(
-            *proto,
-            src.as_ref(),
-            dst.as_ref(),
-            *sport,
-            *dport,
-            flowid.map(|f| minor(f).map(|m| handle(QDISC_MAJOR, m))).transpose()?,
-            *action,
-            link.map(|table| table_handle(table).map(|h| (h, *hashkey))).transpose()?,
-        )?,
+        FilterSpec::U32 { proto, src, dst, sport, dport, flowid, action, link, hashkey, raw, ht, .. } => filter::classify_options(&filter::Classify {
+            proto: *proto,
+            src: *src,
+            dst: *dst,
+            sport: *sport,
+            dport: *dport,
+            classid: flowid.map(|f| minor(f).map(|m| handle(QDISC_MAJOR, m))).transpose()?,
+            verdict: *action,
+            link: link.map(|table| (table, *hashkey)),
+            raw: raw.clone(),
+            ht: *ht,
+        })?,
         FilterSpec::MirredToIfb { ifb } => {
             let index = ifb_ifindex.ok_or_else(|| TcError::MissingIfbIndex(ifb.clone()))?;
             filter::redirect_options(index)
@@ -232,7 +223,7 @@ pub fn filter_message(
     };
     // Without `handle`, the kernel picks the filter's handle (tc sends 0); with one, tc
     // sends the node id alone (`handle ::N`), and the kernel puts it in the priority's
-    // hash table.
+    // hash table (a script's table `ht` names, in the bucket the HASH option says).
     let node = match filter {
         FilterSpec::U32 { handle: Some(node), .. } => TcHandle::from(*node),
         FilterSpec::U32Table { table, .. } => table_handle(*table)?,
@@ -255,6 +246,15 @@ pub fn filter_message(
 /// when nothing else is there, and another's filters at that priority stay.
 pub fn filter_delete_message(ifindex: i32, filter: &FilterSpec) -> Result<TcMessage, TcError> {
     let (parent, info) = filter_position(filter)?;
+    if let FilterSpec::U32 { ht: Some(place), handle, .. } = filter {
+        // A node of a script's table, by its whole handle `ID:BUCKET:NODE` (tc filter del
+        // dev X ingress prio P handle ID:BUCKET:NODE u32): the others of its priority stay.
+        let node = handle.unwrap_or(crate::model::U32_FIRST_NODE);
+        let whole = u32::from(table_handle(place.table)?) | (place.bucket & 0xff) << 12 | (node & 0xfff);
+        let mut msg = header(ifindex, TcHandle::from(whole), parent, info & 0xffff_0000);
+        msg.attributes.push(TcAttribute::Kind("u32".to_string()));
+        return Ok(msg);
+    }
     if let FilterSpec::U32Table { table, .. } = filter {
         // Without `protocol`, as tc sends it: 0, any protocol.
         let mut msg = header(ifindex, table_handle(*table)?, parent, info & 0xffff_0000);
@@ -265,7 +265,7 @@ pub fn filter_delete_message(ifindex: i32, filter: &FilterSpec) -> Result<TcMess
 }
 
 /// A u32 hash table's handle, `ID:` (the table id in the top 12 bits).
-fn table_handle(table: u32) -> Result<TcHandle, TcError> {
+pub(super) fn table_handle(table: u32) -> Result<TcHandle, TcError> {
     if table == 0 || table > crate::model::MAX_U32_TABLE {
         return Err(TcError::Invalid("a u32 hash table id is between 1 and 7ff"));
     }
@@ -274,13 +274,14 @@ fn table_handle(table: u32) -> Result<TcHandle, TcError> {
 
 fn filter_position(filter: &FilterSpec) -> Result<(TcHandle, u32), TcError> {
     Ok(match filter {
-        FilterSpec::U32 { prio, ingress, .. } => {
+        FilterSpec::U32 { prio, ingress, ht, .. } => {
             let prio = u16::try_from(*prio)
                 .ok()
                 .filter(|p| *p != 0)
                 .ok_or(TcError::Invalid("a filter prio is between 1 and 65535"))?;
             let parent = if *ingress { handle(INGRESS_MAJOR, INGRESS_HOOK_MINOR) } else { handle(QDISC_MAJOR, 0) };
-            (parent, filter_info(prio, ETH_P_IP))
+            // In a script's table: its priority's protocol, all (tc's default).
+            (parent, filter_info(prio, if ht.is_some() { ETH_P_ALL } else { ETH_P_IP }))
         }
         FilterSpec::MirredToIfb { .. } => (
             handle(INGRESS_MAJOR, 0),

@@ -264,7 +264,7 @@ fn refusals() {
         dport: None,
         flowid: Some(0x10),
         link: None,
-        hashkey: None,
+        hashkey: None, raw: Vec::new(), ht: None,
         handle: None,
     };
     assert!(filter_message(3, &v6, None).is_err());
@@ -279,7 +279,7 @@ fn refusals() {
         dport: Some(1),
         flowid: Some(0x10),
         link: None,
-        hashkey: None,
+        hashkey: None, raw: Vec::new(), ht: None,
         handle: None,
     };
     assert!(filter_message(3, &prio0, None).is_err());

@@ -18,7 +18,7 @@ fn u32_filters_round_trip() {
         dport,
         flowid: Some(flowid),
         link: None,
-        hashkey: None,
+        hashkey: None, raw: Vec::new(), ht: None,
         handle: None,
     };
     use crate::model::IpProto::*;
@@ -34,7 +34,7 @@ fn u32_filters_round_trip() {
         assert_eq!(decoded.spec.as_ref(), Some(&spec));
         // The same filter on the ingress qdisc: parent ffff:, read back as such.
         let on_ingress = match spec {
-            FilterSpec::U32 { ingress: _, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey },
+            FilterSpec::U32 { ingress: _, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht } => FilterSpec::U32 { ingress: true, prio, proto, src, dst, sport, dport, flowid, handle, action, link, hashkey, raw, ht },
             other => other,
         };
         let msg = over_the_wire(&filter_message(3, &on_ingress, None).unwrap());
@@ -43,7 +43,7 @@ fn u32_filters_round_trip() {
         // With each gact verdict: read back as written.
         for verdict in [crate::model::FilterVerdict::Ok, crate::model::FilterVerdict::Drop, crate::model::FilterVerdict::Reclassify, crate::model::FilterVerdict::Continue] {
             let acting = match on_ingress.clone() {
-                FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey },
+                FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, link, hashkey, raw, ht, .. } => FilterSpec::U32 { ingress, prio, proto, src, dst, sport, dport, flowid, handle, action: Some(verdict), link, hashkey, raw, ht },
                 other => other,
             };
             let msg = over_the_wire(&filter_message(3, &acting, None).unwrap());
@@ -53,7 +53,7 @@ fn u32_filters_round_trip() {
     // `handle ::10`: tc sends the node id alone; the kernel dumps it in the priority's
     // hash table (801:0:10 here), and its default node (800) reads as no handle.
     let with_node = |handle| match u32(5, None, None, None, None, Some(22), 0x10) {
-        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle, action: None, link: None, hashkey: None },
+        FilterSpec::U32 { prio, proto, src, dst, sport, dport, flowid, .. } => FilterSpec::U32 { ingress: false, prio, proto, src, dst, sport, dport, flowid, handle, action: None, link: None, hashkey: None, raw: Vec::new(), ht: None },
         other => other,
     };
     let with_handle = with_node(Some(0x10));
@@ -69,25 +69,25 @@ fn u32_filters_round_trip() {
     // The ingress redirect is no u32 classifier netscript writes (the observer reads it
     // as a redirect first), and a hash-table node is no filter.
     let redirect = FilterSpec::MirredToIfb { ifb: "ifb-x".into() };
-    assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), Some(DecodedFilter { prio: 1, spec: None }));
+    assert_eq!(decode_filter(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())).unwrap(), Some(DecodedFilter { prio: 1, handle: 0, spec: None }));
     // It is decoded as a redirect instead, to the device it names; a classifier is not.
     assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &redirect, Some(9)).unwrap())), Some(9));
     assert_eq!(decode_redirect(&over_the_wire(&filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap())), None);
     let mut node = filter_message(3, &u32(1, None, None, None, None, Some(1), 0x10), None).unwrap();
     node.attributes.retain(|a| matches!(a, TcAttribute::Kind(_)));
     assert_eq!(decode_filter(&over_the_wire(&node)).unwrap(), None);
-    // A key netscript does not write (an offset mask): seen, but foreign.
+    // A key netscript does not write (a `nexthdr+` offset): seen, but foreign.
     let mut odd = filter_message(3, &u32(4, None, None, None, None, Some(1), 0x10), None).unwrap();
     for a in &mut odd.attributes {
         if let TcAttribute::Options(options) = a {
             for o in options {
                 if let TcOption::U32(TcFilterU32Option::Selector(sel)) = o {
-                    sel.keys[0].off = 24;
+                    sel.keys[0].offmask = -1;
                 }
             }
         }
     }
-    assert_eq!(decode_filter(&over_the_wire(&odd)).unwrap(), Some(DecodedFilter { prio: 4, spec: None }));
+    assert_eq!(decode_filter(&over_the_wire(&odd)).unwrap(), Some(DecodedFilter { prio: 4, handle: 0, spec: None }));
     // A filter that links to a hash table, with a hashkey and no flowid (u32.json 1644),
     // and with a flowid and no hashkey: read back as written; a hashkey without a link
     // is foreign.
@@ -104,6 +104,8 @@ fn u32_filters_round_trip() {
         hashkey,
         handle: None,
         action: None,
+        raw: Vec::new(),
+        ht: None,
     };
     for spec in [linking(None, Some(crate::model::HashKey { mask: 0xff00, at: 12 })), linking(Some(1), None)] {
         let msg = over_the_wire(&filter_message(3, &spec, None).unwrap());
@@ -115,6 +117,6 @@ fn u32_filters_round_trip() {
             options.retain(|o| !matches!(o, TcOption::U32(TcFilterU32Option::Link(_))));
         }
     }
-    assert_eq!(decode_filter(&over_the_wire(&unlinked)).unwrap(), Some(DecodedFilter { prio: 98, spec: None }));
+    assert_eq!(decode_filter(&over_the_wire(&unlinked)).unwrap(), Some(DecodedFilter { prio: 98, handle: 0, spec: None }));
 }
 

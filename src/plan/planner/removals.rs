@@ -312,7 +312,11 @@ impl Planner<'_> {
             },
             Action::DelQdisc { ns, dev, parent } => {
                 let present = seen.is_some_and(|o| o.root_qdiscs.iter().any(|q| q.dev == *dev && q.parent == *parent && (q.parent != QdiscParent::Root || q.handle >> 16 != 0)));
-                if !present {
+                // An ingress qdisc that holds another's filter is left to it (deleting
+                // the qdisc would delete the filter): forgotten, not removed.
+                let holds_foreign = *parent == QdiscParent::Ingress
+                    && seen.is_some_and(|o| o.ingress_filters.iter().any(|f| f.dev == *dev && !matches!(f.spec, Some(FilterSpec::U32Table { .. })) && !self.owns_filter(ns, dev, f.spec.as_ref())));
+                if !present || holds_foreign {
                     return Gone;
                 }
                 Do(self.qdisc_on(ns, dev, *parent).map(|q| Action::ReplaceQdisc { ns: ns.clone(), dev: dev.clone(), qdisc: q.clone() }).into_iter().collect())
@@ -339,9 +343,24 @@ impl Planner<'_> {
                         list.iter().any(|f| f.dev == *dev && f.prio == *prio && f.spec.as_ref() == Some(filter))
                     }),
                     FilterSpec::MirredToIfb { ifb } => seen.is_some_and(|o| o.redirects.iter().any(|(d, to)| d == dev && to == ifb)),
-                    FilterSpec::U32Table { .. } => seen.is_some_and(|o| o.ingress_filters.iter().any(|f| f.dev == *dev && f.spec.as_ref() == Some(filter))),
+                    // A table that holds another's filter is left to it (deleting the
+                    // table would delete the filter): forgotten, not removed.
+                    FilterSpec::U32Table { table, .. } => seen.is_some_and(|o| {
+                        let list = o.ingress_filters.iter().filter(|f| f.dev == *dev);
+                        let foreign_inside = list.clone().any(|f| f.handle >> 20 == *table && f.handle & 0xf_ffff != 0 && !self.owns_filter(ns, dev, f.spec.as_ref()));
+                        !foreign_inside && list.clone().any(|f| f.spec.as_ref() == Some(filter))
+                    }),
                 };
-                if present { Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]) } else { Gone }
+                match (present, filter) {
+                    (false, _) => Gone,
+                    // A node of a table: the table first, should the kernel take it with
+                    // its priority's last node.
+                    (true, FilterSpec::U32 { ht: Some(_), .. }) => {
+                        let seen_here: Vec<_> = seen.map(|o| o.ingress_filters.iter().filter(|f| f.dev == *dev).cloned().collect()).unwrap_or_default();
+                        Do(super::traffic_ht::node_back(ns, dev, &seen_here, filter.clone()))
+                    }
+                    (true, _) => Do(vec![Action::AddFilter { ns: ns.clone(), dev: dev.clone(), filter: filter.clone() }]),
+                }
             }
             Action::SetSysctl { ns, key, value } => match seen.and_then(|o| o.sysctls.get(key)) {
                 Some(now) if same_sysctl_value(now, value) => Gone,

@@ -2,6 +2,7 @@
 //! qdiscs refused, htb classes and u32 filters, ingress shaping through an ifb.
 
 use super::super::observed::ObservedFilter;
+use super::traffic_ht::{in_a_script_table, u32_spec};
 use super::*;
 use crate::diagnostic::Diagnostic;
 use crate::source::Span;
@@ -170,19 +171,23 @@ impl Planner<'_> {
     /// ingress qdisc (`qdisc_op`, when this plan makes it).
     fn ingress_filters(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>) {
         let in_place = self.qdisc_on(&ns.name, &iface.name, QdiscParent::Ingress) == Some(&QdiscSpec::Ingress);
-        let (table_ops, unlinked) = self.ingress_tables(ns, iface, qdisc_op, in_place);
+        let (table_ops, unlinked, remade) = self.ingress_tables(ns, iface, qdisc_op, in_place);
         self.u32_filters(ns, iface, &iface.ingress_filters, true, qdisc_op, in_place, &HashMap::default(), (&table_ops, &unlinked));
+        self.ht_filters(ns, iface, qdisc_op, in_place, &table_ops, &remade);
     }
 
     /// The u32 hash tables of `qdisc ingress < table … >`, by id: one already there as
     /// wanted stays; netscript's own earlier table of that id (another divisor or
     /// priority) is deleted and made again; anyone else's is refused and never touched.
     /// Gives the operations that make each table (a filter linking to it waits for its
-    /// table), and the priorities of the filters deleted first because they linked to a
-    /// table made again (the kernel deletes no table in use; they are added back).
-    fn ingress_tables(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>, in_place: bool) -> (HashMap<u32, usize>, Vec<u32>) {
+    /// table), the priorities of the filters deleted first because they linked to a
+    /// table made again (the kernel deletes no table in use; they are added back), and
+    /// the tables made again (their filters, netscript's only, are deleted first: see
+    /// [`Planner::empty_table`]).
+    fn ingress_tables(&mut self, ns: &Namespace, iface: &Interface, qdisc_op: Option<usize>, in_place: bool) -> (HashMap<u32, usize>, Vec<u32>, Vec<u32>) {
         let mut table_ops = HashMap::default();
         let mut unlinked = Vec::new();
+        let mut remade = Vec::new();
         let observed_filters: Vec<ObservedFilter> = if in_place && !self.observed.offline {
             self.observed_ns(&ns.name).map(|o| o.ingress_filters.iter().filter(|f| f.dev == iface.name).cloned().collect()).unwrap_or_default()
         } else {
@@ -213,6 +218,8 @@ impl Planner<'_> {
                     );
                     continue;
                 }
+                let Some(nodes_back) = self.empty_table(ns, iface, t, &observed_filters) else { continue };
+                remade.push(t.id.node);
                 let mut del_deps = deps.clone();
                 for linking in observed_filters.iter().filter(|f| matches!(f.spec, Some(FilterSpec::U32 { link: Some(l), .. }) if l == t.id.node)) {
                     let spec = linking.spec.clone().expect("a decoded filter");
@@ -220,7 +227,8 @@ impl Planner<'_> {
                     del_deps.push(self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: spec }, t.span, deps.clone(), undo));
                     unlinked.push(linking.prio);
                 }
-                let undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                let mut undo = vec![Action::AddFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }];
+                undo.extend(nodes_back);
                 let del = self.push(Action::DelFilter { ns: ns.name.clone(), dev: iface.name.clone(), filter: old.clone() }, t.span, del_deps, undo);
                 deps.push(del);
             }
@@ -228,7 +236,7 @@ impl Planner<'_> {
             let op = self.push(add, t.span, deps, undo);
             table_ops.insert(t.id.node, op);
         }
-        (table_ops, unlinked)
+        (table_ops, unlinked, remade)
     }
 
     /// Adds the u32 filters of one qdisc (an htb's, or the ingress qdisc's when
@@ -247,23 +255,11 @@ impl Planner<'_> {
             Vec::new()
         };
         let parent = if ingress { "ffff:" } else { "1:" };
-        for (index, f) in filters.iter().enumerate() {
+        // Filters in a hash table are placed by node, not by priority (`ht_filters`).
+        for (index, f) in filters.iter().enumerate().filter(|(_, f)| f.ht.is_none()) {
             let prio = f.prio_at(index);
-            let filter = FilterSpec::U32 {
-                ingress,
-                prio,
-                proto: f.proto,
-                src: f.src.as_ref().map(|s| s.node),
-                dst: f.dst.as_ref().map(|s| s.node),
-                sport: f.sport.as_ref().map(|s| s.node),
-                dport: f.dport.as_ref().map(|s| s.node),
-                flowid: f.flowid.as_ref().map(|id| id.node),
-                link: f.link.as_ref().map(|l| l.table.node),
-                hashkey: f.link.as_ref().and_then(|l| l.hashkey),
-                handle: f.handle.as_ref().map(|h| h.node),
-                action: f.action.as_ref().map(|a| a.node),
-            };
-            let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio).collect();
+            let filter = u32_spec(f, ingress, prio, None);
+            let at_prio: Vec<&ObservedFilter> = seen.iter().filter(|o| o.prio == prio && !in_a_script_table(o)).collect();
             if let [only] = at_prio.as_slice()
                 && only.spec.as_ref() == Some(&filter)
             {

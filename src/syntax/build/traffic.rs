@@ -132,10 +132,34 @@ impl Builder<'_> {
                     });
                     FilterOpt::Link { table: self.class_id(value), hashkey }
                 }
+                Rule::u32_ht_opt => FilterOpt::Ht(self.class_id(value)),
+                Rule::u32_sample_opt => FilterOpt::Sample(self.raw_key(value)),
+                Rule::u32_match_opt => FilterOpt::Match(self.raw_key(value)),
                 _ => FilterOpt::Dport(Spanned::new(self.int_value(value), span)),
             });
         }
         StmtKind::Filter { opts, target, action }
+    }
+
+    /// `u32|u16|u8 VALUE MASK [at OFF]` of a `match` or `sample`.
+    fn raw_key(&mut self, pair: P<'_>) -> RawKeyAst {
+        let span = self.span(&pair);
+        let mut it = args(pair);
+        let width_pair = it.next().expect("grammar: a width");
+        let width = match first(width_pair.clone()).as_rule() {
+            Rule::kw_u8 => KeyWidth::U8,
+            Rule::kw_u16 => KeyWidth::U16,
+            _ => KeyWidth::U32,
+        };
+        let width = self.spanned(&width_pair, width);
+        let value_of = |b: &mut Self, p: P<'_>| {
+            let s = b.span(&p);
+            Spanned::new(b.int_value(p), s)
+        };
+        let value = value_of(self, it.next().expect("grammar: a value"));
+        let mask = value_of(self, it.next().expect("grammar: a mask"));
+        let at = it.next().map(|p| value_of(self, p));
+        RawKeyAst { span, width, value, mask, at }
     }
 
     pub(super) fn netem_opt(&mut self, pair: P<'_>) -> NetemOpt {
