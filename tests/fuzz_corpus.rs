@@ -8,8 +8,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// One input may take at most this long (a hang detector; debug build, busy machine).
-const CASE_LIMIT: Duration = Duration::from_secs(5);
+/// One input may take at most this long: a hang detector, not a speed goal (those are
+/// benchmarks). Debug build on a busy machine: a mutation of
+/// `too_many_statements_inner_loop.ns` that stays just under the statement bound (100,000
+/// namespaces, checked and planned) takes about 4.6 s of CPU here, and the sequence of
+/// mutations changes whenever a corpus file is added.
+const CASE_LIMIT: Duration = Duration::from_secs(20);
 
 fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
     let mut files = Vec::new();

@@ -165,3 +165,29 @@ fn a_refused_edit_that_dropped_a_veth_gives_back_what_others_put_on_it() {
     assert!(!run.success && run.stderr.contains("ENETUNREACH"), "{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), "a refused edit");
 }
+
+/// Found by the convergence property: the macvlan's parent is the end of a veth that a
+/// namespace declared after the macvlan's makes; the macvlan waits for it.
+#[test]
+fn a_macvlan_on_a_veth_end_another_namespace_declares_waits_for_it() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("o.ns", "netns a < macvlan m0 on v1 mode vepa < addr 10.9.0.1/24 > >\nnetns z < veth v0 <-> a.v1 >\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(run.success, "{}", run.stderr);
+    assert_eq!(link(&sb, "a", "m0")["link"], "v1");
+    sb.assert_up_to_date(&script);
+}
+
+/// Found by the convergence property: the script drops its macvlan and the run fails
+/// later; the rollback makes the macvlan again with the MAC it had.
+#[test]
+fn a_refused_edit_that_dropped_a_macvlan_gives_it_back_with_its_mac() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("s.ns", STACKED);
+    sb.netscript(&["run", &script]).ok();
+    let before = sb.dump();
+    sb.put(&script, "netns a < veth v0 <-> b.v1; route 10.77.0.0/24 via 10.78.0.1 >\nnetns b\nnetns c\n");
+    let run = sb.netscript(&["run", &script]);
+    assert!(!run.success && run.stderr.contains("ENETUNREACH"), "{}", run.stderr);
+    assert_same_dump(&before, &sb.dump(), "a refused edit");
+}

@@ -71,7 +71,7 @@ impl Planner<'_> {
                 self.drop_links.push(first.clone());
                 continue;
             }
-            if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || (ownership::declares(self.desired, first) && !self.redundant_rule(first)) {
+            if matches!(first, Action::DeleteNetns { .. }) || dying.contains(first.namespace()) || (self.still_declared(first) && !self.redundant_rule(first)) {
                 continue;
             }
             // A veth whose other end is in a namespace that goes: deleted with the
@@ -230,6 +230,21 @@ impl Planner<'_> {
             .map(crate::plan::rule_spec)
             .filter(|w| rule_matches(w, rule))
             .all(|w| seen.rules.iter().any(|have| !rule_matches(rule, have) && rule_matches(&w, have) && !ours(have)))
+    }
+
+    /// Whether the script still declares what the record's `undo` removes. A route is
+    /// compared as the kernel holds it: what the record made without a `dev` (the kernel
+    /// picked one) is still declared by a route that names the device the kernel picked
+    /// — which the additions then find present (they match against the kernel's).
+    fn still_declared(&self, undo: &Action) -> bool {
+        if let Action::DelRoute { ns, route } = undo
+            && let Some(seen) = self.observed_ns(ns)
+            && let Some(have) = seen.routes.iter().find(|have| route_matches(route, have))
+        {
+            let declared = self.desired.namespaces.get(ns).map(|n| n.routes.as_slice()).unwrap_or_default();
+            return declared.iter().any(|r| route_matches(&crate::plan::route_spec(r), have));
+        }
+        ownership::declares(self.desired, undo)
     }
 
     /// A link this plan deletes (and a veth's other end with it) is not there for what
