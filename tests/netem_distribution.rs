@@ -146,53 +146,15 @@ fn a_refused_table_rolls_back_and_a_netem_changed_by_someone_else_is_refused() {
 /// netem someone changed since is refused. The same path a run takes: observed (as the
 /// kernel reports it, rounded, no table), normalised with the record, planned.
 mod planned {
-    use netscript::check::{self, FsLoader};
-    use netscript::exec::tc::{NetemParams, NetemState};
     use netscript::model::{Netem, NetemDistribution};
-    use netscript::plan::action::{Action, QdiscParent, QdiscSpec};
-    use netscript::plan::observed::{ObservedLink, ObservedNs, ObservedQdisc, SeenQdisc};
-    use netscript::plan::ownership::{self, Owned};
-    use netscript::plan::{self, Observed, Ownership, Plan};
-    use netscript::source::SourceMap;
+    use netscript::plan::action::{Action, QdiscSpec};
+    use super::support::netem_planned::{plan, record};
     use netscript::units::Duration;
 
     fn netem(delay_ms: u64, distribution: Option<NetemDistribution>) -> Netem {
         Netem { jitter: Some(Duration(10_000_000)), distribution, ..Netem::delay(Duration(delay_ms * 1_000_000)) }
     }
 
-    fn desired(words: &str) -> netscript::model::Desired {
-        let mut sources = SourceMap::new();
-        let file = sources.add("t.ns".to_string(), None, format!("netns a < link v0 < {words} > >\n"));
-        let checked = check::check(&mut sources, file, &FsLoader);
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        checked.desired
-    }
-
-    /// Namespace `a` with v0 holding `kernel` (a netem with handle 1:) as a dump shows it.
-    fn kernel_holding(kernel: &Netem) -> Observed {
-        let psched = netscript::exec::traffic::psched();
-        let mut shown = NetemState::predict(&NetemParams::new(kernel, psched).unwrap()).to_netem();
-        shown.distribution = None; // never reported
-        let mut ns = ObservedNs::default();
-        ns.links.insert("v0".into(), ObservedLink { name: "v0".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None });
-        ns.qdiscs.push(ObservedQdisc { dev: "v0".into(), spec: QdiscSpec::Netem(shown) });
-        ns.root_qdiscs.push(SeenQdisc { dev: "v0".into(), parent: QdiscParent::Root, kind: "netem".into(), handle: 0x1_0000 });
-        let mut o = Observed { offline: false, ..Observed::empty() };
-        o.namespaces.insert("a".into(), ns);
-        o
-    }
-
-    /// The record of a run that made `made` on v0.
-    fn record(made: &Netem) -> Vec<Owned> {
-        vec![Owned { made: Some(Action::ReplaceQdisc { ns: "a".into(), dev: "v0".into(), qdisc: QdiscSpec::Netem(made.clone()) }), undo: vec![Action::DelQdisc { ns: "a".into(), dev: "v0".into(), parent: QdiscParent::Root }] }]
-    }
-
-    fn plan(words: &str, kernel: &Netem, owned: &[Owned]) -> Result<Plan, Vec<netscript::diagnostic::Diagnostic>> {
-        let desired = desired(words);
-        let mut observed = kernel_holding(kernel);
-        netscript::exec::traffic::normalize(&mut observed, &desired, &ownership::interest(owned));
-        plan::plan_owned(&desired, &observed, Ownership { entries: owned, ..Ownership::default() })
-    }
 
     const NORMAL: Option<NetemDistribution> = Some(NetemDistribution::Normal);
 

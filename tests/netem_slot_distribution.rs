@@ -140,14 +140,9 @@ fn a_failed_run_rolls_back_to_the_slot_table_and_a_netem_changed_since_is_refuse
 /// shows them: the slot's delay and jitter, no table), normalised with the record and
 /// planned, the path a run takes.
 mod planned {
-    use netscript::check::{self, FsLoader};
-    use netscript::exec::tc::{NetemParams, NetemState};
     use netscript::model::{Netem, NetemDistribution, NetemSlot, SlotSpacing};
-    use netscript::plan::action::{Action, QdiscParent, QdiscSpec};
-    use netscript::plan::observed::{ObservedLink, ObservedNs, ObservedQdisc, SeenQdisc};
-    use netscript::plan::ownership::{self, Owned};
-    use netscript::plan::{self, Observed, Ownership, Plan};
-    use netscript::source::SourceMap;
+    use netscript::plan::action::{Action, QdiscSpec};
+    use super::support::netem_planned::{plan, record};
     use netscript::units::Duration;
 
     /// `netem delay 10ms slot distribution TABLE DELAY_MS 500us` (a plain 1ms slot
@@ -160,36 +155,6 @@ mod planned {
         Netem { slot: Some(slot), ..Netem::delay(Duration(10_000_000)) }
     }
 
-    fn desired(words: &str) -> netscript::model::Desired {
-        let mut sources = SourceMap::new();
-        let file = sources.add("t.ns".to_string(), None, format!("netns a < link v0 < {words} > >\n"));
-        let checked = check::check(&mut sources, file, &FsLoader);
-        assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-        checked.desired
-    }
-
-    fn kernel_holding(kernel: &Netem) -> Observed {
-        let psched = netscript::exec::traffic::psched();
-        let shown = NetemState::predict(&NetemParams::new(kernel, psched).unwrap()).to_netem().with_tables(Default::default());
-        let mut ns = ObservedNs::default();
-        ns.links.insert("v0".into(), ObservedLink { name: "v0".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None });
-        ns.qdiscs.push(ObservedQdisc { dev: "v0".into(), spec: QdiscSpec::Netem(shown) });
-        ns.root_qdiscs.push(SeenQdisc { dev: "v0".into(), parent: QdiscParent::Root, kind: "netem".into(), handle: 0x1_0000 });
-        let mut o = Observed { offline: false, ..Observed::empty() };
-        o.namespaces.insert("a".into(), ns);
-        o
-    }
-
-    fn record(made: &Netem) -> Vec<Owned> {
-        vec![Owned { made: Some(Action::ReplaceQdisc { ns: "a".into(), dev: "v0".into(), qdisc: QdiscSpec::Netem(made.clone()) }), undo: vec![Action::DelQdisc { ns: "a".into(), dev: "v0".into(), parent: QdiscParent::Root }] }]
-    }
-
-    fn plan(words: &str, kernel: &Netem, owned: &[Owned]) -> Result<Plan, Vec<netscript::diagnostic::Diagnostic>> {
-        let desired = desired(words);
-        let mut observed = kernel_holding(kernel);
-        netscript::exec::traffic::normalize(&mut observed, &desired, &ownership::interest(owned));
-        plan::plan_owned(&desired, &observed, Ownership { entries: owned, ..Ownership::default() })
-    }
 
     fn slot_table(n: &Netem) -> Option<NetemDistribution> {
         n.tables().slot

@@ -15,6 +15,7 @@
 pub mod crash;
 pub mod export;
 pub mod netem;
+pub mod netem_planned;
 pub mod oracle;
 pub mod tc_options;
 pub mod traffic;
