@@ -4,7 +4,7 @@
 //! addresses and names when the checker evaluates them, inside loops.
 
 use crate::source::{Span, Spanned};
-use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, IpProto, IpvlanFlag, IpvlanMode, MacvlanMode, VlanProtocol, XdpMode};
 
 mod firewall;
 pub use firewall::*;
@@ -38,6 +38,8 @@ pub enum StmtKind {
     Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
     /// `vlan NAME on PARENT id N [protocol P]`: an 802.1Q (or 802.1ad) VLAN on a parent.
     Vlan { name: Name, parent: Name, id: IntValue, protocol: Option<Spanned<VlanProtocol>>, body: Option<Block> },
+    /// `ipvlan NAME on PARENT [mode l2|l3|l3s] [bridge|private|vepa]`.
+    Ipvlan { name: Name, parent: Name, mode: Option<Spanned<IpvlanMode>>, flag: Option<Spanned<IpvlanFlag>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
 
@@ -122,6 +124,7 @@ impl StmtKind {
             StmtKind::Vrf { .. } => "vrf",
             StmtKind::Macvlan { .. } => "macvlan",
             StmtKind::Vlan { .. } => "vlan",
+            StmtKind::Ipvlan { .. } => "ipvlan",
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",
             StmtKind::Addr { .. } => "addr",

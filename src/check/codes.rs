@@ -57,3 +57,9 @@ pub const DUPLICATE_U32_TABLE: &str = "netscript::check::duplicate_u32_table";
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).
 pub const FIREWALL_HOOK: &str = "netscript::check::firewall_hook";
+
+/// Two ipvlans on one parent with different modes or flags: the parent's ipvlan port
+/// holds one mode and one flag for all of them (the kernel changes them all at once).
+pub const IPVLAN_PORT_CONFLICT: &str = "netscript::check::ipvlan_port_conflict";
+/// `mac` on an ipvlan: it takes its parent's MAC, and the kernel cannot change it.
+pub const IPVLAN_MAC: &str = "netscript::check::ipvlan_mac";

@@ -8,6 +8,7 @@ mod expect;
 mod firewall;
 mod address_peer;
 mod links;
+mod ipvlan_ports;
 mod routing;
 mod route_options;
 mod rule_selectors;

@@ -168,6 +168,7 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
         Vrf { .. } => "vrf",
         Macvlan { .. } => "macvlan",
         Vlan { .. } => "vlan",
+        Ipvlan { .. } => "ipvlan",
         Vxlan { .. } => "vxlan",
         Ifb => "ifb",
     }
@@ -225,6 +226,7 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
                 LinkKind::Vxlan { .. } => ("vxlan", "CONFIG_VXLAN"),
                 LinkKind::Macvlan { .. } => ("macvlan", "CONFIG_MACVLAN"),
                 LinkKind::Vlan { .. } => ("8021q", "CONFIG_VLAN_8021Q"),
+                LinkKind::Ipvlan { .. } => ("ipvlan", "CONFIG_IPVLAN"),
                 LinkKind::Ifb => ("ifb", "CONFIG_IFB"),
                 LinkKind::Veth { .. } => ("veth", "CONFIG_VETH"),
                 LinkKind::Bridge => ("bridge", "CONFIG_BRIDGE"),

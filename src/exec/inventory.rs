@@ -105,6 +105,7 @@ impl Executor {
                     (Some("vxlan"), _, Some(dev)) => by_index.get(&dev).map(|s| s.to_string()),
                     (Some("macvlan"), Some(parent), _) if r.netnsid.is_none() => by_index.get(&parent).map(|s| s.to_string()),
                     (Some("vlan"), _, _) => l.vlan.as_ref().and_then(|v| v.parent.clone()),
+                    (Some("ipvlan"), _, _) => l.ipvlan.as_ref().and_then(|v| v.parent.clone()),
                     _ => None,
                 };
                 ns.links.push(LiveLink {
@@ -123,6 +124,7 @@ impl Executor {
                     vxlan: r.vxlan.clone(),
                     vrf_table: r.vrf_table,
                     vlan: l.vlan.as_ref().map(|v| (v.id, v.protocol)),
+                    ipvlan: l.ipvlan.as_ref().map(|v| (v.mode, v.flag)),
                 });
             }
             ns.links.sort_by_key(|l| l.index);

@@ -1,11 +1,13 @@
 //! Pure construction of rtnetlink requests from actions (names already resolved to
 //! indexes) and decoding of dumps into the observed model. No I/O here.
 
+mod ipvlan;
 mod links;
 mod routing;
 mod rule_selectors;
 mod vlan;
 
+pub use ipvlan::change_ipvlan;
 pub use links::*;
 pub use routing::*;
 pub use rule_selectors::*;

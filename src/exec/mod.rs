@@ -331,6 +331,13 @@ impl Inner {
                 };
                 conn.request(M::SetLink(messages::set_link(name, set, master)), 0).await.map(drop)
             }
+            Action::ChangeLink { ns, name, kind } => {
+                let conn = self.conn(ns).await?;
+                let LinkKind::Ipvlan { mode, flag, .. } = kind else {
+                    return Err(ExecError::InvalidPlan(format!("a {} cannot be changed in place", error::link_kind_word(kind))));
+                };
+                conn.request(M::NewLink(messages::change_ipvlan(name, *mode, *flag)), 0).await.map(drop)
+            }
             Action::AddAddr { ns, dev, addr } => {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
@@ -433,7 +440,7 @@ impl Inner {
                 }
                 self.forget_link(peer_ns, peer_name);
             }
-            LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
+            LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } | LinkKind::Ipvlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
             LinkKind::Vxlan { dev, .. } => resolved.lower = self.opt_ifindex(ns, dev.as_ref()).await?,
             LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } => {}
         }

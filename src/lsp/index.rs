@@ -207,7 +207,7 @@ impl Walker<'_> {
                 self.iface = self.interface(name, true, s);
                 self.block(body);
             }
-            StmtKind::Macvlan { name, parent, body, .. } | StmtKind::Vlan { name, parent, body, .. } => {
+            StmtKind::Macvlan { name, parent, body, .. } | StmtKind::Vlan { name, parent, body, .. } | StmtKind::Ipvlan { name, parent, body, .. } => {
                 self.interface(parent, false, s);
                 self.iface = self.interface(name, true, s);
                 self.block(body);

@@ -95,6 +95,9 @@ pub enum IfaceKind {
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
     /// An 802.1Q VLAN on a parent: its id (1-4094) and tag protocol.
     Vlan { parent: Spanned<String>, id: Spanned<u16>, protocol: VlanProtocol },
+    /// An ipvlan on a parent: its mode and flag (the parent's port holds both, shared by
+    /// every ipvlan on it).
+    Ipvlan { parent: Spanned<String>, mode: IpvlanMode, flag: IpvlanFlag },
     // Boxed: the largest kind by far, and the rarest.
     Vxlan(Box<Vxlan>),
     /// `link NAME` for an interface the script does not create.
@@ -112,6 +115,7 @@ impl IfaceKind {
             IfaceKind::Vrf { .. } => "vrf",
             IfaceKind::Macvlan { .. } => "macvlan",
             IfaceKind::Vlan { .. } => "vlan",
+            IfaceKind::Ipvlan { .. } => "ipvlan",
             IfaceKind::Vxlan(_) => "vxlan",
             IfaceKind::Existing => "link",
             IfaceKind::Loopback => "loopback",
@@ -133,6 +137,49 @@ impl VlanProtocol {
         match self {
             VlanProtocol::Ieee8021Q => "802.1Q",
             VlanProtocol::Ieee8021Ad => "802.1ad",
+        }
+    }
+}
+
+/// An ipvlan's mode (iproute2's `mode`): l3 is iproute2's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanMode {
+    L2,
+    #[default]
+    L3,
+    L3s,
+}
+
+/// An ipvlan's flag (iproute2's `bridge`, `private`, `vepa`): bridge is the default (no
+/// flag bit set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanFlag {
+    #[default]
+    Bridge,
+    Private,
+    Vepa,
+}
+
+impl IpvlanMode {
+    /// iproute2's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            IpvlanMode::L2 => "l2",
+            IpvlanMode::L3 => "l3",
+            IpvlanMode::L3s => "l3s",
+        }
+    }
+}
+
+impl IpvlanFlag {
+    /// iproute2's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            IpvlanFlag::Bridge => "bridge",
+            IpvlanFlag::Private => "private",
+            IpvlanFlag::Vepa => "vepa",
         }
     }
 }

@@ -82,6 +82,19 @@ pub struct ObservedLink {
     /// A vlan's id, tag protocol and parent, as the kernel reports them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<ObservedVlan>,
+    /// An ipvlan's mode, flag and parent, as the kernel reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan: Option<ObservedIpvlan>,
+}
+
+/// An ipvlan as the kernel reports it (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS, IFLA_LINK):
+/// the mode and flag are its parent's port's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ObservedIpvlan {
+    pub mode: crate::model::IpvlanMode,
+    pub flag: crate::model::IpvlanFlag,
+    /// The parent's name, when it is in the ipvlan's namespace.
+    pub parent: Option<String>,
 }
 
 /// A vlan as the kernel reports it (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL, IFLA_LINK).

@@ -20,6 +20,7 @@ mod routing;
 mod traffic;
 mod netem_change;
 mod vlan;
+mod ipvlan;
 mod vrf;
 
 use links::*;

@@ -239,6 +239,9 @@ pub fn describe(action: &Action) -> String {
                 };
                 format!("create vlan {ns}.{name} on {parent} id {id}{proto} ({})", attrs_text(attrs))
             }
+            LinkKind::Ipvlan { parent, mode, flag } => {
+                format!("create ipvlan {ns}.{name} on {parent} mode {} {} ({})", mode.word(), flag.word(), attrs_text(attrs))
+            }
             LinkKind::Macvlan { parent, mode } => {
                 format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
             }
@@ -265,6 +268,10 @@ pub fn describe(action: &Action) -> String {
             LinkKind::Ifb => format!("create ifb {ns}.{name} ({})", attrs_text(attrs)),
         },
         Action::DeleteLink { ns, name } => format!("delete link {ns}.{name}"),
+        Action::ChangeLink { ns, name, kind } => match kind {
+            LinkKind::Ipvlan { mode, flag, .. } => format!("set ipvlan {ns}.{name} mode {} {}", mode.word(), flag.word()),
+            _ => format!("change link {ns}.{name}"),
+        },
         Action::SetLink { ns, name, set } => {
             let mut parts = Vec::new();
             if let Some(up) = set.up {

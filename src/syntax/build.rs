@@ -4,7 +4,7 @@ use super::Rule;
 use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, IpvlanFlag, IpvlanMode, MacvlanMode, VlanProtocol, XdpMode};
 use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
@@ -150,6 +150,7 @@ impl<'t> Builder<'t> {
             }
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
             Rule::vlan_stmt => self.vlan_stmt(pair),
+            Rule::ipvlan_stmt => self.ipvlan_stmt(pair),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {
                 let mut it = args(pair);

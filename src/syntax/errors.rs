@@ -41,6 +41,8 @@ fn rule_word(rule: Rule) -> String {
         expect_kind => "`reach` or `noreach`",
         macvlan_mode => "a macvlan mode (bridge, private, vepa, passthru)",
         vlan_protocol => "a VLAN protocol (802.1Q, 802.1ad)",
+        ipvlan_mode => "an ipvlan mode (l2, l3, l3s)",
+        ipvlan_flag => "an ipvlan flag (bridge, private, vepa)",
         bpf_direction => "`ingress` or `egress`",
         xdp_mode => "`generic` or `native`",
         ip_proto => "`tcp`, `udp` or `icmp`",
@@ -80,7 +82,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vlan", "vxlan", "link",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "ipvlan", "vlan", "vxlan", "link",
     "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];

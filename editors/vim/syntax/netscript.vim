@@ -59,7 +59,7 @@ syn match   netscriptTableName /[A-Za-z_][[:alnum:]_]*[[:alnum:]_.-]\@!/ contain
 syn match   netscriptClassId  /\%(\x\+:\)\=\%(\x\+\|{[^{}]*}\)[[:alnum:]_.-]\@!/ contained contains=netscriptInterp
 syn match   netscriptSysctlKey /\%([[:alnum:]_.\/-]\|{[^{}]*}\)\+/ contained contains=netscriptInterp
 syn match   netscriptSection  /[[:alnum:]_\/.-]\+/ contained
-syn keyword netscriptValue    bridge private vepa passthru generic native contained
+syn keyword netscriptValue    bridge private vepa passthru l2 l3 l3s generic native contained
 syn keyword netscriptValue    on off contained
 syn keyword netscriptValue    default contained
 
@@ -75,7 +75,7 @@ syn keyword netscriptRepeat    for nextgroup=netscriptVarDef skipwhite
 syn keyword netscriptRepeat    in
 syn keyword netscriptInclude   include
 " interface kinds
-syn keyword netscriptKind      veth bridge macvlan vlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
+syn keyword netscriptKind      veth bridge macvlan ipvlan vlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
 syn keyword netscriptAttribute addr up down mtu mac shape filter netem qdisc bpf xdp rule reach noreach
 syn keyword netscriptAttribute firewall

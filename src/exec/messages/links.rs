@@ -88,6 +88,12 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
             }
             (InfoKind::Vlan, Some(InfoData::Vlan(super::vlan::encode(*id, *protocol))))
         }
+        LinkKind::Ipvlan { mode, flag, .. } => {
+            if let Some(parent) = resolved.lower {
+                msg.attributes.push(LinkAttribute::Link(parent));
+            }
+            (InfoKind::IpVlan, Some(InfoData::IpVlan(super::ipvlan::encode(*mode, *flag))))
+        }
         LinkKind::Vxlan { vni, remote, group, local, port, .. } => {
             let mut info = vec![InfoVxlan::Id(*vni)];
             // `remote` (unicast) and `group` (multicast) are the same attribute, as in ip.
@@ -158,7 +164,9 @@ pub struct DumpedLink {
     pub vrf_table: Option<u32>,
     /// A vlan's id and tag protocol (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL).
     pub vlan: Option<(u16, crate::model::VlanProtocol)>,
-    /// IFLA_LINK (a vlan's or macvlan's parent), when IFLA_LINK_NETNSID does not say it
+    /// An ipvlan's mode and flag (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS).
+    pub ipvlan: Option<(crate::model::IpvlanMode, crate::model::IpvlanFlag)>,
+    /// IFLA_LINK (a vlan's, macvlan's or ipvlan's parent), when IFLA_LINK_NETNSID does not say it
     /// is in another namespace.
     pub link_index: Option<u32>,
 }
@@ -174,6 +182,7 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         master_index: None,
         vrf_table: None,
         vlan: None,
+        ipvlan: None,
         link_index: None,
     };
     let mut other_netns = false;
@@ -196,6 +205,9 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                     }
                     if let LinkInfo::Data(InfoData::Vlan(data)) = info {
                         link.vlan = super::vlan::decode(data);
+                    }
+                    if let LinkInfo::Data(InfoData::IpVlan(data)) = info {
+                        link.ipvlan = super::ipvlan::decode(data);
                     }
                     if let LinkInfo::Data(InfoData::Vrf(data)) = info {
                         link.vrf_table = data.iter().find_map(|d| match d {

@@ -144,6 +144,7 @@ impl<'a> Planner<'a> {
             IfaceKind::Vrf { table } => Some(LinkKind::Vrf { table: table.node }),
             IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
             IfaceKind::Vlan { parent, id, protocol } => Some(LinkKind::Vlan { parent: parent.node.clone(), id: id.node, protocol: *protocol }),
+            IfaceKind::Ipvlan { parent, mode, flag } => Some(LinkKind::Ipvlan { parent: parent.node.clone(), mode: *mode, flag: *flag }),
             IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
                 vni: x.vni.node,
                 remote: x.remote.as_ref().map(|a| a.node),
@@ -191,9 +192,14 @@ impl<'a> Planner<'a> {
                     return;
                 }
                 if let Some(old) = self.vlan_changed(&ns.name, iface, &kind, &found) {
-                    self.replace_vlan(ns, iface, kind, &found, old);
+                    self.remake_link(ns, iface, kind, &found, old);
                     return;
                 }
+                if let Some(old) = self.ipvlan_parent_changed(&ns.name, iface, &kind, &found) {
+                    self.remake_link(ns, iface, kind, &found, old);
+                    return;
+                }
+                self.change_ipvlan(&ns.name, iface, &kind, &found);
                 if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
                     self.replace_vrf(ns, iface, kind, &found, old_table);
                     return;
@@ -406,10 +412,10 @@ impl<'a> Planner<'a> {
     }
 
     /// The mtu a link netscript creates has when the script does not set one, where it
-    /// is known: 1500 for veth and ifb, the parent's for a macvlan.
+    /// is known: 1500 for veth and ifb, the parent's for a macvlan, vlan or ipvlan.
     pub(super) fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
         match (&iface.kind, found.kind.as_deref()) {
-            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
             (_, Some("veth" | "ifb")) => Some(1500),
             _ => None,
         }
@@ -433,6 +439,7 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
         LinkKind::Vrf { .. } => "vrf",
         LinkKind::Macvlan { .. } => "macvlan",
         LinkKind::Vlan { .. } => "vlan",
+        LinkKind::Ipvlan { .. } => "ipvlan",
         LinkKind::Vxlan { .. } => "vxlan",
         LinkKind::Ifb => "ifb",
     }
@@ -466,7 +473,7 @@ pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
 fn link_dependencies(iface: &Interface) -> Vec<&str> {
     let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
     match &iface.kind {
-        IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } => deps.push(&parent.node),
+        IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. } => deps.push(&parent.node),
         IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
         _ => {}
     }

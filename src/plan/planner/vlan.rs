@@ -24,9 +24,12 @@ impl Planner<'_> {
         Some(LinkKind::Vlan { parent: now.parent.clone().unwrap_or_else(|| parent.clone()), id: now.id, protocol: now.protocol })
     }
 
-    pub(super) fn replace_vlan(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind, found: &ObservedLink, old: LinkKind) {
+    /// Deletes the link the script made at (ns, iface) and makes it again as `kind`; a
+    /// rollback makes `old` again with what it held. For attributes the kernel cannot
+    /// change in place (a vlan's id, an ipvlan's parent).
+    pub(super) fn remake_link(&mut self, ns: &Namespace, iface: &Interface, kind: LinkKind, found: &ObservedLink, old: LinkKind) {
         let (nsn, name) = (ns.name.clone(), iface.name.clone());
-        // With its MAC: a rollback gives back the vlan as it was.
+        // With its MAC: a rollback gives back the link as it was.
         let attrs = LinkAttrs { up: found.up, mtu: Some(found.mtu), mac: found.mac, master: found.master.clone() };
         let put_back = self.old_pair_put_back(&nsn, &name, &Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: old, attrs }, found);
         let deps = self.link_deps(&nsn, &name);

@@ -26,6 +26,35 @@ impl Builder<'_> {
         StmtKind::Macvlan { name, parent, mode, body }
     }
 
+    pub(super) fn ipvlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let parent = self.name(it.next().unwrap());
+        let (mut mode, mut flag, mut body) = (None, None, None);
+        for p in it {
+            match p.as_rule() {
+                Rule::ipvlan_mode => {
+                    let m = match p.as_str() {
+                        "l2" => IpvlanMode::L2,
+                        "l3s" => IpvlanMode::L3s,
+                        _ => IpvlanMode::L3,
+                    };
+                    mode = Some(self.spanned(&p, m));
+                }
+                Rule::ipvlan_flag => {
+                    let f = match first(p.clone()).as_rule() {
+                        Rule::kw_private => IpvlanFlag::Private,
+                        Rule::kw_vepa => IpvlanFlag::Vepa,
+                        _ => IpvlanFlag::Bridge,
+                    };
+                    flag = Some(self.spanned(&p, f));
+                }
+                _ => body = Some(self.block(p)),
+            }
+        }
+        StmtKind::Ipvlan { name, parent, mode, flag, body }
+    }
+
     pub(super) fn vlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
