@@ -41,6 +41,8 @@ pub enum StmtKind {
     /// `ipvlan NAME on PARENT [mode l2|l3|l3s] [bridge|private|vepa]`.
     Ipvlan { name: Name, parent: Name, mode: Option<Spanned<IpvlanMode>>, flag: Option<Spanned<IpvlanFlag>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
+    /// `ipip NAME …` / `gre NAME …`: an IPv4 tunnel (`local`, `remote`, `ttl`, gre's `key`).
+    Tunnel { kind: crate::model::TunnelKind, name: Name, opts: Vec<TunnelOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
 
     // interface attributes
@@ -125,6 +127,7 @@ impl StmtKind {
             StmtKind::Macvlan { .. } => "macvlan",
             StmtKind::Vlan { .. } => "vlan",
             StmtKind::Ipvlan { .. } => "ipvlan",
+            StmtKind::Tunnel { kind, .. } => kind.word(),
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",
             StmtKind::Addr { .. } => "addr",
@@ -302,6 +305,14 @@ pub enum LetValue {
 pub enum ExpectOpt {
     Port(Spanned<IntValue>),
     Within(Spanned<DurationValue>),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub enum TunnelOpt {
+    Local(Spanned<IpValue>),
+    Remote(Spanned<IpValue>),
+    Ttl(Spanned<IntValue>),
+    Key(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

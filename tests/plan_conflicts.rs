@@ -40,7 +40,7 @@ fn observed(namespaces: &[(&str, Vec<ObservedLink>)]) -> Observed {
 }
 
 fn link(name: &str, kind: Option<&str>, index: u32) -> ObservedLink {
-    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, vlan: None, ipvlan: None }
+    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, vlan: None, ipvlan: None, tunnel: None }
 }
 
 #[test]

@@ -89,7 +89,7 @@
 
 (defconst netscript-statement-keywords '("netns" "host" "table" "let" "for" "in" "include")
   "Statement keywords.")
-(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "ipvlan" "vlan" "vxlan" "dummy" "vrf" "link")
+(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "ipvlan" "ipip" "gre" "vlan" "vxlan" "dummy" "vrf" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
   '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"
@@ -100,7 +100,7 @@
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "divisor" "hashkey" "mask" "at" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "overhead" "mpu" "linklayer" "slot" "packets" "bytes" "distribution"
-    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"
+    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "ttl" "key" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords
@@ -183,7 +183,7 @@ Group 1 is a variable, 2 a number, 3 an operator."
     (,(concat "<->[ \t]*\\(?:\\(" netscript--ns-name "\\)\\.\\)?\\(" netscript--if-name "\\)?")
      (1 'netscript-namespace-face keep t)
      (2 'netscript-interface-face keep t))
-    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|ipvlan\\|vlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
+    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|ipvlan\\|ipip\\|gre\\|vlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
               "[ \t]+\\(" netscript--if-name "\\)")
      1 'netscript-interface-face keep)
     (,(concat "\\_<\\(?:let\\|for\\)[ \t]+\\(" netscript--var "\\)")

@@ -63,3 +63,6 @@ pub const FIREWALL_HOOK: &str = "netscript::check::firewall_hook";
 pub const IPVLAN_PORT_CONFLICT: &str = "netscript::check::ipvlan_port_conflict";
 /// `mac` on an ipvlan: it takes its parent's MAC, and the kernel cannot change it.
 pub const IPVLAN_MAC: &str = "netscript::check::ipvlan_mac";
+/// `ipip`/`gre` named as one of the devices the kernel makes itself in every namespace
+/// (tunl0, gre0, …): those are the kernel's.
+pub const KERNEL_TUNNEL_NAME: &str = "netscript::check::kernel_tunnel_name";

@@ -50,6 +50,7 @@ impl Evaluator<'_> {
             | StmtKind::Macvlan { name, .. }
             | StmtKind::Vlan { name, .. }
             | StmtKind::Ipvlan { name, .. }
+            | StmtKind::Tunnel { name, .. }
             | StmtKind::Vxlan { name, .. }
             | StmtKind::Link { name, .. } => name,
             _ => unreachable!("not an interface declaration"),
@@ -80,6 +81,7 @@ impl Evaluator<'_> {
                 let parent = self.ok(v::template(&self.env, parent))?;
                 IfaceKind::Ipvlan { parent, mode: mode.as_ref().map(|m| m.node).unwrap_or_default(), flag: flag.as_ref().map(|f| f.node).unwrap_or_default() }
             }
+            StmtKind::Tunnel { kind, opts, .. } => IfaceKind::Tunnel(Box::new(self.tunnel(stmt, *kind, &name.node, opts)?)),
             StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(Box::new(self.vxlan(stmt, opts)?)),
             StmtKind::Link { .. } => {
                 if name.node == "lo" {
@@ -279,6 +281,7 @@ pub(super) fn interface_block(kind: &StmtKind) -> Option<&ast::Block> {
         | StmtKind::Macvlan { body, .. }
         | StmtKind::Vlan { body, .. }
         | StmtKind::Ipvlan { body, .. }
+        | StmtKind::Tunnel { body, .. }
         | StmtKind::Vxlan { body, .. }
         | StmtKind::Link { body, .. } => body.as_ref(),
         _ => None,

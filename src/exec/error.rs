@@ -169,6 +169,7 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
         Macvlan { .. } => "macvlan",
         Vlan { .. } => "vlan",
         Ipvlan { .. } => "ipvlan",
+        Tunnel { tunnel, .. } => tunnel.word(),
         Vxlan { .. } => "vxlan",
         Ifb => "ifb",
     }
@@ -227,6 +228,8 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
                 LinkKind::Macvlan { .. } => ("macvlan", "CONFIG_MACVLAN"),
                 LinkKind::Vlan { .. } => ("8021q", "CONFIG_VLAN_8021Q"),
                 LinkKind::Ipvlan { .. } => ("ipvlan", "CONFIG_IPVLAN"),
+                LinkKind::Tunnel { tunnel: crate::model::TunnelKind::Ipip, .. } => ("ipip", "CONFIG_NET_IPIP"),
+                LinkKind::Tunnel { tunnel: crate::model::TunnelKind::Gre, .. } => ("ip_gre", "CONFIG_NET_IPGRE"),
                 LinkKind::Ifb => ("ifb", "CONFIG_IFB"),
                 LinkKind::Veth { .. } => ("veth", "CONFIG_VETH"),
                 LinkKind::Bridge => ("bridge", "CONFIG_BRIDGE"),

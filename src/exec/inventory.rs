@@ -125,6 +125,7 @@ impl Executor {
                     vrf_table: r.vrf_table,
                     vlan: l.vlan.as_ref().map(|v| (v.id, v.protocol)),
                     ipvlan: l.ipvlan.as_ref().map(|v| (v.mode, v.flag)),
+                    tunnel: l.tunnel,
                 });
             }
             ns.links.sort_by_key(|l| l.index);

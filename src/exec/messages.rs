@@ -5,9 +5,10 @@ mod ipvlan;
 mod links;
 mod routing;
 mod rule_selectors;
+mod tunnel;
 mod vlan;
 
-pub use ipvlan::change_ipvlan;
+pub use ipvlan::{change_ipvlan, change_tunnel};
 pub use links::*;
 pub use routing::*;
 pub use rule_selectors::*;

@@ -333,10 +333,12 @@ impl Inner {
             }
             Action::ChangeLink { ns, name, kind } => {
                 let conn = self.conn(ns).await?;
-                let LinkKind::Ipvlan { mode, flag, .. } = kind else {
-                    return Err(ExecError::InvalidPlan(format!("a {} cannot be changed in place", error::link_kind_word(kind))));
+                let message = match kind {
+                    LinkKind::Ipvlan { mode, flag, .. } => messages::change_ipvlan(name, *mode, *flag),
+                    LinkKind::Tunnel { tunnel, params } => messages::change_tunnel(name, *tunnel, params),
+                    _ => return Err(ExecError::InvalidPlan(format!("a {} cannot be changed in place", error::link_kind_word(kind)))),
                 };
-                conn.request(M::NewLink(messages::change_ipvlan(name, *mode, *flag)), 0).await.map(drop)
+                conn.request(M::NewLink(message), 0).await.map(drop)
             }
             Action::AddAddr { ns, dev, addr } => {
                 let conn = self.conn(ns).await?;
@@ -442,7 +444,7 @@ impl Inner {
             }
             LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } | LinkKind::Ipvlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
             LinkKind::Vxlan { dev, .. } => resolved.lower = self.opt_ifindex(ns, dev.as_ref()).await?,
-            LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } => {}
+            LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } | LinkKind::Tunnel { .. } => {}
         }
         self.forget_link(ns, name);
         let message = messages::create_link(name, kind, attrs, resolved);

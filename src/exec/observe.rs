@@ -224,6 +224,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 vrf_table: l.vrf_table,
                 vlan: l.vlan.map(|(id, protocol)| crate::plan::observed::ObservedVlan { id, protocol, parent: l.link_index.and_then(|i| names.get(&i).cloned()) }),
                 ipvlan: l.ipvlan.map(|(mode, flag)| crate::plan::observed::ObservedIpvlan { mode, flag, parent: l.link_index.and_then(|i| names.get(&i).cloned()) }),
+                tunnel: l.tunnel,
             },
         );
     }

@@ -96,7 +96,11 @@ impl Kind for Links {
                         (Some((id, protocol)), _) => json!({ "protocol": protocol.word(), "id": id }),
                         // ip's: `mode` and `flags` (one word).
                         (_, Some((mode, flag))) => json!({ "mode": mode.word(), "flags": flag.word() }),
-                        _ => Value::Null,
+                        // ip's words, but `ttl` 0 (inherit) and the key as numbers.
+                        _ => match l.tunnel {
+                            Some(t) => json!({ "local": t.local, "remote": t.remote, "ttl": t.ttl, "key": t.key }),
+                            None => Value::Null,
+                        },
                     },
                 };
                 // A point-to-point address has its peer as `address`, as `ip -json` shows it.

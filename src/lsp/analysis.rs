@@ -83,6 +83,7 @@ impl Analysis {
                 | StmtKind::Macvlan { body: Some(b), .. }
                 | StmtKind::Vlan { body: Some(b), .. }
                 | StmtKind::Ipvlan { body: Some(b), .. }
+                | StmtKind::Tunnel { body: Some(b), .. }
                 | StmtKind::Vxlan { body: Some(b), .. }
                 | StmtKind::Link { body: Some(b), .. }
                 | StmtKind::Htb { body: Some(b), .. }

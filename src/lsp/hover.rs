@@ -21,6 +21,8 @@ pub fn keyword_doc(keyword: &str) -> Option<&'static str> {
         "macvlan" => "Creates a macvlan on a parent (`ip link add NAME link PARENT type macvlan mode MODE`).",
         "vlan" => "Creates an 802.1Q VLAN on a parent (`ip link add link PARENT name NAME type vlan id N [protocol 802.1ad]`); a change of id, parent or protocol makes it anew.",
         "ipvlan" => "Creates an ipvlan on a parent (`ip link add NAME link PARENT type ipvlan mode l2|l3|l3s [bridge|private|vepa]`; default mode l3, bridge); mode and flag change in place (they are the parent's, shared by its ipvlans), a new parent makes it anew.",
+        "ipip" => "Creates an IPv4-in-IPv4 tunnel (`ip link add NAME type ipip [local A] remote B [ttl N]`); its parameters change in place.",
+        "gre" => "Creates a GRE tunnel over IPv4 (`ip link add NAME type gre [local A] remote B [ttl N] [key K]`); its parameters change in place.",
         "vxlan" => "Creates a VXLAN interface (`ip link add NAME type vxlan id VNI ...`).",
         "link" => "Configures an interface that exists or is declared elsewhere (e.g. a veth's peer end); makes it current.",
         "addr" => "Adds addresses to the current interface (`ip addr add PREFIX dev IF`); `addr LOCAL peer PEER[/LEN]` a point-to-point one (`ip addr add LOCAL peer PEER/LEN dev IF`).",

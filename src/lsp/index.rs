@@ -203,7 +203,7 @@ impl Walker<'_> {
                 self.interface(peer, true, s);
                 self.block(body);
             }
-            StmtKind::Bridge { name, body } | StmtKind::Dummy { name, body } | StmtKind::Vrf { name, body, .. } => {
+            StmtKind::Bridge { name, body } | StmtKind::Dummy { name, body } | StmtKind::Vrf { name, body, .. } | StmtKind::Tunnel { name, body, .. } => {
                 self.iface = self.interface(name, true, s);
                 self.block(body);
             }

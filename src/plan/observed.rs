@@ -85,6 +85,9 @@ pub struct ObservedLink {
     /// An ipvlan's mode, flag and parent, as the kernel reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipvlan: Option<ObservedIpvlan>,
+    /// A tunnel's parameters, as the kernel reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<crate::model::TunnelParams>,
 }
 
 /// An ipvlan as the kernel reports it (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS, IFLA_LINK):

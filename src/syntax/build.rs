@@ -151,6 +151,8 @@ impl<'t> Builder<'t> {
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
             Rule::vlan_stmt => self.vlan_stmt(pair),
             Rule::ipvlan_stmt => self.ipvlan_stmt(pair),
+            Rule::ipip_stmt => self.tunnel_stmt(pair, crate::model::TunnelKind::Ipip),
+            Rule::gre_stmt => self.tunnel_stmt(pair, crate::model::TunnelKind::Gre),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {
                 let mut it = args(pair);

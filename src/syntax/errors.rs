@@ -61,6 +61,8 @@ fn rule_word(rule: Rule) -> String {
         htb_opt => "an htb option (default, r2q, direct_qlen) or a block",
         filter_opt => "a filter option (proto, src, dst, sport, dport, prio, handle, link) or `->`",
         vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
+        ipip_opt => "an ipip option (local, remote, ttl)",
+        gre_opt => "a gre option (local, remote, ttl, key)",
         expect_opt => "`port` or `within`",
         xdp_opt => "`section` or `mode`",
         stmt | file => "a statement",
@@ -82,7 +84,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "ipvlan", "vlan", "vxlan", "link",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "ipvlan", "ipip", "gre", "vlan", "vxlan", "link",
     "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];

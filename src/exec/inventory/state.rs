@@ -90,6 +90,8 @@ pub struct LiveLink {
     pub vlan: Option<(u16, crate::model::VlanProtocol)>,
     /// An ipvlan's mode and flag (its parent is `lower`).
     pub ipvlan: Option<(crate::model::IpvlanMode, crate::model::IpvlanFlag)>,
+    /// An ipip's or gre's parameters.
+    pub tunnel: Option<crate::model::TunnelParams>,
 }
 
 impl LiveLink {

@@ -1,5 +1,6 @@
 //! An ipvlan's info data (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS), both ways, and the
-//! request that changes them in place (the kernel's ipvlan_link_changelink).
+//! requests that change a link's info data in place (the kernel's ipvlan_link_changelink,
+//! ip_tunnel_changelink).
 
 use crate::model::{IpvlanFlag, IpvlanMode};
 use netlink_packet_route::link::{InfoData, InfoIpVlan, InfoKind, IpVlanFlags, IpVlanMode, LinkAttribute, LinkInfo, LinkMessage};
@@ -45,9 +46,20 @@ pub(crate) fn encode(mode: IpvlanMode, flag: IpvlanFlag) -> Vec<InfoIpVlan> {
 /// MODE FLAG`. The mode and flag are its parent's port's: every ipvlan on that parent
 /// changes with it.
 pub fn change_ipvlan(name: &str, mode: IpvlanMode, flag: IpvlanFlag) -> LinkMessage {
+    change(name, InfoKind::IpVlan, InfoData::IpVlan(encode(mode, flag)))
+}
+
+/// RTM_NEWLINK without CREATE for the tunnel `name`: `ip link set NAME type ipip|gre …`
+/// with all its parameters.
+pub fn change_tunnel(name: &str, kind: crate::model::TunnelKind, params: &crate::model::TunnelParams) -> LinkMessage {
+    let (kind, data) = super::tunnel::encode(kind, params);
+    change(name, kind, data)
+}
+
+fn change(name: &str, kind: InfoKind, data: InfoData) -> LinkMessage {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-    msg.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::IpVlan), LinkInfo::Data(InfoData::IpVlan(encode(mode, flag)))]));
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(kind), LinkInfo::Data(data)]));
     msg
 }
 

@@ -88,6 +88,10 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
             }
             (InfoKind::Vlan, Some(InfoData::Vlan(super::vlan::encode(*id, *protocol))))
         }
+        LinkKind::Tunnel { tunnel, params } => {
+            let (kind, data) = super::tunnel::encode(*tunnel, params);
+            (kind, Some(data))
+        }
         LinkKind::Ipvlan { mode, flag, .. } => {
             if let Some(parent) = resolved.lower {
                 msg.attributes.push(LinkAttribute::Link(parent));
@@ -166,6 +170,8 @@ pub struct DumpedLink {
     pub vlan: Option<(u16, crate::model::VlanProtocol)>,
     /// An ipvlan's mode and flag (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS).
     pub ipvlan: Option<(crate::model::IpvlanMode, crate::model::IpvlanFlag)>,
+    /// An ipip's or gre's parameters.
+    pub tunnel: Option<crate::model::TunnelParams>,
     /// IFLA_LINK (a vlan's, macvlan's or ipvlan's parent), when IFLA_LINK_NETNSID does not say it
     /// is in another namespace.
     pub link_index: Option<u32>,
@@ -183,6 +189,7 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         vrf_table: None,
         vlan: None,
         ipvlan: None,
+        tunnel: None,
         link_index: None,
     };
     let mut other_netns = false;
@@ -205,6 +212,11 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                     }
                     if let LinkInfo::Data(InfoData::Vlan(data)) = info {
                         link.vlan = super::vlan::decode(data);
+                    }
+                    match info {
+                        LinkInfo::Data(InfoData::IpTunnel(data)) if link.kind.as_deref() == Some("ipip") => link.tunnel = Some(super::tunnel::decode_ipip(data)),
+                        LinkInfo::Data(InfoData::GreTun(data)) => link.tunnel = Some(super::tunnel::decode_gre(data)),
+                        _ => {}
                     }
                     if let LinkInfo::Data(InfoData::IpVlan(data)) = info {
                         link.ipvlan = super::ipvlan::decode(data);

@@ -1,3 +1,5 @@
+//! An ipvlan or tunnel the script changed (a tunnel's parameters all change in place).
+//!
 //! An ipvlan the script changed. Its mode and flag change in place (the kernel's
 //! ipvlan_link_changelink sets them on the parent's port); its parent cannot change, so
 //! an ipvlan on another parent is deleted and made again, as a vlan with another id is.
@@ -18,6 +20,22 @@ impl Planner<'_> {
             return None;
         }
         Some(LinkKind::Ipvlan { parent: now_parent.clone(), mode: now.mode, flag: now.flag })
+    }
+
+    /// Sets the script's parameters on a tunnel it made whose parameters differ (all of
+    /// them change in place: the kernel's ip_tunnel_changelink); a rollback sets back
+    /// those it had.
+    pub(super) fn change_tunnel(&mut self, ns: &str, iface: &Interface, kind: &LinkKind, found: &ObservedLink) {
+        let LinkKind::Tunnel { tunnel, params } = kind else { return };
+        let Some(now) = found.tunnel else { return };
+        if now == *params || !self.created_by_script(ns, &iface.name) {
+            return;
+        }
+        let change = |params| Action::ChangeLink { ns: ns.to_string(), name: iface.name.clone(), kind: LinkKind::Tunnel { tunnel: *tunnel, params } };
+        let undo = vec![change(now)];
+        let deps = self.link_deps(ns, &iface.name);
+        let op = self.push(change(*params), iface.span, deps, undo);
+        self.record_link_op(ns, &iface.name, op);
     }
 
     /// Sets the script's mode and flag on an ipvlan it made whose mode or flag differ; a

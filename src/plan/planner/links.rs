@@ -145,6 +145,7 @@ impl<'a> Planner<'a> {
             IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
             IfaceKind::Vlan { parent, id, protocol } => Some(LinkKind::Vlan { parent: parent.node.clone(), id: id.node, protocol: *protocol }),
             IfaceKind::Ipvlan { parent, mode, flag } => Some(LinkKind::Ipvlan { parent: parent.node.clone(), mode: *mode, flag: *flag }),
+            IfaceKind::Tunnel(t) => Some(LinkKind::Tunnel { tunnel: t.kind, params: t.params() }),
             IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
                 vni: x.vni.node,
                 remote: x.remote.as_ref().map(|a| a.node),
@@ -200,6 +201,7 @@ impl<'a> Planner<'a> {
                     return;
                 }
                 self.change_ipvlan(&ns.name, iface, &kind, &found);
+                self.change_tunnel(&ns.name, iface, &kind, &found);
                 if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
                     self.replace_vrf(ns, iface, kind, &found, old_table);
                     return;
@@ -440,6 +442,7 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
         LinkKind::Macvlan { .. } => "macvlan",
         LinkKind::Vlan { .. } => "vlan",
         LinkKind::Ipvlan { .. } => "ipvlan",
+        LinkKind::Tunnel { tunnel, .. } => tunnel.word(),
         LinkKind::Vxlan { .. } => "vxlan",
         LinkKind::Ifb => "ifb",
     }

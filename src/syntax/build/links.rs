@@ -74,6 +74,27 @@ impl Builder<'_> {
         StmtKind::Vlan { name, parent, id, protocol, body }
     }
 
+    pub(super) fn tunnel_stmt(&mut self, pair: P<'_>, kind: crate::model::TunnelKind) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in it {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
+                Rule::remote_opt => TunnelOpt::Remote(Spanned::new(self.ip_value(value), span)),
+                Rule::local_opt => TunnelOpt::Local(Spanned::new(self.ip_value(value), span)),
+                Rule::ttl_opt => TunnelOpt::Ttl(Spanned::new(self.int_value(value), span)),
+                _ => TunnelOpt::Key(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Tunnel { kind, name, opts, body }
+    }
+
     pub(super) fn vxlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
