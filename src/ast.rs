@@ -7,7 +7,9 @@ use crate::source::{Span, Spanned};
 use crate::model::{BpfDirection, ExpectKind, IpProto, IpvlanFlag, IpvlanMode, MacvlanMode, VlanProtocol, XdpMode};
 
 mod firewall;
+mod link_options;
 pub use firewall::*;
+pub use link_options::*;
 
 pub type Block = Spanned<Vec<Stmt>>;
 
@@ -305,24 +307,6 @@ pub enum LetValue {
 pub enum ExpectOpt {
     Port(Spanned<IntValue>),
     Within(Spanned<DurationValue>),
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub enum TunnelOpt {
-    Local(Spanned<IpValue>),
-    Remote(Spanned<IpValue>),
-    Ttl(Spanned<IntValue>),
-    Key(Spanned<IntValue>),
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub enum VxlanOpt {
-    Id(Spanned<IntValue>),
-    Remote(Spanned<IpValue>),
-    Group(Spanned<IpValue>),
-    Local(Spanned<IpValue>),
-    Dev(Spanned<Name>),
-    Port(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
