@@ -42,7 +42,7 @@ boot_modules=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev vir
   netfs fscache 9pnet 9pnet_virtio 9p)
 # What the tests use, loaded explicitly before they start (the kernel would also load
 # them on demand: see tests/full-kernel/init).
-test_modules=(veth bridge macvlan vxlan ifb dummy vrf 8021q bonding
+test_modules=(veth bridge macvlan vxlan ifb dummy vrf 8021q bonding ipvlan ipip ip_gre
   sch_netem sch_fq_codel sch_prio sch_sfq sch_drr sch_tbf sch_htb sch_ingress
   cls_u32 cls_fw cls_bpf act_gact act_mirred)
 # Parts of the kernel package worth extracting (the modules above and what they need).

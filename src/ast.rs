@@ -4,12 +4,14 @@
 //! addresses and names when the checker evaluates them, inside loops.
 
 use crate::source::{Span, Spanned};
-use crate::model::{BpfDirection, ExpectKind, IpProto, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, IpProto, IpvlanFlag, IpvlanMode, MacvlanMode, VlanProtocol, XdpMode};
 
 mod firewall;
+mod link_options;
 pub use firewall::*;
 mod u32_keys;
 pub use u32_keys::*;
+pub use link_options::*;
 
 pub type Block = Spanned<Vec<Stmt>>;
 
@@ -40,7 +42,11 @@ pub enum StmtKind {
     Macvlan { name: Name, parent: Name, mode: Option<Spanned<MacvlanMode>>, body: Option<Block> },
     /// `vlan NAME on PARENT id N [protocol P]`: an 802.1Q (or 802.1ad) VLAN on a parent.
     Vlan { name: Name, parent: Name, id: IntValue, protocol: Option<Spanned<VlanProtocol>>, body: Option<Block> },
+    /// `ipvlan NAME on PARENT [mode l2|l3|l3s] [bridge|private|vepa]`.
+    Ipvlan { name: Name, parent: Name, mode: Option<Spanned<IpvlanMode>>, flag: Option<Spanned<IpvlanFlag>>, body: Option<Block> },
     Vxlan { name: Name, opts: Vec<VxlanOpt>, body: Option<Block> },
+    /// `ipip NAME …` / `gre NAME …`: an IPv4 tunnel (`local`, `remote`, `ttl`, gre's `key`).
+    Tunnel { kind: crate::model::TunnelKind, name: Name, opts: Vec<TunnelOpt>, body: Option<Block> },
     Link { name: Name, body: Option<Block> },
 
     // interface attributes
@@ -124,6 +130,8 @@ impl StmtKind {
             StmtKind::Vrf { .. } => "vrf",
             StmtKind::Macvlan { .. } => "macvlan",
             StmtKind::Vlan { .. } => "vlan",
+            StmtKind::Ipvlan { .. } => "ipvlan",
+            StmtKind::Tunnel { kind, .. } => kind.word(),
             StmtKind::Vxlan { .. } => "vxlan",
             StmtKind::Link { .. } => "link",
             StmtKind::Addr { .. } => "addr",
@@ -301,16 +309,6 @@ pub enum LetValue {
 pub enum ExpectOpt {
     Port(Spanned<IntValue>),
     Within(Spanned<DurationValue>),
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub enum VxlanOpt {
-    Id(Spanned<IntValue>),
-    Remote(Spanned<IpValue>),
-    Group(Spanned<IpValue>),
-    Local(Spanned<IpValue>),
-    Dev(Spanned<Name>),
-    Port(Spanned<IntValue>),
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

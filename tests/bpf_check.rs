@@ -89,7 +89,7 @@ fn plans_reconcile_by_object_hash() {
     let program = checked.desired.namespaces["p"].interfaces["v1"].bpf[0].node.program.clone().unwrap();
     let observed_with = |hash: &str| {
         let mut ns = ObservedNs::default();
-        ns.links.insert("v1".into(), ObservedLink { name: "v1".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: vec![], vrf_table: None, lower: None, made_as: None });
+        ns.links.insert("v1".into(), ObservedLink { name: "v1".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: vec![], vrf_table: None, lower: None, made_as: None, ipvlan: None, tunnel: None });
         ns.qdiscs.push(netscript::plan::observed::ObservedQdisc { dev: "v1".into(), spec: netscript::plan::action::QdiscSpec::Clsact });
         let label = |function: &str, section: &str| Some(BpfLabel { hash: hash.into(), section: section.into(), function: function.into(), file: "drop_icmp.o".into() });
         ns.programs.push(ObservedProgram {

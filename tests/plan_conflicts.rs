@@ -48,7 +48,7 @@ fn observed(namespaces: &[(&str, Vec<ObservedLink>)]) -> Observed {
 }
 
 fn link(name: &str, kind: Option<&str>, index: u32) -> ObservedLink {
-    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None }
+    ObservedLink { name: name.into(), index, kind: kind.map(str::to_string), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None, ipvlan: None, tunnel: None }
 }
 
 #[test]

@@ -41,7 +41,7 @@
 (defface netscript-statement-face '((t :inherit font-lock-keyword-face))
   "Face for statement keywords: netns, host, table, let, for, in, include.")
 (defface netscript-kind-face '((t :inherit font-lock-type-face))
-  "Face for interface kinds: veth, bridge, macvlan, vxlan, link.")
+  "Face for interface kinds: veth, bridge, macvlan, ipvlan, vxlan, link.")
 (defface netscript-attribute-face '((t :inherit font-lock-builtin-face))
   "Face for attributes and body statements: addr, mtu, shape, route, ...")
 (defface netscript-option-face '((t :inherit font-lock-preprocessor-face))
@@ -89,7 +89,7 @@
 
 (defconst netscript-statement-keywords '("netns" "host" "table" "let" "for" "in" "include")
   "Statement keywords.")
-(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "vlan" "vxlan" "dummy" "vrf" "link")
+(defconst netscript-kind-keywords '("veth" "bridge" "macvlan" "ipvlan" "ipip" "gre" "vlan" "vxlan" "dummy" "vrf" "link")
   "Interface kinds.")
 (defconst netscript-attribute-keywords
   '("addr" "up" "down" "mtu" "mac" "master" "shape" "htb" "class" "filter" "netem" "qdisc" "bpf"
@@ -100,7 +100,7 @@
     "pref" "lookup" "burst" "latency" "limit" "peakrate" "r2q" "direct_qlen" "divisor" "hashkey" "mask" "at" "ht" "sample" "match" "u32" "u16" "u8" "cburst" "quantum" "ceil" "prio" "handle" "default" "proto" "sport" "dport" "delay"
     "policy" "mark" "classify" "ct" "counter" "accept" "drop" "reject" "pass" "masquerade" "snat" "dnat"
     "overhead" "mpu" "linklayer" "slot" "packets" "bytes" "distribution"
-    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "within"
+    "jitter" "loss" "duplicate" "corrupt" "reorder" "gap" "action" "ok" "reclassify" "continue" "rate" "mode" "section" "on" "remote" "group" "local" "peer" "port" "id" "protocol" "ttl" "key" "within"
     "advmss" "scope" "global" "nexthop" "weight")
   "Option words.")
 (defconst netscript-value-keywords
@@ -183,7 +183,7 @@ Group 1 is a variable, 2 a number, 3 an operator."
     (,(concat "<->[ \t]*\\(?:\\(" netscript--ns-name "\\)\\.\\)?\\(" netscript--if-name "\\)?")
      (1 'netscript-namespace-face keep t)
      (2 'netscript-interface-face keep t))
-    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|vlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
+    (,(concat "\\_<\\(?:veth\\|bridge\\|macvlan\\|ipvlan\\|ipip\\|gre\\|vlan\\|vxlan\\|link\\|master\\|dev\\|iif\\|oif\\|on\\)"
               "[ \t]+\\(" netscript--if-name "\\)")
      1 'netscript-interface-face keep)
     (,(concat "\\_<\\(?:let\\|for\\)[ \t]+\\(" netscript--var "\\)")
@@ -199,7 +199,7 @@ Group 1 is a variable, 2 a number, 3 an operator."
     (,(concat "\\(?:\\_<class\\|->\\|\\_<htb[ \t]+default\\)[ \t]*\\(" netscript--class-id "\\)")
      1 'netscript-class-id-face keep)
     ;; keywords whose meaning depends on the word before them
-    ("\\_<mode[ \t]+\\(bridge\\|private\\|vepa\\|passthru\\|generic\\|native\\)\\_>"
+    ("\\_<mode[ \t]+\\(bridge\\|private\\|vepa\\|passthru\\|l2\\|l3s\\|l3\\|generic\\|native\\)\\_>"
      1 'netscript-value-face)
     ("\\_<forward[ \t]+\\(on\\|off\\)\\_>" 1 'netscript-value-face)
     ("\\_<route[ \t]+\\(default\\)\\_>" 1 'netscript-value-face)

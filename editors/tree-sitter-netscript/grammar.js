@@ -52,7 +52,7 @@ module.exports = grammar({
       choice(
         $.netns_statement, $.host_statement, $.table_statement, $.let_statement,
         $.for_statement, $.include_statement, $.expect_statement,
-        $.veth_statement, $.bridge_statement, $.dummy_statement, $.vrf_statement, $.macvlan_statement, $.vlan_statement, $.vxlan_statement,
+        $.veth_statement, $.bridge_statement, $.dummy_statement, $.vrf_statement, $.macvlan_statement, $.ipvlan_statement, $.tunnel_statement, $.vlan_statement, $.vxlan_statement,
         $.link_statement,
         $.addr_statement, $.state_statement, $.mtu_statement,
         $.mac_statement, $.master_statement,
@@ -91,6 +91,18 @@ module.exports = grammar({
     macvlan_statement: ($) =>
       seq('macvlan', field('name', $.interface_name), 'on', field('parent', $.interface_name),
         optional(seq('mode', field('mode', alias(choice('bridge', 'private', 'vepa', 'passthru'), $.mode)))),
+        optional(field('body', $.block))),
+    ipvlan_statement: ($) =>
+      seq('ipvlan', field('name', $.interface_name), 'on', field('parent', $.interface_name),
+        optional(seq('mode', field('mode', alias(choice('l2', 'l3', 'l3s'), $.mode)))),
+        optional(field('flag', alias(choice('bridge', 'private', 'vepa'), $.mode))),
+        optional(field('body', $.block))),
+    tunnel_statement: ($) =>
+      seq(choice('ipip', 'gre'), field('name', $.interface_name),
+        repeat(choice(
+          seq(choice('remote', 'local'), $._ip_value),
+          seq(choice('ttl', 'key'), $._int_value),
+        )),
         optional(field('body', $.block))),
     vlan_statement: ($) =>
       seq('vlan', field('name', $.interface_name), 'on', field('parent', $.interface_name),

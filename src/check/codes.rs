@@ -61,3 +61,12 @@ pub const DUPLICATE_U32_NODE: &str = "netscript::check::duplicate_u32_node";
 /// A firewall action or match that the hook it stands in does not allow (NAT outside
 /// its hooks, `reject` at a routing hook, eBPF's `pass`).
 pub const FIREWALL_HOOK: &str = "netscript::check::firewall_hook";
+
+/// Two ipvlans on one parent with different modes or flags: the parent's ipvlan port
+/// holds one mode and one flag for all of them (the kernel changes them all at once).
+pub const IPVLAN_PORT_CONFLICT: &str = "netscript::check::ipvlan_port_conflict";
+/// `mac` on an ipvlan: it takes its parent's MAC, and the kernel cannot change it.
+pub const IPVLAN_MAC: &str = "netscript::check::ipvlan_mac";
+/// `ipip`/`gre` named as one of the devices the kernel makes itself in every namespace
+/// (tunl0, gre0, …): those are the kernel's.
+pub const KERNEL_TUNNEL_NAME: &str = "netscript::check::kernel_tunnel_name";

@@ -210,7 +210,7 @@ impl<'a> Evaluator<'a> {
                 Body::Top => self.expect(stmt.span, ns, *kind, addr, opts),
                 _ => self.misplaced(stmt, body),
             },
-            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Dummy { .. } | StmtKind::Vrf { .. } | StmtKind::Macvlan { .. } | StmtKind::Vlan { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
+            StmtKind::Veth { .. } | StmtKind::Bridge { .. } | StmtKind::Dummy { .. } | StmtKind::Vrf { .. } | StmtKind::Macvlan { .. } | StmtKind::Vlan { .. } | StmtKind::Ipvlan { .. } | StmtKind::Tunnel { .. } | StmtKind::Vxlan { .. } | StmtKind::Link { .. } => {
                 match body {
                     Body::Namespace { ns, current } => {
                         let ns = ns.clone();

@@ -49,6 +49,8 @@ impl Evaluator<'_> {
             | StmtKind::Vrf { name, .. }
             | StmtKind::Macvlan { name, .. }
             | StmtKind::Vlan { name, .. }
+            | StmtKind::Ipvlan { name, .. }
+            | StmtKind::Tunnel { name, .. }
             | StmtKind::Vxlan { name, .. }
             | StmtKind::Link { name, .. } => name,
             _ => unreachable!("not an interface declaration"),
@@ -75,6 +77,11 @@ impl Evaluator<'_> {
                 let id = self.ok(v::int_in(&self.env, id, "an 802.1Q VLAN id", 1, 4094).map_err(|d| d.help("802.1Q reserves ids 0 and 4095; a vlan takes one of 1-4094")))?.map(|i| i as u16);
                 IfaceKind::Vlan { parent, id, protocol: protocol.as_ref().map(|p| p.node).unwrap_or_default() }
             }
+            StmtKind::Ipvlan { parent, mode, flag, .. } => {
+                let parent = self.ok(v::template(&self.env, parent))?;
+                IfaceKind::Ipvlan { parent, mode: mode.as_ref().map(|m| m.node).unwrap_or_default(), flag: flag.as_ref().map(|f| f.node).unwrap_or_default() }
+            }
+            StmtKind::Tunnel { kind, opts, .. } => IfaceKind::Tunnel(Box::new(self.tunnel(stmt, *kind, &name.node, opts)?)),
             StmtKind::Vxlan { opts, .. } => IfaceKind::Vxlan(Box::new(self.vxlan(stmt, opts)?)),
             StmtKind::Link { .. } => {
                 if name.node == "lo" {
@@ -273,6 +280,8 @@ pub(super) fn interface_block(kind: &StmtKind) -> Option<&ast::Block> {
         | StmtKind::Vrf { body, .. }
         | StmtKind::Macvlan { body, .. }
         | StmtKind::Vlan { body, .. }
+        | StmtKind::Ipvlan { body, .. }
+        | StmtKind::Tunnel { body, .. }
         | StmtKind::Vxlan { body, .. }
         | StmtKind::Link { body, .. } => body.as_ref(),
         _ => None,

@@ -8,6 +8,8 @@ mod expect;
 mod firewall;
 mod address_peer;
 mod links;
+mod ipvlan_ports;
+mod tunnels;
 mod routing;
 mod route_options;
 mod rule_selectors;

@@ -17,6 +17,7 @@ pub fn validate(ev: &mut Evaluator) {
     let mut found = Vec::new();
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
+        super::ipvlan_ports::ipvlan_ports(ns, &mut found);
         ingress_devices(ns, &mut found);
         super::traffic_options::hook_conflicts(ns, &mut found);
         super::traffic_filters::duplicate_prios(ns, &mut found);
@@ -109,7 +110,7 @@ fn interfaces(ns: &Namespace, found: &mut Vec<Diagnostic>) {
             }
         }
         match &iface.kind {
-            IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } => {
+            IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. } => {
                 if let Err(d) = lookup(ns, parent, "parent interface") {
                     found.push(d);
                 }

@@ -168,6 +168,8 @@ pub(crate) fn link_kind_word(kind: &crate::plan::action::LinkKind) -> &'static s
         Vrf { .. } => "vrf",
         Macvlan { .. } => "macvlan",
         Vlan { .. } => "vlan",
+        Ipvlan { .. } => "ipvlan",
+        Tunnel { tunnel, .. } => tunnel.word(),
         Vxlan { .. } => "vxlan",
         Ifb => "ifb",
     }
@@ -225,6 +227,9 @@ pub fn missing_kernel_support(action: &Action, error: &ExecError) -> Option<Miss
                 LinkKind::Vxlan { .. } => ("vxlan", "CONFIG_VXLAN"),
                 LinkKind::Macvlan { .. } => ("macvlan", "CONFIG_MACVLAN"),
                 LinkKind::Vlan { .. } => ("8021q", "CONFIG_VLAN_8021Q"),
+                LinkKind::Ipvlan { .. } => ("ipvlan", "CONFIG_IPVLAN"),
+                LinkKind::Tunnel { tunnel: crate::model::TunnelKind::Ipip, .. } => ("ipip", "CONFIG_NET_IPIP"),
+                LinkKind::Tunnel { tunnel: crate::model::TunnelKind::Gre, .. } => ("ip_gre", "CONFIG_NET_IPGRE"),
                 LinkKind::Ifb => ("ifb", "CONFIG_IFB"),
                 LinkKind::Veth { .. } => ("veth", "CONFIG_VETH"),
                 LinkKind::Bridge => ("bridge", "CONFIG_BRIDGE"),

@@ -117,6 +117,8 @@ impl Executor {
                         Some(crate::plan::action::LinkKind::Vlan { id, protocol, .. }) => Some((*id, *protocol)),
                         _ => None,
                     },
+                    ipvlan: l.ipvlan.as_ref().map(|v| (v.mode, v.flag)),
+                    tunnel: l.tunnel,
                 });
             }
             ns.links.sort_by_key(|l| l.index);

@@ -331,6 +331,15 @@ impl Inner {
                 };
                 conn.request(M::SetLink(messages::set_link(name, set, master)), 0).await.map(drop)
             }
+            Action::ChangeLink { ns, name, kind } => {
+                let conn = self.conn(ns).await?;
+                let message = match kind {
+                    LinkKind::Ipvlan { mode, flag, .. } => messages::change_ipvlan(name, *mode, *flag),
+                    LinkKind::Tunnel { tunnel, params } => messages::change_tunnel(name, *tunnel, params),
+                    _ => return Err(ExecError::InvalidPlan(format!("a {} cannot be changed in place", error::link_kind_word(kind)))),
+                };
+                conn.request(M::NewLink(message), 0).await.map(drop)
+            }
             Action::AddAddr { ns, dev, addr } => {
                 let conn = self.conn(ns).await?;
                 let index = self.ifindex(ns, dev).await?;
@@ -440,9 +449,9 @@ impl Inner {
                 }
                 self.forget_link(peer_ns, peer_name);
             }
-            LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
+            LinkKind::Macvlan { parent, .. } | LinkKind::Vlan { parent, .. } | LinkKind::Ipvlan { parent, .. } => resolved.lower = Some(self.ifindex(ns, parent).await?),
             LinkKind::Vxlan { dev, .. } => resolved.lower = self.opt_ifindex(ns, dev.as_ref()).await?,
-            LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } => {}
+            LinkKind::Bridge | LinkKind::Ifb | LinkKind::Dummy | LinkKind::Vrf { .. } | LinkKind::Tunnel { .. } => {}
         }
         self.forget_link(ns, name);
         let message = messages::create_link(name, kind, attrs, resolved);

@@ -224,6 +224,8 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
                 vrf_table: l.vrf_table,
                 lower: lower_of(l).and_then(|i| names.get(&i).cloned()),
                 made_as: made_as(l, &names),
+                ipvlan: l.ipvlan.map(|(mode, flag)| crate::plan::observed::ObservedIpvlan { mode, flag, parent: l.link_index.and_then(|i| names.get(&i).cloned()) }),
+                tunnel: l.tunnel,
             },
         );
     }
@@ -330,7 +332,7 @@ fn read_namespace(ns: &str, tables: &BTreeSet<u32>, sysctl_keys: Vec<String>, wa
 /// The index of the link `l` sits on in its namespace (see `ObservedLink::lower`).
 fn lower_of(l: &messages::DumpedLink) -> Option<u32> {
     match l.kind.as_deref() {
-        Some("macvlan" | "vlan") => l.link_index,
+        Some("macvlan" | "vlan" | "ipvlan") => l.link_index,
         Some("vxlan") => l.vxlan.as_ref().and_then(|v| v.link),
         _ => None,
     }
@@ -342,6 +344,7 @@ fn made_as(l: &messages::DumpedLink, names: &HashMap<u32, String>) -> Option<Lin
     match l.kind.as_deref()? {
         "vlan" => l.vlan.map(|(id, protocol)| LinkKind::Vlan { parent: lower(), id, protocol }),
         "macvlan" => l.macvlan_mode.map(|mode| LinkKind::Macvlan { parent: lower(), mode }),
+        "ipvlan" => l.ipvlan.map(|(mode, flag)| LinkKind::Ipvlan { parent: lower(), mode, flag }),
         "vrf" => l.vrf_table.map(|table| LinkKind::Vrf { table }),
         "vxlan" => l.vxlan.as_ref().map(|v| {
             let dev = v.link.map(|_| lower());

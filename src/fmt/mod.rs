@@ -26,7 +26,7 @@ use lex::{Kind, Token};
 const INDENT: &str = "  ";
 
 /// Statements that declare an interface and make it the current one.
-const INTERFACE_DECLARATIONS: &[&str] = &["veth", "bridge", "macvlan", "vlan", "vxlan", "link"];
+const INTERFACE_DECLARATIONS: &[&str] = &["veth", "bridge", "macvlan", "ipvlan", "ipip", "gre", "vlan", "vxlan", "link"];
 /// Statements that apply to the current interface.
 const INTERFACE_ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "bpf", "xdp"];
 /// Statements allowed anywhere in a body: they do not end the card form.

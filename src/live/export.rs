@@ -100,7 +100,10 @@ impl<'a> Script<'a> {
             // The kernel's own for a VRF device (IP6_MAX_MTU).
             Some("vrf") => 65575,
             Some("bridge") => self.ns.links.iter().filter(|l| l.master.as_deref() == Some(link.name.as_str())).map(|l| l.mtu).min().unwrap_or(1500),
-            Some("macvlan") | Some("vlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
+            Some("macvlan") | Some("vlan") | Some("ipvlan") => link.lower.as_deref().and_then(by_name).map_or(1500, |p| p.mtu),
+            // Less the outer IPv4 header (and gre's, with its key).
+            Some("ipip") => 1480,
+            Some("gre") => 1476 - if link.tunnel.is_some_and(|t| t.key.is_some()) { 4 } else { 0 },
             Some("vxlan") => {
                 let v6 = link.vxlan.as_ref().is_some_and(|v| v.remote.or(v.group).or(v.local).is_some_and(|a| a.is_ipv6()));
                 // On a lower device: its MTU less the encapsulation; on none, 1500.
@@ -133,7 +136,7 @@ fn order(link: &LiveLink) -> (u8, String) {
         None => 0,
         Some("bridge") | Some("vrf") => 1,
         Some("veth") => 2,
-        Some("macvlan") | Some("vlan") => 3,
+        Some("macvlan") | Some("vlan") | Some("ipvlan") => 3,
         Some("vxlan") => 4,
         _ => 5,
     };
@@ -303,6 +306,16 @@ fn declaration(script: &Script, link: &LiveLink, me: usize, position: &HashMap<&
             }),
             _ => Decl::Comment(format!("vlan {name}: its parent is in another namespace (or its id could not be read); left out")),
         },
+        // The kernel's own tunnel devices, in every namespace once its module is loaded.
+        kind if crate::model::TunnelKind::is_fallback(name, kind) => Decl::Skip,
+        Some(kind @ ("ipip" | "gre")) => match link.tunnel {
+            Some(t) if t.remote.is_some() => Decl::Create(format!("{kind} {name}{}", t.ip_words())),
+            _ => Decl::Comment(format!("{kind} {name}: a tunnel without a remote end, which a script cannot declare; left out")),
+        },
+        Some("ipvlan") => match (&link.lower, link.ipvlan) {
+            (Some(parent), Some((mode, flag))) => Decl::Create(format!("ipvlan {name} on {parent} mode {} {}", mode.word(), flag.word())),
+            _ => Decl::Comment(format!("ipvlan {name}: its parent is in another namespace (or its mode is one netscript has no word for); left out")),
+        },
         Some("vxlan") => match &link.vxlan {
             Some(v) => {
                 let mut s = format!("vxlan {name} id {}", v.vni);
@@ -353,6 +366,8 @@ mod tests {
             vxlan: None,
             vrf_table: None,
             vlan: None,
+            ipvlan: None,
+            tunnel: None,
         }
     }
 

@@ -82,10 +82,16 @@ impl Kind for Links {
                 let info_data = match (&l.macvlan_mode, &l.vxlan) {
                     (Some(mode), _) => json!({ "mode": MacvlanMode::word(*mode) }),
                     (_, Some(v)) => json!({ "id": v.vni, "remote": v.remote, "group": v.group, "local": v.local, "dstport": v.port }),
-                    _ => match l.vlan {
+                    _ => match (l.vlan, l.ipvlan) {
                         // ip's words: `protocol` and `id`.
-                        Some((id, protocol)) => json!({ "protocol": protocol.word(), "id": id }),
-                        None => Value::Null,
+                        (Some((id, protocol)), _) => json!({ "protocol": protocol.word(), "id": id }),
+                        // ip's: `mode` and `flags` (one word).
+                        (_, Some((mode, flag))) => json!({ "mode": mode.word(), "flags": flag.word() }),
+                        // ip's words, but `ttl` 0 (inherit) and the key as numbers.
+                        _ => match l.tunnel {
+                            Some(t) => json!({ "local": t.local, "remote": t.remote, "ttl": t.ttl, "key": t.key }),
+                            None => Value::Null,
+                        },
                     },
                 };
                 // A point-to-point address has its peer as `address`, as `ip -json` shows it.
@@ -128,7 +134,8 @@ impl Kind for Links {
         if let Some(mtu) = script.mtu_to_write(link) {
             out.push(format!("mtu {mtu}"));
         }
-        if let (Some(mac), Some(MacOrigin::Set)) = (&link.mac, link.mac_origin) {
+        // An ipvlan has its parent's MAC, whatever its origin says (a script cannot set it).
+        if let (Some(mac), Some(MacOrigin::Set), false) = (&link.mac, link.mac_origin, link.ipvlan.is_some()) {
             out.push(format!("mac {}", mac_text(mac)));
         }
         if let Some(master) = &link.master {

@@ -25,6 +25,12 @@ fn link_line(link: &LiveLink) -> String {
     if let Some((id, protocol)) = link.vlan {
         line.push_str(&format!(" id {id} protocol {}", protocol.word()));
     }
+    if let Some(t) = &link.tunnel {
+        line.push_str(&t.ip_words());
+    }
+    if let Some((mode, flag)) = link.ipvlan {
+        line.push_str(&format!(" mode {} {}", mode.word(), flag.word()));
+    }
     if let Some(v) = &link.vxlan {
         line.push_str(&format!(" id {}", v.vni));
         for (word, a) in [("remote", v.remote), ("group", v.group), ("local", v.local)] {

@@ -82,6 +82,8 @@ impl Analysis {
                 | StmtKind::Vrf { body: Some(b), .. }
                 | StmtKind::Macvlan { body: Some(b), .. }
                 | StmtKind::Vlan { body: Some(b), .. }
+                | StmtKind::Ipvlan { body: Some(b), .. }
+                | StmtKind::Tunnel { body: Some(b), .. }
                 | StmtKind::Vxlan { body: Some(b), .. }
                 | StmtKind::Link { body: Some(b), .. }
                 | StmtKind::Htb { body: Some(b), .. }

@@ -10,7 +10,7 @@ use lsp_types::{CompletionItem, CompletionItemKind};
 use std::path::Path;
 
 const TOP: &[&str] = &["netns", "host", "table", "let", "for", "include", "expect"];
-const INTERFACES: &[&str] = &["veth", "bridge", "dummy", "vrf", "macvlan", "vlan", "vxlan", "link"];
+const INTERFACES: &[&str] = &["veth", "bridge", "dummy", "vrf", "macvlan", "ipvlan", "ipip", "gre", "vlan", "vxlan", "link"];
 const ATTRIBUTES: &[&str] = &["addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "netem", "qdisc", "bpf", "xdp"];
 const NAMESPACE_WIDE: &[&str] = &["route", "rule", "forward", "sysctl", "firewall", "let", "for"];
 const HTB: &[&str] = &["class", "filter"];
@@ -22,6 +22,9 @@ fn options(keyword: &str) -> &'static [&'static str] {
         "macvlan" => &["on", "mode", "bridge", "private", "vepa", "passthru"],
         "vxlan" => &["id", "remote", "group", "local", "dev", "port"],
         "vlan" => &["on", "id", "protocol", "802.1Q", "802.1ad"],
+        "ipvlan" => &["on", "mode", "l2", "l3", "l3s", "bridge", "private", "vepa"],
+        "ipip" => &["local", "remote", "ttl"],
+        "gre" => &["local", "remote", "ttl", "key"],
         "shape" => &["ingress", "burst", "latency", "limit", "peakrate", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],
         "htb" => &["default", "r2q", "direct_qlen"],
         "class" => &["rate", "ceil", "prio", "burst", "cburst", "quantum", "mtu", "overhead", "mpu", "linklayer", "ethernet", "atm"],

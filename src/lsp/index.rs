@@ -203,11 +203,11 @@ impl Walker<'_> {
                 self.interface(peer, true, s);
                 self.block(body);
             }
-            StmtKind::Bridge { name, body } | StmtKind::Dummy { name, body } | StmtKind::Vrf { name, body, .. } => {
+            StmtKind::Bridge { name, body } | StmtKind::Dummy { name, body } | StmtKind::Vrf { name, body, .. } | StmtKind::Tunnel { name, body, .. } => {
                 self.iface = self.interface(name, true, s);
                 self.block(body);
             }
-            StmtKind::Macvlan { name, parent, body, .. } | StmtKind::Vlan { name, parent, body, .. } => {
+            StmtKind::Macvlan { name, parent, body, .. } | StmtKind::Vlan { name, parent, body, .. } | StmtKind::Ipvlan { name, parent, body, .. } => {
                 self.interface(parent, false, s);
                 self.iface = self.interface(name, true, s);
                 self.block(body);

@@ -95,6 +95,11 @@ pub enum IfaceKind {
     Macvlan { parent: Spanned<String>, mode: MacvlanMode },
     /// An 802.1Q VLAN on a parent: its id (1-4094) and tag protocol.
     Vlan { parent: Spanned<String>, id: Spanned<u16>, protocol: VlanProtocol },
+    /// An ipvlan on a parent: its mode and flag (the parent's port holds both, shared by
+    /// every ipvlan on it).
+    Ipvlan { parent: Spanned<String>, mode: IpvlanMode, flag: IpvlanFlag },
+    /// An IPv4 tunnel (ipip, gre).
+    Tunnel(Box<Tunnel>),
     // Boxed: the largest kind by far, and the rarest.
     Vxlan(Box<Vxlan>),
     /// `link NAME` for an interface the script does not create.
@@ -112,6 +117,8 @@ impl IfaceKind {
             IfaceKind::Vrf { .. } => "vrf",
             IfaceKind::Macvlan { .. } => "macvlan",
             IfaceKind::Vlan { .. } => "vlan",
+            IfaceKind::Ipvlan { .. } => "ipvlan",
+            IfaceKind::Tunnel(t) => t.kind.word(),
             IfaceKind::Vxlan(_) => "vxlan",
             IfaceKind::Existing => "link",
             IfaceKind::Loopback => "loopback",
@@ -133,6 +140,49 @@ impl VlanProtocol {
         match self {
             VlanProtocol::Ieee8021Q => "802.1Q",
             VlanProtocol::Ieee8021Ad => "802.1ad",
+        }
+    }
+}
+
+/// An ipvlan's mode (iproute2's `mode`): l3 is iproute2's default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanMode {
+    L2,
+    #[default]
+    L3,
+    L3s,
+}
+
+/// An ipvlan's flag (iproute2's `bridge`, `private`, `vepa`): bridge is the default (no
+/// flag bit set).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpvlanFlag {
+    #[default]
+    Bridge,
+    Private,
+    Vepa,
+}
+
+impl IpvlanMode {
+    /// iproute2's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            IpvlanMode::L2 => "l2",
+            IpvlanMode::L3 => "l3",
+            IpvlanMode::L3s => "l3s",
+        }
+    }
+}
+
+impl IpvlanFlag {
+    /// iproute2's word for it.
+    pub fn word(self) -> &'static str {
+        match self {
+            IpvlanFlag::Bridge => "bridge",
+            IpvlanFlag::Private => "private",
+            IpvlanFlag::Vepa => "vepa",
         }
     }
 }
@@ -165,6 +215,99 @@ pub struct Vxlan {
     pub local: Option<Spanned<IpAddr>>,
     pub dev: Option<Spanned<String>>,
     pub port: Option<Spanned<u16>>,
+}
+
+/// An IPv4 tunnel as the script declares it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tunnel {
+    pub kind: TunnelKind,
+    pub local: Option<Spanned<std::net::Ipv4Addr>>,
+    pub remote: Spanned<std::net::Ipv4Addr>,
+    /// 0: the inner packet's (ip's `ttl inherit`), the default.
+    pub ttl: Option<Spanned<u8>>,
+    /// gre's key (both ways, ip's `key`).
+    pub key: Option<Spanned<u32>>,
+}
+
+impl Tunnel {
+    /// What the kernel is given and reports.
+    pub fn params(&self) -> TunnelParams {
+        TunnelParams { local: self.local.as_ref().map(|l| l.node), remote: Some(self.remote.node), ttl: self.ttl.as_ref().map_or(0, |t| t.node), key: self.key.as_ref().map(|k| k.node) }
+    }
+}
+
+/// The kinds of IPv4 tunnels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TunnelKind {
+    Ipip,
+    Gre,
+}
+
+impl TunnelKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            TunnelKind::Ipip => "ipip",
+            TunnelKind::Gre => "gre",
+        }
+    }
+
+    /// The device the kernel makes in every namespace once the module is loaded: the
+    /// kernel's, never a script's.
+    pub fn is_fallback_device(name: &str) -> bool {
+        FALLBACK_DEVICES.iter().any(|(n, _)| *n == name)
+    }
+
+    /// Whether the link `name` of the kernel's `kind` is a fallback device.
+    pub fn is_fallback(name: &str, kind: Option<&str>) -> bool {
+        FALLBACK_DEVICES.iter().any(|(n, k)| *n == name && Some(*k) == kind)
+    }
+}
+
+/// The tunnel modules' fallback devices (name, kind), made in every namespace.
+const FALLBACK_DEVICES: &[(&str, &str)] = &[
+    ("tunl0", "ipip"),
+    ("gre0", "gre"),
+    ("gretap0", "gretap"),
+    ("erspan0", "erspan"),
+    ("sit0", "sit"),
+    ("ip6tnl0", "ip6tnl"),
+    ("ip6gre0", "ip6gre"),
+    ("ip_vti0", "vti"),
+    ("ip6_vti0", "vti6"),
+];
+
+/// A tunnel's parameters (IFLA_IPTUN_* / IFLA_GRE_*): all of them change in place (the
+/// kernel's ip_tunnel_changelink). `None` for an address left unsaid (0.0.0.0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TunnelParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<std::net::Ipv4Addr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<std::net::Ipv4Addr>,
+    pub ttl: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+}
+
+impl TunnelParams {
+    /// In ip's words (`local any` and `ttl inherit` left out), each with a space before.
+    pub fn ip_words(&self) -> String {
+        let mut s = String::new();
+        if let Some(l) = self.local {
+            s.push_str(&format!(" local {l}"));
+        }
+        if let Some(r) = self.remote {
+            s.push_str(&format!(" remote {r}"));
+        }
+        if self.ttl != 0 {
+            s.push_str(&format!(" ttl {}", self.ttl));
+        }
+        if let Some(k) = self.key {
+            s.push_str(&format!(" key {k}"));
+        }
+        s
+    }
 }
 
 /// The longest interface name: IFNAMSIZ less the terminating NUL.

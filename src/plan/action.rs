@@ -14,6 +14,10 @@ pub enum Action {
     CreateLink { ns: String, name: String, kind: LinkKind, attrs: LinkAttrs },
     DeleteLink { ns: String, name: String },
     SetLink { ns: String, name: String, set: LinkSet },
+    /// Changes a link's kind-specific attributes in place (an ipvlan's mode and flag, a
+    /// tunnel's addresses, ttl and key):
+    /// `kind` is the link's kind with all of them as wanted (`ip link set NAME type …`).
+    ChangeLink { ns: String, name: String, kind: LinkKind },
     AddAddr { ns: String, dev: String, addr: IfAddr },
     DelAddr { ns: String, dev: String, addr: IfAddr },
     AddRoute { ns: String, route: RouteSpec },
@@ -135,6 +139,7 @@ impl Action {
             | Action::CreateLink { ns, .. }
             | Action::DeleteLink { ns, .. }
             | Action::SetLink { ns, .. }
+            | Action::ChangeLink { ns, .. }
             | Action::AddAddr { ns, .. }
             | Action::DelAddr { ns, .. }
             | Action::AddRoute { ns, .. }
@@ -169,6 +174,10 @@ pub enum LinkKind {
     Macvlan { parent: String, mode: MacvlanMode },
     /// An 802.1Q VLAN on `parent` (`ip link add link PARENT name NAME type vlan id ID`).
     Vlan { parent: String, id: u16, protocol: crate::model::VlanProtocol },
+    /// An ipvlan on `parent` (`ip link add NAME link PARENT type ipvlan mode MODE FLAG`).
+    Ipvlan { parent: String, mode: crate::model::IpvlanMode, flag: crate::model::IpvlanFlag },
+    /// An IPv4 tunnel (`ip link add NAME type ipip|gre local A remote B ttl N [key K]`).
+    Tunnel { tunnel: crate::model::TunnelKind, params: crate::model::TunnelParams },
     Vxlan { vni: u32, remote: Option<IpAddr>, group: Option<IpAddr>, local: Option<IpAddr>, dev: Option<String>, port: Option<u16> },
     /// The intermediate device of ingress shaping.
     Ifb,

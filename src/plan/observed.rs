@@ -80,14 +80,30 @@ pub struct ObservedLink {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,
     /// The link it sits on in its namespace, which the kernel deletes it with: a
-    /// macvlan's or vlan's parent, a vxlan's `dev`.
+    /// macvlan's, vlan's or ipvlan's parent, a vxlan's `dev`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lower: Option<String>,
-    /// What it was made as, as the kernel reports it (vlan, macvlan, vxlan, vrf; a
+    /// What it was made as, as the kernel reports it (vlan, macvlan, ipvlan, vxlan, vrf; a
     /// parent in another namespace as an empty name): compared with the script's, and
     /// what makes it again.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub made_as: Option<crate::plan::action::LinkKind>,
+    /// An ipvlan's mode, flag and parent, as the kernel reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipvlan: Option<ObservedIpvlan>,
+    /// A tunnel's parameters, as the kernel reports them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<crate::model::TunnelParams>,
+}
+
+/// An ipvlan as the kernel reports it (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS, IFLA_LINK):
+/// the mode and flag are its parent's port's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ObservedIpvlan {
+    pub mode: crate::model::IpvlanMode,
+    pub flag: crate::model::IpvlanFlag,
+    /// The parent's name, when it is in the ipvlan's namespace.
+    pub parent: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -52,6 +52,7 @@ pub fn key(undo: &Action) -> String {
             };
             format!("link-attr {ns} {name} {attr}")
         }
+        Action::ChangeLink { ns, name, .. } => format!("link-kind {ns} {name}"),
         Action::AddAddr { ns, dev, addr } | Action::DelAddr { ns, dev, addr } => format!("addr {ns} {dev} {addr}"),
         Action::AddRoute { ns, route } | Action::DelRoute { ns, route } => {
             format!("route {ns} {} {} {:?} {:?}", route.table, route.dest, route.via, route.metric)
@@ -127,7 +128,25 @@ pub fn merge(record: &mut Vec<Owned>, new: impl IntoIterator<Item = Owned>) {
             links
         })
         .collect();
-    record.retain(|o| !matches!(o.undo.first(), Some(Action::SetLink { ns, name, .. }) if created.iter().any(|(n, l)| n == ns && l == name)));
+    // A kind change in place (an ipvlan's mode) is the link's as it is made from now on.
+    let changes: Vec<(String, String, LinkKind)> = record
+        .iter()
+        .filter_map(|o| match &o.made {
+            Some(Action::ChangeLink { ns, name, kind }) => Some((ns.clone(), name.clone(), kind.clone())),
+            _ => None,
+        })
+        .collect();
+    for (ns, name, kind) in changes {
+        for o in record.iter_mut() {
+            if let Some(Action::CreateLink { ns: n, name: l, kind: made, .. }) = &mut o.made
+                && *n == ns
+                && *l == name
+            {
+                *made = kind.clone();
+            }
+        }
+    }
+    record.retain(|o| !matches!(o.undo.first(), Some(Action::SetLink { ns, name, .. } | Action::ChangeLink { ns, name, .. }) if created.iter().any(|(n, l)| n == ns && l == name)));
 }
 
 /// Whether `desired` still declares the object or attribute that `undo` removes or

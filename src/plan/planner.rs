@@ -22,8 +22,11 @@ mod traffic_ht;
 mod netem_change;
 mod remake;
 mod stacked;
+mod ipvlan;
+mod link_order;
 mod vrf;
 
+use link_order::*;
 use links::*;
 use remake::Made;
 pub use routing::*;

@@ -245,6 +245,10 @@ pub fn describe(action: &Action) -> String {
                 };
                 format!("create vlan {ns}.{name} on {parent} id {id}{proto} ({})", attrs_text(attrs))
             }
+            LinkKind::Tunnel { tunnel, params } => format!("create {} {ns}.{name}{} ({})", tunnel.word(), params.ip_words(), attrs_text(attrs)),
+            LinkKind::Ipvlan { parent, mode, flag } => {
+                format!("create ipvlan {ns}.{name} on {parent} mode {} {} ({})", mode.word(), flag.word(), attrs_text(attrs))
+            }
             LinkKind::Macvlan { parent, mode } => {
                 format!("create macvlan {ns}.{name} on {parent} mode {} ({})", format!("{mode:?}").to_lowercase(), attrs_text(attrs))
             }
@@ -271,6 +275,11 @@ pub fn describe(action: &Action) -> String {
             LinkKind::Ifb => format!("create ifb {ns}.{name} ({})", attrs_text(attrs)),
         },
         Action::DeleteLink { ns, name } => format!("delete link {ns}.{name}"),
+        Action::ChangeLink { ns, name, kind } => match kind {
+            LinkKind::Ipvlan { mode, flag, .. } => format!("set ipvlan {ns}.{name} mode {} {}", mode.word(), flag.word()),
+            LinkKind::Tunnel { tunnel, params } => format!("set {} {ns}.{name}{}", tunnel.word(), params.ip_words()),
+            _ => format!("change link {ns}.{name}"),
+        },
         Action::SetLink { ns, name, set } => {
             let mut parts = Vec::new();
             if let Some(up) = set.up {
@@ -488,3 +497,4 @@ fn bpf_source_text(source: &crate::plan::action::BpfSource) -> String {
         }
     }
 }
+

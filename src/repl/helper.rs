@@ -162,7 +162,7 @@ impl Validator for ReplHelper {
 }
 
 /// Words followed by a name, not a keyword.
-const TAKES_A_NAME: &[&str] = &["netns", "veth", "<->", "bridge", "macvlan", "vlan", "vxlan", "link", "dev", "master", "on", "iif", "oif", "let", "table", "for", "include", "expect"];
+const TAKES_A_NAME: &[&str] = &["netns", "veth", "<->", "bridge", "macvlan", "ipvlan", "ipip", "gre", "vlan", "vxlan", "link", "dev", "master", "on", "iif", "oif", "let", "table", "for", "include", "expect"];
 
 /// Where the word under the cursor starts.
 fn word_start(line: &str, pos: usize) -> usize {

@@ -4,7 +4,7 @@ use super::Rule;
 use super::limits::MAX_EXPRESSION_DEPTH;
 use crate::ast::*;
 use crate::diagnostic::Diagnostic;
-use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, KeyWidth, MacvlanMode, VlanProtocol, XdpMode};
+use crate::model::{BpfDirection, ExpectKind, FilterVerdict, IpProto, IpvlanFlag, IpvlanMode, KeyWidth, MacvlanMode, VlanProtocol, XdpMode};
 use crate::source::{FileId, Span, Spanned};
 use crate::units::{self, Duration, Percent, Rate, Size};
 use pest::iterators::Pair;
@@ -150,6 +150,9 @@ impl<'t> Builder<'t> {
             }
             Rule::macvlan_stmt => self.macvlan_stmt(pair),
             Rule::vlan_stmt => self.vlan_stmt(pair),
+            Rule::ipvlan_stmt => self.ipvlan_stmt(pair),
+            Rule::ipip_stmt => self.tunnel_stmt(pair, crate::model::TunnelKind::Ipip),
+            Rule::gre_stmt => self.tunnel_stmt(pair, crate::model::TunnelKind::Gre),
             Rule::vxlan_stmt => self.vxlan_stmt(pair),
             Rule::link_stmt => {
                 let mut it = args(pair);

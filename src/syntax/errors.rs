@@ -41,6 +41,8 @@ fn rule_word(rule: Rule) -> String {
         expect_kind => "`reach` or `noreach`",
         macvlan_mode => "a macvlan mode (bridge, private, vepa, passthru)",
         vlan_protocol => "a VLAN protocol (802.1Q, 802.1ad)",
+        ipvlan_mode => "an ipvlan mode (l2, l3, l3s)",
+        ipvlan_flag => "an ipvlan flag (bridge, private, vepa)",
         bpf_direction => "`ingress` or `egress`",
         xdp_mode => "`generic` or `native`",
         ip_proto => "`tcp`, `udp` or `icmp`",
@@ -60,6 +62,8 @@ fn rule_word(rule: Rule) -> String {
         htb_opt => "an htb option (default, r2q, direct_qlen) or a block",
         filter_opt => "a filter option (proto, src, dst, sport, dport, prio, handle, link, ht, sample, match) or `->`",
         vxlan_opt => "a vxlan option (id, remote, group, local, dev, port)",
+        ipip_opt => "an ipip option (local, remote, ttl)",
+        gre_opt => "a gre option (local, remote, ttl, key)",
         expect_opt => "`port` or `within`",
         xdp_opt => "`section` or `mode`",
         stmt | file => "a statement",
@@ -81,7 +85,7 @@ fn keyword_word(rule: Rule) -> Option<String> {
 }
 
 const STATEMENT_KEYWORDS: &[&str] = &[
-    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "vlan", "vxlan", "link",
+    "netns", "host", "table", "let", "for", "include", "expect", "veth", "bridge", "dummy", "vrf", "macvlan", "ipvlan", "ipip", "gre", "vlan", "vxlan", "link",
     "addr", "up", "down", "mtu", "mac", "master", "shape", "htb", "class", "filter", "netem", "qdisc", "bpf", "xdp",
     "route", "rule", "forward", "sysctl",
 ];

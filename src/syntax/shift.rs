@@ -84,6 +84,9 @@ leaf!(
     crate::model::KeyWidth,
     crate::model::MacvlanMode,
     crate::model::VlanProtocol,
+    crate::model::IpvlanMode,
+    crate::model::IpvlanFlag,
+    crate::model::TunnelKind,
     crate::model::XdpMode,
     crate::model::RouteKind,
     crate::model::LinkLayer,
@@ -110,6 +113,8 @@ impl Shift for StmtKind {
             StmtKind::Vrf { name, table, body } => name.shift(d) && table.shift(d) && body.shift(d),
             StmtKind::Macvlan { name, parent, mode, body } => name.shift(d) && parent.shift(d) && mode.shift(d) && body.shift(d),
             StmtKind::Vlan { name, parent, id, protocol, body } => name.shift(d) && parent.shift(d) && id.shift(d) && protocol.shift(d) && body.shift(d),
+            StmtKind::Tunnel { kind: _, name, opts, body } => name.shift(d) && opts.shift(d) && body.shift(d),
+            StmtKind::Ipvlan { name, parent, mode, flag, body } => name.shift(d) && parent.shift(d) && mode.shift(d) && flag.shift(d) && body.shift(d),
             StmtKind::Vxlan { name, opts, body } => name.shift(d) && opts.shift(d) && body.shift(d),
             StmtKind::Addr { addrs } => addrs.shift(d),
             StmtKind::Up | StmtKind::Down => true,
@@ -224,6 +229,15 @@ impl Shift for ExpectOpt {
         match self {
             ExpectOpt::Port(v) => v.shift(d),
             ExpectOpt::Within(v) => v.shift(d),
+        }
+    }
+}
+
+impl Shift for TunnelOpt {
+    fn shift(&mut self, d: i64) -> bool {
+        match self {
+            TunnelOpt::Local(v) | TunnelOpt::Remote(v) => v.shift(d),
+            TunnelOpt::Ttl(v) | TunnelOpt::Key(v) => v.shift(d),
         }
     }
 }

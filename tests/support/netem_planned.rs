@@ -26,7 +26,7 @@ pub fn kernel_holding(kernel: &Netem) -> Observed {
     let psched = netscript::exec::traffic::psched();
     let shown = NetemState::predict(&NetemParams::new(kernel, psched).unwrap()).to_netem().with_tables(Default::default());
     let mut ns = ObservedNs::default();
-    ns.links.insert("v0".into(), ObservedLink { name: "v0".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None });
+    ns.links.insert("v0".into(), ObservedLink { name: "v0".into(), index: 2, kind: Some("veth".into()), up: true, mtu: 1500, mac: None, master: None, addrs: Vec::new(), vrf_table: None, lower: None, made_as: None, ipvlan: None, tunnel: None });
     ns.qdiscs.push(ObservedQdisc { dev: "v0".into(), spec: QdiscSpec::Netem(shown) });
     ns.root_qdiscs.push(SeenQdisc { dev: "v0".into(), parent: QdiscParent::Root, kind: "netem".into(), handle: 0x1_0000 });
     let mut o = Observed { offline: false, ..Observed::empty() };

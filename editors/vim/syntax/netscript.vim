@@ -59,7 +59,7 @@ syn match   netscriptTableName /[A-Za-z_][[:alnum:]_]*[[:alnum:]_.-]\@!/ contain
 syn match   netscriptClassId  /\%(\x\+:\)\=\%(\x\+\|{[^{}]*}\)[[:alnum:]_.-]\@!/ contained contains=netscriptInterp
 syn match   netscriptSysctlKey /\%([[:alnum:]_.\/-]\|{[^{}]*}\)\+/ contained contains=netscriptInterp
 syn match   netscriptSection  /[[:alnum:]_\/.-]\+/ contained
-syn keyword netscriptValue    bridge private vepa passthru generic native contained
+syn keyword netscriptValue    bridge private vepa passthru l2 l3 l3s generic native contained
 syn keyword netscriptValue    on off contained
 syn keyword netscriptValue    default contained
 
@@ -75,7 +75,7 @@ syn keyword netscriptRepeat    for nextgroup=netscriptVarDef skipwhite
 syn keyword netscriptRepeat    in
 syn keyword netscriptInclude   include
 " interface kinds
-syn keyword netscriptKind      veth bridge macvlan vlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
+syn keyword netscriptKind      veth bridge macvlan ipvlan ipip gre vlan vxlan dummy vrf link nextgroup=netscriptIfName skipwhite
 " attributes and the other statements of a body
 syn keyword netscriptAttribute addr up down mtu mac shape filter netem qdisc bpf xdp rule reach noreach
 syn keyword netscriptAttribute firewall
@@ -90,7 +90,7 @@ syn keyword netscriptAttribute sysctl nextgroup=netscriptSysctlKey skipwhite
 syn keyword netscriptOption    via src dst metric from to fwmark uidrange priority pref ipproto tos dsfield dscp flowlabel onlink
 syn keyword netscriptOption    advmss scope global nexthop weight blackhole unreachable prohibit
 syn keyword netscriptOption    burst latency limit peakrate r2q direct_qlen divisor hashkey mask at ht sample match u32 u16 u8 cburst quantum ceil prio handle default proto sport dport delay jitter duplicate corrupt reorder gap action ok reclassify continue
-syn keyword netscriptOption    loss rate remote group local peer port id protocol within
+syn keyword netscriptOption    loss rate remote group local peer port id protocol within ttl key
 syn keyword netscriptOption    policy mark classify ct counter accept drop reject pass masquerade snat dnat
 syn keyword netscriptOption    overhead mpu linklayer slot packets bytes distribution
 syn keyword netscriptOption    on dev iif oif nextgroup=netscriptIfName skipwhite

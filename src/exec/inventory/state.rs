@@ -80,7 +80,7 @@ pub struct LiveLink {
     pub addrs: Vec<crate::model::IfAddr>,
     /// A veth's other end.
     pub peer: Option<Peer>,
-    /// A macvlan's or vlan's parent, a vxlan's `dev` (in the same namespace).
+    /// A macvlan's, vlan's or ipvlan's parent, a vxlan's `dev` (in the same namespace).
     pub lower: Option<String>,
     pub macvlan_mode: Option<MacvlanMode>,
     pub vxlan: Option<VxlanInfo>,
@@ -88,6 +88,10 @@ pub struct LiveLink {
     pub vrf_table: Option<u32>,
     /// A vlan's id and tag protocol (its parent is `lower`).
     pub vlan: Option<(u16, crate::model::VlanProtocol)>,
+    /// An ipvlan's mode and flag (its parent is `lower`).
+    pub ipvlan: Option<(crate::model::IpvlanMode, crate::model::IpvlanFlag)>,
+    /// An ipip's or gre's parameters.
+    pub tunnel: Option<crate::model::TunnelParams>,
 }
 
 impl LiveLink {

@@ -88,6 +88,16 @@ pub fn create_link(name: &str, kind: &LinkKind, attrs: &LinkAttrs, resolved: Res
             }
             (InfoKind::Vlan, Some(InfoData::Vlan(super::vlan::encode(*id, *protocol))))
         }
+        LinkKind::Tunnel { tunnel, params } => {
+            let (kind, data) = super::tunnel::encode(*tunnel, params);
+            (kind, Some(data))
+        }
+        LinkKind::Ipvlan { mode, flag, .. } => {
+            if let Some(parent) = resolved.lower {
+                msg.attributes.push(LinkAttribute::Link(parent));
+            }
+            (InfoKind::IpVlan, Some(InfoData::IpVlan(super::ipvlan::encode(*mode, *flag))))
+        }
         LinkKind::Vxlan { vni, remote, group, local, port, .. } => {
             let mut info = vec![InfoVxlan::Id(*vni)];
             // `remote` (unicast) and `group` (multicast) are the same attribute, as in ip.
@@ -158,7 +168,11 @@ pub struct DumpedLink {
     pub vrf_table: Option<u32>,
     /// A vlan's id and tag protocol (IFLA_VLAN_ID, IFLA_VLAN_PROTOCOL).
     pub vlan: Option<(u16, crate::model::VlanProtocol)>,
-    /// IFLA_LINK (a vlan's or macvlan's parent), when IFLA_LINK_NETNSID does not say it
+    /// An ipvlan's mode and flag (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS).
+    pub ipvlan: Option<(crate::model::IpvlanMode, crate::model::IpvlanFlag)>,
+    /// An ipip's or gre's parameters.
+    pub tunnel: Option<crate::model::TunnelParams>,
+    /// IFLA_LINK (a vlan's, macvlan's or ipvlan's parent), when IFLA_LINK_NETNSID does not say it
     /// is in another namespace.
     pub link_index: Option<u32>,
     pub macvlan_mode: Option<MacvlanMode>,
@@ -176,6 +190,8 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
         master_index: None,
         vrf_table: None,
         vlan: None,
+        ipvlan: None,
+        tunnel: None,
         link_index: None,
         macvlan_mode: None,
         vxlan: None,
@@ -203,6 +219,14 @@ pub fn decode_link(msg: &LinkMessage) -> Option<DumpedLink> {
                         LinkInfo::Data(InfoData::MacVlan(data)) => link.macvlan_mode = super::decode_macvlan_mode(data),
                         LinkInfo::Data(InfoData::Vxlan(data)) => link.vxlan = Some(super::decode_vxlan(data)),
                         _ => {}
+                    }
+                    match info {
+                        LinkInfo::Data(InfoData::IpTunnel(data)) if link.kind.as_deref() == Some("ipip") => link.tunnel = Some(super::tunnel::decode_ipip(data)),
+                        LinkInfo::Data(InfoData::GreTun(data)) => link.tunnel = Some(super::tunnel::decode_gre(data)),
+                        _ => {}
+                    }
+                    if let LinkInfo::Data(InfoData::IpVlan(data)) = info {
+                        link.ipvlan = super::ipvlan::decode(data);
                     }
                     if let LinkInfo::Data(InfoData::Vrf(data)) = info {
                         link.vrf_table = data.iter().find_map(|d| match d {

@@ -147,6 +147,8 @@ impl<'a> Planner<'a> {
             IfaceKind::Vrf { table } => Some(LinkKind::Vrf { table: table.node }),
             IfaceKind::Macvlan { parent, mode } => Some(LinkKind::Macvlan { parent: parent.node.clone(), mode: *mode }),
             IfaceKind::Vlan { parent, id, protocol } => Some(LinkKind::Vlan { parent: parent.node.clone(), id: id.node, protocol: *protocol }),
+            IfaceKind::Ipvlan { parent, mode, flag } => Some(LinkKind::Ipvlan { parent: parent.node.clone(), mode: *mode, flag: *flag }),
+            IfaceKind::Tunnel(t) => Some(LinkKind::Tunnel { tunnel: t.kind, params: t.params() }),
             IfaceKind::Vxlan(x) => Some(LinkKind::Vxlan {
                 vni: x.vni.node,
                 remote: x.remote.as_ref().map(|a| a.node),
@@ -206,6 +208,12 @@ impl<'a> Planner<'a> {
                     Made::Remake(old) => return self.remake_link(ns, iface, kind, &found, old),
                     Made::Same => {}
                 }
+                if let Some(old) = self.ipvlan_parent_changed(&ns.name, iface, &kind, &found) {
+                    self.remake_link(ns, iface, kind, &found, old);
+                    return;
+                }
+                self.change_ipvlan(&ns.name, iface, &kind, &found);
+                self.change_tunnel(&ns.name, iface, &kind, &found);
                 if let Some(old_table) = self.vrf_table_changed(&ns.name, iface, &kind, &found) {
                     self.replace_vrf(ns, iface, kind, &found, old_table);
                     return;
@@ -421,10 +429,10 @@ impl<'a> Planner<'a> {
     }
 
     /// The mtu a link netscript creates has when the script does not set one, where it
-    /// is known: 1500 for veth and ifb, the parent's for a macvlan.
+    /// is known: 1500 for veth and ifb, the parent's for a macvlan, vlan or ipvlan.
     pub(super) fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
         match (&iface.kind, found.kind.as_deref()) {
-            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
             (_, Some("veth" | "ifb")) => Some(1500),
             _ => None,
         }
@@ -448,49 +456,11 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
         LinkKind::Vrf { .. } => "vrf",
         LinkKind::Macvlan { .. } => "macvlan",
         LinkKind::Vlan { .. } => "vlan",
+        LinkKind::Ipvlan { .. } => "ipvlan",
+        LinkKind::Tunnel { tunnel, .. } => tunnel.word(),
         LinkKind::Vxlan { .. } => "vxlan",
         LinkKind::Ifb => "ifb",
     }
-}
-
-/// Interfaces in an order where bridges, parents and devices come before the links that
-/// name them.
-pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
-    fn visit<'n>(ns: &'n Namespace, iface: &'n Interface, done: &mut Vec<&'n str>, out: &mut Vec<&'n Interface>, depth: usize) {
-        if done.contains(&iface.name.as_str()) || depth > ns.interfaces.len() {
-            return;
-        }
-        for dep in link_dependencies(iface) {
-            if let Some(d) = ns.interfaces.get(dep) {
-                visit(ns, d, done, out, depth + 1);
-            }
-        }
-        if !done.contains(&iface.name.as_str()) {
-            done.push(&iface.name);
-            out.push(iface);
-        }
-    }
-    let mut done = Vec::new();
-    let mut out = Vec::new();
-    for iface in ns.interfaces.values() {
-        visit(ns, iface, &mut done, &mut out, 0);
-    }
-    out
-}
-
-/// A macvlan or vlan on its parent, a vxlan on its `dev`.
-pub(super) fn sits_on_a_parent(iface: &Interface) -> bool {
-    matches!(&iface.kind, IfaceKind::Macvlan { .. } | IfaceKind::Vlan { .. }) || matches!(&iface.kind, IfaceKind::Vxlan(x) if x.dev.is_some())
-}
-
-fn link_dependencies(iface: &Interface) -> Vec<&str> {
-    let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
-    match &iface.kind {
-        IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } => deps.push(&parent.node),
-        IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
-        _ => {}
-    }
-    deps
 }
 
 /// `made`'s attributes with what the kernel reports for the link now: MAC, mtu, up and

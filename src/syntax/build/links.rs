@@ -26,6 +26,35 @@ impl Builder<'_> {
         StmtKind::Macvlan { name, parent, mode, body }
     }
 
+    pub(super) fn ipvlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let parent = self.name(it.next().unwrap());
+        let (mut mode, mut flag, mut body) = (None, None, None);
+        for p in it {
+            match p.as_rule() {
+                Rule::ipvlan_mode => {
+                    let m = match p.as_str() {
+                        "l2" => IpvlanMode::L2,
+                        "l3s" => IpvlanMode::L3s,
+                        _ => IpvlanMode::L3,
+                    };
+                    mode = Some(self.spanned(&p, m));
+                }
+                Rule::ipvlan_flag => {
+                    let f = match first(p.clone()).as_rule() {
+                        Rule::kw_private => IpvlanFlag::Private,
+                        Rule::kw_vepa => IpvlanFlag::Vepa,
+                        _ => IpvlanFlag::Bridge,
+                    };
+                    flag = Some(self.spanned(&p, f));
+                }
+                _ => body = Some(self.block(p)),
+            }
+        }
+        StmtKind::Ipvlan { name, parent, mode, flag, body }
+    }
+
     pub(super) fn vlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
@@ -43,6 +72,27 @@ impl Builder<'_> {
             }
         }
         StmtKind::Vlan { name, parent, id, protocol, body }
+    }
+
+    pub(super) fn tunnel_stmt(&mut self, pair: P<'_>, kind: crate::model::TunnelKind) -> StmtKind {
+        let mut it = args(pair);
+        let name = self.name(it.next().unwrap());
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in it {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(match rule {
+                Rule::remote_opt => TunnelOpt::Remote(Spanned::new(self.ip_value(value), span)),
+                Rule::local_opt => TunnelOpt::Local(Spanned::new(self.ip_value(value), span)),
+                Rule::ttl_opt => TunnelOpt::Ttl(Spanned::new(self.int_value(value), span)),
+                _ => TunnelOpt::Key(Spanned::new(self.int_value(value), span)),
+            });
+        }
+        StmtKind::Tunnel { kind, name, opts, body }
     }
 
     pub(super) fn vxlan_stmt(&mut self, pair: P<'_>) -> StmtKind {

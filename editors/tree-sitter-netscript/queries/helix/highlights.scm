@@ -26,6 +26,9 @@
   "veth"
   "bridge"
   "macvlan"
+  "ipvlan"
+  "ipip"
+  "gre"
   "vlan"
   "vxlan"
   "dummy"
@@ -139,6 +142,8 @@
   "section"
   "on"
   "protocol"
+  "ttl"
+  "key"
   "remote"
   "peer"
   "group"
@@ -164,7 +169,7 @@
 ; "icmpv6", conntrack states "new" "established" "related" "invalid": the constants below
 
 ; option values: "tcp" "udp" "icmp", "on" "off", "ingress" "egress" "clsact", "generic" "native",
-; "bridge" "private" "vepa" "passthru", route's "default"
+; "bridge" "private" "vepa" "passthru", ipvlan's "l2" "l3" "l3s", route's "default"
 ; tc's link layers "ethernet" "atm" (link_layer), netem's loss models "state" "gemodel" (loss_model), its tables (distribution)
 [
   (protocol)
