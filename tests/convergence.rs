@@ -854,9 +854,22 @@ fn kernel_only_differences(v: &mut Value) {
         // A macvlan takes its parent's largest possible mtu when it is made, and keeps it:
         // a veth's is lowered while an XDP program sits on its peer, so it depends on
         // when the macvlan was made; no one can set it.
+        // And a macvlan's parent goes promiscuous (a veth filters no unicast addresses)
+        // when the macvlan comes up while the parent is up, not when the parent comes up
+        // later: a count of history, which no one sets either.
+        let parents: BTreeSet<String> = ns["links"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|l| l["linkinfo"]["info_kind"] == "macvlan")
+            .filter_map(|l| l["link"].as_str().map(str::to_string))
+            .collect();
         for link in ns.get_mut("links").and_then(Value::as_array_mut).into_iter().flatten() {
             if link["linkinfo"]["info_kind"] == "macvlan" {
                 link.as_object_mut().unwrap().remove("max_mtu");
+            }
+            if link["ifname"].as_str().is_some_and(|n| parents.contains(n)) {
+                link.as_object_mut().unwrap().remove("promiscuity");
             }
         }
     }

@@ -191,3 +191,19 @@ fn a_refused_edit_that_dropped_a_macvlan_gives_it_back_with_its_mac() {
     assert!(!run.success && run.stderr.contains("ENETUNREACH"), "{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), "a refused edit");
 }
+
+/// Found by the fault property: lowering a veth's mtu makes the kernel lower the
+/// macvlan's on it (never raising it back); a refused run sets back both.
+#[test]
+fn a_refused_edit_that_lowered_a_parents_mtu_gives_the_macvlan_its_mtu_back() {
+    let first = "netns a <\n  veth v0 <-> b.v1 < mtu 9000 >\n  macvlan m0 on v0 < addr 10.9.0.1/24 >\n>\nnetns b\n";
+    let sb = Sandbox::new();
+    let script = sb.write_script("u.ns", first);
+    sb.netscript(&["run", &script]).ok();
+    assert_eq!(link(&sb, "a", "m0")["mtu"], 9000);
+    let before = sb.dump();
+    sb.put(&script, &first.replace("< mtu 9000 >", "").replace("netns b\n", "netns b < route 10.77.0.0/24 via 10.78.0.1 >\n"));
+    let run = sb.netscript(&["run", &script]);
+    assert!(!run.success && run.stderr.contains("ENETUNREACH"), "{}", run.stderr);
+    assert_same_dump(&before, &sb.dump(), "a refused edit");
+}

@@ -378,6 +378,7 @@ impl<'a> Planner<'a> {
         {
             set.mtu = Some(mtu);
             undo.push(one(LinkSet { mtu: Some(found.mtu), ..Default::default() }));
+            undo.extend(self.stacked_mtus_put_back(&ns.name, &iface.name, mtu));
         }
         if let Some(mac) = &iface.mac
             && Some(mac.node) != found.mac

@@ -65,6 +65,21 @@ impl Planner<'_> {
         ours
     }
 
+    /// The kernel lowers the mtu of the links on a link whose mtu goes below theirs (and
+    /// never raises it back): what a rollback sets back on them, after the link's own.
+    pub(super) fn stacked_mtus_put_back(&self, ns: &str, name: &str, new_mtu: u32) -> Vec<Action> {
+        let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
+        let mut put_back = Vec::new();
+        for child in self.stacked_on(ns, name) {
+            let Some(link) = seen.links.get(&child) else { continue };
+            if link.mtu > new_mtu {
+                put_back.push(Action::SetLink { ns: ns.to_string(), name: child.clone(), set: LinkSet { mtu: Some(link.mtu), ..Default::default() } });
+                put_back.extend(self.stacked_mtus_put_back(ns, &child, new_mtu));
+            }
+        }
+        put_back
+    }
+
     /// Whether the link (ns, name), as observed, sits on one this plan deletes: then the
     /// kernel deletes it too, and the script's is made again (see the module's text).
     pub(super) fn sits_on_replaced(&self, ns: &str, name: &str) -> bool {
