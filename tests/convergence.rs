@@ -920,11 +920,29 @@ fn comparable(dump: &Value, prefs: &BTreeMap<String, BTreeSet<u64>>) -> String {
                 })
             })
             .collect();
+        // So is a device route of the gateway route's own table that covers the gateway
+        // (`route default dev X table T`): the kernel resolves a gateway in the route's
+        // table first, if that route is there when the gateway route is added.
         for family in ["routes4", "routes6"] {
             let Some(routes) = ns.get_mut(family).and_then(Value::as_array_mut) else { continue };
+            let device_routes: Vec<(Value, ipnet::IpNet, String)> = routes
+                .iter()
+                .filter(|r| r.get("gateway").is_none())
+                .filter_map(|r| {
+                    let dst = match r["dst"].as_str()? {
+                        "default" if family == "routes4" => "0.0.0.0/0".to_string(),
+                        "default" => "::/0".to_string(),
+                        d if d.contains('/') => d.to_string(),
+                        d if family == "routes4" => format!("{d}/32"),
+                        d => format!("{d}/128"),
+                    };
+                    Some((r["table"].clone(), dst.parse().ok()?, r["dev"].as_str()?.to_string()))
+                })
+                .collect();
             for route in routes.iter_mut() {
                 let Some(gw) = route["gateway"].as_str().and_then(|g| g.parse::<std::net::IpAddr>().ok()) else { continue };
-                let reaching: BTreeSet<&String> = subnets.iter().filter(|(n, _)| n.contains(&gw)).map(|(_, d)| d).collect();
+                let mut reaching: BTreeSet<&String> = subnets.iter().filter(|(n, _)| n.contains(&gw)).map(|(_, d)| d).collect();
+                reaching.extend(device_routes.iter().filter(|(t, n, _)| *t == route["table"] && n.contains(&gw)).map(|(_, _, d)| d));
                 if reaching.len() > 1 && route["protocol"] == "110" {
                     route["dev"] = Value::String("any link reaching the gateway".into());
                 }
