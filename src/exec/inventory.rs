@@ -23,8 +23,9 @@ use super::{conn, messages, netns, sysctl, ExecError, Executor};
 pub mod state;
 
 pub use state::{Live, LiveLink, LiveNs, LiveQdisc, LiveRoute, LiveRule, LiveSysctl, MacOrigin, Peer, VxlanInfo, named_namespaces, read_table_names};
-use crate::model::{Desired, MacvlanMode, Namespace, NsOrigin, HOST};
-use netlink_packet_route::link::{InfoData, LinkAttribute, LinkInfo, LinkMessage};
+use crate::model::{Desired, Namespace, NsOrigin, HOST};
+use crate::plan::action::LinkKind;
+use netlink_packet_route::link::{LinkAttribute, LinkMessage};
 use netlink_packet_route::route::RouteMessage;
 use netlink_packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use netlink_packet_route::RouteNetlinkMessage as M;
@@ -62,9 +63,6 @@ struct RawLink {
     kind: Option<String>,
     link: Option<u32>,
     netnsid: Option<i32>,
-    macvlan_mode: Option<MacvlanMode>,
-    vxlan: Option<VxlanInfo>,
-    vrf_table: Option<u32>,
 }
 
 impl Executor {
@@ -97,7 +95,6 @@ impl Executor {
             let seen = &observed.namespaces[name];
             let mut ns = LiveNs { name: name.clone(), id: seen.id, firewall: seen.firewall.clone(), ..Default::default() };
             for l in seen.links.values() {
-                let r = extra.links.get(&l.name).cloned().unwrap_or_default();
                 ns.links.push(LiveLink {
                     name: l.name.clone(),
                     index: l.index,
@@ -110,11 +107,20 @@ impl Executor {
                     addrs: l.addrs.clone(),
                     peer: None,
                     lower: l.lower.clone(),
-                    macvlan_mode: r.macvlan_mode,
-                    vxlan: r.vxlan.clone(),
-                    vrf_table: r.vrf_table,
+                    macvlan_mode: match &l.made_as {
+                        Some(LinkKind::Macvlan { mode, .. }) => Some(*mode),
+                        _ => None,
+                    },
+                    vxlan: match &l.made_as {
+                        Some(LinkKind::Vxlan { vni, remote, group, local, port, .. }) => Some(VxlanInfo { vni: *vni, remote: *remote, group: *group, local: *local, port: *port }),
+                        _ => None,
+                    },
+                    vrf_table: match &l.made_as {
+                        Some(LinkKind::Vrf { table }) => Some(*table),
+                        _ => None,
+                    },
                     vlan: match &l.made_as {
-                        Some(crate::plan::action::LinkKind::Vlan { id, protocol, .. }) => Some((*id, *protocol)),
+                        Some(LinkKind::Vlan { id, protocol, .. }) => Some((*id, *protocol)),
                         _ => None,
                     },
                     ipvlan: l.ipvlan.as_ref().map(|v| (v.mode, v.flag)),
@@ -318,24 +324,6 @@ fn raw_link(l: &LinkMessage, index: u32, kind: Option<String>) -> RawLink {
         match attr {
             LinkAttribute::Link(i) => raw.link = Some(*i),
             LinkAttribute::LinkNetNsId(id) => raw.netnsid = Some(*id),
-            LinkAttribute::LinkInfo(infos) => {
-                for info in infos {
-                    match info {
-                        LinkInfo::Data(InfoData::MacVlan(data)) => raw.macvlan_mode = crate::exec::messages::decode_macvlan_mode(data),
-                        LinkInfo::Data(InfoData::Vrf(data)) => {
-                            raw.vrf_table = data.iter().find_map(|d| match d {
-                                netlink_packet_route::link::InfoVrf::TableId(t) => Some(*t),
-                                _ => None,
-                            });
-                        }
-                        LinkInfo::Data(InfoData::Vxlan(data)) => {
-                            let v = crate::exec::messages::decode_vxlan(data);
-                            raw.vxlan = Some(VxlanInfo { vni: v.vni, remote: v.remote, group: v.group, local: v.local, port: v.port });
-                        }
-                        _ => {}
-                    }
-                }
-            }
             _ => {}
         }
     }

@@ -92,6 +92,22 @@ impl<'t> Builder<'t> {
         Spanned::new(self.stmts(first(pair)), span)
     }
 
+    /// The options of a statement (each read by `read`: which option, its span, its
+    /// value) and its block if it has one.
+    pub(super) fn options_then_block<'i, T>(&mut self, rest: impl Iterator<Item = P<'i>>, mut read: impl FnMut(&mut Self, Rule, Span, P<'i>) -> T) -> (Vec<T>, Option<Block>) {
+        let mut opts = Vec::new();
+        let mut body = None;
+        for p in rest {
+            if p.as_rule() == Rule::block {
+                body = Some(self.block(p));
+                continue;
+            }
+            let (rule, span, value) = self.option(p);
+            opts.push(read(self, rule, span, value));
+        }
+        (opts, body)
+    }
+
     pub(super) fn opt_block(&mut self, pair: Option<P<'_>>) -> Option<Block> {
         pair.map(|p| self.block(p))
     }

@@ -465,7 +465,7 @@ pub(super) fn kind_word(kind: &LinkKind) -> &'static str {
 }
 
 /// `made`'s attributes with what the kernel reports for the link now: MAC, mtu, up and
-/// master.
-fn observed_attrs(link: &ObservedLink, made: &LinkAttrs) -> LinkAttrs {
+/// master (`LinkAttrs::default()` for `made`: the link as it is now).
+pub(super) fn observed_attrs(link: &ObservedLink, made: &LinkAttrs) -> LinkAttrs {
     LinkAttrs { up: link.up, mtu: Some(link.mtu), mac: link.mac.or(made.mac), master: link.master.clone() }
 }

@@ -49,7 +49,7 @@ impl Planner<'_> {
             return;
         }
         // With its MAC: a rollback gives back the link as it was.
-        let attrs = LinkAttrs { up: found.up, mtu: Some(found.mtu), mac: found.mac, master: found.master.clone() };
+        let attrs = super::links::observed_attrs(found, &LinkAttrs::default());
         let put_back = self.old_pair_put_back(&nsn, &name, &Action::CreateLink { ns: nsn.clone(), name: name.clone(), kind: old, attrs }, found);
         let deps = self.link_deps(&nsn, &name);
         let op = self.push(Action::DeleteLink { ns: nsn.clone(), name: name.clone() }, iface.span, deps, put_back);

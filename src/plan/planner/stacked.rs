@@ -30,13 +30,13 @@ impl Planner<'_> {
     pub(super) fn stacked_put_back(&self, ns: &str, name: &str) -> Vec<Action> {
         let mut put_back = Vec::new();
         for child in self.stacked_on(ns, name) {
-            let removed_itself = self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DeleteLink { ns: n, name: c } if n == ns && *c == child));
             let Some(link) = self.observed_ns(ns).and_then(|o| o.links.get(&child)) else { continue };
             let Some(kind) = link.made_as.clone() else { continue };
+            let removed_itself = self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DeleteLink { ns: n, name: c } if n == ns && *c == child));
             if removed_itself {
                 continue;
             }
-            let attrs = LinkAttrs { up: link.up, mtu: Some(link.mtu), mac: link.mac, master: link.master.clone() };
+            let attrs = super::links::observed_attrs(link, &LinkAttrs::default());
             put_back.push(Action::CreateLink { ns: ns.to_string(), name: child.clone(), kind, attrs });
             put_back.extend(self.addrs_of(ns, &child));
             put_back.extend(self.held_by(ns, &child));

@@ -77,44 +77,26 @@ impl Builder<'_> {
     pub(super) fn tunnel_stmt(&mut self, pair: P<'_>, kind: crate::model::TunnelKind) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
-        let mut opts = Vec::new();
-        let mut body = None;
-        for p in it {
-            if p.as_rule() == Rule::block {
-                body = Some(self.block(p));
-                continue;
-            }
-            let (rule, span, value) = self.option(p);
-            opts.push(match rule {
-                Rule::remote_opt => TunnelOpt::Remote(Spanned::new(self.ip_value(value), span)),
-                Rule::local_opt => TunnelOpt::Local(Spanned::new(self.ip_value(value), span)),
-                Rule::ttl_opt => TunnelOpt::Ttl(Spanned::new(self.int_value(value), span)),
-                _ => TunnelOpt::Key(Spanned::new(self.int_value(value), span)),
-            });
-        }
+        let (opts, body) = self.options_then_block(it, |b, rule, span, value| match rule {
+            Rule::remote_opt => TunnelOpt::Remote(Spanned::new(b.ip_value(value), span)),
+            Rule::local_opt => TunnelOpt::Local(Spanned::new(b.ip_value(value), span)),
+            Rule::ttl_opt => TunnelOpt::Ttl(Spanned::new(b.int_value(value), span)),
+            _ => TunnelOpt::Key(Spanned::new(b.int_value(value), span)),
+        });
         StmtKind::Tunnel { kind, name, opts, body }
     }
 
     pub(super) fn vxlan_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let name = self.name(it.next().unwrap());
-        let mut opts = Vec::new();
-        let mut body = None;
-        for p in it {
-            if p.as_rule() == Rule::block {
-                body = Some(self.block(p));
-                continue;
-            }
-            let (rule, span, value) = self.option(p);
-            opts.push(match rule {
-                Rule::vni_opt => VxlanOpt::Id(Spanned::new(self.int_value(value), span)),
-                Rule::remote_opt => VxlanOpt::Remote(Spanned::new(self.ip_value(value), span)),
-                Rule::group_opt => VxlanOpt::Group(Spanned::new(self.ip_value(value), span)),
-                Rule::local_opt => VxlanOpt::Local(Spanned::new(self.ip_value(value), span)),
-                Rule::dev_opt => VxlanOpt::Dev(Spanned::new(self.name(value), span)),
-                _ => VxlanOpt::Port(Spanned::new(self.int_value(value), span)),
-            });
-        }
+        let (opts, body) = self.options_then_block(it, |b, rule, span, value| match rule {
+            Rule::vni_opt => VxlanOpt::Id(Spanned::new(b.int_value(value), span)),
+            Rule::remote_opt => VxlanOpt::Remote(Spanned::new(b.ip_value(value), span)),
+            Rule::group_opt => VxlanOpt::Group(Spanned::new(b.ip_value(value), span)),
+            Rule::local_opt => VxlanOpt::Local(Spanned::new(b.ip_value(value), span)),
+            Rule::dev_opt => VxlanOpt::Dev(Spanned::new(b.name(value), span)),
+            _ => VxlanOpt::Port(Spanned::new(b.int_value(value), span)),
+        });
         StmtKind::Vxlan { name, opts, body }
     }
 }

@@ -45,45 +45,30 @@ impl Builder<'_> {
 
     pub(super) fn htb_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut default = None;
-        let mut opts = Vec::new();
-        let mut body = None;
-        for p in args(pair) {
-            if p.as_rule() == Rule::block {
-                body = Some(self.block(p));
-                continue;
+        let (opts, body) = self.options_then_block(args(pair), |b, rule, span, value| match rule {
+            Rule::htb_default_opt => {
+                default = Some(b.class_id(value));
+                None
             }
-            let (rule, span, value) = self.option(p);
-            match rule {
-                Rule::htb_default_opt => default = Some(self.class_id(value)),
-                Rule::r2q_opt => opts.push(HtbOpt::R2q(Spanned::new(self.int_value(value), span))),
-                _ => opts.push(HtbOpt::DirectQlen(Spanned::new(self.int_value(value), span))),
-            }
-        }
-        StmtKind::Htb { default, opts, body }
+            Rule::r2q_opt => Some(HtbOpt::R2q(Spanned::new(b.int_value(value), span))),
+            _ => Some(HtbOpt::DirectQlen(Spanned::new(b.int_value(value), span))),
+        });
+        StmtKind::Htb { default, opts: opts.into_iter().flatten().collect(), body }
     }
 
     pub(super) fn class_stmt(&mut self, pair: P<'_>) -> StmtKind {
         let mut it = args(pair);
         let id = self.class_id(it.next().unwrap());
-        let mut opts = Vec::new();
-        let mut body = None;
-        for p in it {
-            if p.as_rule() == Rule::block {
-                body = Some(self.block(p));
-                continue;
-            }
-            let (rule, span, value) = self.option(p);
-            opts.push(match rule {
-                Rule::rate_opt => ClassOpt::Rate(Spanned::new(self.rate_value(value), span)),
-                Rule::ceil_opt => ClassOpt::Ceil(Spanned::new(self.rate_value(value), span)),
-                Rule::burst_opt => ClassOpt::Burst(Spanned::new(self.size_value(value), span)),
-                Rule::cburst_opt => ClassOpt::Cburst(Spanned::new(self.size_value(value), span)),
-                Rule::quantum_opt => ClassOpt::Quantum(Spanned::new(self.size_value(value), span)),
-                Rule::tc_mtu_opt => ClassOpt::Mtu(Spanned::new(self.size_value(value), span)),
-                Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ClassOpt::Framing(self.framing_opt(rule, span, value)),
-                _ => ClassOpt::Prio(Spanned::new(self.int_value(value), span)),
-            });
-        }
+        let (opts, body) = self.options_then_block(it, |b, rule, span, value| match rule {
+            Rule::rate_opt => ClassOpt::Rate(Spanned::new(b.rate_value(value), span)),
+            Rule::ceil_opt => ClassOpt::Ceil(Spanned::new(b.rate_value(value), span)),
+            Rule::burst_opt => ClassOpt::Burst(Spanned::new(b.size_value(value), span)),
+            Rule::cburst_opt => ClassOpt::Cburst(Spanned::new(b.size_value(value), span)),
+            Rule::quantum_opt => ClassOpt::Quantum(Spanned::new(b.size_value(value), span)),
+            Rule::tc_mtu_opt => ClassOpt::Mtu(Spanned::new(b.size_value(value), span)),
+            Rule::overhead_opt | Rule::mpu_opt | Rule::linklayer_opt => ClassOpt::Framing(b.framing_opt(rule, span, value)),
+            _ => ClassOpt::Prio(Spanned::new(b.int_value(value), span)),
+        });
         StmtKind::Class { id, opts, body }
     }
 
