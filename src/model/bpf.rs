@@ -8,7 +8,7 @@ pub enum BpfDirection {
     Egress,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BpfAttach {
     pub direction: BpfDirection,
     /// Resolved against the directory of the script that names it.
@@ -20,10 +20,10 @@ pub struct BpfAttach {
     /// empty, `program` `None`).
     pub rules: Option<Vec<super::FwRule>>,
     /// tc's `prio`, when given; otherwise the statement's position on its hook.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prio: Option<crate::source::Spanned<u16>>,
     /// tc's `handle`, when given and not netscript's default, [`BPF_DEFAULT_HANDLE`].
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<u32>,
 }
 
@@ -56,7 +56,7 @@ pub enum XdpMode {
     Native,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct XdpAttach {
     pub path: PathBuf,
     pub section: Option<String>,

@@ -4,13 +4,13 @@ use crate::source::{Span, Spanned};
 use crate::units::Duration;
 use std::net::IpAddr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ExpectKind {
     Reach,
     Noreach,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Expect {
     #[serde(skip)]
     pub span: Span,

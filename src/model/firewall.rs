@@ -136,7 +136,7 @@ impl FwAction {
 }
 
 /// One rule: an action and the matches that must all hold.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FwRule {
     #[serde(skip)]
     pub span: Span,
@@ -158,7 +158,7 @@ pub struct FwRule {
 
 /// The rules of one hook in one namespace: every `firewall HOOK` statement of the
 /// namespace, in the order of the script.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct FwChain {
     pub hook: Hook,
     /// The first statement for this hook.

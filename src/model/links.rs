@@ -5,7 +5,7 @@ use crate::source::{Span, Spanned};
 use std::net::IpAddr;
 
 /// An interface in a namespace, by name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct IfRef {
     pub ns: String,
     pub name: String,
@@ -17,7 +17,7 @@ impl std::fmt::Display for IfRef {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Interface {
     pub name: String,
     #[serde(skip)]
@@ -36,13 +36,13 @@ pub struct Interface {
     /// `shape ingress ...`: an ifb device, a mirred redirect to it, and a tbf on it.
     pub ingress_shape: Option<Box<Spanned<Tbf>>>,
     /// `qdisc ingress` / `qdisc clsact`: the hook qdisc without filters of netscript's.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hook_qdisc: Option<Spanned<HookQdisc>>,
     /// The u32 filters in a `qdisc ingress < … >` block (tc's `parent ffff:`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress_filters: Vec<super::U32Filter>,
     /// The u32 hash tables of that block (`table ID divisor N prio P`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ingress_tables: Vec<super::U32Table>,
     pub bpf: Vec<Spanned<BpfAttach>>,
     pub xdp: Option<Box<Spanned<XdpAttach>>>,
@@ -82,7 +82,7 @@ impl Interface {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum IfaceKind {
     /// This end declared the pair; the pair is created from here.
     Veth { peer: IfRef },
@@ -207,7 +207,7 @@ impl MacvlanMode {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Vxlan {
     pub vni: Spanned<u32>,
     pub remote: Option<Spanned<IpAddr>>,
@@ -218,7 +218,7 @@ pub struct Vxlan {
 }
 
 /// An IPv4 tunnel as the script declares it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Tunnel {
     pub kind: TunnelKind,
     pub local: Option<Spanned<std::net::Ipv4Addr>>,

@@ -41,7 +41,7 @@ pub fn push_lean<T>(v: &mut Vec<T>, item: T) {
     v.push(item);
 }
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Desired {
     pub namespaces: IndexMap<String, Namespace>,
     /// Named routing tables (`table NAME = N`), besides the built-in main/local/default.
@@ -49,7 +49,7 @@ pub struct Desired {
     pub expects: Vec<Expect>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum NsOrigin {
     /// `host < ... >`: the namespace netscript runs in; never created or deleted.
     Host,
@@ -59,7 +59,7 @@ pub enum NsOrigin {
     Implicit,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Namespace {
     pub name: String,
     pub origin: NsOrigin,

@@ -5,7 +5,7 @@ use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// A routing table, resolved to its number.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Table {
     pub id: u32,
     /// The name the script used, if any (`main`, or one from `table NAME = N`).
@@ -49,14 +49,14 @@ impl RouteKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RouteDest {
     /// `default`: 0.0.0.0/0, or ::/0 when the gateway is v6.
     Default,
     Prefix(IpNet),
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Route {
     #[serde(skip)]
     pub span: Span,
@@ -67,29 +67,29 @@ pub struct Route {
     pub metric: Option<Spanned<u32>>,
     pub table: Option<Spanned<Table>>,
     /// `onlink`: the gateway is taken to be on the link.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub onlink: bool,
-    #[serde(skip_serializing_if = "is_unicast")]
+    #[serde(default, skip_serializing_if = "is_unicast")]
     pub kind: RouteKind,
     /// `mtu N` (RTAX_MTU).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtu: Option<Spanned<u32>>,
     /// `advmss N` (RTAX_ADVMSS).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advmss: Option<Spanned<u32>>,
     /// `scope`: RT_SCOPE_* (0 global, 253 link, 254 host).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Spanned<u8>>,
     /// `proto`: the route's protocol, instead of netscript's 110.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proto: Option<Spanned<u8>>,
     /// `nexthop via … [dev …] [weight N]`, two or more: a multipath route.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nexthops: Vec<Spanned<NextHop>>,
 }
 
 /// One path of a multipath route.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct NextHop {
     pub via: Spanned<IpAddr>,
     pub dev: Option<Spanned<String>>,
@@ -113,7 +113,7 @@ impl Route {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Rule {
     #[serde(skip)]
     pub span: Span,
@@ -126,25 +126,25 @@ pub struct Rule {
     pub priority: Option<Spanned<u32>>,
     pub table: Spanned<Table>,
     /// `ipproto`: the IP protocol number.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ipproto: Option<Spanned<u8>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sport: Option<Spanned<(u16, u16)>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dport: Option<Spanned<(u16, u16)>>,
     /// `tos`/`dsfield`: the TOS (IPv4) or traffic class (IPv6) byte.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tos: Option<Spanned<u8>>,
     /// `sport V/MASK`, `dport V/MASK`: the mask of a single port.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sport_mask: Option<Spanned<u16>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dport_mask: Option<Spanned<u16>>,
     /// `dscp V[/MASK]`: (value, mask), the mask 0x3f when none is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dscp: Option<Spanned<(u8, u8)>>,
     /// `flowlabel V[/MASK]` (IPv6): (value, mask), the mask 0xfffff when none is written.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flowlabel: Option<Spanned<(u32, u32)>>,
 }
 

@@ -4,7 +4,7 @@ use crate::source::{Span, Spanned};
 use crate::units::{Duration, Percent, Rate, Size};
 use ipnet::IpNet;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Qdisc {
     Tbf(Tbf),
     Htb(Htb),
@@ -79,7 +79,7 @@ pub fn shape_default_burst(rate: Rate) -> Size {
     Size(ten_ms.max(10 * 1024))
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Htb {
     /// Minor of the default class (`default 20` is class 1:20); 0 when absent, as tc does.
     pub default_class: Option<Spanned<u32>>,
@@ -92,7 +92,7 @@ pub struct Htb {
     pub filters: Vec<U32Filter>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct HtbClass {
     #[serde(skip)]
     pub span: Span,
@@ -131,7 +131,7 @@ impl IpProto {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct U32Filter {
     #[serde(skip)]
     pub span: Span,
@@ -208,7 +208,7 @@ pub const U32_DEFAULT_NODE: u32 = 0x800;
 pub const MAX_U32_TABLE: u32 = 0x7ff;
 
 /// A u32 filter's `link ID [hashkey mask M at OFF]`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct U32Link {
     pub table: Spanned<u32>,
     pub hashkey: Option<HashKey>,
@@ -223,7 +223,7 @@ pub struct HashKey {
 }
 
 /// `table ID divisor N prio P` in a `qdisc ingress` block: a u32 hash table.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct U32Table {
     #[serde(skip)]
     pub span: Span,
@@ -388,11 +388,11 @@ impl NetemSlot {
 
 /// The tables of a netem, which the kernel takes and never reports: the delay's
 /// (`distribution`) and the slots' (`slot distribution`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct NetemTables {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay: Option<NetemDistribution>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slot: Option<NetemDistribution>,
 }
 
@@ -448,7 +448,7 @@ impl Netem {
 pub const NETEM_DEFAULT_LIMIT: u32 = 1000;
 
 /// The qdisc of `qdisc ingress|clsact`, at the ingress hook (handle ffff:).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HookQdisc {
     Ingress,

@@ -223,7 +223,7 @@ fn key_prefix(val: u32, mask: u32) -> Option<IpNet> {
 }
 
 /// Where a filter sits: hash table `table` (tc's `ht ID:`), bucket `bucket`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct U32Ht {
     #[serde(skip)]
     pub span: Span,

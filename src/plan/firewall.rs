@@ -356,7 +356,7 @@ impl FwTable {
 }
 
 /// What the kernel holds of netscript's table in a namespace.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedFirewall {
     /// Chains and the rules netscript recognises in them (by their comment).
     pub table: FwTable,

@@ -25,7 +25,7 @@ pub const LCS_CELLS: usize = 1 << 20;
 
 /// What the kernel held in netscript's table that is not a rule netscript wrote:
 /// rewriting the table removes it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unrecognised {
     /// Rules without netscript's text as their comment (added by hand, or by a tool).
     pub rules: usize,

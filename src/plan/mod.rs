@@ -23,7 +23,7 @@ pub use action::Action;
 pub use observed::Observed;
 
 /// One operation of a plan, with the source statement it comes from and what undoes it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Op {
     pub action: Action,
     /// The statement that asks for it.
@@ -40,7 +40,7 @@ pub struct Op {
 }
 
 /// Operations in a deterministic topological order: every op's deps come before it.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     pub ops: Vec<Op>,
     /// Namespaces an earlier run created that the script no longer declares: deleted
@@ -63,7 +63,7 @@ pub struct Plan {
     pub firewall_unrecognised: std::collections::BTreeMap<String, firewall_diff::Unrecognised>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Handover {
     /// The entry of this script's record.
     pub entry: usize,

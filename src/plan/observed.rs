@@ -5,7 +5,7 @@ use crate::model::{BpfDirection, XdpMode};
 use crate::plan::action::{BpfLabel, ClassSpec, FilterSpec, QdiscSpec, RouteSpec, RuleSpec};
 use indexmap::IndexMap;
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Observed {
     /// Namespaces that exist, by name (`host` for the initial one). A namespace the
     /// script names but that is absent here does not exist yet.
@@ -27,7 +27,7 @@ impl Observed {
     }
 }
 
-#[derive(Debug, Default, Clone, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObservedNs {
     /// The network namespace's inode: who made a namespace of this name.
     pub id: Option<u64>,
@@ -61,11 +61,11 @@ pub struct ObservedNs {
     /// (delay, slot) the record made them with: the table the kernel holds now cannot be known
     /// (it never reports one). Where the parameters are still the record's, the
     /// observed netem carries the record's table instead (see docs/OWNERSHIP.md).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub netem_drift: Vec<(String, crate::model::NetemTables)>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObservedLink {
     pub name: String,
     pub index: u32,
@@ -77,16 +77,16 @@ pub struct ObservedLink {
     pub master: Option<String>,
     pub addrs: Vec<crate::model::IfAddr>,
     /// A vrf's routing table, as the kernel reports it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vrf_table: Option<u32>,
     /// The link it sits on in its namespace, which the kernel deletes it with: a
     /// macvlan's, vlan's or ipvlan's parent, a vxlan's `dev`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lower: Option<String>,
     /// What it was made as, as the kernel reports it (vlan, macvlan, ipvlan, vxlan, vrf; a
     /// parent in another namespace as an empty name): compared with the script's, and
     /// what makes it again.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub made_as: Option<crate::plan::action::LinkKind>,
     /// An ipvlan's mode, flag and parent, as the kernel reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,7 +98,7 @@ pub struct ObservedLink {
 
 /// An ipvlan as the kernel reports it (IFLA_IPVLAN_MODE, IFLA_IPVLAN_FLAGS, IFLA_LINK):
 /// the mode and flag are its parent's port's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedIpvlan {
     pub mode: crate::model::IpvlanMode,
     pub flag: crate::model::IpvlanFlag,
@@ -106,14 +106,14 @@ pub struct ObservedIpvlan {
     pub parent: Option<String>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObservedQdisc {
     pub dev: String,
     pub spec: QdiscSpec,
 }
 
 /// A qdisc at an attachment point, as the kernel names it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeenQdisc {
     pub dev: String,
     pub parent: crate::plan::action::QdiscParent,
@@ -123,7 +123,7 @@ pub struct SeenQdisc {
 
 /// A filter on an htb qdisc 1: or an ingress qdisc. `spec` is `None` for one netscript would not have
 /// written (another classifier, other matches): present at `prio`, but foreign.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ObservedFilter {
     pub dev: String,
     pub prio: u32,
@@ -134,7 +134,7 @@ pub struct ObservedFilter {
 }
 
 /// An eBPF program attached to an interface.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedProgram {
     pub dev: String,
     pub attach: AttachPoint,
@@ -151,7 +151,7 @@ pub struct ObservedProgram {
     pub handle: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttachPoint {
     Tc { direction: BpfDirection, prio: u16 },

@@ -270,7 +270,7 @@ pub fn interest(owned: &[Owned]) -> Interest {
 }
 
 /// Another script's record, as the planner sees it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct OtherScript {
     pub script: String,
     pub owned: Vec<Owned>,

@@ -61,6 +61,7 @@ pub(super) fn verify(exec: &mut Executor, desired: &Desired, next: &Record, othe
     let interest = ownership::interest(&next.owned);
     let observed = exec.observe_owned(desired, &interest).map_err(|e| e.to_string())?;
     let ownership = Ownership { entries: &next.owned, netns_ids: &next.netns_ids, netns_cookies: &next.netns_cookies, others };
+    super::capture::plan_inputs(desired, &observed, ownership);
     let again = plan::plan_owned(desired, &observed, ownership).map_err(|d| format!("{} problem(s)", d.len()))?;
     let ids = next
         .owned

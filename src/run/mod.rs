@@ -4,6 +4,7 @@
 //! script's [`expectations`] → commit. [`recover`] finishes what a killed run left, and
 //! [`interrupt`] turns signals into a rollback.
 
+pub mod capture;
 pub mod committed;
 pub mod expectations;
 pub mod interrupt;

@@ -147,6 +147,7 @@ pub fn plan_live(exec: &mut Executor, desired: &Desired, script: Option<&Path>) 
     };
     let firewall_seals = firewall_seals(desired, &observed);
     let ownership = Ownership { entries: &record.owned, netns_ids: &record.netns_ids, netns_cookies: &record.netns_cookies, others: &others };
+    super::capture::plan_inputs(desired, &observed, ownership);
     let plan = match crate::timing::timed("plan", || plan::plan_owned(desired, &observed, ownership)) {
         Ok(plan) => plan,
         Err(diagnostics) => return Err(Outcome::Refused(diagnostics)),
