@@ -26,7 +26,9 @@
 # emulation (`-accel tcg`: KVM hangs at boot on some machines; NETSCRIPT_FULL_KERNEL_ACCEL
 # overrides), chroots into the host's root and runs the test binaries built here (cargo
 # test --no-run) with NETSCRIPT_FULL_KERNEL=1 set, under which the full-kernel tests
-# require the features instead of accepting a kernel's refusal.
+# require the features instead of accepting a kernel's refusal. With
+# NETSCRIPT_CAPTURE_PLANS=DIR, each binary's plans are captured into DIR/NAME
+# (scripts/capture-plans.sh --lane).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -175,6 +177,12 @@ else
     read -r -a words <<<"${lines[$i]}"
     [ -n "${path_of[$name]:-}" ] || { echo "full-kernel: no test binary for tests/$name.rs" >&2; exit 1; }
     args=$(printf ' %q' "${words[@]:1}")
+    if [ -n "${NETSCRIPT_CAPTURE_PLANS:-}" ]; then
+      # scripts/capture-plans.sh --lane: each binary's plans into the run directory
+      # (/media: the run directory again, where the tests' sandboxes, with a tmpfs of
+      # their own on /run, still see it: tests/full-kernel/init)
+      echo "mkdir -p /media/capture/$name && export NETSCRIPT_CAPTURE_PLANS=/media/capture/$name" >>"$job"
+    fi
     cat >>"$job" <<EOF
 echo "full-kernel: running ${lines[$i]}"
 $(printf %q "${path_of[$name]}")$args --color never --test-threads=$cpus || status=\$?
@@ -187,6 +195,7 @@ MODULES_ROOT=$(printf %q "$kdir")
 MODULES="${test_modules[*]}"
 WRITABLE=""
 REPO=$(printf %q "$repo")
+CAPTURE=${NETSCRIPT_CAPTURE_PLANS:+1}
 EOF
 
 # ------------------------------------------------------------------ the VM
@@ -214,4 +223,7 @@ else
   status=1
 fi
 echo "full-kernel: status $status, VM ${elapsed}s (boot and tests), in all $((SECONDS - t0))s"
+if [ -n "${NETSCRIPT_CAPTURE_PLANS:-}" ] && [ -d "$run/out/capture" ]; then
+  cp -r "$run/out/capture/." "$NETSCRIPT_CAPTURE_PLANS/"
+fi
 exit "$status"

@@ -148,6 +148,24 @@ fn a_block_whose_mode_changes_is_moved_to_the_new_mode() {
     }
 }
 
+/// A bridge's driver has no native XDP: without `mode` the kernel attaches the program
+/// generic, and a re-run takes that for what the script asks (the planner's
+/// `has_native_xdp`; were the bridge taken for native, the re-run would move the program
+/// and the kernel refuse the native attach).
+#[test]
+fn a_program_without_mode_on_a_bridge_is_generic_and_re_runs_as_nothing() {
+    let sb = Sandbox::new();
+    let path = sb.write_script("bridge.ns", "netns ia < bridge br0 < up; xdp < drop proto icmp > > >\n");
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "{}", run.stderr);
+    let link: serde_json::Value = serde_json::from_str(&sb.sh("ip -n ia -json link show br0").ok()).unwrap();
+    assert_eq!(link[0]["xdp"]["mode"].as_u64(), Some(2), "generic: {link}");
+    let id = link[0]["xdp"]["prog"]["id"].as_u64();
+    sb.assert_up_to_date(&path);
+    let link: serde_json::Value = serde_json::from_str(&sb.sh("ip -n ia -json link show br0").ok()).unwrap();
+    assert_eq!(link[0]["xdp"]["prog"]["id"].as_u64(), id, "the same program stays");
+}
+
 /// A link that existed before netscript: its XDP program moved by a second run from
 /// native to generic, then `down` gives the link back as it was, with no program (the
 /// record keeps the first attach's undo, a native detach, which left a generic program

@@ -12,9 +12,10 @@
 //! plan_corpus`), or capture the corpus anew.
 
 use netscript::plan::{self, describe, Plan};
-use netscript::run::capture::PlanInputs;
+#[path = "support/captured.rs"]
+mod captured;
+
 use std::fmt::Write;
-use std::io::Read;
 use std::path::Path;
 
 /// The plan in the words of `netscript plan`, each undo under its operation, and a
@@ -71,12 +72,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn inputs(file: &Path) -> PlanInputs {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()).read_to_string(&mut text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-}
-
 #[test]
 fn the_planner_plans_on_the_captured_states_what_it_planned_then() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plan_corpus");
@@ -89,7 +84,7 @@ fn the_planner_plans_on_the_captured_states_what_it_planned_then() {
     settings.set_omit_expression(true);
     settings.bind(|| {
         for file in &files {
-            let inputs = inputs(file);
+            let inputs = captured::read(file);
             let result = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership());
             let name = file.file_name().unwrap().to_str().unwrap().trim_end_matches(".json.gz");
             insta::assert_snapshot!(name, rendered(&result));

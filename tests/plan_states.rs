@@ -130,3 +130,33 @@ fn a_master_someone_set_on_a_link_the_script_made_is_taken_off() {
     let owned = [made("a", "br0", LinkKind::Bridge), made("a", "v0", veth_to("b", "v1"))];
     insta::assert_snapshot!(planned("netns a <\n  bridge br0\n  veth v0 <-> b.v1\n>\nnetns b\n", &state, &owned));
 }
+
+/// A link the script did not make, enslaved by someone else, and the script gives it no
+/// master: its master stays (only a link the script made is freed).
+#[test]
+fn a_master_on_a_link_the_script_did_not_make_stays() {
+    let mut e0 = link("e0", Some("veth"), 3);
+    e0.master = Some("br9".into());
+    let state = observed(&[("a", vec![link("br9", Some("bridge"), 2), e0])]);
+    assert_eq!(planned("netns a < link e0 < addr 10.7.0.1/24 > >\n", &state, &[]), "0: add address 10.7.0.1/24 to a.e0 (after [])\n     undo: delete address 10.7.0.1/24 from a.e0\n");
+}
+
+/// A captured state (`tests/captured_states/NAME.json.gz`: a kernel test's re-run of an
+/// htb with a u32 filter at prio 1, which the record made), to edit by hand.
+fn captured_state(name: &str) -> netscript::run::capture::PlanInputs {
+    captured::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/captured_states").join(format!("{name}.json.gz")))
+}
+
+#[path = "support/captured.rs"]
+mod captured;
+
+/// Someone put a filter netscript cannot read where its own u32 filter was (same
+/// priority): refused, not taken for netscript's (there is nothing to give back).
+#[test]
+fn a_filter_netscript_cannot_read_at_its_own_filters_priority_is_refused() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    assert_eq!(plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).map(|p| p.ops.len()).ok(), Some(0), "as captured: nothing to do");
+    inputs.observed.namespaces.get_mut("ta").unwrap().filters[0].spec = None;
+    let refused = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect_err("refused");
+    assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::filter_conflict"]);
+}

@@ -83,3 +83,42 @@ impl Planner<'_> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::units::{Duration, Percent};
+
+    fn netem(reorder: Option<f64>, corrupt: Option<f64>, slot: bool) -> Netem {
+        Netem {
+            delay: Duration(10_000_000),
+            jitter: None,
+            loss: None,
+            rate: None,
+            limit: None,
+            duplicate: None,
+            corrupt: corrupt.map(Percent),
+            reorder: reorder.map(Percent),
+            gap: None,
+            slot: slot.then(|| crate::model::NetemSlot::range(Duration(1_000_000), Duration(2_000_000))),
+            loss_model: None,
+            distribution: None,
+        }
+    }
+
+    #[test]
+    fn what_the_old_netem_has_and_the_script_drops_is_sent_as_zero_and_the_rest_as_written() {
+        let old = QdiscSpec::Netem(netem(Some(10.0), Some(2.0), true));
+        // Dropped: reorder and corrupt as 0%, the slot as an empty one.
+        let sent = sent_netem(&netem(None, None, false), Some(&old));
+        assert_eq!((sent.reorder, sent.corrupt), (Some(Percent(0.0)), Some(Percent(0.0))));
+        assert_eq!(sent.slot, Some(crate::model::NetemSlot::range(Duration(0), Duration(0))));
+        // Edited: the script's values.
+        let wanted = netem(Some(20.0), Some(5.0), true);
+        assert_eq!(sent_netem(&wanted, Some(&old)), wanted);
+        // Nothing to clear: sent as written, with nothing added.
+        let bare = netem(None, None, false);
+        assert_eq!(sent_netem(&bare, Some(&QdiscSpec::Netem(bare.clone()))), bare);
+        assert_eq!(sent_netem(&bare, None), bare);
+    }
+}

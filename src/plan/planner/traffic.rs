@@ -162,7 +162,6 @@ impl Planner<'_> {
         }
         // An htb that stays (its parameters may change in place) keeps its filters:
         // compare them, priority by priority. A new htb starts without any.
-        let recreated = self.recreated_htb.iter().any(|(n, d)| *n == ns.name && *d == iface.name);
         let in_place = !recreated && matches!(self.qdisc_on(&ns.name, &iface.name, QdiscParent::Root), Some(QdiscSpec::Htb { .. }));
         self.u32_filters(ns, iface, &htb.filters, false, qdisc_op, in_place, &class_ops, (&HashMap::default(), &[]));
     }
