@@ -160,3 +160,32 @@ fn a_filter_netscript_cannot_read_at_its_own_filters_priority_is_refused() {
     let refused = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect_err("refused");
     assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::filter_conflict"]);
 }
+
+/// The script drops its u32 filter, and someone has put another filter at its priority
+/// since: that one is not netscript's to delete (its own is gone already).
+#[test]
+fn a_dropped_filter_someone_replaced_is_not_deleted() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let v0 = inputs.desired.namespaces.get_mut("ta").unwrap().interfaces.get_mut("v0").unwrap();
+    let Some(netscript::model::Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.filters.clear();
+    let plan_now = |inputs: &netscript::run::capture::PlanInputs| plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect("plans").ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>();
+    assert_eq!(plan_now(&inputs), ["delete filter ta.v0 u32 prio 1 match ip dport 5003 flowid 1:10"], "its own filter, still there, is deleted");
+    let seen = &mut inputs.observed.namespaces.get_mut("ta").unwrap().filters[0];
+    let Some(netscript::plan::action::FilterSpec::U32 { dport, .. }) = seen.spec.as_mut() else { panic!("a u32 filter") };
+    *dport = Some(5999);
+    assert_eq!(plan_now(&inputs), Vec::<String>::new(), "another's filter at the same priority stays");
+}
+
+/// Planned without a kernel (`check`, `--dry-run --offline`), an interface named by
+/// `link` is taken to exist as declared.
+#[test]
+fn offline_a_link_the_script_names_is_assumed_to_exist() {
+    let mut sources = SourceMap::new();
+    let file = sources.add("offline.ns".to_string(), None, "host < link eth7 < mtu 1400; master br7 > ; bridge br7 >\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let plan = plan::plan(&checked.desired, &Observed::empty()).expect("plans offline");
+    let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
+    assert_eq!(ops, ["create bridge host.br7 (up)", "set link host.eth7 mtu 1400 master br7"]);
+}
