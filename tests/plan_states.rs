@@ -189,3 +189,18 @@ fn offline_a_link_the_script_names_is_assumed_to_exist() {
     let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
     assert_eq!(ops, ["create bridge host.br7 (up)", "set link host.eth7 mtu 1400 master br7"]);
 }
+
+/// A vxlan the record made on `v0`, which the script now puts on `v2`: made again, and
+/// the deletion's undo makes the old one on `v0`, where the kernel has it.
+#[test]
+fn a_vxlan_moved_to_another_device_comes_back_on_its_old_one() {
+    let vxlan = |dev: &str| LinkKind::Vxlan { vni: 42, remote: Some("10.1.0.2".parse().unwrap()), group: None, local: None, dev: Some(dev.into()), port: Some(4789) };
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 4), on("v0", vxlan("v0"), link("x0", Some("vxlan"), 3))]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3)]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "v2", veth_to("b", "v3")), made("a", "x0", vxlan("v0"))];
+    let text = planned("netns a <\n  veth v0 <-> b.v1\n  veth v2 <-> b.v3\n  vxlan x0 id 42 remote 10.1.0.2 dev v2\n>\nnetns b\n", &state, &owned);
+    assert!(text.contains("undo: create vxlan a.x0 id 42 remote 10.1.0.2 dev v0"), "{text}");
+    insta::assert_snapshot!(text);
+}
