@@ -65,6 +65,7 @@ pub const FIREWALL_HOOK: &str = "netscript::check::firewall_hook";
 /// Two ipvlans on one parent with different modes or flags: the parent's ipvlan port
 /// holds one mode and one flag for all of them (the kernel changes them all at once).
 pub const IPVLAN_PORT_CONFLICT: &str = "netscript::check::ipvlan_port_conflict";
+pub const LINK_CYCLE: &str = "netscript::check::link_cycle";
 /// `mac` on an ipvlan: it takes its parent's MAC, and the kernel cannot change it.
 pub const IPVLAN_MAC: &str = "netscript::check::ipvlan_mac";
 /// `ipip`/`gre` named as one of the devices the kernel makes itself in every namespace

@@ -9,6 +9,7 @@ mod firewall;
 mod address_peer;
 mod links;
 mod ipvlan_ports;
+mod link_cycles;
 mod tunnels;
 mod routing;
 mod route_options;

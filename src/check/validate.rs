@@ -18,6 +18,7 @@ pub fn validate(ev: &mut Evaluator) {
     for ns in ev.desired.namespaces.values() {
         interfaces(ns, &mut found);
         super::ipvlan_ports::ipvlan_ports(ns, &mut found);
+        super::link_cycles::link_cycles(ns, &mut found);
         ingress_devices(ns, &mut found);
         super::traffic_options::hook_conflicts(ns, &mut found);
         super::traffic_filters::duplicate_prios(ns, &mut found);

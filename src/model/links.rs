@@ -49,6 +49,18 @@ pub struct Interface {
 }
 
 impl Interface {
+    /// The links of its namespace it needs to exist first: its master, the parent a
+    /// macvlan, vlan or ipvlan sits on, a vxlan's `dev`.
+    pub fn links_it_needs(&self) -> Vec<&str> {
+        let mut needs: Vec<&str> = self.master.iter().map(|m| m.node.as_str()).collect();
+        match &self.kind {
+            IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. } => needs.push(&parent.node),
+            IfaceKind::Vxlan(x) => needs.extend(x.dev.iter().map(|d| d.node.as_str())),
+            _ => {}
+        }
+        needs
+    }
+
     pub fn new(name: String, kind: IfaceKind, span: Span) -> Self {
         Interface {
             name,

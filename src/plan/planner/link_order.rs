@@ -10,7 +10,7 @@ pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
         if done.contains(&iface.name.as_str()) || depth > ns.interfaces.len() {
             return;
         }
-        for dep in link_dependencies(iface) {
+        for dep in iface.links_it_needs() {
             if let Some(d) = ns.interfaces.get(dep) {
                 visit(ns, d, done, out, depth + 1);
             }
@@ -32,14 +32,3 @@ pub(super) fn link_order(ns: &Namespace) -> Vec<&Interface> {
 pub(super) fn sits_on_a_parent(iface: &Interface) -> bool {
     matches!(&iface.kind, IfaceKind::Macvlan { .. } | IfaceKind::Vlan { .. } | IfaceKind::Ipvlan { .. }) || matches!(&iface.kind, IfaceKind::Vxlan(x) if x.dev.is_some())
 }
-
-pub(super) fn link_dependencies(iface: &Interface) -> Vec<&str> {
-    let mut deps: Vec<&str> = iface.master.iter().map(|m| m.node.as_str()).collect();
-    match &iface.kind {
-        IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. } => deps.push(&parent.node),
-        IfaceKind::Vxlan(x) => deps.extend(x.dev.iter().map(|d| d.node.as_str())),
-        _ => {}
-    }
-    deps
-}
-

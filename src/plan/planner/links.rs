@@ -343,7 +343,7 @@ impl<'a> Planner<'a> {
                 deps.extend(self.link_deps(peer_ns, m));
             }
         }
-        for dep in link_dependencies(iface) {
+        for dep in iface.links_it_needs() {
             deps.extend(self.link_deps(&ns.name, dep));
         }
         let action = Action::CreateLink { ns: ns.name.clone(), name: iface.name.clone(), kind: kind.clone(), attrs: Self::attrs(iface) };
