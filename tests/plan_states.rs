@@ -204,3 +204,16 @@ fn a_vxlan_moved_to_another_device_comes_back_on_its_old_one() {
     assert!(text.contains("undo: create vxlan a.x0 id 42 remote 10.1.0.2 dev v0"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// An htb whose default class changes is made again (the kernel cannot change it in
+/// place): its classes and its filter are made again after it, not taken as in place.
+#[test]
+fn an_htb_made_again_for_its_default_gets_its_classes_and_filters_again() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let v0 = inputs.desired.namespaces.get_mut("ta").unwrap().interfaces.get_mut("v0").unwrap();
+    let Some(netscript::model::Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.default_class.as_mut().expect("a default class").node = 0x10;
+    let plan = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect("plans");
+    let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
+    insta::assert_snapshot!(ops.join("\n"));
+}
