@@ -188,6 +188,12 @@ fn offline_a_link_the_script_names_is_assumed_to_exist() {
     let plan = plan::plan(&checked.desired, &Observed::empty()).expect("plans offline");
     let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
     assert_eq!(ops, ["create bridge host.br7 (up)", "set link host.eth7 mtu 1400 master br7"]);
+    // lo too (in a namespace the plan makes, it is set as declared with an undo).
+    let file = sources.add("offline_lo.ns".to_string(), None, "host < link lo < mtu 1400 > >\nnetns n < link lo < mtu 1300 > >\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    let plan = plan::plan(&checked.desired, &Observed::empty()).expect("plans offline");
+    let ops: Vec<(String, Vec<String>)> = plan.ops.iter().map(|o| (describe(&o.action), o.undo.iter().map(describe).collect())).collect();
+    assert_eq!(ops, [("create netns n".to_string(), vec!["delete netns n".to_string()]), ("set link host.lo up mtu 1400".into(), vec![]), ("set link n.lo up mtu 1300".into(), vec!["set link n.lo mtu 65536".into()])]);
 }
 
 /// A vxlan the record made on `v0`, which the script now puts on `v2`: made again, and
@@ -216,4 +222,16 @@ fn an_htb_made_again_for_its_default_gets_its_classes_and_filters_again() {
     let plan = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect("plans");
     let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
     insta::assert_snapshot!(ops.join("\n"));
+}
+
+/// `link lo` in a namespace that exists already: compared with the kernel's like any
+/// link (only in a namespace this plan makes is lo set as declared without looking).
+#[test]
+fn loopback_in_an_existing_namespace_as_declared_is_nothing_to_do() {
+    let mut state = observed(&[("a", vec![])]);
+    let lo = state.namespaces.get_mut("a").unwrap().links.get_mut("lo").unwrap();
+    lo.mtu = 1400;
+    assert_eq!(planned("netns a < link lo < mtu 1400 > >\n", &state, &[]), "");
+    state.namespaces.get_mut("a").unwrap().links.get_mut("lo").unwrap().mtu = 1500;
+    assert_eq!(planned("netns a < link lo < mtu 1400 > >\n", &state, &[]), "0: set link a.lo mtu 1400 (after [])\n     undo: set link a.lo mtu 1500\n");
 }

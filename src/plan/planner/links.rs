@@ -244,7 +244,8 @@ impl<'a> Planner<'a> {
                     let op = self.push(Action::SetLink { ns: ns.name.clone(), name: iface.name.clone(), set }, iface.span, deps, undo);
                     self.record_link_op(&ns.name, &iface.name, op);
                 }
-                IfaceKind::Loopback => {}
+                // Offline, lo is assumed as declared like any link (below).
+                IfaceKind::Loopback if !self.observed.offline => {}
                 _ if self.observed.offline => {
                     // Planning without a kernel: assume the interface exists, as declared.
                     let set = LinkSet { up: iface.wants_up(), mtu: iface.mtu.as_ref().map(|m| m.node), mac: iface.mac.as_ref().map(|m| m.node), master: iface.master.as_ref().map(|m| Some(m.node.clone())) };
