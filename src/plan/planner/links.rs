@@ -373,7 +373,9 @@ impl<'a> Planner<'a> {
             set.up = Some(up);
             undo.push(one(LinkSet { up: Some(found.up), ..Default::default() }));
         }
-        let wanted_mtu = iface.mtu.as_ref().map(|m| m.node).or_else(|| if owned_link { self.default_mtu(ns, iface, found) } else { None });
+        // A link on a parent whose mtu goes below its own is lowered by the kernel.
+        let lowered_with_parent = |mtu: &u32| iface.mtu.is_none() && super::link_order::sits_on_a_parent(iface) && *mtu < found.mtu;
+        let wanted_mtu = iface.mtu.as_ref().map(|m| m.node).or_else(|| if owned_link { self.default_mtu(ns, iface, found) } else { None }).filter(|m| !lowered_with_parent(m));
         if let Some(mtu) = wanted_mtu
             && mtu != found.mtu
         {
@@ -410,9 +412,10 @@ impl<'a> Planner<'a> {
             Some(true) => undo.extend(v6_addrs_dropped_on_down(found).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr })),
             None => {}
         }
+        // After its master's and its parent's (an mtu raised with the parent's).
         let mut deps = self.link_deps(&ns.name, &iface.name);
-        if let Some(m) = &iface.master {
-            deps.extend(self.link_deps(&ns.name, &m.node));
+        for needed in iface.links_it_needs() {
+            deps.extend(self.link_deps(&ns.name, needed));
         }
         let op = self.push(one(set), iface.span, deps, undo);
         self.record_link_op(&ns.name, &iface.name, op);
@@ -431,13 +434,28 @@ impl<'a> Planner<'a> {
     }
 
     /// The mtu a link netscript creates has when the script does not set one, where it
-    /// is known: 1500 for veth and ifb, the parent's for a macvlan, vlan or ipvlan.
+    /// is known: 1500 for veth and ifb, for a macvlan, vlan or ipvlan its parent's once
+    /// this plan is applied (the script run alone makes it on that parent).
     pub(super) fn default_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
         match (&iface.kind, found.kind.as_deref()) {
-            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. }, _) => self.observed_link(&ns.name, &parent.node).map(|p| p.mtu),
+            (IfaceKind::Macvlan { parent, .. } | IfaceKind::Vlan { parent, .. } | IfaceKind::Ipvlan { parent, .. }, _) => self.mtu_after_plan(ns, &parent.node),
             (_, Some("veth" | "ifb")) => Some(1500),
             _ => None,
         }
+    }
+
+    /// The mtu link `name` of `ns` has once this plan is applied, where known: as
+    /// declared, its default when the script made it, or as it is. (No cycle of parents
+    /// reaches here: `check`'s `link_cycle`.)
+    fn mtu_after_plan(&self, ns: &Namespace, name: &str) -> Option<u32> {
+        let found = self.observed_link(&ns.name, name);
+        let Some(iface) = ns.interfaces.get(name) else { return found.map(|f| f.mtu) };
+        iface
+            .mtu
+            .as_ref()
+            .map(|m| m.node)
+            .or_else(|| found.filter(|_| self.created_by_script(&ns.name, name)).and_then(|f| self.default_mtu(ns, iface, f)))
+            .or_else(|| found.map(|f| f.mtu))
     }
 }
 
