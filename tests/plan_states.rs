@@ -235,3 +235,19 @@ fn loopback_in_an_existing_namespace_as_declared_is_nothing_to_do() {
     state.namespaces.get_mut("a").unwrap().links.get_mut("lo").unwrap().mtu = 1500;
     assert_eq!(planned("netns a < link lo < mtu 1400 > >\n", &state, &[]), "0: set link a.lo mtu 1400 (after [])\n     undo: set link a.lo mtu 1500\n");
 }
+
+/// A netem the record made without tables, changed by someone since (`netem_drift`
+/// with no tables; captured in the full-kernel lane): put back as declared, not refused
+/// (only a table netscript cannot know is refused).
+#[test]
+fn a_netem_without_tables_someone_changed_is_put_back() {
+    let mut inputs = captured_state("netem_rerun");
+    let fk1 = inputs.observed.namespaces.get_mut("fk1").unwrap();
+    let Some(netscript::plan::action::QdiscSpec::Netem(netem)) = fk1.qdiscs.iter_mut().find(|q| q.dev == "v0").map(|q| &mut q.spec) else { panic!("a netem on fk1.v0") };
+    netem.delay = netscript::units::Duration(20_000_000);
+    fk1.netem_drift = vec![("v0".to_string(), Default::default())];
+    let plan = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).unwrap_or_else(|d| panic!("refused: {d:?}"));
+    let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
+    assert_eq!(ops.len(), 1, "{ops:?}");
+    assert!(ops[0].contains("netem delay 10ms"), "{ops:?}");
+}
