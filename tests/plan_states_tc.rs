@@ -1,0 +1,164 @@
+//! The planner's traffic control against kernel states captured by the kernel tests
+//! (`tests/captured_states/`, see `src/run/capture.rs`) and edited by hand: what a
+//! re-run plans when someone changed a qdisc, a class or a filter since, and what each
+//! removal's undo puts back. Pure and fast, so mutation testing of the planner can use
+//! it (docs/TESTING.md).
+
+use netscript::model::{IfaceKind, Qdisc};
+use netscript::plan::action::{Action, ClassSpec, FilterSpec, QdiscParent};
+use netscript::plan::observed::{ObservedFilter, SeenQdisc};
+use netscript::plan::{self, describe};
+use netscript::run::capture::PlanInputs;
+use netscript::units::Rate;
+
+#[path = "support/captured.rs"]
+mod captured;
+
+fn captured_state(name: &str) -> PlanInputs {
+    captured::read(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/captured_states").join(format!("{name}.json.gz")))
+}
+
+/// Each operation in the words of `netscript plan`, with its undo.
+fn planned(inputs: &PlanInputs) -> Vec<(String, Vec<String>)> {
+    let plan = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).unwrap_or_else(|d| panic!("refused: {d:?}"));
+    plan.ops.iter().map(|o| (describe(&o.action), o.undo.iter().map(describe).collect())).collect()
+}
+
+fn actions(inputs: &PlanInputs) -> Vec<String> {
+    planned(inputs).into_iter().map(|(action, _)| action).collect()
+}
+
+fn iface<'a>(inputs: &'a mut PlanInputs, ns: &str, dev: &str) -> &'a mut netscript::model::Interface {
+    inputs.desired.namespaces.get_mut(ns).unwrap().interfaces.get_mut(dev).unwrap()
+}
+
+fn seen<'a>(inputs: &'a mut PlanInputs, ns: &str) -> &'a mut netscript::plan::observed::ObservedNs {
+    inputs.observed.namespaces.get_mut(ns).unwrap()
+}
+
+/// A u32 filter on the ingress of `dev` that no record holds.
+fn foreign_ingress_filter(dev: &str, prio: u32, dport: u16) -> ObservedFilter {
+    let spec = FilterSpec::U32 { ingress: true, prio, proto: None, src: None, dst: None, sport: None, dport: Some(dport), flowid: Some(1), link: None, hashkey: None, handle: None, action: None, raw: Vec::new(), ht: None };
+    ObservedFilter { dev: dev.into(), prio, handle: 0x8000_0800, spec: Some(spec) }
+}
+
+/// The script drops a tbf someone already deleted: the kernel's default qdisc (handle 0)
+/// is in its place, which is not the tbf, and nothing is left to do.
+#[test]
+fn a_dropped_qdisc_someone_deleted_already_is_forgotten() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
+    iface(&mut inputs, "ta", "u0").root_qdisc = None;
+    assert_eq!(actions(&inputs), ["delete qdisc ta.u0 root"], "its own tbf, still there, is deleted");
+    let ta = seen(&mut inputs, "ta");
+    ta.qdiscs.retain(|q| q.dev != "u0");
+    let root = ta.root_qdiscs.iter_mut().find(|q| q.dev == "u0").unwrap();
+    *root = SeenQdisc { dev: "u0".into(), parent: QdiscParent::Root, kind: "noqueue".into(), handle: 0 };
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "the kernel's default qdisc is not netscript's tbf");
+}
+
+/// A class an earlier run found and changed (its record gives back the class as it
+/// was): when the script stops declaring it, it is given back, and a rollback of that
+/// puts the run's class back.
+#[test]
+fn a_class_the_record_changed_is_given_back_when_the_script_drops_it() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let found_before = ClassSpec { id: 0x10, parent: None, rate: Rate(1_000_000), ceil: Rate(1_000_000), prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
+    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelClass { id: 0x10, .. }))).expect("the record made class 1:10");
+    entry.undo = vec![Action::ReplaceClass { ns: "ta".into(), dev: "v0".into(), class: found_before.clone() }];
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.classes.retain(|c| c.id.node != 0x10);
+    htb.filters.clear();
+    let plan = planned(&inputs);
+    let given_back = plan.iter().find(|(action, _)| action.contains("classid 1:10")).unwrap_or_else(|| panic!("class 1:10 given back: {plan:?}"));
+    insta::assert_snapshot!(format!("{given_back:#?}"));
+    // As it was already: nothing to give back.
+    let (_, class) = seen(&mut inputs, "ta").classes.iter_mut().find(|(d, c)| d == "v0" && c.id == 0x10).unwrap();
+    *class = found_before;
+    assert!(!actions(&inputs).iter().any(|a| a.contains("classid 1:10")), "{:?}", actions(&inputs));
+}
+
+/// The script drops its ingress shaping: the redirect to the ifb is deleted with its own
+/// undo (a rollback of the ingress qdisc's deletion would not bring it back), and a
+/// filter of someone else's on another device does not hold this device's ingress qdisc.
+#[test]
+fn dropped_ingress_shaping_deletes_its_redirect_and_qdisc() {
+    let mut inputs = captured_state("ingress_shape_rerun");
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
+    iface(&mut inputs, "ia", "v0").ingress_shape = None;
+    let dropped = planned(&inputs);
+    insta::assert_snapshot!(dropped.iter().map(|(a, u)| format!("{a}\n    undo: {}", u.join("; "))).collect::<Vec<_>>().join("\n"));
+    assert!(dropped.iter().any(|(a, u)| a.starts_with("delete filter ia.v0") && a.contains("redirect dev ifb-v0") && !u.is_empty()), "{dropped:?}");
+    seen(&mut inputs, "ia").ingress_filters.push(foreign_ingress_filter("lo", 5, 7));
+    assert_eq!(planned(&inputs), dropped, "another device's filter changes nothing here");
+}
+
+/// The script drops a hash table it made (and the node in it); someone else's filter at
+/// another priority of the same ingress, outside the table, does not hold the table.
+#[test]
+fn a_dropped_table_is_deleted_beside_a_foreign_filter_outside_it() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
+    let v0 = iface(&mut inputs, "a", "v0");
+    v0.ingress_tables.clear();
+    v0.ingress_filters.retain(|f| f.ht.is_none());
+    seen(&mut inputs, "a").ingress_filters.push(foreign_ingress_filter("v0", 5, 7));
+    let ops = actions(&inputs);
+    assert!(ops.iter().any(|a| a.starts_with("delete filter a.v0") && a.contains("ht 1:")), "the node goes: {ops:?}");
+    assert!(ops.iter().any(|a| a.starts_with("delete filter a.v0") && a.contains("divisor")), "the table goes: {ops:?}");
+}
+
+/// A node the script drops from its table: the undo puts back its own table first (should
+/// the kernel take it with the priority's last node), not another table of the device.
+#[test]
+fn a_dropped_nodes_undo_puts_back_its_own_table() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let other_table = ObservedFilter { dev: "v0".into(), prio: 98, handle: 0x2 << 20, spec: Some(FilterSpec::U32Table { prio: 98, table: 2, divisor: 16 }) };
+    seen(&mut inputs, "a").ingress_filters.insert(0, other_table);
+    iface(&mut inputs, "a", "v0").ingress_filters.retain(|f| f.ht.is_none());
+    let plan = planned(&inputs);
+    let (_, undo) = plan.iter().find(|(a, _)| a.contains("ht 1:")).unwrap_or_else(|| panic!("the node is deleted: {plan:?}"));
+    insta::assert_snapshot!(undo.join("\n"));
+    assert!(!undo.iter().any(|u| u.contains("table 2")), "{undo:?}");
+}
+
+/// The veth that holds the ingress filters is made again (its other end changes): the
+/// kernel's filters on the old one go with it, so the filter, the table and its node are
+/// made again on the new one, not taken as there.
+#[test]
+fn filters_on_a_link_made_again_are_made_again() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let v0 = iface(&mut inputs, "a", "v0");
+    let IfaceKind::Veth { peer } = &mut v0.kind else { panic!("a.v0 is a veth") };
+    peer.name = "v9".into();
+    let b = inputs.desired.namespaces.get_mut("b").unwrap();
+    let mut v9 = b.interfaces.shift_remove("v1").expect("b.v1 declared");
+    v9.name = "v9".into();
+    b.interfaces.insert("v9".into(), v9);
+    let ops = actions(&inputs);
+    insta::assert_snapshot!(ops.join("\n"));
+    assert!(ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "{ops:?}");
+    assert!(ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("ht 1:")), "{ops:?}");
+    assert!(ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("prio 3")), "{ops:?}");
+}
+
+/// An htb made again (its default changes) is put back by a rollback with its classes
+/// parents first, whatever order the kernel listed them in.
+#[test]
+fn an_htb_made_again_is_put_back_parents_first() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let class = |id: u32, parent: Option<u32>| ClassSpec { id, parent, rate: Rate(1_000_000), ceil: Rate(1_000_000), prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
+    // Grandchild, child, root: as the kernel could list them.
+    seen(&mut inputs, "ta").classes = vec![("v0".into(), class(0x11, Some(0x10))), ("v0".into(), class(0x10, Some(0x1))), ("v0".into(), class(0x1, None))];
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.default_class.as_mut().expect("a default class").node = 0x10;
+    let plan = planned(&inputs);
+    let (_, undo) = plan.iter().find(|(a, _)| a == "delete qdisc ta.v0 root").unwrap_or_else(|| panic!("the htb goes first: {plan:?}"));
+    let classes: Vec<&String> = undo.iter().filter(|u| u.contains("class")).collect();
+    assert_eq!(classes.len(), 3, "{undo:?}");
+    for (i, id) in ["1:1 ", "1:10 ", "1:11 "].iter().enumerate() {
+        assert!(classes[i].contains(id), "class {id}at {i}: {classes:?}");
+    }
+}
