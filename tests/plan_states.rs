@@ -251,3 +251,71 @@ fn a_netem_without_tables_someone_changed_is_put_back() {
     assert_eq!(ops.len(), 1, "{ops:?}");
     assert!(ops[0].contains("netem delay 10ms"), "{ops:?}");
 }
+
+/// A master an earlier run set on a link it did not make (its record gives back "no
+/// master"): the script drops it, and the link leaves the bridge again.
+#[test]
+fn a_master_the_script_set_and_drops_is_taken_off() {
+    let state = observed(&[("a", vec![link("br7", Some("bridge"), 2), ObservedLink { master: Some("br7".into()), ..link("eth7", Some("veth"), 3) }])]);
+    let set = |master: Option<&str>| netscript::plan::action::LinkSet { master: Some(master.map(str::to_string)), ..Default::default() };
+    let owned = [Owned { made: Some(Action::SetLink { ns: "a".into(), name: "eth7".into(), set: set(Some("br7")) }), undo: vec![Action::SetLink { ns: "a".into(), name: "eth7".into(), set: set(None) }] }];
+    assert_eq!(planned("netns a < link br7; link eth7 < master br7 > >\n", &state, &owned), "", "as declared: nothing to do");
+    assert_eq!(planned("netns a\n", &state, &owned), "0: set link a.eth7 nomaster (after [])\n     undo: set link a.eth7 master br7\n");
+}
+
+/// Two veths the record made; the script moves the second one's end to another
+/// namespace (its other end stays): that old pair goes first, the first pair stays.
+#[test]
+fn a_veth_end_moved_to_another_namespace_takes_only_its_own_old_pair() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 3)]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3)]),
+        ("c", vec![]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "v2", veth_to("b", "v3"))];
+    let text = planned("netns a < veth v0 <-> b.v1 >\nnetns b\nnetns c < veth v2 <-> b.v3 >\n", &state, &owned);
+    assert!(text.contains("delete link a.v2"), "{text}");
+    assert!(!text.contains("delete link a.v0"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// A vxlan the record made whose `dev` the kernel reports in another namespace (read as
+/// no name) is made again for another id: the undo makes the old one on the script's
+/// `dev`, not on a device without a name.
+#[test]
+fn a_vxlan_made_again_with_its_dev_unread_comes_back_on_the_scripts_dev() {
+    let vxlan = |vni: u32, dev: &str| LinkKind::Vxlan { vni, remote: Some("10.1.0.2".parse().unwrap()), group: None, local: None, dev: Some(dev.into()), port: Some(4789) };
+    let state = observed(&[("a", vec![link("v0", Some("veth"), 2), on("", vxlan(42, ""), link("x0", Some("vxlan"), 3))]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "x0", vxlan(42, "v0"))];
+    let script = |vni: u32| format!("netns a <\n  veth v0 <-> b.v1\n  vxlan x0 id {vni} remote 10.1.0.2 dev v0\n>\nnetns b\n");
+    assert_eq!(planned(&script(42), &state, &owned), "", "its dev unread is not a difference");
+    let text = planned(&script(43), &state, &owned);
+    assert!(text.contains("undo: create vxlan a.x0 id 42 remote 10.1.0.2 dev v0"), "{text}");
+}
+
+/// Addresses put in the script's order are deleted and added again: each deletion
+/// points at its own address in the script (where an error of the kernel's is shown).
+#[test]
+fn an_address_deleted_for_the_order_points_at_its_own_statement() {
+    let mut state = observed(&[("a", vec![with_addr(with_addr(link("e0", Some("veth"), 2), "10.7.0.1/24"), "10.7.0.2/24")])]);
+    state.namespaces.get_mut("a").unwrap().links.get_mut("e0").unwrap().up = true;
+    let addr = |a: &str| Owned { made: Some(Action::AddAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }), undo: vec![Action::DelAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }] };
+    let owned = [addr("10.7.0.1/24"), addr("10.7.0.2/24")];
+    let script = "netns a < link e0 < addr 10.7.0.2/24; addr 10.7.0.1/24 > >\n";
+    let mut sources = SourceMap::new();
+    let file = sources.add("order.ns".to_string(), None, script.to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
+    let deletions: Vec<(String, &str)> = plan
+        .ops
+        .iter()
+        .filter_map(|o| match &o.action {
+            Action::DelAddr { addr, .. } => Some((addr.to_string(), &script[o.origin.start as usize..o.origin.end as usize])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deletions.len(), 2, "{deletions:?}");
+    for (addr, at) in &deletions {
+        assert!(at.contains(addr.as_str()), "the deletion of {addr} points at `{at}`");
+    }
+}

@@ -317,3 +317,19 @@ pub fn rule_matches(want: &RuleSpec, have: &RuleSpec) -> bool {
         && want.table == have.table
         && (want.priority.is_none() || want.priority == have.priority)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_rule_priority;
+
+    /// As the kernel's `fib_default_rule_pref`: one below the second rule's priority, or
+    /// 0 when there is no second rule or its priority is 0 (no underflow).
+    #[test]
+    fn a_rule_without_priority_goes_below_the_second_rule() {
+        assert_eq!(kernel_rule_priority(&[0, 32766, 32767]), 32765);
+        assert_eq!(kernel_rule_priority(&[0, 100, 32766]), 99);
+        assert_eq!(kernel_rule_priority(&[0, 0, 32766]), 0);
+        assert_eq!(kernel_rule_priority(&[0]), 0);
+        assert_eq!(kernel_rule_priority(&[]), 0);
+    }
+}
