@@ -263,20 +263,19 @@ fn a_master_the_script_set_and_drops_is_taken_off() {
     assert_eq!(planned("netns a\n", &state, &owned), "0: set link a.eth7 nomaster (after [])\n     undo: set link a.eth7 master br7\n");
 }
 
-/// Two veths the record made; the script moves the second one's end to another
-/// namespace (its other end stays): that old pair goes first, the first pair stays.
+/// Five veths the record made; the script moves the third one's end to another
+/// namespace (its other end stays): that old pair goes first, the others stay (whatever
+/// order the record's index lists them in).
 #[test]
 fn a_veth_end_moved_to_another_namespace_takes_only_its_own_old_pair() {
-    let state = observed(&[
-        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 3)]),
-        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3)]),
-        ("c", vec![]),
-    ]);
-    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "v2", veth_to("b", "v3"))];
-    let text = planned("netns a < veth v0 <-> b.v1 >\nnetns b\nnetns c < veth v2 <-> b.v3 >\n", &state, &owned);
-    assert!(text.contains("delete link a.v2"), "{text}");
-    assert!(!text.contains("delete link a.v0"), "{text}");
+    let ends = |prefix: &str| (0..5).map(|i| link(&format!("{prefix}{i}"), Some("veth"), 2 + i)).collect::<Vec<_>>();
+    let state = observed(&[("a", ends("v")), ("b", ends("w")), ("c", vec![])]);
+    let owned: Vec<Owned> = (0..5).map(|i| made("a", &format!("v{i}"), veth_to("b", &format!("w{i}")))).collect();
+    let stay: String = [0, 1, 3, 4].iter().map(|i| format!("  veth v{i} <-> b.w{i}\n")).collect();
+    let text = planned(&format!("netns a <\n{stay}>\nnetns b\nnetns c < veth v2 <-> b.w2 >\n"), &state, &owned);
     insta::assert_snapshot!(text);
+    assert!(text.contains("delete link a.v2"), "{text}");
+    assert_eq!(text.matches("delete link").count(), 1, "{text}");
 }
 
 /// A vxlan the record made whose `dev` the kernel reports in another namespace (read as
