@@ -263,18 +263,19 @@ fn a_master_the_script_set_and_drops_is_taken_off() {
     assert_eq!(planned("netns a\n", &state, &owned), "0: set link a.eth7 nomaster (after [])\n     undo: set link a.eth7 master br7\n");
 }
 
-/// Five veths the record made; the script moves the third one's end to another
-/// namespace (its other end stays): that old pair goes first, the others stay (whatever
-/// order the record's index lists them in).
+/// Five veths the record made from `b`; the script now makes the third one from `c`,
+/// with the same end in `b` (still declared, so no removal takes the old pair): that old
+/// pair goes first, to free the name, and the others stay (whatever order the record's
+/// index lists them in).
 #[test]
-fn a_veth_end_moved_to_another_namespace_takes_only_its_own_old_pair() {
+fn a_veth_made_anew_at_an_old_pairs_end_takes_only_that_pair() {
     let ends = |prefix: &str| (0..5).map(|i| link(&format!("{prefix}{i}"), Some("veth"), 2 + i)).collect::<Vec<_>>();
     let state = observed(&[("a", ends("v")), ("b", ends("w")), ("c", vec![])]);
-    let owned: Vec<Owned> = (0..5).map(|i| made("a", &format!("v{i}"), veth_to("b", &format!("w{i}")))).collect();
-    let stay: String = [0, 1, 3, 4].iter().map(|i| format!("  veth v{i} <-> b.w{i}\n")).collect();
-    let text = planned(&format!("netns a <\n{stay}>\nnetns b\nnetns c < veth v2 <-> b.w2 >\n"), &state, &owned);
+    let owned: Vec<Owned> = (0..5).map(|i| made("b", &format!("w{i}"), veth_to("a", &format!("v{i}")))).collect();
+    let stay: String = [0, 1, 3, 4].iter().map(|i| format!("  veth w{i} <-> a.v{i}\n")).collect();
+    let text = planned(&format!("netns a\nnetns b <\n{stay}>\nnetns c < veth v2 <-> b.w2 >\n"), &state, &owned);
     insta::assert_snapshot!(text);
-    assert!(text.contains("delete link a.v2"), "{text}");
+    assert!(text.contains("delete link b.w2"), "{text}");
     assert_eq!(text.lines().filter(|l| !l.trim_start().starts_with("undo:") && l.contains("delete link")).count(), 1, "{text}");
 }
 
