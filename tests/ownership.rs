@@ -400,6 +400,30 @@ fn foreign_ingress_qdisc_is_refused() {
     assert!(state_files(&sb).is_empty());
 }
 
+/// The ingress hook holds one qdisc, and the kernel turns neither kind into the other:
+/// another's clsact where the script wants an ingress (put in place of the script's own
+/// since), or another's ingress where it wants a clsact, is refused before anything
+/// changes (not sent, for the kernel to refuse mid-run).
+#[test]
+fn another_kind_of_qdisc_at_the_ingress_hook_is_refused() {
+    let sb = Sandbox::new();
+    let script = sb.write_script("hook.ns", "netns hq < veth v0 <-> hp.v1; qdisc ingress < filter proto tcp dport 80 -> 1 > >\nnetns hp\n");
+    sb.netscript(&["run", &script]).ok();
+    sb.sh("tc -n hq qdisc del dev v0 ingress && tc -n hq qdisc add dev v0 clsact && tc -n hq filter add dev v0 ingress prio 7 u32 match u32 0 0 flowid 1:1").ok();
+    let start = sb.dump();
+    let run = sb.netscript(&["run", &script]);
+    assert_refused(&run, "netscript::plan::foreign_qdisc");
+    assert!(run.stderr.contains("(clsact ffff:)"), "{}", run.stderr);
+    assert_same_dump(&start, &sb.dump(), "refused ingress over a clsact");
+
+    sb.sh(&format!("{HOST_VETH} && tc qdisc add dev h0 ingress")).ok();
+    let start = sb.dump();
+    let clsact = sb.write_script("clsact.ns", "host < link h0 < qdisc clsact > >\n");
+    let run = sb.netscript(&["run", &clsact]);
+    assert_refused(&run, "netscript::plan::foreign_qdisc");
+    assert_same_dump(&start, &sb.dump(), "refused clsact over an ingress");
+}
+
 // ---------------------------------------------------------------------------------------
 // 9. A namespace re-created by hand under netscript's name.
 

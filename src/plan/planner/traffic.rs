@@ -78,21 +78,33 @@ impl Planner<'_> {
     /// classes, filters, handle), so it refuses to replace it, before changing anything.
     /// A clsact qdisc is shared: netscript only adds its own filters to it.
     pub(super) fn foreign_qdisc(&mut self, ns: &str, dev: &str, parent: QdiscParent, origin: Span) -> bool {
-        if parent == QdiscParent::Clsact || self.is_replaced(ns, dev) || self.owns(&format!("qdisc {ns} {dev} {parent:?}")) {
+        if self.is_replaced(ns, dev) {
             return false;
         }
-        let Some(seen) = self.observed_ns(ns).and_then(|o| o.root_qdiscs.iter().find(|q| q.dev == dev && q.parent == parent)) else { return false };
-        if parent == QdiscParent::Root && seen.handle >> 16 == 0 {
+        // The ingress hook (ffff:) holds one qdisc, ingress or clsact, and the kernel turns
+        // neither into the other: another's of either kind is in an ingress's way, and
+        // another's ingress in a clsact's (a clsact is shared: several owners' programs).
+        let in_the_way: &[QdiscParent] = match parent {
+            QdiscParent::Root => &[QdiscParent::Root],
+            QdiscParent::Ingress => &[QdiscParent::Ingress, QdiscParent::Clsact],
+            QdiscParent::Clsact => &[QdiscParent::Ingress],
+        };
+        let seen = self
+            .observed_ns(ns)
+            .and_then(|o| o.root_qdiscs.iter().find(|q| q.dev == dev && in_the_way.contains(&q.parent) && !self.owns(&format!("qdisc {ns} {dev} {:?}", q.parent))));
+        let Some(seen) = seen else { return false };
+        if seen.parent == QdiscParent::Root && seen.handle >> 16 == 0 {
             // The kernel's own default (noqueue, pfifo_fast, mq): handle 0:.
             return false;
         }
         let (kind, handle) = (seen.kind.clone(), seen.handle);
-        let (where_, del) = match parent {
-            QdiscParent::Root => ("root", format!("tc qdisc del dev {dev} root")),
-            _ => ("ingress", format!("tc qdisc del dev {dev} ingress")),
+        let (where_, del) = match seen.parent {
+            QdiscParent::Root => ("a root", format!("tc qdisc del dev {dev} root")),
+            QdiscParent::Ingress => ("an ingress", format!("tc qdisc del dev {dev} ingress")),
+            QdiscParent::Clsact => ("an ingress", format!("tc qdisc del dev {dev} clsact")),
         };
         self.diagnostics.push(
-            Diagnostic::error(FOREIGN_QDISC, origin, format!("`{dev}` in `{ns}` already has a {where_} qdisc that netscript did not make ({kind} {:x}:)", handle >> 16))
+            Diagnostic::error(FOREIGN_QDISC, origin, format!("`{dev}` in `{ns}` already has {where_} qdisc that netscript did not make ({kind} {:x}:)", handle >> 16))
                 .label("this would replace it")
                 .help(format!("netscript replaces only qdiscs it can give back exactly; remove that one first (`{del}`), or leave this interface's qdisc out of the script")),
         );
