@@ -180,3 +180,19 @@ fn an_htb_as_the_kernel_fills_it_in_is_as_declared() {
     netscript::exec::traffic::normalize(&mut inputs.observed, &inputs.desired, &Default::default());
     assert_eq!(actions(&inputs), Vec::<String>::new());
 }
+
+/// Someone added a second filter at the priority of the script's own (the kernel keeps
+/// several u32 nodes at one priority): netscript cannot tell which to give back, so the
+/// script's filter there is refused, whether or not it changes.
+#[test]
+fn a_second_filter_at_the_scripts_priority_is_refused() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let ta = seen(&mut inputs, "ta");
+    let mut second = ta.filters[0].clone();
+    let Some(FilterSpec::U32 { dport, .. }) = second.spec.as_mut() else { panic!("a u32 filter") };
+    *dport = Some(5999);
+    second.handle += 1;
+    ta.filters.push(second);
+    let refused = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect_err("refused");
+    assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::filter_conflict"]);
+}
