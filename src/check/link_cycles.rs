@@ -14,7 +14,10 @@ pub(super) fn link_cycles(ns: &Namespace, found: &mut Vec<Diagnostic>) {
     let needs: Vec<Vec<usize>> = ns
         .interfaces
         .values()
-        .map(|i| i.links_it_needs().iter().filter(|n| i.master.as_ref().is_none_or(|m| m.node != i.name || **n != i.name)).filter_map(|n| index.get(n).copied()).collect())
+        .map(|i| {
+            let its_own_master = i.master.as_ref().is_some_and(|m| m.node == i.name);
+            i.links_it_needs().iter().filter(|n| !(its_own_master && **n == i.name)).filter_map(|n| index.get(n).copied()).collect()
+        })
         .collect();
     // Depth first without recursion (a script may chain many links): 0 unseen, 1 on the
     // path, 2 done.

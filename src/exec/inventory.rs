@@ -95,6 +95,15 @@ impl Executor {
             let seen = &observed.namespaces[name];
             let mut ns = LiveNs { name: name.clone(), id: seen.id, firewall: seen.firewall.clone(), ..Default::default() };
             for l in seen.links.values() {
+                // What the kind's own attributes say, as the kernel made the link.
+                let (mut macvlan_mode, mut vxlan, mut vrf_table, mut vlan) = (None, None, None, None);
+                match &l.made_as {
+                    Some(LinkKind::Macvlan { mode, .. }) => macvlan_mode = Some(*mode),
+                    Some(LinkKind::Vxlan { vni, remote, group, local, port, .. }) => vxlan = Some(VxlanInfo { vni: *vni, remote: *remote, group: *group, local: *local, port: *port }),
+                    Some(LinkKind::Vrf { table }) => vrf_table = Some(*table),
+                    Some(LinkKind::Vlan { id, protocol, .. }) => vlan = Some((*id, *protocol)),
+                    _ => {}
+                }
                 ns.links.push(LiveLink {
                     name: l.name.clone(),
                     index: l.index,
@@ -107,22 +116,10 @@ impl Executor {
                     addrs: l.addrs.clone(),
                     peer: None,
                     lower: l.lower.clone(),
-                    macvlan_mode: match &l.made_as {
-                        Some(LinkKind::Macvlan { mode, .. }) => Some(*mode),
-                        _ => None,
-                    },
-                    vxlan: match &l.made_as {
-                        Some(LinkKind::Vxlan { vni, remote, group, local, port, .. }) => Some(VxlanInfo { vni: *vni, remote: *remote, group: *group, local: *local, port: *port }),
-                        _ => None,
-                    },
-                    vrf_table: match &l.made_as {
-                        Some(LinkKind::Vrf { table }) => Some(*table),
-                        _ => None,
-                    },
-                    vlan: match &l.made_as {
-                        Some(LinkKind::Vlan { id, protocol, .. }) => Some((*id, *protocol)),
-                        _ => None,
-                    },
+                    macvlan_mode,
+                    vxlan,
+                    vrf_table,
+                    vlan,
                     ipvlan: l.ipvlan.as_ref().map(|v| (v.mode, v.flag)),
                     tunnel: l.tunnel,
                 });

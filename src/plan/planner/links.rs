@@ -375,7 +375,7 @@ impl<'a> Planner<'a> {
         }
         // A link on a parent whose mtu goes below its own is lowered by the kernel.
         let lowered_with_parent = |mtu: &u32| iface.mtu.is_none() && super::link_order::sits_on_a_parent(iface) && *mtu < found.mtu;
-        let wanted_mtu = iface.mtu.as_ref().map(|m| m.node).or_else(|| if owned_link { self.default_mtu(ns, iface, found) } else { None }).filter(|m| !lowered_with_parent(m));
+        let wanted_mtu = self.scripts_mtu(ns, iface, found).filter(|m| !lowered_with_parent(m));
         if let Some(mtu) = wanted_mtu
             && mtu != found.mtu
         {
@@ -444,18 +444,21 @@ impl<'a> Planner<'a> {
         }
     }
 
-    /// The mtu link `name` of `ns` has once this plan is applied, where known: as
-    /// declared, its default when the script made it, or as it is. (No cycle of parents
-    /// reaches here: `check`'s `link_cycle`.)
+    /// The mtu the script gives `iface` (`found` as the kernel has it): as declared, else
+    /// its default when the script made it; `None` leaves it as it is.
+    fn scripts_mtu(&self, ns: &Namespace, iface: &Interface, found: &ObservedLink) -> Option<u32> {
+        iface.mtu.as_ref().map(|m| m.node).or_else(|| if self.created_by_script(&ns.name, &iface.name) { self.default_mtu(ns, iface, found) } else { None })
+    }
+
+    /// The mtu link `name` of `ns` has once this plan is applied, where known: the
+    /// script's, or as it is. (No cycle of parents reaches here: `check`'s `link_cycle`.)
     fn mtu_after_plan(&self, ns: &Namespace, name: &str) -> Option<u32> {
         let found = self.observed_link(&ns.name, name);
-        let Some(iface) = ns.interfaces.get(name) else { return found.map(|f| f.mtu) };
-        iface
-            .mtu
-            .as_ref()
-            .map(|m| m.node)
-            .or_else(|| found.filter(|_| self.created_by_script(&ns.name, name)).and_then(|f| self.default_mtu(ns, iface, f)))
-            .or_else(|| found.map(|f| f.mtu))
+        match (ns.interfaces.get(name), found) {
+            (Some(iface), Some(found)) => self.scripts_mtu(ns, iface, found).or(Some(found.mtu)),
+            (Some(iface), None) => iface.mtu.as_ref().map(|m| m.node),
+            (None, found) => found.map(|f| f.mtu),
+        }
     }
 }
 
