@@ -196,3 +196,20 @@ fn a_second_filter_at_the_scripts_priority_is_refused() {
     let refused = plan::plan_owned(&inputs.desired, &inputs.observed, inputs.ownership()).expect_err("refused");
     assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::filter_conflict"]);
 }
+
+/// A root qdisc an earlier run found and changed (its record gives back the qdisc as it
+/// was): when the script drops it, it is given back, and a rollback of that puts the
+/// run's qdisc back; as it was already, nothing is done.
+#[test]
+fn a_qdisc_the_record_changed_is_given_back_when_the_script_drops_it() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let found_before = netscript::plan::action::QdiscSpec::Tbf(netscript::model::Tbf::new(Rate(1_000_000), netscript::units::Size(10_000), netscript::units::Duration(50_000_000)));
+    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelQdisc { dev, .. }) if dev == "u0")).expect("the record made u0's tbf");
+    entry.undo = vec![Action::ReplaceQdisc { ns: "ta".into(), dev: "u0".into(), qdisc: found_before.clone() }];
+    iface(&mut inputs, "ta", "u0").root_qdisc = None;
+    let plan = planned(&inputs);
+    insta::assert_snapshot!(format!("{plan:#?}"));
+    assert_eq!(plan.len(), 1, "{plan:?}");
+    seen(&mut inputs, "ta").qdiscs.iter_mut().find(|q| q.dev == "u0").unwrap().spec = found_before;
+    assert_eq!(actions(&inputs), Vec::<String>::new());
+}
