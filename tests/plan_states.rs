@@ -319,3 +319,31 @@ fn an_address_deleted_for_the_order_points_at_its_own_statement() {
         assert!(at.contains(addr.as_str()), "the deletion of {addr} points at `{at}`");
     }
 }
+
+/// The script drops a veth whose other end carries someone else's macvlan: the kernel
+/// deletes it with the pair, so the deletion's undo makes it again on that end too.
+#[test]
+fn dropping_a_veth_puts_back_what_sits_on_its_other_end_on_rollback() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 4)]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3), with_addr(on("v1", macvlan("v1", MacvlanMode::Bridge), link("theirs", Some("macvlan"), 5)), "10.8.1.1/24")]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "v2", veth_to("b", "v3"))];
+    let text = planned("netns a < veth v2 <-> b.v3 >\nnetns b\n", &state, &owned);
+    assert!(text.contains("undo: create macvlan b.theirs on v1 mode bridge"), "{text}");
+    assert!(text.contains("undo: add address 10.8.1.1/24 to b.theirs"), "{text}");
+}
+
+/// An ifb at the name ingress shaping uses, which the script did not make: refused, not
+/// taken (netscript would shape on, and later delete, someone else's device).
+#[test]
+fn an_ifb_of_someone_elses_at_the_shaping_name_is_refused() {
+    let state = observed(&[("a", vec![link("v0", Some("veth"), 2), link("ifb-v0", Some("ifb"), 3)]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let owned = [made("a", "v0", veth_to("b", "v1"))];
+    let mut sources = SourceMap::new();
+    let file = sources.add("shape.ns".to_string(), None, "netns a < veth v0 <-> b.v1 < shape ingress 1mbit > >\nnetns b\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let refused = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect_err("refused");
+    assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::foreign_link"], "{refused:?}");
+}
