@@ -347,3 +347,30 @@ fn an_ifb_of_someone_elses_at_the_shaping_name_is_refused() {
     let refused = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect_err("refused");
     assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::foreign_link"], "{refused:?}");
 }
+
+/// A rule and a route the record made, which the script drops: deleted while there;
+/// forgotten, not deleted again, once someone deleted them.
+#[test]
+fn a_dropped_rule_or_route_someone_deleted_is_forgotten() {
+    let mut sources = SourceMap::new();
+    let file = sources.add("rules.ns".to_string(), None, "netns a < veth v0 <-> b.v1 < addr 10.6.0.1/24 >; rule from 10.6.0.0/24 table 106; route 10.60.0.0/16 via 10.6.0.2 table 106 >\nnetns b\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let state = observed(&[("a", vec![with_addr(link("v0", Some("veth"), 2), "10.6.0.1/24")]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let first = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &[made("a", "v0", veth_to("b", "v1"))], ..Default::default() }).expect("plans");
+    let owned: Vec<Owned> = std::iter::once(made("a", "v0", veth_to("b", "v1"))).chain(first.ops.iter().map(|o| Owned { made: Some(o.action.clone()), undo: o.undo.clone() })).collect();
+    let (mut with_both, rule, route) = (state.clone(), first.ops.iter().find_map(|o| match &o.action {
+        Action::AddRule { rule, .. } => Some(rule.clone()),
+        _ => None,
+    }), first.ops.iter().find_map(|o| match &o.action {
+        Action::AddRoute { route, .. } => Some(route.clone()),
+        _ => None,
+    }));
+    let a = with_both.namespaces.get_mut("a").unwrap();
+    a.rules.push(rule.expect("the first plan adds the rule"));
+    a.routes.push(route.expect("the first plan adds the route"));
+    let dropped = "netns a < veth v0 <-> b.v1 < addr 10.6.0.1/24 > >\nnetns b\n";
+    let text = planned(dropped, &with_both, &owned);
+    assert!(text.contains(": delete rule") && text.contains(": delete route"), "{text}");
+    assert_eq!(planned(dropped, &state, &owned), "", "deleted by someone: forgotten");
+}
