@@ -374,3 +374,18 @@ fn a_dropped_rule_or_route_someone_deleted_is_forgotten() {
     assert!(text.contains(": delete rule") && text.contains(": delete route"), "{text}");
     assert_eq!(planned(dropped, &state, &owned), "", "deleted by someone: forgotten");
 }
+
+/// Someone deleted a namespace the script uses but did not make (no record of making
+/// it): what the record holds in it is forgotten, even what the script still declares
+/// (the plan makes it anew, and records that instead).
+#[test]
+fn what_the_record_holds_in_a_namespace_someone_deleted_is_forgotten() {
+    let state = observed(&[("b", vec![link("v1", Some("veth"), 2)])]);
+    let owned = [made("x", "v0", veth_to("b", "v1"))];
+    let mut sources = SourceMap::new();
+    let file = sources.add("gone.ns".to_string(), None, "netns x < veth v0 <-> b.v2 >\nnetns b\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
+    assert_eq!(plan.forget, [0], "{:?}", plan.ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>());
+}
