@@ -389,3 +389,23 @@ fn what_the_record_holds_in_a_namespace_someone_deleted_is_forgotten() {
     let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
     assert_eq!(plan.forget, [0], "{:?}", plan.ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>());
 }
+
+/// A vxlan the record made without `dev`, which the script now gives one (and the
+/// other way round): made again, as the kernel cannot change its device.
+#[test]
+fn a_vxlan_given_a_dev_or_none_any_more_is_made_again() {
+    let vxlan = |dev: Option<&str>| LinkKind::Vxlan { vni: 42, remote: Some("10.1.0.2".parse().unwrap()), group: None, local: None, dev: dev.map(str::to_string), port: Some(4789) };
+    let script = |dev: &str| format!("netns a <\n  veth v0 <-> b.v1\n  vxlan x0 id 42 remote 10.1.0.2{dev}\n>\nnetns b\n");
+    for (was, now) in [(None, " dev v0"), (Some("v0"), "")] {
+        let x0 = match was {
+            Some(dev) => on(dev, vxlan(was), link("x0", Some("vxlan"), 3)),
+            None => ObservedLink { made_as: Some(vxlan(None)), ..link("x0", Some("vxlan"), 3) },
+        };
+        let state = observed(&[("a", vec![link("v0", Some("veth"), 2), x0]), ("b", vec![link("v1", Some("veth"), 2)])]);
+        let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "x0", vxlan(was))];
+        let as_made = if was.is_some() { " dev v0" } else { "" };
+        assert_eq!(planned(&script(as_made), &state, &owned), "", "as made: nothing to do");
+        let text = planned(&script(now), &state, &owned);
+        assert!(text.contains("0: delete link a.x0") && text.contains(": create vxlan a.x0"), "{was:?} → `{now}`: {text}");
+    }
+}
