@@ -213,3 +213,14 @@ fn a_qdisc_the_record_changed_is_given_back_when_the_script_drops_it() {
     seen(&mut inputs, "ta").qdiscs.iter_mut().find(|q| q.dev == "u0").unwrap().spec = found_before;
     assert_eq!(actions(&inputs), Vec::<String>::new());
 }
+
+/// Someone's filter netscript cannot read, in a hash table of theirs at the priority of
+/// the script's own filter: a node of a table has its own identity (table:bucket:node),
+/// so it is neither the script's filter nor in its way — a re-run is nothing to do.
+#[test]
+fn an_unreadable_node_of_another_table_at_the_scripts_priority_is_left_alone() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let theirs = ObservedFilter { dev: "v0".into(), prio: 3, handle: 2 << 20 | 0x800, spec: None };
+    seen(&mut inputs, "a").ingress_filters.push(theirs);
+    assert_eq!(actions(&inputs), Vec::<String>::new());
+}
