@@ -409,3 +409,18 @@ fn a_vxlan_given_a_dev_or_none_any_more_is_made_again() {
         assert!(text.contains("0: delete link a.x0") && text.contains(": create vxlan a.x0"), "{was:?} → `{now}`: {text}");
     }
 }
+
+/// The script takes a link down that has IPv6 addresses: the kernel drops them, so the
+/// script's are added again after (down, they stay), and a rollback puts them back once
+/// the link is up again.
+#[test]
+fn a_link_taken_down_gets_its_ipv6_addresses_again() {
+    let state = observed(&[("a", vec![with_addr(with_addr(link("e0", Some("veth"), 2), "2001:db8::1/64"), "10.4.0.1/24")])]);
+    let addr = |a: &str| Owned { made: Some(Action::AddAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }), undo: vec![Action::DelAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }] };
+    let owned = [addr("2001:db8::1/64"), addr("10.4.0.1/24")];
+    assert_eq!(planned("netns a < link e0 < addr 2001:db8::1/64; addr 10.4.0.1/24 > >\n", &state, &owned), "", "up, as declared");
+    let text = planned("netns a < link e0 < down; addr 2001:db8::1/64; addr 10.4.0.1/24 > >\n", &state, &owned);
+    insta::assert_snapshot!(text);
+    assert!(text.contains("undo: add address 2001:db8::1/64 to a.e0"), "{text}");
+    assert!(text.contains(": add address 2001:db8::1/64 to a.e0"), "{text}");
+}
