@@ -204,13 +204,7 @@ impl Planner<'_> {
         } else {
             Vec::new()
         };
-        let seen: Vec<FilterSpec> = if in_place && !self.observed.offline {
-            self.observed_ns(&ns.name)
-                .map(|o| o.ingress_filters.iter().filter(|f| f.dev == iface.name).filter_map(|f| f.spec.clone()).filter(|s| matches!(s, FilterSpec::U32Table { .. })).collect())
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let seen: Vec<FilterSpec> = observed_filters.iter().filter_map(|f| f.spec.clone()).filter(|s| matches!(s, FilterSpec::U32Table { .. })).collect();
         for t in &iface.ingress_tables {
             let table = FilterSpec::U32Table { prio: t.prio.node, table: t.id.node, divisor: t.divisor.node };
             let old = seen.iter().find(|s| matches!(s, FilterSpec::U32Table { table: id, .. } if *id == t.id.node));
