@@ -304,7 +304,7 @@ impl Planner<'_> {
         {
             let kind = found.kind.clone().unwrap_or_else(|| "device".into());
             self.diagnostics.push(
-                Diagnostic::error(FOREIGN_LINK, span, format!("`{ifb}` exists in `{}` (a {kind}) and is not netscript's", ns.name))
+                Diagnostic::error(FOREIGN_LINK, span, format!("`{ifb}` exists in `{}` (kind {kind}) and is not netscript's", ns.name))
                     .label("ingress shaping needs its own ifb device of this name")
                     .help(format!("netscript shapes `{}`'s ingress through a device named `{ifb}`; rename or delete the existing one", iface.name)),
             );
