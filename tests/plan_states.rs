@@ -424,3 +424,45 @@ fn a_link_taken_down_gets_its_ipv6_addresses_again() {
     assert!(text.contains("undo: add address 2001:db8::1/64 to a.e0"), "{text}");
     assert!(text.contains(": add address 2001:db8::1/64 to a.e0"), "{text}");
 }
+
+/// Plans `script` against `observed` with the record `owned`; what it refuses, by code.
+fn refusal_codes(script: &str, observed: &Observed, owned: &[Owned]) -> Vec<&'static str> {
+    let mut sources = SourceMap::new();
+    let file = sources.add("refused.ns".to_string(), None, script.to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let refused = plan::plan_owned(&checked.desired, observed, plan::Ownership { entries: owned, ..Default::default() }).expect_err("refused");
+    refused.iter().map(|d| d.code).collect()
+}
+
+/// Addresses of one subnet in another order than the script's are deleted and added
+/// again in its order (the first is the kernel's primary) only when all of them are the
+/// script's: someone else's address of the subnet is never deleted for it.
+#[test]
+fn addresses_are_put_in_order_only_when_every_one_of_the_subnet_is_the_scripts() {
+    let script = "netns a < veth v0 <-> b.v1 < addr 10.7.0.2/24; addr 10.7.0.1/24 > >\nnetns b\n";
+    let addr_made = |addr: &str| Owned { made: Some(Action::AddAddr { ns: "a".into(), dev: "v0".into(), addr: addr.parse().unwrap() }), undo: vec![Action::DelAddr { ns: "a".into(), dev: "v0".into(), addr: addr.parse().unwrap() }] };
+    let owned = [made("a", "v0", veth_to("b", "v1")), addr_made("10.7.0.1/24")];
+    let ours_only = observed(&[("a", vec![with_addr(link("v0", Some("veth"), 2), "10.7.0.1/24")]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let text = planned(script, &ours_only, &owned);
+    let deletes = |text: &str| text.lines().filter(|l| !l.starts_with(' ') && l.contains("delete address")).count();
+    assert_eq!(deletes(&text), 1, "all the script's: put in order\n{text}");
+    let with_theirs = observed(&[("a", vec![with_addr(with_addr(link("v0", Some("veth"), 2), "10.7.0.5/24"), "10.7.0.1/24")]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    let text = planned(script, &with_theirs, &owned);
+    assert!(text.contains("add address 10.7.0.2/24 to a.v0"), "{text}");
+    assert_eq!(deletes(&text), 0, "someone's 10.7.0.5 in the subnet: left as it is\n{text}");
+}
+
+/// A veth made anew (its other end changes) takes the script's macvlan on it, and the
+/// kernel would take someone's vxlan on that macvlan too: refused once, for the vxlan,
+/// before anything is planned for the links under it.
+#[test]
+fn someone_elses_link_two_levels_up_refuses_making_the_veth_again_once() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), on("v0", macvlan("v0", MacvlanMode::Bridge), link("m0", Some("macvlan"), 3)), ObservedLink { lower: Some("m0".into()), ..link("vx", Some("vxlan"), 4) }]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v2", Some("veth"), 3)]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v2")), made("a", "m0", macvlan("v0", MacvlanMode::Bridge))];
+    let script = "netns a <\n  veth v0 <-> b.v1\n  macvlan m0 on v0 mode bridge\n>\nnetns b\n";
+    assert_eq!(refusal_codes(script, &state, &owned), ["netscript::plan::stacked_link"]);
+}

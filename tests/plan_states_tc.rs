@@ -224,3 +224,107 @@ fn an_unreadable_node_of_another_table_at_the_scripts_priority_is_left_alone() {
     seen(&mut inputs, "a").ingress_filters.push(theirs);
     assert_eq!(actions(&inputs), Vec::<String>::new());
 }
+
+/// The script drops its ingress qdisc with every filter and table on it: its own filters do not
+/// hold the ingress qdisc it made, which goes with them; someone else's filter there
+/// does (the qdisc is then left to it).
+#[test]
+fn dropped_ingress_filters_take_their_qdisc_unless_another_filter_is_on_it() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let v0 = iface(&mut inputs, "a", "v0");
+    v0.ingress_tables.clear();
+    v0.ingress_filters.clear();
+    v0.hook_qdisc = None;
+    let ops = actions(&inputs);
+    assert!(ops.iter().any(|a| a == "delete qdisc a.v0 ingress"), "{ops:?}");
+    seen(&mut inputs, "a").ingress_filters.push(foreign_ingress_filter("v0", 5, 7));
+    let ops = actions(&inputs);
+    assert!(!ops.iter().any(|a| a.starts_with("delete qdisc")), "{ops:?}");
+}
+
+/// A table the script drops that someone deleted already (with its node), while another
+/// filter stays on the device: forgotten, not deleted again.
+#[test]
+fn a_dropped_table_someone_deleted_is_forgotten() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let v0 = iface(&mut inputs, "a", "v0");
+    v0.ingress_tables.clear();
+    v0.ingress_filters.retain(|f| f.ht.is_none());
+    assert!(actions(&inputs).iter().any(|a| a.contains("divisor")), "while there, the table is deleted");
+    seen(&mut inputs, "a").ingress_filters.retain(|f| f.prio != 99);
+    assert_eq!(actions(&inputs), Vec::<String>::new());
+}
+
+/// Someone's node in the script's table, in its last bucket at the last node number
+/// (`1:ff:fff`: the low 20 bits all ones), holds the table like any other node.
+#[test]
+fn a_node_of_someone_elses_in_the_last_slot_of_a_dropped_table_holds_it() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    let v0 = iface(&mut inputs, "a", "v0");
+    v0.ingress_tables.clear();
+    v0.ingress_filters.retain(|f| f.ht.is_none());
+    seen(&mut inputs, "a").ingress_filters.push(ObservedFilter { dev: "v0".into(), prio: 99, handle: 1 << 20 | 0xf_ffff, spec: None });
+    let ops = actions(&inputs);
+    assert!(!ops.iter().any(|a| a.contains("divisor")), "the table stays: {ops:?}");
+}
+
+/// An htb made again (its default changes) on one device leaves the htb of another
+/// device of the namespace as it is.
+#[test]
+fn an_htb_made_again_leaves_another_devices_htb_alone() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    // u0 gets an htb like v0's (without filters), in the script, the kernel and the record.
+    let mut htb = iface(&mut inputs, "ta", "v0").root_qdisc.clone();
+    if let Some(Qdisc::Htb(h)) = htb.as_mut().map(|q| &mut q.node) {
+        h.filters.clear();
+    }
+    iface(&mut inputs, "ta", "u0").root_qdisc = htb;
+    let ta = seen(&mut inputs, "ta");
+    let v0_htb = ta.qdiscs.iter().find(|q| q.dev == "v0").unwrap().spec.clone();
+    ta.qdiscs.iter_mut().find(|q| q.dev == "u0").unwrap().spec = v0_htb.clone();
+    ta.root_qdiscs.iter_mut().find(|q| q.dev == "u0").unwrap().kind = "htb".into();
+    let u0_classes: Vec<_> = ta.classes.iter().map(|(_, c)| ("u0".to_string(), c.clone())).collect();
+    ta.classes.extend(u0_classes.iter().cloned());
+    for o in inputs.owned.iter_mut() {
+        if let Some(Action::ReplaceQdisc { dev, qdisc, .. }) = o.made.as_mut()
+            && dev == "u0"
+        {
+            *qdisc = v0_htb.clone();
+        }
+    }
+    for (dev, class) in u0_classes {
+        let (ns, id) = ("ta".to_string(), class.id);
+        inputs.owned.push(netscript::plan::ownership::Owned { made: Some(Action::ReplaceClass { ns: ns.clone(), dev: dev.clone(), class }), undo: vec![Action::DelClass { ns, dev, id }] });
+    }
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "two htbs as declared: nothing to do");
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("an htb on ta.v0") };
+    htb.default_class.as_mut().expect("a default class").node = 0x10;
+    let ops = actions(&inputs);
+    assert!(ops.iter().any(|a| a.contains("ta.v0") && a.contains("class")), "v0's classes made again: {ops:?}");
+    assert!(!ops.iter().any(|a| a.contains("ta.u0")), "{ops:?}");
+}
+
+/// The redirect of the script's ingress shaping deleted by hand is added again, even
+/// while another device redirects to the same ifb.
+#[test]
+fn a_redirect_deleted_by_hand_is_added_again_beside_anothers_to_the_ifb() {
+    let mut inputs = captured_state("ingress_shape_rerun");
+    seen(&mut inputs, "ia").redirects = vec![("lo".into(), "ifb-v0".into())];
+    let ops = actions(&inputs);
+    assert!(ops.iter().any(|a| a.starts_with("add filter ia.v0") && a.contains("redirect dev ifb-v0")), "{ops:?}");
+}
+
+/// The kernel deletes the tables of an ingress with its last key node; a redirect on the
+/// same ingress is a key node too, so the script's table, kept while every other filter
+/// goes, is not made again.
+#[test]
+fn a_redirect_on_the_ingress_keeps_the_table_when_its_filters_go() {
+    let mut inputs = captured_state("ingress_ht_rerun");
+    iface(&mut inputs, "a", "v0").ingress_filters.clear();
+    let without = actions(&inputs);
+    assert!(without.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "with nothing else on the ingress, the table is made again: {without:?}");
+    seen(&mut inputs, "a").redirects.push(("v0".into(), "ifb-x".into()));
+    let ops = actions(&inputs);
+    assert!(!ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "{ops:?}");
+}
