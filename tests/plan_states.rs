@@ -466,3 +466,25 @@ fn someone_elses_link_two_levels_up_refuses_making_the_veth_again_once() {
     let script = "netns a <\n  veth v0 <-> b.v1\n  macvlan m0 on v0 mode bridge\n>\nnetns b\n";
     assert_eq!(refusal_codes(script, &state, &owned), ["netscript::plan::stacked_link"]);
 }
+
+/// A namespace the record made, known by its inode only (records before cookies): the
+/// same inode is the same namespace, whose links the script dropped are deleted; another
+/// inode is someone else's namespace of that name, where nothing of the record's is.
+#[test]
+fn a_namespace_known_by_its_inode_is_the_records_while_the_inode_is_the_same() {
+    let netns_made = |ns: &str| Owned { made: Some(Action::CreateNetns { ns: ns.into() }), undo: vec![Action::DeleteNetns { ns: ns.into() }] };
+    let owned = [netns_made("a"), netns_made("b"), made("a", "v0", veth_to("b", "v1"))];
+    let mut state = observed(&[("a", vec![link("v0", Some("veth"), 2)]), ("b", vec![link("v1", Some("veth"), 2)])]);
+    state.namespaces.get_mut("a").unwrap().id = Some(4_026_532_001);
+    let mut sources = SourceMap::new();
+    let file = sources.add("inode.ns".to_string(), None, "netns a\nnetns b\n".to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let plan_with = |inode: u64| {
+        let ids = std::collections::BTreeMap::from([("a".to_string(), inode)]);
+        let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, netns_ids: &ids, ..Default::default() }).expect("plans");
+        plan.ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>()
+    };
+    assert_eq!(plan_with(4_026_532_001), ["delete link a.v0"]);
+    assert_eq!(plan_with(4_026_532_002), Vec::<String>::new(), "another namespace named a");
+}

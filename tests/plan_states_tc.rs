@@ -328,3 +328,24 @@ fn a_redirect_on_the_ingress_keeps_the_table_when_its_filters_go() {
     let ops = actions(&inputs);
     assert!(!ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "{ops:?}");
 }
+
+/// A veth made again (its other end changes) in a plan that also removes something else:
+/// the deletion's undo still gives back what the link held (its htb, classes, filter).
+#[test]
+fn a_link_made_again_gives_back_what_it_held_beside_another_removal() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let IfaceKind::Veth { peer } = &mut v0.kind else { panic!("ta.v0 is a veth") };
+    peer.name = "v9".into();
+    let tb = inputs.desired.namespaces.get_mut("tb").unwrap();
+    let mut v9 = tb.interfaces.shift_remove("v1").expect("tb.v1 declared");
+    v9.name = "v9".into();
+    tb.interfaces.insert("v9".into(), v9);
+    iface(&mut inputs, "ta", "u0").root_qdisc = None;
+    let plan = planned(&inputs);
+    assert!(plan.iter().any(|(a, _)| a == "delete qdisc ta.u0 root"), "{plan:?}");
+    let (_, undo) = plan.iter().find(|(a, _)| a == "delete link ta.v0").unwrap_or_else(|| panic!("v0 made again: {plan:?}"));
+    assert!(undo.iter().any(|u| u.contains("htb")), "{undo:?}");
+    assert_eq!(undo.iter().filter(|u| u.contains("class")).count(), 2, "{undo:?}");
+    assert!(undo.iter().any(|u| u.contains("filter")), "{undo:?}");
+}
