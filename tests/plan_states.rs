@@ -454,10 +454,9 @@ fn addresses_are_put_in_order_only_when_every_one_of_the_subnet_is_the_scripts()
 }
 
 /// A veth made anew (its other end changes) takes the script's macvlan on it, and the
-/// kernel would take someone's vxlan on that macvlan too: refused once, for the vxlan,
-/// before anything is planned for the links under it.
+/// kernel would take someone's vxlan on that macvlan too: refused, for the vxlan.
 #[test]
-fn someone_elses_link_two_levels_up_refuses_making_the_veth_again_once() {
+fn someone_elses_link_two_levels_up_refuses_making_the_veth_again() {
     let state = observed(&[
         ("a", vec![link("v0", Some("veth"), 2), on("v0", macvlan("v0", MacvlanMode::Bridge), link("m0", Some("macvlan"), 3)), ObservedLink { lower: Some("m0".into()), ..link("vx", Some("vxlan"), 4) }]),
         ("b", vec![link("v1", Some("veth"), 2), link("v2", Some("veth"), 3)]),

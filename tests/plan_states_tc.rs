@@ -255,19 +255,6 @@ fn a_dropped_table_someone_deleted_is_forgotten() {
     assert_eq!(actions(&inputs), Vec::<String>::new());
 }
 
-/// Someone's node in the script's table, in its last bucket at the last node number
-/// (`1:ff:fff`: the low 20 bits all ones), holds the table like any other node.
-#[test]
-fn a_node_of_someone_elses_in_the_last_slot_of_a_dropped_table_holds_it() {
-    let mut inputs = captured_state("ingress_ht_rerun");
-    let v0 = iface(&mut inputs, "a", "v0");
-    v0.ingress_tables.clear();
-    v0.ingress_filters.retain(|f| f.ht.is_none());
-    seen(&mut inputs, "a").ingress_filters.push(ObservedFilter { dev: "v0".into(), prio: 99, handle: 1 << 20 | 0xf_ffff, spec: None });
-    let ops = actions(&inputs);
-    assert!(!ops.iter().any(|a| a.contains("divisor")), "the table stays: {ops:?}");
-}
-
 /// An htb made again (its default changes) on one device leaves the htb of another
 /// device of the namespace as it is.
 #[test]
