@@ -487,3 +487,18 @@ fn a_namespace_known_by_its_inode_is_the_records_while_the_inode_is_the_same() {
     assert_eq!(plan_with(4_026_532_001), ["delete link a.v0"]);
     assert_eq!(plan_with(4_026_532_002), Vec::<String>::new(), "another namespace named a");
 }
+
+/// A macvlan the record made, found in another mode on a parent the kernel reports in
+/// another namespace (read as no name): made again, and the rollback makes it again in
+/// its old mode on the script's parent (a macvlan on no name could not be made).
+#[test]
+fn a_macvlan_on_an_unread_parent_comes_back_on_the_scripts_parent() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), ObservedLink { made_as: Some(macvlan("", MacvlanMode::Private)), ..link("m0", Some("macvlan"), 3) }]),
+        ("b", vec![link("v1", Some("veth"), 2)]),
+    ]);
+    let owned = [made("a", "v0", veth_to("b", "v1")), made("a", "m0", macvlan("v0", MacvlanMode::Private))];
+    let text = planned("netns a <\n  veth v0 <-> b.v1\n  macvlan m0 on v0 mode bridge\n>\nnetns b\n", &state, &owned);
+    assert!(text.contains("undo: create macvlan a.m0 on v0 mode private"), "{text}");
+    assert!(text.contains(": create macvlan a.m0 on v0 mode bridge"), "{text}");
+}
