@@ -502,3 +502,12 @@ fn a_macvlan_on_an_unread_parent_comes_back_on_the_scripts_parent() {
     assert!(text.contains("undo: create macvlan a.m0 on v0 mode private"), "{text}");
     assert!(text.contains(": create macvlan a.m0 on v0 mode bridge"), "{text}");
 }
+
+/// `route default` with an IPv6 gateway is the IPv6 default route (`::/0`), not IPv4's.
+#[test]
+fn an_ipv6_default_route_is_planned_as_ipv6() {
+    let text = planned("netns a <\n  veth v0 <-> b.v1 < addr 2001:db8::1/64 >\n  route default via 2001:db8::2\n>\nnetns b\n", &observed(&[]), &[]);
+    let route = text.lines().find(|l| l.contains(": add route")).unwrap_or_else(|| panic!("{text}"));
+    insta::assert_snapshot!(route);
+    assert!(!route.contains("0.0.0.0"), "{route}");
+}
