@@ -304,13 +304,15 @@ fn a_redirect_deleted_by_hand_is_added_again_beside_anothers_to_the_ifb() {
 
 /// The kernel deletes the tables of an ingress with its last key node; a redirect on the
 /// same ingress is a key node too, so the script's table, kept while every other filter
-/// goes, is not made again.
+/// goes, is not made again (one on another device's ingress does not count).
 #[test]
 fn a_redirect_on_the_ingress_keeps_the_table_when_its_filters_go() {
     let mut inputs = captured_state("ingress_ht_rerun");
     iface(&mut inputs, "a", "v0").ingress_filters.clear();
     let without = actions(&inputs);
     assert!(without.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "with nothing else on the ingress, the table is made again: {without:?}");
+    seen(&mut inputs, "a").redirects.push(("lo".into(), "ifb-x".into()));
+    assert_eq!(actions(&inputs), without, "a redirect on another device changes nothing here");
     seen(&mut inputs, "a").redirects.push(("v0".into(), "ifb-x".into()));
     let ops = actions(&inputs);
     assert!(!ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "{ops:?}");
