@@ -6,7 +6,7 @@
 //! Regenerate with `INSTA_UPDATE=always cargo test --test plan_states`.
 
 use netscript::check::{self, FsLoader};
-use netscript::model::{IfAddr, MacvlanMode};
+use netscript::model::{Desired, IfAddr, MacvlanMode};
 use netscript::plan::action::{Action, LinkAttrs, LinkKind};
 use netscript::plan::observed::{ObservedLink, ObservedNs};
 use netscript::plan::ownership::Owned;
@@ -16,12 +16,8 @@ use netscript::source::SourceMap;
 /// Plans `script` against `observed`, with the script's record holding `owned`; the
 /// operations and their undos, one a line.
 fn planned(script: &str, observed: &Observed, owned: &[Owned]) -> String {
-    let mut sources = SourceMap::new();
-    let file = sources.add("states.ns".to_string(), None, script.to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "does not check: {:?}", checked.diagnostics);
     let ownership = plan::Ownership { entries: owned, ..Default::default() };
-    let plan = plan::plan_owned(&checked.desired, observed, ownership).unwrap_or_else(|d| panic!("refused: {d:?}"));
+    let plan = plan::plan_owned(&desired(script), observed, ownership).unwrap_or_else(|d| panic!("refused: {d:?}"));
     let mut out = String::new();
     for (i, op) in plan.ops.iter().enumerate() {
         out += &format!("{i}: {} (after {:?})\n", describe(&op.action), op.deps);
@@ -30,6 +26,15 @@ fn planned(script: &str, observed: &Observed, owned: &[Owned]) -> String {
         }
     }
     out
+}
+
+/// What `script` declares, checked (it must check clean).
+fn desired(script: &str) -> Desired {
+    let mut sources = SourceMap::new();
+    let file = sources.add("states.ns".to_string(), None, script.to_string());
+    let checked = check::check(&mut sources, file, &FsLoader);
+    assert!(!checked.has_errors(), "does not check: {:?}", checked.diagnostics);
+    checked.desired
 }
 
 fn observed(namespaces: &[(&str, Vec<ObservedLink>)]) -> Observed {
@@ -181,17 +186,11 @@ fn a_dropped_filter_someone_replaced_is_not_deleted() {
 /// `link` is taken to exist as declared.
 #[test]
 fn offline_a_link_the_script_names_is_assumed_to_exist() {
-    let mut sources = SourceMap::new();
-    let file = sources.add("offline.ns".to_string(), None, "host < link eth7 < mtu 1400; master br7 > ; bridge br7 >\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let plan = plan::plan(&checked.desired, &Observed::empty()).expect("plans offline");
+    let plan = plan::plan(&desired("host < link eth7 < mtu 1400; master br7 > ; bridge br7 >\n"), &Observed::empty()).expect("plans offline");
     let ops: Vec<String> = plan.ops.iter().map(|o| describe(&o.action)).collect();
     assert_eq!(ops, ["create bridge host.br7 (up)", "set link host.eth7 mtu 1400 master br7"]);
     // lo too (in a namespace the plan makes, it is set as declared with an undo).
-    let file = sources.add("offline_lo.ns".to_string(), None, "host < link lo < mtu 1400 > >\nnetns n < link lo < mtu 1300 > >\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    let plan = plan::plan(&checked.desired, &Observed::empty()).expect("plans offline");
+    let plan = plan::plan(&desired("host < link lo < mtu 1400 > >\nnetns n < link lo < mtu 1300 > >\n"), &Observed::empty()).expect("plans offline");
     let ops: Vec<(String, Vec<String>)> = plan.ops.iter().map(|o| (describe(&o.action), o.undo.iter().map(describe).collect())).collect();
     assert_eq!(ops, [("create netns n".to_string(), vec!["delete netns n".to_string()]), ("set link host.lo up mtu 1400".into(), vec![]), ("set link n.lo up mtu 1300".into(), vec!["set link n.lo mtu 65536".into()])]);
 }
@@ -302,10 +301,8 @@ fn an_address_deleted_for_the_order_points_at_its_own_statement() {
     let addr = |a: &str| Owned { made: Some(Action::AddAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }), undo: vec![Action::DelAddr { ns: "a".into(), dev: "e0".into(), addr: a.parse().unwrap() }] };
     let owned = [addr("10.7.0.1/24"), addr("10.7.0.2/24")];
     let script = "netns a < link e0 < addr 10.7.0.2/24; addr 10.7.0.1/24 > >\n";
-    let mut sources = SourceMap::new();
-    let file = sources.add("order.ns".to_string(), None, script.to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
+    let declared = desired(script);
+    let plan = plan::plan_owned(&declared, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
     let deletions: Vec<(String, &str)> = plan
         .ops
         .iter()
@@ -340,24 +337,16 @@ fn dropping_a_veth_puts_back_what_sits_on_its_other_end_on_rollback() {
 fn an_ifb_of_someone_elses_at_the_shaping_name_is_refused() {
     let state = observed(&[("a", vec![link("v0", Some("veth"), 2), link("ifb-v0", Some("ifb"), 3)]), ("b", vec![link("v1", Some("veth"), 2)])]);
     let owned = [made("a", "v0", veth_to("b", "v1"))];
-    let mut sources = SourceMap::new();
-    let file = sources.add("shape.ns".to_string(), None, "netns a < veth v0 <-> b.v1 < shape ingress 1mbit > >\nnetns b\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let refused = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect_err("refused");
-    assert_eq!(refused.iter().map(|d| d.code).collect::<Vec<_>>(), ["netscript::plan::foreign_link"], "{refused:?}");
+    assert_eq!(refusal_codes("netns a < veth v0 <-> b.v1 < shape ingress 1mbit > >\nnetns b\n", &state, &owned), ["netscript::plan::foreign_link"]);
 }
 
 /// A rule and a route the record made, which the script drops: deleted while there;
 /// forgotten, not deleted again, once someone deleted them.
 #[test]
 fn a_dropped_rule_or_route_someone_deleted_is_forgotten() {
-    let mut sources = SourceMap::new();
-    let file = sources.add("rules.ns".to_string(), None, "netns a < veth v0 <-> b.v1 < addr 10.6.0.1/24 >; rule from 10.6.0.0/24 table 106; route 10.60.0.0/16 via 10.6.0.2 table 106 >\nnetns b\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let declared = desired("netns a < veth v0 <-> b.v1 < addr 10.6.0.1/24 >; rule from 10.6.0.0/24 table 106; route 10.60.0.0/16 via 10.6.0.2 table 106 >\nnetns b\n");
     let state = observed(&[("a", vec![with_addr(link("v0", Some("veth"), 2), "10.6.0.1/24")]), ("b", vec![link("v1", Some("veth"), 2)])]);
-    let first = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &[made("a", "v0", veth_to("b", "v1"))], ..Default::default() }).expect("plans");
+    let first = plan::plan_owned(&declared, &state, plan::Ownership { entries: &[made("a", "v0", veth_to("b", "v1"))], ..Default::default() }).expect("plans");
     let owned: Vec<Owned> = std::iter::once(made("a", "v0", veth_to("b", "v1"))).chain(first.ops.iter().map(|o| Owned { made: Some(o.action.clone()), undo: o.undo.clone() })).collect();
     let (mut with_both, rule, route) = (state.clone(), first.ops.iter().find_map(|o| match &o.action {
         Action::AddRule { rule, .. } => Some(rule.clone()),
@@ -382,11 +371,8 @@ fn a_dropped_rule_or_route_someone_deleted_is_forgotten() {
 fn what_the_record_holds_in_a_namespace_someone_deleted_is_forgotten() {
     let state = observed(&[("b", vec![link("v1", Some("veth"), 2)])]);
     let owned = [made("x", "v0", veth_to("b", "v1"))];
-    let mut sources = SourceMap::new();
-    let file = sources.add("gone.ns".to_string(), None, "netns x < veth v0 <-> b.v2 >\nnetns b\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
+    let declared = desired("netns x < veth v0 <-> b.v2 >\nnetns b\n");
+    let plan = plan::plan_owned(&declared, &state, plan::Ownership { entries: &owned, ..Default::default() }).expect("plans");
     assert_eq!(plan.forget, [0], "{:?}", plan.ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>());
 }
 
@@ -425,13 +411,10 @@ fn a_link_taken_down_gets_its_ipv6_addresses_again() {
     assert!(text.contains(": add address 2001:db8::1/64 to a.e0"), "{text}");
 }
 
-/// Plans `script` against `observed` with the record `owned`; what it refuses, by code.
+/// Plans `script` against `observed` with the record `owned`, which must refuse it; what
+/// it refuses, by code.
 fn refusal_codes(script: &str, observed: &Observed, owned: &[Owned]) -> Vec<&'static str> {
-    let mut sources = SourceMap::new();
-    let file = sources.add("refused.ns".to_string(), None, script.to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let refused = plan::plan_owned(&checked.desired, observed, plan::Ownership { entries: owned, ..Default::default() }).expect_err("refused");
+    let refused = plan::plan_owned(&desired(script), observed, plan::Ownership { entries: owned, ..Default::default() }).expect_err("refused");
     refused.iter().map(|d| d.code).collect()
 }
 
@@ -475,13 +458,10 @@ fn a_namespace_known_by_its_inode_is_the_records_while_the_inode_is_the_same() {
     let owned = [netns_made("a"), netns_made("b"), made("a", "v0", veth_to("b", "v1"))];
     let mut state = observed(&[("a", vec![link("v0", Some("veth"), 2)]), ("b", vec![link("v1", Some("veth"), 2)])]);
     state.namespaces.get_mut("a").unwrap().id = Some(4_026_532_001);
-    let mut sources = SourceMap::new();
-    let file = sources.add("inode.ns".to_string(), None, "netns a\nnetns b\n".to_string());
-    let checked = check::check(&mut sources, file, &FsLoader);
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let declared = desired("netns a\nnetns b\n");
     let plan_with = |inode: u64| {
         let ids = std::collections::BTreeMap::from([("a".to_string(), inode)]);
-        let plan = plan::plan_owned(&checked.desired, &state, plan::Ownership { entries: &owned, netns_ids: &ids, ..Default::default() }).expect("plans");
+        let plan = plan::plan_owned(&declared, &state, plan::Ownership { entries: &owned, netns_ids: &ids, ..Default::default() }).expect("plans");
         plan.ops.iter().map(|o| describe(&o.action)).collect::<Vec<_>>()
     };
     assert_eq!(plan_with(4_026_532_001), ["delete link a.v0"]);

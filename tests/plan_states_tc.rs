@@ -36,6 +36,17 @@ fn seen<'a>(inputs: &'a mut PlanInputs, ns: &str) -> &'a mut netscript::plan::ob
     inputs.observed.namespaces.get_mut(ns).unwrap()
 }
 
+/// The script pairs veth `ns.dev` with a new other end, `peer_ns.new_peer`, in place of
+/// `old_peer` (the kernel's pair stays as it was): the veth is made again.
+fn pair_with_another_end(inputs: &mut PlanInputs, (ns, dev): (&str, &str), (peer_ns, old_peer, new_peer): (&str, &str, &str)) {
+    let IfaceKind::Veth { peer } = &mut iface(inputs, ns, dev).kind else { panic!("{ns}.{dev} is a veth") };
+    peer.name = new_peer.into();
+    let other = inputs.desired.namespaces.get_mut(peer_ns).unwrap();
+    let mut end = other.interfaces.shift_remove(old_peer).unwrap_or_else(|| panic!("{peer_ns}.{old_peer} declared"));
+    end.name = new_peer.into();
+    other.interfaces.insert(new_peer.into(), end);
+}
+
 /// A u32 filter on the ingress of `dev` that no record holds.
 fn foreign_ingress_filter(dev: &str, prio: u32, dport: u16) -> ObservedFilter {
     let spec = FilterSpec::U32 { ingress: true, prio, proto: None, src: None, dst: None, sport: None, dport: Some(dport), flowid: Some(1), link: None, hashkey: None, handle: None, action: None, raw: Vec::new(), ht: None };
@@ -129,13 +140,7 @@ fn a_dropped_nodes_undo_puts_back_its_own_table() {
 #[test]
 fn filters_on_a_link_made_again_are_made_again() {
     let mut inputs = captured_state("ingress_ht_rerun");
-    let v0 = iface(&mut inputs, "a", "v0");
-    let IfaceKind::Veth { peer } = &mut v0.kind else { panic!("a.v0 is a veth") };
-    peer.name = "v9".into();
-    let b = inputs.desired.namespaces.get_mut("b").unwrap();
-    let mut v9 = b.interfaces.shift_remove("v1").expect("b.v1 declared");
-    v9.name = "v9".into();
-    b.interfaces.insert("v9".into(), v9);
+    pair_with_another_end(&mut inputs, ("a", "v0"), ("b", "v1", "v9"));
     let ops = actions(&inputs);
     insta::assert_snapshot!(ops.join("\n"));
     assert!(ops.iter().any(|a| a.starts_with("add filter a.v0") && a.contains("divisor")), "{ops:?}");
@@ -225,9 +230,9 @@ fn an_unreadable_node_of_another_table_at_the_scripts_priority_is_left_alone() {
     assert_eq!(actions(&inputs), Vec::<String>::new());
 }
 
-/// The script drops its ingress qdisc with every filter and table on it: its own filters do not
-/// hold the ingress qdisc it made, which goes with them; someone else's filter there
-/// does (the qdisc is then left to it).
+/// The script drops its ingress qdisc with every filter and table on it: its own filters
+/// do not hold the ingress qdisc it made, which goes with them; someone else's filter
+/// there does (the qdisc is then left to it).
 #[test]
 fn dropped_ingress_filters_take_their_qdisc_unless_another_filter_is_on_it() {
     let mut inputs = captured_state("ingress_ht_rerun");
@@ -323,13 +328,7 @@ fn a_redirect_on_the_ingress_keeps_the_table_when_its_filters_go() {
 #[test]
 fn a_link_made_again_gives_back_what_it_held_beside_another_removal() {
     let mut inputs = captured_state("htb_filter_rerun");
-    let v0 = iface(&mut inputs, "ta", "v0");
-    let IfaceKind::Veth { peer } = &mut v0.kind else { panic!("ta.v0 is a veth") };
-    peer.name = "v9".into();
-    let tb = inputs.desired.namespaces.get_mut("tb").unwrap();
-    let mut v9 = tb.interfaces.shift_remove("v1").expect("tb.v1 declared");
-    v9.name = "v9".into();
-    tb.interfaces.insert("v9".into(), v9);
+    pair_with_another_end(&mut inputs, ("ta", "v0"), ("tb", "v1", "v9"));
     iface(&mut inputs, "ta", "u0").root_qdisc = None;
     let plan = planned(&inputs);
     assert!(plan.iter().any(|(a, _)| a == "delete qdisc ta.u0 root"), "{plan:?}");
