@@ -491,3 +491,41 @@ fn an_ipv6_default_route_is_planned_as_ipv6() {
     insta::assert_snapshot!(route);
     assert!(!route.contains("0.0.0.0"), "{route}");
 }
+
+/// Someone else's vrf at the script's name: with the script's table it is as declared
+/// (nothing to do); with another table it is refused, not made again or taken as it is.
+#[test]
+fn someone_elses_vrf_is_as_declared_only_with_the_scripts_table() {
+    let vrf = |table| ObservedLink { vrf_table: Some(table), made_as: Some(LinkKind::Vrf { table }), ..link("blue", Some("vrf"), 2) };
+    let script = "netns a < vrf blue table 10 >\n";
+    assert_eq!(planned(script, &observed(&[("a", vec![vrf(10)])]), &[]), "");
+    assert_eq!(refusal_codes(script, &observed(&[("a", vec![vrf(20)])]), &[]), ["netscript::plan::link_conflict"]);
+}
+
+/// A link an earlier run set up (its record takes it down again): the script drops the
+/// line, the link goes down, and a rollback of that brings it up with the IPv6 address
+/// the kernel drops on the way down.
+#[test]
+fn a_link_the_script_set_up_and_drops_goes_down_and_its_undo_gives_back_its_ipv6() {
+    let state = observed(&[("a", vec![with_addr(link("e0", Some("veth"), 2), "2001:db8::7/64")])]);
+    let up = |up| Action::SetLink { ns: "a".into(), name: "e0".into(), set: netscript::plan::action::LinkSet { up: Some(up), ..Default::default() } };
+    let owned = [Owned { made: Some(up(true)), undo: vec![up(false)] }];
+    assert_eq!(planned("netns a < link e0 < up > >\n", &state, &owned), "", "as declared: nothing to do");
+    let text = planned("netns a\n", &state, &owned);
+    insta::assert_snapshot!(text);
+    assert!(text.contains("undo: add address 2001:db8::7/64 to a.e0"), "{text}");
+}
+
+/// The script drops two veths; the one someone's macvlan sits on goes after another
+/// removal, and its undo still makes the macvlan again.
+#[test]
+fn what_sits_on_a_dropped_veth_comes_back_whatever_was_removed_before() {
+    let state = observed(&[
+        ("a", vec![link("v0", Some("veth"), 2), link("v2", Some("veth"), 4), on("v0", macvlan("v0", MacvlanMode::Private), link("theirs", Some("macvlan"), 3))]),
+        ("b", vec![link("v1", Some("veth"), 2), link("v3", Some("veth"), 3)]),
+    ]);
+    let owned = [made("a", "v2", veth_to("b", "v3")), made("a", "v0", veth_to("b", "v1"))];
+    let text = planned("netns a\nnetns b\n", &state, &owned);
+    assert_eq!(text.lines().filter(|l| l.contains(": delete link")).count(), 2, "{text}");
+    assert!(text.contains("undo: create macvlan a.theirs on v0 mode private"), "{text}");
+}

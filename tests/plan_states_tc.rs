@@ -149,7 +149,7 @@ fn filters_on_a_link_made_again_are_made_again() {
 }
 
 /// An htb made again (its default changes) is put back by a rollback with its classes
-/// parents first, whatever order the kernel listed them in.
+/// parents first, whatever order the kernel listed them in, then its filter.
 #[test]
 fn an_htb_made_again_is_put_back_parents_first() {
     let mut inputs = captured_state("htb_filter_rerun");
@@ -166,6 +166,8 @@ fn an_htb_made_again_is_put_back_parents_first() {
     for (i, id) in ["1:1 ", "1:10 ", "1:11 "].iter().enumerate() {
         assert!(classes[i].contains(id), "class {id}at {i}: {classes:?}");
     }
+    let filters: Vec<&String> = undo.iter().filter(|u| u.contains("filter")).collect();
+    assert!(filters.len() == 1 && filters[0].contains("ta.v0") && filters[0].contains("dport 5003"), "and its filter: {undo:?}");
 }
 
 /// What the kernel reports of an htb and its classes differs from the script's words in
@@ -336,4 +338,53 @@ fn a_link_made_again_gives_back_what_it_held_beside_another_removal() {
     assert!(undo.iter().any(|u| u.contains("htb")), "{undo:?}");
     assert_eq!(undo.iter().filter(|u| u.contains("class")).count(), 2, "{undo:?}");
     assert!(undo.iter().any(|u| u.contains("filter")), "{undo:?}");
+}
+
+/// The script drops class 1:20, the second of v0's (the htb, left as it is, is not made
+/// again): its deletion's undo makes 1:20 again as the kernel has it, not the class
+/// listed before it.
+#[test]
+fn a_dropped_class_comes_back_as_it_is_on_rollback() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.classes.retain(|c| c.id.node != 0x20);
+    let plan = planned(&inputs);
+    let (_, undo) = plan.iter().find(|(action, _)| action.contains("delete class") && action.contains("1:20")).unwrap_or_else(|| panic!("class 1:20 deleted: {plan:?}"));
+    insta::assert_snapshot!(format!("{undo:#?}"));
+    assert!(undo.len() == 1 && undo[0].contains("1:20") && undo[0].contains("2mbit"), "{undo:?}");
+}
+
+/// Class 1:20 (the second of v0's), found and changed by an earlier run, is given back
+/// when the script drops it — not taken for the class listed before it.
+#[test]
+fn a_second_class_the_record_changed_is_given_back_when_the_script_drops_it() {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let found_before = ClassSpec { id: 0x20, parent: None, rate: Rate(3_000_000), ceil: Rate(3_000_000), prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
+    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelClass { id: 0x20, .. }))).expect("the record made class 1:20");
+    entry.undo = vec![Action::ReplaceClass { ns: "ta".into(), dev: "v0".into(), class: found_before.clone() }];
+    let v0 = iface(&mut inputs, "ta", "v0");
+    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.classes.retain(|c| c.id.node != 0x20);
+    let plan = planned(&inputs);
+    let given_back: Vec<_> = plan.iter().filter(|(action, _)| action.contains("class")).collect();
+    assert_eq!(given_back.len(), 1, "{plan:?}");
+    let (action, undo) = given_back[0];
+    assert!(action.contains("1:20") && action.contains("3mbit"), "{action}");
+    assert!(undo.len() == 1 && undo[0].contains("1:20") && undo[0].contains("2mbit"), "{undo:?}");
+}
+
+/// `qdisc ingress` beside `shape ingress`, which makes the same qdisc: added once.
+#[test]
+fn a_bare_ingress_qdisc_beside_ingress_shaping_is_added_once() {
+    let mut inputs = captured_state("ingress_shape_rerun");
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
+    inputs.observed = netscript::plan::Observed { offline: false, ..netscript::plan::Observed::empty() };
+    inputs.owned.clear();
+    let shaped: Vec<(String, String)> = inputs.desired.namespaces.iter().flat_map(|(ns, n)| n.interfaces.values().filter(|i| i.ingress_shape.is_some()).map(|i| (ns.clone(), i.name.clone())).collect::<Vec<_>>()).collect();
+    let (ns, dev) = shaped.first().expect("the captured script shapes an ingress").clone();
+    let hook = netscript::source::Spanned::new(netscript::model::HookQdisc::Ingress, iface(&mut inputs, &ns, &dev).span);
+    iface(&mut inputs, &ns, &dev).hook_qdisc = Some(hook);
+    let ops = actions(&inputs);
+    assert_eq!(ops.iter().filter(|a| a.contains(&format!("{ns}.{dev}")) && a.contains("ingress") && a.contains("qdisc")).count(), 1, "{ops:?}");
 }
