@@ -388,3 +388,17 @@ fn a_bare_ingress_qdisc_beside_ingress_shaping_is_added_once() {
     let ops = actions(&inputs);
     assert_eq!(ops.iter().filter(|a| a.contains(&format!("{ns}.{dev}")) && a.contains("ingress") && a.contains("qdisc")).count(), 1, "{ops:?}");
 }
+
+/// The script drops its ingress shaping after someone deleted its redirect by hand: the
+/// redirect is forgotten, not deleted again — whether another device redirects to the
+/// same ifb or this device to another one.
+#[test]
+fn a_dropped_redirect_someone_deleted_is_forgotten_beside_other_redirects() {
+    let mut inputs = captured_state("ingress_shape_rerun");
+    iface(&mut inputs, "ia", "v0").ingress_shape = None;
+    for others in [("lo", "ifb-v0"), ("v0", "ifb-x")] {
+        seen(&mut inputs, "ia").redirects = vec![(others.0.into(), others.1.into())];
+        let ops = actions(&inputs);
+        assert!(!ops.iter().any(|a| a.contains("redirect dev ifb-v0")), "{others:?}: {ops:?}");
+    }
+}
