@@ -327,3 +327,21 @@ sandbox_test!(a_removal_whose_object_is_already_gone_has_reached_its_goal, {
     let failure = exec.apply(&removal(None), &mut |_| {}).expect_err("deleting a missing link is refused");
     assert_eq!(failure.error.errno(), Some(nix::libc::ENODEV), "{failure}");
 });
+
+sandbox_test!(an_undo_the_kernel_refuses_is_a_rollback_failure, {
+    // An undo the kernel refuses for another reason than "already there" (an address for
+    // a device that does not exist) is a failure of the rollback, reported with its error,
+    // not counted as done; the undo before it in the same operation is done.
+    let before = dump();
+    let refused_undo = Action::AddAddr { ns: "host".into(), dev: "nosuch".into(), addr: "10.8.1.1/24".parse().unwrap() };
+    let mut rule = rule_from("host", "10.8.2.0/24", 100, &[]);
+    rule.undo.push(refused_undo.clone());
+    let refused = op(Action::AddAddr { ns: "host".into(), dev: "nosuch".into(), addr: "10.8.3.1/24".parse().unwrap() }, &[0], vec![]);
+    let plan = Plan { ops: vec![rule, refused], ..Default::default() };
+    let failure = Executor::new().unwrap().apply(&plan, &mut |_| {}).expect_err("an address on no device is refused");
+    let RollbackOutcome::Incomplete(failures) = &failure.rollback else { panic!("a refused undo leaves the rollback incomplete: {failure:?}") };
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].action, refused_undo);
+    assert_eq!(failures[0].error.errno(), Some(nix::libc::ENODEV), "{failures:?}");
+    assert_same_dump(&before, &dump(), "the rule's deletion, before the refused undo");
+});

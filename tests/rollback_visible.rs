@@ -9,6 +9,7 @@
 //! * the executor's test-only fault point (`src/exec/fault.rs`, debug builds): operation
 //!   N refused, for every N of the plan; operation N made first by "another program"; or
 //!   operation N undone behind netscript's back between apply and verification;
+//! * the same fault point refusing the N-th undo action of a rollback;
 //! * a clash with an object the test makes by hand, which the planner does not see;
 //! * a route whose gateway no interface reaches.
 
@@ -19,6 +20,7 @@ const FAIL: &str = "NETSCRIPT_FAULT_AFTER_OPS";
 const CLASH: &str = "NETSCRIPT_FAULT_CLASH_AFTER_OPS";
 const REVERT: &str = "NETSCRIPT_FAULT_REVERT_AFTER_OPS";
 const SERIAL: &str = "NETSCRIPT_TEST_SERIAL_OPS";
+const UNDO_FAIL: &str = "NETSCRIPT_FAULT_UNDO_AFTER_UNDOS";
 
 /// What exists before any run, made with iproute2: in the sandbox's own namespace a veth
 /// pair h0/h1 (up, an address, a route, a rule, a non-default sysctl), and a namespace
@@ -512,4 +514,25 @@ fn refused_at_every_operation(sb: &Sandbox, script: &str, applied: &str, ops: us
         assert_rolled_back(&run, &format!("{what} refused at operation {n}"));
         assert_same_dump(&support::without_macs(applied), &support::without_macs(&sb.dump()), &format!("{what} refused at operation {n} of {ops}"));
     }
+}
+
+/// A rollback in which the kernel refuses one undo (the test fault refuses the first undo
+/// action sent): the run says so (exit 4), names what it could not undo, and keeps its
+/// journal; `netscript recover` then finishes the rollback from it, to the state before.
+#[test]
+fn an_incomplete_rollback_keeps_its_journal_and_recover_finishes_it() {
+    let sb = pre_sandbox();
+    let before = sb.dump();
+    let script = sb.write_script("rv.ns", A);
+    let ops = sb.op_count(&script);
+    let run = sb.netscript_env(&with(&[(FAIL, (ops - 1).to_string()), (UNDO_FAIL, "0".into()), (SERIAL, "1".into())]), &["run", &script]);
+    assert!(run.stderr.contains("test fault: refusing undo action 0"), "the undo fault did not fire\n{}", run.stderr);
+    assert_eq!(run.code, Some(4), "an incomplete rollback\n{}", run.stderr);
+    assert!(run.stderr.contains("could not undo 1 operation"), "{}", run.stderr);
+    assert_ne!(leftovers(&sb), "", "the journal stays for `netscript recover`");
+    assert_eq!(state_record(&sb), "", "a failed run left a record");
+    let recover = sb.netscript(&["recover"]);
+    assert!(recover.success && recover.stderr.contains("rolled back"), "{recover:?}");
+    assert_same_dump(&before, &sb.dump(), "an incomplete rollback finished by recover");
+    assert_eq!(leftovers(&sb), "", "recover left the journal");
 }

@@ -207,7 +207,7 @@ pub(crate) async fn rollback(inner: &Inner, plan: &Plan, completed: &[usize], on
             on_event(&ExecEvent::Undone { op, action });
             continue;
         }
-        match inner.run_action(action).await.map_err(|e| e.in_context_of(action)) {
+        match super::fault::run_undo(inner, action).await.map_err(|e| e.in_context_of(action)) {
             Ok(()) => on_event(&ExecEvent::Undone { op, action }),
             Err(e) if is_already_gone(action, &e) || is_already_there(action, &e) => on_event(&ExecEvent::Undone { op, action }),
             Err(error) => {

@@ -28,6 +28,10 @@
 //!   actions run behind the transaction's back, as another program changing the system
 //!   between netscript's apply and its verification would. The verification must see it
 //!   (`verification_failed`) and roll back.
+//! * `NETSCRIPT_FAULT_UNDO_AFTER_UNDOS=N`: in the rollbacks of this process, the first N
+//!   undo actions sent run; undo action N is refused without being sent (`EIO`), as a
+//!   kernel refusing an undo would. The rollback goes on with the others and reports the
+//!   one it could not do (exit 4); the journal stays for `netscript recover`.
 //! * `NETSCRIPT_TEST_SERIAL_OPS=1`: one operation in the kernel at a time, in the order
 //!   the apply loop started them (its queue's order, which depends on the plan only):
 //!   the journal's records come in the same order on every run, so a crash test's kill
@@ -41,6 +45,7 @@ use crate::plan::Plan;
 pub const FAIL_ENV: &str = "NETSCRIPT_FAULT_AFTER_OPS";
 pub const CLASH_ENV: &str = "NETSCRIPT_FAULT_CLASH_AFTER_OPS";
 pub const REVERT_ENV: &str = "NETSCRIPT_FAULT_REVERT_AFTER_OPS";
+pub const UNDO_FAIL_ENV: &str = "NETSCRIPT_FAULT_UNDO_AFTER_UNDOS";
 pub const SERIAL_ENV: &str = "NETSCRIPT_TEST_SERIAL_OPS";
 
 /// Runs operation `i` of `plan` (what the apply loop sends for it), with the fault this
@@ -57,6 +62,18 @@ pub(crate) async fn run_op(inner: &Inner, plan: &Plan, i: usize) -> Result<(), E
     hooks::run_op(inner, plan, i).await
 }
 
+/// Sends one undo action of a rollback, with the fault this process was told to inject.
+#[cfg(not(debug_assertions))]
+pub(crate) async fn run_undo(inner: &Inner, action: &crate::plan::Action) -> Result<(), ExecError> {
+    inner.run_action(action).await
+}
+
+/// Sends one undo action of a rollback, with the fault this process was told to inject.
+#[cfg(debug_assertions)]
+pub(crate) async fn run_undo(inner: &Inner, action: &crate::plan::Action) -> Result<(), ExecError> {
+    hooks::run_undo(inner, action).await
+}
+
 #[cfg(debug_assertions)]
 mod hooks {
     use super::*;
@@ -70,6 +87,7 @@ mod hooks {
         fail: Option<usize>,
         clash: Option<usize>,
         revert: Option<usize>,
+        undo_fail: Option<usize>,
         serial: bool,
     }
 
@@ -77,12 +95,14 @@ mod hooks {
         static FAULTS: OnceLock<Faults> = OnceLock::new();
         FAULTS.get_or_init(|| {
             let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
-            Faults { fail: num(FAIL_ENV), clash: num(CLASH_ENV), revert: num(REVERT_ENV), serial: std::env::var_os(SERIAL_ENV).is_some() }
+            Faults { fail: num(FAIL_ENV), clash: num(CLASH_ENV), revert: num(REVERT_ENV), undo_fail: num(UNDO_FAIL_ENV), serial: std::env::var_os(SERIAL_ENV).is_some() }
         })
     }
 
     /// Operations that reached [`run_op`] so far in this process.
     static SENT: AtomicUsize = AtomicUsize::new(0);
+    /// Undo actions of rollbacks that reached [`run_undo`] so far in this process.
+    static UNDOS_SENT: AtomicUsize = AtomicUsize::new(0);
     /// Held while an operation is in the kernel, in serial mode (tokio's mutex is fair:
     /// waiters get it in the order they asked).
     static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -116,5 +136,14 @@ mod hooks {
             }
         }
         result
+    }
+
+    pub(super) async fn run_undo(inner: &Inner, action: &Action) -> Result<(), ExecError> {
+        let n = UNDOS_SENT.fetch_add(1, Ordering::SeqCst);
+        if faults().undo_fail == Some(n) {
+            eprintln!("netscript: test fault: refusing undo action {n} ({}) without sending it", describe(action));
+            return Err(injected(UNDO_FAIL_ENV));
+        }
+        inner.run_action(action).await
     }
 }
