@@ -891,22 +891,23 @@ fn a_rule_the_kernels_own_satisfies_is_not_kept_from_an_earlier_version() {
     assert!(sb.netscript(&["down", &path]).success);
 }
 
-/// A rule the record made and the script drops, which someone deleted already: the
+/// An address the record made and the script drops, which someone deleted already: the
 /// re-run has nothing to do but forgets it in the record, so that `down` leaves alone
-/// the same rule made again by hand afterwards.
+/// the same address added again by hand afterwards (an address carries no mark of who
+/// made it: the record is all that tells).
 #[test]
-fn a_dropped_rule_someone_deleted_is_forgotten_by_a_run_with_nothing_to_do() {
+fn a_dropped_address_someone_deleted_is_forgotten_by_a_run_with_nothing_to_do() {
     let sb = Sandbox::new();
-    sb.sh("ip netns add fg").ok();
-    let path = sb.write_script("fg.ns", "netns fg < rule from 10.21.0.9 pref 2100 table 121 >\n");
+    sb.sh("ip netns add fg && ip -n fg link add d0 type veth peer name d1 && ip -n fg link set d0 up").ok();
+    let path = sb.write_script("fg.ns", "netns fg < link d0 < addr 10.21.0.1/24 > >\n");
     assert!(sb.netscript(&["run", &path]).success);
     sb.put(&path, "netns fg\n");
-    sb.sh("ip -n fg rule del from 10.21.0.9 lookup 121 pref 2100").ok();
+    sb.sh("ip -n fg addr del 10.21.0.1/24 dev d0").ok();
     let rerun = sb.netscript(&["run", &path]);
     assert!(rerun.success, "{}", rerun.stderr);
-    sb.sh("ip -n fg rule add from 10.21.0.9 lookup 121 pref 2100").ok();
+    sb.sh("ip -n fg addr add 10.21.0.1/24 dev d0").ok();
     let theirs = sb.dump();
     let down = sb.netscript(&["down", &path]);
     assert!(down.success, "{}", down.stderr);
-    assert_same_dump(&theirs, &sb.dump(), "down after a run forgot the rule someone deleted");
+    assert_same_dump(&theirs, &sb.dump(), "down after a run forgot the address someone deleted");
 }
