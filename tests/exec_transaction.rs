@@ -289,8 +289,9 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
     // The rollback skips undos inside a namespace it deletes next (the deletion removes
     // them), but never the end of a veth whose other end stays: the kernel frees a
     // deleted namespace's devices later, and that end would linger after the rollback.
-    // Links of the same name made elsewhere must not change that: a bridge in the
-    // namespace that stays, a veth whose ends both die.
+    // Other links the plan makes must not change that: a bridge of the same name in the
+    // namespace that stays, a veth of the same name whose ends both die, a bridge of
+    // another name in the namespace that dies.
     sh("ip netns add stay");
     let before = dump();
     let plan = Plan {
@@ -298,9 +299,10 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
             netns("gone"),
             netns("gone2"),
             veth("gone2", "g0", "gone2", "h0", &[1]),
+            op(Action::CreateLink { ns: "gone".into(), name: "gbr".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[0], vec![Action::DeleteLink { ns: "gone".into(), name: "gbr".into() }]),
             op(Action::CreateLink { ns: "stay".into(), name: "g0".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[], vec![Action::DeleteLink { ns: "stay".into(), name: "g0".into() }]),
-            veth("gone", "g0", "stay", "s0", &[0, 3]),
-            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 4], vec![]),
+            veth("gone", "g0", "stay", "s0", &[0, 4]),
+            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 3, 5], vec![]),
         ],
         ..Default::default()
     };
