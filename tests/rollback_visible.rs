@@ -529,6 +529,7 @@ fn an_incomplete_rollback_keeps_its_journal_and_recover_finishes_it() {
     assert!(run.stderr.contains("test fault: refusing undo action 0"), "the undo fault did not fire\n{}", run.stderr);
     assert_eq!(run.code, Some(4), "an incomplete rollback\n{}", run.stderr);
     assert!(run.stderr.contains("could not undo 1 operation"), "{}", run.stderr);
+    assert!(run.stderr.contains("still to undo, in this order:\n  - ") && run.stderr.contains("`netscript recover`"), "what is left, and how to finish\n{}", run.stderr);
     assert_ne!(leftovers(&sb), "", "the journal stays for `netscript recover`");
     assert_eq!(state_record(&sb), "", "a failed run left a record");
     let recover = sb.netscript(&["recover"]);
