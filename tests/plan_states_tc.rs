@@ -4,7 +4,7 @@
 //! removal's undo puts back. Pure and fast, so mutation testing of the planner can use
 //! it (docs/TESTING.md).
 
-use netscript::model::{IfaceKind, Qdisc};
+use netscript::model::{HookQdisc, IfaceKind, Qdisc};
 use netscript::plan::action::{Action, ClassSpec, FilterSpec, QdiscParent};
 use netscript::plan::observed::{ObservedFilter, SeenQdisc};
 use netscript::plan::{self, describe};
@@ -374,19 +374,43 @@ fn a_second_class_the_record_changed_is_given_back_when_the_script_drops_it() {
     assert!(undo.len() == 1 && undo[0].contains("1:20") && undo[0].contains("2mbit"), "{undo:?}");
 }
 
+/// What a plan of `inputs` from a kernel without any of it does at `ns.dev`'s qdiscs,
+/// with a bare `hook` qdisc (`qdisc ingress|clsact`) added to `ns.dev`.
+fn hook_qdisc_ops_from_scratch(inputs: &mut PlanInputs, ns: &str, dev: &str, hook: HookQdisc) -> Vec<String> {
+    inputs.observed = netscript::plan::Observed { offline: false, ..netscript::plan::Observed::empty() };
+    inputs.owned.clear();
+    let span = iface(inputs, ns, dev).span;
+    iface(inputs, ns, dev).hook_qdisc = Some(netscript::source::Spanned::new(hook, span));
+    actions(inputs).into_iter().filter(|a| a.contains(&format!("qdisc {ns}.{dev}"))).collect()
+}
+
 /// `qdisc ingress` beside `shape ingress`, which makes the same qdisc: added once.
 #[test]
 fn a_bare_ingress_qdisc_beside_ingress_shaping_is_added_once() {
     let mut inputs = captured_state("ingress_shape_rerun");
+    assert!(iface(&mut inputs, "ia", "v0").ingress_shape.is_some(), "the captured script shapes ia.v0's ingress");
+    let ops = hook_qdisc_ops_from_scratch(&mut inputs, "ia", "v0", HookQdisc::Ingress);
+    assert_eq!(ops.iter().filter(|a| a.contains("ingress")).count(), 1, "{ops:?}");
+}
+
+/// `qdisc clsact` beside a tc program, which makes the same qdisc: added once.
+#[test]
+fn a_bare_clsact_qdisc_beside_a_tc_program_is_added_once() {
+    let mut inputs = captured_state("bpf_filter_places_rerun");
+    assert!(!iface(&mut inputs, "pb", "v1").bpf.is_empty(), "the captured script attaches programs to pb.v1");
+    let ops = hook_qdisc_ops_from_scratch(&mut inputs, "pb", "v1", HookQdisc::Clsact);
+    assert_eq!(ops.iter().filter(|a| a.contains("clsact")).count(), 1, "{ops:?}");
+}
+
+/// A tc program of the script's moved to the other direction at the same priority: the
+/// one netscript attached at the old place is detached (a priority alone is not a place).
+#[test]
+fn a_program_moved_to_the_other_direction_at_its_priority_is_detached_from_the_old_place() {
+    let mut inputs = captured_state("bpf_filter_places_rerun");
     assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
-    inputs.observed = netscript::plan::Observed { offline: false, ..netscript::plan::Observed::empty() };
-    inputs.owned.clear();
-    let shaped: Vec<(String, String)> = inputs.desired.namespaces.iter().flat_map(|(ns, n)| n.interfaces.values().filter(|i| i.ingress_shape.is_some()).map(|i| (ns.clone(), i.name.clone())).collect::<Vec<_>>()).collect();
-    let (ns, dev) = shaped.first().expect("the captured script shapes an ingress").clone();
-    let hook = netscript::source::Spanned::new(netscript::model::HookQdisc::Ingress, iface(&mut inputs, &ns, &dev).span);
-    iface(&mut inputs, &ns, &dev).hook_qdisc = Some(hook);
+    iface(&mut inputs, "pb", "v1").bpf[0].node.direction = netscript::model::BpfDirection::Egress;
     let ops = actions(&inputs);
-    assert_eq!(ops.iter().filter(|a| a.contains(&format!("{ns}.{dev}")) && a.contains("ingress") && a.contains("qdisc")).count(), 1, "{ops:?}");
+    assert!(ops.iter().any(|a| a == "detach bpf from pb.v1 ingress prio 5"), "{ops:?}");
 }
 
 /// The script drops its ingress shaping after someone deleted its redirect by hand: the
