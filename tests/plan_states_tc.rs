@@ -402,15 +402,21 @@ fn a_bare_clsact_qdisc_beside_a_tc_program_is_added_once() {
     assert_eq!(ops.iter().filter(|a| a.contains("clsact")).count(), 1, "{ops:?}");
 }
 
-/// A tc program of the script's moved to the other direction at the same priority: the
-/// one netscript attached at the old place is detached (a priority alone is not a place).
+/// A tc program of the script's moved to another place, beside one that stays: the one
+/// netscript attached at the old place is detached — neither the direction alone (the
+/// other program stays at its own) nor the priority alone is a place.
 #[test]
-fn a_program_moved_to_the_other_direction_at_its_priority_is_detached_from_the_old_place() {
+fn a_program_moved_to_another_place_is_detached_from_the_old_one() {
     let mut inputs = captured_state("bpf_filter_places_rerun");
     assert_eq!(actions(&inputs), Vec::<String>::new(), "as captured: nothing to do");
+    iface(&mut inputs, "pb", "v1").bpf[0].node.prio.as_mut().expect("at prio 5").node = 7;
+    let ops = actions(&inputs);
+    assert!(ops.contains(&"detach bpf from pb.v1 ingress prio 5".to_string()), "{ops:?}");
+    assert!(!ops.iter().any(|a| a.contains("prio 2")), "the other program stays at its place: {ops:?}");
+    let mut inputs = captured_state("bpf_filter_places_rerun");
     iface(&mut inputs, "pb", "v1").bpf[0].node.direction = netscript::model::BpfDirection::Egress;
     let ops = actions(&inputs);
-    assert!(ops.iter().any(|a| a == "detach bpf from pb.v1 ingress prio 5"), "{ops:?}");
+    assert!(ops.contains(&"detach bpf from pb.v1 ingress prio 5".to_string()), "{ops:?}");
 }
 
 /// The script drops its ingress shaping after someone deleted its redirect by hand: the
