@@ -432,3 +432,16 @@ fn a_dropped_redirect_someone_deleted_is_forgotten_beside_other_redirects() {
         assert!(!ops.iter().any(|a| a.contains("redirect dev ifb-v0")), "{others:?}: {ops:?}");
     }
 }
+
+/// A program labelled as netscript's that the record does not hold (a record deleted by
+/// hand), at a place the script no longer uses, beside the script's other program in the
+/// same direction: detached as a leftover of netscript's — the direction alone is not
+/// its place.
+#[test]
+fn a_labelled_program_no_record_holds_at_an_unused_place_is_detached() {
+    let mut inputs = captured_state("bpf_filter_places_rerun");
+    iface(&mut inputs, "pb", "v1").bpf[0].node.prio.as_mut().expect("at prio 5").node = 7;
+    inputs.owned.retain(|o| !matches!(o.made, Some(Action::AttachBpf { prio: 5, .. })));
+    let ops = actions(&inputs);
+    assert!(ops.contains(&"detach bpf from pb.v1 ingress prio 5".to_string()), "{ops:?}");
+}
