@@ -291,7 +291,8 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
     // deleted namespace's devices later, and that end would linger after the rollback.
     // Other links the plan makes must not change that: a bridge of the same name in the
     // namespace that stays, a veth of the same name whose ends both die, a bridge of
-    // another name in the namespace that dies.
+    // another name in the namespace that dies, a veth from another dying namespace
+    // whose other end (of another name) is in this one.
     sh("ip netns add stay");
     let before = dump();
     let plan = Plan {
@@ -301,8 +302,9 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
             veth("gone2", "g0", "gone2", "h0", &[1]),
             op(Action::CreateLink { ns: "gone".into(), name: "gbr".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[0], vec![Action::DeleteLink { ns: "gone".into(), name: "gbr".into() }]),
             op(Action::CreateLink { ns: "stay".into(), name: "g0".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[], vec![Action::DeleteLink { ns: "stay".into(), name: "g0".into() }]),
+            veth("gone2", "x0", "gone", "p9", &[0, 1]),
             veth("gone", "g0", "stay", "s0", &[0, 4]),
-            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 3, 5], vec![]),
+            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 3, 5, 6], vec![]),
         ],
         ..Default::default()
     };
@@ -346,4 +348,15 @@ sandbox_test!(an_undo_the_kernel_refuses_is_a_rollback_failure, {
     assert_eq!(failures[0].action, refused_undo);
     assert_eq!(failures[0].error.errno(), Some(nix::libc::ENODEV), "{failures:?}");
     assert_same_dump(&before, &dump(), "the rule's deletion, before the refused undo");
+});
+
+sandbox_test!(a_plan_depending_on_an_operation_out_of_range_or_on_itself_is_refused_before_anything_runs, {
+    let before = dump();
+    for bad in [7usize, 1] {
+        let plan = Plan { ops: vec![netns("dx"), op(Action::CreateNetns { ns: "dy".into() }, &[bad], vec![Action::DeleteNetns { ns: "dy".into() }])], ..Default::default() };
+        let failure = Executor::new().unwrap().apply(&plan, &mut |_| {}).expect_err("an invalid plan");
+        assert!(failure.completed.is_empty(), "dependency {bad}: operations ran: {failure:?}");
+        assert!(failure.to_string().contains(&format!("operation 1 depends on operation {bad}")), "{failure}");
+        assert_same_dump(&before, &dump(), &format!("a plan with operation 1 depending on {bad}"));
+    }
 });
