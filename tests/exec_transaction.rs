@@ -309,9 +309,21 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
         ..Default::default()
     };
     let mut exec = Executor::new().unwrap();
-    let failure = exec.apply(&plan, &mut |_| {}).expect_err("the address on a missing link is refused");
+    // `gone` held open from its creation on: the kernel cannot free it (nor the devices
+    // in it) when the rollback deletes it, so an end that was not deleted is still there
+    // to see, whatever the timing.
+    let mut held = None;
+    let failure = exec
+        .apply(&plan, &mut |e| {
+            if let ExecEvent::Done { op: 0, .. } = e {
+                held = Some(std::fs::File::open("/run/netns/gone").expect("gone was made"));
+            }
+        })
+        .expect_err("the address on a missing link is refused");
+    assert!(held.is_some(), "the namespace was never held");
     assert!(failure.rollback.is_complete(), "{failure:?}");
     let links = sh("ip -n stay -o link show");
+    drop(held);
     assert!(!links.contains("s0"), "the veth end in `stay` outlived the rollback: {links}");
     assert_same_dump(&before, &dump(), "after the rollback");
 });
