@@ -445,3 +445,47 @@ fn a_labelled_program_no_record_holds_at_an_unused_place_is_detached() {
     let ops = actions(&inputs);
     assert!(ops.contains(&"detach bpf from pb.v1 ingress prio 5".to_string()), "{ops:?}");
 }
+
+/// A node of table 1 that links to table 2 (both the script's), and table 2 made again
+/// (its divisor changes): the node, deleted first (the kernel deletes no table a filter
+/// links to), is added back after — it is not "already there".
+#[test]
+fn a_node_linking_to_a_table_made_again_is_added_back() {
+    let mut inputs = captured_state("ingress_ht_nodes_rerun");
+    let links_to_2 = |spec: &mut FilterSpec| {
+        if let FilterSpec::U32 { link, .. } = spec {
+            *link = Some(2);
+        }
+    };
+    // Table 2 beside table 1, in the script, the kernel and the record.
+    let v0 = iface(&mut inputs, "a", "v0");
+    let mut table_2 = v0.ingress_tables[0].clone();
+    table_2.id.node = 2;
+    table_2.divisor.node = 16;
+    v0.ingress_tables.push(table_2);
+    v0.ingress_filters[0].link = Some(netscript::model::U32Link { table: netscript::source::Spanned::new(2, v0.span), hashkey: None });
+    let table_spec = |divisor| FilterSpec::U32Table { prio: 99, table: 2, divisor };
+    let a = seen(&mut inputs, "a");
+    a.ingress_filters.push(ObservedFilter { dev: "v0".into(), prio: 99, handle: 0x20_0000, spec: Some(table_spec(16)) });
+    let node = a.ingress_filters.iter_mut().find(|f| f.handle == 0x14_0800).expect("node 1:40:800");
+    links_to_2(node.spec.as_mut().unwrap());
+    for o in inputs.owned.iter_mut() {
+        if let Some(Action::AddFilter { filter, .. }) = o.made.as_mut()
+            && matches!(filter, FilterSpec::U32 { handle: Some(0x800), .. })
+        {
+            links_to_2(filter);
+            if let Some(Action::DelFilter { filter, .. }) = o.undo.first_mut() {
+                links_to_2(filter);
+            }
+        }
+    }
+    inputs.owned.push(netscript::plan::ownership::Owned {
+        made: Some(Action::AddFilter { ns: "a".into(), dev: "v0".into(), filter: table_spec(16) }),
+        undo: vec![Action::DelFilter { ns: "a".into(), dev: "v0".into(), filter: table_spec(16) }],
+    });
+    assert_eq!(actions(&inputs), Vec::<String>::new(), "as built: nothing to do");
+    iface(&mut inputs, "a", "v0").ingress_tables[1].divisor.node = 32;
+    let ops = actions(&inputs);
+    let node_ops: Vec<&String> = ops.iter().filter(|a| a.contains("handle ::800 ht 1:40:")).collect();
+    assert!(node_ops.len() == 2 && node_ops[0].starts_with("delete filter") && node_ops[1].starts_with("add filter"), "the node goes, then comes back: {ops:?}");
+}
