@@ -21,7 +21,7 @@ use support::{assert_same_dump, Run, Sandbox};
 const KILL: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 const CLASH: &str = "NETSCRIPT_FAULT_CLASH_AFTER_OPS";
 const SERIAL: &str = "NETSCRIPT_TEST_SERIAL_OPS";
-const FULL: &str = "NETSCRIPT_TEST_JOURNAL_FULL_AFTER_RECORDS";
+const FAIL_RECORD: &str = "NETSCRIPT_TEST_JOURNAL_FAIL_RECORD";
 
 /// Objects that exist before the run: a veth pair in the sandbox's own namespace and a
 /// namespace `jc` with another.
@@ -370,22 +370,21 @@ fn a_journal_that_fills_its_disk_mid_run_stops_the_run_and_says_so() {
     assert_same_dump(&before, &sb.dump(), "a run stopped by a full journal");
 }
 
-/// The journal's file system fills up at each record of a run in turn (the journal's
-/// test hook fails every write from the N-th record on, as a full disk would), the last
-/// operation's `done` included: each run stops, rolls back, says it could not write the
-/// journal, and leaves neither a journal nor a record — never a commit it could not
-/// journal.
+/// Writing one record of a run's journal fails (the journal's test hook: `ENOSPC` once,
+/// as on a file system full for a moment), at each record in turn, the last operation's
+/// `done` included: each run stops, rolls back, says it could not write the journal, and
+/// leaves neither a journal nor a record — never a commit with a record missing.
 #[test]
-fn a_journal_full_at_any_record_stops_the_run_and_rolls_back() {
+fn a_journal_record_that_cannot_be_written_stops_the_run_and_rolls_back() {
     let (sb, script) = sandbox();
     let before = sb.dump();
     let ops = sb.op_count(&script);
     for n in 0..2 * ops {
-        let run = sb.netscript_env(&env(&[(FULL, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
-        assert_eq!(run.code, Some(3), "journal full after record {n}\n{}", run.stderr);
-        assert!(run.stderr.contains("cannot write the journal, so the run was stopped"), "journal full after record {n}\n{}", run.stderr);
-        assert_same_dump(&before, &sb.dump(), &format!("journal full after record {n} of {}", 2 * ops));
-        assert!(sb.sh("ls /run/netscript/journal /run/netscript/state 2>/dev/null || true").ok().trim().lines().all(|l| l.is_empty() || l.ends_with(':')), "journal full after record {n}: a journal or a record left");
+        let run = sb.netscript_env(&env(&[(FAIL_RECORD, n.to_string()), (SERIAL, "1".into())]), &["run", &script]);
+        assert_eq!(run.code, Some(3), "record {n} not written\n{}", run.stderr);
+        assert!(run.stderr.contains("cannot write the journal, so the run was stopped"), "record {n} not written\n{}", run.stderr);
+        assert_same_dump(&before, &sb.dump(), &format!("record {n} not written of {}", 2 * ops));
+        assert!(sb.sh("ls /run/netscript/journal /run/netscript/state 2>/dev/null || true").ok().trim().lines().all(|l| l.is_empty() || l.ends_with(':')), "record {n} not written: a journal or a record left");
     }
 }
 

@@ -55,8 +55,8 @@
 //! * `NETSCRIPT_TEST_DELAY_PER_OP_MS=N`: sleeps N ms after each operation starts and
 //!   after each undo action (to make a run, or its rollback, slow enough to signal it
 //!   midway).
-//! * `NETSCRIPT_TEST_JOURNAL_FULL_AFTER_RECORDS=N`: every record after the N-th fails to
-//!   be written (`ENOSPC`), as on a file system that filled up.
+//! * `NETSCRIPT_TEST_JOURNAL_FAIL_RECORD=N`: writing record N (from 0, header not
+//!   counted) fails once (`ENOSPC`), as on a file system full for a moment.
 
 use crate::exec::ExecEvent;
 use crate::plan::Action;
@@ -71,7 +71,7 @@ pub const JOURNAL_FORMAT: u32 = 1;
 pub const MAGIC: &str = "netscript-journal";
 pub const KILL_HOOK_ENV: &str = "NETSCRIPT_TEST_KILL_AFTER_RECORDS";
 pub const DELAY_HOOK_ENV: &str = "NETSCRIPT_TEST_DELAY_PER_OP_MS";
-pub const FULL_HOOK_ENV: &str = "NETSCRIPT_TEST_JOURNAL_FULL_AFTER_RECORDS";
+pub const FAIL_HOOK_ENV: &str = "NETSCRIPT_TEST_JOURNAL_FAIL_RECORD";
 
 /// Where journals live.
 pub fn dir() -> PathBuf {
@@ -261,13 +261,13 @@ pub fn read(path: &Path) -> Result<Recovered, JournalError> {
 struct Hooks {
     kill_after: Option<u64>,
     delay_ms: Option<u64>,
-    full_after: Option<u64>,
+    fail_record: Option<u64>,
 }
 
 impl Hooks {
     fn from_env() -> Hooks {
         let num = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        Hooks { kill_after: num(KILL_HOOK_ENV), delay_ms: num(DELAY_HOOK_ENV), full_after: num(FULL_HOOK_ENV) }
+        Hooks { kill_after: num(KILL_HOOK_ENV), delay_ms: num(DELAY_HOOK_ENV), fail_record: num(FAIL_HOOK_ENV) }
     }
 }
 
@@ -334,7 +334,8 @@ impl Journal {
 
     /// Appends one record and makes it durable.
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        if self.hooks.full_after.is_some_and(|n| self.appended >= n) {
+        if self.hooks.fail_record == Some(self.appended) {
+            self.hooks.fail_record = None;
             return Err(io("write", &self.path)(std::io::Error::from_raw_os_error(nix::libc::ENOSPC)));
         }
         self.write_line(&serde_json::to_vec(entry).expect("journal records serialize"))?;
