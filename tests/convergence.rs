@@ -40,7 +40,7 @@ use proptest::test_runner::TestCaseError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use support::{dump_diff, Run, Sandbox};
+use support::{assert_same_dump, dump_diff, Run, Sandbox};
 
 /// The path every script is run under in both sandboxes: the ownership record is keyed by
 /// the script's absolute path, so A and B are the same file, rewritten.
@@ -1387,4 +1387,32 @@ fn a_route_given_the_device_the_kernel_picked_stays() {
     sb.assert_up_to_date(&path);
     sb.netscript(&["down", &path]).ok();
     assert!(!sb.run("ip", &["netns", "list"]).ok().contains("rdv"));
+}
+
+/// Found by the convergence property (500 cases): a native XDP program on one end of a
+/// veth caps the other end's mtu at about a page. A has native programs on both ends; B
+/// raises one end's mtu to 9000 and moves the other end's program to generic mode: the
+/// native program must be off before the mtu goes up (the kernel refused the mtu:
+/// "mtu greater than device maximum"), and a rollback puts them back in the reverse order.
+#[test]
+fn a_veth_ends_mtu_goes_up_after_the_native_program_on_its_peer_goes() {
+    const A: &str = "netns xm <\n  veth a0 <-> host.b0 < xdp mode native < pass proto tcp > >\n>\nhost < link b0 < xdp mode native < pass proto tcp > > >\n";
+    let b = A.replace("host.b0 <", "host.b0 < mtu 9000;").replace("link b0 < xdp mode native", "link b0 < xdp mode generic");
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let path = sb.write_script(SCRIPT, A);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "A failed:\n{}", show(&run));
+    let after_a = sb.dump();
+    sb.write_script(SCRIPT, &b);
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", "2".into()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
+    assert_eq!(refused.code, Some(3), "B refused at its last operation:\n{}", show(&refused));
+    assert_same_dump(&after_a, &sb.dump(), "B refused, rolled back to A");
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "B failed:\n{}", show(&run));
+    let mtu = sb.run("ip", &["-n", "xm", "-o", "link", "show", "a0"]).ok();
+    assert!(mtu.contains("mtu 9000"), "{mtu}");
+    sb.assert_up_to_date(&path);
+    sb.netscript(&["down", &path]).ok();
+    assert_same_dump(&before, &sb.dump(), "down after B");
 }

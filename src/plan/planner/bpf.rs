@@ -114,12 +114,13 @@ impl Planner<'_> {
         let have = self.observed_programs(nsn, dev).into_iter().find(|p| matches!(p.attach, AttachPoint::Xdp { .. }));
         let mode = xdp.node.mode;
         let mut deps = self.link_deps(nsn, dev);
-        // A veth takes a native program only while its peer's mtu fits in a page: what
-        // this plan changes on the peer comes first.
-        match &iface.kind {
-            IfaceKind::Veth { peer: other } | IfaceKind::VethPeer { of: other } => deps.extend(self.link_deps(&other.ns, &other.name)),
-            _ => {}
-        }
+        // A veth takes a native program only while its peer's mtu fits in a page, and caps
+        // the peer's mtu there while it has one: what this plan changes on the peer comes
+        // before the attach, and after the detach of a native program (below).
+        let peer_deps = match &iface.kind {
+            IfaceKind::Veth { peer: other } | IfaceKind::VethPeer { of: other } => self.link_deps(&other.ns, &other.name),
+            _ => Vec::new(),
+        };
         let mut keep = None;
         let mut undo = vec![Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode, keep: None }];
         if let Some(h) = &have {
@@ -147,9 +148,15 @@ impl Planner<'_> {
                 // Another mode: the kernel holds one XDP program per link; take the old one off first.
                 let detach = Action::DetachXdp { ns: nsn.clone(), dev: dev.clone(), mode: Some(have_mode), keep: Some(h.id) };
                 let op = self.push(detach, xdp.span, deps.clone(), vec![put_back]);
+                if have_mode == XdpMode::Native {
+                    for &peer_op in &peer_deps {
+                        self.ops[peer_op].deps.push(op);
+                    }
+                }
                 deps.push(op);
             }
         }
+        deps.extend(peer_deps);
         let attach = Action::AttachXdp {
             ns: nsn.clone(),
             dev: dev.clone(),
