@@ -290,16 +290,16 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
     // them), but never the end of a veth whose other end stays: the kernel frees a
     // deleted namespace's devices later, and that end would linger after the rollback.
     // Other links the plan makes must not change that: a bridge of the same name in the
-    // namespace that stays, a veth of the same name whose ends both die, a bridge of
-    // another name in the namespace that dies, a veth from another dying namespace
-    // whose other end (of another name) is in this one.
+    // namespace that stays, a veth whose end of the same name (its peer) and other end
+    // both die, a bridge of another name in the namespace that dies, a veth from another
+    // dying namespace whose other end (of another name) is in this one.
     sh("ip netns add stay");
     let before = dump();
     let plan = Plan {
         ops: vec![
             netns("gone"),
             netns("gone2"),
-            veth("gone2", "g0", "gone2", "h0", &[1]),
+            veth("gone2", "h0", "gone2", "g0", &[1]),
             op(Action::CreateLink { ns: "gone".into(), name: "gbr".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[0], vec![Action::DeleteLink { ns: "gone".into(), name: "gbr".into() }]),
             op(Action::CreateLink { ns: "stay".into(), name: "g0".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[], vec![Action::DeleteLink { ns: "stay".into(), name: "g0".into() }]),
             veth("gone2", "x0", "gone", "p9", &[0, 1]),
