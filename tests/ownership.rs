@@ -911,3 +911,28 @@ fn a_dropped_address_someone_deleted_is_forgotten_by_a_run_with_nothing_to_do() 
     assert!(down.success, "{}", down.stderr);
     assert_same_dump(&theirs, &sb.dump(), "down after a run forgot the address someone deleted");
 }
+
+/// A namespace the script drops, which someone deletes while the run goes on: gone when
+/// the run comes to delete it after the commit, which is the goal — the run succeeds and
+/// the record forgets it.
+#[test]
+fn a_dropped_namespace_someone_deleted_during_the_run_is_forgotten() {
+    let sb = Sandbox::new();
+    let path = sb.write_script("dn.ns", "netns dn1\nnetns dn2\n");
+    assert!(sb.netscript(&["run", &path]).success);
+    sb.put(&path, "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n");
+    let child = Command::new("nsenter")
+        .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "env", "NETSCRIPT_TEST_DELAY_PER_OP_MS=1000", BIN, "run", &path])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("the run's journal", Duration::from_secs(5), || !journals(&sb).is_empty());
+    sb.sh("ip netns del dn1").ok();
+    let run = finish(child);
+    assert!(run.success, "{}", run.stderr);
+    let record = sb.sh("cat /run/netscript/state/*.json").ok();
+    assert!(!record.contains("dn1"), "the record still holds dn1: {record}");
+    assert!(sb.netscript(&["down", &path]).success);
+}
