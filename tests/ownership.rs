@@ -912,11 +912,9 @@ fn a_dropped_address_someone_deleted_is_forgotten_by_a_run_with_nothing_to_do() 
     assert_same_dump(&theirs, &sb.dump(), "down after a run forgot the address someone deleted");
 }
 
-/// A namespace the script drops, which someone deletes while the run goes on: gone when
-/// the run comes to delete it after the commit, which is the goal — the run succeeds and
-/// the record forgets it.
-#[test]
-fn a_dropped_namespace_someone_deleted_during_the_run_is_forgotten() {
+/// Runs a script that drops namespace `dn1` (and changes `dn2`, one slow operation),
+/// doing `meanwhile` in the sandbox while the run goes on; the run and the record after.
+fn drop_dn1_while(meanwhile: &str) -> (Sandbox, Run, String) {
     let sb = Sandbox::new();
     let path = sb.write_script("dn.ns", "netns dn1\nnetns dn2\n");
     assert!(sb.netscript(&["run", &path]).success);
@@ -929,10 +927,29 @@ fn a_dropped_namespace_someone_deleted_during_the_run_is_forgotten() {
         .spawn()
         .unwrap();
     wait_until("the run's journal", Duration::from_secs(5), || !journals(&sb).is_empty());
-    sb.sh("ip netns del dn1").ok();
+    sb.sh(meanwhile).ok();
     let run = finish(child);
-    assert!(run.success, "{}", run.stderr);
     let record = sb.sh("cat /run/netscript/state/*.json").ok();
+    (sb, run, record)
+}
+
+/// A namespace the script drops, which someone deletes while the run goes on: gone when
+/// the run comes to delete it after the commit, which is the goal — the run succeeds and
+/// the record forgets it.
+#[test]
+fn a_dropped_namespace_someone_deleted_during_the_run_is_forgotten() {
+    let (sb, run, record) = drop_dn1_while("ip netns del dn1");
+    assert!(run.success, "{}", run.stderr);
     assert!(!record.contains("dn1"), "the record still holds dn1: {record}");
-    assert!(sb.netscript(&["down", &path]).success);
+    assert!(sb.netscript(&["down", "/run/dn.ns"]).success);
+}
+
+/// The same namespace replaced by a symbolic link meanwhile: not deleted (a link is never
+/// followed), and the record keeps it for the next run or `down` — the run says so.
+#[test]
+fn a_dropped_namespace_that_cannot_be_deleted_stays_in_the_record() {
+    let (_sb, run, record) = drop_dn1_while("ip netns del dn1 && ln -s /run/elsewhere /run/netns/dn1");
+    assert!(!run.success, "{}", run.stderr);
+    assert!(run.stderr.contains("could not be deleted") && run.stderr.contains("the record keeps them"), "{}", run.stderr);
+    assert!(record.contains("dn1"), "the record forgot dn1: {record}");
 }
