@@ -300,6 +300,7 @@ fn signal_mid_apply(signal: nix::sys::signal::Signal, code: i32) {
     let run = finish(child);
     assert_eq!(run.code, Some(code), "{signal:?}: exit code\n{}", run.stderr);
     assert!(run.stderr.contains("rolled back"), "{}", run.stderr);
+    assert!(!run.stderr.contains("netscript::run::kernel_refused"), "{signal:?}: a signal is not a refusal\n{}", run.stderr);
     assert_same_dump(&before, &sb.dump(), &format!("after {signal:?}"));
     assert!(journals(&sb).is_empty(), "a complete rollback leaves no journal");
     assert!(state_files(&sb).is_empty());

@@ -289,6 +289,7 @@ fn an_unreachable_gateway_rolls_back_an_edit() {
     let run = sb.netscript(&["run", &script]);
     assert_rolled_back(&run, "B with an unreachable gateway");
     assert!(run.stderr.contains("ENETUNREACH"), "{}", run.stderr);
+    assert!(run.stderr.contains("the kernel said: "), "the kernel's own words in the help\n{}", run.stderr);
     assert_same_dump(&applied, &sb.dump(), "B with an unreachable gateway");
     assert_eq!(state_record(&sb), record);
 }
