@@ -32,8 +32,7 @@ impl Planner<'_> {
         for child in self.stacked_on(ns, name) {
             let Some(link) = self.observed_ns(ns).and_then(|o| o.links.get(&child)) else { continue };
             let Some(kind) = link.made_as.clone() else { continue };
-            let removed_itself = self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DeleteLink { ns: n, name: c } if n == ns && *c == child));
-            if removed_itself {
+            if self.removed_by_plan(ns, &child) {
                 continue;
             }
             let attrs = super::links::observed_attrs(link, &LinkAttrs::default());
@@ -65,12 +64,22 @@ impl Planner<'_> {
         ours
     }
 
+    /// Whether one of this plan's removals (planned before anything else) deletes the
+    /// link (ns, name): its own undo makes it again as it is.
+    fn removed_by_plan(&self, ns: &str, name: &str) -> bool {
+        self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DeleteLink { ns: n, name: c } if n == ns && c == name))
+    }
+
     /// The kernel lowers the mtu of the links on a link whose mtu goes below theirs (and
-    /// never raises it back): what a rollback sets back on them, after the link's own.
+    /// never raises it back): what a rollback sets back on them, after the link's own —
+    /// but for those this plan removes, which are not there then.
     pub(super) fn stacked_mtus_put_back(&self, ns: &str, name: &str, new_mtu: u32) -> Vec<Action> {
         let Some(seen) = self.observed_ns(ns) else { return Vec::new() };
         let mut put_back = Vec::new();
         for child in self.stacked_on(ns, name) {
+            if self.removed_by_plan(ns, &child) {
+                continue;
+            }
             let Some(link) = seen.links.get(&child) else { continue };
             if link.mtu > new_mtu {
                 put_back.push(Action::SetLink { ns: ns.to_string(), name: child.clone(), set: LinkSet { mtu: Some(link.mtu), ..Default::default() } });
