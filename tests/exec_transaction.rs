@@ -372,3 +372,30 @@ sandbox_test!(a_plan_depending_on_an_operation_out_of_range_or_on_itself_is_refu
         assert_same_dump(&before, &dump(), &format!("a plan with operation 1 depending on {bad}"));
     }
 });
+
+sandbox_test!(after_a_failure_no_operation_starts, {
+    // Operation 0 fails at once (the host namespace cannot be deleted, refused before the
+    // kernel); operation 1, sent beside it, completes later; operation 2 waits for 1 and
+    // must never start: after a failure only what is in flight is waited for.
+    let before = dump();
+    let plan = Plan {
+        ops: vec![
+            op(Action::DeleteNetns { ns: "host".into() }, &[], vec![]),
+            addr("host", "lo", "10.9.9.9/32", &[]),
+            op(Action::CreateNetns { ns: "late".into() }, &[1], vec![Action::DeleteNetns { ns: "late".into() }]),
+        ],
+        ..Default::default()
+    };
+    let mut started = Vec::new();
+    let failure = Executor::new()
+        .unwrap()
+        .apply(&plan, &mut |e| {
+            if let ExecEvent::Started { op, .. } = e {
+                started.push(*op);
+            }
+        })
+        .expect_err("the host namespace is not deleted");
+    assert_eq!(failure.failed_op, Some(0), "{failure}");
+    assert!(!started.contains(&2), "operation 2 started after the failure: {started:?}");
+    assert_same_dump(&before, &dump(), "after the failure");
+});
