@@ -912,13 +912,14 @@ fn a_dropped_address_someone_deleted_is_forgotten_by_a_run_with_nothing_to_do() 
     assert_same_dump(&theirs, &sb.dump(), "down after a run forgot the address someone deleted");
 }
 
-/// Runs a script that drops namespace `dn1` (and changes `dn2`, one slow operation),
-/// doing `meanwhile` in the sandbox while the run goes on; the run and the record after.
-fn drop_dn1_while(meanwhile: &str) -> (Sandbox, Run, String) {
+/// Runs `first`, then `second` (which must change something in `dn2`: one slow
+/// operation), doing `meanwhile` in the sandbox while the second run goes on; that run
+/// and the record after it.
+fn second_run_while(first: &str, second: &str, meanwhile: &str) -> (Sandbox, Run, String) {
     let sb = Sandbox::new();
-    let path = sb.write_script("dn.ns", "netns dn1\nnetns dn2\n");
+    let path = sb.write_script("dn.ns", first);
     assert!(sb.netscript(&["run", &path]).success);
-    sb.put(&path, "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n");
+    sb.put(&path, second);
     let child = Command::new("nsenter")
         .args(["-t", &sb.pid().to_string(), "-n", "-m", "--", "env", "NETSCRIPT_TEST_DELAY_PER_OP_MS=1000", BIN, "run", &path])
         .stdin(Stdio::null())
@@ -931,6 +932,11 @@ fn drop_dn1_while(meanwhile: &str) -> (Sandbox, Run, String) {
     let run = finish(child);
     let record = sb.sh("cat /run/netscript/state/*.json").ok();
     (sb, run, record)
+}
+
+/// `second_run_while` for a script that drops namespace `dn1`.
+fn drop_dn1_while(meanwhile: &str) -> (Sandbox, Run, String) {
+    second_run_while("netns dn1\nnetns dn2\n", "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n", meanwhile)
 }
 
 /// A namespace the script drops, which someone deletes while the run goes on: gone when
@@ -952,4 +958,15 @@ fn a_dropped_namespace_that_cannot_be_deleted_stays_in_the_record() {
     assert!(!run.success, "{}", run.stderr);
     assert!(run.stderr.contains("could not be deleted") && run.stderr.contains("the record keeps them"), "{}", run.stderr);
     assert!(record.contains("dn1"), "the record forgot dn1: {record}");
+}
+
+/// A veth whose end in a dropped namespace goes with it (its other end, in a namespace
+/// that stays, is deleted right after the commit), deleted by someone while the run goes
+/// on: already gone is the goal — no warning.
+#[test]
+fn a_dropped_veth_someone_deleted_during_the_run_is_no_warning() {
+    let (_sb, run, record) = second_run_while("netns dn1 < veth e0 <-> dn2.e1 >\nnetns dn2\n", "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n", "ip -n dn2 link del e1");
+    assert!(run.success, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    assert!(!record.contains("dn1") && !record.contains("e1"), "{record}");
 }
