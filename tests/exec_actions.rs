@@ -205,6 +205,13 @@ sandbox_test!(addresses_v4_and_v6_are_added_usable_at_once, {
 
 sandbox_test!(routes_in_any_table_with_via_dev_src_metric, {
     sh("ip link add rt0 type veth peer name rt1 && ip link set rt0 up && ip link set rt1 up && ip addr add 10.2.0.1/24 dev rt0 && ip addr add fd00:2::1/64 dev rt0 nodad");
+    // The kernel adds the IPv6 address's local route once rt0 has carrier (linkwatch,
+    // asynchronous: up to a second on a loaded machine); the state before is taken after.
+    let settled = std::time::Instant::now();
+    while !sh("ip -6 route show table local fd00:2::1").contains("fd00:2::1") {
+        assert!(settled.elapsed() < std::time::Duration::from_secs(5), "no local route for fd00:2::1");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let route = |dest: &str, via: Option<&str>, dev: Option<&str>, src: Option<&str>, metric: Option<u32>, table: u32| {
         let route = RouteSpec { dest: dest.parse().unwrap(), via: via.map(|v| v.parse().unwrap()), dev: dev.map(str::to_string), src: src.map(|s| s.parse().unwrap()), metric, table, onlink: false, kind: Default::default(), mtu: None, advmss: None, scope: None, proto: None, nexthops: Vec::new() };
         op(Action::AddRoute { ns: "host".into(), route: route.clone() }, &[], vec![Action::DelRoute { ns: "host".into(), route }])
