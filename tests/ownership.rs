@@ -960,13 +960,25 @@ fn a_dropped_namespace_that_cannot_be_deleted_stays_in_the_record() {
     assert!(record.contains("dn1"), "the record forgot dn1: {record}");
 }
 
-/// A veth whose end in a dropped namespace goes with it (its other end, in a namespace
-/// that stays, is deleted right after the commit), deleted by someone while the run goes
-/// on: already gone is the goal — no warning.
+/// A veth from a dropped namespace to one that stays (its end in the dropped namespace
+/// is deleted right after the commit, before the namespace, so that the other end does
+/// not outlive the run), deleted by someone while the run goes on: already gone is the
+/// goal — no warning.
 #[test]
 fn a_dropped_veth_someone_deleted_during_the_run_is_no_warning() {
     let (_sb, run, record) = second_run_while("netns dn1 < veth e0 <-> dn2.e1 >\nnetns dn2\n", "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n", "ip -n dn2 link del e1");
     assert!(run.success, "{}", run.stderr);
     assert!(!run.stderr.contains("warning"), "{}", run.stderr);
     assert!(!record.contains("dn1") && !record.contains("e1"), "{record}");
+}
+
+/// The same veth end replaced meanwhile by a device the kernel does not delete (the
+/// dropped namespace's `lo`, renamed to its name): the run is committed (the namespace
+/// goes next, and the device with it); deleting the end fails for another reason than
+/// "gone", which the run says in a warning.
+#[test]
+fn a_dropped_veth_end_that_cannot_be_deleted_is_a_warning() {
+    let (_sb, run, _) = second_run_while("netns dn1 < veth e0 <-> dn2.e1 >\nnetns dn2\n", "netns dn2 < sysctl net.ipv4.ip_default_ttl = 77 >\n", "ip -n dn1 link del e0 && ip -n dn1 link set lo name e0");
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stderr.contains("warning: could not delete link dn1.e0"), "{}", run.stderr);
 }
