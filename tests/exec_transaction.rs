@@ -291,8 +291,8 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
     // deleted namespace's devices later, and that end would linger after the rollback.
     // Other links the plan makes must not change that: a bridge of the same name in the
     // namespace that stays, a veth whose end of the same name (its peer) and other end
-    // both die, a bridge of another name in the namespace that dies, a veth from another
-    // dying namespace whose other end (of another name) is in this one.
+    // both die, a bridge of another name in the namespace that dies, veths of other names
+    // between this dying namespace and another one, either way.
     sh("ip netns add stay");
     let before = dump();
     let plan = Plan {
@@ -303,8 +303,9 @@ sandbox_test!(a_refused_plan_takes_its_veth_out_of_a_namespace_that_stays_at_onc
             op(Action::CreateLink { ns: "gone".into(), name: "gbr".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[0], vec![Action::DeleteLink { ns: "gone".into(), name: "gbr".into() }]),
             op(Action::CreateLink { ns: "stay".into(), name: "g0".into(), kind: LinkKind::Bridge, attrs: LinkAttrs::default() }, &[], vec![Action::DeleteLink { ns: "stay".into(), name: "g0".into() }]),
             veth("gone2", "x0", "gone", "p9", &[0, 1]),
+            veth("gone", "q0", "gone2", "q1", &[0, 1]),
             veth("gone", "g0", "stay", "s0", &[0, 4]),
-            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 3, 5, 6], vec![]),
+            op(Action::AddAddr { ns: "gone".into(), dev: "nosuch".into(), addr: "10.8.0.1/24".parse().unwrap() }, &[2, 3, 5, 6, 7], vec![]),
         ],
         ..Default::default()
     };
