@@ -947,6 +947,8 @@ fn a_dropped_namespace_someone_deleted_during_the_run_is_forgotten() {
     let (sb, run, record) = drop_dn1_while("ip netns del dn1");
     assert!(run.success, "{}", run.stderr);
     assert!(!record.contains("dn1"), "the record still holds dn1: {record}");
+    let record: Value = serde_json::from_str(&record).unwrap();
+    assert!(record["netns_ids"]["dn2"].is_u64() && record["netns_cookies"]["dn2"].is_u64(), "the namespace that stays keeps its identity: {record}");
     assert!(sb.netscript(&["down", "/run/dn.ns"]).success);
 }
 
