@@ -1416,3 +1416,31 @@ fn a_veth_ends_mtu_goes_up_after_the_native_program_on_its_peer_goes() {
     sb.netscript(&["down", &path]).ok();
     assert_same_dump(&before, &sb.dump(), "down after B");
 }
+
+/// Found by the convergence property (500 cases): taking a link down makes the kernel
+/// delete every route through it. A's route goes through p1 (its gateway is on the subnet
+/// of both ends); B takes p1 down and names no device: the route is added again after
+/// the down (through p0), and a refusal of B puts A's back (verification failed before).
+#[test]
+fn a_route_through_a_link_taken_down_is_added_again() {
+    const A: &str = "netns rdn <\n  veth p0 <-> p1 < addr 10.66.0.1/24 >\n  link p1 < addr 10.66.0.2/24; up >\n  route 10.68.0.0/24 via 10.66.0.201 dev p1\n>\n";
+    let b = A.replace("; up >", "; down >").replace(" dev p1\n", "\n");
+    let sb = Sandbox::new();
+    let before = sb.dump();
+    let path = sb.write_script(SCRIPT, A);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "A failed:\n{}", show(&run));
+    let after_a = sb.dump();
+    sb.write_script(SCRIPT, &b);
+    let ops = sb.op_count(&path);
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
+    assert_eq!(refused.code, Some(3), "B refused at its last operation:\n{}", show(&refused));
+    assert_same_dump(&after_a, &sb.dump(), "B refused, rolled back to A");
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "B failed:\n{}", show(&run));
+    let routes = sb.run("ip", &["-n", "rdn", "route", "show", "10.68.0.0/24"]).ok();
+    assert!(routes.contains("via 10.66.0.201 dev p0"), "{routes}");
+    sb.assert_up_to_date(&path);
+    sb.netscript(&["down", &path]).ok();
+    assert_same_dump(&before, &sb.dump(), "down after B");
+}

@@ -137,6 +137,8 @@ struct Planner<'a> {
     /// Devices whose IPv4 routes the kernel flushes in this plan (their last IPv4
     /// address is deleted).
     flushed_devs: std::collections::HashSet<(String, String)>,
+    /// Links this plan takes down: the kernel deletes every route through them.
+    downed_devs: std::collections::HashSet<(String, String)>,
     others: &'a [ownership::OtherScript],
     /// Entries whose attribute another script changed since: handed to it, not undone.
     handover: Vec<super::Handover>,
@@ -186,6 +188,7 @@ pub fn plan_owned(desired: &Desired, observed: &Observed, ownership: Ownership) 
         others: ownership.others,
         gone_addrs: Default::default(),
         flushed_devs: Default::default(),
+        downed_devs: Default::default(),
         replaced: Vec::new(),
         recreated_htb: Vec::new(),
         handover: Vec::new(),

@@ -406,7 +406,7 @@ impl<'a> Planner<'a> {
             return;
         }
         match set.up {
-            Some(false) => undo.extend(self.goes_down(&ns.name, &iface.name)),
+            Some(false) => undo.extend(self.goes_down_with_routes(&ns.name, &iface.name)),
             // Undone, the link goes down again and the kernel drops its IPv6 addresses:
             // the undo puts back those it had (after the SetLink that takes it down).
             Some(true) => undo.extend(v6_addrs_dropped_on_down(found).map(|addr| Action::AddAddr { ns: ns.name.clone(), dev: iface.name.clone(), addr })),

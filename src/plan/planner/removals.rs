@@ -407,7 +407,7 @@ impl Planner<'_> {
                 }
                 let mut undo = vec![Action::SetLink { ns: ns.clone(), name: name.clone(), set: now }];
                 match set.up {
-                    Some(false) => undo.extend(self.goes_down(ns, name)),
+                    Some(false) => undo.extend(self.goes_down_with_routes(ns, name)),
                     // Undone, the link goes down again and the kernel drops its IPv6
                     // addresses: the undo puts back those it has now.
                     Some(true) if !l.up => undo.extend(super::links::v6_addrs_dropped_on_down(l).map(|addr| Action::AddAddr { ns: ns.clone(), dev: name.clone(), addr })),

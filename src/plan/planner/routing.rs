@@ -77,11 +77,23 @@ impl Planner<'_> {
         }
     }
 
+    /// Taking a link down also makes the kernel delete every route through it: the
+    /// script's are added again after (`routes`), and a rollback puts back those it had,
+    /// after the link is up again and its IPv6 addresses are back.
+    pub(super) fn goes_down_with_routes(&mut self, ns: &str, dev: &str) -> Vec<Action> {
+        let mut put_back = self.goes_down(ns, dev);
+        if self.observed_link(ns, dev).is_some_and(|l| l.up) {
+            self.downed_devs.insert((ns.to_string(), dev.to_string()));
+            put_back.extend(self.routes_through(ns, dev));
+        }
+        put_back
+    }
+
     pub(super) fn routes(&mut self, ns: &Namespace) {
         let mut observed: Vec<RouteSpec> = self.observed_ns(&ns.name).map(|o| o.routes.clone()).unwrap_or_default();
         observed.retain(|r| !(r.dest.addr().is_ipv4() && r.dev.as_ref().is_some_and(|d| self.flushed_devs.contains(&(ns.name.clone(), d.clone())))));
-        // Routes through a link this plan deletes go with it.
-        observed.retain(|r| !r.dev.as_ref().is_some_and(|d| self.is_replaced(&ns.name, d)));
+        // Routes through a link this plan deletes or takes down go with it.
+        observed.retain(|r| !r.dev.as_ref().is_some_and(|d| self.is_replaced(&ns.name, d) || self.downed_devs.contains(&(ns.name.clone(), d.clone()))));
         for route in &ns.routes {
             let spec = route_spec(route);
             if observed.iter().any(|have| route_matches(&spec, have)) {
