@@ -1389,6 +1389,26 @@ fn a_route_given_the_device_the_kernel_picked_stays() {
     assert!(!sb.run("ip", &["netns", "list"]).ok().contains("rdv"));
 }
 
+/// Runs `pre` (iproute2), then A, then B refused at its last operation (a rollback to A,
+/// the dump compared in full), then B: the sandbox, the script's path and the dump before A.
+fn a_then_b_refused_then_b(pre: &str, a: &str, b: &str) -> (Sandbox, String, String) {
+    let sb = Sandbox::new();
+    sb.sh(pre).ok();
+    let before = sb.dump();
+    let path = sb.write_script(SCRIPT, a);
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "A failed:\n{}", show(&run));
+    let after_a = sb.dump();
+    sb.write_script(SCRIPT, b);
+    let ops = sb.op_count(&path);
+    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
+    assert_eq!(refused.code, Some(3), "B refused at its last operation:\n{}", show(&refused));
+    assert_same_dump(&after_a, &sb.dump(), "B refused, rolled back to A");
+    let run = sb.netscript(&["run", &path]);
+    assert!(run.success, "B failed:\n{}", show(&run));
+    (sb, path, before)
+}
+
 /// Found by the convergence property (500 cases): a native XDP program on one end of a
 /// veth caps the other end's mtu at about a page. A has native programs on both ends; B
 /// raises one end's mtu to 9000 and moves the other end's program to generic mode: the
@@ -1398,18 +1418,7 @@ fn a_route_given_the_device_the_kernel_picked_stays() {
 fn a_veth_ends_mtu_goes_up_after_the_native_program_on_its_peer_goes() {
     const A: &str = "netns xm <\n  veth a0 <-> host.b0 < xdp mode native < pass proto tcp > >\n>\nhost < link b0 < xdp mode native < pass proto tcp > > >\n";
     let b = A.replace("host.b0 <", "host.b0 < mtu 9000;").replace("link b0 < xdp mode native", "link b0 < xdp mode generic");
-    let sb = Sandbox::new();
-    let before = sb.dump();
-    let path = sb.write_script(SCRIPT, A);
-    let run = sb.netscript(&["run", &path]);
-    assert!(run.success, "A failed:\n{}", show(&run));
-    let after_a = sb.dump();
-    sb.write_script(SCRIPT, &b);
-    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", "2".into()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
-    assert_eq!(refused.code, Some(3), "B refused at its last operation:\n{}", show(&refused));
-    assert_same_dump(&after_a, &sb.dump(), "B refused, rolled back to A");
-    let run = sb.netscript(&["run", &path]);
-    assert!(run.success, "B failed:\n{}", show(&run));
+    let (sb, path, before) = a_then_b_refused_then_b("", A, &b);
     let mtu = sb.run("ip", &["-n", "xm", "-o", "link", "show", "a0"]).ok();
     assert!(mtu.contains("mtu 9000"), "{mtu}");
     sb.assert_up_to_date(&path);
@@ -1425,19 +1434,7 @@ fn a_veth_ends_mtu_goes_up_after_the_native_program_on_its_peer_goes() {
 fn a_route_through_a_link_taken_down_is_added_again() {
     const A: &str = "netns rdn <\n  veth p0 <-> p1 < addr 10.66.0.1/24 >\n  link p1 < addr 10.66.0.2/24; up >\n  route 10.68.0.0/24 via 10.66.0.201 dev p1\n>\n";
     let b = A.replace("; up >", "; down >").replace(" dev p1\n", "\n");
-    let sb = Sandbox::new();
-    let before = sb.dump();
-    let path = sb.write_script(SCRIPT, A);
-    let run = sb.netscript(&["run", &path]);
-    assert!(run.success, "A failed:\n{}", show(&run));
-    let after_a = sb.dump();
-    sb.write_script(SCRIPT, &b);
-    let ops = sb.op_count(&path);
-    let refused = sb.netscript_env(&[("NETSCRIPT_FAULT_AFTER_OPS", (ops - 1).to_string()), ("NETSCRIPT_TEST_SERIAL_OPS", "1".into())], &["run", &path]);
-    assert_eq!(refused.code, Some(3), "B refused at its last operation:\n{}", show(&refused));
-    assert_same_dump(&after_a, &sb.dump(), "B refused, rolled back to A");
-    let run = sb.netscript(&["run", &path]);
-    assert!(run.success, "B failed:\n{}", show(&run));
+    let (sb, path, before) = a_then_b_refused_then_b("", A, &b);
     let routes = sb.run("ip", &["-n", "rdn", "route", "show", "10.68.0.0/24"]).ok();
     assert!(routes.contains("via 10.66.0.201 dev p0"), "{routes}");
     sb.assert_up_to_date(&path);

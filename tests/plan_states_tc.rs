@@ -68,18 +68,26 @@ fn a_dropped_qdisc_someone_deleted_already_is_forgotten() {
     assert_eq!(actions(&inputs), Vec::<String>::new(), "the kernel's default qdisc is not netscript's tbf");
 }
 
+/// The captured htb state where an earlier run found class `1:id` of ta.v0 at `rate`
+/// and changed it (its record gives back the class as it was), and the script no longer
+/// declares it; and that class as it was.
+fn class_the_record_changed_dropped(id: u32, rate: Rate) -> (PlanInputs, ClassSpec) {
+    let mut inputs = captured_state("htb_filter_rerun");
+    let found_before = ClassSpec { id, parent: None, rate, ceil: rate, prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
+    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelClass { id: made, .. }) if *made == id)).expect("the record made the class");
+    entry.undo = vec![Action::ReplaceClass { ns: "ta".into(), dev: "v0".into(), class: found_before.clone() }];
+    let Some(Qdisc::Htb(htb)) = iface(&mut inputs, "ta", "v0").root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
+    htb.classes.retain(|c| c.id.node != id);
+    (inputs, found_before)
+}
+
 /// A class an earlier run found and changed (its record gives back the class as it
 /// was): when the script stops declaring it, it is given back, and a rollback of that
 /// puts the run's class back.
 #[test]
 fn a_class_the_record_changed_is_given_back_when_the_script_drops_it() {
-    let mut inputs = captured_state("htb_filter_rerun");
-    let found_before = ClassSpec { id: 0x10, parent: None, rate: Rate(1_000_000), ceil: Rate(1_000_000), prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
-    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelClass { id: 0x10, .. }))).expect("the record made class 1:10");
-    entry.undo = vec![Action::ReplaceClass { ns: "ta".into(), dev: "v0".into(), class: found_before.clone() }];
-    let v0 = iface(&mut inputs, "ta", "v0");
-    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
-    htb.classes.retain(|c| c.id.node != 0x10);
+    let (mut inputs, found_before) = class_the_record_changed_dropped(0x10, Rate(1_000_000));
+    let Some(Qdisc::Htb(htb)) = iface(&mut inputs, "ta", "v0").root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("an htb on ta.v0") };
     htb.filters.clear();
     let plan = planned(&inputs);
     let given_back = plan.iter().find(|(action, _)| action.contains("classid 1:10")).unwrap_or_else(|| panic!("class 1:10 given back: {plan:?}"));
@@ -359,13 +367,7 @@ fn a_dropped_class_comes_back_as_it_is_on_rollback() {
 /// when the script drops it — not taken for the class listed before it.
 #[test]
 fn a_second_class_the_record_changed_is_given_back_when_the_script_drops_it() {
-    let mut inputs = captured_state("htb_filter_rerun");
-    let found_before = ClassSpec { id: 0x20, parent: None, rate: Rate(3_000_000), ceil: Rate(3_000_000), prio: None, burst: None, cburst: None, quantum: None, mtu: None, framing: Default::default() };
-    let entry = inputs.owned.iter_mut().find(|o| matches!(o.undo.first(), Some(Action::DelClass { id: 0x20, .. }))).expect("the record made class 1:20");
-    entry.undo = vec![Action::ReplaceClass { ns: "ta".into(), dev: "v0".into(), class: found_before.clone() }];
-    let v0 = iface(&mut inputs, "ta", "v0");
-    let Some(Qdisc::Htb(htb)) = v0.root_qdisc.as_mut().map(|q| &mut q.node) else { panic!("the captured state has an htb on ta.v0") };
-    htb.classes.retain(|c| c.id.node != 0x20);
+    let (inputs, _) = class_the_record_changed_dropped(0x20, Rate(3_000_000));
     let plan = planned(&inputs);
     let given_back: Vec<_> = plan.iter().filter(|(action, _)| action.contains("class")).collect();
     assert_eq!(given_back.len(), 1, "{plan:?}");
