@@ -1441,3 +1441,21 @@ fn a_route_through_a_link_taken_down_is_added_again() {
     sb.netscript(&["down", &path]).ok();
     assert_same_dump(&before, &sb.dump(), "down after B");
 }
+
+/// Found by the fault property (400 cases): A brings a link that was down up, with an
+/// address and a route through it; B renumbers it and drops `up` and the route. The
+/// record's removals take the old address, the route and the `up` away; refused at B's
+/// last operation, the rollback must put the route back after the address (it put it
+/// back with the link's `up`, first, and the gateway was unreachable: exit 4).
+#[test]
+fn a_refused_edit_taking_a_link_down_puts_its_routes_back_after_its_addresses() {
+    // Up once and down, as the property's h0: a link never up has the `noop` qdisc, which
+    // the kernel replaces for good when it first comes up (history, not netscript's).
+    const PRE: &str = "ip link add h9 type veth peer name h9p && ip link set h9p up && ip link set h9 up && ip link set h9 down";
+    const A: &str = "host <\n  link h9 < addr 10.5.9.1/24; up >\n  route 10.9.9.0/24 via 10.5.9.201 dev h9 table 200\n>\n";
+    const B: &str = "host < link h9 < addr 10.5.9.9/24 > >\n";
+    let (sb, path, before) = a_then_b_refused_then_b(PRE, A, B);
+    sb.assert_up_to_date(&path);
+    sb.netscript(&["down", &path]).ok();
+    assert_same_dump(&before, &sb.dump(), "down after B");
+}

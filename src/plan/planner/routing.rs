@@ -78,13 +78,28 @@ impl Planner<'_> {
     }
 
     /// Taking a link down also makes the kernel delete every route through it: the
-    /// script's are added again after (`routes`), and a rollback puts back those it had,
-    /// after the link is up again and its IPv6 addresses are back.
+    /// script's are added again after (`routes`), and a rollback puts back those it had —
+    /// but for those a removal of this plan deletes (its undo does) — once the link is up
+    /// again and its IPv6 addresses are back, and after its IPv4 addresses: when a
+    /// removal deletes one first, on that removal, which a rollback undoes later.
     pub(super) fn goes_down_with_routes(&mut self, ns: &str, dev: &str) -> Vec<Action> {
         let mut put_back = self.goes_down(ns, dev);
-        if self.observed_link(ns, dev).is_some_and(|l| l.up) {
-            self.downed_devs.insert((ns.to_string(), dev.to_string()));
-            put_back.extend(self.routes_through(ns, dev));
+        if !self.observed_link(ns, dev).is_some_and(|l| l.up) {
+            return put_back;
+        }
+        self.downed_devs.insert((ns.to_string(), dev.to_string()));
+        let removed = |route: &RouteSpec| self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DelRoute { ns: n, route: r } if n == ns && route_matches(r, route)));
+        let routes: Vec<Action> = self.routes_through(ns, dev).into_iter().filter(|a| !matches!(a, Action::AddRoute { route, .. } if removed(route))).collect();
+        let first_addr_removal = self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if n == ns && d == dev));
+        match first_addr_removal {
+            Some(first) => {
+                for route in routes {
+                    if !self.ops[first].undo.contains(&route) {
+                        self.ops[first].undo.push(route);
+                    }
+                }
+            }
+            None => put_back.extend(routes),
         }
         put_back
     }
