@@ -119,11 +119,16 @@ impl Planner<'_> {
         let mut devices: Vec<(String, String)> = self.flushed_devs.iter().cloned().collect();
         devices.sort();
         for (ns, dev) in devices {
-            let first = self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if *n == ns && *d == dev));
-            let Some(first) = first else { continue };
+            let Some(first) = self.first_address_removal(&ns, &dev) else { continue };
             let routes = self.flushed_route_restores(&ns, &dev);
             self.ops[first].undo.extend(routes);
         }
+    }
+
+    /// The first of this plan's removals that deletes an address of `ns.dev`: a rollback
+    /// undoes it after the others, when the device's addresses are back but that one.
+    pub(super) fn first_address_removal(&self, ns: &str, dev: &str) -> Option<usize> {
+        self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if n == ns && d == dev))
     }
 
     /// What puts back the IPv4 routes through `dev` that the kernel flushes with its

@@ -90,8 +90,7 @@ impl Planner<'_> {
         self.downed_devs.insert((ns.to_string(), dev.to_string()));
         let removed = |route: &RouteSpec| self.ops.iter().any(|o| o.removes.is_some() && matches!(&o.action, Action::DelRoute { ns: n, route: r } if n == ns && route_matches(r, route)));
         let routes: Vec<Action> = self.routes_through(ns, dev).into_iter().filter(|a| !matches!(a, Action::AddRoute { route, .. } if removed(route))).collect();
-        let first_addr_removal = self.ops.iter().position(|o| o.removes.is_some() && matches!(&o.action, Action::DelAddr { ns: n, dev: d, .. } if n == ns && d == dev));
-        match first_addr_removal {
+        match self.first_address_removal(ns, dev) {
             Some(first) => {
                 for route in routes {
                     if !self.ops[first].undo.contains(&route) {
